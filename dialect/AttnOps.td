@@ -1,0 +1,313 @@
+//===- AttnOps.td - attn dialect operations ----------------*- tablegen -*-===//
+//
+// The cascade ops (one per step of an attention variant), the variant container
+// and the fused `attn.flash`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "dialect/AttnDialect.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/CallInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/FunctionInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_FloatTensor : RankedTensorOf<[F16, BF16, F32]>;
+def Attn_ScoreTensor : RankedTensorOf<[F32]>;
+
+// The region ops name their block arguments after the DSL's variables so that
+// printed IR reads like the variant's source.
+class Attn_RegionOp<string mnemonic, list<Trait> traits = []>
+    : Attn_Op<mnemonic, !listconcat(traits, [
+        RecursiveMemoryEffects,
+        DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>])> {
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The variant container
+//===----------------------------------------------------------------------===//
+
+def Attn_VariantOp : Attn_Op<"variant", [
+    IsolatedFromAbove, FunctionOpInterface, AutomaticAllocationScope,
+    DeclareOpInterfaceMethods<OpAsmOpInterface,
+                              ["getAsmBlockArgumentNames", "getDefaultDialect"]>]> {
+  let summary = "one attention variant: q, k, v and params in, out and lse out";
+  let description = [{
+    A named attention variant with a typed signature. The first three
+    arguments are `q: [B, H, N, D]`, `k: [B, Hkv, M, D]` and `v: [B, Hkv, M,
+    Dv]`; the arguments after them are the variant's *params*: captured tensors
+    (ALiBi slopes, document ids, bias tables) or scalars, each named by an
+    `attn.name` argument attribute and optionally given a default value by
+    `attn.default`. The results are `out: [B, H, N, Dv]` and, optionally,
+    `lse: [B, H, N]` in f32.
+
+    ```mlir
+    attn.variant @alibi(%q: tensor<?x?x?x?xbf16>, %k: tensor<?x?x?x?xbf16>,
+                        %v: tensor<?x?x?x?xbf16>,
+                        %slopes: tensor<?xf32> {attn.name = "slopes"})
+        -> tensor<?x?x?x?xbf16> {
+      ...
+      attn.return %out : tensor<?x?x?x?xbf16>
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<FunctionType>:$function_type,
+                       OptionalAttr<StrAttr>:$sym_visibility,
+                       OptionalAttr<DictArrayAttr>:$arg_attrs,
+                       OptionalAttr<DictArrayAttr>:$res_attrs);
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of leading arguments that are q, k and v rather than params.
+    static constexpr unsigned kNumTensorInputs = 3;
+
+    Region *getCallableRegion() { return &getBody(); }
+    ArrayRef<Type> getArgumentTypes() { return getFunctionType().getInputs(); }
+    ArrayRef<Type> getResultTypes() { return getFunctionType().getResults(); }
+    bool isDeclaration() { return false; }
+
+    BlockArgument getQuery() { return getBody().getArgument(0); }
+    BlockArgument getKey() { return getBody().getArgument(1); }
+    BlockArgument getValue() { return getBody().getArgument(2); }
+    /// The params, in signature order.
+    Block::BlockArgListType getParams() {
+      return getBody().getArguments().drop_front(kNumTensorInputs);
+    }
+    /// The user-facing name of argument `index`: q, k, v, or the param's
+    /// `attn.name` (falling back to `param<i>`).
+    std::string getArgumentName(unsigned index);
+  }];
+}
+
+def Attn_ReturnOp : Attn_Op<"return", [
+    Pure, HasParent<"VariantOp">, ReturnLike, Terminator]> {
+  let summary = "returns the variant's out (and lse)";
+  let arguments = (ins Variadic<AnyType>:$operands);
+  let assemblyFormat = "$operands attr-dict `:` type($operands)";
+  let hasVerifier = 1;
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [
+    Pure, ReturnLike, Terminator,
+    ParentOneOf<["ScoreModOp", "MaskOp", "OutputModOp", "FlashOp"]>]> {
+  let summary = "yields a region's scalar result";
+  let arguments = (ins AnyType:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+def Attn_LoadOp : Attn_Op<"load", [Pure,
+    TypesMatchWith<"result is the param's element type", "param", "result",
+                   "::llvm::cast<::mlir::TensorType>($_self).getElementType()">]> {
+  let summary = "reads one element of a captured tensor param";
+  let description = [{
+    Reads `param[indices]` inside a score_mod, mask or output_mod region. The
+    param must be a tensor argument of the enclosing variant (not q, k or v),
+    indexed with exactly as many indices as it has dimensions.
+
+    ```mlir
+    %slope = attn.load %slopes[%h] : tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$param, Variadic<Index>:$indices);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = "$param `[` $indices `]` attr-dict `:` type($param)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The cascade
+//===----------------------------------------------------------------------===//
+
+def Attn_ScoreOp : Attn_Op<"score", [Pure]> {
+  let summary = "scaled q.k^T scores, f32, GQA-aware";
+  let description = [{
+    `s[b, h, i, j] = scale * <q[b, h, i, :], k[b, h / (H / Hkv), j, :]>`,
+    accumulated in f32. `scale` defaults to `1/sqrt(D)`.
+
+    ```mlir
+    %s = attn.score %q, %k scale 0.125 : tensor<2x8x128x64xbf16>, tensor<2x2x256x64xbf16>
+           -> tensor<2x8x128x256xf32>
+    ```
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs Attn_ScoreTensor:$scores);
+  let assemblyFormat = [{
+    $query `,` $key (`scale` $scale^)? attr-dict `:` type($query) `,` type($key)
+    `->` type($scores)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale in effect: the explicit one, or 1/sqrt(D) when D is static.
+    std::optional<double> getEffectiveScale();
+  }];
+}
+
+def Attn_ScoreModOp : Attn_RegionOp<"score_mod", [
+    AllTypesMatch<["scores", "result"]>]> {
+  let summary = "rewrites each score from its value and its (b, h, q_idx, kv_idx)";
+  let description = [{
+    The region maps `(score: f32, b, h, q_idx, kv_idx: index)` to the new f32
+    score. It may read params with `attn.load`.
+
+    ```mlir
+    %s1 = attn.score_mod %s : tensor<?x?x?x?xf32> {
+    ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index):
+      %cap = arith.constant 30.0 : f32
+      %x = arith.divf %score, %cap : f32
+      %t = math.tanh %x : f32
+      %y = arith.mulf %t, %cap : f32
+      attn.yield %y : f32
+    }
+    ```
+  }];
+  let arguments = (ins Attn_ScoreTensor:$scores);
+  let results = (outs Attn_ScoreTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$scores attr-dict `:` type($scores) $body";
+    let hasCanonicalizer = 1;
+}
+
+def Attn_MaskOp : Attn_RegionOp<"mask", [AllTypesMatch<["scores", "result"]>]> {
+  let summary = "keeps the (q_idx, kv_idx) pairs for which the region yields true";
+  let description = [{
+    The region maps `(b, h, q_idx, kv_idx: index)` to an i1: true keeps the
+    pair. Masked pairs take no part in normalisation or aggregation; the score
+    values themselves are passed through unchanged.
+
+    ```mlir
+    %m = attn.mask %s : tensor<?x?x?x?xf32> {
+    ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+      %keep = arith.cmpi uge, %q_idx, %kv_idx : index
+      attn.yield %keep : i1
+    }
+    ```
+  }];
+  let arguments = (ins Attn_ScoreTensor:$scores);
+  let results = (outs Attn_ScoreTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$scores attr-dict `:` type($scores) $body";
+    let hasCanonicalizer = 1;
+}
+
+def Attn_NormalizeOp : Attn_Op<"normalize", [Pure]> {
+  let summary = "turns kept scores into weights: softmax, sigmoid, relu or none";
+  let description = [{
+    With `t = s / temperature + bias` (temperature 1 and bias 0 by default),
+    the weight of a kept pair is `exp(t - lse)` (softmax over the row's kept
+    keys), `sigmoid(t)`, `max(t, 0)` or `t` (none). A masked pair weighs 0.
+    Softmax may also return `lse = log(sum over kept keys of exp(t))` per row,
+    `-inf` for a row with no kept key.
+
+    ```mlir
+    %p, %lse = attn.normalize softmax %s : tensor<?x?x?x?xf32>
+                 -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+    %p = attn.normalize sigmoid %s bias -8.0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Attn_NormalizerKind:$kind, Attn_ScoreTensor:$scores,
+                       OptionalAttr<F64Attr>:$bias,
+                       OptionalAttr<F64Attr>:$temperature);
+  let results = (outs Attn_ScoreTensor:$probs,
+                      Optional<Attn_ScoreTensor>:$lse);
+  let assemblyFormat = [{
+    $kind $scores (`bias` $bias^)? (`temperature` $temperature^)? attr-dict
+    `:` type($scores) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_AggregateOp : Attn_Op<"aggregate", [Pure]> {
+  let summary = "o = P . V over the kept keys, accumulated in f32";
+  let description = [{
+    `o[b, h, i, :] = sum over kept j of p[b, h, i, j] * v[b, h / (H / Hkv), j, :]`.
+
+    ```mlir
+    %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xbf16>
+           -> tensor<?x?x?x?xbf16>
+    ```
+  }];
+  let arguments = (ins Attn_ScoreTensor:$probs, Attn_FloatTensor:$value);
+  let results = (outs Attn_FloatTensor:$out);
+  let assemblyFormat = [{
+    $probs `,` $value attr-dict `:` type($probs) `,` type($value) `->` type($out)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_OutputModOp : Attn_RegionOp<"output_mod", [
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "rewrites each output element from its value and (b, h, q_idx, d)";
+  let description = [{
+    The region maps `(o: f32, b, h, q_idx, d: index)` to the new f32 output
+    element (for example a sigmoid gate read from a param). `d` indexes the
+    head dimension so that per-channel gates can be expressed.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input);
+  let results = (outs Attn_FloatTensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$input attr-dict `:` type($input) $body";
+    let hasCanonicalizer = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The fused op
+//===----------------------------------------------------------------------===//
+
+def Attn_FlashOp : Attn_RegionOp<"flash", [
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
+  let summary = "a whole attention variant as one fused op";
+  let description = [{
+    The cascade fused into one op, the unit that the block analysis, the
+    scheduler and both backends work on: `out = output_mod(normalize(mask(
+    score_mod(scale * q.k^T))) . v)`. Each region has the signature of the
+    cascade op of the same name and may be empty, which means identity (no
+    score_mod, no mask, no output_mod). `gqa_group` is H / Hkv when both are
+    static.
+
+    ```mlir
+    %o, %lse = attn.flash softmax(%q, %k, %v) scale 0.125 gqa 4
+        : (tensor<1x8x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>)
+        -> (tensor<1x8x128x64xbf16>, tensor<1x8x128xf32>)
+      mask {
+      ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+        %keep = arith.cmpi uge, %q_idx, %kv_idx : index
+        attn.yield %keep : i1
+      }
+    ```
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value,
+                       Attn_NormalizerKind:$normalizer,
+                       OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<F64Attr>:$bias,
+                       OptionalAttr<F64Attr>:$temperature,
+                       OptionalAttr<I64Attr>:$gqa_group);
+  let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
+  let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
+                        AnyRegion:$output_mod);
+  let assemblyFormat = [{
+    $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
+    (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
+    attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
+    `->` `(` type(results) `)`
+    (`score_mod` $score_mod^)? (`mask` $mask^)? (`output_mod` $output_mod^)?
+  }];
+    let extraClassDeclaration = [{
+    bool hasScoreMod() { return !getScoreMod().empty(); }
+    bool hasMask() { return !getMask().empty(); }
+    bool hasOutputMod() { return !getOutputMod().empty(); }
+    bool returnsLse() { return getLse() != nullptr; }
+  }];
+}
+
+#endif // ATTN_OPS_TD

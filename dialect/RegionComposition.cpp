@@ -1,0 +1,139 @@
+//===- RegionComposition.cpp - the variant regions' signatures ------------===//
+
+#include "dialect/RegionComposition.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
+  switch (kind) {
+  case RegionRole::ScoreMod:
+    return "score_mod";
+  case RegionRole::Mask:
+    return "mask";
+  case RegionRole::OutputMod:
+    return "output_mod";
+  }
+  llvm_unreachable("unknown region kind");
+}
+
+ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
+  static const StringRef scoreMod[] = {"score", "b", "h", "q_idx", "kv_idx"};
+  static const StringRef mask[] = {"b", "h", "q_idx", "kv_idx"};
+  static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
+  switch (kind) {
+  case RegionRole::ScoreMod:
+    return scoreMod;
+  case RegionRole::Mask:
+    return mask;
+  case RegionRole::OutputMod:
+    return outputMod;
+  }
+  llvm_unreachable("unknown region kind");
+}
+
+SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
+                                                     RegionRole kind) {
+  Builder b(ctx);
+  SmallVector<Type> types(getRegionArgumentNames(kind).size(),
+                          b.getIndexType());
+  if (kind != RegionRole::Mask)
+    types.front() = b.getF32Type();
+  return types;
+}
+
+Type mlir::attn::getRegionYieldType(MLIRContext *ctx, RegionRole kind) {
+  Builder b(ctx);
+  return kind == RegionRole::Mask ? Type(b.getI1Type()) : b.getF32Type();
+}
+
+/// "(score: f32, b: index, ...)" for diagnostics.
+static std::string describeSignature(MLIRContext *ctx, RegionRole kind) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "(";
+  auto names = getRegionArgumentNames(kind);
+  auto types = getRegionArgumentTypes(ctx, kind);
+  for (auto [i, name] : llvm::enumerate(names))
+    os << (i ? ", " : "") << name << ": " << types[i];
+  os << ") -> " << getRegionYieldType(ctx, kind);
+  return text;
+}
+
+LogicalResult mlir::attn::verifyRegionSignature(Operation *op, Region &region,
+                                                RegionRole kind,
+                                                bool allowEmpty) {
+  StringRef name = getRegionRoleName(kind);
+  if (region.empty()) {
+    if (allowEmpty)
+      return success();
+    return op->emitOpError() << "needs a " << name << " region";
+  }
+  if (!region.hasOneBlock())
+    return op->emitOpError() << "the " << name << " region must have one block";
+  MLIRContext *ctx = op->getContext();
+  Block &block = region.front();
+  if (block.getArgumentTypes() != ArrayRef(getRegionArgumentTypes(ctx, kind))) {
+    auto diag = op->emitOpError()
+                << "the " << name << " region must have the signature "
+                << describeSignature(ctx, kind) << "; its arguments are (";
+    llvm::interleaveComma(block.getArgumentTypes(), diag);
+    return diag << ")";
+  }
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
+  if (!yield)
+    return op->emitOpError()
+           << "the " << name << " region must end in attn.yield";
+  Type expected = getRegionYieldType(ctx, kind);
+  if (yield.getValue().getType() != expected)
+    return op->emitOpError()
+           << "the " << name << " region must yield " << expected
+           << "; it yields " << yield.getValue().getType();
+  return success();
+}
+
+Block *mlir::attn::createRegionBlock(OpBuilder &builder, Location loc,
+                                     Region &region, RegionRole kind) {
+  SmallVector<Type> types = getRegionArgumentTypes(builder.getContext(), kind);
+  SmallVector<Location> locs(types.size(), loc);
+  return builder.createBlock(&region, region.end(), types, locs);
+}
+
+Value mlir::attn::inlineRegionBody(OpBuilder &builder, Region &region,
+                                   ValueRange args) {
+  Block &block = region.front();
+  IRMapping mapping;
+  mapping.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator())
+    builder.clone(op, mapping);
+  return mapping.lookupOrDefault(
+      cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+void mlir::attn::combineRegions(OpBuilder &builder, Location loc,
+                                RegionRole kind, ArrayRef<Region *> regions,
+                                Region &dest) {
+  OpBuilder::InsertionGuard guard(builder);
+  Block *block = createRegionBlock(builder, loc, dest, kind);
+  SmallVector<Value> args(block->getArguments());
+  Value result;
+  for (Region *region : regions) {
+    if (region->empty())
+      continue;
+    Value value = inlineRegionBody(builder, *region, args);
+    if (kind == RegionRole::Mask)
+      result = result ? arith::AndIOp::create(builder, loc, result, value)
+                      : value;
+    else
+      args.front() = value;
+  }
+  if (kind != RegionRole::Mask)
+    result = args.front();
+  else if (!result)
+    result = arith::ConstantOp::create(builder, loc, builder.getBoolAttr(true));
+  YieldOp::create(builder, loc, result);
+}

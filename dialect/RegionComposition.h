@@ -1,0 +1,57 @@
+//===- RegionComposition.h - the variant regions' signatures ----*- C++ -*-===//
+//
+// score_mod, mask and output_mod regions appear both on the cascade ops and on
+// attn.flash. Their signatures, their verification and the ways two of them
+// combine into one live here, once, for the verifiers, the canonicalization
+// patterns, attn-fuse and the frontend.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_DIALECT_REGIONCOMPOSITION_H
+#define ATTNC_DIALECT_REGIONCOMPOSITION_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Region.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mlir::attn {
+
+/// The three roles a user region plays in a variant.
+enum class RegionRole { ScoreMod, Mask, OutputMod };
+
+/// The region's name as the DSL and the assembly format spell it.
+StringRef getRegionRoleName(RegionRole kind);
+
+/// The names of the block arguments, e.g. (score, b, h, q_idx, kv_idx).
+ArrayRef<StringRef> getRegionArgumentNames(RegionRole kind);
+
+/// The block argument types, e.g. (f32, index, index, index, index).
+SmallVector<Type> getRegionArgumentTypes(MLIRContext *ctx, RegionRole kind);
+
+/// The type of the single value the region yields (f32, or i1 for a mask).
+Type getRegionYieldType(MLIRContext *ctx, RegionRole kind);
+
+/// Checks that `region` has one block with the kind's arguments, ending in an
+/// attn.yield of the kind's type. An empty region is accepted when
+/// `allowEmpty` (attn.flash uses it for "no such step").
+LogicalResult verifyRegionSignature(Operation *op, Region &region,
+                                    RegionRole kind, bool allowEmpty);
+
+/// Creates the entry block of an empty `region` with the kind's arguments.
+Block *createRegionBlock(OpBuilder &builder, Location loc, Region &region,
+                         RegionRole kind);
+
+/// Clones the body of the single-block `region` at the builder's insertion
+/// point with its arguments replaced by `args`; returns the value it yields.
+Value inlineRegionBody(OpBuilder &builder, Region &region, ValueRange args);
+
+/// Fills the empty `dest` with the combination of `regions`, all of `kind`,
+/// in order; an empty region among them means identity. score_mods and
+/// output_mods chain (each sees the previous one's value in place of its first
+/// argument); masks conjoin (a pair is kept when every mask keeps it).
+void combineRegions(OpBuilder &builder, Location loc, RegionRole kind,
+                    ArrayRef<Region *> regions, Region &dest);
+
+} // namespace mlir::attn
+
+#endif // ATTNC_DIALECT_REGIONCOMPOSITION_H

@@ -1,0 +1,203 @@
+//===- Fuse.cpp - fuse a variant's cascade into attn.flash ----------------===//
+
+#include "Transforms/Passes.h"
+#include "dialect/RegionComposition.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNFUSE
+#include "Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// The ops of one cascade, each in the order the data flows through them.
+struct Cascade {
+  ScoreOp score;
+  SmallVector<Operation *> scoreSteps; // attn.score_mod and attn.mask
+  NormalizeOp normalize;
+  AggregateOp aggregate;
+  SmallVector<OutputModOp> outputMods;
+  bool returnsLse = false;
+};
+
+/// Fails, naming the value's user count, unless the step's result flows only
+/// into the next step: the fused kernel never materialises it.
+LogicalResult checkSingleUse(Value value, Operation *producer,
+                             StringRef what) {
+  if (value.hasOneUse())
+    return success();
+  auto users = std::distance(value.getUsers().begin(), value.getUsers().end());
+  InFlightDiagnostic diag = producer->emitError()
+                            << "cannot fuse: " << what << " of '"
+                            << producer->getName() << "' are used " << users
+                            << " times; the fused kernel never materialises "
+                               "them, so only the next step may use them";
+  for (Operation *user : value.getUsers())
+    diag.attachNote(user->getLoc()) << "used here by '" << user->getName() << "'";
+  return diag;
+}
+
+/// Reports a value that is not produced by the expected step.
+LogicalResult notProducedBy(Operation *consumer, Value value,
+                            StringRef expected) {
+  InFlightDiagnostic diag = consumer->emitError()
+                            << "cannot fuse: expected " << expected
+                            << " to produce operand of '" << consumer->getName()
+                            << "'";
+  if (Operation *def = value.getDefiningOp())
+    diag.attachNote(def->getLoc())
+        << "it is produced by '" << def->getName() << "' instead";
+  else
+    diag << "; it is an argument of the variant";
+  return diag;
+}
+
+/// Follows the variant's results back to attn.score.
+FailureOr<Cascade> matchCascade(ReturnOp ret) {
+  Cascade cascade;
+  Value out = ret.getOperand(0);
+  Operation *consumer = ret;
+  while (auto mod = out.getDefiningOp<OutputModOp>()) {
+    if (failed(checkSingleUse(out, mod, "the outputs")))
+      return failure();
+    cascade.outputMods.insert(cascade.outputMods.begin(), mod);
+    consumer = mod;
+    out = mod.getInput();
+  }
+  cascade.aggregate = out.getDefiningOp<AggregateOp>();
+  if (!cascade.aggregate)
+    return notProducedBy(consumer, out, "'attn.aggregate'");
+  if (failed(checkSingleUse(out, cascade.aggregate, "the outputs")))
+    return failure();
+
+  Value probs = cascade.aggregate.getProbs();
+  cascade.normalize = probs.getDefiningOp<NormalizeOp>();
+  if (!cascade.normalize || probs != cascade.normalize.getProbs())
+    return notProducedBy(cascade.aggregate, probs, "'attn.normalize'");
+  if (failed(checkSingleUse(probs, cascade.normalize, "the weights")))
+    return failure();
+
+  if (ret.getNumOperands() == 2) {
+    Value lse = ret.getOperand(1);
+    if (lse != cascade.normalize.getLse()) {
+      InFlightDiagnostic diag =
+          ret.emitError() << "cannot fuse: the returned lse is not the lse of "
+                             "the cascade's 'attn.normalize'";
+      diag.attachNote(cascade.normalize.getLoc()) << "the cascade's normalize";
+      return diag;
+    }
+    cascade.returnsLse = true;
+  }
+  if (Value lse = cascade.normalize.getLse(); lse && !lse.use_empty()) {
+    if (!cascade.returnsLse)
+      return cascade.normalize.emitError()
+             << "cannot fuse: the lse of 'attn.normalize' is used but not "
+                "returned by the variant";
+    if (failed(checkSingleUse(lse, cascade.normalize, "the lse values")))
+      return failure();
+  }
+
+  Value scores = cascade.normalize.getScores();
+  consumer = cascade.normalize;
+  while (true) {
+    Operation *def = scores.getDefiningOp();
+    if (!isa_and_nonnull<ScoreOp, ScoreModOp, MaskOp>(def))
+      return notProducedBy(consumer, scores,
+                           "'attn.score', 'attn.score_mod' or 'attn.mask'");
+    if (failed(checkSingleUse(scores, def, "the scores")))
+      return failure();
+    if (auto score = dyn_cast<ScoreOp>(def)) {
+      cascade.score = score;
+      return cascade;
+    }
+    cascade.scoreSteps.insert(cascade.scoreSteps.begin(), def);
+    consumer = def;
+    scores = def->getOperand(0);
+  }
+}
+
+/// Combines the regions of `ops` (in data-flow order) into `dest`; `dest`
+/// stays empty (identity) when there are none.
+void combineInto(OpBuilder &builder, Location loc, RegionRole kind,
+                 ArrayRef<Operation *> ops, Region &dest) {
+  if (ops.empty())
+    return;
+  SmallVector<Region *> regions;
+  for (Operation *op : ops)
+    regions.push_back(&op->getRegion(0));
+  combineRegions(builder, loc, kind, regions, dest);
+}
+
+FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
+  SmallVector<Operation *> scoreMods, masks, outputMods, all;
+  for (Operation *step : cascade.scoreSteps)
+    (isa<MaskOp>(step) ? masks : scoreMods).push_back(step);
+  llvm::append_range(outputMods, cascade.outputMods);
+  all.push_back(cascade.score);
+  llvm::append_range(all, cascade.scoreSteps);
+  all.append({cascade.normalize, cascade.aggregate});
+  llvm::append_range(all, outputMods);
+
+  SmallVector<Location> locs;
+  for (Operation *op : all)
+    locs.push_back(op->getLoc());
+  MLIRContext *ctx = ret.getContext();
+  Location loc = FusedLoc::get(ctx, locs);
+
+  Value q = cascade.score.getQuery(), k = cascade.score.getKey(),
+        v = cascade.aggregate.getValue();
+  IntegerAttr gqa;
+  int64_t heads = cast<RankedTensorType>(q.getType()).getDimSize(1);
+  int64_t kvHeads = cast<RankedTensorType>(k.getType()).getDimSize(1);
+  if (!ShapedType::isDynamic(heads) && !ShapedType::isDynamic(kvHeads))
+    gqa = IntegerAttr::get(IntegerType::get(ctx, 64), heads / kvHeads);
+
+  OpBuilder builder(ret);
+  NormalizeOp norm = cascade.normalize;
+  Type lseType = cascade.returnsLse ? norm.getLse().getType() : Type();
+  auto flash = FlashOp::create(
+      builder, loc, ret.getOperand(0).getType(), lseType, q, k, v,
+      norm.getKind(), cascade.score.getScaleAttr(), norm.getBiasAttr(),
+      norm.getTemperatureAttr(), gqa);
+  combineInto(builder, loc, RegionRole::ScoreMod, scoreMods,
+              flash.getScoreMod());
+  combineInto(builder, loc, RegionRole::Mask, masks, flash.getMask());
+  combineInto(builder, loc, RegionRole::OutputMod, outputMods,
+              flash.getOutputMod());
+
+  ret->setOperand(0, flash.getOut());
+  if (cascade.returnsLse)
+    ret->setOperand(1, flash.getLse());
+  for (Operation *op : llvm::reverse(all))
+    op->erase();
+  return flash;
+}
+
+struct AttnFusePass : attn::impl::AttnFuseBase<AttnFusePass> {
+  void runOnOperation() override {
+    VariantOp variant = getOperation();
+    Block &body = variant.getBody().front();
+    auto ret = cast<ReturnOp>(body.getTerminator());
+    if (ret.getOperand(0).getDefiningOp<FlashOp>())
+      return; // already fused
+
+    // A step whose result nobody uses is no reason to refuse.
+    for (Operation &op :
+         llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+
+    FailureOr<Cascade> cascade = matchCascade(ret);
+    if (failed(cascade))
+      return signalPassFailure();
+    buildFlash(ret, *cascade);
+  }
+};
+
+} // namespace
