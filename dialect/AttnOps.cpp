@@ -387,8 +387,8 @@ LogicalResult AggregateOp::verify() {
     return failure();
   auto p = getProbs().getType().getShape();
   auto v = getValue().getType().getShape();
-  if (failed(check.same("batch size B", "the weights", p[0], "v", v[0])) ||
-      failed(check.same("key length M", "the weights", p[3], "v", v[2])) ||
+  if (failed(check.same("batch size B", "p", p[0], "v", v[0])) ||
+      failed(check.same("key length M", "p", p[3], "v", v[2])) ||
       failed(check.gqa(p[1], v[1])))
     return failure();
   return check.expect("out", getOut().getType(), {p[0], p[1], p[2], v[3]},

@@ -188,10 +188,13 @@ struct AttnFusePass : attn::impl::AttnFuseBase<AttnFusePass> {
       return; // already fused
 
     // A step whose result nobody uses is no reason to refuse.
-    for (Operation &op :
-         llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
-      if (isOpTriviallyDead(&op))
-        op.erase();
+    // Visiting users before producers lets a chain of dead steps go at once.
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (isOpTriviallyDead(op))
+        op->erase();
 
     FailureOr<Cascade> cascade = matchCascade(ret);
     if (failed(cascade))

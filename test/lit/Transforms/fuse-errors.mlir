@@ -1,0 +1,95 @@
+// attn-fuse refuses, with a located diagnostic, what it cannot fuse.
+// RUN: attn-opt %s -split-input-file -attn-fuse -verify-diagnostics
+
+// The scores feed two steps.
+attn.variant @scores_twice(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  // expected-error @+1 {{cannot fuse: the scores of 'attn.score' are used 2 times}}
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{used here by 'attn.normalize'}}
+  %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{used here by 'attn.aggregate'}}
+  %p2 = attn.aggregate %s, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p, %p2 : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// No normalize between the scores and the aggregation.
+attn.variant @no_normalize(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  // expected-note @+1 {{it is produced by 'attn.score' instead}}
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: expected 'attn.normalize' to produce operand of 'attn.aggregate'}}
+  %o = attn.aggregate %s, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// The output is not computed by a cascade.
+attn.variant @passthrough(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  // expected-error @+1 {{cannot fuse: expected 'attn.aggregate' to produce operand of 'attn.return'; it is an argument of the variant}}
+  attn.return %q : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// Two normalizations in a row.
+attn.variant @double_normalize(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{it is produced by 'attn.normalize' instead}}
+  %p = attn.normalize relu %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod' or 'attn.mask' to produce operand of 'attn.normalize'}}
+  %p2 = attn.normalize softmax %p : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p2, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// The scores come from outside the variant.
+attn.variant @scores_param(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>,
+                           %s: tensor<?x?x?x?xf32> {attn.name = "s"}) -> tensor<?x?x?x?xf32> {
+  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod' or 'attn.mask' to produce operand of 'attn.normalize'; it is an argument of the variant}}
+  %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// The returned lse is not the cascade's.
+attn.variant @foreign_lse(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{the cascade's normalize}}
+  %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %s2 = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %p2, %lse = attn.normalize softmax %s2 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: the returned lse is not the lse of the cascade's 'attn.normalize'}}
+  attn.return %o, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
+
+// -----
+
+// A masked score tensor used twice.
+attn.variant @mask_twice(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: the scores of 'attn.mask' are used 2 times}}
+  %m = attn.mask %s : tensor<?x?x?x?xf32> {
+  ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+    %keep = arith.cmpi uge, %q_idx, %kv_idx : index
+    attn.yield %keep : i1
+  }
+  // expected-note @+1 {{used here}}
+  %p = attn.normalize softmax %m : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{used here}}
+  %o = attn.aggregate %p, %m : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
