@@ -120,6 +120,11 @@ def Attn_LoadOp : Attn_Op<"load", [Pure,
   let arguments = (ins AnyRankedTensor:$param, Variadic<Index>:$indices);
   let results = (outs AnyType:$result);
   let assemblyFormat = "$param `[` $indices `]` attr-dict `:` type($param)";
+  let builders = [OpBuilder<(ins "Value":$param, "ValueRange":$indices), [{
+    build($_builder, $_state,
+          ::llvm::cast<TensorType>(param.getType()).getElementType(), param,
+          indices);
+  }]>];
   let hasVerifier = 1;
 }
 
@@ -227,7 +232,7 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [Pure]> {
 }
 
 def Attn_AggregateOp : Attn_Op<"aggregate", [Pure]> {
-  let summary = "o = P . V over the kept keys, accumulated in f32";
+  let summary = "weighted sum of the values over the kept keys, in f32";
   let description = [{
     `o[b, h, i, :] = sum over kept j of p[b, h, i, j] * v[b, h / (H / Hkv), j, :]`.
 
