@@ -1,0 +1,149 @@
+//===- Builder.h - attention variants written in C++ ------------*- C++ -*-===//
+//
+// FlexAttention's score_mod / mask_mod lambdas, in C++: build a variant from
+// expressions over score, b, h, q_idx, kv_idx and params, and get the same IR
+// as the DSL gives for the same variant. No MLIR types appear here.
+//
+//   attnc::VariantBuilder v("alibi_causal");
+//   attnc::Param slopes = v.tensor("slopes", attnc::DType::F32, {"H"});
+//   v.score(attnc::score() + slopes[attnc::h()] *
+//                                (attnc::kv_idx() - attnc::q_idx()));
+//   v.mask(attnc::q_idx() >= attnc::kv_idx());
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_BUILDER_H
+#define ATTNC_BUILDER_H
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnc {
+
+namespace ast {
+struct Expr;
+struct Attention;
+} // namespace ast
+
+/// Element types of params, and of q, k, v and out.
+enum class DType { Bool, I32, I64, F16, BF16, F32 };
+
+/// An expression of the variant language; cheap to copy.
+class Expr {
+public:
+  Expr(double value);
+  Expr(int value);
+  Expr(int64_t value);
+  static Expr boolean(bool value);
+
+  /// Internal: wraps a syntax tree node.
+  explicit Expr(std::shared_ptr<const ast::Expr> node) : node(std::move(node)) {}
+  const std::shared_ptr<const ast::Expr> &getNode() const { return node; }
+
+private:
+  std::shared_ptr<const ast::Expr> node;
+};
+
+Expr operator+(const Expr &a, const Expr &b);
+Expr operator-(const Expr &a, const Expr &b);
+Expr operator*(const Expr &a, const Expr &b);
+/// Floor division on integers, true division on floats.
+Expr operator/(const Expr &a, const Expr &b);
+/// Floor remainder (the divisor's sign), integers only.
+Expr operator%(const Expr &a, const Expr &b);
+Expr operator==(const Expr &a, const Expr &b);
+Expr operator!=(const Expr &a, const Expr &b);
+Expr operator<(const Expr &a, const Expr &b);
+Expr operator<=(const Expr &a, const Expr &b);
+Expr operator>(const Expr &a, const Expr &b);
+Expr operator>=(const Expr &a, const Expr &b);
+Expr operator&&(const Expr &a, const Expr &b);
+Expr operator||(const Expr &a, const Expr &b);
+Expr operator-(const Expr &a);
+Expr operator!(const Expr &a);
+
+/// The variables: the score (score statements), the output element (output
+/// statements), and the batch, head, query, key and head-dim indices.
+Expr score();
+Expr b();
+Expr h();
+Expr q_idx();
+Expr kv_idx();
+Expr o();
+Expr d();
+
+/// `cond ? a : b`.
+Expr select(const Expr &cond, const Expr &a, const Expr &b);
+/// A call of a standard library function (causal, sliding_window, alibi, ...),
+/// a math function (exp, tanh, min, ...) or a cast (f32, i64, ...).
+Expr call(std::string_view function, std::vector<Expr> args = {});
+
+/// A param of a variant: index tensors with [] or (), use scalars as values.
+class Param {
+public:
+  Param(std::string name) : name(std::move(name)) {}
+  Expr operator[](const Expr &index) const { return at({index}); }
+  template <typename... Indices> Expr operator()(const Indices &...indices) const {
+    return at({Expr(indices)...});
+  }
+  Expr at(std::vector<Expr> indices) const;
+  operator Expr() const;
+  const std::string &getName() const { return name; }
+
+private:
+  std::string name;
+};
+
+/// Collects one variant, statement by statement, in the DSL's order.
+class VariantBuilder {
+public:
+  explicit VariantBuilder(std::string name);
+  ~VariantBuilder();
+  VariantBuilder(const VariantBuilder &other);
+  VariantBuilder &operator=(const VariantBuilder &other);
+
+  /// A tensor param; dims name the sizes B, H, Hkv, N, M, D, or are numbers
+  /// or "?".
+  Param tensor(std::string name, DType elem, std::vector<std::string> dims);
+  /// A scalar param, optionally with a default.
+  Param scalar(std::string name, DType type,
+               std::optional<double> defaultValue = std::nullopt);
+
+  VariantBuilder &let(std::string name, const Expr &value);
+  VariantBuilder &score(const Expr &value);
+  VariantBuilder &mask(const Expr &value);
+  /// softmax, sigmoid, relu or none, optionally applied to an expression of
+  /// the score.
+  VariantBuilder &normalize(std::string_view kind);
+  VariantBuilder &normalize(std::string_view kind, const Expr &argument);
+  VariantBuilder &output(const Expr &value);
+  VariantBuilder &scale(double value);
+
+  /// Internal: the syntax tree built so far.
+  const ast::Attention &getAttention() const { return *attention; }
+
+private:
+  std::unique_ptr<ast::Attention> attention;
+};
+
+/// How variants are instantiated for emission.
+struct VariantOptions {
+  DType dtype = DType::F32;          // of q, k, v and out
+  std::optional<int64_t> headDim;    // D, when known at compile time
+  bool fuse = false;                 // print after canonicalize + attn-fuse
+};
+
+/// Checks the variants against the standard library and prints them in the
+/// attn dialect; an error carries every diagnostic.
+llvm::Expected<std::string> emitMLIR(const std::vector<VariantBuilder> &variants,
+                                     const VariantOptions &options = {});
+
+} // namespace attnc
+
+#endif // ATTNC_BUILDER_H

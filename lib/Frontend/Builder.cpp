@@ -1,0 +1,221 @@
+//===- Builder.cpp - attention variants written in C++ --------------------===//
+//
+// The builder constructs the same syntax tree as the parser, so that the
+// checker, the standard library and the emitter serve both unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attnc/Builder.h"
+
+#include "Frontend/AST.h"
+#include "Frontend/Frontend.h"
+#include "Frontend/MLIRGen.h"
+#include "Frontend/Sema.h"
+#include "Transforms/Pipeline.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cctype>
+
+using namespace attnc;
+
+Expr::Expr(double value) : node(ast::makeFloat(value)) {}
+Expr::Expr(int value) : node(ast::makeInt(value)) {}
+Expr::Expr(int64_t value) : node(ast::makeInt(value)) {}
+Expr Expr::boolean(bool value) { return Expr(ast::makeBool(value)); }
+
+static Expr binary(ast::Op op, const Expr &a, const Expr &b) {
+  return Expr(ast::makeBinary(op, a.getNode(), b.getNode()));
+}
+
+Expr attnc::operator+(const Expr &a, const Expr &b) { return binary(ast::Op::Add, a, b); }
+Expr attnc::operator-(const Expr &a, const Expr &b) { return binary(ast::Op::Sub, a, b); }
+Expr attnc::operator*(const Expr &a, const Expr &b) { return binary(ast::Op::Mul, a, b); }
+Expr attnc::operator/(const Expr &a, const Expr &b) { return binary(ast::Op::Div, a, b); }
+Expr attnc::operator%(const Expr &a, const Expr &b) { return binary(ast::Op::Rem, a, b); }
+Expr attnc::operator==(const Expr &a, const Expr &b) { return binary(ast::Op::Eq, a, b); }
+Expr attnc::operator!=(const Expr &a, const Expr &b) { return binary(ast::Op::Ne, a, b); }
+Expr attnc::operator<(const Expr &a, const Expr &b) { return binary(ast::Op::Lt, a, b); }
+Expr attnc::operator<=(const Expr &a, const Expr &b) { return binary(ast::Op::Le, a, b); }
+Expr attnc::operator>(const Expr &a, const Expr &b) { return binary(ast::Op::Gt, a, b); }
+Expr attnc::operator>=(const Expr &a, const Expr &b) { return binary(ast::Op::Ge, a, b); }
+Expr attnc::operator&&(const Expr &a, const Expr &b) { return binary(ast::Op::And, a, b); }
+Expr attnc::operator||(const Expr &a, const Expr &b) { return binary(ast::Op::Or, a, b); }
+Expr attnc::operator-(const Expr &a) { return Expr(ast::makeUnary(ast::Op::Neg, a.getNode())); }
+Expr attnc::operator!(const Expr &a) { return Expr(ast::makeUnary(ast::Op::Not, a.getNode())); }
+
+Expr attnc::score() { return Expr(ast::makeName("score")); }
+Expr attnc::b() { return Expr(ast::makeName("b")); }
+Expr attnc::h() { return Expr(ast::makeName("h")); }
+Expr attnc::q_idx() { return Expr(ast::makeName("q_idx")); }
+Expr attnc::kv_idx() { return Expr(ast::makeName("kv_idx")); }
+Expr attnc::o() { return Expr(ast::makeName("o")); }
+Expr attnc::d() { return Expr(ast::makeName("d")); }
+
+Expr attnc::select(const Expr &cond, const Expr &a, const Expr &b) {
+  return Expr(ast::makeTernary(cond.getNode(), a.getNode(), b.getNode()));
+}
+
+static std::vector<ast::ExprPtr> nodes(const std::vector<Expr> &exprs) {
+  std::vector<ast::ExprPtr> result;
+  for (const Expr &e : exprs)
+    result.push_back(e.getNode());
+  return result;
+}
+
+Expr attnc::call(std::string_view function, std::vector<Expr> args) {
+  return Expr(ast::makeCall(std::string(function), nodes(args)));
+}
+
+Expr Param::at(std::vector<Expr> indices) const {
+  return Expr(ast::makeIndex(name, nodes(indices)));
+}
+
+Param::operator Expr() const { return Expr(ast::makeName(name)); }
+
+VariantBuilder::VariantBuilder(std::string name)
+    : attention(std::make_unique<ast::Attention>()) {
+  attention->name = std::move(name);
+}
+VariantBuilder::~VariantBuilder() = default;
+VariantBuilder::VariantBuilder(const VariantBuilder &other)
+    : attention(std::make_unique<ast::Attention>(*other.attention)) {}
+VariantBuilder &VariantBuilder::operator=(const VariantBuilder &other) {
+  attention = std::make_unique<ast::Attention>(*other.attention);
+  return *this;
+}
+
+static ast::ScalarType toScalarType(DType type) {
+  switch (type) {
+  case DType::Bool: return ast::ScalarType::Bool;
+  case DType::I32: return ast::ScalarType::I32;
+  case DType::I64: return ast::ScalarType::I64;
+  case DType::F16: return ast::ScalarType::F16;
+  case DType::BF16: return ast::ScalarType::BF16;
+  case DType::F32: return ast::ScalarType::F32;
+  }
+  return ast::ScalarType::F32;
+}
+
+Param VariantBuilder::tensor(std::string name, DType elem,
+                             std::vector<std::string> dims) {
+  ast::Param param;
+  param.name = name;
+  param.type.elem = toScalarType(elem);
+  param.type.isTensor = true;
+  for (const std::string &text : dims) {
+    ast::Dim dim;
+    if (text == "?") {
+      dim.kind = ast::Dim::Kind::Any;
+    } else if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+      dim.kind = ast::Dim::Kind::Static;
+      dim.size = std::stoll(text);
+    } else {
+      dim.kind = ast::Dim::Kind::Symbol;
+      dim.symbol = text;
+    }
+    param.type.dims.push_back(dim);
+  }
+  attention->params.push_back(std::move(param));
+  return Param(std::move(name));
+}
+
+Param VariantBuilder::scalar(std::string name, DType type,
+                             std::optional<double> defaultValue) {
+  ast::Param param;
+  param.name = name;
+  param.type.elem = toScalarType(type);
+  if (defaultValue) {
+    bool isFloat = ast::isFloat(param.type.elem);
+    param.defaultValue = isFloat ? ast::makeFloat(*defaultValue)
+                                 : ast::makeInt(static_cast<int64_t>(*defaultValue));
+  }
+  attention->params.push_back(std::move(param));
+  return Param(std::move(name));
+}
+
+static ast::Stmt statement(std::string target, ast::ExprPtr value,
+                           ast::Stmt::Kind kind = ast::Stmt::Kind::Assign) {
+  ast::Stmt stmt;
+  stmt.kind = kind;
+  stmt.target = std::move(target);
+  stmt.value = std::move(value);
+  return stmt;
+}
+
+VariantBuilder &VariantBuilder::let(std::string name, const Expr &value) {
+  attention->body.push_back(
+      statement(std::move(name), value.getNode(), ast::Stmt::Kind::Let));
+  return *this;
+}
+VariantBuilder &VariantBuilder::score(const Expr &value) {
+  attention->body.push_back(statement("score", value.getNode()));
+  return *this;
+}
+VariantBuilder &VariantBuilder::mask(const Expr &value) {
+  attention->body.push_back(statement("mask", value.getNode()));
+  return *this;
+}
+VariantBuilder &VariantBuilder::normalize(std::string_view kind) {
+  attention->body.push_back(
+      statement("normalize", ast::makeName(std::string(kind))));
+  return *this;
+}
+VariantBuilder &VariantBuilder::normalize(std::string_view kind,
+                                          const Expr &argument) {
+  attention->body.push_back(statement(
+      "normalize", ast::makeCall(std::string(kind), {argument.getNode()})));
+  return *this;
+}
+VariantBuilder &VariantBuilder::output(const Expr &value) {
+  attention->body.push_back(statement("output", value.getNode()));
+  return *this;
+}
+VariantBuilder &VariantBuilder::scale(double value) {
+  attention->body.push_back(statement("scale", ast::makeFloat(value)));
+  return *this;
+}
+
+llvm::Expected<std::string>
+attnc::emitMLIR(const std::vector<VariantBuilder> &variants,
+                const VariantOptions &options) {
+  ast::Module module;
+  for (const VariantBuilder &v : variants)
+    module.attentions.push_back(v.getAttention());
+  DiagnosticEngine diags;
+  auto specs = checkModule(module, &getStdlibModule(), diags);
+  if (!specs)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   diags.render());
+
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
+                  mlir::math::MathDialect>();
+  std::string errors;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
+    errors += diag.str() + "\n";
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> ir =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
+  EmitOptions emitOptions{toScalarType(options.dtype), options.headDim};
+  emitVariants(*ir, *specs, emitOptions);
+  if (mlir::failed(mlir::verify(*ir)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), errors);
+  if (options.fuse) {
+    mlir::PassManager pm(&ctx);
+    mlir::attn::buildFusePipeline(pm);
+    if (mlir::failed(pm.run(*ir)))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), errors);
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  ir->print(os);
+  return text;
+}

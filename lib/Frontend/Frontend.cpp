@@ -1,0 +1,36 @@
+//===- Frontend.cpp - from .attn source to checked variants ---------------===//
+
+#include "Frontend/Frontend.h"
+#include "Frontend/Parser.h"
+#include "Frontend/Sema.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace attnc;
+
+const ast::Module &attnc::getStdlibModule() {
+  // Function-local statics: built once, thread-safely, on first use.
+  static const SourceFile file("<stdlib>", std::string(getStdlibSource()));
+  static const ast::Module module = [] {
+    DiagnosticEngine diags;
+    Parser parser(file, diags);
+    ast::Module parsed = parser.parseModule();
+    if (diags.hasErrors()) {
+      // The library is part of the compiler: this is a bug, not user error.
+      std::fputs(diags.render().c_str(), stderr);
+      std::abort();
+    }
+    return parsed;
+  }();
+  return module;
+}
+
+std::optional<std::vector<sema::VariantSpec>>
+attnc::parseAndCheck(const SourceFile &file, DiagnosticEngine &diags) {
+  Parser parser(file, diags);
+  ast::Module module = parser.parseModule();
+  if (diags.hasErrors())
+    return std::nullopt;
+  return checkModule(module, &getStdlibModule(), diags);
+}

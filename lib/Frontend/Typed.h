@@ -1,0 +1,90 @@
+//===- Typed.h - checked variants, ready to emit ----------------*- C++ -*-===//
+//
+// What the checker produces from the AST: one VariantSpec per `attention`,
+// whose expressions are typed DAGs with every name resolved, every function
+// call inlined and every implicit conversion explicit. The emitter maps each
+// node to one or a few arith/math ops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_FRONTEND_TYPED_H
+#define ATTNC_FRONTEND_TYPED_H
+
+#include "Frontend/AST.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnc::sema {
+
+using ast::ScalarType;
+
+/// The variables a region sees: the score (score_mod), the output element
+/// (output_mod) and the indices.
+enum class Var { Score, Batch, Head, QIdx, KvIdx, Output, Dim };
+
+enum class MathFn {
+  Exp, Exp2, Log, Log2, Sqrt, Rsqrt, Tanh, Sigmoid, Floor, Ceil, Abs, Min,
+  Max, Pow,
+};
+
+struct TExpr;
+using TExprPtr = std::shared_ptr<const TExpr>;
+
+struct TExpr {
+  enum class Kind {
+    Const,  // intValue / floatValue / boolValue by type
+    Var,    // var
+    Param,  // a scalar param of the variant: param
+    Load,   // param[operands...], indices are i64
+    Unary,  // op: Neg or Not
+    Binary, // op; operands share one type (comparisons yield bool)
+    Select, // operands: cond, then, else
+    Cast,   // operands[0] converted to `type`
+    Math,   // fn(operands...)
+  };
+  Kind kind;
+  ScalarType type;
+  SourceRange range;
+  int64_t intValue = 0;
+  double floatValue = 0;
+  bool boolValue = false;
+  bool untypedLiteral = false; // an integer literal, still free to adapt
+  Var var = Var::Score;
+  unsigned param = 0;
+  ast::Op op = ast::Op::Add;
+  MathFn fn = MathFn::Exp;
+  std::vector<TExprPtr> operands;
+};
+
+enum class Normalizer { Softmax, Sigmoid, Relu, None };
+
+/// A param of the variant, in signature order after q, k and v.
+struct ParamSpec {
+  std::string name;
+  ast::TypeSpec type;
+  SourceRange range;
+  std::optional<TExprPtr> defaultValue; // a Const, scalars only
+};
+
+struct VariantSpec {
+  std::string name;
+  SourceRange range;
+  std::vector<ParamSpec> params;
+  std::optional<double> scale;            // default: 1/sqrt(D)
+  SourceRange scaleRange;
+  std::vector<TExprPtr> scoreMods;        // each reads Var::Score
+  std::vector<SourceRange> scoreModRanges;
+  TExprPtr mask;                          // bool; null keeps every pair
+  SourceRange maskRange;
+  Normalizer normalizer = Normalizer::Softmax;
+  SourceRange normalizerRange;
+  std::vector<TExprPtr> outputMods;       // each reads Var::Output
+  std::vector<SourceRange> outputModRanges;
+};
+
+} // namespace attnc::sema
+
+#endif // ATTNC_FRONTEND_TYPED_H
