@@ -28,9 +28,26 @@ const ast::Module &attnc::getStdlibModule() {
 
 std::optional<std::vector<sema::VariantSpec>>
 attnc::parseAndCheck(const SourceFile &file, DiagnosticEngine &diags) {
+  std::string_view text = file.getText();
+  if (text.find('\0') != std::string_view::npos) {
+    diags.error({file.locate(text.find('\0')), 1, &file},
+                "this is a binary file, not an attnc source");
+    return std::nullopt;
+  }
   Parser parser(file, diags);
   ast::Module module = parser.parseModule();
+  if (!diags.hasErrors() && module.attentions.empty()) {
+    diags.error({file.locate(text.size()), 1, &file},
+                "no attention variant here; write 'attention NAME(params) { "
+                "... }'");
+    return std::nullopt;
+  }
+  // Statements that failed to parse were dropped; checking the rest still
+  // finds their errors, so that one run reports them all.
+  if (diags.tooManyErrors())
+    return std::nullopt;
+  auto variants = checkModule(module, &getStdlibModule(), diags);
   if (diags.hasErrors())
     return std::nullopt;
-  return checkModule(module, &getStdlibModule(), diags);
+  return variants;
 }
