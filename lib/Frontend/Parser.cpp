@@ -30,7 +30,20 @@ Parser::Parser(const SourceFile &file, DiagnosticEngine &diags)
   advance();
 }
 
-void Parser::advance() { tok = lexer.next(); }
+void Parser::advance() {
+  if (lookahead) {
+    tok = *lookahead;
+    lookahead.reset();
+  } else {
+    tok = lexer.next();
+  }
+}
+
+const Token &Parser::peek() {
+  if (!lookahead)
+    lookahead = lexer.next();
+  return *lookahead;
+}
 
 bool Parser::consumeIf(TokenKind kind) {
   if (!tok.is(kind))
@@ -88,15 +101,17 @@ static bool isStatementName(std::string_view name) {
          name == "output" || name == "scale";
 }
 
+bool Parser::atStatementStart() {
+  return tok.is(TokenKind::KwLet) ||
+         (tok.is(TokenKind::Identifier) && isStatementName(tok.text) &&
+          peek().is(TokenKind::Assign));
+}
+
 void Parser::skipToStatement() {
-  if (!tok.is(TokenKind::Eof) && !tok.is(TokenKind::RBrace))
-    advance();
   while (!tok.is(TokenKind::Eof) && !tok.is(TokenKind::RBrace) &&
-         !tok.is(TokenKind::KwLet) && !tok.is(TokenKind::KwAttention) &&
-         !tok.is(TokenKind::KwFn)) {
+         !tok.is(TokenKind::KwAttention) && !tok.is(TokenKind::KwFn) &&
+         !atStatementStart()) {
     if (consumeIf(TokenKind::Semicolon))
-      return;
-    if (tok.is(TokenKind::Identifier) && isStatementName(tok.text))
       return;
     advance();
   }
@@ -125,8 +140,12 @@ bool Parser::parseAttention(Module &module) {
     }
     if (diags.tooManyErrors())
       return false;
-    if (!parseStatement(attention.body))
+    uint32_t start = tok.loc.offset;
+    if (!parseStatement(attention.body)) {
       skipToStatement();
+      if (tok.loc.offset == start && !tok.is(TokenKind::Eof))
+        advance(); // always make progress
+    }
   }
   advance(); // '}'
   module.attentions.push_back(std::move(attention));
@@ -402,6 +421,11 @@ ExprPtr Parser::parsePrimary() {
     return inner;
   }
   case TokenKind::Identifier: {
+    // `score =` starts the next statement: the previous one is incomplete.
+    if (atStatementStart()) {
+      errorExpected("an expression");
+      return nullptr;
+    }
     std::string name(tok.text);
     advance();
     std::vector<ExprPtr> args;

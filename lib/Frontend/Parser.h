@@ -6,6 +6,8 @@
 #include "Frontend/AST.h"
 #include "Frontend/Lexer.h"
 
+#include <optional>
+
 namespace attnc {
 
 /// Parses one source into a Module. Errors go to the DiagnosticEngine; the
@@ -18,6 +20,11 @@ public:
 
 private:
   void advance();
+  /// The token after the current one.
+  const Token &peek();
+  /// Whether the current token starts a statement: `let`, or a statement
+  /// name followed by '='.
+  bool atStatementStart();
   bool consumeIf(TokenKind kind);
   /// Reports "expected X, found Y" unless the current token is `kind`.
   bool expect(TokenKind kind, std::string_view what);
@@ -45,6 +52,7 @@ private:
   DiagnosticEngine &diags;
   Lexer lexer;
   Token tok;
+  std::optional<Token> lookahead;
   uint32_t nesting = 0; // recursion depth of parseExpr
 };
 

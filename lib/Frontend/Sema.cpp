@@ -187,6 +187,7 @@ private:
 
   // Variant statements.
   void checkParams(const Attention &attention, VariantSpec &spec);
+  std::optional<TExprPtr> checkDefault(const Param &param);
   TExprPtr checkStatement(const Stmt &stmt, Context ctx, ScalarType result,
                           const std::string &what);
 
@@ -217,7 +218,8 @@ private:
 void Checker::error(SourceRange range, const std::string &message) {
   diags.error(range, message);
   for (auto it = callStack.rbegin(); it != callStack.rend(); ++it)
-    diags.note(it->second, "in the call of '" + it->first->name + "' here");
+    if (it->second.file)
+      diags.note(it->second, "in the call of '" + it->first->name + "' here");
 }
 
 TExprPtr Checker::node(TExpr &&e) {
@@ -900,7 +902,9 @@ void Checker::checkFunctionsStandalone(const Module &module) {
       error(fn.result.range, "a function returns a scalar, not a tensor");
     ctx = Context::Any;
     params = nullptr;
+    callStack.emplace_back(&fn, SourceRange{}); // catches recursion into fn
     TExprPtr body = check(fn.body, Env{&frame, /*inFunction=*/true});
+    callStack.pop_back();
     if (body)
       convert(body, fn.result.elem, fn.body->range,
               "the result of '" + fn.name + "'");
@@ -908,6 +912,27 @@ void Checker::checkFunctionsStandalone(const Module &module) {
       brokenFunctions.insert(&fn);
     numNodes = 0;
   }
+}
+
+std::optional<TExprPtr> Checker::checkDefault(const Param &param) {
+  ctx = Context::Constant;
+  TExprPtr value = check(param.defaultValue, Env{});
+  if (value)
+    value = convert(value, param.type.elem, param.defaultValue->range,
+                    "the default of '" + param.name + "'");
+  if (!value)
+    return std::nullopt;
+  if (value->kind == TExpr::Kind::Const)
+    return value;
+  std::optional<double> folded = evalConstant(value);
+  if (!folded) {
+    error(param.defaultValue->range,
+          "the default of '" + param.name + "' must be a constant");
+    return std::nullopt;
+  }
+  return isFloat(param.type.elem)
+             ? constFloat(*folded, param.type.elem, value->range)
+             : constInt(int64_t(*folded), param.type.elem, value->range);
 }
 
 void Checker::checkParams(const Attention &attention, VariantSpec &spec) {
@@ -922,32 +947,12 @@ void Checker::checkParams(const Attention &attention, VariantSpec &spec) {
       continue;
     }
     ParamSpec p{param.name, param.type, param.range, std::nullopt};
-    if (param.defaultValue) {
-      if (param.type.isTensor) {
-        error(param.defaultValue->range,
-              "a tensor param cannot have a default");
-        continue;
-      }
-      ctx = Context::Constant;
-      TExprPtr value = check(param.defaultValue, Env{});
-      if (value)
-        value = convert(value, param.type.elem, param.defaultValue->range,
-                        "the default of '" + param.name + "'");
-      if (!value)
-        continue;
-      if (value->kind != TExpr::Kind::Const) {
-        std::optional<double> folded = evalConstant(value);
-        if (!folded) {
-          error(param.defaultValue->range, "the default of '" + param.name +
-                                               "' must be a constant");
-          continue;
-        }
-        value = isFloat(param.type.elem)
-                    ? constFloat(*folded, param.type.elem, value->range)
-                    : constInt(int64_t(*folded), param.type.elem, value->range);
-      }
-      p.defaultValue = value;
-    }
+    // A bad default is reported, and the param kept, so that its uses do not
+    // report it unknown.
+    if (param.defaultValue && param.type.isTensor)
+      error(param.defaultValue->range, "a tensor param cannot have a default");
+    else if (param.defaultValue)
+      p.defaultValue = checkDefault(param);
     paramIndex[param.name] = spec.params.size();
     spec.params.push_back(std::move(p));
   }

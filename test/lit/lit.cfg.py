@@ -5,7 +5,7 @@ import lit.formats
 
 config.name = "attnc"
 config.test_format = lit.formats.ShTest(not lit_config.isWindows)
-config.suffixes = [".mlir", ".attn"]
+config.suffixes = [".mlir", ".attn", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test", "lit")
