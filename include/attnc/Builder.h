@@ -115,7 +115,8 @@ public:
   Param scalar(std::string name, DType type,
                std::optional<double> defaultValue = std::nullopt);
 
-  VariantBuilder &let(std::string name, const Expr &value);
+  /// `let name = value`; returns the name, to use in later statements.
+  Expr let(std::string name, const Expr &value);
   VariantBuilder &score(const Expr &value);
   VariantBuilder &mask(const Expr &value);
   /// softmax, sigmoid, relu or none, optionally applied to an expression of
@@ -142,6 +143,12 @@ struct VariantOptions {
 /// Checks the variants against the standard library and prints them in the
 /// attn dialect; an error carries every diagnostic.
 llvm::Expected<std::string> emitMLIR(const std::vector<VariantBuilder> &variants,
+                                     const VariantOptions &options = {});
+
+/// The same for variants written in the attnc language; `fileName` names the
+/// source in diagnostics.
+llvm::Expected<std::string> emitMLIR(std::string_view source,
+                                     std::string_view fileName,
                                      const VariantOptions &options = {});
 
 } // namespace attnc

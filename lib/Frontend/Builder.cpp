@@ -149,10 +149,10 @@ static ast::Stmt statement(std::string target, ast::ExprPtr value,
   return stmt;
 }
 
-VariantBuilder &VariantBuilder::let(std::string name, const Expr &value) {
+Expr VariantBuilder::let(std::string name, const Expr &value) {
   attention->body.push_back(
-      statement(std::move(name), value.getNode(), ast::Stmt::Kind::Let));
-  return *this;
+      statement(name, value.getNode(), ast::Stmt::Kind::Let));
+  return Expr(ast::makeName(std::move(name)));
 }
 VariantBuilder &VariantBuilder::score(const Expr &value) {
   attention->body.push_back(statement("score", value.getNode()));
@@ -182,18 +182,14 @@ VariantBuilder &VariantBuilder::scale(double value) {
   return *this;
 }
 
-llvm::Expected<std::string>
-attnc::emitMLIR(const std::vector<VariantBuilder> &variants,
-                const VariantOptions &options) {
-  ast::Module module;
-  for (const VariantBuilder &v : variants)
-    module.attentions.push_back(v.getAttention());
-  DiagnosticEngine diags;
-  auto specs = checkModule(module, &getStdlibModule(), diags);
-  if (!specs)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   diags.render());
+static llvm::Error makeError(std::string message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
 
+/// Emits checked variants and prints the module, fused when asked.
+static llvm::Expected<std::string>
+printVariants(const std::vector<sema::VariantSpec> &specs,
+              const VariantOptions &options) {
   mlir::MLIRContext ctx;
   ctx.loadDialect<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
                   mlir::math::MathDialect>();
@@ -205,17 +201,41 @@ attnc::emitMLIR(const std::vector<VariantBuilder> &variants,
   mlir::OwningOpRef<mlir::ModuleOp> ir =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim};
-  emitVariants(*ir, *specs, emitOptions);
+  emitVariants(*ir, specs, emitOptions);
   if (mlir::failed(mlir::verify(*ir)))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), errors);
+    return makeError(errors);
   if (options.fuse) {
     mlir::PassManager pm(&ctx);
     mlir::attn::buildFusePipeline(pm);
     if (mlir::failed(pm.run(*ir)))
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), errors);
+      return makeError(errors);
   }
   std::string text;
   llvm::raw_string_ostream os(text);
   ir->print(os);
   return text;
+}
+
+llvm::Expected<std::string>
+attnc::emitMLIR(const std::vector<VariantBuilder> &variants,
+                const VariantOptions &options) {
+  ast::Module module;
+  for (const VariantBuilder &v : variants)
+    module.attentions.push_back(v.getAttention());
+  DiagnosticEngine diags;
+  auto specs = checkModule(module, &getStdlibModule(), diags);
+  if (!specs)
+    return makeError(diags.render());
+  return printVariants(*specs, options);
+}
+
+llvm::Expected<std::string> attnc::emitMLIR(std::string_view source,
+                                            std::string_view fileName,
+                                            const VariantOptions &options) {
+  SourceFile file{std::string(fileName), std::string(source)};
+  DiagnosticEngine diags;
+  auto specs = parseAndCheck(file, diags);
+  if (!specs)
+    return makeError(diags.render());
+  return printVariants(*specs, options);
 }
