@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The main job: builds attnc, then fuses the ALiBi + causal example cascade into
-# one attn.flash and prints the IR before and after.
+# The main job: builds attnc, then compiles the ALiBi + causal example from the
+# DSL and prints the cascade and the fused attn.flash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
-example=examples/mlir/alibi_causal.mlir
-echo "== the cascade ($example)"
-build/bin/attn-opt "$example"
-echo "== after --canonicalize --attn-fuse"
-build/bin/attn-opt --canonicalize --attn-fuse "$example"
+example=examples/alibi_causal.attn
+echo "== $example"
+cat "$example"
+echo "== attnc $example  (the cascade)"
+build/bin/attnc "$example"
+echo "== attnc $example --emit=fused --dtype=bf16 --head-dim=128"
+build/bin/attnc "$example" --emit=fused --dtype=bf16 --head-dim=128

@@ -930,9 +930,14 @@ std::optional<TExprPtr> Checker::checkDefault(const Param &param) {
           "the default of '" + param.name + "' must be a constant");
     return std::nullopt;
   }
-  return isFloat(param.type.elem)
-             ? constFloat(*folded, param.type.elem, value->range)
-             : constInt(int64_t(*folded), param.type.elem, value->range);
+  if (isFloat(param.type.elem))
+    return constFloat(*folded, param.type.elem, value->range);
+  if (!(std::fabs(*folded) < 9.0e18)) {
+    error(param.defaultValue->range,
+          "the default of '" + param.name + "' is out of range");
+    return std::nullopt;
+  }
+  return constInt(static_cast<int64_t>(*folded), param.type.elem, value->range);
 }
 
 void Checker::checkParams(const Attention &attention, VariantSpec &spec) {
