@@ -211,6 +211,8 @@ Value Generator::emitExpr(const TExprPtr &expr) {
     return found->second;
   const TExpr &e = *expr;
   Location l = loc(e.range);
+  if (e.callSite.file)
+    l = CallSiteLoc::get(l, loc(e.callSite));
   Value result;
   switch (e.kind) {
   case TExpr::Kind::Const:

@@ -230,6 +230,8 @@ TExprPtr Checker::node(TExpr &&e) {
     tooLarge = true;
     return nullptr;
   }
+  if (!callStack.empty())
+    e.callSite = callStack.front().second;
   return std::make_shared<TExpr>(std::move(e));
 }
 

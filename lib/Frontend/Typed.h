@@ -48,6 +48,9 @@ struct TExpr {
   Kind kind;
   ScalarType type;
   SourceRange range;
+  /// For nodes inlined from a function: the outermost call in the variant,
+  /// so that a location can say "in the library, called from here".
+  SourceRange callSite;
   int64_t intValue = 0;
   double floatValue = 0;
   bool boolValue = false;

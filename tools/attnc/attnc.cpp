@@ -26,26 +26,30 @@ using namespace llvm;
 namespace {
 enum class Emit { MLIR, Fused };
 
+cl::OptionCategory attncCategory("attnc options");
+
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.attn>"),
-                               cl::Required);
+                               cl::Required, cl::cat(attncCategory));
 cl::opt<std::string> outputFile("o", cl::desc("Write the output to <file> "
                                               "(default: standard output)"),
-                                cl::value_desc("file"), cl::init("-"));
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(attncCategory));
 cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::MLIR, "mlir",
                           "the cascade in the attn dialect, as written"),
                clEnumValN(Emit::Fused, "fused",
                           "the IR after canonicalize and attn-fuse: one "
-                          "attn.flash per variant")));
+                          "attn.flash per variant")),
+    cl::cat(attncCategory));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Element type of q, k, v and out: f32 "
                                     "(default), bf16 or f16"),
-                           cl::init("f32"));
+                           cl::init("f32"), cl::cat(attncCategory));
 cl::opt<int64_t> headDim("head-dim",
                          cl::desc("Fix the head dim D at compile time "
                                   "(default: given at run time)"),
-                         cl::init(0));
+                         cl::init(0), cl::cat(attncCategory));
 
 constexpr const char *kOverview = R"(attnc: compiles attention variants.
 
@@ -62,7 +66,8 @@ A variant is written in the attnc language (docs/language.md), e.g.
 
 Errors are reported as FILE:LINE:COL with the source line and a caret; the
 exit status is 1 when there is any. MLIR's own flags (--mlir-print-ir-after-all,
---mlir-timing, --mlir-print-debuginfo, ...) are accepted as well.
+--mlir-timing, --mlir-print-debuginfo, ...) are accepted as well; --help-hidden
+lists them.
 )";
 } // namespace
 
@@ -72,6 +77,7 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
+  cl::HideUnrelatedOptions(attncCategory);
   cl::ParseCommandLineOptions(argc, argv, kOverview);
 
   std::optional<attnc::ast::ScalarType> elem = attnc::ast::parseScalarType(dtype);
