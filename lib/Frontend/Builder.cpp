@@ -11,15 +11,9 @@
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Frontend/Sema.h"
-#include "Transforms/Pipeline.h"
-#include "dialect/AttnOps.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/Verifier.h"
-#include "mlir/Pass/PassManager.h"
 
 #include <cctype>
 
@@ -191,25 +185,16 @@ static llvm::Expected<std::string>
 printVariants(const std::vector<sema::VariantSpec> &specs,
               const VariantOptions &options) {
   mlir::MLIRContext ctx;
-  ctx.loadDialect<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
-                  mlir::math::MathDialect>();
   std::string errors;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
     errors += diag.str() + "\n";
     return mlir::success();
   });
-  mlir::OwningOpRef<mlir::ModuleOp> ir =
-      mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim};
-  emitVariants(*ir, specs, emitOptions);
-  if (mlir::failed(mlir::verify(*ir)))
+  mlir::OwningOpRef<mlir::ModuleOp> ir =
+      buildModule(ctx, specs, emitOptions, options.fuse);
+  if (!ir)
     return makeError(errors);
-  if (options.fuse) {
-    mlir::PassManager pm(&ctx);
-    mlir::attn::buildFusePipeline(pm);
-    if (mlir::failed(pm.run(*ir)))
-      return makeError(errors);
-  }
   std::string text;
   llvm::raw_string_ostream os(text);
   ir->print(os);

@@ -14,6 +14,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "Transforms/Pipeline.h"
 
 #include <map>
 
@@ -406,4 +409,28 @@ void attnc::emitVariants(ModuleOp module, const std::vector<VariantSpec> &varian
   Generator generator(module, options);
   for (const VariantSpec &spec : variants)
     generator.emit(spec);
+}
+
+void attnc::loadAttnDialects(MLIRContext &ctx) {
+  ctx.loadDialect<AttnDialect, arith::ArithDialect, math::MathDialect>();
+}
+
+OwningOpRef<ModuleOp> attnc::buildModule(MLIRContext &ctx,
+                                         const std::vector<VariantSpec> &variants,
+                                         const EmitOptions &options, bool fuse,
+                                         function_ref<LogicalResult(PassManager &)> configure) {
+  loadAttnDialects(ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
+  emitVariants(*module, variants, options);
+  if (failed(verify(*module)))
+    return nullptr;
+  if (fuse) {
+    PassManager pm(&ctx);
+    if (configure && failed(configure(pm)))
+      return nullptr;
+    buildFusePipeline(pm);
+    if (failed(pm.run(*module)))
+      return nullptr;
+  }
+  return module;
 }

@@ -6,8 +6,13 @@
 #include "Frontend/Typed.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
 
 #include <optional>
+
+namespace mlir {
+class PassManager;
+} // namespace mlir
 
 namespace attnc {
 
@@ -23,6 +28,19 @@ struct EmitOptions {
 void emitVariants(mlir::ModuleOp module,
                   const std::vector<sema::VariantSpec> &variants,
                   const EmitOptions &options);
+
+/// Loads the dialects a variant uses into `ctx`.
+void loadAttnDialects(mlir::MLIRContext &ctx);
+
+/// Emits `variants` into a new module, verifies it and, when `fuse`, runs the
+/// fuse pipeline (canonicalize, attn-fuse, canonicalize), after `configure`
+/// (e.g. MLIR's command-line options) has set up the pass manager. Returns
+/// null after reporting through `ctx`'s diagnostic handlers.
+mlir::OwningOpRef<mlir::ModuleOp>
+buildModule(mlir::MLIRContext &ctx, const std::vector<sema::VariantSpec> &variants,
+            const EmitOptions &options, bool fuse,
+            llvm::function_ref<mlir::LogicalResult(mlir::PassManager &)>
+                configure = {});
 
 } // namespace attnc
 

@@ -2,6 +2,7 @@
 
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
+#include "Transforms/Passes.h"
 #include "Transforms/Pipeline.h"
 #include "dialect/AttnOps.h"
 
@@ -13,6 +14,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -73,6 +75,10 @@ lists them.
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // Pass names for --mlir-print-ir-after=... and friends, registered before
+  // the options that parse them.
+  mlir::registerCanonicalizerPass();
+  mlir::attn::registerAttnPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -107,29 +113,21 @@ int main(int argc, char **argv) {
   }
 
   mlir::MLIRContext ctx;
-  ctx.loadDialect<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
-                  mlir::math::MathDialect>();
   // Errors found after the frontend still point into the user's file.
   SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), SMLoc());
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
 
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::ModuleOp::create(mlir::UnknownLoc::get(&ctx));
   attnc::EmitOptions options{*elem, headDim ? std::optional<int64_t>(headDim)
                                             : std::nullopt};
-  attnc::emitVariants(*module, *variants, options);
-  if (mlir::failed(mlir::verify(*module)))
-    return 1;
-  if (emit == Emit::Fused) {
-    mlir::PassManager pm(&ctx);
-    if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
-      return 1;
+  auto configure = [](mlir::PassManager &pm) {
     mlir::applyDefaultTimingPassManagerCLOptions(pm);
-    mlir::attn::buildFusePipeline(pm);
-    if (mlir::failed(pm.run(*module)))
-      return 1;
-  }
+    return mlir::applyPassManagerCLOptions(pm);
+  };
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      attnc::buildModule(ctx, *variants, options, emit == Emit::Fused, configure);
+  if (!module)
+    return 1;
 
   std::string error;
   std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(outputFile, &error);

@@ -1,0 +1,73 @@
+//===- RandomInputs.cpp - random inputs for a variant ---------------------===//
+
+#include "Reference/RandomInputs.h"
+#include "dialect/AttnOps.h"
+
+#include <random>
+
+using namespace mlir;
+using namespace attnc;
+
+static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
+                            double lo, double hi) {
+  RefArray array;
+  array.shape = std::move(shape);
+  array.data.resize(array.numElements());
+  std::uniform_real_distribution<double> dist(lo, hi);
+  for (double &x : array.data)
+    x = dist(rng);
+  return array;
+}
+
+RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
+                                  uint64_t seed, int64_t anySize) {
+  std::mt19937_64 rng(seed);
+  RefInputs inputs;
+  inputs.q = randomArray({s.batch, s.heads, s.queries, s.headDim}, rng, -1, 1);
+  inputs.k = randomArray({s.batch, s.kvHeads, s.keys, s.headDim}, rng, -1, 1);
+  inputs.v = randomArray({s.batch, s.kvHeads, s.keys, s.valueDim}, rng, -1, 1);
+  for (BlockArgument arg : variant.getParams()) {
+    unsigned index = arg.getArgNumber();
+    Type type = arg.getType();
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    Type elem = tensor ? tensor.getElementType() : type;
+    if (!tensor) {
+      RefArray scalar;
+      auto def = variant.getArgAttrOfType<TypedAttr>(index, "attn.default");
+      if (auto f = dyn_cast_or_null<FloatAttr>(def))
+        scalar.data = {f.getValueAsDouble()};
+      else if (auto i = dyn_cast_or_null<IntegerAttr>(def))
+        scalar.data = {double(i.getValue().getSExtValue())};
+      else
+        scalar.data = {3.0};
+      inputs.params.push_back(scalar);
+      continue;
+    }
+    std::vector<int64_t> shape;
+    auto names = variant.getArgAttrOfType<ArrayAttr>(index, "attn.shape");
+    for (int64_t d = 0; d < tensor.getRank(); ++d) {
+      StringRef name = names && d < int64_t(names.size())
+                           ? cast<StringAttr>(names[d]).getValue()
+                           : StringRef("?");
+      int64_t size = !tensor.isDynamicDim(d) ? tensor.getDimSize(d)
+                     : name == "B"            ? s.batch
+                     : name == "H"            ? s.heads
+                     : name == "Hkv"          ? s.kvHeads
+                     : name == "N"            ? s.queries
+                     : name == "M"            ? s.keys
+                     : name == "D"            ? s.headDim
+                                              : anySize;
+      shape.push_back(size);
+    }
+    RefArray array = randomArray(shape, rng, -1, 1);
+    if (elem.isInteger(1)) {
+      for (double &x : array.data)
+        x = x < 0 ? 0 : 1;
+    } else if (elem.isInteger()) {
+      for (double &x : array.data)
+        x = std::floor((x + 1) * 2); // 0..3
+    }
+    inputs.params.push_back(std::move(array));
+  }
+  return inputs;
+}

@@ -1,0 +1,26 @@
+//===- RandomInputs.h - random inputs for a variant -------------*- C++ -*-===//
+
+#ifndef ATTNC_REFERENCE_RANDOMINPUTS_H
+#define ATTNC_REFERENCE_RANDOMINPUTS_H
+
+#include "Reference/Reference.h"
+
+namespace attnc {
+
+/// The sizes of one call.
+struct AttnSizes {
+  int64_t batch = 1, heads = 1, kvHeads = 1, queries = 1, keys = 1,
+          headDim = 16, valueDim = 16;
+};
+
+/// Fresh random q, k, v (uniform in [-1, 1], scaled so that scores are of
+/// order one) and params: float params uniform in [-1, 1], integer params in
+/// [0, 4), bool params fair coins, scalar params their default (or 3). A
+/// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
+/// `anySize`.
+RefInputs makeRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
+                           uint64_t seed, int64_t anySize = 300);
+
+} // namespace attnc
+
+#endif // ATTNC_REFERENCE_RANDOMINPUTS_H

@@ -1,0 +1,559 @@
+//===- Reference.cpp - float64 evaluation of a variant --------------------===//
+
+#include "Reference/Reference.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace attnc;
+
+int64_t RefArray::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+namespace {
+
+/// One scalar of a region: floats in `f`, integers, indices and bools in `i`.
+struct Scalar {
+  double f = 0;
+  int64_t i = 0;
+};
+
+/// A tensor of the cascade: scores (with which pairs are kept), weights or
+/// outputs, row-major.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+  std::vector<char> keep; // scores only: 1 where the pair is kept
+};
+using TensorPtr = std::shared_ptr<Tensor>;
+
+int64_t wrapToWidth(int64_t v, Type type) {
+  unsigned width = type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
+  if (width == 1)
+    return v & 1;
+  if (width >= 64)
+    return v;
+  uint64_t u = static_cast<uint64_t>(v) << (64 - width);
+  return static_cast<int64_t>(u) >> (64 - width);
+}
+
+double roundToType(double x, Type type) {
+  auto floatType = dyn_cast<FloatType>(type);
+  if (!floatType || floatType.isF64())
+    return x;
+  bool lostInfo;
+  llvm::APFloat value(x);
+  value.convert(floatType.getFloatSemantics(),
+                llvm::APFloat::rmNearestTiesToEven, &lostInfo);
+  value.convert(llvm::APFloat::IEEEdouble(),
+                llvm::APFloat::rmNearestTiesToEven, &lostInfo);
+  return value.convertToDouble();
+}
+
+class Interpreter {
+public:
+  Interpreter(VariantOp variant, const RefInputs &inputs)
+      : variant(variant), inputs(inputs) {}
+  llvm::Expected<RefOutputs> run();
+
+private:
+  bool fail(const std::string &message) {
+    if (error.empty())
+      error = message;
+    return false;
+  }
+  bool bindArguments();
+  bool execute(Operation &op);
+  Scalar evalRegion(Region &region, ArrayRef<Scalar> args);
+  bool evalScalarOp(Operation &op, llvm::DenseMap<Value, Scalar> &values);
+  Scalar lookup(Value v, const llvm::DenseMap<Value, Scalar> &values);
+
+  TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
+  void applyScoreMod(Tensor &s, Region &region);
+  void applyMask(Tensor &s, Region &region);
+  TensorPtr normalize(const Tensor &s, NormalizerKind kind,
+                      std::optional<APFloat> bias,
+                      std::optional<APFloat> temperature, TensorPtr *lse);
+  TensorPtr aggregate(const Tensor &p, Value v);
+  void applyOutputMod(Tensor &o, Region &region);
+
+  VariantOp variant;
+  const RefInputs &inputs;
+  std::string error;
+  llvm::DenseMap<Value, Scalar> scalars;          // defined in the body
+  llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
+  llvm::DenseMap<Value, std::string> paramNames;
+  llvm::DenseMap<Value, TensorPtr> tensors;
+  RefOutputs outputs;
+};
+
+} // namespace
+
+bool Interpreter::bindArguments() {
+  Block &body = variant.getBody().front();
+  const RefArray *qkv[] = {&inputs.q, &inputs.k, &inputs.v};
+  const char *names[] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i) {
+    if (qkv[i]->shape.size() != 4 ||
+        static_cast<int64_t>(qkv[i]->data.size()) != qkv[i]->numElements())
+      return fail(std::string("reference: ") + names[i] +
+                  " must be a 4-D array with matching data");
+    arrays[body.getArgument(i)] = qkv[i];
+  }
+  const RefArray &q = inputs.q, &k = inputs.k, &v = inputs.v;
+  if (q.dim(0) != k.dim(0) || q.dim(0) != v.dim(0) || q.dim(3) != k.dim(3) ||
+      k.dim(1) != v.dim(1) || k.dim(2) != v.dim(2) || k.dim(1) <= 0 ||
+      q.dim(1) % k.dim(1) != 0)
+    return fail("reference: q, k and v have inconsistent shapes");
+  auto params = variant.getParams();
+  if (params.size() != inputs.params.size())
+    return fail("reference: the variant has " + std::to_string(params.size()) +
+                " params; " + std::to_string(inputs.params.size()) +
+                " were given");
+  for (auto [i, arg] : llvm::enumerate(params)) {
+    const RefArray &given = inputs.params[i];
+    std::string name = variant.getArgumentName(arg.getArgNumber());
+    paramNames[arg] = name;
+    if (auto tensor = dyn_cast<RankedTensorType>(arg.getType())) {
+      if (given.shape.size() != static_cast<size_t>(tensor.getRank()) ||
+          static_cast<int64_t>(given.data.size()) != given.numElements())
+        return fail("reference: param '" + name + "' must have rank " +
+                    std::to_string(tensor.getRank()));
+      arrays[arg] = &given;
+    } else {
+      if (given.data.size() != 1)
+        return fail("reference: param '" + name + "' is a scalar");
+      Scalar s;
+      if (isa<FloatType>(arg.getType()))
+        s.f = given.data[0];
+      else
+        s.i = wrapToWidth(static_cast<int64_t>(given.data[0]), arg.getType());
+      scalars[arg] = s;
+    }
+  }
+  return true;
+}
+
+Scalar Interpreter::lookup(Value v, const llvm::DenseMap<Value, Scalar> &values) {
+  auto it = values.find(v);
+  if (it != values.end())
+    return it->second;
+  auto outer = scalars.find(v);
+  if (outer != scalars.end())
+    return outer->second;
+  fail("reference: a value used by a region is not a scalar it knows");
+  return {};
+}
+
+Scalar Interpreter::evalRegion(Region &region, ArrayRef<Scalar> args) {
+  llvm::DenseMap<Value, Scalar> values;
+  Block &block = region.front();
+  for (auto [arg, value] : llvm::zip(block.getArguments(), args))
+    values[arg] = value;
+  for (Operation &op : block.without_terminator())
+    if (!evalScalarOp(op, values))
+      return {};
+  return lookup(cast<YieldOp>(block.getTerminator()).getValue(), values);
+}
+
+/// Evaluates one arith/math/attn.load op in float64 (floats) or wrapped
+/// two's complement (integers).
+bool Interpreter::evalScalarOp(Operation &op,
+                               llvm::DenseMap<Value, Scalar> &values) {
+  auto in = [&](unsigned i) { return lookup(op.getOperand(i), values); };
+  auto set = [&](Scalar s) {
+    Type type = op.getResult(0).getType();
+    if (type.isIntOrIndex())
+      s.i = wrapToWidth(s.i, type);
+    values[op.getResult(0)] = s;
+    return true;
+  };
+  auto f = [&](double x) { Scalar s; s.f = x; return set(s); };
+  auto i = [&](int64_t x) { Scalar s; s.i = x; return set(s); };
+  auto u = [](int64_t x) { return static_cast<uint64_t>(x); };
+
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto fa = dyn_cast<FloatAttr>(c.getValue()))
+      return f(fa.getValueAsDouble());
+    if (auto ia = dyn_cast<IntegerAttr>(c.getValue()))
+      return i(ia.getValue().getSExtValue());
+    return fail("reference: unsupported constant");
+  }
+  if (auto load = dyn_cast<LoadOp>(op)) {
+    auto it = arrays.find(load.getParam());
+    if (it == arrays.end())
+      return fail("reference: attn.load of an unknown param");
+    const RefArray &array = *it->second;
+    int64_t flat = 0;
+    for (auto [d, index] : llvm::enumerate(load.getIndices())) {
+      int64_t idx = lookup(index, values).i;
+      if (idx < 0 || idx >= array.dim(d))
+        return fail("reference: param '" + paramNames.lookup(load.getParam()) +
+                    "' read out of bounds: index " + std::to_string(idx) +
+                    " in dimension " + std::to_string(d) + " of size " +
+                    std::to_string(array.dim(d)));
+      flat = flat * array.dim(d) + idx;
+    }
+    double x = array.data[flat];
+    return isa<FloatType>(load.getType()) ? f(x) : i(static_cast<int64_t>(x));
+  }
+  // Binary float ops.
+  if (isa<arith::AddFOp>(op)) return f(in(0).f + in(1).f);
+  if (isa<arith::SubFOp>(op)) return f(in(0).f - in(1).f);
+  if (isa<arith::MulFOp>(op)) return f(in(0).f * in(1).f);
+  if (isa<arith::DivFOp>(op)) return f(in(0).f / in(1).f);
+  if (isa<arith::RemFOp>(op)) return f(std::fmod(in(0).f, in(1).f));
+  if (isa<arith::NegFOp>(op)) return f(-in(0).f);
+  if (isa<arith::MinimumFOp>(op))
+    return f(std::isnan(in(0).f) || std::isnan(in(1).f)
+                 ? NAN : std::fmin(in(0).f, in(1).f));
+  if (isa<arith::MaximumFOp>(op))
+    return f(std::isnan(in(0).f) || std::isnan(in(1).f)
+                 ? NAN : std::fmax(in(0).f, in(1).f));
+  if (isa<arith::MinNumFOp>(op)) return f(std::fmin(in(0).f, in(1).f));
+  if (isa<arith::MaxNumFOp>(op)) return f(std::fmax(in(0).f, in(1).f));
+  // Binary integer ops, wrapping.
+  if (isa<arith::AddIOp>(op)) return i(u(in(0).i) + u(in(1).i));
+  if (isa<arith::SubIOp>(op)) return i(u(in(0).i) - u(in(1).i));
+  if (isa<arith::MulIOp>(op)) return i(u(in(0).i) * u(in(1).i));
+  if (isa<arith::FloorDivSIOp, arith::DivSIOp, arith::RemSIOp,
+          arith::CeilDivSIOp>(op)) {
+    int64_t a = in(0).i, b = in(1).i;
+    if (b == 0)
+      return fail("reference: integer division by zero in the variant");
+    if (b == -1)
+      return i(isa<arith::RemSIOp>(op) ? 0 : static_cast<int64_t>(0 - u(a)));
+    int64_t q = a / b, r = a % b;
+    if (isa<arith::RemSIOp>(op)) return i(r);
+    if (isa<arith::DivSIOp>(op)) return i(q);
+    bool inexact = r != 0;
+    if (isa<arith::FloorDivSIOp>(op))
+      return i(inexact && ((r < 0) != (b < 0)) ? q - 1 : q);
+    return i(inexact && ((r < 0) == (b < 0)) ? q + 1 : q);
+  }
+  if (isa<arith::AndIOp>(op)) return i(in(0).i & in(1).i);
+  if (isa<arith::OrIOp>(op)) return i(in(0).i | in(1).i);
+  if (isa<arith::XOrIOp>(op)) return i(in(0).i ^ in(1).i);
+  if (isa<arith::MinSIOp>(op)) return i(std::min(in(0).i, in(1).i));
+  if (isa<arith::MaxSIOp>(op)) return i(std::max(in(0).i, in(1).i));
+  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+    int64_t a = in(0).i, b = in(1).i;
+    switch (cmp.getPredicate()) {
+    case arith::CmpIPredicate::eq: return i(a == b);
+    case arith::CmpIPredicate::ne: return i(a != b);
+    case arith::CmpIPredicate::slt: return i(a < b);
+    case arith::CmpIPredicate::sle: return i(a <= b);
+    case arith::CmpIPredicate::sgt: return i(a > b);
+    case arith::CmpIPredicate::sge: return i(a >= b);
+    case arith::CmpIPredicate::ult: return i(u(a) < u(b));
+    case arith::CmpIPredicate::ule: return i(u(a) <= u(b));
+    case arith::CmpIPredicate::ugt: return i(u(a) > u(b));
+    case arith::CmpIPredicate::uge: return i(u(a) >= u(b));
+    }
+  }
+  if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
+    double a = in(0).f, b = in(1).f;
+    bool unordered = std::isnan(a) || std::isnan(b);
+    using P = arith::CmpFPredicate;
+    switch (cmp.getPredicate()) {
+    case P::AlwaysFalse: return i(0);
+    case P::AlwaysTrue: return i(1);
+    case P::OEQ: return i(!unordered && a == b);
+    case P::ONE: return i(!unordered && a != b);
+    case P::OLT: return i(!unordered && a < b);
+    case P::OLE: return i(!unordered && a <= b);
+    case P::OGT: return i(!unordered && a > b);
+    case P::OGE: return i(!unordered && a >= b);
+    case P::ORD: return i(!unordered);
+    case P::UEQ: return i(unordered || a == b);
+    case P::UNE: return i(unordered || a != b);
+    case P::ULT: return i(unordered || a < b);
+    case P::ULE: return i(unordered || a <= b);
+    case P::UGT: return i(unordered || a > b);
+    case P::UGE: return i(unordered || a >= b);
+    case P::UNO: return i(unordered);
+    }
+  }
+  if (isa<arith::SelectOp>(op)) return set(in(0).i ? in(1) : in(2));
+  // Conversions.
+  Type from = op.getNumOperands() ? op.getOperand(0).getType() : Type();
+  Type to = op.getResult(0).getType();
+  if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp>(op))
+    return i(in(0).i);
+  if (isa<arith::IndexCastUIOp, arith::ExtUIOp>(op)) {
+    unsigned width = from.isIndex() ? 64 : from.getIntOrFloatBitWidth();
+    uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
+    return i(static_cast<int64_t>(u(in(0).i) & mask));
+  }
+  if (isa<arith::SIToFPOp>(op)) return f(roundToType(double(in(0).i), to));
+  if (isa<arith::UIToFPOp>(op)) {
+    unsigned width = from.getIntOrFloatBitWidth();
+    uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
+    return f(roundToType(double(u(in(0).i) & mask), to));
+  }
+  if (isa<arith::FPToSIOp>(op)) {
+    double x = std::trunc(in(0).f);
+    if (!(std::fabs(x) < 9.2e18))
+      return fail("reference: a float converted to an integer is out of range");
+    return i(static_cast<int64_t>(x));
+  }
+  if (isa<arith::ExtFOp>(op)) return f(in(0).f);
+  if (isa<arith::TruncFOp>(op)) return f(roundToType(in(0).f, to));
+  // math.
+  double x = op.getNumOperands() ? in(0).f : 0;
+  if (isa<math::ExpOp>(op)) return f(std::exp(x));
+  if (isa<math::Exp2Op>(op)) return f(std::exp2(x));
+  if (isa<math::LogOp>(op)) return f(std::log(x));
+  if (isa<math::Log2Op>(op)) return f(std::log2(x));
+  if (isa<math::Log1pOp>(op)) return f(std::log1p(x));
+  if (isa<math::SqrtOp>(op)) return f(std::sqrt(x));
+  if (isa<math::RsqrtOp>(op)) return f(1.0 / std::sqrt(x));
+  if (isa<math::TanhOp>(op)) return f(std::tanh(x));
+  if (isa<math::SinOp>(op)) return f(std::sin(x));
+  if (isa<math::CosOp>(op)) return f(std::cos(x));
+  if (isa<math::ErfOp>(op)) return f(std::erf(x));
+  if (isa<math::FloorOp>(op)) return f(std::floor(x));
+  if (isa<math::CeilOp>(op)) return f(std::ceil(x));
+  if (isa<math::AbsFOp>(op)) return f(std::fabs(x));
+  if (isa<math::PowFOp>(op)) return f(std::pow(x, in(1).f));
+  if (isa<math::FmaOp>(op)) return f(x * in(1).f + in(2).f);
+  if (isa<math::AbsIOp>(op)) {
+    int64_t a = in(0).i;
+    return i(a < 0 ? static_cast<int64_t>(0 - u(a)) : a);
+  }
+  return fail("reference: unsupported operation '" +
+              op.getName().getStringRef().str() + "' in a region");
+}
+
+TensorPtr Interpreter::score(Value qv, Value kv, std::optional<APFloat> scaleAttr) {
+  const RefArray &q = *arrays.lookup(qv), &k = *arrays.lookup(kv);
+  int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
+  int64_t Hkv = k.dim(1), M = k.dim(2), group = H / Hkv;
+  double scale = scaleAttr ? scaleAttr->convertToDouble()
+                           : 1.0 / std::sqrt(static_cast<double>(D));
+  auto s = std::make_shared<Tensor>();
+  s->shape = {B, H, N, M};
+  s->data.resize(B * H * N * M);
+  s->keep.assign(s->data.size(), 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < M; ++j) {
+          const double *qr = &q.data[((b * H + h) * N + i) * D];
+          const double *kr = &k.data[((b * Hkv + h / group) * M + j) * D];
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qr[d] * kr[d];
+          s->data[((b * H + h) * N + i) * M + j] = scale * dot;
+        }
+  return s;
+}
+
+/// Calls `fn(flat, b, h, i, j)` for every element of a [B, H, N, M] tensor.
+template <typename Fn> static void forEach(const Tensor &t, Fn fn) {
+  int64_t B = t.shape[0], H = t.shape[1], N = t.shape[2], M = t.shape[3];
+  int64_t flat = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < M; ++j, ++flat)
+          fn(flat, b, h, i, j);
+}
+
+void Interpreter::applyScoreMod(Tensor &s, Region &region) {
+  forEach(s, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t j) {
+    Scalar args[5];
+    args[0].f = s.data[flat];
+    args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = j;
+    s.data[flat] = evalRegion(region, args).f;
+  });
+}
+
+void Interpreter::applyMask(Tensor &s, Region &region) {
+  forEach(s, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t j) {
+    Scalar args[4];
+    args[0].i = b, args[1].i = h, args[2].i = i, args[3].i = j;
+    if (s.keep[flat] && !evalRegion(region, args).i)
+      s.keep[flat] = 0;
+  });
+}
+
+TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
+                                 std::optional<APFloat> biasAttr,
+                                 std::optional<APFloat> temperatureAttr,
+                                 TensorPtr *lse) {
+  double bias = biasAttr ? biasAttr->convertToDouble() : 0.0;
+  double temperature = temperatureAttr ? temperatureAttr->convertToDouble() : 1.0;
+  int64_t rows = s.shape[0] * s.shape[1] * s.shape[2], M = s.shape[3];
+  auto p = std::make_shared<Tensor>();
+  p->shape = s.shape;
+  p->data.assign(s.data.size(), 0.0);
+  if (lse) {
+    *lse = std::make_shared<Tensor>();
+    (*lse)->shape = {s.shape[0], s.shape[1], s.shape[2]};
+    (*lse)->data.assign(rows, -std::numeric_limits<double>::infinity());
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = &s.data[r * M];
+    const char *keep = &s.keep[r * M];
+    double *out = &p->data[r * M];
+    auto t = [&](int64_t j) { return row[j] / temperature + bias; };
+    if (kind == NormalizerKind::Softmax) {
+      double m = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < M; ++j)
+        if (keep[j])
+          m = std::max(m, t(j));
+      if (std::isinf(m) && m < 0)
+        continue; // no kept key (or all -inf): zeros, lse -inf
+      double l = 0;
+      for (int64_t j = 0; j < M; ++j)
+        if (keep[j])
+          l += std::exp(t(j) - m);
+      for (int64_t j = 0; j < M; ++j)
+        if (keep[j])
+          out[j] = std::exp(t(j) - m) / l;
+      if (lse)
+        (*lse)->data[r] = m + std::log(l);
+      continue;
+    }
+    for (int64_t j = 0; j < M; ++j) {
+      if (!keep[j])
+        continue;
+      double x = t(j);
+      out[j] = kind == NormalizerKind::Sigmoid ? 1.0 / (1.0 + std::exp(-x))
+               : kind == NormalizerKind::Relu  ? std::max(x, 0.0)
+                                               : x;
+    }
+  }
+  return p;
+}
+
+TensorPtr Interpreter::aggregate(const Tensor &p, Value vv) {
+  const RefArray &v = *arrays.lookup(vv);
+  int64_t B = p.shape[0], H = p.shape[1], N = p.shape[2], M = p.shape[3];
+  int64_t Hkv = v.dim(1), Dv = v.dim(3), group = H / Hkv;
+  auto o = std::make_shared<Tensor>();
+  o->shape = {B, H, N, Dv};
+  o->data.assign(B * H * N * Dv, 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < N; ++i) {
+        double *orow = &o->data[((b * H + h) * N + i) * Dv];
+        for (int64_t j = 0; j < M; ++j) {
+          double w = p.data[((b * H + h) * N + i) * M + j];
+          if (w == 0)
+            continue;
+          const double *vr = &v.data[((b * Hkv + h / group) * M + j) * Dv];
+          for (int64_t d = 0; d < Dv; ++d)
+            orow[d] += w * vr[d];
+        }
+      }
+  return o;
+}
+
+void Interpreter::applyOutputMod(Tensor &o, Region &region) {
+  forEach(o, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t d) {
+    Scalar args[5];
+    args[0].f = o.data[flat];
+    args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = d;
+    o.data[flat] = evalRegion(region, args).f;
+  });
+}
+
+bool Interpreter::execute(Operation &op) {
+  if (auto s = dyn_cast<ScoreOp>(op)) {
+    tensors[s.getScores()] = score(s.getQuery(), s.getKey(), s.getScale());
+  } else if (auto mod = dyn_cast<ScoreModOp>(op)) {
+    auto t = std::make_shared<Tensor>(*tensors.lookup(mod.getScores()));
+    applyScoreMod(*t, mod.getBody());
+    tensors[mod.getResult()] = t;
+  } else if (auto mask = dyn_cast<MaskOp>(op)) {
+    auto t = std::make_shared<Tensor>(*tensors.lookup(mask.getScores()));
+    applyMask(*t, mask.getBody());
+    tensors[mask.getResult()] = t;
+  } else if (auto norm = dyn_cast<NormalizeOp>(op)) {
+    TensorPtr lse;
+    tensors[norm.getProbs()] =
+        normalize(*tensors.lookup(norm.getScores()), norm.getKind(),
+                  norm.getBias(), norm.getTemperature(),
+                  norm.getLse() ? &lse : nullptr);
+    if (norm.getLse())
+      tensors[norm.getLse()] = lse;
+  } else if (auto agg = dyn_cast<AggregateOp>(op)) {
+    tensors[agg.getOut()] = aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
+  } else if (auto mod = dyn_cast<OutputModOp>(op)) {
+    auto t = std::make_shared<Tensor>(*tensors.lookup(mod.getInput()));
+    applyOutputMod(*t, mod.getBody());
+    tensors[mod.getResult()] = t;
+  } else if (auto flash = dyn_cast<FlashOp>(op)) {
+    TensorPtr s = score(flash.getQuery(), flash.getKey(), flash.getScale());
+    if (flash.hasScoreMod())
+      applyScoreMod(*s, flash.getScoreMod());
+    if (flash.hasMask())
+      applyMask(*s, flash.getMask());
+    TensorPtr lse;
+    TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
+                            flash.getTemperature(),
+                            flash.returnsLse() ? &lse : nullptr);
+    TensorPtr o = aggregate(*p, flash.getValue());
+    if (flash.hasOutputMod())
+      applyOutputMod(*o, flash.getOutputMod());
+    tensors[flash.getOut()] = o;
+    if (flash.returnsLse())
+      tensors[flash.getLse()] = lse;
+  } else if (auto ret = dyn_cast<ReturnOp>(op)) {
+    auto copy = [&](Value v, RefArray &out) {
+      TensorPtr t = tensors.lookup(v);
+      if (!t)
+        return fail("reference: the variant returns a value it cannot compute");
+      out.shape = t->shape;
+      out.data = t->data;
+      return true;
+    };
+    if (!copy(ret.getOperand(0), outputs.out))
+      return false;
+    if (ret.getNumOperands() == 2 && !copy(ret.getOperand(1), outputs.lse))
+      return false;
+  } else if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+             op.getResult(0).getType().isIntOrIndexOrFloat()) {
+    // Constants hoisted out of the regions.
+    llvm::DenseMap<Value, Scalar> values;
+    if (!evalScalarOp(op, values))
+      return false;
+    scalars[op.getResult(0)] = values[op.getResult(0)];
+  } else {
+    return fail("reference: unsupported operation '" +
+                op.getName().getStringRef().str() + "' in the variant");
+  }
+  return error.empty();
+}
+
+llvm::Expected<RefOutputs> Interpreter::run() {
+  if (bindArguments())
+    for (Operation &op : variant.getBody().front())
+      if (!execute(op))
+        break;
+  if (!error.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  return std::move(outputs);
+}
+
+llvm::Expected<RefOutputs> attnc::evaluateReference(VariantOp variant,
+                                                    const RefInputs &inputs) {
+  Interpreter interpreter(variant, inputs);
+  return interpreter.run();
+}

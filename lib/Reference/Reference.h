@@ -1,0 +1,55 @@
+//===- Reference.h - float64 evaluation of a variant ------------*- C++ -*-===//
+//
+// The reference every kernel is checked against: evaluates a variant's
+// cascade (or its fused attn.flash) naively in float64, materialising the
+// [B, H, N, M] scores, interpreting the regions' arith/math ops one element at
+// a time. Slow by design; meant for test-sized shapes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_REFERENCE_REFERENCE_H
+#define ATTNC_REFERENCE_REFERENCE_H
+
+#include "mlir/Support/LLVM.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+class VariantOp;
+} // namespace mlir::attn
+
+namespace attnc {
+
+/// A dense row-major array of float64 values with its shape (empty for a
+/// scalar). Integer and bool params hold exact integers.
+struct RefArray {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+
+  int64_t numElements() const;
+  int64_t dim(size_t i) const { return shape[i]; }
+};
+
+struct RefInputs {
+  RefArray q, k, v;             // [B, H, N, D], [B, Hkv, M, D], [B, Hkv, M, Dv]
+  std::vector<RefArray> params; // in the variant's order
+};
+
+struct RefOutputs {
+  RefArray out; // [B, H, N, Dv]
+  RefArray lse; // [B, H, N]; empty unless the variant returns it
+};
+
+/// Evaluates `variant` on `inputs`. Fails with a message (never aborts) on a
+/// shape that does not fit, an out-of-bounds param read, or an op the
+/// reference does not know.
+llvm::Expected<RefOutputs> evaluateReference(mlir::attn::VariantOp variant,
+                                             const RefInputs &inputs);
+
+} // namespace attnc
+
+#endif // ATTNC_REFERENCE_REFERENCE_H
