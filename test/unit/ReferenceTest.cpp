@@ -1,0 +1,183 @@
+//===- ReferenceTest.cpp - the float64 reference --------------------------===//
+//
+// The reference against an independent direct computation, its edge cases
+// (fully masked rows, GQA), its errors, and every example's cascade against
+// its fused attn.flash: the fuse pass must not change what a variant means.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Frontend/Frontend.h"
+#include "Frontend/MLIRGen.h"
+#include "Reference/RandomInputs.h"
+#include "Reference/Reference.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace attnc;
+using namespace mlir;
+
+namespace {
+
+struct Compiled {
+  std::unique_ptr<MLIRContext> ctx = std::make_unique<MLIRContext>();
+  OwningOpRef<ModuleOp> module;
+  attn::VariantOp variant() {
+    return *module->getBody()->getOps<attn::VariantOp>().begin();
+  }
+};
+
+Compiled compile(const std::string &source, bool fuse) {
+  attnc::SourceFile file("test.attn", source);
+  attnc::DiagnosticEngine diags;
+  auto specs = parseAndCheck(file, diags);
+  INFO(diags.render());
+  REQUIRE(specs);
+  Compiled c;
+  c.module = buildModule(*c.ctx, *specs, EmitOptions{}, fuse);
+  REQUIRE(c.module);
+  return c;
+}
+
+RefOutputs evaluate(attn::VariantOp variant, const RefInputs &inputs) {
+  llvm::Expected<RefOutputs> out = evaluateReference(variant, inputs);
+  if (!out)
+    FAIL(llvm::toString(out.takeError()));
+  return std::move(*out);
+}
+
+double maxAbsDiff(const RefArray &a, const RefArray &b) {
+  REQUIRE(a.shape == b.shape);
+  double worst = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    if (std::isinf(a.data[i]) && a.data[i] == b.data[i])
+      continue;
+    worst = std::max(worst, std::fabs(a.data[i] - b.data[i]));
+  }
+  return worst;
+}
+
+} // namespace
+
+TEST_CASE("reference: dense softmax matches a direct computation", "[reference]") {
+  Compiled c = compile("attention dense() {}", /*fuse=*/false);
+  AttnSizes sizes{2, 4, 2, 5, 7, 8, 8};
+  RefInputs in = makeRandomInputs(c.variant(), sizes, 1);
+  RefOutputs out = evaluate(c.variant(), in);
+  REQUIRE(out.out.shape == std::vector<int64_t>{2, 4, 5, 8});
+  REQUIRE(out.lse.shape == std::vector<int64_t>{2, 4, 5});
+  // Direct: softmax(q k^T / sqrt(D)) v, with head h reading kv head h / 2.
+  for (int b = 0; b < 2; ++b)
+    for (int h = 0; h < 4; ++h)
+      for (int i = 0; i < 5; ++i) {
+        std::vector<double> s(7);
+        double m = -1e300, l = 0;
+        for (int j = 0; j < 7; ++j) {
+          double dot = 0;
+          for (int d = 0; d < 8; ++d)
+            dot += in.q.data[((b * 4 + h) * 5 + i) * 8 + d] *
+                   in.k.data[((b * 2 + h / 2) * 7 + j) * 8 + d];
+          s[j] = dot / std::sqrt(8.0);
+          m = std::max(m, s[j]);
+        }
+        for (double x : s)
+          l += std::exp(x - m);
+        CHECK(out.lse.data[(b * 4 + h) * 5 + i] == Approx(m + std::log(l)));
+        for (int d = 0; d < 8; ++d) {
+          double o = 0;
+          for (int j = 0; j < 7; ++j)
+            o += std::exp(s[j] - m) / l * in.v.data[((b * 2 + h / 2) * 7 + j) * 8 + d];
+          CHECK(out.out.data[((b * 4 + h) * 5 + i) * 8 + d] == Approx(o).margin(1e-12));
+        }
+      }
+}
+
+TEST_CASE("reference: causal row 0 is v[0]; masked rows are 0 and -inf", "[reference]") {
+  Compiled c = compile("attention a(len: i32[B]) { mask = causal() && key_padding(len) }",
+                       /*fuse=*/true);
+  AttnSizes sizes{2, 1, 1, 3, 3, 4, 4};
+  RefInputs in = makeRandomInputs(c.variant(), sizes, 2);
+  in.params[0].data = {3, 0}; // batch 1 has no key at all
+  RefOutputs out = evaluate(c.variant(), in);
+  for (int d = 0; d < 4; ++d)
+    CHECK(out.out.data[d] == Approx(in.v.data[d]));
+  for (int i = 0; i < 3; ++i) {
+    CHECK(std::isinf(out.lse.data[3 + i]));
+    CHECK(out.lse.data[3 + i] < 0);
+    for (int d = 0; d < 4; ++d)
+      CHECK(out.out.data[(3 + i) * 4 + d] == 0.0);
+  }
+}
+
+TEST_CASE("reference: sigmoid, relu and integer semantics", "[reference]") {
+  Compiled c = compile(R"(
+    attention s() {
+      score = score * 0.0 + f32((q_idx - 2 * kv_idx) / 3) + f32((q_idx - 5) % 3)
+      normalize = relu
+    })", /*fuse=*/true);
+  AttnSizes sizes{1, 1, 1, 4, 3, 2, 1};
+  RefInputs in = makeRandomInputs(c.variant(), sizes, 3);
+  in.v.data = {1, 1, 1};
+  RefOutputs out = evaluate(c.variant(), in);
+  CHECK(out.lse.data.empty());
+  for (int i = 0; i < 4; ++i) {
+    double expected = 0;
+    for (int j = 0; j < 3; ++j) {
+      // floor division and floor remainder, as in Python
+      double t = std::floor((i - 2.0 * j) / 3) +
+                 ((i - 5) % 3 + 3) % 3;
+      expected += std::max(t, 0.0);
+    }
+    CHECK(out.out.data[i] == Approx(expected));
+  }
+}
+
+TEST_CASE("reference: errors are values", "[reference]") {
+  Compiled c = compile("attention d(doc: i32[N]) { mask = document(doc) }", true);
+  AttnSizes sizes{1, 1, 1, 4, 9, 4, 4}; // doc has N = 4 entries, keys go to 8
+  RefInputs in = makeRandomInputs(c.variant(), sizes, 4);
+  llvm::Expected<RefOutputs> out = evaluateReference(c.variant(), in);
+  REQUIRE(!out);
+  std::string message = llvm::toString(out.takeError());
+  CHECK(message.find("param 'doc' read out of bounds") != std::string::npos);
+
+  in.params.clear();
+  llvm::Expected<RefOutputs> missing = evaluateReference(c.variant(), in);
+  REQUIRE(!missing);
+  CHECK(llvm::toString(missing.takeError()).find("1 params; 0 were given") !=
+        std::string::npos);
+}
+
+TEST_CASE("reference: every example's cascade equals its fused form", "[reference][fuse]") {
+  for (const auto &entry :
+       std::filesystem::directory_iterator(std::string(ATTNC_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".attn")
+      continue;
+    std::ifstream stream(entry.path());
+    std::stringstream text;
+    text << stream.rdbuf();
+    INFO(entry.path().filename().string());
+    Compiled cascade = compile(text.str(), /*fuse=*/false);
+    Compiled fused = compile(text.str(), /*fuse=*/true);
+    // M <= N: doc[kv_idx] must stay within doc's N entries.
+    for (AttnSizes sizes : {AttnSizes{1, 2, 1, 33, 33, 8, 8},
+                            AttnSizes{2, 4, 2, 1, 1, 4, 4},
+                            AttnSizes{1, 3, 3, 20, 20, 16, 16},
+                            AttnSizes{1, 2, 2, 19, 7, 8, 8}}) {
+      RefInputs in = makeRandomInputs(cascade.variant(), sizes, 5);
+      RefOutputs a = evaluate(cascade.variant(), in);
+      RefOutputs b = evaluate(fused.variant(), in);
+      CHECK(maxAbsDiff(a.out, b.out) < 1e-12);
+      CHECK(a.lse.data.size() == b.lse.data.size());
+      if (!a.lse.data.empty())
+        CHECK(maxAbsDiff(a.lse, b.lse) < 1e-12);
+    }
+  }
+}
