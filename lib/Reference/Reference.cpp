@@ -9,6 +9,7 @@
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -402,6 +403,7 @@ TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
   auto p = std::make_shared<Tensor>();
   p->shape = s.shape;
   p->data.assign(s.data.size(), 0.0);
+  outputs.keptPairs = std::count(s.keep.begin(), s.keep.end(), 1);
   if (lse) {
     *lse = std::make_shared<Tensor>();
     (*lse)->shape = {s.shape[0], s.shape[1], s.shape[2]};

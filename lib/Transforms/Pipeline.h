@@ -3,6 +3,8 @@
 #ifndef ATTNC_TRANSFORMS_PIPELINE_H
 #define ATTNC_TRANSFORMS_PIPELINE_H
 
+#include <cstdint>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -12,6 +14,10 @@ namespace mlir::attn {
 /// canonicalize, attn-fuse, canonicalize: the cascade to one attn.flash per
 /// variant (what `attnc --emit=fused` prints).
 void buildFusePipeline(OpPassManager &pm);
+
+/// convert-attn-to-cpu, then scf/vector/math/memref/arith/func to the LLVM
+/// dialect: fused variants to CPU kernels ready for translation to LLVM IR.
+void buildCPUPipeline(OpPassManager &pm, int64_t tileQ, int64_t vectorWidth);
 
 } // namespace mlir::attn
 

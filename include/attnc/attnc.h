@@ -1,0 +1,123 @@
+//===- attnc.h - the attnc JIT API ------------------------------*- C++ -*-===//
+//
+// Compile an attention variant (attnc source or a VariantBuilder) and run it
+// on tensors in memory. No MLIR types appear here.
+//
+//   attnc::Compiler compiler;
+//   llvm::Expected<attnc::Kernel> kernel = compiler.compile(source);
+//   llvm::Error err = kernel->run({q, k, v, out, &lse, {{"slopes", slopes}}});
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_ATTNC_H
+#define ATTNC_ATTNC_H
+
+#include "attnc/Builder.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attnc {
+
+/// The size in bytes of one element.
+size_t getSizeInBytes(DType type);
+std::string_view toString(DType type);
+
+/// A strided view of a tensor in host memory; strides count elements.
+struct TensorView {
+  void *data = nullptr;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;
+
+  /// A row-major view of `shape`.
+  static TensorView contiguous(void *data, DType dtype,
+                               std::vector<int64_t> shape);
+  int64_t numElements() const;
+};
+
+/// A param's value: a tensor, or a scalar (converted to the param's type).
+struct ParamValue {
+  ParamValue(const TensorView &tensor) : tensor(tensor) {}
+  ParamValue(double scalar) : scalar(scalar) {}
+  std::optional<TensorView> tensor;
+  double scalar = 0;
+};
+
+/// What a kernel reads and writes. `lse` may be null (it is then computed
+/// into scratch memory); it must be null for variants that define no lse.
+struct KernelArgs {
+  TensorView q, k, v, out;
+  TensorView *lse = nullptr;
+  std::map<std::string, ParamValue> params;
+  /// Worker threads; 0 uses every core.
+  int threads = 0;
+};
+
+/// A param of a compiled variant, as its signature declares it.
+struct ParamInfo {
+  std::string name;
+  DType dtype;
+  bool isTensor;
+  std::vector<std::string> dims; // "B", "H", ..., "64", or "?"
+  std::optional<double> defaultValue;
+};
+
+struct CompileOptions {
+  DType dtype = DType::F32;       // of q, k, v and out
+  std::optional<int64_t> headDim; // D, when fixed at compile time
+  int64_t tileQ = 32;             // query rows per work item
+};
+
+/// A compiled variant; cheap to copy, safe to run from several threads.
+class Kernel {
+public:
+  /// Checks every argument (dtype, rank, shape, strides, params) and runs the
+  /// kernel; an error says what is wrong and nothing is written then.
+  llvm::Error run(const KernelArgs &args) const;
+
+  const std::string &getName() const;
+  const std::vector<ParamInfo> &getParams() const;
+  bool returnsLse() const;
+  DType getDType() const;
+
+  struct Impl;
+  explicit Kernel(std::shared_ptr<const Impl> impl) : impl(std::move(impl)) {}
+
+private:
+  std::shared_ptr<const Impl> impl;
+};
+
+/// Owns the compiler's state (the MLIR context); thread-safe.
+class Compiler {
+public:
+  Compiler();
+  ~Compiler();
+  Compiler(const Compiler &) = delete;
+  Compiler &operator=(const Compiler &) = delete;
+
+  /// Compiles variant `variant` of `source` (the only one when empty).
+  llvm::Expected<Kernel> compile(std::string_view source,
+                                 std::string_view variant = {},
+                                 const CompileOptions &options = {},
+                                 std::string_view fileName = "<source>");
+  /// Compiles a variant built in C++.
+  llvm::Expected<Kernel> compile(const VariantBuilder &variant,
+                                 const CompileOptions &options = {});
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace attnc
+
+#endif // ATTNC_ATTNC_H

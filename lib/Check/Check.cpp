@@ -1,0 +1,251 @@
+//===- Check.cpp - a kernel against the float64 reference -----------------===//
+
+#include "Check/Check.h"
+
+#include "Frontend/Frontend.h"
+#include "Frontend/MLIRGen.h"
+#include "dialect/AttnOps.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/ADT/APFloat.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+using namespace attnc;
+
+Tolerance attnc::getTolerance(DType dtype) {
+  switch (dtype) {
+  case DType::F32: return {2e-5, 2e-4};
+  case DType::F16: return {2e-3, 1e-2};
+  case DType::BF16: return {1e-2, 4e-2};
+  default: return {0, 0};
+  }
+}
+
+namespace {
+
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Reads element `i` of a buffer of `dtype` as a double.
+double load(const void *data, DType dtype, int64_t i) {
+  switch (dtype) {
+  case DType::F32: return static_cast<const float *>(data)[i];
+  case DType::I32: return static_cast<const int32_t *>(data)[i];
+  case DType::I64: return double(static_cast<const int64_t *>(data)[i]);
+  case DType::Bool: return static_cast<const uint8_t *>(data)[i];
+  case DType::F16:
+  case DType::BF16: {
+    uint16_t bits = static_cast<const uint16_t *>(data)[i];
+    llvm::APFloat v(dtype == DType::F16 ? llvm::APFloat::IEEEhalf()
+                                        : llvm::APFloat::BFloat(),
+                    llvm::APInt(16, bits));
+    bool lost;
+    v.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+              &lost);
+    return v.convertToDouble();
+  }
+  }
+  return 0;
+}
+
+/// Writes `value` rounded to `dtype` into element `i`.
+void store(void *data, DType dtype, int64_t i, double value) {
+  switch (dtype) {
+  case DType::F32: static_cast<float *>(data)[i] = float(value); return;
+  case DType::I32: static_cast<int32_t *>(data)[i] = int32_t(value); return;
+  case DType::I64: static_cast<int64_t *>(data)[i] = int64_t(value); return;
+  case DType::Bool: static_cast<uint8_t *>(data)[i] = value != 0; return;
+  case DType::F16:
+  case DType::BF16: {
+    llvm::APFloat v(value);
+    bool lost;
+    v.convert(dtype == DType::F16 ? llvm::APFloat::IEEEhalf()
+                                  : llvm::APFloat::BFloat(),
+              llvm::APFloat::rmNearestTiesToEven, &lost);
+    static_cast<uint16_t *>(data)[i] =
+        uint16_t(v.bitcastToAPInt().getZExtValue());
+    return;
+  }
+  }
+}
+
+/// A host tensor for the kernel: storage plus a view, possibly padded.
+struct HostTensor {
+  std::vector<char> storage;
+  TensorView view;
+
+  HostTensor(DType dtype, std::vector<int64_t> shape, bool strided) {
+    size_t rank = shape.size();
+    // Padded: each dimension gets 3 elements of slack and the innermost a
+    // stride of 2, which the runtime must copy rather than vector-load.
+    std::vector<int64_t> strides(rank, 1);
+    strides[rank - 1] = strided ? 2 : 1;
+    for (size_t i = rank - 1; i-- > 0;)
+      strides[i] = strides[i + 1] * shape[i + 1] + (strided ? 3 : 0);
+    int64_t extent = 1;
+    for (size_t i = 0; i < rank; ++i)
+      extent += (shape[i] - 1) * strides[i];
+    storage.resize(extent * getSizeInBytes(dtype));
+    view = TensorView{storage.data(), dtype, std::move(shape), std::move(strides)};
+  }
+  int64_t offsetOf(int64_t flat) const {
+    int64_t offset = 0;
+    for (size_t d = view.shape.size(); d-- > 0;) {
+      offset += (flat % view.shape[d]) * view.strides[d];
+      flat /= view.shape[d];
+    }
+    return offset;
+  }
+  /// Fills from `values` (row-major), rounding them to the dtype in place.
+  void fill(std::vector<double> &values) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      int64_t at = offsetOf(i);
+      store(view.data, view.dtype, at, values[i]);
+      values[i] = load(view.data, view.dtype, at);
+    }
+  }
+  void poison() {
+    double nan = std::numeric_limits<double>::quiet_NaN();
+    for (int64_t i = 0, n = view.numElements(); i < n; ++i)
+      store(view.data, view.dtype, offsetOf(i), nan);
+  }
+  double at(int64_t flat) const {
+    return load(view.data, view.dtype, offsetOf(flat));
+  }
+};
+
+DType toDType(mlir::Type type) {
+  if (type.isF32()) return DType::F32;
+  if (type.isF16()) return DType::F16;
+  if (type.isBF16()) return DType::BF16;
+  if (type.isInteger(1)) return DType::Bool;
+  if (type.isInteger(32)) return DType::I32;
+  return DType::I64;
+}
+
+/// Compares one output array, noting the worst error and the first failure.
+void compare(const char *what, const HostTensor &got, const RefArray &want,
+             Tolerance tol, CheckResult &result) {
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    double g = got.at(i), w = want.data[i];
+    bool bad;
+    double error = 0;
+    if (std::isinf(w))
+      bad = g != w;
+    else {
+      error = std::fabs(g - w);
+      bad = !(error <= tol.atol + tol.rtol * std::fabs(w)); // NaN is bad
+      if (!std::isnan(error)) {
+        result.maxAbsError = std::max(result.maxAbsError, error);
+        result.maxRelError =
+            std::max(result.maxRelError, error / std::max(std::fabs(w), 1e-3));
+      }
+    }
+    if (!bad)
+      continue;
+    if (result.badElements++ == 0)
+      result.firstBad = std::string(what) + "[" + std::to_string(i) + "] = " +
+                        std::to_string(g) + ", reference " + std::to_string(w);
+    result.passed = false;
+  }
+}
+
+} // namespace
+
+llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
+                                               std::string_view source,
+                                               std::string_view variantName,
+                                               const CheckOptions &options) {
+  // The reference runs the unfused cascade, so the check covers attn-fuse too.
+  SourceFile file("<check>", std::string(source));
+  DiagnosticEngine diags;
+  auto specs = parseAndCheck(file, diags);
+  if (!specs)
+    return makeError(diags.render());
+  const sema::VariantSpec *spec = nullptr;
+  for (const sema::VariantSpec &s : *specs)
+    if (s.name == variantName || (variantName.empty() && specs->size() == 1))
+      spec = &s;
+  if (!spec)
+    return makeError("no variant '" + std::string(variantName) + "' to check");
+  mlir::MLIRContext ctx;
+  std::string errors;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    errors += d.str() + "\n";
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      buildModule(ctx, {*spec}, EmitOptions{}, /*fuse=*/false);
+  if (!module)
+    return makeError(errors);
+  auto variant = *module->getBody()->getOps<mlir::attn::VariantOp>().begin();
+
+  const AttnSizes &s = options.sizes;
+  RefInputs in = makeRandomInputs(variant, s, options.seed);
+  DType dtype = kernel.getDType();
+  HostTensor q(dtype, in.q.shape, options.strided),
+      k(dtype, in.k.shape, options.strided), v(dtype, in.v.shape, options.strided),
+      out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided);
+  q.fill(in.q.data);
+  k.fill(in.k.data);
+  v.fill(in.v.data);
+  out.poison();
+  std::optional<HostTensor> lse;
+  if (kernel.returnsLse()) {
+    lse.emplace(DType::F32, std::vector<int64_t>{s.batch, s.heads, s.queries},
+                options.strided);
+    lse->poison();
+  }
+  KernelArgs args{q.view, k.view, v.view, out.view, lse ? &lse->view : nullptr,
+                  {}, options.threads};
+  std::vector<HostTensor> params;
+  params.reserve(in.params.size());
+  for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
+    std::string name = variant.getArgumentName(arg.getArgNumber());
+    RefArray &value = in.params[i];
+    if (value.shape.empty()) {
+      args.params.emplace(name, ParamValue(value.data[0]));
+      continue;
+    }
+    auto tensor = mlir::cast<mlir::RankedTensorType>(arg.getType());
+    params.emplace_back(toDType(tensor.getElementType()), value.shape, false);
+    params.back().fill(value.data);
+    args.params.emplace(name, ParamValue(params.back().view));
+  }
+
+  if (llvm::Error e = kernel.run(args))
+    return std::move(e);
+  CheckResult result;
+  if (options.compare) {
+    llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);
+    if (!ref)
+      return ref.takeError();
+    result.keptPairs = ref->keptPairs;
+    Tolerance tol = getTolerance(dtype);
+    compare("out", out, ref->out, tol, result);
+    if (lse)
+      compare("lse", *lse, ref->lse, tol, result);
+  }
+  if (options.repeats > 0) {
+    std::vector<double> times;
+    for (int r = 0; r < options.repeats; ++r) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error e = kernel.run(args))
+        return std::move(e);
+      times.push_back(std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
+    result.medianSeconds = times[times.size() / 2];
+  }
+  return result;
+}

@@ -1,0 +1,58 @@
+//===- Check.h - a kernel against the float64 reference ---------*- C++ -*-===//
+//
+// Runs a compiled kernel on fresh random inputs (outputs poisoned with NaN
+// first, so that an unwritten element fails) and compares it with the
+// float64 reference of the same variant. Used by `attnc run --check`, the
+// numerics suite and the benchmark.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CHECK_CHECK_H
+#define ATTNC_CHECK_CHECK_H
+
+#include "Reference/RandomInputs.h"
+#include "attnc/attnc.h"
+
+#include <string>
+
+namespace attnc {
+
+/// The tolerance of each dtype, in one place: |kernel - reference| must stay
+/// within atol + rtol * |reference| for every output element and lse.
+struct Tolerance {
+  double atol, rtol;
+};
+Tolerance getTolerance(DType dtype);
+
+struct CheckOptions {
+  AttnSizes sizes;
+  uint64_t seed = 1;
+  /// Give q, k, v and out non-contiguous strides (a padded layout, with the
+  /// head dim strided too).
+  bool strided = false;
+  int threads = 0;
+  /// Compare with the reference (otherwise only run, e.g. to time).
+  bool compare = true;
+  /// Timed repetitions after the checked run (0: none).
+  int repeats = 0;
+};
+
+struct CheckResult {
+  double maxAbsError = 0, maxRelError = 0;
+  int64_t badElements = 0; // out of tolerance, NaN or poisoned
+  bool passed = true;
+  std::string firstBad;     // where and what, when not passed
+  int64_t keptPairs = 0;    // from the reference's mask
+  double medianSeconds = 0; // when timed
+};
+
+/// Compiles `variant` of `source` for the reference, makes inputs, runs
+/// `kernel`, and compares.
+llvm::Expected<CheckResult> checkKernel(const Kernel &kernel,
+                                        std::string_view source,
+                                        std::string_view variant,
+                                        const CheckOptions &options);
+
+} // namespace attnc
+
+#endif // ATTNC_CHECK_CHECK_H

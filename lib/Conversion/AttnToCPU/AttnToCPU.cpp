@@ -1,0 +1,436 @@
+//===- AttnToCPU.cpp - fused variants to CPU kernels on memrefs -----------===//
+//
+// One kernel per variant, read as the algorithm: for each work item (batch,
+// head, query tile), for each query row, stream the keys: evaluate the mask,
+// compute the score (a vector dot product over the head dim), apply the
+// score_mod, update the running max and sum, rescale and accumulate the value
+// row; then normalise, apply the output_mod and store.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Conversion/Passes.h"
+#include "dialect/AttnOps.h"
+#include "dialect/RegionComposition.h"
+
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_CONVERTATTNTOCPU
+#include "Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+std::string mlir::attn::getCPUKernelName(StringRef variantName) {
+  return (variantName + "_kernel").str();
+}
+
+namespace {
+
+using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
+
+class KernelGenerator {
+public:
+  KernelGenerator(VariantOp variant, FlashOp flash, int64_t tileQ,
+                  int64_t width)
+      : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
+        tileQ(tileQ), width(width) {}
+
+  LogicalResult generate();
+
+private:
+  // Types.
+  MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
+  VectorType vec(Type elem) { return VectorType::get({width}, elem); }
+
+  // Small builders.
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value splat(Value scalar) {
+    return vector::BroadcastOp::create(b, loc, vec(scalar.getType()), scalar);
+  }
+  Value zeroVector(Type elem) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vec(elem), b.getZeroAttr(elem)));
+  }
+  Value toF32(Value v);
+  SmallVector<Value> forLoop(Value lb, Value ub, Value step, ValueRange init,
+                             BodyFn body);
+  SmallVector<Value> ifThenElse(Value cond, TypeRange types,
+                                function_ref<SmallVector<Value>()> thenFn,
+                                function_ref<SmallVector<Value>()> elseFn);
+  /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
+  void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
+
+  // The algorithm.
+  Value emitRegion(Region &region, ValueRange args);
+  Value emitParamLoad(LoadOp load, IRMapping &mapping);
+  Value emitDot(Value batch, Value head, Value kvHead, Value row, Value key);
+  void emitRow(Value batch, Value head, Value kvHead, Value row);
+
+  VariantOp variant;
+  FlashOp flash;
+  OpBuilder b;
+  Location loc;
+  int64_t tileQ, width;
+
+  // Kernel values.
+  Value q, k, v, out, lse, status;
+  Value headDim, valueDim, numKeys, scale, acc;
+  IRMapping outer; // the variant's params and hoisted constants
+};
+
+} // namespace
+
+MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
+                                     bool unitInnerStride) {
+  SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
+  if (unitInnerStride)
+    strides.back() = 1;
+  return MemRefType::get(SmallVector<int64_t>(rank, ShapedType::kDynamic), elem,
+                         StridedLayoutAttr::get(b.getContext(),
+                                                ShapedType::kDynamic, strides));
+}
+
+Value KernelGenerator::toF32(Value value) {
+  Type type = value.getType();
+  Type elem = getElementTypeOrSelf(type);
+  if (elem.isF32())
+    return value;
+  Type target = isa<VectorType>(type) ? Type(vec(b.getF32Type())) : b.getF32Type();
+  return arith::ExtFOp::create(b, loc, target, value);
+}
+
+SmallVector<Value> KernelGenerator::forLoop(Value lb, Value ub, Value step,
+                                            ValueRange init, BodyFn body) {
+  auto op = scf::ForOp::create(b, loc, lb, ub, step, init);
+  OpBuilder::InsertionGuard guard(b);
+  Block *block = op.getBody();
+  if (init.empty())
+    b.setInsertionPoint(block->getTerminator());
+  else
+    b.setInsertionPointToStart(block);
+  SmallVector<Value> results = body(op.getInductionVar(), op.getRegionIterArgs());
+  if (!init.empty())
+    scf::YieldOp::create(b, loc, results);
+  return SmallVector<Value>(op.getResults());
+}
+
+SmallVector<Value>
+KernelGenerator::ifThenElse(Value cond, TypeRange types,
+                            function_ref<SmallVector<Value>()> thenFn,
+                            function_ref<SmallVector<Value>()> elseFn) {
+  auto op = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  for (auto [region, fn] : {std::make_pair(&op.getThenRegion(), thenFn),
+                            std::make_pair(&op.getElseRegion(), elseFn)}) {
+    Block &block = region->front();
+    if (types.empty())
+      b.setInsertionPoint(block.getTerminator());
+    else
+      b.setInsertionPointToStart(&block);
+    SmallVector<Value> results = fn();
+    if (!types.empty())
+      scf::YieldOp::create(b, loc, results);
+  }
+  return SmallVector<Value>(op.getResults());
+}
+
+void KernelGenerator::vectorLoop(Value n,
+                                 function_ref<void(Value, Value)> body) {
+  forLoop(index(0), n, index(width), {}, [&](Value d, ValueRange) {
+    Value remaining = arith::SubIOp::create(b, loc, n, d);
+    Value mask = vector::CreateMaskOp::create(
+        b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
+    body(d, mask);
+    return SmallVector<Value>{};
+  });
+}
+
+/// Loads a param element; an index out of bounds reads element 0 instead and
+/// records 1 + the param's position in the status buffer.
+Value KernelGenerator::emitParamLoad(LoadOp load, IRMapping &mapping) {
+  Value memref = mapping.lookup(load.getParam());
+  unsigned position = cast<BlockArgument>(load.getParam()).getArgNumber() -
+                      VariantOp::kNumTensorInputs;
+  Value inBounds = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  SmallVector<Value> indices;
+  for (auto [d, index] : llvm::enumerate(load.getIndices())) {
+    Value i = mapping.lookupOrDefault(index);
+    Value dim = memref::DimOp::create(b, loc, memref, d);
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, dim);
+    inBounds = arith::AndIOp::create(b, loc, inBounds, ok);
+    indices.push_back(i);
+  }
+  for (Value &i : indices)
+    i = arith::SelectOp::create(b, loc, inBounds, i, index(0));
+  Value value = memref::LoadOp::create(b, loc, memref, indices);
+  Value outOfBounds = arith::XOrIOp::create(
+      b, loc, inBounds, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  ifThenElse(
+      outOfBounds, {},
+      [&] {
+        Value code = arith::ConstantOp::create(
+            b, loc, b.getI32IntegerAttr(static_cast<int32_t>(position + 1)));
+        memref::StoreOp::create(b, loc, code, status, ValueRange{index(0)});
+        return SmallVector<Value>{};
+      },
+      [&] { return SmallVector<Value>{}; });
+  return value;
+}
+
+Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
+  IRMapping mapping = outer;
+  Block &block = region.front();
+  mapping.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator()) {
+    if (auto load = dyn_cast<LoadOp>(op))
+      mapping.map(load.getResult(), emitParamLoad(load, mapping));
+    else
+      b.clone(op, mapping);
+  }
+  return mapping.lookupOrDefault(
+      cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+Value KernelGenerator::emitDot(Value batch, Value head, Value kvHead, Value row,
+                               Value key) {
+  Type elem = flash.getQuery().getType().getElementType();
+  Value zeros = zeroVector(b.getF32Type());
+  Value pass = zeroVector(elem);
+  SmallVector<Value> sum = forLoop(
+      index(0), headDim, index(width), {zeros}, [&](Value d, ValueRange args) {
+        Value remaining = arith::SubIOp::create(b, loc, headDim, d);
+        Value mask = vector::CreateMaskOp::create(
+            b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
+        Value qv = vector::MaskedLoadOp::create(b, loc, vec(elem), q,
+                                                ValueRange{batch, head, row, d},
+                                                mask, pass);
+        Value kv = vector::MaskedLoadOp::create(b, loc, vec(elem), k,
+                                                ValueRange{batch, kvHead, key, d},
+                                                mask, pass);
+        return SmallVector<Value>{
+            vector::FMAOp::create(b, loc, toF32(qv), toF32(kv), args[0])};
+      });
+  return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sum[0]);
+}
+
+void KernelGenerator::emitRow(Value batch, Value head, Value kvHead, Value row) {
+  Type f32Type = b.getF32Type();
+  Type elem = flash.getQuery().getType().getElementType();
+  Value zerosF32 = zeroVector(f32Type);
+  vectorLoop(valueDim, [&](Value d, Value mask) {
+    vector::MaskedStoreOp::create(b, loc, acc, ValueRange{d}, mask, zerosF32);
+  });
+
+  NormalizerKind kind = flash.getNormalizer();
+  bool softmax = kind == NormalizerKind::Softmax;
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  Value zero = f32(0.0), one = f32(1.0);
+
+  SmallVector<Value> state = forLoop(
+      index(0), numKeys, index(1), {negInf, zero},
+      [&](Value key, ValueRange args) {
+        Value m = args[0], l = args[1];
+        auto visit = [&]() -> SmallVector<Value> {
+          Value s = arith::MulFOp::create(
+              b, loc, emitDot(batch, head, kvHead, row, key), scale);
+          if (flash.hasScoreMod())
+            s = emitRegion(flash.getScoreMod(), {s, batch, head, row, key});
+          if (auto t = flash.getTemperature())
+            s = arith::DivFOp::create(b, loc, s, f32(t->convertToDouble()));
+          if (auto bias = flash.getBias())
+            s = arith::AddFOp::create(b, loc, s, f32(bias->convertToDouble()));
+          Value p, corr = one, newM = m, newL = l;
+          if (softmax) {
+            // Online softmax; a row whose scores are all -inf so far keeps
+            // m = -inf, weight 0 and no rescaling (no inf - inf).
+            newM = arith::MaximumFOp::create(b, loc, m, s);
+            Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                                                 newM, negInf);
+            Value safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
+            corr = math::ExpOp::create(b, loc,
+                                       arith::SubFOp::create(b, loc, m, safeM));
+            p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, safeM));
+            newL = arith::AddFOp::create(b, loc,
+                                         arith::MulFOp::create(b, loc, l, corr), p);
+          } else if (kind == NormalizerKind::Sigmoid) {
+            Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
+            p = arith::DivFOp::create(b, loc, one,
+                                      arith::AddFOp::create(b, loc, one, e));
+          } else if (kind == NormalizerKind::Relu) {
+            p = arith::MaximumFOp::create(b, loc, s, zero);
+          } else {
+            p = s;
+          }
+          Value pv = splat(p);
+          Value corrV = softmax ? splat(corr) : Value();
+          Value pass = zeroVector(elem);
+          vectorLoop(valueDim, [&](Value d, Value mask) {
+            Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                                   ValueRange{d}, mask, zerosF32);
+            if (corrV)
+              a = arith::MulFOp::create(b, loc, a, corrV);
+            Value vv = vector::MaskedLoadOp::create(
+                b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask, pass);
+            a = vector::FMAOp::create(b, loc, pv, toF32(vv), a);
+            vector::MaskedStoreOp::create(b, loc, acc, ValueRange{d}, mask, a);
+          });
+          return {newM, newL};
+        };
+        if (!flash.hasMask())
+          return visit();
+        Value keep = emitRegion(flash.getMask(), {batch, head, row, key});
+        return ifThenElse(keep, {f32Type, f32Type}, visit,
+                          [&] { return SmallVector<Value>{m, l}; });
+      });
+
+  Value inv = one;
+  if (softmax) {
+    Value m = state[0], l = state[1];
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
+    inv = arith::SelectOp::create(b, loc, positive,
+                                  arith::DivFOp::create(b, loc, one, l), zero);
+    if (lse) {
+      Value value = arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
+      value = arith::SelectOp::create(b, loc, positive, value, negInf);
+      memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, head, row});
+    }
+  }
+  auto fromF32 = [&](Value x) -> Value {
+    Type target = isa<VectorType>(x.getType()) ? Type(vec(elem)) : elem;
+    return elem.isF32() ? x : Value(arith::TruncFOp::create(b, loc, target, x));
+  };
+  if (flash.hasOutputMod()) {
+    forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
+      Value o = arith::MulFOp::create(
+          b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{d}), inv);
+      o = emitRegion(flash.getOutputMod(), {o, batch, head, row, d});
+      memref::StoreOp::create(b, loc, fromF32(o), out,
+                              ValueRange{batch, head, row, d});
+      return SmallVector<Value>{};
+    });
+    return;
+  }
+  Value invV = splat(inv);
+  vectorLoop(valueDim, [&](Value d, Value mask) {
+    Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                           ValueRange{d}, mask, zerosF32);
+    a = arith::MulFOp::create(b, loc, a, invV);
+    vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, head, row, d},
+                                  mask, fromF32(a));
+  });
+}
+
+LogicalResult KernelGenerator::generate() {
+  MLIRContext *ctx = b.getContext();
+  Type elem = flash.getQuery().getType().getElementType();
+  SmallVector<Type> argTypes = {rowMajor(4, elem, true), rowMajor(4, elem, true),
+                                rowMajor(4, elem, true), rowMajor(4, elem, true)};
+  if (flash.returnsLse())
+    argTypes.push_back(rowMajor(3, b.getF32Type(), true));
+  for (BlockArgument param : variant.getParams()) {
+    if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
+      argTypes.push_back(rowMajor(tensor.getRank(), tensor.getElementType(), false));
+    else
+      argTypes.push_back(param.getType());
+  }
+  argTypes.push_back(MemRefType::get({1}, b.getI32Type()));
+  argTypes.push_back(b.getIndexType());
+  argTypes.push_back(b.getIndexType());
+
+  b.setInsertionPoint(variant);
+  auto func = func::FuncOp::create(b, variant.getLoc(),
+                                   getCPUKernelName(variant.getSymName()),
+                                   FunctionType::get(ctx, argTypes, {}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  unsigned next = 0;
+  q = entry->getArgument(next++);
+  k = entry->getArgument(next++);
+  v = entry->getArgument(next++);
+  out = entry->getArgument(next++);
+  if (flash.returnsLse())
+    lse = entry->getArgument(next++);
+  for (BlockArgument param : variant.getParams())
+    outer.map(param, entry->getArgument(next++));
+  status = entry->getArgument(next++);
+  Value begin = entry->getArgument(next++), end = entry->getArgument(next++);
+
+  // Constants that canonicalization hoisted out of the regions.
+  for (Operation &op : variant.getBody().front().without_terminator()) {
+    if (&op == flash.getOperation())
+      continue;
+    if (op.getNumRegions() != 0 || !isPure(&op))
+      return op.emitError("convert-attn-to-cpu: unexpected operation beside "
+                          "attn.flash in variant '")
+             << variant.getSymName() << "'";
+    b.clone(op, outer);
+  }
+
+  Value heads = memref::DimOp::create(b, loc, q, 1);
+  Value queries = memref::DimOp::create(b, loc, q, 2);
+  headDim = memref::DimOp::create(b, loc, q, 3);
+  Value kvHeads = memref::DimOp::create(b, loc, k, 1);
+  numKeys = memref::DimOp::create(b, loc, k, 2);
+  valueDim = memref::DimOp::create(b, loc, v, 3);
+  Value group = arith::DivUIOp::create(b, loc, heads, kvHeads);
+  Value tile = index(tileQ);
+  Value numTiles = arith::CeilDivUIOp::create(b, loc, queries, tile);
+  if (auto s = flash.getScale()) {
+    scale = f32(s->convertToDouble());
+  } else {
+    Value d = arith::IndexCastOp::create(b, loc, b.getI64Type(), headDim);
+    Value df = arith::SIToFPOp::create(b, loc, b.getF32Type(), d);
+    scale = arith::DivFOp::create(b, loc, f32(1.0), math::SqrtOp::create(b, loc, df));
+  }
+  acc = memref::AllocaOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{valueDim});
+
+  forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
+    Value qTile = arith::RemUIOp::create(b, loc, work, numTiles);
+    Value batchHead = arith::DivUIOp::create(b, loc, work, numTiles);
+    Value head = arith::RemUIOp::create(b, loc, batchHead, heads);
+    Value batch = arith::DivUIOp::create(b, loc, batchHead, heads);
+    Value kvHead = arith::DivUIOp::create(b, loc, head, group);
+    Value first = arith::MulIOp::create(b, loc, qTile, tile);
+    Value last = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, first, tile), queries);
+    forLoop(first, last, index(1), {}, [&](Value row, ValueRange) {
+      emitRow(batch, head, kvHead, row);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  func::ReturnOp::create(b, loc);
+  return success();
+}
+
+namespace {
+struct ConvertAttnToCPUPass
+    : attn::impl::ConvertAttnToCPUBase<ConvertAttnToCPUPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    SmallVector<VariantOp> variants(getOperation().getOps<VariantOp>());
+    for (VariantOp variant : variants) {
+      auto flashes = variant.getBody().getOps<FlashOp>();
+      if (std::distance(flashes.begin(), flashes.end()) != 1) {
+        variant.emitError("convert-attn-to-cpu: variant '")
+            << variant.getSymName()
+            << "' is not fused into one attn.flash; run attn-fuse first";
+        return signalPassFailure();
+      }
+      KernelGenerator generator(variant, *flashes.begin(), tileQ, vectorWidth);
+      if (failed(generator.generate()))
+        return signalPassFailure();
+      variant.erase();
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,37 @@
+//===- Passes.td - attn conversion passes ------------------*- tablegen -*-===//
+
+#ifndef ATTN_CONVERSION_PASSES_TD
+#define ATTN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
+  let summary = "Lower each fused variant to a CPU kernel on memrefs";
+  let description = [{
+    Replaces every `attn.variant` whose body is one `attn.flash` by a
+    `func.func @<name>_kernel` over strided memrefs, built from scf loops,
+    vector ops for the inner products and the value accumulation, and the
+    variant's regions inlined. The kernel processes the work items
+    [begin, end) of the (batch, head, query-tile) space; the runtime splits
+    that space across threads. Its arguments, in order: q, k, v, out, lse
+    (softmax only), the params (tensors as memrefs, scalars as values), a
+    one-element i32 status buffer (set to 1 + the param's index when a param
+    read is out of bounds), begin and end.
+
+    The normaliser runs online: a running max and sum per query row for
+    softmax, so that no row of scores is ever stored.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"32",
+           "Query rows per work item">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the vectors over the head dim">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+#endif // ATTN_CONVERSION_PASSES_TD
