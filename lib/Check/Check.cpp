@@ -234,6 +234,12 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     if (lse)
       compare("lse", *lse, ref->lse, tol, result);
   }
+  if (!options.compare && options.countPairs) {
+    llvm::Expected<int64_t> kept = countKeptPairs(variant, in);
+    if (!kept)
+      return kept.takeError();
+    result.keptPairs = *kept;
+  }
   if (options.repeats > 0) {
     std::vector<double> times;
     for (int r = 0; r < options.repeats; ++r) {

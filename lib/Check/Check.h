@@ -35,6 +35,8 @@ struct CheckOptions {
   bool compare = true;
   /// Timed repetitions after the checked run (0: none).
   int repeats = 0;
+  /// Count the kept pairs even without comparing (for FLOP rates).
+  bool countPairs = false;
 };
 
 struct CheckResult {

@@ -70,6 +70,7 @@ public:
   Interpreter(VariantOp variant, const RefInputs &inputs)
       : variant(variant), inputs(inputs) {}
   llvm::Expected<RefOutputs> run();
+  llvm::Expected<int64_t> countKept();
 
 private:
   bool fail(const std::string &message) {
@@ -552,6 +553,52 @@ llvm::Expected<RefOutputs> Interpreter::run() {
   if (!error.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   return std::move(outputs);
+}
+
+llvm::Expected<int64_t> Interpreter::countKept() {
+  if (!bindArguments())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  Block &body = variant.getBody().front();
+  SmallVector<Region *> masks;
+  for (Operation &op : body) {
+    if (auto mask = dyn_cast<MaskOp>(op))
+      masks.push_back(&mask.getBody());
+    else if (auto flash = dyn_cast<FlashOp>(op); flash && flash.hasMask())
+      masks.push_back(&flash.getMask());
+    else if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+             op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  }
+  int64_t B = inputs.q.dim(0), H = inputs.q.dim(1), N = inputs.q.dim(2),
+          M = inputs.k.dim(2);
+  // A mask that ignores b (or h) keeps the same pairs in every batch (head).
+  bool readsBatch = false, readsHead = false;
+  for (Region *mask : masks) {
+    readsBatch |= !mask->getArgument(0).use_empty();
+    readsHead |= !mask->getArgument(1).use_empty();
+  }
+  int64_t batches = readsBatch ? B : 1, heads = readsHead ? H : 1;
+  int64_t kept = 0;
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < M; ++j) {
+          Scalar args[4];
+          args[0].i = b, args[1].i = h, args[2].i = i, args[3].i = j;
+          bool keep = true;
+          for (Region *mask : masks)
+            keep = keep && evalRegion(*mask, args).i;
+          kept += keep;
+        }
+  if (!error.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  return kept * (B / batches) * (H / heads);
+}
+
+llvm::Expected<int64_t> attnc::countKeptPairs(VariantOp variant,
+                                              const RefInputs &inputs) {
+  Interpreter interpreter(variant, inputs);
+  return interpreter.countKept();
 }
 
 llvm::Expected<RefOutputs> attnc::evaluateReference(VariantOp variant,

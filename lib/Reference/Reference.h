@@ -51,6 +51,11 @@ struct RefOutputs {
 llvm::Expected<RefOutputs> evaluateReference(mlir::attn::VariantOp variant,
                                              const RefInputs &inputs);
 
+/// Counts the (b, h, q_idx, kv_idx) pairs the variant's mask keeps, without
+/// computing any score; loops over b and h only when the mask reads them.
+llvm::Expected<int64_t> countKeptPairs(mlir::attn::VariantOp variant,
+                                       const RefInputs &inputs);
+
 } // namespace attnc
 
 #endif // ATTNC_REFERENCE_REFERENCE_H

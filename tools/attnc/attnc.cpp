@@ -1,5 +1,6 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
+#include "Check/Check.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Transforms/Passes.h"
@@ -16,12 +17,18 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <map>
+#include <thread>
 
 using namespace llvm;
 
@@ -30,8 +37,14 @@ enum class Emit { MLIR, Fused };
 
 cl::OptionCategory attncCategory("attnc options");
 
+cl::SubCommand runCommand(
+    "run", "Compile a variant for the CPU, run it on random inputs, check it "
+           "against the float64 reference (--check) and time it (--bench)");
+
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.attn>"),
-                               cl::Required, cl::cat(attncCategory));
+                               cl::Required, cl::cat(attncCategory),
+                               cl::sub(cl::SubCommand::getTopLevel()),
+                               cl::sub(runCommand));
 cl::opt<std::string> outputFile("o", cl::desc("Write the output to <file> "
                                               "(default: standard output)"),
                                 cl::value_desc("file"), cl::init("-"),
@@ -47,7 +60,40 @@ cl::opt<Emit> emit(
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Element type of q, k, v and out: f32 "
                                     "(default), bf16 or f16"),
-                           cl::init("f32"), cl::cat(attncCategory));
+                           cl::init("f32"), cl::cat(attncCategory),
+                           cl::sub(cl::SubCommand::getTopLevel()),
+                           cl::sub(runCommand));
+
+// attnc run
+cl::opt<std::string> runShape(
+    "shape",
+    cl::desc("Sizes of the call, e.g. B=1,H=16,Hkv=4,N=4096,M=4096,D=128 "
+             "(defaults: B=1 H=8 Hkv=H N=256 M=N D=64 Dv=D)"),
+    cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<std::string> runVariant("variant",
+                                cl::desc("The variant to run, when the file "
+                                         "has several"),
+                                cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<bool> runCheck("check",
+                       cl::desc("Compare with the float64 reference; exit 1 "
+                                "when out of tolerance"),
+                       cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<bool> runBench("bench",
+                       cl::desc("Time the kernel: median of --repeats runs, "
+                                "GFLOP/s over kept pairs"),
+                       cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
+                        cl::init(10), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)"),
+                        cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 32)"),
+                          cl::init(32), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
+                          cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<bool> runStrided("strided",
+                         cl::desc("Pass q, k, v and out with padded, "
+                                  "non-contiguous strides"),
+                         cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> headDim("head-dim",
                          cl::desc("Fix the head dim D at compile time "
                                   "(default: given at run time)"),
@@ -58,6 +104,9 @@ constexpr const char *kOverview = R"(attnc: compiles attention variants.
   attnc FILE.attn                  print the variants of FILE as the attn cascade
   attnc FILE.attn --emit=fused     print them fused, one attn.flash each
   attnc FILE.attn -o out.mlir      write to a file
+  attnc run FILE.attn --shape B=1,H=8,N=1024,D=64 --check --bench
+                                   run it on the CPU, check it against the
+                                   float64 reference, time it
 
 A variant is written in the attnc language (docs/language.md), e.g.
 
@@ -72,6 +121,117 @@ exit status is 1 when there is any. MLIR's own flags (--mlir-print-ir-after-all,
 lists them.
 )";
 } // namespace
+
+/// `attnc run`: compile, run, check, time.
+static int runVariantCommand(attnc::ast::ScalarType elem) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+      MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError()) {
+    errs() << "attnc: error: cannot read '" << inputFile << "': " << ec.message()
+           << "\n";
+    return 1;
+  }
+  std::string source = (*buffer)->getBuffer().str();
+
+  attnc::AttnSizes sizes;
+  std::map<std::string, int64_t> given;
+  SmallVector<StringRef> items;
+  StringRef(runShape).split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [key, value] = item.split('=');
+    int64_t n;
+    key = key.trim();
+    if (value.trim().getAsInteger(10, n) || n < 1 ||
+        !StringSwitch<bool>(key)
+             .Cases({"B", "H", "Hkv", "N", "M", "D", "Dv"}, true)
+             .Default(false)) {
+      errs() << "attnc: error: --shape: expected NAME=SIZE with NAME one of "
+                "B, H, Hkv, N, M, D, Dv and SIZE >= 1; got '"
+             << item << "'\n";
+      return 1;
+    }
+    given[key.str()] = n;
+  }
+  auto get = [&](const char *key, int64_t fallback) {
+    auto it = given.find(key);
+    return it == given.end() ? fallback : it->second;
+  };
+  sizes.batch = get("B", 1);
+  sizes.heads = get("H", 8);
+  sizes.kvHeads = get("Hkv", sizes.heads);
+  sizes.queries = get("N", 256);
+  sizes.keys = get("M", sizes.queries);
+  sizes.headDim = get("D", 64);
+  sizes.valueDim = get("Dv", sizes.headDim);
+
+  attnc::DType dtype = elem == attnc::ast::ScalarType::BF16  ? attnc::DType::BF16
+                       : elem == attnc::ast::ScalarType::F16 ? attnc::DType::F16
+                                                             : attnc::DType::F32;
+  attnc::CompileOptions options;
+  options.dtype = dtype;
+  options.tileQ = runTileQ;
+  attnc::Compiler compiler;
+  auto start = std::chrono::steady_clock::now();
+  llvm::Expected<attnc::Kernel> kernel =
+      compiler.compile(source, runVariant, options, inputFile);
+  double compileMs = std::chrono::duration<double, std::milli>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+  if (!kernel) {
+    errs() << toString(kernel.takeError());
+    return 1;
+  }
+  int threads = runThreads > 0 ? int(runThreads)
+                               : int(std::max(1u, std::thread::hardware_concurrency()));
+  outs() << "variant " << kernel->getName() << ": " << attnc::toString(dtype)
+         << ", B=" << sizes.batch << " H=" << sizes.heads << " Hkv=" << sizes.kvHeads
+         << " N=" << sizes.queries << " M=" << sizes.keys << " D=" << sizes.headDim
+         << " Dv=" << sizes.valueDim << ", " << threads << " thread(s)\n";
+  outs() << format("compile: %.1f ms\n", compileMs);
+
+  attnc::CheckOptions check;
+  check.sizes = sizes;
+  check.seed = runSeed;
+  check.strided = runStrided;
+  check.threads = threads;
+  check.compare = runCheck;
+  check.countPairs = runBench;
+  check.repeats = runBench ? std::max(1, int(runRepeats)) : 0;
+  llvm::Expected<attnc::CheckResult> result =
+      attnc::checkKernel(*kernel, source, kernel->getName(), check);
+  if (!result) {
+    errs() << "attnc: error: " << toString(result.takeError()) << "\n";
+    return 1;
+  }
+  int64_t total = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
+  auto keptLine = [&] {
+    outs() << format("kept pairs: %lld of %lld (%.1f%%)\n",
+                     (long long)result->keptPairs, (long long)total,
+                     100.0 * result->keptPairs / total);
+  };
+  if (runCheck || runBench)
+    keptLine();
+  if (runCheck) {
+    attnc::Tolerance tol = attnc::getTolerance(dtype);
+    outs() << "check: " << (result->passed ? "PASS" : "FAIL")
+           << format("  max abs error %.3g, max rel error %.3g (tolerance: "
+                     "atol %.0e + rtol %.0e * |ref|)\n",
+                     result->maxAbsError, result->maxRelError, tol.atol, tol.rtol);
+    if (!result->passed)
+      outs() << "  " << result->badElements << " element(s) out of tolerance; first: "
+             << result->firstBad << "\n";
+  }
+  if (runBench) {
+    double flops = 2.0 * double(result->keptPairs) * (sizes.headDim + sizes.valueDim);
+    outs() << format("bench: median %.3f ms over %d runs, %.1f GFLOP/s over kept "
+                     "pairs\n",
+                     result->medianSeconds * 1e3, int(check.repeats),
+                     flops / result->medianSeconds * 1e-9);
+  }
+  if (!runCheck && !runBench)
+    outs() << "ran (use --check to compare with the reference, --bench to time)\n";
+  return result->passed ? 0 : 1;
+}
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
@@ -96,6 +256,9 @@ int main(int argc, char **argv) {
     errs() << "attnc: error: --head-dim must be between 1 and 1024\n";
     return 1;
   }
+
+  if (runCommand)
+    return runVariantCommand(*elem);
 
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
