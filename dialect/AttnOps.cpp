@@ -428,6 +428,12 @@ LogicalResult FlashOp::verify() {
   if (failed(verifyNormalizer(*this, getNormalizer(), temperature,
                               returnsLse())))
     return failure();
+  for (auto [name, value] : {std::make_pair("tile_q", getTileQ()),
+                             std::make_pair("tile_kv", getTileKv()),
+                             std::make_pair("vector_width", getVectorWidth())})
+    if (value && (*value < 1 || *value > 4096))
+      return emitOpError() << name << " must be between 1 and 4096; got "
+                           << static_cast<int64_t>(*value);
   if (std::optional<uint64_t> group = getGqaGroup()) {
     int64_t g = static_cast<int64_t>(*group);
     if (g <= 0)
@@ -447,6 +453,8 @@ LogicalResult FlashOp::verifyRegions() {
       failed(verifyRegionSignature(*this, getMask(), RegionRole::Mask,
                                    /*allowEmpty=*/true)) ||
       failed(verifyRegionSignature(*this, getOutputMod(), RegionRole::OutputMod,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getTileClass(), RegionRole::TileClass,
                                    /*allowEmpty=*/true)))
     return failure();
   return success();
@@ -460,9 +468,10 @@ void FlashOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 void FlashOp::getAsmBlockArgumentNames(Region &region,
                                        OpAsmSetValueNameFn setNameFn) {
-  RegionRole kind = &region == &getScoreMod() ? RegionRole::ScoreMod
-                    : &region == &getMask()   ? RegionRole::Mask
-                                              : RegionRole::OutputMod;
+  RegionRole kind = &region == &getScoreMod()  ? RegionRole::ScoreMod
+                    : &region == &getMask()    ? RegionRole::Mask
+                    : &region == &getOutputMod() ? RegionRole::OutputMod
+                                                 : RegionRole::TileClass;
   nameRegionArguments(region, kind, setNameFn);
 }
 

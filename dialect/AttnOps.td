@@ -279,6 +279,14 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     score_mod, no mask, no output_mod). `gqa_group` is H / Hkv when both are
     static.
 
+    `tile_class`, derived from the mask by `attn-analyze-blocks`, classifies a
+    tile of pairs — queries `q_first..q_last`, keys `kv_first..kv_last` of
+    batch `b` and head `h` — as empty (0: skipped), partial (1: mask
+    evaluated per pair) or full (2: no mask evaluation), in closed form of
+    the tile bounds. Without it every tile is partial (full without a mask).
+    `tile_q`, `tile_kv` and `vector_width` are the schedule chosen by
+    `attn-select-schedule`.
+
     ```mlir
     %o, %lse = attn.flash softmax(%q, %k, %v) scale 0.125 gqa 4
         : (tensor<1x8x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>)
@@ -296,21 +304,26 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
                        OptionalAttr<F64Attr>:$scale,
                        OptionalAttr<F64Attr>:$bias,
                        OptionalAttr<F64Attr>:$temperature,
-                       OptionalAttr<I64Attr>:$gqa_group);
+                       OptionalAttr<I64Attr>:$gqa_group,
+                       OptionalAttr<I64Attr>:$tile_q,
+                       OptionalAttr<I64Attr>:$tile_kv,
+                       OptionalAttr<I64Attr>:$vector_width);
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
-                        AnyRegion:$output_mod);
+                        AnyRegion:$output_mod, AnyRegion:$tile_class);
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
     attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
     `->` `(` type(results) `)`
     (`score_mod` $score_mod^)? (`mask` $mask^)? (`output_mod` $output_mod^)?
+    (`tile_class` $tile_class^)?
   }];
     let extraClassDeclaration = [{
     bool hasScoreMod() { return !getScoreMod().empty(); }
     bool hasMask() { return !getMask().empty(); }
     bool hasOutputMod() { return !getOutputMod().empty(); }
+    bool hasTileClass() { return !getTileClass().empty(); }
     bool returnsLse() { return getLse() != nullptr; }
   }];
 }

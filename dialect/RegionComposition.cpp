@@ -17,6 +17,8 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
     return "mask";
   case RegionRole::OutputMod:
     return "output_mod";
+  case RegionRole::TileClass:
+    return "tile_class";
   }
   llvm_unreachable("unknown region kind");
 }
@@ -25,6 +27,8 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   static const StringRef scoreMod[] = {"score", "b", "h", "q_idx", "kv_idx"};
   static const StringRef mask[] = {"b", "h", "q_idx", "kv_idx"};
   static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
+  static const StringRef tileClass[] = {"b",     "h",      "q_first",
+                                        "q_last", "kv_first", "kv_last"};
   switch (kind) {
   case RegionRole::ScoreMod:
     return scoreMod;
@@ -32,6 +36,8 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
     return mask;
   case RegionRole::OutputMod:
     return outputMod;
+  case RegionRole::TileClass:
+    return tileClass;
   }
   llvm_unreachable("unknown region kind");
 }
@@ -41,14 +47,21 @@ SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
   Builder b(ctx);
   SmallVector<Type> types(getRegionArgumentNames(kind).size(),
                           b.getIndexType());
-  if (kind != RegionRole::Mask)
+  if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod)
     types.front() = b.getF32Type();
   return types;
 }
 
 Type mlir::attn::getRegionYieldType(MLIRContext *ctx, RegionRole kind) {
   Builder b(ctx);
-  return kind == RegionRole::Mask ? Type(b.getI1Type()) : b.getF32Type();
+  switch (kind) {
+  case RegionRole::Mask:
+    return b.getI1Type();
+  case RegionRole::TileClass:
+    return b.getI8Type();
+  default:
+    return b.getF32Type();
+  }
 }
 
 /// "(score: f32, b: index, ...)" for diagnostics.

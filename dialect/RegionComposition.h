@@ -16,8 +16,16 @@
 
 namespace mlir::attn {
 
-/// The three roles a user region plays in a variant.
-enum class RegionRole { ScoreMod, Mask, OutputMod };
+/// The roles a region plays in a variant: the three user regions, and the
+/// tile classifier that attn-analyze-blocks derives from the mask.
+enum class RegionRole { ScoreMod, Mask, OutputMod, TileClass };
+
+/// What a tile_class region yields for a tile of (query, key) pairs.
+enum class TileClass : int8_t {
+  Empty = 0,   // no pair kept: the tile is skipped
+  Partial = 1, // some pairs kept: the mask is evaluated per pair
+  Full = 2,    // every pair kept: the mask is not evaluated
+};
 
 /// The region's name as the DSL and the assembly format spell it.
 StringRef getRegionRoleName(RegionRole kind);
