@@ -74,6 +74,7 @@ struct CompileOptions {
   DType dtype = DType::F32;       // of q, k, v and out
   std::optional<int64_t> headDim; // D, when fixed at compile time
   int64_t tileQ = 32;             // query rows per work item
+  int64_t tileKv = 0;             // keys per tile (0: the target's choice)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

@@ -78,6 +78,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     return makeError("the dtype of q, k and v must be f32, bf16 or f16");
   if (options.tileQ < 1 || options.tileQ > 4096)
     return makeError("tileQ must be between 1 and 4096");
+  if (options.tileKv < 0 || options.tileKv > 4096)
+    return makeError("tileKv must be between 1 and 4096 (0: the default)");
   std::lock_guard<std::mutex> lock(mutex);
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
@@ -111,7 +113,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   if (!module)
     return makeError("attnc: could not fuse '" + spec.name + "':\n" + diagnostics);
   mlir::PassManager pm(&ctx);
-  mlir::attn::buildCPUPipeline(pm, options.tileQ, /*vectorWidth=*/16);
+  mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
+                                /*vectorWidth=*/0);
   if (mlir::failed(pm.run(*module)))
     return makeError("attnc: could not lower '" + spec.name +
                      "' for the CPU:\n" + diagnostics);

@@ -71,6 +71,7 @@ public:
       : variant(variant), inputs(inputs) {}
   llvm::Expected<RefOutputs> run();
   llvm::Expected<int64_t> countKept();
+  llvm::Expected<int64_t> evalIntRegion(Region &region, ArrayRef<int64_t> args);
 
 private:
   bool fail(const std::string &message) {
@@ -593,6 +594,31 @@ llvm::Expected<int64_t> Interpreter::countKept() {
   if (!error.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   return kept * (B / batches) * (H / heads);
+}
+
+llvm::Expected<int64_t> Interpreter::evalIntRegion(Region &region,
+                                                   ArrayRef<int64_t> args) {
+  if (!bindArguments())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  for (Operation &op : variant.getBody().front())
+    if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+        op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  SmallVector<Scalar> scalarArgs(args.size());
+  for (auto [i, a] : llvm::enumerate(args))
+    scalarArgs[i].i = a;
+  int64_t result = evalRegion(region, scalarArgs).i;
+  if (!error.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  return result;
+}
+
+llvm::Expected<int64_t> attnc::evaluateIntRegion(VariantOp variant,
+                                                 const RefInputs &inputs,
+                                                 Region &region,
+                                                 ArrayRef<int64_t> args) {
+  Interpreter interpreter(variant, inputs);
+  return interpreter.evalIntRegion(region, args);
 }
 
 llvm::Expected<int64_t> attnc::countKeptPairs(VariantOp variant,

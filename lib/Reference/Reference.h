@@ -12,15 +12,20 @@
 
 #include "mlir/Support/LLVM.h"
 
+#include "llvm/ADT/ArrayRef.h"
+
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace mlir::attn {
+namespace mlir {
+class Region;
+namespace attn {
 class VariantOp;
-} // namespace mlir::attn
+} // namespace attn
+} // namespace mlir
 
 namespace attnc {
 
@@ -55,6 +60,14 @@ llvm::Expected<RefOutputs> evaluateReference(mlir::attn::VariantOp variant,
 /// computing any score; loops over b and h only when the mask reads them.
 llvm::Expected<int64_t> countKeptPairs(mlir::attn::VariantOp variant,
                                        const RefInputs &inputs);
+
+/// Evaluates one region of the variant (a mask, a tile_class, ...) whose
+/// arguments are all integers, at `args`; returns what it yields as an
+/// integer (a bool as 0 or 1).
+llvm::Expected<int64_t> evaluateIntRegion(mlir::attn::VariantOp variant,
+                                          const RefInputs &inputs,
+                                          mlir::Region &region,
+                                          llvm::ArrayRef<int64_t> args);
 
 } // namespace attnc
 

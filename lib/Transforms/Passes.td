@@ -20,4 +20,41 @@ def AttnFuse : Pass<"attn-fuse", "::mlir::attn::VariantOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnAnalyzeBlocks : Pass<"attn-analyze-blocks"> {
+  let summary = "Derive each attn.flash's tile classifier from its mask";
+  let description = [{
+    Fills the `tile_class` region of every `attn.flash` with a mask: the
+    mask's abstract interpretation over a tile of pairs (queries
+    q_first..q_last, keys kv_first..kv_last), in closed form of those bounds.
+    Integers become intervals, booleans (can be true, can be false); the
+    region yields 0 (empty: no pair kept), 2 (full: every pair kept) or 1
+    (partial). Affine masks (causal, windows, prefixes, chunks,
+    neighborhoods and their compositions) get exact classes on most tiles; a
+    param read at one position per tile (a block map) is read, which makes
+    block-sparse masks pure tile sparsity; other data-dependent reads make a
+    tile partial. The classifier is sound: an empty tile holds no kept pair
+    and a full tile no masked one.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnSelectSchedule : Pass<"attn-select-schedule"> {
+  let summary = "Choose tile sizes and vector width for each attn.flash";
+  let description = [{
+    Records `tile_q`, `tile_kv` and `vector_width` on every `attn.flash` that
+    does not have them. For the CPU the vector width follows the host (16 f32
+    lanes with AVX-512, 8 with AVX2, 4 otherwise); the options override.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "The target: cpu">,
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
+           "Query rows per tile (0: the target's choice)">,
+    Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",
+           "Keys per tile (0: the target's choice)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes (0: the host's)">,
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

@@ -27,7 +27,14 @@ void mlir::attn::buildFusePipeline(OpPassManager &pm) {
 }
 
 void mlir::attn::buildCPUPipeline(OpPassManager &pm, int64_t tileQ,
-                                  int64_t vectorWidth) {
+                                  int64_t tileKv, int64_t vectorWidth) {
+  pm.addPass(createAttnAnalyzeBlocks());
+  AttnSelectScheduleOptions schedule;
+  schedule.tileQ = tileQ;
+  schedule.tileKv = tileKv;
+  schedule.vectorWidth = vectorWidth;
+  pm.addPass(createAttnSelectSchedule(schedule));
+  pm.addPass(createCanonicalizerPass());
   ConvertAttnToCPUOptions options;
   options.tileQ = tileQ;
   options.vectorWidth = vectorWidth;

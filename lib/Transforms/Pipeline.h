@@ -15,9 +15,11 @@ namespace mlir::attn {
 /// variant (what `attnc --emit=fused` prints).
 void buildFusePipeline(OpPassManager &pm);
 
+/// attn-analyze-blocks, attn-select-schedule (0: the target's choice),
 /// convert-attn-to-cpu, then scf/vector/math/memref/arith/func to the LLVM
 /// dialect: fused variants to CPU kernels ready for translation to LLVM IR.
-void buildCPUPipeline(OpPassManager &pm, int64_t tileQ, int64_t vectorWidth);
+void buildCPUPipeline(OpPassManager &pm, int64_t tileQ, int64_t tileKv,
+                      int64_t vectorWidth);
 
 } // namespace mlir::attn
 

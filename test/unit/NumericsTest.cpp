@@ -47,7 +47,10 @@ void checkAll(Compiler &compiler, const std::string &name,
               const std::string &source, DType dtype) {
   CompileOptions options;
   options.dtype = dtype;
-  options.tileQ = 8; // several work items even at these sizes
+  // Small tiles: several work items, and empty, partial and full key tiles,
+  // even at these sizes.
+  options.tileQ = 8;
+  options.tileKv = 8;
   llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, name);
   if (!kernel)
     FAIL(name << ": " << llvm::toString(kernel.takeError()));

@@ -28,8 +28,8 @@ int main(int argc, char **argv) {
   mlir::attn::registerAttnConversionPasses();
   mlir::PassPipelineRegistration<> cpuPipeline(
       "attn-cpu-pipeline",
-      "Fused variants to CPU kernels in the LLVM dialect (tile-q 32, 16 lanes)",
-      [](mlir::OpPassManager &pm) { mlir::attn::buildCPUPipeline(pm, 32, 16); });
+      "Fused variants to CPU kernels in the LLVM dialect, for the host",
+      [](mlir::OpPassManager &pm) { mlir::attn::buildCPUPipeline(pm, 0, 0, 0); });
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
 }

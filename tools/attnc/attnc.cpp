@@ -88,6 +88,9 @@ cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)
                         cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 32)"),
                           cl::init(32), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runTileKv("tile-kv",
+                           cl::desc("Keys per tile (default: the target's)"),
+                           cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runStrided("strided",
@@ -170,6 +173,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   attnc::CompileOptions options;
   options.dtype = dtype;
   options.tileQ = runTileQ;
+  options.tileKv = runTileKv;
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =

@@ -1,10 +1,12 @@
 //===- AttnToCPU.cpp - fused variants to CPU kernels on memrefs -----------===//
 //
 // One kernel per variant, read as the algorithm: for each work item (batch,
-// head, query tile), for each query row, stream the keys: evaluate the mask,
-// compute the score (a vector dot product over the head dim), apply the
-// score_mod, update the running max and sum, rescale and accumulate the value
-// row; then normalise, apply the output_mod and store.
+// head, query tile), visit the key tiles that the tile classifier does not
+// call empty; for each query row of the tile and each key of the key tile,
+// evaluate the mask (partial tiles only), compute the score (a vector dot
+// product over the head dim), apply the score_mod, update the row's running
+// max and sum, rescale and accumulate the value row; then normalise, apply
+// the output_mod and store.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,7 +39,10 @@ public:
   KernelGenerator(VariantOp variant, FlashOp flash, int64_t tileQ,
                   int64_t width)
       : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
-        tileQ(tileQ), width(width) {}
+        tileQ(flash.getTileQ() ? int64_t(*flash.getTileQ()) : tileQ),
+        tileKv(flash.getTileKv() ? int64_t(*flash.getTileKv()) : 64),
+        width(flash.getVectorWidth() ? int64_t(*flash.getVectorWidth())
+                                     : width) {}
 
   LogicalResult generate();
 
@@ -71,17 +76,24 @@ private:
   Value emitRegion(Region &region, ValueRange args);
   Value emitParamLoad(LoadOp load, IRMapping &mapping);
   Value emitDot(Value batch, Value head, Value kvHead, Value row, Value key);
-  void emitRow(Value batch, Value head, Value kvHead, Value row);
+  /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
+  /// evaluating the mask when `withMask`.
+  void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
+  void emitFinalize();
 
   VariantOp variant;
   FlashOp flash;
   OpBuilder b;
   Location loc;
-  int64_t tileQ, width;
+  int64_t tileQ, tileKv, width;
 
   // Kernel values.
   Value q, k, v, out, lse, status;
-  Value headDim, valueDim, numKeys, scale, acc;
+  Value headDim, valueDim, numKeys, scale;
+  // Per query row of the tile: running max, running sum, accumulator.
+  Value rowMax, rowSum, acc;
+  // The work item being generated.
+  Value batch, head, kvHead, firstRow, numRows;
   IRMapping outer; // the variant's params and hoisted constants
 };
 
@@ -220,110 +232,130 @@ Value KernelGenerator::emitDot(Value batch, Value head, Value kvHead, Value row,
   return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sum[0]);
 }
 
-void KernelGenerator::emitRow(Value batch, Value head, Value kvHead, Value row) {
+void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Type f32Type = b.getF32Type();
   Type elem = flash.getQuery().getType().getElementType();
-  Value zerosF32 = zeroVector(f32Type);
-  vectorLoop(valueDim, [&](Value d, Value mask) {
-    vector::MaskedStoreOp::create(b, loc, acc, ValueRange{d}, mask, zerosF32);
-  });
-
   NormalizerKind kind = flash.getNormalizer();
   bool softmax = kind == NormalizerKind::Softmax;
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   Value zero = f32(0.0), one = f32(1.0);
+  Value zerosF32 = zeroVector(f32Type);
 
-  SmallVector<Value> state = forLoop(
-      index(0), numKeys, index(1), {negInf, zero},
-      [&](Value key, ValueRange args) {
-        Value m = args[0], l = args[1];
-        auto visit = [&]() -> SmallVector<Value> {
-          Value s = arith::MulFOp::create(
-              b, loc, emitDot(batch, head, kvHead, row, key), scale);
-          if (flash.hasScoreMod())
-            s = emitRegion(flash.getScoreMod(), {s, batch, head, row, key});
-          if (auto t = flash.getTemperature())
-            s = arith::DivFOp::create(b, loc, s, f32(t->convertToDouble()));
-          if (auto bias = flash.getBias())
-            s = arith::AddFOp::create(b, loc, s, f32(bias->convertToDouble()));
-          Value p, corr = one, newM = m, newL = l;
-          if (softmax) {
-            // Online softmax; a row whose scores are all -inf so far keeps
-            // m = -inf, weight 0 and no rescaling (no inf - inf).
-            newM = arith::MaximumFOp::create(b, loc, m, s);
-            Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
-                                                 newM, negInf);
-            Value safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
-            corr = math::ExpOp::create(b, loc,
-                                       arith::SubFOp::create(b, loc, m, safeM));
-            p = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, s, safeM));
-            newL = arith::AddFOp::create(b, loc,
-                                         arith::MulFOp::create(b, loc, l, corr), p);
-          } else if (kind == NormalizerKind::Sigmoid) {
-            Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
-            p = arith::DivFOp::create(b, loc, one,
-                                      arith::AddFOp::create(b, loc, one, e));
-          } else if (kind == NormalizerKind::Relu) {
-            p = arith::MaximumFOp::create(b, loc, s, zero);
-          } else {
-            p = s;
-          }
-          Value pv = splat(p);
-          Value corrV = softmax ? splat(corr) : Value();
-          Value pass = zeroVector(elem);
-          vectorLoop(valueDim, [&](Value d, Value mask) {
-            Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
-                                                   ValueRange{d}, mask, zerosF32);
-            if (corrV)
-              a = arith::MulFOp::create(b, loc, a, corrV);
-            Value vv = vector::MaskedLoadOp::create(
-                b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask, pass);
-            a = vector::FMAOp::create(b, loc, pv, toF32(vv), a);
-            vector::MaskedStoreOp::create(b, loc, acc, ValueRange{d}, mask, a);
-          });
-          return {newM, newL};
-        };
-        if (!flash.hasMask())
-          return visit();
-        Value keep = emitRegion(flash.getMask(), {batch, head, row, key});
-        return ifThenElse(keep, {f32Type, f32Type}, visit,
-                          [&] { return SmallVector<Value>{m, l}; });
-      });
+  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+    Value row = arith::AddIOp::create(b, loc, firstRow, r);
+    Value m0 = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
+    Value l0 = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+    SmallVector<Value> state = forLoop(
+        keyBegin, keyEnd, index(1), {m0, l0}, [&](Value key, ValueRange args) {
+          Value m = args[0], l = args[1];
+          auto visit = [&]() -> SmallVector<Value> {
+            Value s = arith::MulFOp::create(
+                b, loc, emitDot(batch, head, kvHead, row, key), scale);
+            if (flash.hasScoreMod())
+              s = emitRegion(flash.getScoreMod(), {s, batch, head, row, key});
+            if (auto t = flash.getTemperature())
+              s = arith::DivFOp::create(b, loc, s, f32(t->convertToDouble()));
+            if (auto bias = flash.getBias())
+              s = arith::AddFOp::create(b, loc, s, f32(bias->convertToDouble()));
+            Value p, corr, newM = m, newL = l;
+            if (softmax) {
+              // Online softmax; a row whose scores are all -inf so far keeps
+              // m = -inf, weight 0 and no rescaling (no inf - inf).
+              newM = arith::MaximumFOp::create(b, loc, m, s);
+              Value finite = arith::CmpFOp::create(
+                  b, loc, arith::CmpFPredicate::ONE, newM, negInf);
+              Value safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
+              corr = math::ExpOp::create(b, loc,
+                                         arith::SubFOp::create(b, loc, m, safeM));
+              p = math::ExpOp::create(b, loc,
+                                      arith::SubFOp::create(b, loc, s, safeM));
+              newL = arith::AddFOp::create(
+                  b, loc, arith::MulFOp::create(b, loc, l, corr), p);
+            } else if (kind == NormalizerKind::Sigmoid) {
+              Value e =
+                  math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
+              p = arith::DivFOp::create(b, loc, one,
+                                        arith::AddFOp::create(b, loc, one, e));
+            } else if (kind == NormalizerKind::Relu) {
+              p = arith::MaximumFOp::create(b, loc, s, zero);
+            } else {
+              p = s;
+            }
+            Value pv = splat(p);
+            Value corrV = corr ? splat(corr) : Value();
+            Value pass = zeroVector(elem);
+            vectorLoop(valueDim, [&](Value d, Value mask) {
+              Value a = vector::MaskedLoadOp::create(
+                  b, loc, vec(f32Type), acc, ValueRange{r, d}, mask, zerosF32);
+              if (corrV)
+                a = arith::MulFOp::create(b, loc, a, corrV);
+              Value vv = vector::MaskedLoadOp::create(
+                  b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask,
+                  pass);
+              a = vector::FMAOp::create(b, loc, pv, toF32(vv), a);
+              vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask, a);
+            });
+            return {newM, newL};
+          };
+          if (!withMask)
+            return visit();
+          Value keep = emitRegion(flash.getMask(), {batch, head, row, key});
+          return ifThenElse(keep, {f32Type, f32Type}, visit,
+                            [&] { return SmallVector<Value>{m, l}; });
+        });
+    memref::StoreOp::create(b, loc, state[0], rowMax, ValueRange{r});
+    memref::StoreOp::create(b, loc, state[1], rowSum, ValueRange{r});
+    return SmallVector<Value>{};
+  });
+}
 
-  Value inv = one;
-  if (softmax) {
-    Value m = state[0], l = state[1];
-    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
-    inv = arith::SelectOp::create(b, loc, positive,
-                                  arith::DivFOp::create(b, loc, one, l), zero);
-    if (lse) {
-      Value value = arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
-      value = arith::SelectOp::create(b, loc, positive, value, negInf);
-      memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, head, row});
-    }
-  }
+void KernelGenerator::emitFinalize() {
+  Type f32Type = b.getF32Type();
+  Type elem = flash.getQuery().getType().getElementType();
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  Value zero = f32(0.0), one = f32(1.0);
+  Value zerosF32 = zeroVector(f32Type);
   auto fromF32 = [&](Value x) -> Value {
     Type target = isa<VectorType>(x.getType()) ? Type(vec(elem)) : elem;
     return elem.isF32() ? x : Value(arith::TruncFOp::create(b, loc, target, x));
   };
-  if (flash.hasOutputMod()) {
-    forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
-      Value o = arith::MulFOp::create(
-          b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{d}), inv);
-      o = emitRegion(flash.getOutputMod(), {o, batch, head, row, d});
-      memref::StoreOp::create(b, loc, fromF32(o), out,
-                              ValueRange{batch, head, row, d});
+  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+    Value row = arith::AddIOp::create(b, loc, firstRow, r);
+    Value inv = one;
+    if (flash.getNormalizer() == NormalizerKind::Softmax) {
+      Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
+      Value l = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+      Value positive =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
+      inv = arith::SelectOp::create(b, loc, positive,
+                                    arith::DivFOp::create(b, loc, one, l), zero);
+      if (lse) {
+        Value value =
+            arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
+        value = arith::SelectOp::create(b, loc, positive, value, negInf);
+        memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, head, row});
+      }
+    }
+    if (flash.hasOutputMod()) {
+      forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
+        Value o = arith::MulFOp::create(
+            b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{r, d}), inv);
+        o = emitRegion(flash.getOutputMod(), {o, batch, head, row, d});
+        memref::StoreOp::create(b, loc, fromF32(o), out,
+                                ValueRange{batch, head, row, d});
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
+    }
+    Value invV = splat(inv);
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                             ValueRange{r, d}, mask, zerosF32);
+      a = arith::MulFOp::create(b, loc, a, invV);
+      vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, head, row, d},
+                                    mask, fromF32(a));
     });
-    return;
-  }
-  Value invV = splat(inv);
-  vectorLoop(valueDim, [&](Value d, Value mask) {
-    Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
-                                           ValueRange{d}, mask, zerosF32);
-    a = arith::MulFOp::create(b, loc, a, invV);
-    vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, head, row, d},
-                                  mask, fromF32(a));
+    return SmallVector<Value>{};
   });
 }
 
@@ -389,23 +421,83 @@ LogicalResult KernelGenerator::generate() {
     Value df = arith::SIToFPOp::create(b, loc, b.getF32Type(), d);
     scale = arith::DivFOp::create(b, loc, f32(1.0), math::SqrtOp::create(b, loc, df));
   }
+  Type f32Type = b.getF32Type();
+  auto rowState = MemRefType::get({tileQ}, f32Type);
+  rowMax = memref::AllocaOp::create(b, loc, rowState);
+  rowSum = memref::AllocaOp::create(b, loc, rowState);
   acc = memref::AllocaOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      b, loc, MemRefType::get({tileQ, ShapedType::kDynamic}, f32Type),
       ValueRange{valueDim});
+  Value kvTile = index(tileKv);
+  Value numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, kvTile);
 
   forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
     Value qTile = arith::RemUIOp::create(b, loc, work, numTiles);
     Value batchHead = arith::DivUIOp::create(b, loc, work, numTiles);
-    Value head = arith::RemUIOp::create(b, loc, batchHead, heads);
-    Value batch = arith::DivUIOp::create(b, loc, batchHead, heads);
-    Value kvHead = arith::DivUIOp::create(b, loc, head, group);
-    Value first = arith::MulIOp::create(b, loc, qTile, tile);
-    Value last = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, first, tile), queries);
-    forLoop(first, last, index(1), {}, [&](Value row, ValueRange) {
-      emitRow(batch, head, kvHead, row);
+    head = arith::RemUIOp::create(b, loc, batchHead, heads);
+    batch = arith::DivUIOp::create(b, loc, batchHead, heads);
+    kvHead = arith::DivUIOp::create(b, loc, head, group);
+    firstRow = arith::MulIOp::create(b, loc, qTile, tile);
+    Value lastRow = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, firstRow, tile), queries);
+    numRows = arith::SubIOp::create(b, loc, lastRow, firstRow);
+
+    // Fresh row state.
+    Value zerosF32 = zeroVector(f32Type);
+    forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+      memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
+                              rowMax, ValueRange{r});
+      memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
+      vectorLoop(valueDim, [&](Value d, Value mask) {
+        vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                      zerosF32);
+      });
       return SmallVector<Value>{};
     });
+
+    // Key tiles: empty ones are skipped, full ones evaluate no mask.
+    forLoop(index(0), numKvTiles, index(1), {}, [&](Value kt, ValueRange) {
+      Value keyBegin = arith::MulIOp::create(b, loc, kt, kvTile);
+      Value keyEnd = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, keyBegin, kvTile), numKeys);
+      if (!flash.hasMask()) {
+        emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+        return SmallVector<Value>{};
+      }
+      Value cls;
+      if (flash.hasTileClass()) {
+        Value lastQ = arith::SubIOp::create(b, loc, lastRow, index(1));
+        Value lastKey = arith::SubIOp::create(b, loc, keyEnd, index(1));
+        cls = emitRegion(flash.getTileClass(),
+                         {batch, head, firstRow, lastQ, keyBegin, lastKey});
+      } else {
+        cls = arith::ConstantOp::create(
+            b, loc, b.getI8IntegerAttr(int8_t(TileClass::Partial)));
+      }
+      auto classIs = [&](TileClass c) {
+        return arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::eq, cls,
+            arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
+      };
+      ifThenElse(
+          classIs(TileClass::Full), {},
+          [&] {
+            emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+            return SmallVector<Value>{};
+          },
+          [&] {
+            ifThenElse(
+                classIs(TileClass::Partial), {},
+                [&] {
+                  emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
+                  return SmallVector<Value>{};
+                },
+                [&] { return SmallVector<Value>{}; });
+            return SmallVector<Value>{};
+          });
+      return SmallVector<Value>{};
+    });
+    emitFinalize();
     return SmallVector<Value>{};
   });
   func::ReturnOp::create(b, loc);

@@ -1,0 +1,51 @@
+//===- SelectSchedule.cpp - tile sizes and vector width per target --------===//
+
+#include "Transforms/Passes.h"
+
+#include "llvm/TargetParser/Host.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNSELECTSCHEDULE
+#include "Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// f32 lanes of the host's widest vector unit.
+static int64_t hostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  if (features.lookup("avx2") || features.lookup("avx"))
+    return 8;
+  return 4;
+}
+
+namespace {
+struct AttnSelectSchedulePass
+    : attn::impl::AttnSelectScheduleBase<AttnSelectSchedulePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (target != "cpu") {
+      getOperation()->emitError("attn-select-schedule: unknown target '")
+          << target << "'; expected cpu";
+      return signalPassFailure();
+    }
+    // A query tile of 32 rows keeps its accumulators (32 x D floats) in L1;
+    // a key tile of 64 is the granularity at which masks skip work.
+    int64_t q = tileQ > 0 ? int64_t(tileQ) : 32;
+    int64_t kv = tileKv > 0 ? int64_t(tileKv) : 64;
+    int64_t width = vectorWidth > 0 ? int64_t(vectorWidth) : hostVectorWidth();
+    Builder b(&getContext());
+    getOperation()->walk([&](FlashOp flash) {
+      if (!flash.getTileQ())
+        flash.setTileQAttr(b.getI64IntegerAttr(q));
+      if (!flash.getTileKv())
+        flash.setTileKvAttr(b.getI64IntegerAttr(kv));
+      if (!flash.getVectorWidth())
+        flash.setVectorWidthAttr(b.getI64IntegerAttr(width));
+    });
+  }
+};
+} // namespace

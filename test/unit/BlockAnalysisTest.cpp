@@ -1,0 +1,135 @@
+//===- BlockAnalysisTest.cpp - tile classes are sound ---------------------===//
+//
+// A property test of attn-analyze-blocks: for random small shapes, random
+// tiles and every library mask (alone and composed), a tile classified empty
+// holds no kept pair and a tile classified full holds no masked pair, checked
+// by evaluating the mask on every pair of the tile.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Frontend/Frontend.h"
+#include "Frontend/MLIRGen.h"
+#include "Reference/RandomInputs.h"
+#include "Reference/Reference.h"
+#include "Transforms/Passes.h"
+#include "dialect/RegionComposition.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace attnc;
+using namespace mlir;
+
+namespace {
+
+/// Mask templates; %A, %B and %C become random constants.
+const char *kMasks[] = {
+    "causal()",
+    "sliding_window(%A)",
+    "prefix_lm(%A)",
+    "chunked(%A)",
+    "chunked(%A) && causal()",
+    "dilated_window(%A, %B)",
+    "document(doc)",
+    "document(doc) && causal()",
+    "key_padding(len)",
+    "neighborhood_1d(%A)",
+    "neighborhood_2d(%A, %B, %C)",
+    "neighborhood_3d(%A, %B, 1, %C, 1)",
+    "block_map(map, %A, %B)",
+    "!causal() || kv_idx == q_idx",
+    "causal() && !sliding_window(%A)",
+    "q_idx - kv_idx >= %B - %A && kv_idx * 2 <= q_idx + %C",
+    "(q_idx + kv_idx) % %A == 0 || max(q_idx, kv_idx) < %B",
+    "kv_idx >= q_idx - %A ? q_idx / %B == kv_idx / %B : false",
+    "h % 2 == 0 ? causal() : kv_idx < %A + b",
+};
+
+std::string instantiate(std::string text, std::mt19937_64 &rng) {
+  std::uniform_int_distribution<int> dist(1, 12);
+  for (const char *hole : {"%A", "%B", "%C"}) {
+    size_t at;
+    while ((at = text.find(hole)) != std::string::npos)
+      text.replace(at, 2, std::to_string(dist(rng)));
+  }
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
+          "[blocks]") {
+  std::mt19937_64 rng(2024);
+  int tilesChecked = 0, empty = 0, full = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const char *mask : kMasks) {
+      std::string expr = instantiate(mask, rng);
+      std::string source = "attention t(doc: i32[N], len: i32[B], "
+                           "map: bool[H, ?, ?]) { mask = " + expr + " }";
+      INFO(expr);
+      attnc::SourceFile file("t.attn", source);
+      attnc::DiagnosticEngine diags;
+      auto specs = parseAndCheck(file, diags);
+      INFO(diags.render());
+      REQUIRE(specs);
+      MLIRContext ctx;
+      OwningOpRef<ModuleOp> module = buildModule(ctx, *specs, EmitOptions{}, true);
+      REQUIRE(module);
+      PassManager pm(&ctx);
+      pm.addPass(attn::createAttnAnalyzeBlocks());
+      REQUIRE(succeeded(pm.run(*module)));
+      auto variant = *module->getBody()->getOps<attn::VariantOp>().begin();
+      attn::FlashOp flash = *variant.getBody().getOps<attn::FlashOp>().begin();
+      if (!flash.hasMask())
+        continue; // folded to "keep everything": no tile to classify
+      REQUIRE(flash.hasTileClass());
+
+      std::uniform_int_distribution<int64_t> size(1, 40);
+      AttnSizes sizes{2, 2, 1, size(rng), 0, 4, 4};
+      sizes.keys = std::uniform_int_distribution<int64_t>(1, sizes.queries)(rng);
+      RefInputs in = makeRandomInputs(variant, sizes, rng(), /*anySize=*/64);
+      for (int t = 0; t < 60; ++t) {
+        auto pick = [&](int64_t n) {
+          int64_t a = std::uniform_int_distribution<int64_t>(0, n - 1)(rng);
+          int64_t len = std::uniform_int_distribution<int64_t>(1, 12)(rng);
+          return std::make_pair(a, std::min(n - 1, a + len - 1));
+        };
+        auto [q0, q1] = pick(sizes.queries);
+        auto [k0, k1] = pick(sizes.keys);
+        int64_t bb = rng() % sizes.batch, hh = rng() % sizes.heads;
+        llvm::Expected<int64_t> cls = evaluateIntRegion(
+            variant, in, flash.getTileClass(), {bb, hh, q0, q1, k0, k1});
+        if (!cls)
+          FAIL(llvm::toString(cls.takeError()));
+        bool anyKept = false, anyMasked = false;
+        for (int64_t i = q0; i <= q1; ++i)
+          for (int64_t j = k0; j <= k1; ++j) {
+            llvm::Expected<int64_t> keep =
+                evaluateIntRegion(variant, in, flash.getMask(), {bb, hh, i, j});
+            if (!keep)
+              FAIL(llvm::toString(keep.takeError()));
+            (*keep ? anyKept : anyMasked) = true;
+          }
+        INFO("tile b=" << bb << " h=" << hh << " q " << q0 << ".." << q1
+                       << " kv " << k0 << ".." << k1 << " class " << *cls);
+        if (*cls == int64_t(attn::TileClass::Empty)) {
+          CHECK(!anyKept);
+          ++empty;
+        } else if (*cls == int64_t(attn::TileClass::Full)) {
+          CHECK(!anyMasked);
+          ++full;
+        } else {
+          CHECK(*cls == int64_t(attn::TileClass::Partial));
+        }
+        ++tilesChecked;
+      }
+    }
+  }
+  // The analysis must also be useful: plenty of tiles are decided.
+  CHECK(empty > tilesChecked / 10);
+  CHECK(full > tilesChecked / 10);
+}
