@@ -3,6 +3,8 @@
 #include "Reference/RandomInputs.h"
 #include "dialect/AttnOps.h"
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 using namespace mlir;
@@ -66,6 +68,9 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
     } else if (elem.isInteger()) {
       for (double &x : array.data)
         x = std::floor((x + 1) * 2); // 0..3
+      // Ids along one axis (documents, segments) come in contiguous runs.
+      if (array.shape.size() == 1)
+        std::sort(array.data.begin(), array.data.end());
     }
     inputs.params.push_back(std::move(array));
   }
