@@ -113,6 +113,15 @@ public:
   llvm::Expected<Kernel> compile(const VariantBuilder &variant,
                                  const CompileOptions &options = {});
 
+  /// Kernels are cached in memory, keyed by a hash of the fused variant, the
+  /// options and the compiler's version: compiling the same variant again
+  /// (from any thread) returns the same kernel without running LLVM.
+  struct Stats {
+    int64_t compilations = 0; // variants lowered and JIT-compiled
+    int64_t cacheHits = 0;
+  };
+  Stats getStats() const;
+
   struct Impl;
 
 private:

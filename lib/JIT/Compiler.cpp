@@ -17,7 +17,11 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
+
+#include <map>
 
 #include <mutex>
 
@@ -53,9 +57,14 @@ DType toDType(ast::ScalarType type) {
 }
 } // namespace
 
+/// Changes whenever generated code may change for the same input.
+constexpr const char *kCompilerVersion = "attnc-cpu-2";
+
 struct Compiler::Impl {
   std::mutex mutex; // one compilation at a time: the context is shared
   mlir::MLIRContext ctx;
+  std::map<std::string, Kernel> cache; // by key(), see below
+  Stats stats;
 
   Impl() {
     static std::once_flag nativeTarget;
@@ -112,6 +121,21 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
       buildModule(ctx, {spec}, emitOptions, /*fuse=*/true);
   if (!module)
     return makeError("attnc: could not fuse '" + spec.name + "':\n" + diagnostics);
+
+  // The fused IR in generic form says everything about the variant.
+  std::string key;
+  {
+    llvm::raw_string_ostream os(key);
+    module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
+    os << "|" << kCompilerVersion << "|dtype=" << toString(options.dtype)
+       << "|D=" << (options.headDim ? *options.headDim : -1)
+       << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv;
+  }
+  key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
+  if (auto hit = cache.find(key); hit != cache.end()) {
+    ++stats.cacheHits;
+    return hit->second;
+  }
   mlir::PassManager pm(&ctx);
   mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
                                 /*vectorWidth=*/0);
@@ -133,10 +157,18 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                      llvm::toString(entry.takeError()));
   impl->entry = *entry;
   impl->engine = std::move(*engine);
-  return Kernel(std::move(impl));
+  ++stats.compilations;
+  Kernel kernel(std::move(impl));
+  cache.emplace(key, kernel);
+  return kernel;
 }
 
 Compiler::Compiler() : impl(std::make_unique<Impl>()) {}
+
+Compiler::Stats Compiler::getStats() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->stats;
+}
 Compiler::~Compiler() = default;
 
 llvm::Expected<Kernel> Compiler::compile(std::string_view source,

@@ -1,0 +1,207 @@
+//===- JITTest.cpp - the JIT API: errors, caching, threads ----------------===//
+
+#include "attnc/attnc.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <thread>
+
+using namespace attnc;
+
+namespace {
+
+const char *kAlibi = R"(
+attention alibi_causal(slopes: f32[H], cap: f32 = 30.0) {
+  score = softcap(cap) + slopes[h] * (kv_idx - q_idx)
+  mask = causal()
+})";
+
+/// Owned host tensors for one call.
+struct Buffers {
+  std::vector<float> q, k, v, out, lse, slopes;
+  KernelArgs args;
+  Buffers(int64_t B, int64_t H, int64_t Hkv, int64_t N, int64_t M, int64_t D) {
+    q.assign(B * H * N * D, 0.5f);
+    k.assign(B * Hkv * M * D, 0.25f);
+    v.assign(B * Hkv * M * D, 1.0f);
+    out.assign(B * H * N * D, NAN);
+    lse.assign(B * H * N, NAN);
+    slopes.assign(H, 0.1f);
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = float(i % 17) / 17.0f;
+    args.q = TensorView::contiguous(q.data(), DType::F32, {B, H, N, D});
+    args.k = TensorView::contiguous(k.data(), DType::F32, {B, Hkv, M, D});
+    args.v = TensorView::contiguous(v.data(), DType::F32, {B, Hkv, M, D});
+    args.out = TensorView::contiguous(out.data(), DType::F32, {B, H, N, D});
+    args.params.emplace("slopes", ParamValue(TensorView::contiguous(
+                                      slopes.data(), DType::F32, {H})));
+  }
+};
+
+std::string errorOf(llvm::Error e) {
+  bool failed = static_cast<bool>(e);
+  REQUIRE(failed);
+  return llvm::toString(std::move(e));
+}
+
+/// Runs and fails the test with the message of any error.
+void runOrFail(const Kernel &kernel, const KernelArgs &args) {
+  if (llvm::Error e = kernel.run(args))
+    FAIL(llvm::toString(std::move(e)));
+}
+
+Kernel compileOrFail(Compiler &compiler, const char *source,
+                     CompileOptions options = {}) {
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", options);
+  if (!kernel)
+    FAIL(llvm::toString(kernel.takeError()));
+  return *kernel;
+}
+
+} // namespace
+
+TEST_CASE("JIT: a kernel runs and writes every output", "[jit]") {
+  Compiler compiler;
+  Kernel kernel = compileOrFail(compiler, kAlibi);
+  CHECK(kernel.getName() == "alibi_causal");
+  CHECK(kernel.returnsLse());
+  REQUIRE(kernel.getParams().size() == 2);
+  CHECK(kernel.getParams()[1].defaultValue == Approx(30.0));
+  Buffers buf(2, 4, 2, 19, 19, 8);
+  TensorView lse = TensorView::contiguous(buf.lse.data(), DType::F32, {2, 4, 19});
+  buf.args.lse = &lse;
+  runOrFail(kernel, buf.args);
+  for (float x : buf.out)
+    CHECK(std::isfinite(x));
+  for (float x : buf.lse)
+    CHECK(std::isfinite(x));
+  // Row 0 sees key 0 only: out = v[0].
+  for (int d = 0; d < 8; ++d)
+    CHECK(buf.out[d] == Approx(buf.v[d]));
+}
+
+TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
+  Compiler compiler;
+  Kernel kernel = compileOrFail(compiler, kAlibi);
+  auto expectError = [&](const std::function<void(Buffers &)> &spoil,
+                         const char *message) {
+    Buffers buf(1, 4, 2, 5, 7, 8);
+    spoil(buf);
+    std::string text = errorOf(kernel.run(buf.args));
+    INFO(text);
+    CHECK(text.find(message) != std::string::npos);
+    for (float x : buf.out) // nothing was written
+      CHECK(std::isnan(x));
+  };
+  expectError([](Buffers &b) { b.args.q.shape = {4, 5, 8}; },
+              "q must have rank 4 [B, H, N, D]; got rank 3");
+  expectError([](Buffers &b) { b.args.k.shape[3] = 9; },
+              "k must have shape [B, Hkv, M, D] = [1, 2, 7, 8]; got [1, 2, 7, 9]");
+  expectError([](Buffers &b) { b.args.v.dtype = DType::BF16; },
+              "v must be f32; got bf16");
+  expectError([](Buffers &b) { b.args.out.shape[2] = 4; },
+              "out must have shape [B, H, N, Dv] = [1, 4, 5, 8]; got [1, 4, 4, 8]");
+  expectError([](Buffers &b) { b.args.q.shape[1] = 3; b.args.out.shape[1] = 3; },
+              "query heads H = 3 are not a multiple of key/value heads Hkv = 2");
+  expectError([](Buffers &b) { b.args.params.clear(); },
+              "missing param 'slopes' (f32[H])");
+  expectError([](Buffers &b) { b.args.params.emplace("slope", ParamValue(1.0)); },
+              "unknown param 'slope'; 'alibi_causal' takes slopes, cap");
+  expectError([](Buffers &b) { b.args.params.erase("slopes"); b.args.params.emplace("slopes", ParamValue(1.0)); },
+              "param 'slopes' is a tensor f32[H]; got a scalar");
+  expectError([](Buffers &b) { b.args.params.at("slopes").tensor->shape = {3}; },
+              "param 'slopes' has shape [3]; its type f32[H] wants 4 in dimension 0");
+  expectError([](Buffers &b) { b.args.params.emplace("cap", ParamValue(b.args.q)); },
+              "param 'cap' is a scalar f32; got a tensor");
+  expectError([](Buffers &b) { b.args.q.data = nullptr; }, "q has no data");
+  expectError([](Buffers &b) { b.args.q.shape[2] = 0; b.args.out.shape[2] = 0; },
+              "q has an empty dimension");
+  expectError([](Buffers &b) { b.args.q.strides = {1}; },
+              "q has 1 strides for rank 4");
+
+  Kernel sigmoid = compileOrFail(compiler, "attention s() { normalize = sigmoid }");
+  Buffers buf(1, 1, 1, 3, 3, 8);
+  TensorView lse = TensorView::contiguous(buf.lse.data(), DType::F32, {1, 1, 3});
+  buf.args.lse = &lse;
+  buf.args.params.clear();
+  CHECK(errorOf(sigmoid.run(buf.args)).find("does not define lse") !=
+        std::string::npos);
+
+  CompileOptions fixed;
+  fixed.headDim = 16;
+  Kernel d16 = compileOrFail(compiler, "attention d() {}", fixed);
+  Buffers small(1, 1, 1, 3, 3, 8);
+  small.args.params.clear();
+  CHECK(errorOf(d16.run(small.args)).find("compiled for head dim 16") !=
+        std::string::npos);
+}
+
+TEST_CASE("JIT: compile errors carry the diagnostics", "[jit]") {
+  Compiler compiler;
+  llvm::Expected<Kernel> kernel =
+      compiler.compile("attention f() { mask = q_idx + 1 }", "", {}, "f.attn");
+  REQUIRE(!kernel);
+  std::string text = llvm::toString(kernel.takeError());
+  CHECK(text.find("f.attn:1:24: error: type mismatch: the mask must be bool") !=
+        std::string::npos);
+  llvm::Expected<Kernel> two = compiler.compile(
+      "attention a() {} attention b() {}", "", {}, "two.attn");
+  REQUIRE(!two);
+  CHECK(llvm::toString(two.takeError()).find("several variants (a, b)") !=
+        std::string::npos);
+}
+
+TEST_CASE("JIT: kernels are cached, also across threads", "[jit]") {
+  Compiler compiler;
+  Kernel first = compileOrFail(compiler, kAlibi);
+  Kernel again = compileOrFail(compiler, kAlibi);
+  CHECK(compiler.getStats().compilations == 1);
+  CHECK(compiler.getStats().cacheHits == 1);
+  CompileOptions bf16;
+  bf16.dtype = DType::BF16;
+  compileOrFail(compiler, kAlibi, bf16);
+  CHECK(compiler.getStats().compilations == 2);
+
+  // Eight threads compile one new variant at once, then run it at once.
+  const char *source = "attention w(w: i64 = 5) { mask = sliding_window(w) }";
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(8);
+  std::vector<std::vector<float>> outs(8);
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      llvm::Expected<Kernel> kernel = compiler.compile(source);
+      if (!kernel) {
+        failures[t] = llvm::toString(kernel.takeError());
+        return;
+      }
+      Buffers buf(1, 2, 2, 33, 33, 16);
+      buf.args.params.clear();
+      buf.args.threads = 1;
+      if (llvm::Error e = kernel->run(buf.args))
+        failures[t] = llvm::toString(std::move(e));
+      outs[t] = buf.out;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &f : failures)
+    CHECK(f.empty());
+  CHECK(compiler.getStats().compilations == 3);
+  for (int t = 1; t < 8; ++t)
+    CHECK(outs[t] == outs[0]);
+}
+
+TEST_CASE("JIT: a variant built in C++ compiles and runs", "[jit]") {
+  Compiler compiler;
+  VariantBuilder v("builder_causal");
+  Param slopes = v.tensor("slopes", DType::F32, {"H"});
+  v.score(score() + slopes[h()] * (kv_idx() - q_idx()));
+  v.mask(call("causal"));
+  llvm::Expected<Kernel> kernel = compiler.compile(v);
+  if (!kernel)
+    FAIL(llvm::toString(kernel.takeError()));
+  Buffers buf(1, 2, 1, 4, 4, 8);
+  runOrFail(*kernel, buf.args);
+  for (int d = 0; d < 8; ++d)
+    CHECK(buf.out[d] == Approx(buf.v[d]));
+}
