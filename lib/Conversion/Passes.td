@@ -34,4 +34,15 @@ def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def ApproximateMath : Pass<"attn-approximate-math"> {
+  let summary = "Replace exp, log, tanh, ... by polynomial approximations";
+  let description = [{
+    Rewrites the math ops of the generated kernels (scalar and vector f32)
+    into MLIR's polynomial approximations, so that a vector of 16 exps is a
+    handful of vector instructions instead of 16 calls to libm.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // ATTN_CONVERSION_PASSES_TD

@@ -42,7 +42,11 @@ public:
         tileQ(flash.getTileQ() ? int64_t(*flash.getTileQ()) : tileQ),
         tileKv(flash.getTileKv() ? int64_t(*flash.getTileKv()) : 64),
         width(flash.getVectorWidth() ? int64_t(*flash.getVectorWidth())
-                                     : width) {}
+                                     : width) {
+    // Scores come a vector of keys at a time.
+    this->tileKv = std::max<int64_t>(
+        this->width, llvm::alignTo(this->tileKv, this->width));
+  }
 
   LogicalResult generate();
 
@@ -74,8 +78,11 @@ private:
 
   // The algorithm.
   Value emitRegion(Region &region, ValueRange args);
-  Value emitParamLoad(LoadOp load, IRMapping &mapping);
-  Value emitDot(Value batch, Value head, Value kvHead, Value row, Value key);
+  /// Emits `region` once for `width` lanes: `args` are vectors, values from
+  /// above are broadcast, param reads are done lane by lane.
+  Value emitRegionVector(Region &region, ValueRange args);
+  Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
+  void emitPackKeyTile(Value keyBegin, Value count);
   /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
   /// evaluating the mask when `withMask`.
   void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
@@ -92,6 +99,10 @@ private:
   Value headDim, valueDim, numKeys, scale;
   // Per query row of the tile: running max, running sum, accumulator.
   Value rowMax, rowSum, acc;
+  // Packed f32 copies: the query tile (scaled), the key tile transposed
+  // ([D, tile_kv], so that scores come out a vector of keys at a time), the
+  // value tile, and the weights of the row being accumulated.
+  Value qPack, kPack, vPack, weights;
   // The work item being generated.
   Value batch, head, kvHead, firstRow, numRows;
   IRMapping outer; // the variant's params and hoisted constants
@@ -166,18 +177,16 @@ void KernelGenerator::vectorLoop(Value n,
 
 /// Loads a param element; an index out of bounds reads element 0 instead and
 /// records 1 + the param's position in the status buffer.
-Value KernelGenerator::emitParamLoad(LoadOp load, IRMapping &mapping) {
-  Value memref = mapping.lookup(load.getParam());
+Value KernelGenerator::emitParamLoad(LoadOp load, ArrayRef<Value> given) {
+  Value memref = outer.lookup(load.getParam());
   unsigned position = cast<BlockArgument>(load.getParam()).getArgNumber() -
                       VariantOp::kNumTensorInputs;
   Value inBounds = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-  SmallVector<Value> indices;
-  for (auto [d, index] : llvm::enumerate(load.getIndices())) {
-    Value i = mapping.lookupOrDefault(index);
+  SmallVector<Value> indices(given);
+  for (auto [d, i] : llvm::enumerate(indices)) {
     Value dim = memref::DimOp::create(b, loc, memref, d);
     Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i, dim);
     inBounds = arith::AndIOp::create(b, loc, inBounds, ok);
-    indices.push_back(i);
   }
   for (Value &i : indices)
     i = arith::SelectOp::create(b, loc, inBounds, i, index(0));
@@ -201,110 +210,223 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
   Block &block = region.front();
   mapping.map(block.getArguments(), args);
   for (Operation &op : block.without_terminator()) {
-    if (auto load = dyn_cast<LoadOp>(op))
-      mapping.map(load.getResult(), emitParamLoad(load, mapping));
-    else
+    if (auto load = dyn_cast<LoadOp>(op)) {
+      SmallVector<Value> indices;
+      for (Value i : load.getIndices())
+        indices.push_back(mapping.lookupOrDefault(i));
+      mapping.map(load.getResult(), emitParamLoad(load, indices));
+    } else {
       b.clone(op, mapping);
+    }
   }
   return mapping.lookupOrDefault(
       cast<YieldOp>(block.getTerminator()).getValue());
 }
 
-Value KernelGenerator::emitDot(Value batch, Value head, Value kvHead, Value row,
-                               Value key) {
+Value KernelGenerator::emitRegionVector(Region &region, ValueRange args) {
+  IRMapping mapping;
+  Block &block = region.front();
+  mapping.map(block.getArguments(), args);
+  // A value from above the region is one value for every lane.
+  auto lanes = [&](Value v) -> Value {
+    if (Value mapped = mapping.lookupOrNull(v))
+      return mapped;
+    Value scalar = outer.lookupOrDefault(v);
+    Value wide = splat(scalar);
+    mapping.map(v, wide);
+    return wide;
+  };
+  for (Operation &op : block.without_terminator()) {
+    if (auto load = dyn_cast<LoadOp>(op)) {
+      // Lane by lane: params are small and usually cached.
+      SmallVector<Value> indexVectors;
+      for (Value i : load.getIndices())
+        indexVectors.push_back(lanes(i));
+      Value result = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(vec(load.getType()),
+                                         b.getZeroAttr(load.getType())));
+      for (int64_t lane = 0; lane < width; ++lane) {
+        SmallVector<Value> indices;
+        for (Value iv : indexVectors)
+          indices.push_back(vector::ExtractOp::create(b, loc, iv, lane));
+        Value element = emitParamLoad(load, indices);
+        result = vector::InsertOp::create(b, loc, element, result, lane);
+      }
+      mapping.map(load.getResult(), result);
+      continue;
+    }
+    if (isa<arith::ConstantOp>(op)) {
+      mapping.map(op.getResult(0), splat(b.clone(op)->getResult(0)));
+      continue;
+    }
+    // Every other region op is elementwise: the same op on vectors.
+    for (Value operand : op.getOperands())
+      lanes(operand);
+    Operation *wide = b.clone(op, mapping);
+    for (OpResult result : wide->getResults())
+      result.setType(vec(result.getType()));
+  }
+  return lanes(cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+/// Packs the key tile transposed and the value tile, in f32, padding keys
+/// past the end with zeros.
+void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
+  Type f32Type = b.getF32Type();
   Type elem = flash.getQuery().getType().getElementType();
-  Value zeros = zeroVector(b.getF32Type());
+  Value zero = f32(0.0);
+  Value zerosF32 = zeroVector(f32Type);
   Value pass = zeroVector(elem);
-  SmallVector<Value> sum = forLoop(
-      index(0), headDim, index(width), {zeros}, [&](Value d, ValueRange args) {
-        Value remaining = arith::SubIOp::create(b, loc, headDim, d);
-        Value mask = vector::CreateMaskOp::create(
-            b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
-        Value qv = vector::MaskedLoadOp::create(b, loc, vec(elem), q,
-                                                ValueRange{batch, head, row, d},
-                                                mask, pass);
-        Value kv = vector::MaskedLoadOp::create(b, loc, vec(elem), k,
-                                                ValueRange{batch, kvHead, key, d},
-                                                mask, pass);
-        return SmallVector<Value>{
-            vector::FMAOp::create(b, loc, toF32(qv), toF32(kv), args[0])};
-      });
-  return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sum[0]);
+  forLoop(index(0), index(tileKv), index(1), {}, [&](Value c, ValueRange) {
+    Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, count);
+    Value last = arith::SubIOp::create(b, loc, count, index(1));
+    Value key = arith::AddIOp::create(
+        b, loc, keyBegin, arith::MinUIOp::create(b, loc, c, last));
+    forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
+      Value x = toF32(memref::LoadOp::create(b, loc, k,
+                                             ValueRange{batch, kvHead, key, d}));
+      x = arith::SelectOp::create(b, loc, valid, x, zero);
+      memref::StoreOp::create(b, loc, x, kPack, ValueRange{d, c});
+      return SmallVector<Value>{};
+    });
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value x = toF32(vector::MaskedLoadOp::create(
+          b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask, pass));
+      x = arith::SelectOp::create(b, loc, valid, x, zerosF32);
+      vector::MaskedStoreOp::create(b, loc, vPack, ValueRange{c, d}, mask, x);
+    });
+    return SmallVector<Value>{};
+  });
 }
 
 void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Type f32Type = b.getF32Type();
-  Type elem = flash.getQuery().getType().getElementType();
   NormalizerKind kind = flash.getNormalizer();
   bool softmax = kind == NormalizerKind::Softmax;
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   Value zero = f32(0.0), one = f32(1.0);
   Value zerosF32 = zeroVector(f32Type);
+  Value count = arith::SubIOp::create(b, loc, keyEnd, keyBegin);
+  emitPackKeyTile(keyBegin, count);
+
+  int64_t numVectors = tileKv / width;
+  SmallVector<int64_t> iotaValues(width);
+  for (int64_t i = 0; i < width; ++i)
+    iotaValues[i] = i;
+  Value iota = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(VectorType::get({width}, b.getIndexType()),
+                                     ArrayRef<int64_t>(iotaValues)));
 
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
     Value row = arith::AddIOp::create(b, loc, firstRow, r);
-    Value m0 = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
-    Value l0 = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
-    SmallVector<Value> state = forLoop(
-        keyBegin, keyEnd, index(1), {m0, l0}, [&](Value key, ValueRange args) {
-          Value m = args[0], l = args[1];
-          auto visit = [&]() -> SmallVector<Value> {
-            Value s = arith::MulFOp::create(
-                b, loc, emitDot(batch, head, kvHead, row, key), scale);
-            if (flash.hasScoreMod())
-              s = emitRegion(flash.getScoreMod(), {s, batch, head, row, key});
-            if (auto t = flash.getTemperature())
-              s = arith::DivFOp::create(b, loc, s, f32(t->convertToDouble()));
-            if (auto bias = flash.getBias())
-              s = arith::AddFOp::create(b, loc, s, f32(bias->convertToDouble()));
-            Value p, corr, newM = m, newL = l;
-            if (softmax) {
-              // Online softmax; a row whose scores are all -inf so far keeps
-              // m = -inf, weight 0 and no rescaling (no inf - inf).
-              newM = arith::MaximumFOp::create(b, loc, m, s);
-              Value finite = arith::CmpFOp::create(
-                  b, loc, arith::CmpFPredicate::ONE, newM, negInf);
-              Value safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
-              corr = math::ExpOp::create(b, loc,
-                                         arith::SubFOp::create(b, loc, m, safeM));
-              p = math::ExpOp::create(b, loc,
-                                      arith::SubFOp::create(b, loc, s, safeM));
-              newL = arith::AddFOp::create(
-                  b, loc, arith::MulFOp::create(b, loc, l, corr), p);
-            } else if (kind == NormalizerKind::Sigmoid) {
-              Value e =
-                  math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
-              p = arith::DivFOp::create(b, loc, one,
-                                        arith::AddFOp::create(b, loc, one, e));
-            } else if (kind == NormalizerKind::Relu) {
-              p = arith::MaximumFOp::create(b, loc, s, zero);
-            } else {
-              p = s;
-            }
-            Value pv = splat(p);
-            Value corrV = corr ? splat(corr) : Value();
-            Value pass = zeroVector(elem);
-            vectorLoop(valueDim, [&](Value d, Value mask) {
-              Value a = vector::MaskedLoadOp::create(
-                  b, loc, vec(f32Type), acc, ValueRange{r, d}, mask, zerosF32);
-              if (corrV)
-                a = arith::MulFOp::create(b, loc, a, corrV);
-              Value vv = vector::MaskedLoadOp::create(
-                  b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask,
-                  pass);
-              a = vector::FMAOp::create(b, loc, pv, toF32(vv), a);
-              vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask, a);
-            });
-            return {newM, newL};
-          };
-          if (!withMask)
-            return visit();
-          Value keep = emitRegion(flash.getMask(), {batch, head, row, key});
-          return ifThenElse(keep, {f32Type, f32Type}, visit,
-                            [&] { return SmallVector<Value>{m, l}; });
+    Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
+    Value l = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+
+    // Scores of the row against the whole key tile: a rank-1 update per head
+    // dim, numVectors keys-vectors at a time.
+    SmallVector<Value> init(numVectors, zerosF32);
+    SmallVector<Value> scores =
+        forLoop(index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
+          Value qd = splat(memref::LoadOp::create(b, loc, qPack, ValueRange{r, d}));
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < numVectors; ++i) {
+            Value kv = vector::LoadOp::create(b, loc, vec(f32Type), kPack,
+                                              ValueRange{d, index(i * width)});
+            next.push_back(vector::FMAOp::create(b, loc, qd, kv, accs[i]));
+          }
+          return next;
         });
-    memref::StoreOp::create(b, loc, state[0], rowMax, ValueRange{r});
-    memref::StoreOp::create(b, loc, state[1], rowSum, ValueRange{r});
+
+    // The score_mod, the mask and the normalizer's transform, on vectors.
+    SmallVector<Value> keeps;
+    for (int64_t i = 0; i < numVectors; ++i) {
+      Value first = arith::AddIOp::create(b, loc, keyBegin, index(i * width));
+      Value keys = arith::AddIOp::create(b, loc, splat(first), iota);
+      Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, keys,
+                                         splat(keyEnd));
+      SmallVector<Value> idx = {splat(batch), splat(head), splat(row), keys};
+      Value s = scores[i];
+      if (flash.hasScoreMod())
+        s = emitRegionVector(flash.getScoreMod(), {s, idx[0], idx[1], idx[2], idx[3]});
+      if (withMask)
+        keep = arith::AndIOp::create(b, loc, keep,
+                                     emitRegionVector(flash.getMask(), idx));
+      if (auto t = flash.getTemperature())
+        s = arith::DivFOp::create(b, loc, s, splat(f32(t->convertToDouble())));
+      if (auto bias = flash.getBias())
+        s = arith::AddFOp::create(b, loc, s, splat(f32(bias->convertToDouble())));
+      scores[i] = s;
+      keeps.push_back(keep);
+    }
+
+    // Weights; for softmax the running max and sum move on by the tile.
+    Value corr, newM = m, newL = l;
+    Value safeM;
+    if (softmax) {
+      Value tileMax = negInf;
+      for (int64_t i = 0; i < numVectors; ++i) {
+        Value masked = arith::SelectOp::create(b, loc, keeps[i], scores[i],
+                                               splat(negInf));
+        tileMax = arith::MaximumFOp::create(
+            b, loc, tileMax,
+            vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
+                                        masked));
+      }
+      // A row whose kept scores are all -inf so far keeps m = -inf, weight 0
+      // and no rescaling (no inf - inf).
+      newM = arith::MaximumFOp::create(b, loc, m, tileMax);
+      Value finite =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, newM, negInf);
+      safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
+      corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, safeM));
+    }
+    Value sum = zero;
+    for (int64_t i = 0; i < numVectors; ++i) {
+      Value s = scores[i], p;
+      if (softmax) {
+        p = math::ExpOp::create(b, loc,
+                                arith::SubFOp::create(b, loc, s, splat(safeM)));
+      } else if (kind == NormalizerKind::Sigmoid) {
+        Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
+        p = arith::DivFOp::create(b, loc, splat(one),
+                                  arith::AddFOp::create(b, loc, splat(one), e));
+      } else if (kind == NormalizerKind::Relu) {
+        p = arith::MaximumFOp::create(b, loc, s, zerosF32);
+      } else {
+        p = s;
+      }
+      p = arith::SelectOp::create(b, loc, keeps[i], p, zerosF32);
+      if (softmax)
+        sum = arith::AddFOp::create(
+            b, loc, sum,
+            vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, p));
+      vector::StoreOp::create(b, loc, p, weights, ValueRange{index(i * width)});
+    }
+    if (softmax)
+      newL = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, corr),
+                                   sum);
+
+    // acc[r, :] = acc[r, :] * corr + weights . V, a chunk of the head dim at
+    // a time so that the chunk stays in a register across the keys.
+    Value corrV = softmax ? splat(corr) : Value();
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                             ValueRange{r, d}, mask, zerosF32);
+      if (corrV)
+        a = arith::MulFOp::create(b, loc, a, corrV);
+      SmallVector<Value> result =
+          forLoop(index(0), count, index(1), {a}, [&](Value c, ValueRange args) {
+            Value p = splat(memref::LoadOp::create(b, loc, weights, ValueRange{c}));
+            Value vv = vector::MaskedLoadOp::create(
+                b, loc, vec(f32Type), vPack, ValueRange{c, d}, mask, zerosF32);
+            return SmallVector<Value>{
+                vector::FMAOp::create(b, loc, p, vv, args[0])};
+          });
+      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                    result[0]);
+    });
+    memref::StoreOp::create(b, loc, newM, rowMax, ValueRange{r});
+    memref::StoreOp::create(b, loc, newL, rowSum, ValueRange{r});
     return SmallVector<Value>{};
   });
 }
@@ -428,6 +550,16 @@ LogicalResult KernelGenerator::generate() {
   acc = memref::AllocaOp::create(
       b, loc, MemRefType::get({tileQ, ShapedType::kDynamic}, f32Type),
       ValueRange{valueDim});
+  qPack = memref::AllocaOp::create(
+      b, loc, MemRefType::get({tileQ, ShapedType::kDynamic}, f32Type),
+      ValueRange{headDim});
+  kPack = memref::AllocaOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
+      ValueRange{headDim});
+  vPack = memref::AllocaOp::create(
+      b, loc, MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
+      ValueRange{valueDim});
+  weights = memref::AllocaOp::create(b, loc, MemRefType::get({tileKv}, f32Type));
   Value kvTile = index(tileKv);
   Value numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, kvTile);
 
@@ -442,9 +574,19 @@ LogicalResult KernelGenerator::generate() {
         b, loc, arith::AddIOp::create(b, loc, firstRow, tile), queries);
     numRows = arith::SubIOp::create(b, loc, lastRow, firstRow);
 
-    // Fresh row state.
+    // Fresh row state, and the query tile packed in f32 with the scale in.
     Value zerosF32 = zeroVector(f32Type);
+    Type elem = flash.getQuery().getType().getElementType();
+    Value scaleV = splat(scale);
     forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+      Value row = arith::AddIOp::create(b, loc, firstRow, r);
+      vectorLoop(headDim, [&](Value d, Value mask) {
+        Value x = toF32(vector::MaskedLoadOp::create(
+            b, loc, vec(elem), q, ValueRange{batch, head, row, d}, mask,
+            zeroVector(elem)));
+        vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
+                                      arith::MulFOp::create(b, loc, x, scaleV));
+      });
       memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
                               rowMax, ValueRange{r});
       memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
