@@ -93,6 +93,9 @@ private:
   OpBuilder b;
   Location loc;
   int64_t tileQ, tileKv, width;
+  /// Query rows processed together (their buffers are padded to a multiple).
+  int64_t rowBlock = 4;
+  int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
 
   // Kernel values.
   Value q, k, v, out, lse, status;
@@ -316,117 +319,173 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Value iota = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(VectorType::get({width}, b.getIndexType()),
                                      ArrayRef<int64_t>(iotaValues)));
+  Value lastRow = arith::SubIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, firstRow, numRows), index(1));
+  Value numBlocks = arith::CeilDivUIOp::create(b, loc, numRows, index(rowBlock));
 
-  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    Value row = arith::AddIOp::create(b, loc, firstRow, r);
-    Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
-    Value l = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+  // Row blocks of `rowBlock` rows share every load of the key and value
+  // tiles. Rows past the tile's end (at most rowBlock - 1) compute as its
+  // last row and are never stored.
+  forLoop(index(0), numBlocks, index(1), {}, [&](Value blk, ValueRange) {
+    Value r0 = arith::MulIOp::create(b, loc, blk, index(rowBlock));
+    SmallVector<Value> rs, rows, ms, ls;
+    for (int64_t i = 0; i < rowBlock; ++i) {
+      Value r = arith::AddIOp::create(b, loc, r0, index(i));
+      rs.push_back(r);
+      rows.push_back(arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastRow));
+      ms.push_back(memref::LoadOp::create(b, loc, rowMax, ValueRange{r}));
+      ls.push_back(memref::LoadOp::create(b, loc, rowSum, ValueRange{r}));
+    }
 
-    // Scores of the row against the whole key tile: a rank-1 update per head
-    // dim, numVectors keys-vectors at a time.
-    SmallVector<Value> init(numVectors, zerosF32);
+    // Scores of the rows against the whole key tile: rank-1 updates, one
+    // head dim at a time.
+    SmallVector<Value> init(rowBlock * numVectors, zerosF32);
     SmallVector<Value> scores =
         forLoop(index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
-          Value qd = splat(memref::LoadOp::create(b, loc, qPack, ValueRange{r, d}));
+          SmallVector<Value> keysT;
+          for (int64_t j = 0; j < numVectors; ++j)
+            keysT.push_back(vector::LoadOp::create(b, loc, vec(f32Type), kPack,
+                                                   ValueRange{d, index(j * width)}));
           SmallVector<Value> next;
-          for (int64_t i = 0; i < numVectors; ++i) {
-            Value kv = vector::LoadOp::create(b, loc, vec(f32Type), kPack,
-                                              ValueRange{d, index(i * width)});
-            next.push_back(vector::FMAOp::create(b, loc, qd, kv, accs[i]));
+          for (int64_t i = 0; i < rowBlock; ++i) {
+            Value qd =
+                splat(memref::LoadOp::create(b, loc, qPack, ValueRange{rs[i], d}));
+            for (int64_t j = 0; j < numVectors; ++j)
+              next.push_back(vector::FMAOp::create(b, loc, qd, keysT[j],
+                                                   accs[i * numVectors + j]));
           }
           return next;
         });
 
-    // The score_mod, the mask and the normalizer's transform, on vectors.
-    SmallVector<Value> keeps;
-    for (int64_t i = 0; i < numVectors; ++i) {
-      Value first = arith::AddIOp::create(b, loc, keyBegin, index(i * width));
-      Value keys = arith::AddIOp::create(b, loc, splat(first), iota);
-      Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, keys,
-                                         splat(keyEnd));
-      SmallVector<Value> idx = {splat(batch), splat(head), splat(row), keys};
-      Value s = scores[i];
-      if (flash.hasScoreMod())
-        s = emitRegionVector(flash.getScoreMod(), {s, idx[0], idx[1], idx[2], idx[3]});
-      if (withMask)
-        keep = arith::AndIOp::create(b, loc, keep,
-                                     emitRegionVector(flash.getMask(), idx));
-      if (auto t = flash.getTemperature())
-        s = arith::DivFOp::create(b, loc, s, splat(f32(t->convertToDouble())));
-      if (auto bias = flash.getBias())
-        s = arith::AddFOp::create(b, loc, s, splat(f32(bias->convertToDouble())));
-      scores[i] = s;
-      keeps.push_back(keep);
-    }
-
-    // Weights; for softmax the running max and sum move on by the tile.
-    Value corr, newM = m, newL = l;
-    Value safeM;
-    if (softmax) {
-      Value tileMax = negInf;
-      for (int64_t i = 0; i < numVectors; ++i) {
-        Value masked = arith::SelectOp::create(b, loc, keeps[i], scores[i],
-                                               splat(negInf));
-        tileMax = arith::MaximumFOp::create(
-            b, loc, tileMax,
-            vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
-                                        masked));
+    SmallVector<Value> corrs, newMs, newLs;
+    for (int64_t i = 0; i < rowBlock; ++i) {
+      // The score_mod, the mask and the normalizer's transform, on vectors.
+      SmallVector<Value> rowScores, keeps;
+      for (int64_t j = 0; j < numVectors; ++j) {
+        Value first = arith::AddIOp::create(b, loc, keyBegin, index(j * width));
+        Value keys = arith::AddIOp::create(b, loc, splat(first), iota);
+        Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           keys, splat(keyEnd));
+        // Lanes past the last key see the last key: no param is read out of
+        // bounds for them, and `keep` drops them.
+        Value lastKey = splat(arith::SubIOp::create(b, loc, keyEnd, index(1)));
+        Value clamped = arith::MinUIOp::create(b, loc, keys, lastKey);
+        SmallVector<Value> idx = {splat(batch), splat(head), splat(rows[i]),
+                                  clamped};
+        Value s = scores[i * numVectors + j];
+        if (flash.hasScoreMod())
+          s = emitRegionVector(flash.getScoreMod(),
+                               {s, idx[0], idx[1], idx[2], idx[3]});
+        if (withMask)
+          keep = arith::AndIOp::create(b, loc, keep,
+                                       emitRegionVector(flash.getMask(), idx));
+        if (auto t = flash.getTemperature())
+          s = arith::DivFOp::create(b, loc, s, splat(f32(t->convertToDouble())));
+        if (auto bias = flash.getBias())
+          s = arith::AddFOp::create(b, loc, s, splat(f32(bias->convertToDouble())));
+        rowScores.push_back(s);
+        keeps.push_back(keep);
       }
-      // A row whose kept scores are all -inf so far keeps m = -inf, weight 0
-      // and no rescaling (no inf - inf).
-      newM = arith::MaximumFOp::create(b, loc, m, tileMax);
-      Value finite =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, newM, negInf);
-      safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
-      corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, safeM));
-    }
-    Value sum = zero;
-    for (int64_t i = 0; i < numVectors; ++i) {
-      Value s = scores[i], p;
+
+      // Weights; for softmax the running max and sum move on by the tile.
+      Value m = ms[i], l = ls[i], corr = one, newM = m, newL = l, safeM;
       if (softmax) {
-        p = math::ExpOp::create(b, loc,
-                                arith::SubFOp::create(b, loc, s, splat(safeM)));
-      } else if (kind == NormalizerKind::Sigmoid) {
-        Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
-        p = arith::DivFOp::create(b, loc, splat(one),
-                                  arith::AddFOp::create(b, loc, splat(one), e));
-      } else if (kind == NormalizerKind::Relu) {
-        p = arith::MaximumFOp::create(b, loc, s, zerosF32);
-      } else {
-        p = s;
+        Value tileMax = negInf;
+        for (int64_t j = 0; j < numVectors; ++j) {
+          Value masked = arith::SelectOp::create(b, loc, keeps[j], rowScores[j],
+                                                 splat(negInf));
+          tileMax = arith::MaximumFOp::create(
+              b, loc, tileMax,
+              vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
+                                          masked));
+        }
+        // A row whose kept scores are all -inf so far keeps m = -inf,
+        // weight 0 and no rescaling (no inf - inf).
+        newM = arith::MaximumFOp::create(b, loc, m, tileMax);
+        Value finite =
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, newM, negInf);
+        safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
+        corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, safeM));
       }
-      p = arith::SelectOp::create(b, loc, keeps[i], p, zerosF32);
+      Value sum = zero;
+      for (int64_t j = 0; j < numVectors; ++j) {
+        Value s = rowScores[j], p;
+        if (softmax) {
+          p = math::ExpOp::create(b, loc,
+                                  arith::SubFOp::create(b, loc, s, splat(safeM)));
+        } else if (kind == NormalizerKind::Sigmoid) {
+          Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
+          p = arith::DivFOp::create(b, loc, splat(one),
+                                    arith::AddFOp::create(b, loc, splat(one), e));
+        } else if (kind == NormalizerKind::Relu) {
+          p = arith::MaximumFOp::create(b, loc, s, zerosF32);
+        } else {
+          p = s;
+        }
+        p = arith::SelectOp::create(b, loc, keeps[j], p, zerosF32);
+        if (softmax)
+          sum = arith::AddFOp::create(
+              b, loc, sum,
+              vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, p));
+        vector::StoreOp::create(b, loc, p, weights,
+                                ValueRange{index(i), index(j * width)});
+      }
       if (softmax)
-        sum = arith::AddFOp::create(
-            b, loc, sum,
-            vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, p));
-      vector::StoreOp::create(b, loc, p, weights, ValueRange{index(i * width)});
+        newL = arith::AddFOp::create(b, loc,
+                                     arith::MulFOp::create(b, loc, l, corr), sum);
+      corrs.push_back(corr);
+      newMs.push_back(newM);
+      newLs.push_back(newL);
     }
-    if (softmax)
-      newL = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, corr),
-                                   sum);
 
-    // acc[r, :] = acc[r, :] * corr + weights . V, a chunk of the head dim at
-    // a time so that the chunk stays in a register across the keys.
-    Value corrV = softmax ? splat(corr) : Value();
-    vectorLoop(valueDim, [&](Value d, Value mask) {
-      Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
-                                             ValueRange{r, d}, mask, zerosF32);
-      if (corrV)
-        a = arith::MulFOp::create(b, loc, a, corrV);
+    // acc[rows, :] = acc[rows, :] * corr + weights . V, two vectors of the
+    // head dim at a time so that they stay in registers across the keys.
+    forLoop(index(0), valueDim, index(2 * width), {}, [&](Value d, ValueRange) {
+      Value d1 = arith::AddIOp::create(b, loc, d, index(width));
+      auto maskFrom = [&](Value start) {
+        Value remaining = arith::SubIOp::create(b, loc, valueDim, start);
+        return vector::CreateMaskOp::create(
+            b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
+      };
+      Value mask0 = maskFrom(d), mask1 = maskFrom(d1);
+      SmallVector<Value> accs;
+      for (int64_t i = 0; i < rowBlock; ++i)
+        for (auto [start, mask] : {std::make_pair(d, mask0), std::make_pair(d1, mask1)}) {
+          Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                                 ValueRange{rs[i], start}, mask,
+                                                 zerosF32);
+          if (softmax)
+            a = arith::MulFOp::create(b, loc, a, splat(corrs[i]));
+          accs.push_back(a);
+        }
       SmallVector<Value> result =
-          forLoop(index(0), count, index(1), {a}, [&](Value c, ValueRange args) {
-            Value p = splat(memref::LoadOp::create(b, loc, weights, ValueRange{c}));
-            Value vv = vector::MaskedLoadOp::create(
-                b, loc, vec(f32Type), vPack, ValueRange{c, d}, mask, zerosF32);
-            return SmallVector<Value>{
-                vector::FMAOp::create(b, loc, p, vv, args[0])};
+          forLoop(index(0), count, index(1), accs, [&](Value c, ValueRange args) {
+            Value v0 = vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
+                                                    ValueRange{c, d}, mask0, zerosF32);
+            Value v1 = vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
+                                                    ValueRange{c, d1}, mask1, zerosF32);
+            SmallVector<Value> next;
+            for (int64_t i = 0; i < rowBlock; ++i) {
+              Value p = splat(
+                  memref::LoadOp::create(b, loc, weights, ValueRange{index(i), c}));
+              next.push_back(vector::FMAOp::create(b, loc, p, v0, args[2 * i]));
+              next.push_back(vector::FMAOp::create(b, loc, p, v1, args[2 * i + 1]));
+            }
+            return next;
           });
-      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
-                                    result[0]);
+      for (int64_t i = 0; i < rowBlock; ++i) {
+        vector::MaskedStoreOp::create(b, loc, acc, ValueRange{rs[i], d}, mask0,
+                                      result[2 * i]);
+        vector::MaskedStoreOp::create(b, loc, acc, ValueRange{rs[i], d1}, mask1,
+                                      result[2 * i + 1]);
+      }
+      return SmallVector<Value>{};
     });
-    memref::StoreOp::create(b, loc, newM, rowMax, ValueRange{r});
-    memref::StoreOp::create(b, loc, newL, rowSum, ValueRange{r});
+    for (int64_t i = 0; i < rowBlock; ++i) {
+      memref::StoreOp::create(b, loc, newMs[i], rowMax, ValueRange{rs[i]});
+      memref::StoreOp::create(b, loc, newLs[i], rowSum, ValueRange{rs[i]});
+    }
     return SmallVector<Value>{};
   });
 }
@@ -544,14 +603,17 @@ LogicalResult KernelGenerator::generate() {
     scale = arith::DivFOp::create(b, loc, f32(1.0), math::SqrtOp::create(b, loc, df));
   }
   Type f32Type = b.getF32Type();
-  auto rowState = MemRefType::get({tileQ}, f32Type);
+  // With 16 lanes (AVX-512, 32 registers) 4 rows x 4 score vectors fit in
+  // registers; narrower units get 2 rows.
+  rowBlock = width >= 16 ? 4 : 2;
+  auto rowState = MemRefType::get({paddedRows()}, f32Type);
   rowMax = memref::AllocaOp::create(b, loc, rowState);
   rowSum = memref::AllocaOp::create(b, loc, rowState);
   acc = memref::AllocaOp::create(
-      b, loc, MemRefType::get({tileQ, ShapedType::kDynamic}, f32Type),
+      b, loc, MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
       ValueRange{valueDim});
   qPack = memref::AllocaOp::create(
-      b, loc, MemRefType::get({tileQ, ShapedType::kDynamic}, f32Type),
+      b, loc, MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
       ValueRange{headDim});
   kPack = memref::AllocaOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
@@ -559,7 +621,8 @@ LogicalResult KernelGenerator::generate() {
   vPack = memref::AllocaOp::create(
       b, loc, MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
       ValueRange{valueDim});
-  weights = memref::AllocaOp::create(b, loc, MemRefType::get({tileKv}, f32Type));
+  weights = memref::AllocaOp::create(
+      b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   Value kvTile = index(tileKv);
   Value numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, kvTile);
 
@@ -574,12 +637,15 @@ LogicalResult KernelGenerator::generate() {
         b, loc, arith::AddIOp::create(b, loc, firstRow, tile), queries);
     numRows = arith::SubIOp::create(b, loc, lastRow, firstRow);
 
-    // Fresh row state, and the query tile packed in f32 with the scale in.
+    // Fresh row state, and the query tile packed in f32 with the scale in;
+    // padding rows repeat the tile's last row.
     Value zerosF32 = zeroVector(f32Type);
     Type elem = flash.getQuery().getType().getElementType();
     Value scaleV = splat(scale);
-    forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-      Value row = arith::AddIOp::create(b, loc, firstRow, r);
+    Value lastValid = arith::SubIOp::create(b, loc, lastRow, index(1));
+    forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
+      Value row = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid);
       vectorLoop(headDim, [&](Value d, Value mask) {
         Value x = toF32(vector::MaskedLoadOp::create(
             b, loc, vec(elem), q, ValueRange{batch, head, row, d}, mask,
