@@ -304,6 +304,13 @@ LogicalResult LoadOp::verify() {
   return success();
 }
 
+LogicalResult LoadRangeOp::verify() {
+  if (getParam().getType().getRank() != 1)
+    return emitOpError() << "summarises 1-D params; got rank "
+                         << getParam().getType().getRank();
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // The cascade
 //===----------------------------------------------------------------------===//

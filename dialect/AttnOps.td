@@ -128,6 +128,35 @@ def Attn_LoadOp : Attn_Op<"load", [Pure,
   let hasVerifier = 1;
 }
 
+def Attn_LoadRangeOp : Attn_Op<"load_range", [Pure,
+    TypesMatchWith<"min has the param's element type", "param", "min",
+                   "::llvm::cast<::mlir::TensorType>($_self).getElementType()">,
+    TypesMatchWith<"max has the param's element type", "param", "max",
+                   "::llvm::cast<::mlir::TensorType>($_self).getElementType()">]> {
+  let summary = "the least and greatest element of a 1-D param over a range";
+  let description = [{
+    Returns the least and the greatest of `param[first..last]` (both
+    included), the range clamped to the param's extent. The tile classifiers
+    of attn-analyze-blocks use it to summarise a data-dependent read over a
+    tile of positions (for example the document ids of a query tile).
+
+    ```mlir
+    %lo, %hi = attn.load_range %doc[%q_first to %q_last] : tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnySignlessInteger]>:$param,
+                       Index:$first, Index:$last);
+  let results = (outs AnySignlessInteger:$min, AnySignlessInteger:$max);
+  let assemblyFormat = [{
+    $param `[` $first `to` $last `]` attr-dict `:` type($param)
+  }];
+  let builders = [OpBuilder<(ins "Value":$param, "Value":$first, "Value":$last), [{
+    Type elem = ::llvm::cast<TensorType>(param.getType()).getElementType();
+    build($_builder, $_state, elem, elem, param, first, last);
+  }]>];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // The cascade
 //===----------------------------------------------------------------------===//

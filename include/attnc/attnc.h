@@ -73,7 +73,7 @@ struct ParamInfo {
 struct CompileOptions {
   DType dtype = DType::F32;       // of q, k, v and out
   std::optional<int64_t> headDim; // D, when fixed at compile time
-  int64_t tileQ = 32;             // query rows per work item
+  int64_t tileQ = 64;             // query rows per work item
   int64_t tileKv = 0;             // keys per tile (0: the target's choice)
 };
 

@@ -20,7 +20,7 @@ struct Kernel::Impl {
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim;
-  int64_t tileQ = 32;
+  int64_t tileQ = 64;
   std::shared_ptr<mlir::ExecutionEngine> engine;
   void (*entry)(void **) = nullptr; // the packed kernel
 };

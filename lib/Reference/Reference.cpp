@@ -179,6 +179,9 @@ bool Interpreter::evalScalarOp(Operation &op,
                                llvm::DenseMap<Value, Scalar> &values) {
   auto in = [&](unsigned i) { return lookup(op.getOperand(i), values); };
   auto set = [&](Scalar s) {
+    if (op.getNumResults() != 1)
+      return fail("reference: unsupported operation '" +
+                  op.getName().getStringRef().str() + "' in a region");
     Type type = op.getResult(0).getType();
     if (type.isIntOrIndex())
       s.i = wrapToWidth(s.i, type);
@@ -195,6 +198,24 @@ bool Interpreter::evalScalarOp(Operation &op,
     if (auto ia = dyn_cast<IntegerAttr>(c.getValue()))
       return i(ia.getValue().getSExtValue());
     return fail("reference: unsupported constant");
+  }
+  if (auto range = dyn_cast<LoadRangeOp>(op)) {
+    const RefArray *array = arrays.lookup(range.getParam());
+    if (!array)
+      return fail("reference: attn.load_range of an unknown param");
+    int64_t size = array->dim(0);
+    int64_t lo = std::max<int64_t>(lookup(range.getFirst(), values).i, 0);
+    int64_t hi = std::min<int64_t>(lookup(range.getLast(), values).i, size - 1);
+    int64_t start = static_cast<int64_t>(array->data[std::min(lo, hi)]);
+    Scalar mn, mx;
+    mn.i = mx.i = start;
+    for (int64_t i = lo; i <= hi; ++i) {
+      mn.i = std::min<int64_t>(mn.i, static_cast<int64_t>(array->data[i]));
+      mx.i = std::max<int64_t>(mx.i, static_cast<int64_t>(array->data[i]));
+    }
+    values[range.getMin()] = mn;
+    values[range.getMax()] = mx;
+    return true;
   }
   if (auto load = dyn_cast<LoadOp>(op)) {
     auto it = arrays.find(load.getParam());

@@ -180,9 +180,21 @@ Abstract TileClassEmitter::compare(arith::CmpIPredicate p, const Abstract &x,
   }
 }
 
-/// A param read at one position for the whole tile is read; anywhere else
-/// its value is anything.
+/// A 1-D integer param read over an interval of positions is summarised by
+/// its least and greatest element there (document ids of a tile); a param of
+/// more dimensions read at one position for the whole tile is read (block
+/// maps); anything else may be anything.
 Abstract TileClassEmitter::load(LoadOp op) {
+  Type type = op.getType();
+  if (op.getIndices().size() == 1 && type.isSignlessInteger()) {
+    Abstract a = get(op.getIndices()[0]);
+    if (!a.lo || !a.hi)
+      return anything(type);
+    auto range = LoadRangeOp::create(b, loc, op.getParam(), a.lo, a.hi);
+    if (type.isInteger(1))
+      return boolean(range.getMax(), notB(range.getMin()));
+    return interval(toIndex(range.getMin()), toIndex(range.getMax()));
+  }
   Value allPoints = boolean(true);
   SmallVector<Value> indices;
   for (Value index : op.getIndices()) {
@@ -196,7 +208,6 @@ Abstract TileClassEmitter::load(LoadOp op) {
   for (Value &i : indices)
     i = select(allPoints, i, index(0));
   Value value = LoadOp::create(b, loc, op.getParam(), indices);
-  Type type = op.getType();
   if (type.isInteger(1))
     return boolean(select(allPoints, value, boolean(true)),
                    select(allPoints, notB(value), boolean(true)));

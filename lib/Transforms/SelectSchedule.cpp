@@ -32,9 +32,10 @@ struct AttnSelectSchedulePass
           << target << "'; expected cpu";
       return signalPassFailure();
     }
-    // A query tile of 32 rows keeps its accumulators (32 x D floats) in L1;
-    // a key tile of 64 is the granularity at which masks skip work.
-    int64_t q = tileQ > 0 ? int64_t(tileQ) : 32;
+    // A query tile of 64 rows keeps its accumulators (64 x D floats) in L2
+    // and reads each key tile once for 64 rows; a key tile of 64 is the
+    // granularity at which masks skip work.
+    int64_t q = tileQ > 0 ? int64_t(tileQ) : 64;
     int64_t kv = tileKv > 0 ? int64_t(tileKv) : 64;
     int64_t width = vectorWidth > 0 ? int64_t(vectorWidth) : hostVectorWidth();
     Builder b(&getContext());

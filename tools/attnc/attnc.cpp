@@ -86,8 +86,8 @@ cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)"),
                         cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 32)"),
-                          cl::init(32), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 64)"),
+                          cl::init(64), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runTileKv("tile-kv",
                            cl::desc("Keys per tile (default: the target's)"),
                            cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));

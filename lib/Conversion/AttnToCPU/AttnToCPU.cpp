@@ -82,6 +82,7 @@ private:
   /// above are broadcast, param reads are done lane by lane.
   Value emitRegionVector(Region &region, ValueRange args);
   Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
+  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first, Value last);
   void emitPackKeyTile(Value keyBegin, Value count);
   /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
   /// evaluating the mask when `withMask`.
@@ -208,6 +209,30 @@ Value KernelGenerator::emitParamLoad(LoadOp load, ArrayRef<Value> given) {
   return value;
 }
 
+/// The least and greatest of param[first..last], clamped to its extent.
+std::pair<Value, Value> KernelGenerator::emitLoadRange(LoadRangeOp op,
+                                                       Value first, Value last) {
+  Value memref = outer.lookup(op.getParam());
+  Value size = memref::DimOp::create(b, loc, memref, 0);
+  Value lo = arith::MaxSIOp::create(b, loc, first, index(0));
+  Value hi = arith::MinSIOp::create(
+      b, loc, last, arith::SubIOp::create(b, loc, size, index(1)));
+  Value start = memref::LoadOp::create(b, loc, memref,
+                                       ValueRange{arith::MinSIOp::create(b, loc, lo, hi)});
+  bool isBool = op.getMin().getType().isInteger(1);
+  SmallVector<Value> extremes = forLoop(
+      lo, arith::AddIOp::create(b, loc, hi, index(1)), index(1), {start, start},
+      [&](Value i, ValueRange args) {
+        Value x = memref::LoadOp::create(b, loc, memref, ValueRange{i});
+        if (isBool)
+          return SmallVector<Value>{arith::MinUIOp::create(b, loc, args[0], x),
+                                    arith::MaxUIOp::create(b, loc, args[1], x)};
+        return SmallVector<Value>{arith::MinSIOp::create(b, loc, args[0], x),
+                                  arith::MaxSIOp::create(b, loc, args[1], x)};
+      });
+  return {extremes[0], extremes[1]};
+}
+
 Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
   IRMapping mapping = outer;
   Block &block = region.front();
@@ -218,6 +243,11 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
       for (Value i : load.getIndices())
         indices.push_back(mapping.lookupOrDefault(i));
       mapping.map(load.getResult(), emitParamLoad(load, indices));
+    } else if (auto range = dyn_cast<LoadRangeOp>(op)) {
+      auto [min, max] = emitLoadRange(range, mapping.lookupOrDefault(range.getFirst()),
+                                      mapping.lookupOrDefault(range.getLast()));
+      mapping.map(range.getMin(), min);
+      mapping.map(range.getMax(), max);
     } else {
       b.clone(op, mapping);
     }
