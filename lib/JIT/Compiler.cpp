@@ -57,8 +57,18 @@ DType toDType(ast::ScalarType type) {
 }
 } // namespace
 
+/// The f32 lanes the generated kernels use (attn-select-schedule's choice).
+static int64_t kernelVectorWidth(mlir::ModuleOp module) {
+  int64_t width = 16;
+  module.walk([&](mlir::Operation *op) {
+    if (auto attr = op->getAttrOfType<mlir::IntegerAttr>("attn.vector_width"))
+      width = attr.getInt();
+  });
+  return width;
+}
+
 /// Changes whenever generated code may change for the same input.
-constexpr const char *kCompilerVersion = "attnc-cpu-2";
+constexpr const char *kCompilerVersion = "attnc-cpu-3";
 
 struct Compiler::Impl {
   std::mutex mutex; // one compilation at a time: the context is shared
@@ -144,7 +154,17 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                      "' for the CPU:\n" + diagnostics);
 
   mlir::ExecutionEngineOptions engineOptions;
-  auto transformer = mlir::makeOptimizingTransformer(3, 0, nullptr);
+  auto optimize = mlir::makeOptimizingTransformer(3, 0, nullptr);
+  auto transformer = [&](llvm::Module *llvmModule) -> llvm::Error {
+    // The kernels' vectors are as wide as the host's: without this, LLVM
+    // splits 512-bit operations in two on CPUs tuned to prefer 256 bits.
+    for (llvm::Function &fn : *llvmModule) {
+      std::string bits = std::to_string(32 * kernelVectorWidth(*module));
+      fn.addFnAttr("prefer-vector-width", bits);
+      fn.addFnAttr("min-legal-vector-width", bits);
+    }
+    return optimize(llvmModule);
+  };
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = mlir::ExecutionEngine::create(*module, engineOptions);

@@ -591,6 +591,8 @@ LogicalResult KernelGenerator::generate() {
   auto func = func::FuncOp::create(b, variant.getLoc(),
                                    getCPUKernelName(variant.getSymName()),
                                    FunctionType::get(ctx, argTypes, {}));
+  // The JIT sets LLVM's vector-width preference from this.
+  func->setAttr("attn.vector_width", b.getI64IntegerAttr(width));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   unsigned next = 0;
