@@ -1,6 +1,7 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
 #include "Check/Check.h"
+#include "JIT/CpuTarget.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Transforms/Passes.h"
@@ -22,6 +23,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -33,7 +35,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { MLIR, Fused };
+enum class Emit { MLIR, Fused, LLVM, Obj };
 
 cl::OptionCategory attncCategory("attnc options");
 
@@ -55,8 +57,22 @@ cl::opt<Emit> emit(
                           "the cascade in the attn dialect, as written"),
                clEnumValN(Emit::Fused, "fused",
                           "the IR after canonicalize and attn-fuse: one "
-                          "attn.flash per variant")),
+                          "attn.flash per variant"),
+               clEnumValN(Emit::LLVM, "llvm",
+                          "LLVM IR of the CPU kernel (--target=cpu)"),
+               clEnumValN(Emit::Obj, "obj",
+                          "an object file of the CPU kernel with a C entry "
+                          "point, and its C header beside it (-o K.o writes "
+                          "K.h)")),
     cl::cat(attncCategory));
+cl::opt<std::string> target("target",
+                            cl::desc("Where kernels run: cpu (the host); "
+                                     "needed by --emit=llvm|obj"),
+                            cl::init("cpu"), cl::cat(attncCategory));
+cl::opt<std::string> variantName("variant",
+                                 cl::desc("The variant to compile to llvm or "
+                                          "obj, when the file has several"),
+                                 cl::cat(attncCategory));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Element type of q, k, v and out: f32 "
                                     "(default), bf16 or f16"),
@@ -124,6 +140,84 @@ exit status is 1 when there is any. MLIR's own flags (--mlir-print-ir-after-all,
 lists them.
 )";
 } // namespace
+
+/// --emit=llvm|obj: one fused variant through the CPU pipeline.
+static int emitCPUKernel(mlir::ModuleOp module) {
+  if (target != "cpu") {
+    errs() << "attnc: error: --target=" << target
+           << " is not supported yet; the CPU (--target=cpu) is\n";
+    return 1;
+  }
+  SmallVector<mlir::attn::VariantOp> variants(module.getOps<mlir::attn::VariantOp>());
+  std::string names;
+  for (mlir::attn::VariantOp v : variants)
+    names += (names.empty() ? "" : ", ") + v.getSymName().str();
+  for (mlir::attn::VariantOp v : variants)
+    if (!variantName.empty() && v.getSymName() != variantName)
+      v.erase();
+  variants.assign(module.getOps<mlir::attn::VariantOp>().begin(),
+                  module.getOps<mlir::attn::VariantOp>().end());
+  if (variants.size() != 1) {
+    errs() << "attnc: error: "
+           << (variantName.empty() ? "the file defines several variants (" + names +
+                                         "); choose one with --variant"
+                                   : "no variant named '" + variantName +
+                                         "'; the file defines " + names)
+           << "\n";
+    return 1;
+  }
+  mlir::PassManager pm(module.getContext());
+  mlir::attn::buildCPUPipeline(pm, 0, 0, 0);
+  // The signature comes from the fused variant, before it is lowered.
+  mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
+  if (mlir::failed(pm.run(module)))
+    return 1;
+  llvm::LLVMContext context;
+  auto llvmModule = attnc::translateCPUModule(module, context);
+  if (!llvmModule) {
+    errs() << "attnc: error: " << toString(llvmModule.takeError()) << "\n";
+    return 1;
+  }
+  if (emit == Emit::LLVM) {
+    std::string error;
+    auto output = mlir::openOutputFile(outputFile, &error);
+    if (!output) {
+      errs() << "attnc: error: " << error << "\n";
+      return 1;
+    }
+    (*llvmModule)->print(output->os(), nullptr);
+    output->keep();
+    return 0;
+  }
+  if (outputFile == "-") {
+    errs() << "attnc: error: --emit=obj writes a file: give -o FILE.o\n";
+    return 1;
+  }
+  // Read the schedule the pipeline chose: analyse and schedule a copy only.
+  mlir::PassManager schedule(fused->getContext());
+  schedule.addPass(mlir::attn::createAttnSelectSchedule());
+  if (mlir::failed(schedule.run(*fused)))
+    return 1;
+  auto signature = attnc::readKernelSignature(*fused);
+  if (!signature) {
+    errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
+    return 1;
+  }
+  if (llvm::Error e = attnc::writeHostObject(**llvmModule, outputFile)) {
+    errs() << "attnc: error: " << toString(std::move(e)) << "\n";
+    return 1;
+  }
+  SmallString<128> header(outputFile.getValue());
+  sys::path::replace_extension(header, "h");
+  std::error_code ec;
+  raw_fd_ostream out(header, ec);
+  if (ec) {
+    errs() << "attnc: error: cannot write '" << header << "': " << ec.message() << "\n";
+    return 1;
+  }
+  out << attnc::generateCHeader(*signature);
+  return 0;
+}
 
 /// `attnc run`: compile, run, check, time.
 static int runVariantCommand(attnc::ast::ScalarType elem) {
@@ -292,9 +386,12 @@ int main(int argc, char **argv) {
     return mlir::applyPassManagerCLOptions(pm);
   };
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      attnc::buildModule(ctx, *variants, options, emit == Emit::Fused, configure);
+      attnc::buildModule(ctx, *variants, options, emit != Emit::MLIR, configure);
   if (!module)
     return 1;
+
+  if (emit == Emit::LLVM || emit == Emit::Obj)
+    return emitCPUKernel(*module);
 
   std::string error;
   std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(outputFile, &error);

@@ -591,8 +591,10 @@ LogicalResult KernelGenerator::generate() {
   auto func = func::FuncOp::create(b, variant.getLoc(),
                                    getCPUKernelName(variant.getSymName()),
                                    FunctionType::get(ctx, argTypes, {}));
-  // The JIT sets LLVM's vector-width preference from this.
+  // The JIT sets LLVM's vector-width preference from this; the C interface
+  // (_mlir_ciface_<name>, memrefs by pointer) is the AOT objects' entry.
   func->setAttr("attn.vector_width", b.getI64IntegerAttr(width));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   unsigned next = 0;

@@ -1,0 +1,46 @@
+//===- CpuTarget.h - CPU kernels as LLVM IR, objects and C headers -*- C++ -*-//
+
+#ifndef ATTNC_JIT_CPUTARGET_H
+#define ATTNC_JIT_CPUTARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace attnc {
+
+/// What a C caller needs to know of a kernel, read off the fused variant.
+struct KernelSignature {
+  struct Param {
+    std::string name, cType; // cType: the C element type
+    int64_t rank;            // 0 for scalars
+  };
+  std::string name;
+  std::string elemCType; // of q, k, v, out (uint16_t for f16/bf16 bits)
+  std::vector<Param> params;
+  bool hasLse = false;
+  int64_t tileQ = 64;
+};
+
+/// Reads the signature of the (single) fused variant of `module`.
+llvm::Expected<KernelSignature> readKernelSignature(mlir::ModuleOp module);
+
+/// Translates a module lowered by buildCPUPipeline to LLVM IR, optimised
+/// for the host.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateCPUModule(mlir::ModuleOp module, llvm::LLVMContext &context);
+
+/// Writes `module` as an object file for the host.
+llvm::Error writeHostObject(llvm::Module &module, llvm::StringRef path);
+
+/// A C header declaring the kernel's entry point and how to call it.
+std::string generateCHeader(const KernelSignature &signature);
+
+} // namespace attnc
+
+#endif // ATTNC_JIT_CPUTARGET_H
