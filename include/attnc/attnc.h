@@ -96,10 +96,18 @@ private:
   std::shared_ptr<const Impl> impl;
 };
 
+struct CompilerOptions {
+  /// Where compiled kernels are kept between processes, as object files
+  /// checked by a SHA-256 of their contents; an empty string turns the disk
+  /// cache off. Default: $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else
+  /// ~/.cache/attnc.
+  std::optional<std::string> cacheDir;
+};
+
 /// Owns the compiler's state (the MLIR context); thread-safe.
 class Compiler {
 public:
-  Compiler();
+  explicit Compiler(const CompilerOptions &options = {});
   ~Compiler();
   Compiler(const Compiler &) = delete;
   Compiler &operator=(const Compiler &) = delete;
@@ -113,12 +121,14 @@ public:
   llvm::Expected<Kernel> compile(const VariantBuilder &variant,
                                  const CompileOptions &options = {});
 
-  /// Kernels are cached in memory, keyed by a hash of the fused variant, the
-  /// options and the compiler's version: compiling the same variant again
-  /// (from any thread) returns the same kernel without running LLVM.
+  /// Kernels are cached in memory and on disk, keyed by a hash of the fused
+  /// variant, the options and the compiler's version: compiling the same
+  /// variant again (from any thread, or another process) skips LLVM.
   struct Stats {
-    int64_t compilations = 0; // variants lowered and JIT-compiled
-    int64_t cacheHits = 0;
+    int64_t compilations = 0;   // variants lowered and compiled by LLVM
+    int64_t cacheHits = 0;      // served from memory
+    int64_t diskHits = 0;       // loaded from the disk cache
+    int64_t corruptEntries = 0; // disk entries found damaged and rebuilt
   };
   Stats getStats() const;
 

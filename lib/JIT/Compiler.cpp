@@ -9,15 +9,19 @@
 #include "Transforms/Pipeline.h"
 #include "dialect/AttnOps.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "JIT/CpuTarget.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -57,33 +61,116 @@ DType toDType(ast::ScalarType type) {
 }
 } // namespace
 
-/// The f32 lanes the generated kernels use (attn-select-schedule's choice).
-static int64_t kernelVectorWidth(mlir::ModuleOp module) {
-  int64_t width = 16;
-  module.walk([&](mlir::Operation *op) {
-    if (auto attr = op->getAttrOfType<mlir::IntegerAttr>("attn.vector_width"))
-      width = attr.getInt();
-  });
-  return width;
+/// Changes whenever generated code may change for the same input.
+constexpr const char *kCompilerVersion = "attnc-cpu-4";
+
+/// The disk cache: one object file per kernel, behind a header that lets a
+/// damaged or truncated entry be told from a good one.
+class DiskCache {
+public:
+  explicit DiskCache(std::string dir) : dir(std::move(dir)) {}
+  bool enabled() const { return !dir.empty(); }
+
+  enum class Lookup { Miss, Hit, Corrupt };
+  Lookup load(llvm::StringRef key, std::string &object) const {
+    auto buffer = llvm::MemoryBuffer::getFile(path(key), /*IsText=*/false);
+    if (!buffer)
+      return Lookup::Miss;
+    llvm::StringRef data = (*buffer)->getBuffer();
+    if (!data.consume_front(kMagic) || data.size() < 32)
+      return Lookup::Corrupt;
+    llvm::StringRef digest = data.take_front(32), payload = data.drop_front(32);
+    auto actual = llvm::SHA256::hash(llvm::arrayRefFromStringRef(payload));
+    if (digest != llvm::StringRef(reinterpret_cast<const char *>(actual.data()),
+                                  actual.size()))
+      return Lookup::Corrupt;
+    object = payload.str();
+    return Lookup::Hit;
+  }
+
+  /// Writes atomically: a reader sees the old entry, the new one, or none.
+  void store(llvm::StringRef key, llvm::StringRef object) const {
+    if (llvm::sys::fs::create_directories(dir))
+      return;
+    llvm::SmallString<128> temp;
+    int fd;
+    if (llvm::sys::fs::createUniqueFile(path(key) + ".tmp-%%%%%%", fd, temp))
+      return;
+    {
+      llvm::raw_fd_ostream out(fd, /*shouldClose=*/true);
+      auto digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(object));
+      out << kMagic
+          << llvm::StringRef(reinterpret_cast<const char *>(digest.data()),
+                             digest.size())
+          << object;
+    }
+    if (llvm::sys::fs::rename(temp, path(key)))
+      llvm::sys::fs::remove(temp);
+  }
+
+  std::string path(llvm::StringRef key) const {
+    llvm::SmallString<128> p(dir);
+    llvm::sys::path::append(p, key + ".o");
+    return std::string(p);
+  }
+
+private:
+  static constexpr llvm::StringLiteral kMagic = "ATTNC-KERNEL-1\n";
+  std::string dir;
+};
+
+/// $ATTNC_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else ~/.cache/attnc.
+static std::string defaultCacheDir() {
+  if (auto dir = llvm::sys::Process::GetEnv("ATTNC_CACHE_DIR"))
+    return *dir;
+  llvm::SmallString<128> path;
+  if (auto xdg = llvm::sys::Process::GetEnv("XDG_CACHE_HOME"))
+    path = *xdg;
+  else if (!llvm::sys::path::home_directory(path))
+    return "";
+  else
+    llvm::sys::path::append(path, ".cache");
+  llvm::sys::path::append(path, "attnc");
+  return std::string(path);
 }
 
-/// Changes whenever generated code may change for the same input.
-constexpr const char *kCompilerVersion = "attnc-cpu-3";
+/// Loads a kernel's object file into a JIT of its own.
+static llvm::Error loadObject(const std::string &object, const std::string &name,
+                              Kernel::Impl &impl) {
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return jit.takeError();
+  // libm's expf and logf, for the few scalar math calls.
+  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!generator)
+    return generator.takeError();
+  (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
+  if (llvm::Error e = (*jit)->addObjectFile(
+          llvm::MemoryBuffer::getMemBufferCopy(object, name)))
+    return e;
+  auto entry = (*jit)->lookup(mlir::attn::getCPUKernelName(name) + "_packed");
+  if (!entry)
+    return entry.takeError();
+  impl.entry = entry->toPtr<void (*)(void **)>();
+  impl.jit = std::move(*jit);
+  return llvm::Error::success();
+}
 
 struct Compiler::Impl {
   std::mutex mutex; // one compilation at a time: the context is shared
   mlir::MLIRContext ctx;
   std::map<std::string, Kernel> cache; // by key(), see below
+  DiskCache disk;
   Stats stats;
 
-  Impl() {
+  explicit Impl(const CompilerOptions &options)
+      : disk(options.cacheDir ? *options.cacheDir : defaultCacheDir()) {
     static std::once_flag nativeTarget;
     std::call_once(nativeTarget, [] {
       llvm::InitializeNativeTarget();
       llvm::InitializeNativeTargetAsmPrinter();
     });
-    mlir::registerBuiltinDialectTranslation(ctx);
-    mlir::registerLLVMDialectTranslation(ctx);
     loadAttnDialects(ctx);
   }
 
@@ -146,44 +233,49 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     ++stats.cacheHits;
     return hit->second;
   }
-  mlir::PassManager pm(&ctx);
-  mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
-                                /*vectorWidth=*/0);
-  if (mlir::failed(pm.run(*module)))
-    return makeError("attnc: could not lower '" + spec.name +
-                     "' for the CPU:\n" + diagnostics);
-
-  mlir::ExecutionEngineOptions engineOptions;
-  auto optimize = mlir::makeOptimizingTransformer(3, 0, nullptr);
-  auto transformer = [&](llvm::Module *llvmModule) -> llvm::Error {
-    // The kernels' vectors are as wide as the host's: without this, LLVM
-    // splits 512-bit operations in two on CPUs tuned to prefer 256 bits.
-    for (llvm::Function &fn : *llvmModule) {
-      std::string bits = std::to_string(32 * kernelVectorWidth(*module));
-      fn.addFnAttr("prefer-vector-width", bits);
-      fn.addFnAttr("min-legal-vector-width", bits);
+  std::string object;
+  DiskCache::Lookup found =
+      disk.enabled() ? disk.load(key, object) : DiskCache::Lookup::Miss;
+  if (found == DiskCache::Lookup::Hit) {
+    if (llvm::Error e = loadObject(object, spec.name, *impl)) {
+      // An entry that loads badly is as good as corrupt.
+      llvm::consumeError(std::move(e));
+      found = DiskCache::Lookup::Corrupt;
+    } else {
+      ++stats.diskHits;
     }
-    return optimize(llvmModule);
-  };
-  engineOptions.transformer = transformer;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  auto engine = mlir::ExecutionEngine::create(*module, engineOptions);
-  if (!engine)
-    return makeError("attnc: JIT compilation failed: " +
-                     llvm::toString(engine.takeError()));
-  auto entry = (*engine)->lookupPacked(mlir::attn::getCPUKernelName(spec.name));
-  if (!entry)
-    return makeError("attnc: the kernel has no entry point: " +
-                     llvm::toString(entry.takeError()));
-  impl->entry = *entry;
-  impl->engine = std::move(*engine);
-  ++stats.compilations;
+  }
+  if (found != DiskCache::Lookup::Hit) {
+    stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
+    mlir::PassManager pm(&ctx);
+    mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
+                                 /*vectorWidth=*/0);
+    if (mlir::failed(pm.run(*module)))
+      return makeError("attnc: could not lower '" + spec.name +
+                       "' for the CPU:\n" + diagnostics);
+    llvm::LLVMContext llvmContext;
+    auto llvmModule = translateCPUModule(*module, llvmContext);
+    if (!llvmModule)
+      return llvmModule.takeError();
+    addPackedEntry(**llvmModule, mlir::attn::getCPUKernelName(spec.name));
+    llvm::Expected<std::string> compiled = emitHostObject(**llvmModule);
+    if (!compiled)
+      return compiled.takeError();
+    object = std::move(*compiled);
+    if (llvm::Error e = loadObject(object, spec.name, *impl))
+      return makeError("attnc: could not load the kernel: " +
+                       llvm::toString(std::move(e)));
+    if (disk.enabled())
+      disk.store(key, object);
+    ++stats.compilations;
+  }
   Kernel kernel(std::move(impl));
   cache.emplace(key, kernel);
   return kernel;
 }
 
-Compiler::Compiler() : impl(std::make_unique<Impl>()) {}
+Compiler::Compiler(const CompilerOptions &options)
+    : impl(std::make_unique<Impl>(options)) {}
 
 Compiler::Stats Compiler::getStats() const {
   std::lock_guard<std::mutex> lock(impl->mutex);

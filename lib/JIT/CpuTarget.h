@@ -31,9 +31,18 @@ struct KernelSignature {
 llvm::Expected<KernelSignature> readKernelSignature(mlir::ModuleOp module);
 
 /// Translates a module lowered by buildCPUPipeline to LLVM IR, optimised
-/// for the host.
+/// for the host (at the kernels' vector width: LLVM must not split 512-bit
+/// operations on CPUs tuned to prefer 256 bits).
 llvm::Expected<std::unique_ptr<llvm::Module>>
 translateCPUModule(mlir::ModuleOp module, llvm::LLVMContext &context);
+
+/// Adds `void <kernel>_packed(void **args)`, which loads each argument of
+/// the lowered kernel from args[i] and calls it: one entry point a caller can
+/// use whatever the variant's params.
+void addPackedEntry(llvm::Module &module, llvm::StringRef kernel);
+
+/// Compiles `module` to an object file for the host, in memory.
+llvm::Expected<std::string> emitHostObject(llvm::Module &module);
 
 /// Writes `module` as an object file for the host.
 llvm::Error writeHostObject(llvm::Module &module, llvm::StringRef path);

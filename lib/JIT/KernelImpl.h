@@ -7,9 +7,9 @@
 
 #include <memory>
 
-namespace mlir {
-class ExecutionEngine;
-} // namespace mlir
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
 
 namespace attnc {
 
@@ -21,8 +21,8 @@ struct Kernel::Impl {
   DType dtype = DType::F32;
   std::optional<int64_t> headDim;
   int64_t tileQ = 64;
-  std::shared_ptr<mlir::ExecutionEngine> engine;
-  void (*entry)(void **) = nullptr; // the packed kernel
+  std::shared_ptr<llvm::orc::LLJIT> jit;
+  void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 };
 
 } // namespace attnc

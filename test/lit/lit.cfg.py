@@ -15,3 +15,5 @@ config.environment["PATH"] = os.pathsep.join(
     [config.attn_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
 config.substitutions.append(("%attn_src_root", config.attn_src_root))
+# Kernels compiled by `attnc run` are cached under the build folder.
+config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.attn_obj_root, "kernel-cache")

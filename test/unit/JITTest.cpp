@@ -4,7 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <cmath>
+#include <functional>
 #include <thread>
 
 using namespace attnc;
@@ -153,7 +158,7 @@ TEST_CASE("JIT: compile errors carry the diagnostics", "[jit]") {
 }
 
 TEST_CASE("JIT: kernels are cached, also across threads", "[jit]") {
-  Compiler compiler;
+  Compiler compiler(CompilerOptions{std::string()}); // memory only
   Kernel first = compileOrFail(compiler, kAlibi);
   Kernel again = compileOrFail(compiler, kAlibi);
   CHECK(compiler.getStats().compilations == 1);
@@ -204,4 +209,57 @@ TEST_CASE("JIT: a variant built in C++ compiles and runs", "[jit]") {
   runOrFail(*kernel, buf.args);
   for (int d = 0; d < 8; ++d)
     CHECK(buf.out[d] == Approx(buf.v[d]));
+}
+
+TEST_CASE("JIT: the disk cache serves other compilers and survives damage",
+          "[jit][cache]") {
+  llvm::SmallString<128> dir;
+  REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-cache", dir));
+  CompilerOptions options{std::string(dir)};
+  auto runAndCheck = [](const Kernel &kernel) {
+    Buffers buf(1, 2, 1, 9, 9, 8);
+    runOrFail(kernel, buf.args);
+    for (int d = 0; d < 8; ++d)
+      CHECK(buf.out[d] == Approx(buf.v[d]));
+  };
+  {
+    Compiler first(options);
+    runAndCheck(compileOrFail(first, kAlibi));
+    CHECK(first.getStats().compilations == 1);
+  }
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
+    entries.push_back(it->path());
+  REQUIRE(entries.size() == 1);
+  {
+    Compiler second(options);
+    runAndCheck(compileOrFail(second, kAlibi));
+    CHECK(second.getStats().compilations == 0);
+    CHECK(second.getStats().diskHits == 1);
+  }
+  auto damage = [&](const std::function<void(std::string &)> &edit) {
+    auto buffer = llvm::MemoryBuffer::getFile(entries[0], false);
+    REQUIRE(buffer);
+    std::string bytes = (*buffer)->getBuffer().str();
+    edit(bytes);
+    llvm::raw_fd_ostream out(entries[0], ec);
+    out << bytes;
+  };
+  // Truncated, then one flipped byte: each is detected and rebuilt.
+  for (auto edit : {std::function<void(std::string &)>(
+                        [](std::string &b) { b.resize(b.size() / 2); }),
+                    std::function<void(std::string &)>(
+                        [](std::string &b) { b[b.size() - 100] ^= 0x5a; })}) {
+    damage(edit);
+    Compiler repair(options);
+    runAndCheck(compileOrFail(repair, kAlibi));
+    CHECK(repair.getStats().corruptEntries == 1);
+    CHECK(repair.getStats().compilations == 1);
+    Compiler after(options);
+    compileOrFail(after, kAlibi);
+    CHECK(after.getStats().diskHits == 1);
+  }
+  llvm::sys::fs::remove_directories(dir);
 }
