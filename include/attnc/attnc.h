@@ -75,6 +75,7 @@ struct CompileOptions {
   std::optional<int64_t> headDim; // D, when fixed at compile time
   int64_t tileQ = 64;             // query rows per work item
   int64_t tileKv = 0;             // keys per tile (0: the target's choice)
+  int64_t vectorWidth = 0;        // f32 lanes: 4, 8 or 16 (0: the host's)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

@@ -186,6 +186,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     return makeError("tileQ must be between 1 and 4096");
   if (options.tileKv < 0 || options.tileKv > 4096)
     return makeError("tileKv must be between 1 and 4096 (0: the default)");
+  if (!llvm::is_contained({0, 4, 8, 16}, options.vectorWidth))
+    return makeError("vectorWidth must be 4, 8 or 16 (0: the host's)");
   std::lock_guard<std::mutex> lock(mutex);
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
@@ -226,7 +228,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
     os << "|" << kCompilerVersion << "|dtype=" << toString(options.dtype)
        << "|D=" << (options.headDim ? *options.headDim : -1)
-       << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv;
+       << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv
+       << "|width=" << options.vectorWidth;
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
@@ -249,7 +252,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
     mlir::PassManager pm(&ctx);
     mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
-                                 /*vectorWidth=*/0);
+                                 options.vectorWidth);
     if (mlir::failed(pm.run(*module)))
       return makeError("attnc: could not lower '" + spec.name +
                        "' for the CPU:\n" + diagnostics);

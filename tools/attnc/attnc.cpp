@@ -107,6 +107,9 @@ cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 
 cl::opt<int64_t> runTileKv("tile-kv",
                            cl::desc("Keys per tile (default: the target's)"),
                            cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runVectorWidth("vector-width",
+                                cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
+                                cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runStrided("strided",
@@ -268,6 +271,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.dtype = dtype;
   options.tileQ = runTileQ;
   options.tileKv = runTileKv;
+  options.vectorWidth = runVectorWidth;
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
