@@ -8,6 +8,7 @@
 #include "attnc/Builder.h"
 
 #include "Frontend/AST.h"
+#include "Frontend/DTypes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Frontend/Sema.h"
@@ -85,7 +86,7 @@ VariantBuilder &VariantBuilder::operator=(const VariantBuilder &other) {
   return *this;
 }
 
-static ast::ScalarType toScalarType(DType type) {
+ast::ScalarType attnc::toScalarType(DType type) {
   switch (type) {
   case DType::Bool: return ast::ScalarType::Bool;
   case DType::I32: return ast::ScalarType::I32;
@@ -95,6 +96,18 @@ static ast::ScalarType toScalarType(DType type) {
   case DType::F32: return ast::ScalarType::F32;
   }
   return ast::ScalarType::F32;
+}
+
+DType attnc::toDType(ast::ScalarType type) {
+  switch (type) {
+  case ast::ScalarType::Bool: return DType::Bool;
+  case ast::ScalarType::I32: return DType::I32;
+  case ast::ScalarType::I64: return DType::I64;
+  case ast::ScalarType::F16: return DType::F16;
+  case ast::ScalarType::BF16: return DType::BF16;
+  case ast::ScalarType::F32: return DType::F32;
+  }
+  return DType::F32;
 }
 
 Param VariantBuilder::tensor(std::string name, DType elem,

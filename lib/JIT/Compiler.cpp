@@ -3,6 +3,7 @@
 #include "JIT/KernelImpl.h"
 
 #include "Conversion/Passes.h"
+#include "Frontend/DTypes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Frontend/Sema.h"
@@ -36,29 +37,6 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-ast::ScalarType toScalarType(DType type) {
-  switch (type) {
-  case DType::Bool: return ast::ScalarType::Bool;
-  case DType::I32: return ast::ScalarType::I32;
-  case DType::I64: return ast::ScalarType::I64;
-  case DType::F16: return ast::ScalarType::F16;
-  case DType::BF16: return ast::ScalarType::BF16;
-  case DType::F32: return ast::ScalarType::F32;
-  }
-  return ast::ScalarType::F32;
-}
-
-DType toDType(ast::ScalarType type) {
-  switch (type) {
-  case ast::ScalarType::Bool: return DType::Bool;
-  case ast::ScalarType::I32: return DType::I32;
-  case ast::ScalarType::I64: return DType::I64;
-  case ast::ScalarType::F16: return DType::F16;
-  case ast::ScalarType::BF16: return DType::BF16;
-  case ast::ScalarType::F32: return DType::F32;
-  }
-  return DType::F32;
-}
 } // namespace
 
 /// Changes whenever generated code may change for the same input.
