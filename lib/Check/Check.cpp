@@ -222,7 +222,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   }
 
   if (llvm::Error e = kernel.run(args))
-    return std::move(e);
+    return e;
   CheckResult result;
   if (options.compare) {
     llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);
@@ -245,7 +245,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     for (int r = 0; r < options.repeats; ++r) {
       auto start = std::chrono::steady_clock::now();
       if (llvm::Error e = kernel.run(args))
-        return std::move(e);
+        return e;
       times.push_back(std::chrono::duration<double>(
                           std::chrono::steady_clock::now() - start)
                           .count());

@@ -187,6 +187,7 @@ private:
 
   // Variant statements.
   void checkParams(const Attention &attention, VariantSpec &spec);
+  bool checkParamName(const Param &param, const char *what, bool declared);
   std::optional<TExprPtr> checkDefault(const Param &param);
   TExprPtr checkStatement(const Stmt &stmt, Context ctx, ScalarType result,
                           const std::string &what);
@@ -864,20 +865,30 @@ void Checker::addFunctions(const Module &module, bool isStdlib) {
   }
 }
 
+/// Reports a parameter (`what`: "param" or "parameter") whose name hides a
+/// variable or repeats an earlier one.
+bool Checker::checkParamName(const Param &param, const char *what,
+                             bool declared) {
+  if (isReservedName(param.name)) {
+    error(param.range, std::string(what) + " '" + param.name +
+                           "' would hide the variable of the same name");
+    return false;
+  }
+  if (declared) {
+    error(param.range,
+          std::string(what) + " '" + param.name + "' is declared twice");
+    return false;
+  }
+  return true;
+}
+
 void Checker::checkFunctionsStandalone(const Module &module) {
   for (const Function &fn : module.functions) {
     unsigned before = diags.getNumErrors();
     std::map<std::string, Binding> frame;
     for (const Param &param : fn.params) {
-      if (isReservedName(param.name)) {
-        error(param.range, "parameter '" + param.name +
-                               "' would hide the variable of the same name");
+      if (!checkParamName(param, "parameter", frame.count(param.name)))
         continue;
-      }
-      if (frame.count(param.name)) {
-        error(param.range, "parameter '" + param.name + "' is declared twice");
-        continue;
-      }
       Binding binding;
       if (param.type.isTensor) {
         if (param.defaultValue)
@@ -944,15 +955,8 @@ std::optional<TExprPtr> Checker::checkDefault(const Param &param) {
 
 void Checker::checkParams(const Attention &attention, VariantSpec &spec) {
   for (const Param &param : attention.params) {
-    if (isReservedName(param.name)) {
-      error(param.range, "param '" + param.name +
-                             "' would hide the variable of the same name");
+    if (!checkParamName(param, "param", paramIndex.count(param.name)))
       continue;
-    }
-    if (paramIndex.count(param.name)) {
-      error(param.range, "param '" + param.name + "' is declared twice");
-      continue;
-    }
     ParamSpec p{param.name, param.type, param.range, std::nullopt};
     // A bad default is reported, and the param kept, so that its uses do not
     // report it unknown.

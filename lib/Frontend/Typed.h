@@ -45,6 +45,9 @@ struct TExpr {
     Cast,   // operands[0] converted to `type`
     Math,   // fn(operands...)
   };
+  TExpr(Kind kind, ScalarType type, SourceRange range)
+      : kind(kind), type(type), range(range) {}
+
   Kind kind;
   ScalarType type;
   SourceRange range;

@@ -7,8 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Frontend/Frontend.h"
-#include "Frontend/MLIRGen.h"
+#include "CompileVariant.h"
 #include "Reference/RandomInputs.h"
 #include "Reference/Reference.h"
 #include "Transforms/Passes.h"
@@ -71,18 +70,11 @@ TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
       std::string source = "attention t(doc: i32[N], len: i32[B], "
                            "map: bool[H, ?, ?]) { mask = " + expr + " }";
       INFO(expr);
-      attnc::SourceFile file("t.attn", source);
-      attnc::DiagnosticEngine diags;
-      auto specs = parseAndCheck(file, diags);
-      INFO(diags.render());
-      REQUIRE(specs);
-      MLIRContext ctx;
-      OwningOpRef<ModuleOp> module = buildModule(ctx, *specs, EmitOptions{}, true);
-      REQUIRE(module);
-      PassManager pm(&ctx);
+      test::CompiledVariant compiled = test::compileVariant(source, /*fuse=*/true);
+      PassManager pm(compiled.ctx.get());
       pm.addPass(attn::createAttnAnalyzeBlocks());
-      REQUIRE(succeeded(pm.run(*module)));
-      auto variant = *module->getBody()->getOps<attn::VariantOp>().begin();
+      REQUIRE(succeeded(pm.run(*compiled.module)));
+      attn::VariantOp variant = compiled.variant();
       attn::FlashOp flash = *variant.getBody().getOps<attn::FlashOp>().begin();
       if (!flash.hasMask())
         continue; // folded to "keep everything": no tile to classify

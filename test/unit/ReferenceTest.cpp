@@ -6,8 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Frontend/Frontend.h"
-#include "Frontend/MLIRGen.h"
+#include "CompileVariant.h"
 #include "Reference/RandomInputs.h"
 #include "Reference/Reference.h"
 #include "dialect/AttnOps.h"
@@ -26,24 +25,10 @@ using namespace mlir;
 
 namespace {
 
-struct Compiled {
-  std::unique_ptr<MLIRContext> ctx = std::make_unique<MLIRContext>();
-  OwningOpRef<ModuleOp> module;
-  attn::VariantOp variant() {
-    return *module->getBody()->getOps<attn::VariantOp>().begin();
-  }
-};
+using Compiled = test::CompiledVariant;
 
 Compiled compile(const std::string &source, bool fuse) {
-  attnc::SourceFile file("test.attn", source);
-  attnc::DiagnosticEngine diags;
-  auto specs = parseAndCheck(file, diags);
-  INFO(diags.render());
-  REQUIRE(specs);
-  Compiled c;
-  c.module = buildModule(*c.ctx, *specs, EmitOptions{}, fuse);
-  REQUIRE(c.module);
-  return c;
+  return test::compileVariant(source, fuse);
 }
 
 RefOutputs evaluate(attn::VariantOp variant, const RefInputs &inputs) {
