@@ -30,16 +30,22 @@ namespace attnc {
 size_t getSizeInBytes(DType type);
 std::string_view toString(DType type);
 
-/// A strided view of a tensor in host memory; strides count elements.
+/// Where a tensor's memory lives.
+enum class Device { CPU, CUDA };
+
+/// A strided view of a tensor; strides count elements. For Device::CUDA,
+/// `data` is a device pointer (CUdeviceptr) of the current context.
 struct TensorView {
   void *data = nullptr;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;
+  Device device = Device::CPU;
 
   /// A row-major view of `shape`.
   static TensorView contiguous(void *data, DType dtype,
-                               std::vector<int64_t> shape);
+                               std::vector<int64_t> shape,
+                               Device device = Device::CPU);
   int64_t numElements() const;
 };
 
@@ -57,8 +63,14 @@ struct KernelArgs {
   TensorView q, k, v, out;
   TensorView *lse = nullptr;
   std::map<std::string, ParamValue> params;
-  /// Worker threads; 0 uses every core.
+  /// Worker threads; 0 uses every core (CPU kernels).
   int threads = 0;
+  /// GPU kernels: the CUstream / cudaStream_t to run on (null: the default
+  /// stream), and whether run() waits for the kernel. Only a synchronous run
+  /// reports out-of-bounds param reads and faults; an asynchronous one
+  /// returns once the work is queued.
+  void *stream = nullptr;
+  bool synchronize = true;
 };
 
 /// A param of a compiled variant, as its signature declares it.
@@ -71,11 +83,14 @@ struct ParamInfo {
 };
 
 struct CompileOptions {
-  DType dtype = DType::F32;       // of q, k, v and out
-  std::optional<int64_t> headDim; // D, when fixed at compile time
-  int64_t tileQ = 64;             // query rows per work item
+  /// "cpu" (the host), or a GPU: "sm_80", "sm_86", "sm_89", "sm_90a", ...
+  std::string target = "cpu";
+  DType dtype = DType::F32;       // of q, k, v and out (bf16/f16 on GPUs)
+  std::optional<int64_t> headDim; // D, when fixed (GPUs: required)
+  int64_t tileQ = 0;              // query rows per tile (0: the target's)
   int64_t tileKv = 0;             // keys per tile (0: the target's choice)
   int64_t vectorWidth = 0;        // f32 lanes: 4, 8 or 16 (0: the host's)
+  int64_t warps = 0;              // GPU: warps per CTA, 1-8 (0: 4)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.
@@ -89,6 +104,11 @@ public:
   const std::vector<ParamInfo> &getParams() const;
   bool returnsLse() const;
   DType getDType() const;
+  /// "cpu" or the GPU it was compiled for.
+  const std::string &getTarget() const;
+  /// The CUDA C++ and cubin of a GPU kernel (empty for the CPU).
+  const std::string &getCudaSource() const;
+  const std::string &getCubin() const;
 
   struct Impl;
   explicit Kernel(std::shared_ptr<const Impl> impl) : impl(std::move(impl)) {}
@@ -126,7 +146,7 @@ public:
   /// variant, the options and the compiler's version: compiling the same
   /// variant again (from any thread, or another process) skips LLVM.
   struct Stats {
-    int64_t compilations = 0;   // variants lowered and compiled by LLVM
+    int64_t compilations = 0;   // variants compiled (LLVM or NVRTC)
     int64_t cacheHits = 0;      // served from memory
     int64_t diskHits = 0;       // loaded from the disk cache
     int64_t corruptEntries = 0; // disk entries found damaged and rebuilt

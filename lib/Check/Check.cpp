@@ -2,6 +2,8 @@
 
 #include "Check/Check.h"
 
+#include "JIT/CudaDriver.h"
+
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "dialect/AttnOps.h"
@@ -82,14 +84,18 @@ struct HostTensor {
   std::vector<char> storage;
   TensorView view;
 
-  HostTensor(DType dtype, std::vector<int64_t> shape, bool strided) {
+  HostTensor(DType dtype, std::vector<int64_t> shape, bool strided,
+             bool gpu = false) {
     size_t rank = shape.size();
     // Padded: each dimension gets 3 elements of slack and the innermost a
-    // stride of 2, which the runtime must copy rather than vector-load.
+    // stride of 2, which the CPU runtime must copy rather than vector-load.
+    // GPU kernels take a contiguous head dim and 16-byte aligned rows: 8
+    // elements of slack there.
     std::vector<int64_t> strides(rank, 1);
-    strides[rank - 1] = strided ? 2 : 1;
+    strides[rank - 1] = strided && !gpu ? 2 : 1;
+    int64_t slack = strided ? (gpu ? 8 : 3) : 0;
     for (size_t i = rank - 1; i-- > 0;)
-      strides[i] = strides[i + 1] * shape[i + 1] + (strided ? 3 : 0);
+      strides[i] = strides[i + 1] * shape[i + 1] + slack;
     int64_t extent = 1;
     for (size_t i = 0; i < rank; ++i)
       extent += (shape[i] - 1) * strides[i];
@@ -120,6 +126,32 @@ struct HostTensor {
   double at(int64_t flat) const {
     return load(view.data, view.dtype, offsetOf(flat));
   }
+};
+
+/// A HostTensor's storage copied to the GPU; the view then points there.
+struct DeviceCopy {
+  cuda::DevicePtr ptr = 0;
+  HostTensor *host = nullptr;
+  TensorView view;
+
+  static llvm::Expected<std::unique_ptr<DeviceCopy>> make(HostTensor &host) {
+    auto copy = std::make_unique<DeviceCopy>();
+    auto ptr = cuda::allocate(host.storage.size());
+    if (!ptr)
+      return ptr.takeError();
+    copy->ptr = *ptr;
+    copy->host = &host;
+    copy->view = host.view;
+    copy->view.data = reinterpret_cast<void *>(*ptr);
+    copy->view.device = Device::CUDA;
+    if (auto e = cuda::copyToDevice(*ptr, host.storage.data(), host.storage.size()))
+      return e;
+    return copy;
+  }
+  llvm::Error copyBack() {
+    return cuda::copyToHost(host->storage.data(), ptr, host->storage.size());
+  }
+  ~DeviceCopy() { cuda::release(ptr); }
 };
 
 DType toDType(mlir::Type type) {
@@ -189,11 +221,13 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   auto variant = *module->getBody()->getOps<mlir::attn::VariantOp>().begin();
 
   const AttnSizes &s = options.sizes;
-  RefInputs in = makeRandomInputs(variant, s, options.seed);
+  RefInputs in = makeRandomInputs(variant, s, options.seed, 300, options.idRange);
   DType dtype = kernel.getDType();
-  HostTensor q(dtype, in.q.shape, options.strided),
-      k(dtype, in.k.shape, options.strided), v(dtype, in.v.shape, options.strided),
-      out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided);
+  bool gpu = kernel.getTarget() != "cpu";
+  HostTensor q(dtype, in.q.shape, options.strided, gpu),
+      k(dtype, in.k.shape, options.strided, gpu),
+      v(dtype, in.v.shape, options.strided, gpu),
+      out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided, gpu);
   q.fill(in.q.data);
   k.fill(in.k.data);
   v.fill(in.v.data);
@@ -201,7 +235,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   std::optional<HostTensor> lse;
   if (kernel.returnsLse()) {
     lse.emplace(DType::F32, std::vector<int64_t>{s.batch, s.heads, s.queries},
-                options.strided);
+                options.strided, gpu);
     lse->poison();
   }
   KernelArgs args{q.view, k.view, v.view, out.view, lse ? &lse->view : nullptr,
@@ -221,8 +255,46 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     args.params.emplace(name, ParamValue(params.back().view));
   }
 
+  // GPU kernels read and write device copies of the same storage.
+  std::vector<std::unique_ptr<DeviceCopy>> copies;
+  if (gpu) {
+    auto mirror = [&](HostTensor &t, TensorView &view) -> llvm::Error {
+      auto copy = DeviceCopy::make(t);
+      if (!copy)
+        return copy.takeError();
+      view = (*copy)->view;
+      copies.push_back(std::move(*copy));
+      return llvm::Error::success();
+    };
+    for (auto [t, view] : {std::pair{&q, &args.q}, {&k, &args.k}, {&v, &args.v},
+                           {&out, &args.out}})
+      if (auto e = mirror(*t, *view))
+        return e;
+    TensorView lseView;
+    if (lse) {
+      if (auto e = mirror(*lse, lseView))
+        return e;
+      args.lse = &copies[4]->view;
+    }
+    for (auto &[name, value] : args.params)
+      if (value.tensor)
+        for (HostTensor &p : params)
+          if (p.view.data == value.tensor->data) {
+            if (auto e = mirror(p, *value.tensor))
+              return e;
+            break;
+          }
+  }
+
   if (llvm::Error e = kernel.run(args))
     return e;
+  if (gpu) {
+    if (auto e = copies[3]->copyBack())
+      return e;
+    if (lse)
+      if (auto e = copies[4]->copyBack())
+        return e;
+  }
   CheckResult result;
   if (options.compare) {
     llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);
@@ -240,7 +312,14 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       return kept.takeError();
     result.keptPairs = *kept;
   }
-  if (options.repeats > 0) {
+  if (options.repeats > 0 && gpu) {
+    args.synchronize = false;
+    auto median = cuda::timeOnStream(args.stream, options.repeats,
+                                     [&] { return kernel.run(args); });
+    if (!median)
+      return median.takeError();
+    result.medianSeconds = *median;
+  } else if (options.repeats > 0) {
     std::vector<double> times;
     for (int r = 0; r < options.repeats; ++r) {
       auto start = std::chrono::steady_clock::now();

@@ -37,6 +37,8 @@ struct CheckOptions {
   int repeats = 0;
   /// Count the kept pairs even without comparing (for FLOP rates).
   bool countPairs = false;
+  /// Integer params are drawn from [0, idRange) (e.g. document ids).
+  int64_t idRange = 4;
 };
 
 struct CheckResult {

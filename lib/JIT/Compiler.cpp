@@ -15,6 +15,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "JIT/CpuTarget.h"
+#include "JIT/CudaTarget.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -40,7 +41,7 @@ llvm::Error makeError(const llvm::Twine &message) {
 } // namespace
 
 /// Changes whenever generated code may change for the same input.
-constexpr const char *kCompilerVersion = "attnc-cpu-4";
+constexpr const char *kCompilerVersion = "attnc-5";
 
 /// The disk cache: one object file per kernel, behind a header that lets a
 /// damaged or truncated entry be told from a good one.
@@ -154,14 +155,103 @@ struct Compiler::Impl {
 
   llvm::Expected<Kernel> compile(const sema::VariantSpec &spec,
                                  const CompileOptions &options);
+  llvm::Expected<Kernel> compileGPU(mlir::ModuleOp module, const std::string &key,
+                                    const CompileOptions &options,
+                                    std::shared_ptr<Kernel::Impl> impl);
 };
+
+/// A GPU cache entry: the launch spec on one line, the CUDA source's size on
+/// the next, then the source and the cubin.
+static std::string serializeGPU(const Kernel::Impl &k) {
+  const mlir::attn::CUDAKernelSpec &s = k.cudaSpec;
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << s.kernelName << " " << (s.blockMapName.empty() ? "-" : s.blockMapName)
+     << " " << s.headDim << " " << s.tileQ << " " << s.tileKv << " "
+     << s.threads << " " << s.sharedBytes << " " << s.numParams << " "
+     << s.blockMapUsesBatch << " " << s.blockMapUsesHead << "\n"
+     << k.cudaSource.size() << "\n"
+     << k.cudaSource << k.cubin;
+  return out;
+}
+
+static bool deserializeGPU(llvm::StringRef data, Kernel::Impl &k) {
+  auto [specLine, rest] = data.split('\n');
+  auto [sizeLine, payload] = rest.split('\n');
+  llvm::SmallVector<llvm::StringRef> f;
+  specLine.split(f, ' ');
+  size_t sourceSize;
+  if (f.size() != 10 || sizeLine.getAsInteger(10, sourceSize) ||
+      sourceSize > payload.size())
+    return false;
+  mlir::attn::CUDAKernelSpec &s = k.cudaSpec;
+  s.kernelName = f[0].str();
+  s.blockMapName = f[1] == "-" ? "" : f[1].str();
+  int64_t *numbers[] = {&s.headDim, &s.tileQ, &s.tileKv, &s.threads,
+                        &s.sharedBytes, &s.numParams};
+  for (size_t i = 0; i < std::size(numbers); ++i)
+    if (f[2 + i].getAsInteger(10, *numbers[i]))
+      return false;
+  s.blockMapUsesBatch = f[8] == "1";
+  s.blockMapUsesHead = f[9] == "1";
+  k.cudaSource = payload.take_front(sourceSize).str();
+  k.cubin = payload.drop_front(sourceSize).str();
+  return !k.cubin.empty();
+}
+
+llvm::Expected<Kernel>
+Compiler::Impl::compileGPU(mlir::ModuleOp module, const std::string &key,
+                           const CompileOptions &options,
+                           std::shared_ptr<Kernel::Impl> impl) {
+  std::string entry;
+  DiskCache::Lookup found =
+      disk.enabled() ? disk.load(key, entry) : DiskCache::Lookup::Miss;
+  if (found == DiskCache::Lookup::Hit && !deserializeGPU(entry, *impl))
+    found = DiskCache::Lookup::Corrupt;
+  if (found == DiskCache::Lookup::Hit) {
+    ++stats.diskHits;
+  } else {
+    stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
+    llvm::Expected<GeneratedCUDA> generated =
+        generateCUDA(module, options.target, options.tileQ, options.tileKv,
+                     options.warps);
+    if (!generated)
+      return generated.takeError();
+    llvm::Expected<std::string> cubin =
+        compileWithNVRTC(generated->source, options.target, CudaOutput::Cubin);
+    if (!cubin)
+      return cubin.takeError();
+    impl->cudaSource = std::move(generated->source);
+    impl->cudaSpec = generated->spec;
+    impl->cubin = std::move(*cubin);
+    if (disk.enabled())
+      disk.store(key, serializeGPU(*impl));
+    ++stats.compilations;
+  }
+  impl->tileQ = impl->cudaSpec.tileQ;
+  Kernel kernel(std::move(impl));
+  cache.emplace(key, kernel);
+  return kernel;
+}
 
 llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                                                const CompileOptions &options) {
   if (!ast::isFloat(toScalarType(options.dtype)))
     return makeError("the dtype of q, k and v must be f32, bf16 or f16");
-  if (options.tileQ < 1 || options.tileQ > 4096)
-    return makeError("tileQ must be between 1 and 4096");
+  bool gpu = options.target != "cpu";
+  if (gpu) {
+    if (llvm::Error e = checkGPUTarget(options.target))
+      return e;
+    if (options.dtype != DType::BF16 && options.dtype != DType::F16)
+      return makeError("GPU kernels take bf16 or f16 q, k and v; got " +
+                       std::string(toString(options.dtype)) +
+                       " (f32 runs on the cpu target)");
+    if (!options.headDim)
+      return makeError("GPU kernels need the head dim at compile time "
+                       "(CompileOptions::headDim)");
+  }
+  if (options.tileQ < 0 || options.tileQ > 4096)
+    return makeError("tileQ must be between 1 and 4096 (0: the default)");
   if (options.tileKv < 0 || options.tileKv > 4096)
     return makeError("tileKv must be between 1 and 4096 (0: the default)");
   if (!llvm::is_contained({0, 4, 8, 16}, options.vectorWidth))
@@ -178,7 +268,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   impl->hasLse = spec.normalizer == sema::Normalizer::Softmax;
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
-  impl->tileQ = options.tileQ;
+  impl->target = options.target;
+  impl->tileQ = options.tileQ ? options.tileQ : 64;
   for (const sema::ParamSpec &p : spec.params) {
     ParamInfo info{p.name, toDType(p.type.elem), p.type.isTensor, {}, std::nullopt};
     for (const ast::Dim &dim : p.type.dims)
@@ -204,16 +295,18 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   {
     llvm::raw_string_ostream os(key);
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
-    os << "|" << kCompilerVersion << "|dtype=" << toString(options.dtype)
+    os << "|" << kCompilerVersion << "|target=" << options.target << "|dtype=" << toString(options.dtype)
        << "|D=" << (options.headDim ? *options.headDim : -1)
        << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv
-       << "|width=" << options.vectorWidth;
+       << "|width=" << options.vectorWidth << "|warps=" << options.warps;
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
     ++stats.cacheHits;
     return hit->second;
   }
+  if (gpu)
+    return compileGPU(*module, key, options, std::move(impl));
   std::string object;
   DiskCache::Lookup found =
       disk.enabled() ? disk.load(key, object) : DiskCache::Lookup::Miss;
@@ -229,7 +322,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   if (found != DiskCache::Lookup::Hit) {
     stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
     mlir::PassManager pm(&ctx);
-    mlir::attn::buildCPUPipeline(pm, options.tileQ, options.tileKv,
+    mlir::attn::buildCPUPipeline(pm, impl->tileQ, options.tileKv,
                                  options.vectorWidth);
     if (mlir::failed(pm.run(*module)))
       return makeError("attnc: could not lower '" + spec.name +

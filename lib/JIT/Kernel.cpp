@@ -44,11 +44,11 @@ std::string_view attnc::toString(DType type) {
 }
 
 TensorView TensorView::contiguous(void *data, DType dtype,
-                                  std::vector<int64_t> shape) {
+                                  std::vector<int64_t> shape, Device device) {
   std::vector<int64_t> strides(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;)
     strides[i - 1] = strides[i] * shape[i];
-  return {data, dtype, std::move(shape), std::move(strides)};
+  return {data, dtype, std::move(shape), std::move(strides), device};
 }
 
 int64_t TensorView::numElements() const {
@@ -62,6 +62,9 @@ const std::string &Kernel::getName() const { return impl->name; }
 const std::vector<ParamInfo> &Kernel::getParams() const { return impl->params; }
 bool Kernel::returnsLse() const { return impl->hasLse; }
 DType Kernel::getDType() const { return impl->dtype; }
+const std::string &Kernel::getTarget() const { return impl->target; }
+const std::string &Kernel::getCudaSource() const { return impl->cudaSource; }
+const std::string &Kernel::getCubin() const { return impl->cubin; }
 
 namespace {
 
@@ -75,32 +78,6 @@ std::string shapeString(const std::vector<int64_t> &shape) {
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
-
-/// A memref descriptor as the lowered kernel takes it, field by field.
-struct MemRefDescriptor {
-  void *allocated = nullptr, *aligned = nullptr;
-  int64_t offset = 0;
-  int64_t sizes[8] = {};
-  int64_t strides[8] = {};
-  size_t rank = 0;
-
-  explicit MemRefDescriptor(const TensorView &view)
-      : allocated(view.data), aligned(view.data), rank(view.shape.size()) {
-    for (size_t i = 0; i < rank; ++i) {
-      sizes[i] = view.shape[i];
-      strides[i] = view.strides[i];
-    }
-  }
-  void pack(std::vector<void *> &args) {
-    args.push_back(&allocated);
-    args.push_back(&aligned);
-    args.push_back(&offset);
-    for (size_t i = 0; i < rank; ++i)
-      args.push_back(&sizes[i]);
-    for (size_t i = 0; i < rank; ++i)
-      args.push_back(&strides[i]);
-  }
-};
 
 /// Copies between two views of one shape, element by element.
 void copyStrided(const TensorView &from, const TensorView &to) {
@@ -149,9 +126,14 @@ struct KernelTensor {
 
 /// Checks the common shape of a tensor argument.
 llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
-                        size_t rank, const char *layout) {
+                        size_t rank, const char *layout, Device device) {
   if (!t.data)
     return makeError(llvm::Twine(what) + " has no data");
+  if (t.device != device)
+    return makeError(llvm::Twine(what) + " is in " +
+                     (t.device == Device::CUDA ? "GPU" : "host") +
+                     " memory; this kernel runs on the " +
+                     (device == Device::CUDA ? "GPU" : "CPU"));
   if (t.shape.size() != rank)
     return makeError(llvm::Twine(what) + " must have rank " + llvm::Twine(rank) +
                      " " + layout + "; got rank " + llvm::Twine(t.shape.size()));
@@ -168,47 +150,19 @@ llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
   return llvm::Error::success();
 }
 
-/// Stores a scalar param in the kernel's type.
-struct ScalarStorage {
-  union {
-    float f32;
-    int32_t i32;
-    int64_t i64;
-    uint8_t i1;
-    uint16_t half;
-  };
-  ScalarStorage(DType type, double value) : i64(0) {
-    switch (type) {
-    case DType::F32: f32 = static_cast<float>(value); break;
-    case DType::I32: i32 = static_cast<int32_t>(value); break;
-    case DType::I64: i64 = static_cast<int64_t>(value); break;
-    case DType::Bool: i1 = value != 0; break;
-    case DType::F16:
-    case DType::BF16: {
-      bool lost;
-      llvm::APFloat v(value);
-      v.convert(type == DType::F16 ? llvm::APFloat::IEEEhalf()
-                                   : llvm::APFloat::BFloat(),
-                llvm::APFloat::rmNearestTiesToEven, &lost);
-      half = static_cast<uint16_t>(v.bitcastToAPInt().getZExtValue());
-      break;
-    }
-    }
-  }
-};
-
 } // namespace
 
 llvm::Error Kernel::run(const KernelArgs &args) const {
   const Impl &k = *impl;
+  Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   // q, k, v, out.
-  if (auto e = checkTensor("q", args.q, k.dtype, 4, "[B, H, N, D]"))
+  if (auto e = checkTensor("q", args.q, k.dtype, 4, "[B, H, N, D]", device))
     return e;
-  if (auto e = checkTensor("k", args.k, k.dtype, 4, "[B, Hkv, M, D]"))
+  if (auto e = checkTensor("k", args.k, k.dtype, 4, "[B, Hkv, M, D]", device))
     return e;
-  if (auto e = checkTensor("v", args.v, k.dtype, 4, "[B, Hkv, M, Dv]"))
+  if (auto e = checkTensor("v", args.v, k.dtype, 4, "[B, Hkv, M, Dv]", device))
     return e;
-  if (auto e = checkTensor("out", args.out, k.dtype, 4, "[B, H, N, Dv]"))
+  if (auto e = checkTensor("out", args.out, k.dtype, 4, "[B, H, N, Dv]", device))
     return e;
   int64_t B = args.q.shape[0], H = args.q.shape[1], N = args.q.shape[2],
           D = args.q.shape[3], Hkv = args.k.shape[1], M = args.k.shape[2],
@@ -239,12 +193,12 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   TensorView lseView;
   if (k.hasLse) {
     if (args.lse) {
-      if (auto e = checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]"))
+      if (auto e = checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
         return e;
       if (args.lse->shape != std::vector<int64_t>{B, H, N})
         return mismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
       lseView = *args.lse;
-    } else {
+    } else if (!k.isGPU()) {
       lseScratch.resize(B * H * N);
       lseView = TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
     }
@@ -279,7 +233,7 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
       const TensorView &t = *it->second.tensor;
       std::string what = "param '" + p.name + "'";
       if (auto e = checkTensor(what.c_str(), t, p.dtype, p.dims.size(),
-                               ("(" + type + ")").c_str()))
+                               ("(" + type + ")").c_str(), device))
         return e;
       for (size_t d = 0; d < p.dims.size(); ++d) {
         auto size = sizes.find(p.dims[d]);
@@ -305,6 +259,11 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
                                              : *p.defaultValue);
     }
   }
+
+  if (k.isGPU())
+    return runOnGPU(k, args, CallSizes{B, H, Hkv, N, M, D, Dv},
+                    k.hasLse && args.lse ? &lseView : nullptr, paramTensors,
+                    paramScalars);
 
   // Tensors the vector loads can take.
   KernelTensor q(args.q, true, true), kk(args.k, true, true),

@@ -3,9 +3,13 @@
 #ifndef ATTNC_JIT_KERNELIMPL_H
 #define ATTNC_JIT_KERNELIMPL_H
 
+#include "Conversion/AttnToCUDA/AttnToCUDA.h"
 #include "attnc/attnc.h"
 
+#include "llvm/ADT/APFloat.h"
+
 #include <memory>
+#include <mutex>
 
 namespace llvm::orc {
 class LLJIT;
@@ -15,6 +19,7 @@ namespace attnc {
 
 /// The JIT-compiled code of one variant and its signature.
 struct Kernel::Impl {
+  std::string target = "cpu";
   std::string name;
   std::vector<ParamInfo> params;
   bool hasLse = false;
@@ -23,7 +28,87 @@ struct Kernel::Impl {
   int64_t tileQ = 64;
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
+
+  // GPU kernels: the code, its launch shape, and the functions once loaded.
+  std::string cudaSource, cubin;
+  mlir::attn::CUDAKernelSpec cudaSpec;
+  struct Loaded {
+    void *kernel = nullptr, *blockMap = nullptr;
+    std::string error;
+  };
+  mutable std::once_flag loadOnce;
+  mutable Loaded loaded;
+
+  bool isGPU() const { return target != "cpu"; }
 };
+
+/// A memref descriptor as the lowered kernel takes it, field by field.
+struct MemRefDescriptor {
+  void *allocated = nullptr, *aligned = nullptr;
+  int64_t offset = 0;
+  int64_t sizes[8] = {};
+  int64_t strides[8] = {};
+  size_t rank = 0;
+
+  explicit MemRefDescriptor(const TensorView &view)
+      : allocated(view.data), aligned(view.data), rank(view.shape.size()) {
+    for (size_t i = 0; i < rank; ++i) {
+      sizes[i] = view.shape[i];
+      strides[i] = view.strides[i];
+    }
+  }
+  void pack(std::vector<void *> &args) {
+    args.push_back(&allocated);
+    args.push_back(&aligned);
+    args.push_back(&offset);
+    for (size_t i = 0; i < rank; ++i)
+      args.push_back(&sizes[i]);
+    for (size_t i = 0; i < rank; ++i)
+      args.push_back(&strides[i]);
+  }
+};
+
+/// Stores a scalar param in the kernel's type.
+struct ScalarStorage {
+  union {
+    float f32;
+    int32_t i32;
+    int64_t i64;
+    uint8_t i1;
+    uint16_t half;
+  };
+  DType type;
+  double value; // as given, for the GPU's param slots
+  ScalarStorage(DType type, double value) : i64(0), type(type), value(value) {
+    switch (type) {
+    case DType::F32: f32 = static_cast<float>(value); break;
+    case DType::I32: i32 = static_cast<int32_t>(value); break;
+    case DType::I64: i64 = static_cast<int64_t>(value); break;
+    case DType::Bool: i1 = value != 0; break;
+    case DType::F16:
+    case DType::BF16: {
+      bool lost;
+      llvm::APFloat v(value);
+      v.convert(type == DType::F16 ? llvm::APFloat::IEEEhalf()
+                                   : llvm::APFloat::BFloat(),
+                llvm::APFloat::rmNearestTiesToEven, &lost);
+      half = static_cast<uint16_t>(v.bitcastToAPInt().getZExtValue());
+      break;
+    }
+    }
+  }
+};
+
+/// The sizes of one call, checked against each other.
+struct CallSizes {
+  int64_t B, H, Hkv, N, M, D, Dv;
+};
+
+/// Runs a GPU kernel on checked arguments (GpuKernel.cpp).
+llvm::Error runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
+                     const CallSizes &sizes, const TensorView *lse,
+                     const std::vector<MemRefDescriptor> &tensorParams,
+                     const std::vector<ScalarStorage> &scalarParams);
 
 } // namespace attnc
 

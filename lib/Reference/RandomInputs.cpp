@@ -22,7 +22,8 @@ static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
 }
 
 RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
-                                  uint64_t seed, int64_t anySize) {
+                                  uint64_t seed, int64_t anySize,
+                                  int64_t idRange) {
   std::mt19937_64 rng(seed);
   RefInputs inputs;
   inputs.q = randomArray({s.batch, s.heads, s.queries, s.headDim}, rng, -1, 1);
@@ -67,7 +68,7 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
         x = x < 0 ? 0 : 1;
     } else if (elem.isInteger()) {
       for (double &x : array.data)
-        x = std::floor((x + 1) * 2); // 0..3
+        x = std::min(double(idRange - 1), std::floor((x + 1) * 0.5 * idRange));
       // Ids along one axis (documents, segments) come in contiguous runs.
       if (array.shape.size() == 1)
         std::sort(array.data.begin(), array.data.end());

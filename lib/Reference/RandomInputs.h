@@ -15,13 +15,14 @@ struct AttnSizes {
 
 /// Fresh random q, k, v (uniform in [-1, 1], scaled so that scores are of
 /// order one) and params: float params uniform in [-1, 1], integer params in
-/// [0, 4) (sorted along a single axis, so that document ids come in
+/// [0, idRange) (sorted along a single axis, so that document ids come in
 /// contiguous runs), bool params fair coins, scalar params their default (or
 /// 3). A
 /// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
 /// `anySize`.
 RefInputs makeRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
-                           uint64_t seed, int64_t anySize = 300);
+                           uint64_t seed, int64_t anySize = 300,
+                           int64_t idRange = 4);
 
 } // namespace attnc
 

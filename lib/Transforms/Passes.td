@@ -43,11 +43,13 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
   let description = [{
     Records `tile_q`, `tile_kv` and `vector_width` on every `attn.flash` that
     does not have them. For the CPU the vector width follows the host (16 f32
-    lanes with AVX-512, 8 with AVX2, 4 otherwise); the options override.
+    lanes with AVX-512, 8 with AVX2, 4 otherwise); for a GPU (target sm_XX)
+    the tiles are those of the mma.sync templates (128 x 128 for head dim
+    64, 128 x 64 up to 128, 64 x 64 beyond). The options override.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "The target: cpu">,
+           "The target: cpu or sm_XX">,
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
            "Query rows per tile (0: the target's choice)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",

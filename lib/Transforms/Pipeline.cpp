@@ -59,3 +59,15 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm, int64_t tileQ,
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
+
+void mlir::attn::buildGPUPipeline(OpPassManager &pm, const std::string &target,
+                                  int64_t tileQ, int64_t tileKv) {
+  pm.addPass(createAttnAnalyzeBlocks());
+  AttnSelectScheduleOptions schedule;
+  schedule.target = target;
+  schedule.tileQ = tileQ;
+  schedule.tileKv = tileKv;
+  pm.addPass(createAttnSelectSchedule(schedule));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}

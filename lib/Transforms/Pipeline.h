@@ -4,6 +4,7 @@
 #define ATTNC_TRANSFORMS_PIPELINE_H
 
 #include <cstdint>
+#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -20,6 +21,11 @@ void buildFusePipeline(OpPassManager &pm);
 /// dialect: fused variants to CPU kernels ready for translation to LLVM IR.
 void buildCPUPipeline(OpPassManager &pm, int64_t tileQ, int64_t tileKv,
                       int64_t vectorWidth);
+
+/// attn-analyze-blocks, attn-select-schedule for GPU `target` (sm_XX),
+/// canonicalize and cse: fused variants ready for translateToCUDA.
+void buildGPUPipeline(OpPassManager &pm, const std::string &target,
+                      int64_t tileQ, int64_t tileKv);
 
 } // namespace mlir::attn
 

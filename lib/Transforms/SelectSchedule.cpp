@@ -1,6 +1,7 @@
 //===- SelectSchedule.cpp - tile sizes and vector width per target --------===//
 
 #include "Transforms/Passes.h"
+#include "dialect/AttnOps.h"
 
 #include "llvm/TargetParser/Host.h"
 
@@ -27,9 +28,11 @@ struct AttnSelectSchedulePass
     : attn::impl::AttnSelectScheduleBase<AttnSelectSchedulePass> {
   using Base::Base;
   void runOnOperation() override {
+    if (StringRef(target).starts_with("sm_"))
+      return scheduleForGPU();
     if (target != "cpu") {
       getOperation()->emitError("attn-select-schedule: unknown target '")
-          << target << "'; expected cpu";
+          << target << "'; expected cpu or sm_XX";
       return signalPassFailure();
     }
     // A query tile of 64 rows keeps its accumulators (64 x D floats) in L2
@@ -46,6 +49,23 @@ struct AttnSelectSchedulePass
         flash.setTileKvAttr(b.getI64IntegerAttr(kv));
       if (!flash.getVectorWidth())
         flash.setVectorWidthAttr(b.getI64IntegerAttr(width));
+    });
+  }
+
+  /// The FlashAttention-2 shapes for mma.sync with 4 warps: 128 query rows
+  /// (32 a warp) up to head dim 128, 64 beyond, where the accumulators of
+  /// 32 rows would not fit in registers; 128 keys a tile for head dim 64,
+  /// else 64, so that two CTAs fit an SM's shared memory.
+  void scheduleForGPU() {
+    Builder b(&getContext());
+    getOperation()->walk([&](FlashOp flash) {
+      int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
+      bool small = !ShapedType::isDynamic(d) && d <= 64;
+      bool large = ShapedType::isDynamic(d) || d > 128;
+      if (!flash.getTileQ())
+        flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : large ? 64 : 128));
+      if (!flash.getTileKv())
+        flash.setTileKvAttr(b.getI64IntegerAttr(tileKv > 0 ? int64_t(tileKv) : small ? 128 : 64));
     });
   }
 };

@@ -2,6 +2,8 @@
 
 #include "Check/Check.h"
 #include "JIT/CpuTarget.h"
+#include "JIT/CudaDriver.h"
+#include "JIT/CudaTarget.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Transforms/Passes.h"
@@ -35,7 +37,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { MLIR, Fused, LLVM, Obj };
+enum class Emit { MLIR, Fused, LLVM, Obj, CUDA, PTX, Cubin };
 
 cl::OptionCategory attncCategory("attnc options");
 
@@ -63,19 +65,30 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Obj, "obj",
                           "an object file of the CPU kernel with a C entry "
                           "point, and its C header beside it (-o K.o writes "
-                          "K.h)")),
+                          "K.h)"),
+               clEnumValN(Emit::CUDA, "cuda",
+                          "CUDA C++ of the GPU kernel (--target=sm_XX); it "
+                          "includes runtime/cuda/attnc/flash_fwd.cuh"),
+               clEnumValN(Emit::PTX, "ptx", "PTX of the GPU kernel, by NVRTC"),
+               clEnumValN(Emit::Cubin, "cubin",
+                          "a cubin of the GPU kernel, by NVRTC")),
     cl::cat(attncCategory));
-cl::opt<std::string> target("target",
-                            cl::desc("Where kernels run: cpu (the host); "
-                                     "needed by --emit=llvm|obj"),
-                            cl::init("cpu"), cl::cat(attncCategory));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("Where kernels run: cpu (the host, for --emit=llvm|obj) or a GPU "
+             "from sm_80 up (sm_80, sm_86, sm_89, sm_90a, ..., for "
+             "--emit=cuda|ptx|cubin); attnc run also takes gpu (this "
+             "machine's GPU)"),
+    cl::init("cpu"), cl::cat(attncCategory), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(runCommand));
 cl::opt<std::string> variantName("variant",
                                  cl::desc("The variant to compile to llvm or "
                                           "obj, when the file has several"),
                                  cl::cat(attncCategory));
 cl::opt<std::string> dtype("dtype",
                            cl::desc("Element type of q, k, v and out: f32 "
-                                    "(default), bf16 or f16"),
+                                    "(default on the CPU), bf16 (default on "
+                                    "GPUs) or f16"),
                            cl::init("f32"), cl::cat(attncCategory),
                            cl::sub(cl::SubCommand::getTopLevel()),
                            cl::sub(runCommand));
@@ -102,14 +115,22 @@ cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)"),
                         cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int64_t> runTileQ("tile-q", cl::desc("Query rows per work item (default 64)"),
-                          cl::init(64), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runTileQ("tile-q",
+                          cl::desc("Query rows per tile (default: the target's)"),
+                          cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runTileKv("tile-kv",
                            cl::desc("Keys per tile (default: the target's)"),
                            cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runVectorWidth("vector-width",
                                 cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
                                 cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runIds("ids",
+                         cl::desc("Integer params (e.g. document ids) are drawn "
+                                  "from 0..ids-1 (default 4)"),
+                         cl::init(4), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<int64_t> runWarps("warps",
+                           cl::desc("GPU: warps per CTA (default 4)"),
+                           cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runStrided("strided",
@@ -144,13 +165,9 @@ lists them.
 )";
 } // namespace
 
-/// --emit=llvm|obj: one fused variant through the CPU pipeline.
-static int emitCPUKernel(mlir::ModuleOp module) {
-  if (target != "cpu") {
-    errs() << "attnc: error: --target=" << target
-           << " is not supported yet; the CPU (--target=cpu) is\n";
-    return 1;
-  }
+/// Keeps only the variant that --variant names (or the only one); false,
+/// with an error printed, when that is not exactly one.
+static bool selectOneVariant(mlir::ModuleOp module) {
   SmallVector<mlir::attn::VariantOp> variants(module.getOps<mlir::attn::VariantOp>());
   std::string names;
   for (mlir::attn::VariantOp v : variants)
@@ -167,8 +184,54 @@ static int emitCPUKernel(mlir::ModuleOp module) {
                                    : "no variant named '" + variantName +
                                          "'; the file defines " + names)
            << "\n";
+    return false;
+  }
+  return true;
+}
+
+/// Writes `text` to -o (default: standard output).
+static int writeOutput(StringRef text) {
+  std::string error;
+  auto output = mlir::openOutputFile(outputFile, &error);
+  if (!output) {
+    errs() << "attnc: error: " << error << "\n";
     return 1;
   }
+  output->os() << text;
+  output->keep();
+  return 0;
+}
+
+/// --emit=cuda|ptx|cubin: one fused variant through the GPU pipeline.
+static int emitGPUKernel(mlir::ModuleOp module) {
+  if (!selectOneVariant(module))
+    return 1;
+  llvm::Expected<attnc::GeneratedCUDA> generated =
+      attnc::generateCUDA(module, target, 0, 0);
+  if (!generated) {
+    errs() << toString(generated.takeError());
+    return 1;
+  }
+  if (emit == Emit::CUDA)
+    return writeOutput(generated->source);
+  if (emit == Emit::Cubin && outputFile == "-") {
+    errs() << "attnc: error: --emit=cubin writes a file: give -o FILE.cubin\n";
+    return 1;
+  }
+  llvm::Expected<std::string> code = attnc::compileWithNVRTC(
+      generated->source, target,
+      emit == Emit::PTX ? attnc::CudaOutput::PTX : attnc::CudaOutput::Cubin);
+  if (!code) {
+    errs() << "attnc: error: " << toString(code.takeError()) << "\n";
+    return 1;
+  }
+  return writeOutput(*code);
+}
+
+/// --emit=llvm|obj: one fused variant through the CPU pipeline.
+static int emitCPUKernel(mlir::ModuleOp module) {
+  if (!selectOneVariant(module))
+    return 1;
   mlir::PassManager pm(module.getContext());
   mlir::attn::buildCPUPipeline(pm, 0, 0, 0);
   // The signature comes from the fused variant, before it is lowered.
@@ -182,15 +245,10 @@ static int emitCPUKernel(mlir::ModuleOp module) {
     return 1;
   }
   if (emit == Emit::LLVM) {
-    std::string error;
-    auto output = mlir::openOutputFile(outputFile, &error);
-    if (!output) {
-      errs() << "attnc: error: " << error << "\n";
-      return 1;
-    }
-    (*llvmModule)->print(output->os(), nullptr);
-    output->keep();
-    return 0;
+    std::string text;
+    raw_string_ostream os(text);
+    (*llvmModule)->print(os, nullptr);
+    return writeOutput(text);
   }
   if (outputFile == "-") {
     errs() << "attnc: error: --emit=obj writes a file: give -o FILE.o\n";
@@ -268,10 +326,24 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                        : elem == attnc::ast::ScalarType::F16 ? attnc::DType::F16
                                                              : attnc::DType::F32;
   attnc::CompileOptions options;
+  options.target = target;
+  if (target == "gpu") {
+    llvm::Expected<std::string> device = attnc::cuda::getDeviceTarget();
+    if (!device) {
+      errs() << "attnc: error: --target=gpu: " << toString(device.takeError())
+             << "\n";
+      return 1;
+    }
+    options.target = *device;
+  }
+  bool onGPU = options.target != "cpu";
+  if (onGPU)
+    options.headDim = sizes.headDim;
   options.dtype = dtype;
   options.tileQ = runTileQ;
   options.tileKv = runTileKv;
   options.vectorWidth = runVectorWidth;
+  options.warps = runWarps;
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
@@ -288,7 +360,11 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   outs() << "variant " << kernel->getName() << ": " << attnc::toString(dtype)
          << ", B=" << sizes.batch << " H=" << sizes.heads << " Hkv=" << sizes.kvHeads
          << " N=" << sizes.queries << " M=" << sizes.keys << " D=" << sizes.headDim
-         << " Dv=" << sizes.valueDim << ", " << threads << " thread(s)\n";
+         << " Dv=" << sizes.valueDim << ", ";
+  if (onGPU)
+    outs() << options.target << "\n";
+  else
+    outs() << threads << " thread(s)\n";
   outs() << format("compile: %.1f ms\n", compileMs);
 
   attnc::CheckOptions check;
@@ -297,7 +373,10 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.strided = runStrided;
   check.threads = threads;
   check.compare = runCheck;
-  check.countPairs = runBench;
+  check.idRange = std::max<int64_t>(1, runIds);
+  // Counting interprets the mask per pair: skipped beyond 2^28 pairs.
+  int64_t pairs = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
+  check.countPairs = runBench && pairs <= (int64_t(1) << 28);
   check.repeats = runBench ? std::max(1, int(runRepeats)) : 0;
   llvm::Expected<attnc::CheckResult> result =
       attnc::checkKernel(*kernel, source, kernel->getName(), check);
@@ -311,7 +390,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                      (long long)result->keptPairs, (long long)total,
                      100.0 * result->keptPairs / total);
   };
-  if (runCheck || runBench)
+  if (runCheck || check.countPairs)
     keptLine();
   if (runCheck) {
     attnc::Tolerance tol = attnc::getTolerance(dtype);
@@ -325,10 +404,15 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   }
   if (runBench) {
     double flops = 2.0 * double(result->keptPairs) * (sizes.headDim + sizes.valueDim);
-    outs() << format("bench: median %.3f ms over %d runs, %.1f GFLOP/s over kept "
-                     "pairs\n",
-                     result->medianSeconds * 1e3, int(check.repeats),
-                     flops / result->medianSeconds * 1e-9);
+    if (result->keptPairs)
+      outs() << format("bench: median %.3f ms over %d runs, %.1f GFLOP/s over kept "
+                       "pairs\n",
+                       result->medianSeconds * 1e3, int(check.repeats),
+                       flops / result->medianSeconds * 1e-9);
+    else
+      outs() << format("bench: median %.3f ms over %d runs (kept pairs not "
+                       "counted above 2^28 pairs)\n",
+                       result->medianSeconds * 1e3, int(check.repeats));
   }
   if (!runCheck && !runBench)
     outs() << "ran (use --check to compare with the reference, --bench to time)\n";
@@ -356,6 +440,41 @@ int main(int argc, char **argv) {
   }
   if (headDim < 0 || headDim > 1024) {
     errs() << "attnc: error: --head-dim must be between 1 and 1024\n";
+    return 1;
+  }
+
+  bool gpuTarget = target != "cpu" && target != "gpu";
+  if (gpuTarget || (runCommand && target == "gpu")) {
+    if (gpuTarget)
+      if (llvm::Error e = attnc::checkGPUTarget(target)) {
+        errs() << "attnc: error: " << toString(std::move(e)) << "\n";
+        return 1;
+      }
+    // GPUs take bf16 by default; f32 stays on the CPU.
+    if (!dtype.getNumOccurrences())
+      elem = attnc::ast::ScalarType::BF16;
+    else if (*elem == attnc::ast::ScalarType::F32) {
+      errs() << "attnc: error: GPU targets take --dtype=bf16 or f16\n";
+      return 1;
+    }
+  } else if (target != "cpu") {
+    errs() << "attnc: error: --target=gpu is for attnc run; name the GPU, e.g. "
+              "--target=sm_90a\n";
+    return 1;
+  }
+  bool gpuEmit = emit == Emit::CUDA || emit == Emit::PTX || emit == Emit::Cubin;
+  if (!runCommand && gpuEmit != gpuTarget &&
+      (gpuEmit || emit == Emit::LLVM || emit == Emit::Obj)) {
+    errs() << "attnc: error: "
+           << (gpuEmit ? "--emit=cuda|ptx|cubin needs a GPU target, e.g. "
+                         "--target=sm_90a"
+                       : "--emit=llvm|obj is for --target=cpu")
+           << "\n";
+    return 1;
+  }
+  if (gpuEmit && !headDim) {
+    errs() << "attnc: error: GPU kernels need the head dim at compile time: "
+              "give --head-dim (64, 128, 192 or 256)\n";
     return 1;
   }
 
@@ -396,6 +515,8 @@ int main(int argc, char **argv) {
 
   if (emit == Emit::LLVM || emit == Emit::Obj)
     return emitCPUKernel(*module);
+  if (gpuEmit)
+    return emitGPUKernel(*module);
 
   std::string error;
   std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(outputFile, &error);

@@ -1,0 +1,39 @@
+//===- AttnToCUDA.h - fused variants to CUDA C++ ----------------*- C++ -*-===//
+//
+// Translates a scheduled attn.flash into CUDA C++ that instantiates the tile
+// templates of runtime/cuda/attnc/flash_fwd.cuh: the regions become inlined
+// device functions, the schedule becomes the template's Config.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CONVERSION_ATTNTOCUDA_H
+#define ATTNC_CONVERSION_ATTNTOCUDA_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+/// What the host needs to launch the generated kernels.
+struct CUDAKernelSpec {
+  std::string kernelName;   // extern "C" __global__ forward kernel
+  std::string blockMapName; // the block-map kernel, empty when not needed
+  int64_t headDim = 0, tileQ = 0, tileKv = 0, threads = 0, sharedBytes = 0;
+  int64_t numParams = 0;
+  bool blockMapUsesBatch = false, blockMapUsesHead = false;
+};
+
+/// The name of the include that holds the tile templates.
+StringRef getCUDARuntimeHeaderName();
+
+/// Writes the CUDA C++ of the one fused, scheduled variant in `module`.
+/// Reports unsupported ops and types as located errors.
+/// `warps` per CTA (0: 4); each warp owns tile_q / warps query rows.
+FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os,
+                                          int64_t warps = 0);
+
+} // namespace mlir::attn
+
+#endif // ATTNC_CONVERSION_ATTNTOCUDA_H

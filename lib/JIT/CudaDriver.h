@@ -1,0 +1,58 @@
+//===- CudaDriver.h - the CUDA driver API, opened at run time ---*- C++ -*-===//
+//
+// attnc links NVRTC but not libcuda: the driver is opened with dlopen on the
+// first use, so that the compiler runs (and compiles GPU code) on machines
+// without a GPU. Every call reports failure as an llvm::Error that names the
+// driver call and its error string.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_JIT_CUDADRIVER_H
+#define ATTNC_JIT_CUDADRIVER_H
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+
+namespace attnc::cuda {
+
+typedef uint64_t DevicePtr;
+typedef void *Stream;   // CUstream
+typedef void *Function; // CUfunction
+
+/// Opens the driver, initialises it and makes device 0's primary context
+/// current on this thread (unless a context already is). Fails with a
+/// message that says why when there is no driver or no device.
+llvm::Error ensureContext();
+
+/// The current device's architecture as a target name (sm_80, sm_90a, ...).
+llvm::Expected<std::string> getDeviceTarget();
+
+llvm::Expected<DevicePtr> allocate(size_t bytes);
+void release(DevicePtr ptr);
+llvm::Error copyToDevice(DevicePtr dst, const void *src, size_t bytes);
+llvm::Error copyToHost(void *dst, DevicePtr src, size_t bytes);
+
+/// Stream-ordered scratch memory (the block map, the status word).
+llvm::Expected<DevicePtr> allocateAsync(size_t bytes, Stream stream);
+llvm::Error releaseAsync(DevicePtr ptr, Stream stream);
+llvm::Error zeroAsync(DevicePtr ptr, size_t words, Stream stream);
+
+/// Loads a cubin; the module lives as long as the process.
+llvm::Expected<Function> loadFunction(const std::string &cubin,
+                                      const std::string &name,
+                                      int dynamicSharedBytes);
+llvm::Error launch(Function fn, const unsigned (&grid)[3], unsigned threads,
+                   unsigned sharedBytes, Stream stream, void **args);
+llvm::Error synchronize(Stream stream);
+
+/// Times `repeats` calls of `body` on `stream` with events: the median of
+/// the per-call times in seconds.
+llvm::Expected<double>
+timeOnStream(Stream stream, int repeats,
+             llvm::function_ref<llvm::Error()> body);
+
+} // namespace attnc::cuda
+
+#endif // ATTNC_JIT_CUDADRIVER_H

@@ -1,0 +1,46 @@
+//===- CudaTarget.h - GPU kernels as CUDA C++, PTX and cubins ---*- C++ -*-===//
+
+#ifndef ATTNC_JIT_CUDATARGET_H
+#define ATTNC_JIT_CUDATARGET_H
+
+#include "Conversion/AttnToCUDA/AttnToCUDA.h"
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <string_view>
+
+namespace attnc {
+
+/// Whether `target` names a GPU (sm_XX or sm_XXa).
+bool isGPUTarget(std::string_view target);
+
+/// Checks that `target` is a GPU attnc can compile for: sm_80 and up, with
+/// NVRTC available in this build.
+llvm::Error checkGPUTarget(std::string_view target);
+
+/// The text of runtime/cuda/attnc/flash_fwd.cuh, embedded at build time.
+std::string_view getCudaRuntimeHeader();
+
+/// The CUDA C++ of the one fused variant of `module` (which the GPU
+/// pipeline schedules in place) and what its launch needs.
+struct GeneratedCUDA {
+  std::string source;
+  mlir::attn::CUDAKernelSpec spec;
+};
+llvm::Expected<GeneratedCUDA> generateCUDA(mlir::ModuleOp module,
+                                           const std::string &target,
+                                           int64_t tileQ, int64_t tileKv,
+                                           int64_t warps = 0);
+
+enum class CudaOutput { PTX, Cubin };
+
+/// Compiles generated CUDA C++ with NVRTC for `target`; the tile templates
+/// come from memory, not from the file system.
+llvm::Expected<std::string> compileWithNVRTC(std::string_view source,
+                                             std::string_view target,
+                                             CudaOutput output);
+
+} // namespace attnc
+
+#endif // ATTNC_JIT_CUDATARGET_H

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The GPU suite, in one device call: every example x shapes against the
+# float64 reference (attnc run --target=gpu --check), compute-sanitizer
+# memcheck on a handful, and every example against torch's flex_attention
+# where it can express the variant (test/gpu/flex_check.py).
+#
+# usage (on a machine with a GPU, from the project root):
+#   test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
+# Exit status 0 when everything passed; 77 when there is no GPU.
+set -uo pipefail
+bin=${1:-build/bin}
+export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
+if ! "$bin/attnc" run examples/dense.attn --target=gpu --shape N=1,D=64 >/dev/null 2>&1; then
+  echo "test/gpu: skipped: no usable CUDA device here"
+  "$bin/attnc" run examples/dense.attn --target=gpu --shape N=1,D=64 2>&1 | tail -1
+  exit 77
+fi
+shapes=(
+  "B=2,H=8,Hkv=2,N=300,M=517,D=128"   # odd sizes, N != M, GQA 8:2
+  "B=1,H=4,N=1,M=1,D=64"              # N = M = 1
+  "B=1,H=3,N=1,M=700,D=128"           # one query (decode)
+  "B=2,H=4,N=777,M=129,D=64"          # N > M
+  "B=1,H=2,N=64,M=64,D=256"           # the largest head dim
+)
+pass=0; fail=0
+for f in examples/*.attn; do
+  for shape in "${shapes[@]}"; do
+    # document ids have shape [N]: keys past N would read past them (attnc
+    # reports that as an error, which the CPU suite checks).
+    case "$f:$shape" in *document*M=517*|*document*M=700*) continue;; esac
+    for extra in "" "--strided"; do
+      out=$("$bin/attnc" run "$f" --target=gpu --check --shape "$shape" $extra --seed $RANDOM 2>&1)
+      if [ $? -eq 0 ]; then pass=$((pass+1)); else
+        fail=$((fail+1)); echo "FAIL $f $shape $extra"; echo "$out" | tail -4; fi
+    done
+  done
+done
+for dtype in f16; do
+  for f in examples/causal.attn examples/softcap.attn examples/sigmoid.attn; do
+    out=$("$bin/attnc" run "$f" --target=gpu --dtype=$dtype --check --shape B=1,H=4,N=333,D=128 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $dtype"; echo "$out" | tail -4; fi
+  done
+done
+echo "reference checks: $pass passed, $fail failed"
+
+sanitized=0
+if command -v compute-sanitizer >/dev/null; then
+  for f in examples/document.attn examples/alibi_causal.attn examples/block_sparse.attn examples/gated_output.attn; do
+    if compute-sanitizer --tool memcheck --error-exitcode 9 \
+        "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=333,D=64 >/tmp/san.log 2>&1; then
+      sanitized=$((sanitized+1))
+    else
+      fail=$((fail+1)); echo "MEMCHECK FAIL $f"; tail -20 /tmp/san.log
+    fi
+  done
+  echo "compute-sanitizer memcheck: $sanitized clean"
+fi
+[ $fail -eq 0 ]
