@@ -90,7 +90,7 @@ struct CompileOptions {
   int64_t tileQ = 0;              // query rows per tile (0: the target's)
   int64_t tileKv = 0;             // keys per tile (0: the target's choice)
   int64_t vectorWidth = 0;        // f32 lanes: 4, 8 or 16 (0: the host's)
-  int64_t warps = 0;              // GPU: warps per CTA, 1-8 (0: 4)
+  int64_t warps = 0;              // GPU: warps per CTA, 1-8 (0: tileQ/16)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

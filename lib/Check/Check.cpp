@@ -43,8 +43,13 @@ double load(const void *data, DType dtype, int64_t i) {
   case DType::I32: return static_cast<const int32_t *>(data)[i];
   case DType::I64: return double(static_cast<const int64_t *>(data)[i]);
   case DType::Bool: return static_cast<const uint8_t *>(data)[i];
-  case DType::F16:
   case DType::BF16: {
+    uint32_t bits = uint32_t(static_cast<const uint16_t *>(data)[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  case DType::F16: {
     uint16_t bits = static_cast<const uint16_t *>(data)[i];
     llvm::APFloat v(dtype == DType::F16 ? llvm::APFloat::IEEEhalf()
                                         : llvm::APFloat::BFloat(),
@@ -65,8 +70,18 @@ void store(void *data, DType dtype, int64_t i, double value) {
   case DType::I32: static_cast<int32_t *>(data)[i] = int32_t(value); return;
   case DType::I64: static_cast<int64_t *>(data)[i] = int64_t(value); return;
   case DType::Bool: static_cast<uint8_t *>(data)[i] = value != 0; return;
-  case DType::F16:
   case DType::BF16: {
+    // Round to nearest even on the f32 bits (f64 -> f32 first, as the
+    // inputs are f32-exact draws; NaN stays a quiet NaN).
+    float f = float(value);
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    uint16_t out = std::isnan(f) ? uint16_t(0x7fc0)
+                                 : uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+    static_cast<uint16_t *>(data)[i] = out;
+    return;
+  }
+  case DType::F16: {
     llvm::APFloat v(value);
     bool lost;
     v.convert(dtype == DType::F16 ? llvm::APFloat::IEEEhalf()

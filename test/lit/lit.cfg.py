@@ -17,3 +17,6 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%attn_src_root", config.attn_src_root))
 # Kernels compiled by `attnc run` are cached under the build folder.
 config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.attn_obj_root, "kernel-cache")
+# GPU code generation runs wherever NVRTC is (no GPU needed).
+if config.attn_have_cuda:
+    config.available_features.add("nvrtc")

@@ -30,7 +30,8 @@ StringRef getCUDARuntimeHeaderName();
 
 /// Writes the CUDA C++ of the one fused, scheduled variant in `module`.
 /// Reports unsupported ops and types as located errors.
-/// `warps` per CTA (0: 4); each warp owns tile_q / warps query rows.
+/// `warps` per CTA (0: tile_q / 16, at most 8); each warp owns tile_q /
+/// warps query rows.
 FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os,
                                           int64_t warps = 0);
 
