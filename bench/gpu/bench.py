@@ -70,6 +70,9 @@ def main():
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
+    # One compiled flex_attention serves 14 (mask, score_mod) pairs.
+    torch._dynamo.config.recompile_limit = 1000
+    torch._dynamo.config.cache_size_limit = 1000
     flex = torch.compile(flex_attention)
     rows = []
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
