@@ -263,3 +263,60 @@ TEST_CASE("JIT: the disk cache serves other compilers and survives damage",
   }
   llvm::sys::fs::remove_directories(dir);
 }
+
+TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",
+          "[jit][gpu]") {
+  llvm::SmallString<128> dir;
+  REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-gpu-cache", dir));
+  CompileOptions options;
+  options.target = "sm_90a";
+  options.dtype = DType::BF16;
+  options.headDim = 64;
+  {
+    Compiler compiler(CompilerOptions{std::string(dir)});
+    llvm::Expected<Kernel> kernel = compiler.compile(kAlibi, "", options);
+    if (!kernel) {
+      std::string message = llvm::toString(kernel.takeError());
+      // A build without the CUDA toolkit says so; anything else fails.
+      REQUIRE(message.find("without the CUDA toolkit") != std::string::npos);
+      return;
+    }
+    CHECK(kernel->getTarget() == "sm_90a");
+    CHECK(kernel->getCudaSource().find("alibi_causal_kernel") != std::string::npos);
+    CHECK(kernel->getCubin().substr(0, 4) == "\x7f" "ELF");
+    CHECK(compiler.getStats().compilations == 1);
+
+    // Host memory is refused before anything runs (with or without a GPU).
+    std::vector<uint16_t> q(64 * 4, 0x3f80), out(64 * 4);
+    std::vector<float> slopes(1, 0.5f);
+    KernelArgs args;
+    args.q = TensorView::contiguous(q.data(), DType::BF16, {1, 1, 4, 64});
+    args.k = args.v = args.q;
+    args.out = TensorView::contiguous(out.data(), DType::BF16, {1, 1, 4, 64});
+    args.params.emplace("slopes", ParamValue(TensorView::contiguous(
+                                      slopes.data(), DType::F32, {1})));
+    llvm::Error error = kernel->run(args);
+    REQUIRE(bool(error));
+    CHECK(llvm::toString(std::move(error)) ==
+          "q is in host memory; this kernel runs on the GPU");
+  }
+  // A second compiler (another process, say) loads the cubin from disk.
+  Compiler compiler(CompilerOptions{std::string(dir)});
+  llvm::Expected<Kernel> again = compiler.compile(kAlibi, "", options);
+  REQUIRE(bool(again));
+  CHECK(compiler.getStats().diskHits == 1);
+  CHECK(compiler.getStats().compilations == 0);
+  CHECK(again->getCubin().substr(0, 4) == "\x7f" "ELF");
+  // GPU-only requirements are compile errors with their reason.
+  CompileOptions f32 = options;
+  f32.dtype = DType::F32;
+  auto bad = compiler.compile(kAlibi, "", f32);
+  REQUIRE(!bad);
+  CHECK(llvm::toString(bad.takeError()).find("bf16 or f16") != std::string::npos);
+  CompileOptions noHead = options;
+  noHead.headDim.reset();
+  bad = compiler.compile(kAlibi, "", noHead);
+  REQUIRE(!bad);
+  CHECK(llvm::toString(bad.takeError()).find("head dim") != std::string::npos);
+  llvm::sys::fs::remove_directories(dir);
+}

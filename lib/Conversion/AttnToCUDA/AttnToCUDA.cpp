@@ -23,7 +23,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
-#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -533,10 +532,9 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,
                                   "tile_class", flash.hasMask() ? "1" : "2")))
     return failure();
-  // Two CTAs an SM when their shared memory fits (227 KB on Hopper, 163 KB
-  // on A100): registers are then capped so that both fit too.
-  const char *minBlocks = std::getenv("ATTNC_GPU_MIN_BLOCKS");
-  int64_t ctasPerSM = minBlocks ? std::atoi(minBlocks) : 1;
+  // One CTA an SM: asking for two caps registers at 128 a thread, which
+  // spills and measured 5-25% slower on the H100 (bench/RESULTS.md).
+  const int64_t ctasPerSM = 1;
   os << "};\n"
      << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
      << ", " << spec.tileKv << ", " << warps << ", " << stages << ", "
