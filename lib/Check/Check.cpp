@@ -253,8 +253,34 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                 options.strided, gpu);
     lse->poison();
   }
-  KernelArgs args{q.view, k.view, v.view, out.view, lse ? &lse->view : nullptr,
-                  {}, options.threads};
+  // GPU kernels read and write device copies of the same storage.
+  std::vector<std::unique_ptr<DeviceCopy>> copies;
+  auto place = [&](HostTensor &t, TensorView &view) -> llvm::Error {
+    if (!gpu) {
+      view = t.view;
+      return llvm::Error::success();
+    }
+    auto copy = DeviceCopy::make(t);
+    if (!copy)
+      return copy.takeError();
+    copies.push_back(std::move(*copy));
+    view = copies.back()->view;
+    return llvm::Error::success();
+  };
+  KernelArgs args;
+  args.threads = options.threads;
+  TensorView lseView;
+  for (auto [t, view] : {std::pair{&q, &args.q}, {&k, &args.k}, {&v, &args.v},
+                         {&out, &args.out}})
+    if (auto e = place(*t, *view))
+      return e;
+  DeviceCopy *outCopy = gpu ? copies.back().get() : nullptr, *lseCopy = nullptr;
+  if (lse) {
+    if (auto e = place(*lse, lseView))
+      return e;
+    args.lse = &lseView;
+    lseCopy = gpu ? copies.back().get() : nullptr;
+  }
   std::vector<HostTensor> params;
   params.reserve(in.params.size());
   for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
@@ -267,49 +293,20 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     auto tensor = mlir::cast<mlir::RankedTensorType>(arg.getType());
     params.emplace_back(toDType(tensor.getElementType()), value.shape, false);
     params.back().fill(value.data);
-    args.params.emplace(name, ParamValue(params.back().view));
-  }
-
-  // GPU kernels read and write device copies of the same storage.
-  std::vector<std::unique_ptr<DeviceCopy>> copies;
-  if (gpu) {
-    auto mirror = [&](HostTensor &t, TensorView &view) -> llvm::Error {
-      auto copy = DeviceCopy::make(t);
-      if (!copy)
-        return copy.takeError();
-      view = (*copy)->view;
-      copies.push_back(std::move(*copy));
-      return llvm::Error::success();
-    };
-    for (auto [t, view] : {std::pair{&q, &args.q}, {&k, &args.k}, {&v, &args.v},
-                           {&out, &args.out}})
-      if (auto e = mirror(*t, *view))
-        return e;
-    TensorView lseView;
-    if (lse) {
-      if (auto e = mirror(*lse, lseView))
-        return e;
-      args.lse = &copies[4]->view;
-    }
-    for (auto &[name, value] : args.params)
-      if (value.tensor)
-        for (HostTensor &p : params)
-          if (p.view.data == value.tensor->data) {
-            if (auto e = mirror(p, *value.tensor))
-              return e;
-            break;
-          }
+    TensorView view;
+    if (auto e = place(params.back(), view))
+      return e;
+    args.params.emplace(name, ParamValue(view));
   }
 
   if (llvm::Error e = kernel.run(args))
     return e;
-  if (gpu) {
-    if (auto e = copies[3]->copyBack())
+  if (outCopy)
+    if (auto e = outCopy->copyBack())
       return e;
-    if (lse)
-      if (auto e = copies[4]->copyBack())
-        return e;
-  }
+  if (lseCopy)
+    if (auto e = lseCopy->copyBack())
+      return e;
   CheckResult result;
   if (options.compare) {
     llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);

@@ -228,7 +228,6 @@ Compiler::Impl::compileGPU(mlir::ModuleOp module, const std::string &key,
       disk.store(key, serializeGPU(*impl));
     ++stats.compilations;
   }
-  impl->tileQ = impl->cudaSpec.tileQ;
   Kernel kernel(std::move(impl));
   cache.emplace(key, kernel);
   return kernel;

@@ -12,6 +12,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #if ATTNC_HAVE_CUDA
@@ -24,23 +25,19 @@ static llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-bool attnc::isGPUTarget(std::string_view target) {
+/// The compute capability of sm_XX or sm_XXa, e.g. 90 for sm_90a.
+static std::optional<unsigned> parseArch(std::string_view target) {
   llvm::StringRef t(target.data(), target.size());
-  if (!t.consume_front("sm_"))
-    return false;
-  t.consume_back("a");
   unsigned arch;
-  return !t.getAsInteger(10, arch);
+  if (!t.consume_front("sm_") || (t.consume_back("a"), t.getAsInteger(10, arch)))
+    return std::nullopt;
+  return arch;
 }
 
 llvm::Error attnc::checkGPUTarget(std::string_view target) {
   llvm::StringRef t(target.data(), target.size());
-  unsigned arch = 0;
-  llvm::StringRef digits = t;
-  if (!isGPUTarget(target) ||
-      (digits.consume_front("sm_"), digits.consume_back("a"),
-       digits.getAsInteger(10, arch)) ||
-      arch < 80)
+  std::optional<unsigned> arch = parseArch(target);
+  if (!arch || *arch < 80)
     return makeError("unknown target '" + t +
                      "'; expected cpu or a GPU from sm_80 up (sm_80, sm_86, "
                      "sm_89, sm_90, sm_90a, ...)");

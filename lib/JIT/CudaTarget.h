@@ -12,9 +12,6 @@
 
 namespace attnc {
 
-/// Whether `target` names a GPU (sm_XX or sm_XXa).
-bool isGPUTarget(std::string_view target);
-
 /// Checks that `target` is a GPU attnc can compile for: sm_80 and up, with
 /// NVRTC available in this build.
 llvm::Error checkGPUTarget(std::string_view target);

@@ -108,10 +108,6 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     return e;
   if (auto e = checkGPULayout("out", args.out, false))
     return e;
-  if (s.D != spec.headDim || s.Dv != spec.headDim)
-    return makeError("this kernel was compiled for head dim " +
-                     llvm::Twine(spec.headDim) + "; got D = " + llvm::Twine(s.D) +
-                     ", Dv = " + llvm::Twine(s.Dv));
   if (s.N > INT_MAX / 2 || s.M > INT_MAX / 2 || s.B > 65535 || s.H > 65535)
     return makeError("GPU kernels take N, M < 2^30 and B, H <= 65535");
   loadFunctions(k);

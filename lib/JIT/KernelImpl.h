@@ -25,7 +25,7 @@ struct Kernel::Impl {
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim;
-  int64_t tileQ = 64;
+  int64_t tileQ = 64; // CPU: query rows per work item
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 

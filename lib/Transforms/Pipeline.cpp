@@ -26,15 +26,22 @@ void mlir::attn::buildFusePipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
+/// The block analysis and the schedule, which every backend starts from.
+static void addAnalysisAndSchedule(
+    mlir::OpPassManager &pm,
+    const mlir::attn::AttnSelectScheduleOptions &schedule) {
+  pm.addPass(mlir::attn::createAttnAnalyzeBlocks());
+  pm.addPass(mlir::attn::createAttnSelectSchedule(schedule));
+  pm.addPass(mlir::createCanonicalizerPass());
+}
+
 void mlir::attn::buildCPUPipeline(OpPassManager &pm, int64_t tileQ,
                                   int64_t tileKv, int64_t vectorWidth) {
-  pm.addPass(createAttnAnalyzeBlocks());
   AttnSelectScheduleOptions schedule;
   schedule.tileQ = tileQ;
   schedule.tileKv = tileKv;
   schedule.vectorWidth = vectorWidth;
-  pm.addPass(createAttnSelectSchedule(schedule));
-  pm.addPass(createCanonicalizerPass());
+  addAnalysisAndSchedule(pm, schedule);
   ConvertAttnToCPUOptions options;
   options.tileQ = tileQ;
   options.vectorWidth = vectorWidth;
@@ -62,12 +69,10 @@ void mlir::attn::buildCPUPipeline(OpPassManager &pm, int64_t tileQ,
 
 void mlir::attn::buildGPUPipeline(OpPassManager &pm, const std::string &target,
                                   int64_t tileQ, int64_t tileKv) {
-  pm.addPass(createAttnAnalyzeBlocks());
   AttnSelectScheduleOptions schedule;
   schedule.target = target;
   schedule.tileQ = tileQ;
   schedule.tileKv = tileKv;
-  pm.addPass(createAttnSelectSchedule(schedule));
-  pm.addPass(createCanonicalizerPass());
+  addAnalysisAndSchedule(pm, schedule);
   pm.addPass(createCSEPass());
 }

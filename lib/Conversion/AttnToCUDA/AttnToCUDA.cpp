@@ -23,6 +23,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -226,11 +227,16 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
   auto unsignedOf = [&](Type t) -> std::string {
     return t.isInteger(64) ? "unsigned long long" : "unsigned";
   };
-  auto cast = [&](Type to) -> LogicalResult {
+  // Operand i reinterpreted as unsigned, for the ...ui ops.
+  auto asUnsigned = [&](unsigned i) {
+    return "(" + unsignedOf(op.getOperand(i).getType()) + ")(" + in[i] + ")";
+  };
+  // `expr` (default: the first operand) converted to the C type of `to`.
+  auto cast = [&](Type to, std::optional<std::string> expr = {}) -> LogicalResult {
     FailureOr<std::string> type = cType(op.getLoc(), to);
     if (failed(type))
       return failure();
-    return assign(op, "(" + *type + ")(" + in[0] + ")");
+    return assign(op, "(" + *type + ")(" + expr.value_or(in[0]) + ")");
   };
 
   return llvm::TypeSwitch<Operation *, LogicalResult>(&op)
@@ -245,31 +251,27 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       .Case([&](arith::RemSIOp) { return binary("%"); })
       .Case([&](arith::FloorDivSIOp) { return call("attnc_cuda::floordiv"); })
       .Case([&](arith::CeilDivSIOp) { return call("attnc_cuda::ceildiv"); })
-      .Case([&](arith::DivUIOp o) {
-        std::string u = unsignedOf(o.getType());
-        return assign(op, "(" + u + ")(" + in[0] + ") / (" + u + ")(" + in[1] + ")");
+      .Case([&](arith::DivUIOp) {
+        return assign(op, asUnsigned(0) + " / " + asUnsigned(1));
       })
-      .Case([&](arith::RemUIOp o) {
-        std::string u = unsignedOf(o.getType());
-        return assign(op, "(" + u + ")(" + in[0] + ") % (" + u + ")(" + in[1] + ")");
+      .Case([&](arith::RemUIOp) {
+        return assign(op, asUnsigned(0) + " % " + asUnsigned(1));
       })
       .Case([&](arith::AndIOp) { return binary("&"); })
       .Case([&](arith::OrIOp) { return binary("|"); })
       .Case([&](arith::XOrIOp) { return binary("^"); })
       .Case([&](arith::ShLIOp) { return binary("<<"); })
       .Case([&](arith::ShRSIOp) { return binary(">>"); })
-      .Case([&](arith::ShRUIOp o) {
-        return assign(op, "(" + unsignedOf(o.getType()) + ")(" + in[0] + ") >> " + in[1]);
+      .Case([&](arith::ShRUIOp) {
+        return assign(op, asUnsigned(0) + " >> " + in[1]);
       })
       .Case([&](arith::MinSIOp) { return call("min"); })
       .Case([&](arith::MaxSIOp) { return call("max"); })
-      .Case([&](arith::MinUIOp o) {
-        std::string u = unsignedOf(o.getType());
-        return assign(op, "min((" + u + ")(" + in[0] + "), (" + u + ")(" + in[1] + "))");
+      .Case([&](arith::MinUIOp) {
+        return assign(op, "min(" + asUnsigned(0) + ", " + asUnsigned(1) + ")");
       })
-      .Case([&](arith::MaxUIOp o) {
-        std::string u = unsignedOf(o.getType());
-        return assign(op, "max((" + u + ")(" + in[0] + "), (" + u + ")(" + in[1] + "))");
+      .Case([&](arith::MaxUIOp) {
+        return assign(op, "max(" + asUnsigned(0) + ", " + asUnsigned(1) + ")");
       })
       .Case([&](arith::CmpIOp c) {
         return assign(op, compareInts(c.getPredicate(), in[0], in[1],
@@ -292,18 +294,12 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
         return assign(op, "(" + in[0] + " ? " + in[1] + " : " + in[2] + ")");
       })
       .Case([&](arith::IndexCastOp o) { return cast(o.getType()); })
-      .Case([&](arith::IndexCastUIOp o) {
-        return assign(op, "(" + *cType(op.getLoc(), o.getType()) + ")(" +
-                              unsignedOf(o.getIn().getType()) + ")(" + in[0] + ")");
-      })
+      .Case([&](arith::IndexCastUIOp o) { return cast(o.getType(), asUnsigned(0)); })
       .Case([&](arith::SIToFPOp o) { return cast(o.getType()); })
-      .Case([&](arith::UIToFPOp o) {
-        return assign(op, "(float)(" + unsignedOf(o.getIn().getType()) + ")(" + in[0] + ")");
-      })
+      .Case([&](arith::UIToFPOp) { return assign(op, "(float)" + asUnsigned(0)); })
       .Case([&](arith::FPToSIOp o) { return cast(o.getType()); })
       .Case([&](arith::FPToUIOp o) {
-        return assign(op, "(" + *cType(op.getLoc(), o.getType()) + ")(" +
-                              unsignedOf(o.getType()) + ")(" + in[0] + ")");
+        return cast(o.getType(), "(" + unsignedOf(o.getType()) + ")(" + in[0] + ")");
       })
       .Case([&](arith::ExtFOp) { return assign(op, in[0]); })
       .Case([&](arith::TruncFOp o) {
@@ -317,8 +313,7 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       .Case([&](arith::ExtUIOp o) {
         if (o.getIn().getType().isInteger(1))
           return cast(o.getType());
-        return assign(op, "(" + *cType(op.getLoc(), o.getType()) + ")(" +
-                              unsignedOf(o.getIn().getType()) + ")(" + in[0] + ")");
+        return cast(o.getType(), asUnsigned(0));
       })
       .Case([&](arith::TruncIOp o) {
         if (o.getType().isInteger(1))
