@@ -12,6 +12,8 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include "llvm/ADT/APFloat.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <chrono>
@@ -207,6 +209,32 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
 
 } // namespace
 
+/// Writes each tensor as `DIR/NAME.f64` (row-major float64 values, as the
+/// kernel saw them after rounding to its dtype) and a line `NAME d0 d1 ...`
+/// in `DIR/manifest.txt` (no dims for a scalar).
+llvm::Error saveTensors(
+    llvm::StringRef dir,
+    llvm::ArrayRef<std::pair<std::string, RefArray>> tensors) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return makeError("cannot create '" + dir + "': " + ec.message());
+  std::error_code ec;
+  llvm::raw_fd_ostream manifest((dir + "/manifest.txt").str(), ec);
+  if (ec)
+    return makeError("cannot write to '" + dir + "': " + ec.message());
+  for (const auto &[name, array] : tensors) {
+    llvm::raw_fd_ostream data((dir + "/" + name + ".f64").str(), ec);
+    if (ec)
+      return makeError("cannot write to '" + dir + "': " + ec.message());
+    data.write(reinterpret_cast<const char *>(array.data.data()),
+               array.data.size() * sizeof(double));
+    manifest << name;
+    for (int64_t d : array.shape)
+      manifest << " " << d;
+    manifest << "\n";
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                                                std::string_view source,
                                                std::string_view variantName,
@@ -307,6 +335,23 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   if (lseCopy)
     if (auto e = lseCopy->copyBack())
       return e;
+  if (!options.saveDir.empty()) {
+    auto values = [](const HostTensor &t) {
+      RefArray a{t.view.shape, std::vector<double>(t.view.numElements())};
+      for (size_t i = 0; i < a.data.size(); ++i)
+        a.data[i] = t.at(i);
+      return a;
+    };
+    std::vector<std::pair<std::string, RefArray>> saved = {
+        {"q", in.q}, {"k", in.k}, {"v", in.v}, {"out", values(out)}};
+    if (lse)
+      saved.push_back({"lse", values(*lse)});
+    for (auto [i, arg] : llvm::enumerate(variant.getParams()))
+      saved.push_back({"param." + variant.getArgumentName(arg.getArgNumber()),
+                       in.params[i]});
+    if (llvm::Error e = saveTensors(options.saveDir, saved))
+      return e;
+  }
   CheckResult result;
   if (options.compare) {
     llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);

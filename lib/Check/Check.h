@@ -39,6 +39,9 @@ struct CheckOptions {
   bool countPairs = false;
   /// Integer params are drawn from [0, idRange) (e.g. document ids).
   int64_t idRange = 4;
+  /// When set, the inputs and the kernel's outputs are written there (see
+  /// saveTensors in Check.cpp), for comparisons with other implementations.
+  std::string saveDir;
 };
 
 struct CheckResult {

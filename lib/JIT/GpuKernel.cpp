@@ -142,11 +142,16 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
       const MemRefDescriptor &m = tensorParams[tensor++];
       if (m.rank > 4)
         return makeError("GPU kernels take params of rank 4 at most");
-      slot.ptr = m.aligned;
+      bool empty = false;
       for (size_t d = 0; d < m.rank; ++d) {
         slot.size[d] = m.sizes[d];
         slot.stride[d] = m.strides[d];
+        empty |= m.sizes[d] == 0;
       }
+      // Kernels read params at clamped indices even when the read is out of
+      // bounds (and report it); an empty tensor gets a null pointer here and
+      // valid scratch memory below.
+      slot.ptr = empty ? nullptr : m.aligned;
     } else {
       const ScalarStorage &v = scalarParams[scalar++];
       bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||
@@ -171,6 +176,9 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     return scratch.takeError();
   int *base = reinterpret_cast<int *>(*scratch);
   a.status = base;
+  for (ParamSlot &slot : slots)
+    if (!slot.ptr)
+      slot.ptr = base; // 16 bytes, enough for one element of any type
   llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
   if (!error && blockMap) {
     BlockMapArgs m = {int(mapB), int(mapH), a.N, a.M, a.tilesQ, a.tilesKv,

@@ -52,10 +52,11 @@ struct AttnSelectSchedulePass
     });
   }
 
-  /// The FlashAttention-2 shapes for mma.sync with 4 warps: 128 query rows
-  /// (32 a warp) up to head dim 128, 64 beyond, where the accumulators of
-  /// 32 rows would not fit in registers; 128 keys a tile for head dim 64,
-  /// else 64, so that two CTAs fit an SM's shared memory.
+  /// Tiles for the mma.sync kernels (measured on the H100, bench/gpu/
+  /// sweep.sh): 128 query rows up to head dim 128, 64 beyond, where the
+  /// accumulators would not fit in registers. Keys a tile: 128 for head dim
+  /// 64 and for masked variants (run by 8 warps of 16 rows, see
+  /// AttnToCUDA), 64 for unmasked ones (4 warps of 32 rows).
   void scheduleForGPU() {
     Builder b(&getContext());
     getOperation()->walk([&](FlashOp flash) {
@@ -65,7 +66,8 @@ struct AttnSelectSchedulePass
       if (!flash.getTileQ())
         flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : large ? 64 : 128));
       if (!flash.getTileKv())
-        flash.setTileKvAttr(b.getI64IntegerAttr(tileKv > 0 ? int64_t(tileKv) : small ? 128 : 64));
+        flash.setTileKvAttr(b.getI64IntegerAttr(
+            tileKv > 0 ? int64_t(tileKv) : small || flash.hasMask() ? 128 : 64));
     });
   }
 };

@@ -129,10 +129,17 @@ cl::opt<int64_t> runIds("ids",
                                   "from 0..ids-1 (default 4)"),
                          cl::init(4), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runWarps("warps",
-                           cl::desc("GPU: warps per CTA (default: tile-q / 16, at most 8)"),
+                           cl::desc("GPU: warps per CTA (default: 4 for unmasked head-dim-128 "
+                                    "variants, else tile-q / 16, at most 8)"),
                            cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<std::string> runSave(
+    "save",
+    cl::desc("Write the inputs and the kernel's outputs to DIR (NAME.f64 "
+             "files of float64 values and manifest.txt), e.g. to compare "
+             "with another implementation"),
+    cl::value_desc("DIR"), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runStrided("strided",
                          cl::desc("Pass q, k, v and out with padded, "
                                   "non-contiguous strides"),
@@ -374,6 +381,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.threads = threads;
   check.compare = runCheck;
   check.idRange = std::max<int64_t>(1, runIds);
+  check.saveDir = runSave;
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs.
   int64_t pairs = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
   check.countPairs = runBench && pairs <= (int64_t(1) << 28);

@@ -403,7 +403,7 @@ LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
     if (!region.empty())
       names[region.front().getArgument(i)] = arg;
   }
-  os << ", const Params &P, int *status) {\n";
+  os << ", const Params &P, int &status) {\n";
   if (region.empty()) {
     os << "    return " << identity << ";\n  }\n";
     return success();
@@ -468,10 +468,14 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   spec.tileQ = *flash.getTileQ();
   spec.tileKv = *flash.getTileKv();
   const int64_t stages = 2;
-  // One m16 row fragment a warp: 8 warps for 128 query rows measured
-  // faster than 4 warps of two fragments (which spill at head dim 128).
-  if (warps == 0)
-    warps = std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
+  // Two m16 row fragments a warp halve the K and V shared-memory reads per
+  // MMA (the FlashAttention-2 shape); with the per-pair mask code on top
+  // they spill, and one fragment a warp (8 warps for 128 rows) measured
+  // faster for masked variants (bench/gpu/sweep.sh, bench/RESULTS.md).
+  if (warps == 0) {
+    bool twoFragments = !flash.hasMask() && d == 128 && spec.tileQ == 128;
+    warps = twoFragments ? 4 : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
+  }
   if (!llvm::is_contained({1, 2, 4, 8}, warps))
     return flash.emitError("GPU kernels run 1, 2, 4 or 8 warps; got ") << warps;
   if (spec.tileQ % (16 * warps) != 0 || spec.tileKv % 16 != 0 ||
@@ -479,7 +483,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
     return flash.emitError("GPU tiles need tile_q a multiple of 16 * warps (")
            << 16 * warps << ") and tile_kv a multiple of 16, both up to 256";
   spec.threads = warps * 32;
-  spec.sharedBytes = 2 * (spec.tileQ * d + stages * spec.tileKv * (d + dv));
+  // Shared-memory rows are padded by 8 elements (PaddedTile in the header;
+  // the generated code asserts that both agree).
+  spec.sharedBytes =
+      2 * (spec.tileQ * (d + 8) + stages * spec.tileKv * (d + 8 + dv + 8));
   spec.numParams = variant.getNumArguments() - 3;
   bool blockList = flash.hasTileClass() && readsParams(flash.getTileClass());
   if (blockList) {
@@ -534,6 +541,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
      << ", " << spec.tileKv << ", " << warps << ", " << stages << ", "
      << (elem.isF16() ? "true" : "false") << "> " << c << ";\n"
+     << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
+     << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
      << "extern \"C\" __global__ void __launch_bounds__(" << spec.threads << ", "
      << ctasPerSM << ")\n"

@@ -12,7 +12,7 @@
 //   V::kNormalizer                0 softmax, 1 sigmoid, 2 relu, 3 none
 //   V::kScale, kInvTemperature, kBias
 //   V::kHasScoreMod / kHasMask / kHasOutputMod / kHasTileClass / kBlockList
-//   V::score_mod(s, b, h, q, kv, P, status) -> float
+//   V::score_mod(s, b, h, q, kv, P, status) -> float   (int &status)
 //   V::mask(b, h, q, kv, P, status) -> bool
 //   V::output_mod(o, b, h, q, d, P, status) -> float
 //   V::tile_class(b, h, q_first, q_last, kv_first, kv_last, P, status) -> int
@@ -77,8 +77,10 @@ constexpr float kLn2 = 0.6931471805599453f;
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
 //===----------------------------------------------------------------------===//
-// Param access (bounds-checked; an out-of-bounds read yields 0 and is
-// reported through the status word)
+// Param access (bounds-checked; an out-of-bounds read yields 0 and records
+// the param's number in `status`, a per-thread register that the kernel
+// publishes once at its end: with no stores between them, the compiler can
+// share the loads that several elements make, e.g. doc[q_idx] across a row)
 //===----------------------------------------------------------------------===//
 
 struct ElemF32 { typedef float value; static __device__ float read(const void *p, i64 i) { return static_cast<const float *>(p)[i]; } };
@@ -97,20 +99,22 @@ struct ElemI64 { typedef i64 value; static __device__ i64 read(const void *p, i6
 struct ElemBool { typedef bool value; static __device__ bool read(const void *p, i64 i) { return static_cast<const unsigned char *>(p)[i] != 0; } };
 
 template <class E, class... I>
-__device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int number, int *status, I... idx) {
+__device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int number, int &status, I... idx) {
   const i64 ix[] = {i64(idx)...};
   i64 offset = 0;
   bool ok = true;
 #pragma unroll
   for (int d = 0; d < int(sizeof...(I)); ++d) {
-    ok &= ix[d] >= 0 && ix[d] < s.size[d];
-    offset += ix[d] * s.stride[d];
+    i64 i = ix[d], last = s.size[d] - 1;
+    ok &= i >= 0 && i <= last;
+    offset += (i < 0 ? 0 : i > last ? last : i) * s.stride[d];
   }
-  if (!ok) {
-    atomicCAS(status, 0, number);
-    return typename E::value(0);
-  }
-  return E::read(s.ptr, offset);
+  // The read is unconditional (at a clamped index; the host points empty
+  // tensors at valid memory), so the compiler may share it between
+  // elements and schedule it early.
+  typename E::value v = E::read(s.ptr, offset);
+  status = ok || status ? status : number;
+  return ok ? v : typename E::value(0);
 }
 
 /// The least and greatest element of a 1-D param over [first, last], the
@@ -197,6 +201,17 @@ __device__ __forceinline__ float tanh_approx(float x) {
   return y;
 }
 
+/// Hides a value's origin from the optimiser: products of it inside the
+/// key-tile loop are then recomputed per tile instead of being hoisted out
+/// of the loop and held in registers the accumulators need.
+template <class T> __device__ __forceinline__ T opaque(T x) {
+  if constexpr (sizeof(T) == 8)
+    asm volatile("" : "+l"(x));
+  else
+    asm volatile("" : "+r"(x));
+  return x;
+}
+
 __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -204,15 +219,19 @@ __device__ __forceinline__ float ex2(float x) {
 }
 
 //===----------------------------------------------------------------------===//
-// Shared-memory tiles: rows of W 16-byte chunks, chunk c of row r stored at
-// chunk c ^ (r % 8), so that the 8 rows an ldmatrix reads hit 8 different
-// bank groups.
+// Shared-memory tiles: rows of COLS elements padded by 8 (16 bytes), so that
+// the 8 rows an ldmatrix reads start in 8 different bank groups (the row
+// pitch is an odd number of 16-byte chunks). Unlike an XOR swizzle, the
+// address of chunk c + k is the address of chunk c plus a constant, so the
+// unrolled k loops need one address register, not one per k.
 //===----------------------------------------------------------------------===//
 
-template <int COLS> struct SwizzledTile {
+template <int COLS> struct PaddedTile {
   static constexpr int kChunks = COLS / 8;
-  static_assert(kChunks >= 8 && kChunks % 8 == 0, "head dims are multiples of 64");
-  static __device__ __forceinline__ int offset(int row, int chunk) { return row * COLS + ((chunk ^ (row & 7)) << 3); }
+  static constexpr int kPitch = COLS + 8; // elements
+  static_assert(COLS % 16 == 0, "head dims are multiples of 16");
+  static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
+  static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
 
   /// Copies `rows` rows of global memory (row stride `stride` elements),
   /// rows at or past `valid` zero-filled.
@@ -243,9 +262,10 @@ template <class V, class C> struct TileWalker {
   int b, h, qFirst, qLast;
   int next_ = 0, count = 0;
   const int *list = nullptr;
+  int &status;
 
-  __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt)
-      : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1) {
+  __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status)
+      : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1), status(status) {
     if constexpr (V::kBlockList) {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
       count = a.blockCount[row];
@@ -264,7 +284,7 @@ template <class V, class C> struct TileWalker {
     } else if constexpr (V::kHasTileClass) {
       for (; next_ < a.tilesKv; ++next_) {
         int kvFirst = next_ * C::BN, kvLast = min(kvFirst + C::BN, a.M) - 1;
-        int cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, a.status);
+        int cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
         if (cls != 0) {
           partial = cls == 1;
           return next_++;
@@ -290,12 +310,12 @@ __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typ
   int row = (b * a.H + h) * a.tilesQ + qt;
   int *list = a.blockList + i64(row) * a.tilesKv;
   int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
-  int count = 0;
+  int count = 0, status = 0;
   for (int base = 0; base < a.tilesKv; base += 32) {
     int t = base + lane, cls = 0;
     if (t < a.tilesKv) {
       int kvFirst = t * C::BN, kvLast = min(kvFirst + C::BN, a.M) - 1;
-      cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, a.status);
+      cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
     }
     u32 kept = __ballot_sync(0xffffffffu, cls != 0);
     if (cls != 0)
@@ -304,6 +324,8 @@ __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typ
   }
   if (lane == 0)
     a.blockCount[row] = count;
+  if (status)
+    atomicCAS(a.status, 0, status);
 }
 
 //===----------------------------------------------------------------------===//
@@ -318,22 +340,23 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_> st
   static constexpr int MF = BM / (16 * NW); // m16 fragments per warp
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
   static_assert(BN % 16 == 0 && D % 16 == 0 && DV % 16 == 0, "tiles are multiples of 16");
-  static constexpr int kSmemBytes = 2 * (BM * D + STAGES * BN * (D + DV));
+  static constexpr int kSmemBytes = 2 * (BM * (D + 8) + STAGES * BN * (D + 8 + DV + 8));
 };
 
 template <class V, class C> struct FlashForward {
   static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN, MF = C::MF, NT = C::kThreads;
-  typedef SwizzledTile<D> QKTile;
-  typedef SwizzledTile<DV> VTile;
+  static constexpr bool kSoftmax = V::kNormalizer == 0;
+  static constexpr float kUnit = kSoftmax ? kLog2e : 1.f;
+  typedef PaddedTile<D> QKTile;
+  typedef PaddedTile<DV> VTile;
 
-  /// Scores of one key tile for this warp's rows: S = Q K^T, then the
-  /// variant's score_mod and mask and the weights' numerator.
-  /// kChecked: the tile is partial or crosses N or M, so each pair is
-  /// checked against the bounds and, when `masked`, the variant's mask.
-  template <bool kChecked>
+  /// The weights' numerators of one key tile for this warp's rows: S = Q
+  /// K^T, then the scale, the variant's score_mod and the normalizer. Rows
+  /// past N and keys past M reach score_mod clamped into range (their
+  /// results are dropped later), so that its param reads stay in bounds.
   static __device__ __forceinline__ void scores(float (&S)[MF][BN / 8][4], const u16 *sQ, const u16 *sK, int warp, int lane,
-                                                int b, int h, int q0, int kv0, bool masked, const FlashArgs &a,
-                                                const typename V::Params &P) {
+                                                int b, int h, int q0, int kv0, const FlashArgs &a,
+                                                const typename V::Params &P, int &status) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -341,19 +364,19 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
         for (int e = 0; e < 4; ++e)
           S[mf][nf][e] = 0.f;
+    // Per-lane ldmatrix addresses; every other offset is a constant.
+    u32 qAddr = opaque(smem_addr(sQ + QKTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+    u32 kAddr = opaque(smem_addr(sK + QKTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
 #pragma unroll
     for (int k = 0; k < D / 16; ++k) {
       u32 A[MF][4];
 #pragma unroll
-      for (int mf = 0; mf < MF; ++mf) {
-        int row = (warp * MF + mf) * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4(A[mf], smem_addr(sQ + QKTile::offset(row, k * 2 + (lane >> 4))));
-      }
+      for (int mf = 0; mf < MF; ++mf)
+        ldmatrix_x4(A[mf], qAddr + 2 * QKTile::offset(mf * 16, k * 2));
 #pragma unroll
       for (int np = 0; np < BN / 16; ++np) {
         u32 Bf[4];
-        int key = np * 16 + (lane & 7) + (lane >> 4) * 8;
-        ldmatrix_x4(Bf, smem_addr(sK + QKTile::offset(key, k * 2 + ((lane >> 3) & 1))));
+        ldmatrix_x4(Bf, kAddr + 2 * QKTile::offset(np * 16, k * 2));
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf) {
           mma16816<C::F16>(S[mf][2 * np], A[mf], Bf[0], Bf[1]);
@@ -363,8 +386,6 @@ template <class V, class C> struct FlashForward {
     }
     // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /
     // temperature + bias). The other normalizers take t in natural units.
-    constexpr bool kSoftmax = V::kNormalizer == 0;
-    constexpr float kUnit = kSoftmax ? kLog2e : 1.f;
     constexpr float kPost = V::kInvTemperature * kUnit, kBiasT = V::kBias * kUnit;
     constexpr float kDirect = V::kScale * kPost;
 #pragma unroll
@@ -373,36 +394,54 @@ template <class V, class C> struct FlashForward {
       for (int nf = 0; nf < BN / 8; ++nf)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          int q = q0 + (warp * MF + mf) * 16 + (lane >> 2) + (e >> 1) * 8;
-          int kv = kv0 + nf * 8 + (lane & 3) * 2 + (e & 1);
-          float acc = S[mf][nf][e], t;
-          bool kept = true;
-          if (kChecked && (q >= a.N || kv >= a.M)) {
-            kept = false;
+          float t;
+          if constexpr (V::kHasScoreMod) {
+            int q = min(q0 + (warp * MF + mf) * 16 + (lane >> 2) + (e >> 1) * 8, a.N - 1);
+            int kv = min(kv0 + nf * 8 + (lane & 3) * 2 + (e & 1), a.M - 1);
+            t = V::score_mod(S[mf][nf][e] * V::kScale, b, h, q, kv, P, status) * kPost + kBiasT;
           } else {
-            if constexpr (V::kHasScoreMod)
-              t = V::score_mod(acc * V::kScale, b, h, q, kv, P, a.status) * kPost + kBiasT;
-            else
-              t = acc * kDirect + kBiasT;
-            if constexpr (kChecked && V::kHasMask)
-              if (masked)
-                kept = V::mask(b, h, q, kv, P, a.status);
+            t = S[mf][nf][e] * kDirect + kBiasT;
           }
-          if constexpr (kSoftmax)
-            S[mf][nf][e] = kept ? t : neg_inf();
-          else if constexpr (V::kNormalizer == 1)
-            S[mf][nf][e] = kept ? __fdividef(1.f, 1.f + ex2(-t * kLog2e)) : 0.f;
+          if constexpr (V::kNormalizer == 1)
+            t = __fdividef(1.f, 1.f + ex2(-t * kLog2e));
           else if constexpr (V::kNormalizer == 2)
-            S[mf][nf][e] = kept ? fmaxf(t, 0.f) : 0.f;
-          else
-            S[mf][nf][e] = kept ? t : 0.f;
+            t = fmaxf(t, 0.f);
+          S[mf][nf][e] = t;
+        }
+  }
+
+  /// Drops the pairs of a partial or edge tile: keys past M, and, when
+  /// `masked`, the pairs the variant's mask rejects (their weight becomes
+  /// -inf before softmax, 0 for the other normalizers). Rows past N need
+  /// nothing: they are never stored.
+  static __device__ __forceinline__ void dropPairs(float (&S)[MF][BN / 8][4], int warp, int lane, int b, int h, int q0,
+                                                   int kv0, bool masked, const FlashArgs &a,
+                                                   const typename V::Params &P, int &status) {
+    const float dropped = kSoftmax ? neg_inf() : 0.f;
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int nf = 0; nf < BN / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          int q = min(q0 + (warp * MF + mf) * 16 + (lane >> 2) + (e >> 1) * 8, a.N - 1);
+          int kv = kv0 + nf * 8 + (lane & 3) * 2 + (e & 1);
+          bool kept = kv < a.M;
+          // The mask is called for every pair (clamped into range), without
+          // a branch, so that param loads that pairs share are made once.
+          if constexpr (V::kHasMask)
+            kept &= !masked | V::mask(b, h, q, min(kv, a.M - 1), P, status);
+          S[mf][nf][e] = kept ? S[mf][nf][e] : dropped;
         }
   }
 
   /// Online softmax: rescale O and the row sums by the new row max and turn
-  /// S into weights.
-  static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], float (&O)[MF][DV / 8][4],
-                                                 float (&rowMax)[MF][2], float (&rowSum)[MF][2]) {
+  /// S into weights, packed to 16-bit pairs in the A-fragment order of the
+  /// P V product (P[mf][j] holds keys 16j..16j+15).
+  static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
+                                                 float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
+                                                 float (&rowSum)[MF][2]) {
+    float base[MF][2];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -415,49 +454,56 @@ template <class V, class C> struct FlashForward {
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         // A row with nothing kept yet keeps max -inf; subtract 0 then, so
         // that exp2(-inf - m) is 0 and never NaN.
-        float base = mx == neg_inf() ? 0.f : mx;
-        float correction = ex2(rowMax[mf][half] - base);
+        base[mf][half] = mx == neg_inf() ? 0.f : mx;
+        float correction = ex2(rowMax[mf][half] - base[mf][half]);
         rowMax[mf][half] = mx;
-        float sum = 0.f;
-#pragma unroll
-        for (int nf = 0; nf < BN / 8; ++nf)
-#pragma unroll
-          for (int e = half * 2; e < half * 2 + 2; ++e) {
-            float p = ex2(S[mf][nf][e] - base);
-            S[mf][nf][e] = p;
-            sum += p;
-          }
-        rowSum[mf][half] = rowSum[mf][half] * correction + sum;
+        rowSum[mf][half] *= correction;
 #pragma unroll
         for (int dn = 0; dn < DV / 8; ++dn) {
           O[mf][dn][half * 2] *= correction;
           O[mf][dn][half * 2 + 1] *= correction;
         }
       }
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int nf = 0; nf < BN / 8; ++nf) {
+        float p[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          p[e] = ex2(S[mf][nf][e] - base[mf][e >> 1]);
+          rowSum[mf][e >> 1] += p[e];
+        }
+        Pk[mf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(p[0], p[1]);
+        Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(p[2], p[3]);
+      }
+  }
+
+  /// Packs weights that need no softmax (the other normalizers).
+  static __device__ __forceinline__ void pack(const float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4]) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int nf = 0; nf < BN / 8; ++nf) {
+        Pk[mf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(S[mf][nf][0], S[mf][nf][1]);
+        Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(S[mf][nf][2], S[mf][nf][3]);
+      }
   }
 
   /// O += P V for one key tile.
-  static __device__ __forceinline__ void accumulate(const float (&S)[MF][BN / 8][4], float (&O)[MF][DV / 8][4],
+  static __device__ __forceinline__ void accumulate(const u32 (&Pk)[MF][BN / 16][4], float (&O)[MF][DV / 8][4],
                                                     const u16 *sV, int lane) {
+    u32 vAddr = opaque(smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
 #pragma unroll
     for (int j = 0; j < BN / 16; ++j) {
-      u32 A[MF][4];
-#pragma unroll
-      for (int mf = 0; mf < MF; ++mf) {
-        A[mf][0] = pack2<C::F16>(S[mf][2 * j][0], S[mf][2 * j][1]);
-        A[mf][1] = pack2<C::F16>(S[mf][2 * j][2], S[mf][2 * j][3]);
-        A[mf][2] = pack2<C::F16>(S[mf][2 * j + 1][0], S[mf][2 * j + 1][1]);
-        A[mf][3] = pack2<C::F16>(S[mf][2 * j + 1][2], S[mf][2 * j + 1][3]);
-      }
 #pragma unroll
       for (int dp = 0; dp < DV / 16; ++dp) {
         u32 Bf[4];
-        int key = j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4_trans(Bf, smem_addr(sV + VTile::offset(key, dp * 2 + (lane >> 4))));
+        ldmatrix_x4_trans(Bf, vAddr + 2 * VTile::offset(j * 16, dp * 2));
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf) {
-          mma16816<C::F16>(O[mf][2 * dp], A[mf], Bf[0], Bf[1]);
-          mma16816<C::F16>(O[mf][2 * dp + 1], A[mf], Bf[2], Bf[3]);
+          mma16816<C::F16>(O[mf][2 * dp], Pk[mf][j], Bf[0], Bf[1]);
+          mma16816<C::F16>(O[mf][2 * dp + 1], Pk[mf][j], Bf[2], Bf[3]);
         }
       }
     }
@@ -468,8 +514,9 @@ template <class V, class C> struct FlashForward {
                                                const FlashArgs &a, int tid) {
     if (t >= 0) {
       int kv0 = t * BN;
-      QKTile::template load<BN, NT>(sK + slot * BN * D, gK + i64(kv0) * a.ks[2], a.ks[2], a.M - kv0, tid);
-      VTile::template load<BN, NT>(sV + slot * BN * DV, gV + i64(kv0) * a.vs[2], a.vs[2], a.M - kv0, tid);
+      i64 ks = opaque(a.ks[2]), vs = opaque(a.vs[2]);
+      QKTile::template load<BN, NT>(sK + slot * QKTile::elements(BN), gK + i64(kv0) * ks, ks, a.M - kv0, tid);
+      VTile::template load<BN, NT>(sV + slot * VTile::elements(BN), gV + i64(kv0) * vs, vs, a.M - kv0, tid);
     }
     cp_async_commit(); // empty groups keep the group count uniform
   }
@@ -477,8 +524,8 @@ template <class V, class C> struct FlashForward {
   static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P) {
     extern __shared__ __align__(128) unsigned char smem[];
     u16 *sQ = reinterpret_cast<u16 *>(smem);
-    u16 *sK = sQ + BM * D;
-    u16 *sV = sK + C::STAGES * BN * D;
+    u16 *sK = sQ + QKTile::elements(BM);
+    u16 *sV = sK + C::STAGES * QKTile::elements(BN);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     // The heaviest query tiles (last, under causal masks) start first.
     const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
@@ -491,7 +538,8 @@ template <class V, class C> struct FlashForward {
     // tile[i] is the i-th upcoming key tile, loading into slot (it + i) %
     // STAGES; the array shifts by one per iteration (compile-time indices
     // keep it in registers).
-    TileWalker<V, C> walk(a, P, b, h, qt);
+    int status = 0;
+    TileWalker<V, C> walk(a, P, b, h, qt, status);
     int tile[C::STAGES];
     bool partial[C::STAGES];
 #pragma unroll
@@ -511,7 +559,6 @@ template <class V, class C> struct FlashForward {
       rowMax[mf][0] = rowMax[mf][1] = neg_inf();
       rowSum[mf][0] = rowSum[mf][1] = 0.f;
     }
-    const bool edgeRows = q0 + BM > a.N;
 #pragma unroll 1
     for (int it = 0; tile[0] >= 0; ++it) {
       const int slot = it % C::STAGES;
@@ -519,15 +566,16 @@ template <class V, class C> struct FlashForward {
       __syncthreads();
       const int kv0 = tile[0] * BN;
       float S[MF][BN / 8][4];
-      const u16 *sKs = sK + slot * BN * D;
-      // Partial tiles and tiles over the edge of N or M check each pair.
-      if (partial[0] || edgeRows || kv0 + BN > a.M)
-        scores<true>(S, sQ, sKs, warp, lane, b, h, q0, kv0, partial[0], a, P);
-      else
-        scores<false>(S, sQ, sKs, warp, lane, b, h, q0, kv0, false, a, P);
+      const u16 *sKs = sK + slot * QKTile::elements(BN);
+      scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status);
+      if (partial[0] || kv0 + BN > a.M)
+        dropPairs(S, warp, lane, b, h, q0, kv0, partial[0], a, P, status);
+      u32 Pk[MF][BN / 16][4];
       if constexpr (V::kNormalizer == 0)
-        softmax(S, O, rowMax, rowSum);
-      accumulate(S, O, sV + slot * BN * DV, lane);
+        softmax(S, Pk, O, rowMax, rowSum);
+      else
+        pack(S, Pk);
+      accumulate(Pk, O, sV + slot * VTile::elements(BN), lane);
       __syncthreads(); // every warp is done with this slot
 #pragma unroll
       for (int s = 0; s + 1 < C::STAGES; ++s) {
@@ -563,12 +611,14 @@ template <class V, class C> struct FlashForward {
           int d = dn * 8 + (lane & 3) * 2;
           float o0 = O[mf][dn][half * 2] * inv, o1 = O[mf][dn][half * 2 + 1] * inv;
           if constexpr (V::kHasOutputMod) {
-            o0 = V::output_mod(o0, b, h, q, d, P, a.status);
-            o1 = V::output_mod(o1, b, h, q, d + 1, P, a.status);
+            o0 = V::output_mod(o0, b, h, q, d, P, status);
+            o1 = V::output_mod(o1, b, h, q, d + 1, P, status);
           }
           *reinterpret_cast<u32 *>(gO + d) = pack2<C::F16>(o0, o1);
         }
       }
+    if (status)
+      atomicCAS(a.status, 0, status);
   }
 };
 
