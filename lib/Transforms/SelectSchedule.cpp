@@ -1,5 +1,6 @@
 //===- SelectSchedule.cpp - tile sizes and vector width per target --------===//
 
+#include "Transforms/GPUSchedule.h"
 #include "Transforms/Passes.h"
 #include "dialect/AttnOps.h"
 
@@ -54,9 +55,8 @@ struct AttnSelectSchedulePass
 
   /// Tiles for the mma.sync kernels (measured on the H100, bench/gpu/
   /// sweep.sh): 128 query rows up to head dim 128, 64 beyond, where the
-  /// accumulators would not fit in registers. Keys a tile: 128 for head dim
-  /// 64 and for masked variants (run by 8 warps of 16 rows, see
-  /// AttnToCUDA), 64 for unmasked ones (4 warps of 32 rows).
+  /// accumulators would not fit in registers; 128 keys a tile for head dim
+  /// 64 and where useTwoRowFragments says no, else 64.
   void scheduleForGPU() {
     Builder b(&getContext());
     getOperation()->walk([&](FlashOp flash) {
@@ -67,7 +67,9 @@ struct AttnSelectSchedulePass
         flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : large ? 64 : 128));
       if (!flash.getTileKv())
         flash.setTileKvAttr(b.getI64IntegerAttr(
-            tileKv > 0 ? int64_t(tileKv) : small || flash.hasMask() ? 128 : 64));
+            tileKv > 0                                        ? int64_t(tileKv)
+            : small || (!large && !useTwoRowFragments(flash)) ? 128
+                                                              : 64));
     });
   }
 };

@@ -14,6 +14,7 @@
 
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
+#include "Transforms/GPUSchedule.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -468,12 +469,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   spec.tileQ = *flash.getTileQ();
   spec.tileKv = *flash.getTileKv();
   const int64_t stages = 2;
-  // Two m16 row fragments a warp halve the K and V shared-memory reads per
-  // MMA (the FlashAttention-2 shape); with the per-pair mask code on top
-  // they spill, and one fragment a warp (8 warps for 128 rows) measured
-  // faster for masked variants (bench/gpu/sweep.sh, bench/RESULTS.md).
+  // Two m16 row fragments a warp at head dim 128 where useTwoRowFragments
+  // says so; elsewhere one fragment a warp.
   if (warps == 0) {
-    bool twoFragments = !flash.hasMask() && d == 128 && spec.tileQ == 128;
+    bool twoFragments = d == 128 && spec.tileQ == 128 && useTwoRowFragments(flash);
     warps = twoFragments ? 4 : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
   }
   if (!llvm::is_contained({1, 2, 4, 8}, warps))
@@ -487,6 +486,14 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   // the generated code asserts that both agree).
   spec.sharedBytes =
       2 * (spec.tileQ * (d + 8) + stages * spec.tileKv * (d + 8 + dv + 8));
+  // The opt-in limit of sm_80 and sm_90 (an SM's 228 KiB less 1 KiB that
+  // the driver keeps per CTA).
+  const int64_t maxSharedBytes = 227 * 1024;
+  if (spec.sharedBytes > maxSharedBytes)
+    return flash.emitError("GPU tiles of ")
+           << spec.tileQ << " x " << spec.tileKv << " at head dim " << d << " need "
+           << spec.sharedBytes << " bytes of shared memory, more than the "
+           << maxSharedBytes << " a CTA can have; use a smaller tile_kv";
   spec.numParams = variant.getNumArguments() - 3;
   bool blockList = flash.hasTileClass() && readsParams(flash.getTileClass());
   if (blockList) {
@@ -534,8 +541,9 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,
                                   "tile_class", flash.hasMask() ? "1" : "2")))
     return failure();
-  // One CTA an SM: asking for two caps registers at 128 a thread, which
-  // spills and measured 5-25% slower on the H100 (bench/RESULTS.md).
+  // No register cap beyond one CTA an SM: capping 8-warp kernels at 128
+  // registers for two CTAs spilled and measured 5-25% slower on the H100
+  // (bench/RESULTS.md); 4-warp kernels at 255 registers fit two anyway.
   const int64_t ctasPerSM = 1;
   os << "};\n"
      << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
