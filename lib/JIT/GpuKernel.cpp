@@ -134,35 +134,9 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   a.tilesQ = int((s.N + spec.tileQ - 1) / spec.tileQ);
   a.tilesKv = int((s.M + spec.tileKv - 1) / spec.tileKv);
 
-  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()), ParamSlot{});
-  size_t tensor = 0, scalar = 0;
-  for (size_t i = 0; i < k.params.size(); ++i) {
-    ParamSlot &slot = slots[i];
-    if (k.params[i].isTensor) {
-      const MemRefDescriptor &m = tensorParams[tensor++];
-      if (m.rank > 4)
-        return makeError("GPU kernels take params of rank 4 at most");
-      bool empty = false;
-      for (size_t d = 0; d < m.rank; ++d) {
-        slot.size[d] = m.sizes[d];
-        slot.stride[d] = m.strides[d];
-        empty |= m.sizes[d] == 0;
-      }
-      // Kernels read params at clamped indices even when the read is out of
-      // bounds (and report it); an empty tensor gets a null pointer here and
-      // valid scratch memory below.
-      slot.ptr = empty ? nullptr : m.aligned;
-    } else {
-      const ScalarStorage &v = scalarParams[scalar++];
-      bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||
-                     v.type == DType::BF16;
-      slot.f = isFloat ? (v.type == DType::F32 ? double(v.f32) : v.value) : 0;
-      slot.i = v.type == DType::Bool  ? int64_t(v.i1)
-               : v.type == DType::I32 ? int64_t(v.i32)
-               : v.type == DType::I64 ? v.i64
-                                      : 0;
-    }
-  }
+  for (const MemRefDescriptor &m : tensorParams)
+    if (m.rank > 4)
+      return makeError("GPU kernels take params of rank 4 at most");
 
   cuda::Stream stream = args.stream;
   // Scratch: the status word, then the block map (counts, then lists).
@@ -176,9 +150,35 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     return scratch.takeError();
   int *base = reinterpret_cast<int *>(*scratch);
   a.status = base;
-  for (ParamSlot &slot : slots)
-    if (!slot.ptr)
-      slot.ptr = base; // 16 bytes, enough for one element of any type
+
+  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()), ParamSlot{});
+  size_t tensor = 0, scalar = 0;
+  for (size_t i = 0; i < k.params.size(); ++i) {
+    ParamSlot &slot = slots[i];
+    if (k.params[i].isTensor) {
+      const MemRefDescriptor &m = tensorParams[tensor++];
+      bool empty = false;
+      for (size_t d = 0; d < m.rank; ++d) {
+        slot.size[d] = m.sizes[d];
+        slot.stride[d] = m.strides[d];
+        empty |= m.sizes[d] == 0;
+      }
+      // Kernels read params at clamped indices even when the read is out of
+      // bounds (and report it): an empty tensor points at the scratch words
+      // (16 bytes, one element of any type).
+      slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
+    } else {
+      const ScalarStorage &v = scalarParams[scalar++];
+      bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||
+                     v.type == DType::BF16;
+      slot.f = isFloat ? (v.type == DType::F32 ? double(v.f32) : v.value) : 0;
+      slot.i = v.type == DType::Bool  ? int64_t(v.i1)
+               : v.type == DType::I32 ? int64_t(v.i32)
+               : v.type == DType::I64 ? v.i64
+                                      : 0;
+    }
+  }
+
   llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
   if (!error && blockMap) {
     BlockMapArgs m = {int(mapB), int(mapH), a.N, a.M, a.tilesQ, a.tilesKv,

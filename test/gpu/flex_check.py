@@ -83,7 +83,7 @@ def to_param(value):
     return int(value) if float(value).is_integer() else float(value)
 
 
-def compare(what, got, want):
+def compare(got, want):
     got, want = got.double(), want.double()
     both_inf = torch.isinf(got) & torch.isinf(want) & (torch.sign(got) == torch.sign(want))
     err = torch.where(both_inf, torch.zeros_like(got), (got - want).abs())
@@ -110,10 +110,10 @@ def check(bin_dir, example, shape, directory):
                             enable_gqa=k.shape[1] != H, return_lse=True)
     # flex's lse is in natural log units like attnc's; fully masked rows
     # are 0 with lse -inf in flex as well.
-    bad_o, err_o = compare("out", torch.from_numpy(T["out"]).cuda(), o)
+    bad_o, err_o = compare(torch.from_numpy(T["out"]).cuda(), o)
     bad_l, err_l = (0, 0.0)
     if "lse" in T:
-        bad_l, err_l = compare("lse", torch.from_numpy(T["lse"]).cuda(), lse)
+        bad_l, err_l = compare(torch.from_numpy(T["lse"]).cuda(), lse)
     if bad_o or bad_l:
         return f"{bad_o} out and {bad_l} lse elements off (max err {err_o:.3g}, {err_l:.3g})"
     return None

@@ -350,6 +350,27 @@ template <class V, class C> struct FlashForward {
   typedef PaddedTile<D> QKTile;
   typedef PaddedTile<DV> VTile;
 
+  // Where an m16n8 accumulator element lives: element e of fragment (mf, nf)
+  // of a warp is row rowOf(..., e >> 1) of the tile, column colOf(..., e).
+  static __device__ __forceinline__ int rowOf(int warp, int lane, int mf, int half) {
+    return (warp * MF + mf) * 16 + (lane >> 2) + half * 8;
+  }
+  static __device__ __forceinline__ int colOf(int lane, int nf, int e) { return nf * 8 + (lane & 3) * 2 + (e & 1); }
+
+  /// c0 += a * (b[0], b[1]) and c1 += a * (b[2], b[3]): two n8 MMAs over the
+  /// 16 columns one ldmatrix.x4 of B brings.
+  static __device__ __forceinline__ void mma2(float (&c0)[4], float (&c1)[4], const u32 (&a)[4], const u32 (&b)[4]) {
+    mma16816<C::F16>(c0, a, b[0], b[1]);
+    mma16816<C::F16>(c1, a, b[2], b[3]);
+  }
+
+  /// Stores fragment (mf, nf) of the weights as 16-bit pairs in the
+  /// A-fragment order of the P V product (Pk[mf][j] holds keys 16j..16j+15).
+  static __device__ __forceinline__ void packWeights(u32 (&Pk)[MF][BN / 16][4], int mf, int nf, const float (&p)[4]) {
+    Pk[mf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(p[0], p[1]);
+    Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(p[2], p[3]);
+  }
+
   /// The weights' numerators of one key tile for this warp's rows: S = Q
   /// K^T, then the scale, the variant's score_mod and the normalizer. Rows
   /// past N and keys past M reach score_mod clamped into range (their
@@ -378,10 +399,8 @@ template <class V, class C> struct FlashForward {
         u32 Bf[4];
         ldmatrix_x4(Bf, kAddr + 2 * QKTile::offset(np * 16, k * 2));
 #pragma unroll
-        for (int mf = 0; mf < MF; ++mf) {
-          mma16816<C::F16>(S[mf][2 * np], A[mf], Bf[0], Bf[1]);
-          mma16816<C::F16>(S[mf][2 * np + 1], A[mf], Bf[2], Bf[3]);
-        }
+        for (int mf = 0; mf < MF; ++mf)
+          mma2(S[mf][2 * np], S[mf][2 * np + 1], A[mf], Bf);
       }
     }
     // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /
@@ -396,8 +415,8 @@ template <class V, class C> struct FlashForward {
         for (int e = 0; e < 4; ++e) {
           float t;
           if constexpr (V::kHasScoreMod) {
-            int q = min(q0 + (warp * MF + mf) * 16 + (lane >> 2) + (e >> 1) * 8, a.N - 1);
-            int kv = min(kv0 + nf * 8 + (lane & 3) * 2 + (e & 1), a.M - 1);
+            int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
+            int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
             t = V::score_mod(S[mf][nf][e] * V::kScale, b, h, q, kv, P, status) * kPost + kBiasT;
           } else {
             t = S[mf][nf][e] * kDirect + kBiasT;
@@ -424,8 +443,8 @@ template <class V, class C> struct FlashForward {
       for (int nf = 0; nf < BN / 8; ++nf)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          int q = min(q0 + (warp * MF + mf) * 16 + (lane >> 2) + (e >> 1) * 8, a.N - 1);
-          int kv = kv0 + nf * 8 + (lane & 3) * 2 + (e & 1);
+          int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
+          int kv = kv0 + colOf(lane, nf, e);
           bool kept = kv < a.M;
           // The mask is called for every pair (clamped into range), without
           // a branch, so that param loads that pairs share are made once.
@@ -436,8 +455,7 @@ template <class V, class C> struct FlashForward {
   }
 
   /// Online softmax: rescale O and the row sums by the new row max and turn
-  /// S into weights, packed to 16-bit pairs in the A-fragment order of the
-  /// P V product (P[mf][j] holds keys 16j..16j+15).
+  /// S into weights, packed as they are made (packWeights).
   static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
                                                  float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
                                                  float (&rowSum)[MF][2]) {
@@ -474,8 +492,7 @@ template <class V, class C> struct FlashForward {
           p[e] = ex2(S[mf][nf][e] - base[mf][e >> 1]);
           rowSum[mf][e >> 1] += p[e];
         }
-        Pk[mf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(p[0], p[1]);
-        Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(p[2], p[3]);
+        packWeights(Pk, mf, nf, p);
       }
   }
 
@@ -484,10 +501,8 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
-      for (int nf = 0; nf < BN / 8; ++nf) {
-        Pk[mf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(S[mf][nf][0], S[mf][nf][1]);
-        Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(S[mf][nf][2], S[mf][nf][3]);
-      }
+      for (int nf = 0; nf < BN / 8; ++nf)
+        packWeights(Pk, mf, nf, S[mf][nf]);
   }
 
   /// O += P V for one key tile.
@@ -501,10 +516,8 @@ template <class V, class C> struct FlashForward {
         u32 Bf[4];
         ldmatrix_x4_trans(Bf, vAddr + 2 * VTile::offset(j * 16, dp * 2));
 #pragma unroll
-        for (int mf = 0; mf < MF; ++mf) {
-          mma16816<C::F16>(O[mf][2 * dp], Pk[mf][j], Bf[0], Bf[1]);
-          mma16816<C::F16>(O[mf][2 * dp + 1], Pk[mf][j], Bf[2], Bf[3]);
-        }
+        for (int mf = 0; mf < MF; ++mf)
+          mma2(O[mf][2 * dp], O[mf][2 * dp + 1], Pk[mf][j], Bf);
       }
     }
   }
@@ -592,7 +605,7 @@ template <class V, class C> struct FlashForward {
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        int q = q0 + (warp * MF + mf) * 16 + (lane >> 2) + half * 8;
+        int q = q0 + rowOf(warp, lane, mf, half);
         float inv = 1.f;
         if constexpr (V::kNormalizer == 0) {
           float sum = rowSum[mf][half];
@@ -608,7 +621,7 @@ template <class V, class C> struct FlashForward {
         u16 *gO = a.out + b * a.os[0] + h * a.os[1] + i64(q) * a.os[2];
 #pragma unroll
         for (int dn = 0; dn < DV / 8; ++dn) {
-          int d = dn * 8 + (lane & 3) * 2;
+          int d = colOf(lane, dn, 0);
           float o0 = O[mf][dn][half * 2] * inv, o1 = O[mf][dn][half * 2 + 1] * inv;
           if constexpr (V::kHasOutputMod) {
             o0 = V::output_mod(o0, b, h, q, d, P, status);
