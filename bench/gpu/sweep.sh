@@ -4,13 +4,14 @@
 # defaults in AttnToCUDA and SelectSchedule; bench/RESULTS.md).
 #
 # usage (on a machine with a GPU, from the project root):
-#   bench/gpu/sweep.sh BIN_DIR [VARIANT.attn ...]
+#   [CONFIGS="4 48;4 64"] bench/gpu/sweep.sh BIN_DIR [VARIANT.attn ...]
 set -uo pipefail
 bin=${1:?usage: bench/gpu/sweep.sh BIN_DIR [VARIANT.attn ...]}
 shift
 variants=("$@")
 [ ${#variants[@]} -eq 0 ] && variants=(examples/dense.attn examples/causal.attn examples/document.attn examples/sliding_window.attn)
-configs=("4 64" "8 64" "8 128")
+# CONFIGS="warps tile_kv;..." overrides the configurations swept.
+IFS=';' read -r -a configs <<< "${CONFIGS:-4 64;8 64;8 128}"
 B=1 H=16 N=16384 D=128
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
 printf "%-28s %6s %8s %10s %16s\n" variant warps tile_kv ms "dense-equiv TF/s"

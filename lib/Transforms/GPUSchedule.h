@@ -1,4 +1,4 @@
-//===- GPUSchedule.h - the mma.sync kernels' schedule rule ------*- C++ -*-===//
+//===- GPUSchedule.h - the mma.sync kernels' default schedule ---*- C++ -*-===//
 //
 // One rule shared by attn-select-schedule (tile sizes) and AttnToCUDA (warps)
 // so that the two choices stay consistent.
@@ -8,19 +8,32 @@
 #ifndef ATTNC_TRANSFORMS_GPUSCHEDULE_H
 #define ATTNC_TRANSFORMS_GPUSCHEDULE_H
 
-#include "dialect/AttnOps.h"
+#include <cstdint>
 
 namespace mlir::attn {
 
-/// Whether a 128-row tile at head dim 128 runs as 4 warps of two m16 row
-/// fragments (the FlashAttention-2 shape: half the K/V shared-memory reads
-/// per MMA) with 64-key tiles. Variants with both a score_mod and a mask
-/// carry enough per-pair code that this shape spills; they run 8 warps of
-/// one fragment with 128-key tiles, which measured 13% faster for ALiBi +
-/// causal, while 4 warps won for dense, causal, window, document and softcap
-/// (bench/gpu/sweep.sh, bench/RESULTS.md).
-inline bool useTwoRowFragments(FlashOp flash) {
-  return !(flash.hasScoreMod() && flash.hasMask());
+struct GPUTiles {
+  int64_t tileQ, tileKv, warps;
+};
+
+/// The default tiles of the mma.sync kernels for head dim `d` (0 when not
+/// known), measured on the H100 with bench/gpu/sweep.sh (bench/RESULTS.md):
+/// - up to 64: 128 x 128 tiles, 8 warps of one m16 row fragment;
+/// - up to 128: 128 query rows as 4 warps of two fragments (the
+///   FlashAttention-2 shape: half the K/V shared-memory reads per MMA) and
+///   48-key tiles: their scores leave room in registers beside the output
+///   (at 64 keys every variant spilled; at 48 causal, window and ALiBi do
+///   not), and 48 measured 4-11% faster than 64 for dense, causal, document
+///   and ALiBi + causal (8 warps x 128 keys, its old default, 18% slower);
+///   sliding window alone was 5% faster at 64;
+/// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
+///   two would not fit).
+inline GPUTiles defaultGPUTiles(int64_t d) {
+  if (d > 0 && d <= 64)
+    return {128, 128, 8};
+  if (d > 0 && d <= 128)
+    return {128, 48, 4};
+  return {64, 64, 4};
 }
 
 } // namespace mlir::attn

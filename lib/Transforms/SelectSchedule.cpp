@@ -53,23 +53,16 @@ struct AttnSelectSchedulePass
     });
   }
 
-  /// Tiles for the mma.sync kernels (measured on the H100, bench/gpu/
-  /// sweep.sh): 128 query rows up to head dim 128, 64 beyond, where the
-  /// accumulators would not fit in registers; 128 keys a tile for head dim
-  /// 64 and where useTwoRowFragments says no, else 64.
+  /// Tiles for the mma.sync kernels: defaultGPUTiles, unless given.
   void scheduleForGPU() {
     Builder b(&getContext());
     getOperation()->walk([&](FlashOp flash) {
       int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
-      bool small = !ShapedType::isDynamic(d) && d <= 64;
-      bool large = ShapedType::isDynamic(d) || d > 128;
+      GPUTiles tiles = defaultGPUTiles(ShapedType::isDynamic(d) ? 0 : d);
       if (!flash.getTileQ())
-        flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : large ? 64 : 128));
+        flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : tiles.tileQ));
       if (!flash.getTileKv())
-        flash.setTileKvAttr(b.getI64IntegerAttr(
-            tileKv > 0                                        ? int64_t(tileKv)
-            : small || (!large && !useTwoRowFragments(flash)) ? 128
-                                                              : 64));
+        flash.setTileKvAttr(b.getI64IntegerAttr(tileKv > 0 ? int64_t(tileKv) : tiles.tileKv));
     });
   }
 };

@@ -48,11 +48,13 @@ echo "reference checks: $pass passed, $fail failed"
 
 sanitized=0
 if command -v compute-sanitizer >/dev/null; then
-  for f in examples/document.attn examples/alibi_causal.attn examples/block_sparse.attn examples/gated_output.attn; do
-    # document: M = N (its ids have shape [N]); the others with M != N.
+  for run in document:64 alibi_causal:64 block_sparse:64 gated_output:64 causal:128 dense:128; do
+    f=examples/${run%:*}.attn d=${run#*:}
+    # document: M = N (its ids have shape [N]); the others with M != N, so
+    # that the last key tile is partial (rows past M are zero-filled).
     m=333; case $f in *document*) m=200;; esac
     if compute-sanitizer --tool memcheck --error-exitcode 9 \
-        "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=64 >/tmp/san.log 2>&1; then
+        "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d >/tmp/san.log 2>&1; then
       sanitized=$((sanitized+1))
     else
       fail=$((fail+1)); echo "MEMCHECK FAIL $f"; tail -20 /tmp/san.log

@@ -469,11 +469,12 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   spec.tileQ = *flash.getTileQ();
   spec.tileKv = *flash.getTileKv();
   const int64_t stages = 2;
-  // Two m16 row fragments a warp at head dim 128 where useTwoRowFragments
-  // says so; elsewhere one fragment a warp.
+  // The default warps go with the default query tile (GPUSchedule.h);
+  // another tile_q gets one m16 row fragment a warp, up to 8 warps.
   if (warps == 0) {
-    bool twoFragments = d == 128 && spec.tileQ == 128 && useTwoRowFragments(flash);
-    warps = twoFragments ? 4 : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
+    GPUTiles tiles = defaultGPUTiles(d);
+    warps = spec.tileQ == tiles.tileQ ? tiles.warps
+                                      : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
   }
   if (!llvm::is_contained({1, 2, 4, 8}, warps))
     return flash.emitError("GPU kernels run 1, 2, 4 or 8 warps; got ") << warps;

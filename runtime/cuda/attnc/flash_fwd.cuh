@@ -232,20 +232,53 @@ template <int COLS> struct PaddedTile {
   static_assert(COLS % 16 == 0, "head dims are multiples of 16");
   static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
   static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
+};
 
-  /// Copies `rows` rows of global memory (row stride `stride` elements),
-  /// rows at or past `valid` zero-filled.
-  template <int ROWS, int THREADS>
-  static __device__ __forceinline__ void load(u16 *tile, const u16 *g, i64 stride, int valid, int tid) {
-    constexpr int kTotal = ROWS * kChunks;
-    static_assert(kTotal % THREADS == 0, "tile copy must split evenly");
+/// One thread's part of copying tiles of ROWS rows from a global tensor
+/// (row stride `stride` elements) into PaddedTile<COLS>s with cp.async. Where
+/// the threads cover whole rows (kStrided), thread tid copies chunk tid %
+/// kChunks of rows tid / kChunks + i * kRowStep and keeps one global pointer
+/// and one shared offset that each copy advances by constants, so no per-row
+/// products stay live across the key-tile loop. Other shapes (head dims
+/// such as 96 whose chunk count does not divide the threads) index each
+/// chunk separately.
+template <int COLS, int ROWS, int THREADS> struct TileCopy {
+  typedef PaddedTile<COLS> Tile;
+  static constexpr int kChunks = Tile::kChunks;
+  static constexpr int kRowStep = THREADS / kChunks;
+  static constexpr bool kStrided = THREADS % kChunks == 0 && ROWS % kRowStep == 0;
+  const u16 *src; // kStrided: this thread's first element of row 0; else the tensor
+  i64 stride;
+  u32 dst;        // kStrided: its byte offset in a tile
+  int row, tid;
+
+  __device__ __forceinline__ TileCopy(const u16 *g, i64 stride, int tid)
+      : src(kStrided ? g + (tid / kChunks) * stride + (tid % kChunks) * 8 : g), stride(stride),
+        dst(2 * Tile::offset(tid / kChunks, tid % kChunks)), row(tid / kChunks), tid(tid) {}
+
+  /// Copies rows [first, first + ROWS) into the tile at shared address
+  /// `tile`; rows at or past `end` are zero-filled (a copy of size 0 reads
+  /// nothing, so their addresses need not be valid).
+  __device__ __forceinline__ void operator()(u32 tile, int first, int end) const {
+    if constexpr (kStrided) {
+      const u16 *p = src + i64(first) * stride;
+      // Opaque, so that the products i * step are not hoisted out of the
+      // key-tile loop into registers.
+      const i64 step = opaque(kRowStep * stride);
+      const int valid = end - first - row;
 #pragma unroll
-    for (int i = 0; i < kTotal / THREADS; ++i) {
-      int c = tid + i * THREADS;
-      int row = c / kChunks, chunk = c % kChunks;
-      bool ok = row < valid;
-      const u16 *src = g + (ok ? row * stride + chunk * 8 : 0);
-      cp_async16(smem_addr(tile + offset(row, chunk)), src, ok);
+      for (int i = 0; i < ROWS / kRowStep; ++i) {
+        cp_async16(tile + dst + 2 * Tile::offset(i * kRowStep, 0), p, i * kRowStep < valid);
+        p += step;
+      }
+    } else {
+      constexpr int kTotal = ROWS * kChunks;
+#pragma unroll
+      for (int i = 0; i < (kTotal + THREADS - 1) / THREADS; ++i) {
+        int c = tid + i * THREADS, r = c / kChunks, chunk = c % kChunks;
+        if (kTotal % THREADS == 0 || c < kTotal)
+          cp_async16(tile + 2 * Tile::offset(r, chunk), src + i64(first + r) * stride + chunk * 8, first + r < end);
+      }
     }
   }
 };
@@ -273,29 +306,23 @@ template <class V, class C> struct TileWalker {
     }
   }
 
-  /// The next tile to visit, or -1; `partial` says whether to mask it.
-  __device__ __forceinline__ int next(bool &partial) {
+  /// The next tile to visit as tile * 2 + (1 if its pairs are masked),
+  /// or -1 (one register per upcoming tile in the kernel's pipeline).
+  __device__ __forceinline__ int next() {
     if constexpr (V::kBlockList) {
-      if (next_ >= count)
-        return -1;
-      int e = list[next_++];
-      partial = e & 1;
-      return e >> 1;
+      return next_ < count ? list[next_++] : -1;
     } else if constexpr (V::kHasTileClass) {
       for (; next_ < a.tilesKv; ++next_) {
         int kvFirst = next_ * C::BN, kvLast = min(kvFirst + C::BN, a.M) - 1;
         int cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
-        if (cls != 0) {
-          partial = cls == 1;
-          return next_++;
-        }
+        if (cls != 0)
+          return next_++ * 2 + (cls == 1);
       }
       return -1;
     } else {
       if (next_ >= a.tilesKv)
         return -1;
-      partial = V::kHasMask;
-      return next_++;
+      return next_++ * 2 + V::kHasMask;
     }
   }
 };
@@ -347,6 +374,15 @@ template <class V, class C> struct FlashForward {
   static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN, MF = C::MF, NT = C::kThreads;
   static constexpr bool kSoftmax = V::kNormalizer == 0;
   static constexpr float kUnit = kSoftmax ? kLog2e : 1.f;
+  // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /
+  // temperature + bias). The other normalizers take t in natural units.
+  static constexpr float kPost = V::kInvTemperature * kUnit, kBiasT = V::kBias * kUnit;
+  static constexpr float kDirect = V::kScale * kPost;
+  // Without a score_mod, softmax takes raw scores s and folds t = s * kIn +
+  // kOff into its exponent (one FFMA per weight; the bias cancels there). S
+  // and the row maxima hold u, with t = u * kIn + kOff.
+  static constexpr bool kRawScores = kSoftmax && !V::kHasScoreMod && kDirect > 0.f;
+  static constexpr float kIn = kRawScores ? kDirect : 1.f, kOff = kRawScores ? kBiasT : 0.f;
   typedef PaddedTile<D> QKTile;
   typedef PaddedTile<DV> VTile;
 
@@ -386,8 +422,8 @@ template <class V, class C> struct FlashForward {
         for (int e = 0; e < 4; ++e)
           S[mf][nf][e] = 0.f;
     // Per-lane ldmatrix addresses; every other offset is a constant.
-    u32 qAddr = opaque(smem_addr(sQ + QKTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
-    u32 kAddr = opaque(smem_addr(sK + QKTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
+    u32 qAddr = smem_addr(sQ + QKTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4));
+    u32 kAddr = smem_addr(sK + QKTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1));
 #pragma unroll
     for (int k = 0; k < D / 16; ++k) {
       u32 A[MF][4];
@@ -403,10 +439,8 @@ template <class V, class C> struct FlashForward {
           mma2(S[mf][2 * np], S[mf][2 * np + 1], A[mf], Bf);
       }
     }
-    // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /
-    // temperature + bias). The other normalizers take t in natural units.
-    constexpr float kPost = V::kInvTemperature * kUnit, kBiasT = V::kBias * kUnit;
-    constexpr float kDirect = V::kScale * kPost;
+    if constexpr (kRawScores)
+      return;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -454,12 +488,19 @@ template <class V, class C> struct FlashForward {
         }
   }
 
-  /// Online softmax: rescale O and the row sums by the new row max and turn
-  /// S into weights, packed as they are made (packWeights).
+  /// Online softmax: turn S into weights, packed as they are made
+  /// (packWeights), relative to each row's base (rowMax). The base moves to
+  /// the row's new maximum only when that exceeds it by more than
+  /// 2^kRescaleSlack (weights up to 2^8 are exact enough in f32 sums and
+  /// 16-bit P); O and the row sums are rescaled only then, and the warp
+  /// skips the rescale when no row needs it, which after the first few key
+  /// tiles is the common case.
+  static constexpr float kRescaleSlack = 8.f;
   static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
                                                  float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
                                                  float (&rowSum)[MF][2]) {
-    float base[MF][2];
+    float base[MF][2], correction[MF][2];
+    bool rescale = false;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -470,18 +511,25 @@ template <class V, class C> struct FlashForward {
           mx = fmaxf(mx, fmaxf(S[mf][nf][half * 2], S[mf][nf][half * 2 + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        // A row with nothing kept yet keeps max -inf; subtract 0 then, so
-        // that exp2(-inf - m) is 0 and never NaN.
-        base[mf][half] = mx == neg_inf() ? 0.f : mx;
-        float correction = ex2(rowMax[mf][half] - base[mf][half]);
-        rowMax[mf][half] = mx;
-        rowSum[mf][half] *= correction;
-#pragma unroll
-        for (int dn = 0; dn < DV / 8; ++dn) {
-          O[mf][dn][half * 2] *= correction;
-          O[mf][dn][half * 2 + 1] *= correction;
-        }
+        // From -inf to a finite max always moves (inf > slack); a row with
+        // nothing kept yet compares NaN and keeps -inf.
+        bool move = (mx - rowMax[mf][half]) * kIn > kRescaleSlack;
+        correction[mf][half] = move ? ex2((rowMax[mf][half] - mx) * kIn) : 1.f;
+        rescale |= move;
+        rowMax[mf][half] = move ? mx : rowMax[mf][half];
+        // Subtract 0 from a row still at -inf, so that exp2(-inf - m) is 0
+        // and never NaN.
+        base[mf][half] = rowMax[mf][half] == neg_inf() ? 0.f : -rowMax[mf][half] * kIn;
+        rowSum[mf][half] *= correction[mf][half];
       }
+    if (__any_sync(0xffffffffu, rescale))
+#pragma unroll
+      for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+        for (int dn = 0; dn < DV / 8; ++dn)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            O[mf][dn][e] *= correction[mf][e >> 1];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -489,7 +537,7 @@ template <class V, class C> struct FlashForward {
         float p[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          p[e] = ex2(S[mf][nf][e] - base[mf][e >> 1]);
+          p[e] = ex2(fmaf(S[mf][nf][e], kIn, base[mf][e >> 1]));
           rowSum[mf][e >> 1] += p[e];
         }
         packWeights(Pk, mf, nf, p);
@@ -508,7 +556,7 @@ template <class V, class C> struct FlashForward {
   /// O += P V for one key tile.
   static __device__ __forceinline__ void accumulate(const u32 (&Pk)[MF][BN / 16][4], float (&O)[MF][DV / 8][4],
                                                     const u16 *sV, int lane) {
-    u32 vAddr = opaque(smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+    u32 vAddr = smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4));
 #pragma unroll
     for (int j = 0; j < BN / 16; ++j) {
 #pragma unroll
@@ -522,14 +570,16 @@ template <class V, class C> struct FlashForward {
     }
   }
 
-  /// Starts copying key/value tile `t` (if any) into `slot`, as one group.
-  static __device__ __forceinline__ void issue(int t, int slot, const u16 *gK, const u16 *gV, u16 *sK, u16 *sV,
-                                               const FlashArgs &a, int tid) {
+  typedef TileCopy<D, BN, NT> KCopy;
+  typedef TileCopy<DV, BN, NT> VCopy;
+
+  /// Starts copying key/value tile `t` (TileWalker::next's code; none when
+  /// negative) into `slot`, as one group.
+  static __device__ __forceinline__ void issue(int t, int slot, const KCopy &copyK, const VCopy &copyV, u32 sK,
+                                               u32 sV, int M) {
     if (t >= 0) {
-      int kv0 = t * BN;
-      i64 ks = opaque(a.ks[2]), vs = opaque(a.vs[2]);
-      QKTile::template load<BN, NT>(sK + slot * QKTile::elements(BN), gK + i64(kv0) * ks, ks, a.M - kv0, tid);
-      VTile::template load<BN, NT>(sV + slot * VTile::elements(BN), gV + i64(kv0) * vs, vs, a.M - kv0, tid);
+      copyK(sK + slot * 2 * QKTile::elements(BN), (t >> 1) * BN, M);
+      copyV(sV + slot * 2 * VTile::elements(BN), (t >> 1) * BN, M);
     }
     cp_async_commit(); // empty groups keep the group count uniform
   }
@@ -543,22 +593,21 @@ template <class V, class C> struct FlashForward {
     // The heaviest query tiles (last, under causal masks) start first.
     const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     const int hk = h / a.group, q0 = qt * BM;
-    const u16 *gK = a.k + b * a.ks[0] + hk * a.ks[1];
-    const u16 *gV = a.v + b * a.vs[0] + hk * a.vs[1];
+    const KCopy copyK(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid);
+    const VCopy copyV(a.v + b * a.vs[0] + hk * a.vs[1], a.vs[2], tid);
+    const u32 sKAddr = smem_addr(sK), sVAddr = smem_addr(sV);
+    TileCopy<D, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
 
-    QKTile::template load<BM, NT>(sQ, a.q + b * a.qs[0] + h * a.qs[1] + i64(q0) * a.qs[2], a.qs[2], a.N - q0, tid);
-
-    // tile[i] is the i-th upcoming key tile, loading into slot (it + i) %
-    // STAGES; the array shifts by one per iteration (compile-time indices
-    // keep it in registers).
+    // tile[i] is the i-th upcoming key tile (as TileWalker::next encodes
+    // it), loading into slot (it + i) % STAGES; the array shifts by one per
+    // iteration (compile-time indices keep it in registers).
     int status = 0;
     TileWalker<V, C> walk(a, P, b, h, qt, status);
     int tile[C::STAGES];
-    bool partial[C::STAGES];
 #pragma unroll
     for (int s = 0; s < C::STAGES; ++s) {
-      tile[s] = walk.next(partial[s]);
-      issue(tile[s], s, gK, gV, sK, sV, a, tid);
+      tile[s] = walk.next();
+      issue(tile[s], s, copyK, copyV, sKAddr, sVAddr, a.M);
     }
 
     float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][2];
@@ -577,12 +626,13 @@ template <class V, class C> struct FlashForward {
       const int slot = it % C::STAGES;
       cp_async_wait<C::STAGES - 1>();
       __syncthreads();
-      const int kv0 = tile[0] * BN;
+      const int kv0 = (tile[0] >> 1) * BN;
+      const bool partial = tile[0] & 1;
       float S[MF][BN / 8][4];
       const u16 *sKs = sK + slot * QKTile::elements(BN);
       scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status);
-      if (partial[0] || kv0 + BN > a.M)
-        dropPairs(S, warp, lane, b, h, q0, kv0, partial[0], a, P, status);
+      if (partial || kv0 + BN > a.M)
+        dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
       u32 Pk[MF][BN / 16][4];
       if constexpr (V::kNormalizer == 0)
         softmax(S, Pk, O, rowMax, rowSum);
@@ -591,12 +641,10 @@ template <class V, class C> struct FlashForward {
       accumulate(Pk, O, sV + slot * VTile::elements(BN), lane);
       __syncthreads(); // every warp is done with this slot
 #pragma unroll
-      for (int s = 0; s + 1 < C::STAGES; ++s) {
+      for (int s = 0; s + 1 < C::STAGES; ++s)
         tile[s] = tile[s + 1];
-        partial[s] = partial[s + 1];
-      }
-      tile[C::STAGES - 1] = walk.next(partial[C::STAGES - 1]);
-      issue(tile[C::STAGES - 1], slot, gK, gV, sK, sV, a, tid);
+      tile[C::STAGES - 1] = walk.next();
+      issue(tile[C::STAGES - 1], slot, copyK, copyV, sKAddr, sVAddr, a.M);
     }
     cp_async_wait<0>();
 
@@ -614,7 +662,7 @@ template <class V, class C> struct FlashForward {
           inv = sum > 0.f ? 1.f / sum : 0.f;
           if (a.lse && q < a.N && (lane & 3) == 0)
             a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
-                sum > 0.f ? (rowMax[mf][half] + __log2f(sum)) * kLn2 : neg_inf();
+                sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
         }
         if (q >= a.N)
           continue;
