@@ -40,8 +40,17 @@ llvm::Error makeError(const llvm::Twine &message) {
 
 } // namespace
 
-/// Changes whenever generated code may change for the same input.
-constexpr const char *kCompilerVersion = "attnc-5";
+/// Changes whenever generated code may change for the same input (the
+/// GPU keys also hash the CUDA templates, so that edits to those need no
+/// bump).
+constexpr const char *kCompilerVersion = "attnc-6";
+
+/// The SHA-256 of the embedded CUDA templates, as hex (computed once).
+static const std::string &runtimeHeaderHash() {
+  static const std::string hash = llvm::toHex(llvm::SHA256::hash(
+      llvm::arrayRefFromStringRef(llvm::StringRef(getCudaRuntimeHeader()))));
+  return hash;
+}
 
 /// The disk cache: one object file per kernel, behind a header that lets a
 /// damaged or truncated entry be told from a good one.
@@ -298,6 +307,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
        << "|D=" << (options.headDim ? *options.headDim : -1)
        << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv
        << "|width=" << options.vectorWidth << "|warps=" << options.warps;
+    if (gpu)
+      os << "|runtime=" << runtimeHeaderHash();
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
