@@ -50,6 +50,7 @@ llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module
   sig.hasLse = flash.returnsLse();
   if (auto tile = flash.getTileQ())
     sig.tileQ = int64_t(*tile);
+  sig.headDim = flash.getQuery().getType().getDimSize(3);
   for (mlir::BlockArgument param : variant.getParams()) {
     KernelSignature::Param p;
     p.name = variant.getArgumentName(param.getArgNumber());
@@ -151,8 +152,9 @@ llvm::Error attnc::writeHostObject(llvm::Module &module, llvm::StringRef path) {
   return llvm::Error::success();
 }
 
-std::string attnc::generateCHeader(const KernelSignature &sig) {
-  std::string entry = "_mlir_ciface_" + mlir::attn::getCPUKernelName(sig.name);
+std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
+  std::string entry = gpu ? sig.name + "_cuda"
+                          : "_mlir_ciface_" + mlir::attn::getCPUKernelName(sig.name);
   std::string guard = "ATTNC_" + llvm::StringRef(sig.name).upper() + "_H";
   std::string h;
   llvm::raw_string_ostream os(h);
@@ -174,13 +176,25 @@ std::string attnc::generateCHeader(const KernelSignature &sig) {
   if (sig.hasLse)
     os << " lse [B, H, N] holds float;";
   os << " status[0] must be 0\n   on entry and names (1 + the param's position) "
-     << "when a param was read\n   out of bounds. The kernel computes work items "
-     << "[begin, end) of\n   B * H * ceil(N / " << sig.tileQ
-     << ") (batch, head, " << sig.tileQ << "-row query tile); disjoint\n"
-     << "   ranges may run on different threads at once. */\n"
+     << "when a param was read\n   out of bounds. ";
+  if (gpu)
+    os << "Every view, status included, is in device memory;\n"
+       << "   16-bit float scalars pass as their bits. The kernels run on `stream`\n"
+       << "   (a cudaStream_t; 0 for the default stream); the call returns 0 or\n"
+       << "   a cudaError_t: cudaErrorInvalidValue (1) for views the kernel\n"
+       << "   cannot take (sizes that disagree, a head dim other than " << sig.headDim
+       << ",\n   rows not 16-byte aligned, a non-unit innermost stride)";
+  else
+    os << "The kernel computes work items "
+       << "[begin, end) of\n   B * H * ceil(N / " << sig.tileQ
+       << ") (batch, head, " << sig.tileQ << "-row query tile); disjoint\n"
+       << "   ranges may run on different threads at once";
+  if (gpu && sig.hasLse)
+    os << ";\n   lse may be null";
+  os << ". */\n"
      << "#define ATTNC_" << llvm::StringRef(sig.name).upper() << "_TILE_Q "
      << sig.tileQ << "\n"
-     << "void " << entry << "(attnc_memref4 *q, attnc_memref4 *k, "
+     << (gpu ? "int " : "void ") << entry << "(attnc_memref4 *q, attnc_memref4 *k, "
      << "attnc_memref4 *v, attnc_memref4 *out";
   if (sig.hasLse)
     os << ", attnc_memref3 *lse";
@@ -191,7 +205,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig) {
     else
       os << ", " << p.cType << " " << p.name;
   }
-  os << ", attnc_memref1 *status /* int32_t */, int64_t begin, int64_t end);\n\n"
+  os << ", attnc_memref1 *status /* int32_t */"
+     << (gpu ? ", void *stream);\n\n" : ", int64_t begin, int64_t end);\n\n")
      << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   return h;
 }

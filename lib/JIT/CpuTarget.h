@@ -25,6 +25,7 @@ struct KernelSignature {
   std::vector<Param> params;
   bool hasLse = false;
   int64_t tileQ = 64;
+  int64_t headDim = 0; // dynamic: negative
 };
 
 /// Reads the signature of the (single) fused variant of `module`.
@@ -47,8 +48,9 @@ llvm::Expected<std::string> emitHostObject(llvm::Module &module);
 /// Writes `module` as an object file for the host.
 llvm::Error writeHostObject(llvm::Module &module, llvm::StringRef path);
 
-/// A C header declaring the kernel's entry point and how to call it.
-std::string generateCHeader(const KernelSignature &signature);
+/// A C header declaring the kernel's entry point and how to call it: the
+/// CPU object's, or (`gpu`) the one --emit=cuda writes for nvcc.
+std::string generateCHeader(const KernelSignature &signature, bool gpu = false);
 
 } // namespace attnc
 

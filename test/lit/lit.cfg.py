@@ -20,3 +20,7 @@ config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.attn_obj_root, "kern
 # GPU code generation runs wherever NVRTC is (no GPU needed).
 if config.attn_have_cuda:
     config.available_features.add("nvrtc")
+# The AOT output of --emit=cuda compiles with nvcc where the toolkit has it.
+if config.attn_have_cuda and os.path.exists(config.nvcc):
+    config.available_features.add("nvcc")
+    config.substitutions.append(("%nvcc", config.nvcc))

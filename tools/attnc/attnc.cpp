@@ -209,6 +209,46 @@ static int writeOutput(StringRef text) {
   return 0;
 }
 
+/// The C header of the AOT entry point, beside the output file (K.o or
+/// K.cu -> K.h).
+static int writeCHeader(const attnc::KernelSignature &signature, bool gpu) {
+  SmallString<128> header(outputFile.getValue());
+  sys::path::replace_extension(header, "h");
+  std::error_code ec;
+  raw_fd_ostream out(header, ec);
+  if (ec) {
+    errs() << "attnc: error: cannot write '" << header << "': " << ec.message() << "\n";
+    return 1;
+  }
+  out << attnc::generateCHeader(signature, gpu);
+  return 0;
+}
+
+/// --emit=cuda: the generated CUDA with the tile templates pasted in place
+/// of their include, so that nvcc compiles it on its own (its AOT entry
+/// point, <variant>_cuda, is declared in the C header written beside a
+/// file output).
+static int writeSelfContainedCUDA(mlir::ModuleOp module, std::string source) {
+  std::string include =
+      "#include \"" + mlir::attn::getCUDARuntimeHeaderName().str() + "\"\n";
+  size_t at = source.find(include);
+  if (at != std::string::npos)
+    source.replace(at, include.size(),
+                   "// " + mlir::attn::getCUDARuntimeHeaderName().str() +
+                       " (attnc's tile templates), pasted:\n" +
+                       std::string(attnc::getCudaRuntimeHeader()) + "\n");
+  if (int rc = writeOutput(source))
+    return rc;
+  if (outputFile == "-")
+    return 0;
+  auto signature = attnc::readKernelSignature(module);
+  if (!signature) {
+    errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
+    return 1;
+  }
+  return writeCHeader(*signature, /*gpu=*/true);
+}
+
 /// --emit=cuda|ptx|cubin: one fused variant through the GPU pipeline.
 static int emitGPUKernel(mlir::ModuleOp module) {
   if (!selectOneVariant(module))
@@ -220,7 +260,7 @@ static int emitGPUKernel(mlir::ModuleOp module) {
     return 1;
   }
   if (emit == Emit::CUDA)
-    return writeOutput(generated->source);
+    return writeSelfContainedCUDA(module, generated->source);
   if (emit == Emit::Cubin && outputFile == "-") {
     errs() << "attnc: error: --emit=cubin writes a file: give -o FILE.cubin\n";
     return 1;
@@ -275,16 +315,7 @@ static int emitCPUKernel(mlir::ModuleOp module) {
     errs() << "attnc: error: " << toString(std::move(e)) << "\n";
     return 1;
   }
-  SmallString<128> header(outputFile.getValue());
-  sys::path::replace_extension(header, "h");
-  std::error_code ec;
-  raw_fd_ostream out(header, ec);
-  if (ec) {
-    errs() << "attnc: error: cannot write '" << header << "': " << ec.message() << "\n";
-    return 1;
-  }
-  out << attnc::generateCHeader(*signature);
-  return 0;
+  return writeCHeader(*signature, /*gpu=*/false);
 }
 
 /// `attnc run`: compile, run, check, time.

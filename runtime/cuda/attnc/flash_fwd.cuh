@@ -1,7 +1,9 @@
 //===- flash_fwd.cuh - attnc's forward attention tile templates -*- CUDA -*-===//
 //
-// Header-only, self-contained (no CUDA headers, so that NVRTC compiles it
-// from memory): the FlashAttention-2 schedule for sm_80 and up. A CTA owns
+// Header-only, self-contained (the device code needs no CUDA headers, so
+// that NVRTC compiles it from memory; the host side of the AOT entry points
+// at the end, for nvcc only, includes cuda_runtime.h): the FlashAttention-2
+// schedule for sm_80 and up. A CTA owns
 // BM query rows (Q resident in shared memory), streams key/value tiles of BN
 // rows through STAGES shared-memory buffers with cp.async, computes S = Q K^T
 // and O += P V with ldmatrix + mma.sync m16n8k16 (bf16 or f16 in, f32
@@ -439,28 +441,29 @@ template <class V, class C> struct FlashForward {
           mma2(S[mf][2 * np], S[mf][2 * np + 1], A[mf], Bf);
       }
     }
-    if constexpr (kRawScores)
-      return;
+    // Raw scores go to softmax unscaled (kRawScores).
+    if constexpr (!kRawScores) {
 #pragma unroll
-    for (int mf = 0; mf < MF; ++mf)
+      for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
-      for (int nf = 0; nf < BN / 8; ++nf)
+        for (int nf = 0; nf < BN / 8; ++nf)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          float t;
-          if constexpr (V::kHasScoreMod) {
-            int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
-            int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
-            t = V::score_mod(S[mf][nf][e] * V::kScale, b, h, q, kv, P, status) * kPost + kBiasT;
-          } else {
-            t = S[mf][nf][e] * kDirect + kBiasT;
+          for (int e = 0; e < 4; ++e) {
+            float t;
+            if constexpr (V::kHasScoreMod) {
+              int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
+              int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
+              t = V::score_mod(S[mf][nf][e] * V::kScale, b, h, q, kv, P, status) * kPost + kBiasT;
+            } else {
+              t = S[mf][nf][e] * kDirect + kBiasT;
+            }
+            if constexpr (V::kNormalizer == 1)
+              t = __fdividef(1.f, 1.f + ex2(-t * kLog2e));
+            else if constexpr (V::kNormalizer == 2)
+              t = fmaxf(t, 0.f);
+            S[mf][nf][e] = t;
           }
-          if constexpr (V::kNormalizer == 1)
-            t = __fdividef(1.f, 1.f + ex2(-t * kLog2e));
-          else if constexpr (V::kNormalizer == 2)
-            t = fmaxf(t, 0.f);
-          S[mf][nf][e] = t;
-        }
+    }
   }
 
   /// Drops the pairs of a partial or edge tile: keys past M, and, when
@@ -684,5 +687,158 @@ template <class V, class C> struct FlashForward {
 };
 
 } // namespace attnc_cuda
+
+//===----------------------------------------------------------------------===//
+// Host side of the AOT entry points (attnc --emit=cuda, compiled by nvcc;
+// NVRTC skips it). An entry point takes memref descriptors, as the CPU
+// objects do, and a stream: HostCall checks the views, fills FlashArgs and
+// the params, and launches the block-map kernel (when there is one) and the
+// forward kernel. attnc's JIT does the same through the driver API
+// (lib/JIT/GpuKernel.cpp).
+//===----------------------------------------------------------------------===//
+
+#if !defined(__CUDACC_RTC__)
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef ATTNC_MEMREF1
+#define ATTNC_MEMREF1
+typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[1]; int64_t strides[1]; } attnc_memref1;
+#endif
+#ifndef ATTNC_MEMREF2
+#define ATTNC_MEMREF2
+typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[2]; int64_t strides[2]; } attnc_memref2;
+#endif
+#ifndef ATTNC_MEMREF3
+#define ATTNC_MEMREF3
+typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[3]; int64_t strides[3]; } attnc_memref3;
+#endif
+#ifndef ATTNC_MEMREF4
+#define ATTNC_MEMREF4
+typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[4]; int64_t strides[4]; } attnc_memref4;
+#endif
+
+namespace attnc_cuda {
+
+template <class M> inline char *host_data(const M *m, int bytes) {
+  return static_cast<char *>(m->aligned) + m->offset * bytes;
+}
+
+/// 16-bit float params arrive as their bits (uint16_t), as in the CPU ABI.
+inline double host_bf16(unsigned short bits) {
+  unsigned int word = (unsigned int)bits << 16;
+  float f;
+  memcpy(&f, &word, 4);
+  return f;
+}
+inline double host_f16(unsigned short bits) {
+  int exponent = bits >> 10 & 31, mantissa = bits & 1023;
+  double magnitude = exponent == 0    ? ldexp(mantissa, -24)
+                     : exponent == 31 ? (mantissa ? NAN : INFINITY)
+                                      : ldexp(mantissa + 1024, exponent - 25);
+  return bits >> 15 ? -magnitude : magnitude;
+}
+
+template <class V, class C> struct HostCall {
+  FlashArgs a = {};
+  unsigned long long emptyParams = 0; // slots (up to 64) of empty tensors, pointed at scratch
+
+  /// q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, DV], out [B, H, N, DV],
+  /// lse [B, H, N] (may be null), status: a device int32 that is 0. Returns
+  /// cudaErrorInvalidValue for views the kernel cannot take.
+  int setViews(const attnc_memref4 *q, const attnc_memref4 *k, const attnc_memref4 *v, const attnc_memref4 *out,
+               const attnc_memref3 *lse, const attnc_memref1 *status) {
+    if (!q || !k || !v || !out || !status)
+      return cudaErrorInvalidValue;
+    const long long B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], Hkv = k->sizes[1], M = k->sizes[2];
+    bool ok = q->sizes[3] == C::D && k->sizes[0] == B && k->sizes[3] == C::D && v->sizes[0] == B &&
+              v->sizes[1] == Hkv && v->sizes[2] == M && v->sizes[3] == C::DV && out->sizes[0] == B &&
+              out->sizes[1] == H && out->sizes[2] == N && out->sizes[3] == C::DV && Hkv >= 1 && H % Hkv == 0 &&
+              N < (1 << 30) && M < (1 << 30) && B <= 65535 && H <= 65535;
+    if (lse)
+      ok &= lse->sizes[0] == B && lse->sizes[1] == H && lse->sizes[2] == N;
+    // q, k and v are read 16 bytes at a time along rows; out is written 4.
+    const attnc_memref4 *views[] = {q, k, v, out};
+    for (int t = 0; t < 4; ++t) {
+      long long align = t < 3 ? 8 : 2;
+      ok &= views[t]->strides[3] == 1 && reinterpret_cast<unsigned long long>(host_data(views[t], 2)) % (2 * align) == 0;
+      for (int d = 0; d < 3; ++d)
+        ok &= views[t]->strides[d] % align == 0;
+    }
+    if (!ok)
+      return cudaErrorInvalidValue;
+    a.q = reinterpret_cast<const u16 *>(host_data(q, 2));
+    a.k = reinterpret_cast<const u16 *>(host_data(k, 2));
+    a.v = reinterpret_cast<const u16 *>(host_data(v, 2));
+    a.out = reinterpret_cast<u16 *>(host_data(out, 2));
+    a.lse = lse ? reinterpret_cast<float *>(host_data(lse, 4)) : nullptr;
+    for (int d = 0; d < 3; ++d) {
+      a.qs[d] = q->strides[d], a.ks[d] = k->strides[d], a.vs[d] = v->strides[d], a.os[d] = out->strides[d];
+      a.ls[d] = lse ? lse->strides[d] : 0;
+    }
+    a.B = int(B), a.H = int(H), a.N = int(N), a.M = int(M), a.group = int(H / Hkv);
+    a.tilesQ = int((N + C::BM - 1) / C::BM), a.tilesKv = int((M + C::BN - 1) / C::BN);
+    a.status = reinterpret_cast<int *>(host_data(status, 4));
+    return cudaSuccess;
+  }
+
+  template <class M> void tensor(ParamSlot &slot, int index, const M *m, int bytes) {
+    constexpr int rank = sizeof(m->sizes) / sizeof(m->sizes[0]);
+    slot.ptr = host_data(m, bytes);
+    for (int d = 0; d < rank; ++d) {
+      slot.size[d] = m->sizes[d], slot.stride[d] = m->strides[d];
+      if (m->sizes[d] == 0)
+        emptyParams |= 1ull << index;
+    }
+  }
+
+  /// Launches on `stream`: the block map `blockMap` first when not null (its
+  /// rows per batch and head where the classifier reads them), then `kernel`.
+  int launch(typename V::Params &P, void (*kernel)(const FlashArgs, const typename V::Params),
+             void (*blockMap)(const BlockMapArgs, const typename V::Params), bool mapUsesBatch, bool mapUsesHead,
+             cudaStream_t stream) {
+    if (a.N == 0 || a.B == 0 || a.H == 0)
+      return cudaSuccess;
+    const int mapB = mapUsesBatch ? a.B : 1, mapH = mapUsesHead ? a.H : 1;
+    const long long rows = blockMap ? (long long)mapB * mapH * a.tilesQ : 0;
+    // Scratch: 16 bytes that empty tensors point at (the kernels read params
+    // at clamped indices), then the block map's counts and lists.
+    const size_t words = 4 + (blockMap ? rows * (1 + a.tilesKv) : 0);
+    int *scratch = nullptr;
+    cudaError_t e = cudaSuccess;
+    if (blockMap || emptyParams) {
+      e = cudaMallocAsync(reinterpret_cast<void **>(&scratch), words * 4, stream);
+      if (e != cudaSuccess)
+        return e;
+      for (int i = 0; i < 64; ++i)
+        if (emptyParams >> i & 1)
+          P.s[i].ptr = scratch;
+    }
+    if (blockMap) {
+      BlockMapArgs m = {mapB, mapH, a.N, a.M, a.tilesQ, a.tilesKv, scratch + 4 + rows, scratch + 4, a.status};
+      a.blockList = m.blockList, a.blockCount = m.blockCount;
+      a.blockStrideB = mapUsesBatch ? mapH * a.tilesQ : 0;
+      a.blockStrideH = mapUsesHead ? a.tilesQ : 0;
+      blockMap<<<dim3((a.tilesQ + 3) / 4, mapH, mapB), 128, 0, stream>>>(m, P);
+      e = cudaGetLastError();
+    }
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
+    if (e == cudaSuccess) {
+      kernel<<<dim3(a.tilesQ, a.H, a.B), C::kThreads, C::kSmemBytes, stream>>>(a, P);
+      e = cudaGetLastError();
+    }
+    if (scratch) {
+      cudaError_t freed = cudaFreeAsync(scratch, stream);
+      e = e != cudaSuccess ? e : freed;
+    }
+    return e;
+  }
+};
+
+} // namespace attnc_cuda
+#endif // !__CUDACC_RTC__
 
 #endif // ATTNC_CUDA_FLASH_FWD_CUH
