@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU suite, in one device call: every example x shapes against the
 # float64 reference (attnc run --target=gpu --check), compute-sanitizer
-# memcheck on a handful, and every example against torch's flex_attention
-# where it can express the variant (test/gpu/flex_check.py).
+# memcheck on a handful, the AOT entry points built with nvcc against the
+# JIT (test/gpu/aot_check.sh), and every example against torch's
+# flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
 #   test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
@@ -61,6 +62,11 @@ if command -v compute-sanitizer >/dev/null; then
     fi
   done
   echo "compute-sanitizer memcheck: $sanitized clean"
+fi
+if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  test/gpu/aot_check.sh "$bin" || fail=$((fail+1))
+else
+  echo "AOT entry points: skipped (no nvcc here)"
 fi
 if python3 -c "import torch" 2>/dev/null; then
   python3 test/gpu/flex_check.py "$bin" || fail=$((fail+1))
