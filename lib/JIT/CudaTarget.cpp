@@ -101,10 +101,13 @@ llvm::Expected<std::string> attnc::compileWithNVRTC(std::string_view source,
                                 : "compute_" + arch.substr(3));
   std::vector<const char *> options = {archOption.c_str(), "-std=c++17",
                                        "--dopt=on", "-default-device"};
-  // ATTNC_NVRTC_VERBOSE=1 prints ptxas's register and spill report.
+  // ATTNC_NVRTC_VERBOSE=1 prints ptxas's register and spill report and the
+  // time of each compilation phase.
   bool verbose = std::getenv("ATTNC_NVRTC_VERBOSE") != nullptr;
-  if (verbose)
+  if (verbose) {
     options.push_back("--ptxas-options=-v");
+    options.push_back("--time=/dev/stderr");
+  }
   nvrtcResult status =
       nvrtcCompileProgram(program, int(options.size()), options.data());
   size_t logSize = 0;
