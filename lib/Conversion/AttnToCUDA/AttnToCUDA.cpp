@@ -460,27 +460,26 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp f
            << std::max<unsigned>(1, elem.getIntOrFloatBitWidth() / 8) << ");\n";
       continue;
     }
+    // Scalars: the C type of the CPU ABI and the slot member they fill.
     Type type = param.getType();
+    std::string cType, member = "i", value = name;
     if (type.isF32()) {
-      os << ", float " << name;
-      body << "  " << field << ".f = " << name << ";\n";
+      cType = "float", member = "f";
     } else if (type.isBF16() || type.isF16()) {
-      os << ", unsigned short " << name;
-      body << "  " << field << ".f = attnc_cuda::host_" << (type.isBF16() ? "bf16" : "f16")
-           << "(" << name << ");\n";
+      cType = "unsigned short", member = "f";
+      value = std::string("attnc_cuda::host_") + (type.isBF16() ? "bf16" : "f16") + "(" + name + ")";
     } else if (type.isInteger(1)) {
-      os << ", bool " << name;
-      body << "  " << field << ".i = " << name << ";\n";
+      cType = "bool";
     } else if (type.isInteger(32)) {
-      os << ", int " << name;
-      body << "  " << field << ".i = " << name << ";\n";
+      cType = "int";
     } else if (type.isIntOrIndex()) {
-      os << ", long long " << name;
-      body << "  " << field << ".i = " << name << ";\n";
+      cType = "long long";
     } else {
       return flash.emitError("the AOT entry point cannot pass a param of type ")
              << type;
     }
+    os << ", " << cType << " " << name;
+    body << "  " << field << "." << member << " = " << value << ";\n";
   }
   os << ", attnc_memref1 *status, void *stream) {\n"
      << "  attnc_cuda::HostCall<" << v << ", " << c << "> call;\n"

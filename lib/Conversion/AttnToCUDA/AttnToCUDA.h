@@ -28,7 +28,9 @@ struct CUDAKernelSpec {
 /// The name of the include that holds the tile templates.
 StringRef getCUDARuntimeHeaderName();
 
-/// Writes the CUDA C++ of the one fused, scheduled variant in `module`.
+/// Writes the CUDA C++ of the one fused, scheduled variant in `module`: the
+/// kernels, and for nvcc the AOT entry point `<variant>_cuda` (host code
+/// that NVRTC skips).
 /// Reports unsupported ops and types as located errors.
 /// `warps` per CTA (0: tile_q / 16, at most 8); each warp owns tile_q /
 /// warps query rows.
