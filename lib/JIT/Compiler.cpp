@@ -24,6 +24,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+
+#include <future>
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -43,7 +45,7 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// Changes whenever generated code may change for the same input (the
 /// GPU keys also hash the CUDA templates, so that edits to those need no
 /// bump).
-constexpr const char *kCompilerVersion = "attnc-6";
+constexpr const char *kCompilerVersion = "attnc-7";
 
 /// The SHA-256 of the embedded CUDA templates, as hex (computed once).
 static const std::string &runtimeHeaderHash() {
@@ -179,19 +181,21 @@ static std::string serializeGPU(const Kernel::Impl &k) {
      << " " << s.headDim << " " << s.tileQ << " " << s.tileKv << " "
      << s.threads << " " << s.sharedBytes << " " << s.numParams << " "
      << s.blockMapUsesBatch << " " << s.blockMapUsesHead << "\n"
-     << k.cudaSource.size() << "\n"
-     << k.cudaSource << k.cubin;
+     << k.cudaSource.size() << " " << k.cubin.size() << "\n"
+     << k.cudaSource << k.cubin << k.blockMapCubin;
   return out;
 }
 
 static bool deserializeGPU(llvm::StringRef data, Kernel::Impl &k) {
   auto [specLine, rest] = data.split('\n');
   auto [sizeLine, payload] = rest.split('\n');
+  auto [sourceSizeText, cubinSizeText] = sizeLine.split(' ');
   llvm::SmallVector<llvm::StringRef> f;
   specLine.split(f, ' ');
-  size_t sourceSize;
-  if (f.size() != 10 || sizeLine.getAsInteger(10, sourceSize) ||
-      sourceSize > payload.size())
+  size_t sourceSize, cubinSize;
+  if (f.size() != 10 || sourceSizeText.getAsInteger(10, sourceSize) ||
+      cubinSizeText.getAsInteger(10, cubinSize) ||
+      sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
     return false;
   mlir::attn::CUDAKernelSpec &s = k.cudaSpec;
   s.kernelName = f[0].str();
@@ -204,8 +208,9 @@ static bool deserializeGPU(llvm::StringRef data, Kernel::Impl &k) {
   s.blockMapUsesBatch = f[8] == "1";
   s.blockMapUsesHead = f[9] == "1";
   k.cudaSource = payload.take_front(sourceSize).str();
-  k.cubin = payload.drop_front(sourceSize).str();
-  return !k.cubin.empty();
+  k.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
+  k.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();
+  return !k.cubin.empty() && s.blockMapName.empty() == k.blockMapCubin.empty();
 }
 
 llvm::Expected<Kernel>
@@ -226,8 +231,29 @@ Compiler::Impl::compileGPU(mlir::ModuleOp module, const std::string &key,
                      options.warps);
     if (!generated)
       return generated.takeError();
-    llvm::Expected<std::string> cubin =
-        compileWithNVRTC(generated->source, options.target, CudaOutput::Cubin);
+    // A block map compiles as its own program beside the forward kernel's,
+    // in parallel: NVRTC's optimiser and ptxas run one kernel at a time.
+    const std::string &source = generated->source;
+    bool blockMap = !generated->spec.blockMapName.empty();
+    std::future<llvm::Expected<std::string>> mapCubin;
+    if (blockMap)
+      mapCubin = std::async(std::launch::async, [&] {
+        return compileWithNVRTC(source, options.target, CudaOutput::Cubin,
+                                {mlir::attn::kSkipForwardMacro});
+      });
+    llvm::Expected<std::string> cubin = compileWithNVRTC(
+        source, options.target, CudaOutput::Cubin,
+        blockMap ? llvm::ArrayRef<std::string>{mlir::attn::kSkipBlockMapMacro}
+                 : llvm::ArrayRef<std::string>{});
+    if (blockMap) {
+      llvm::Expected<std::string> map = mapCubin.get();
+      if (!map) {
+        if (!cubin)
+          llvm::consumeError(cubin.takeError());
+        return map.takeError();
+      }
+      impl->blockMapCubin = std::move(*map);
+    }
     if (!cubin)
       return cubin.takeError();
     impl->cudaSource = std::move(generated->source);

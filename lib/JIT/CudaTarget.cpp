@@ -76,9 +76,9 @@ llvm::Expected<GeneratedCUDA> attnc::generateCUDA(mlir::ModuleOp module,
   return result;
 }
 
-llvm::Expected<std::string> attnc::compileWithNVRTC(std::string_view source,
-                                                    std::string_view target,
-                                                    CudaOutput output) {
+llvm::Expected<std::string>
+attnc::compileWithNVRTC(std::string_view source, std::string_view target,
+                        CudaOutput output, llvm::ArrayRef<std::string> defines) {
   if (llvm::Error e = checkGPUTarget(target))
     return e;
 #if !ATTNC_HAVE_CUDA
@@ -101,6 +101,11 @@ llvm::Expected<std::string> attnc::compileWithNVRTC(std::string_view source,
                                 : "compute_" + arch.substr(3));
   std::vector<const char *> options = {archOption.c_str(), "-std=c++17",
                                        "--dopt=on", "-default-device"};
+  std::vector<std::string> defineOptions;
+  for (const std::string &define : defines)
+    defineOptions.push_back("-D" + define);
+  for (const std::string &option : defineOptions)
+    options.push_back(option.c_str());
   // ATTNC_NVRTC_VERBOSE=1 prints ptxas's register and spill report and the
   // time of each compilation phase.
   bool verbose = std::getenv("ATTNC_NVRTC_VERBOSE") != nullptr;

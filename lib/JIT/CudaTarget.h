@@ -5,6 +5,7 @@
 
 #include "Conversion/AttnToCUDA/AttnToCUDA.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
@@ -33,10 +34,12 @@ llvm::Expected<GeneratedCUDA> generateCUDA(mlir::ModuleOp module,
 enum class CudaOutput { PTX, Cubin };
 
 /// Compiles generated CUDA C++ with NVRTC for `target`; the tile templates
-/// come from memory, not from the file system.
-llvm::Expected<std::string> compileWithNVRTC(std::string_view source,
-                                             std::string_view target,
-                                             CudaOutput output);
+/// come from memory, not from the file system. `defines` are NAME or
+/// NAME=VALUE macros for the program. Thread-safe: programs compile in
+/// parallel.
+llvm::Expected<std::string>
+compileWithNVRTC(std::string_view source, std::string_view target,
+                 CudaOutput output, llvm::ArrayRef<std::string> defines = {});
 
 } // namespace attnc
 

@@ -30,7 +30,8 @@ struct Kernel::Impl {
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 
   // GPU kernels: the code, its launch shape, and the functions once loaded.
-  std::string cudaSource, cubin;
+  // A block-map kernel compiles as its own program (blockMapCubin).
+  std::string cudaSource, cubin, blockMapCubin;
   mlir::attn::CUDAKernelSpec cudaSpec;
   struct Loaded {
     void *kernel = nullptr, *blockMap = nullptr;

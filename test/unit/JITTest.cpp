@@ -264,6 +264,44 @@ TEST_CASE("JIT: the disk cache serves other compilers and survives damage",
   llvm::sys::fs::remove_directories(dir);
 }
 
+TEST_CASE("JIT: a GPU block map compiles as its own program and is cached",
+          "[jit][gpu]") {
+  const char *document = R"(
+attention document_causal(doc: i32[N]) {
+  mask = document(doc) && causal()
+}
+)";
+  llvm::SmallString<128> dir;
+  REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-gpu-cache", dir));
+  CompileOptions options;
+  options.target = "sm_80";
+  options.dtype = DType::BF16;
+  options.headDim = 64;
+  {
+    Compiler compiler(CompilerOptions{std::string(dir)});
+    llvm::Expected<Kernel> kernel = compiler.compile(document, "", options);
+    if (!kernel) {
+      std::string message = llvm::toString(kernel.takeError());
+      REQUIRE(message.find("without the CUDA toolkit") != std::string::npos);
+      return;
+    }
+    // The forward kernel's cubin holds it alone; the block map has its own.
+    CHECK(kernel->getCudaSource().find("document_causal_blockmap") != std::string::npos);
+    CHECK(kernel->getCubin().find("document_causal_kernel") != std::string::npos);
+    CHECK(kernel->getCubin().find("document_causal_blockmap") == std::string::npos);
+    CHECK(compiler.getStats().compilations == 1);
+  }
+  // Both cubins come back from the disk cache (an entry without the block
+  // map's would count as corrupt and compile again).
+  Compiler compiler(CompilerOptions{std::string(dir)});
+  llvm::Expected<Kernel> again = compiler.compile(document, "", options);
+  REQUIRE(bool(again));
+  CHECK(compiler.getStats().diskHits == 1);
+  CHECK(compiler.getStats().corruptEntries == 0);
+  CHECK(compiler.getStats().compilations == 0);
+  llvm::sys::fs::remove_directories(dir);
+}
+
 TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",
           "[jit][gpu]") {
   llvm::SmallString<128> dir;

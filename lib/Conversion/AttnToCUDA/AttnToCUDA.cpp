@@ -621,18 +621,21 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
+     << "// The JIT compiles the two kernels as two programs, in parallel.\n"
+     << "#ifndef " << kSkipForwardMacro << "\n"
      << "extern \"C\" __global__ void __launch_bounds__(" << spec.threads << ", "
      << ctasPerSM << ")\n"
      << spec.kernelName << "(const attnc_cuda::FlashArgs a, const " << v
      << "::Params P) {\n"
      << "  attnc_cuda::FlashForward<" << v << ", " << c << ">::run(a, P);\n"
-     << "}\n";
+     << "}\n#endif\n";
   if (blockList)
-    os << "\nextern \"C\" __global__ void __launch_bounds__(128)\n"
+    os << "\n#ifndef " << kSkipBlockMapMacro << "\n"
+       << "extern \"C\" __global__ void __launch_bounds__(128)\n"
        << spec.blockMapName << "(const attnc_cuda::BlockMapArgs a, const " << v
        << "::Params P) {\n"
        << "  attnc_cuda::build_block_map<" << v << ", " << c << ">(a, P);\n"
-       << "}\n";
+       << "}\n#endif\n";
   if (failed(emitHostEntry(os, variant, flash, spec, v, c)))
     return failure();
   return spec;

@@ -25,6 +25,12 @@ struct CUDAKernelSpec {
   bool blockMapUsesBatch = false, blockMapUsesHead = false;
 };
 
+/// Macros that leave one kernel out of the generated program: the JIT
+/// compiles a variant's block map and forward kernel as two programs, in
+/// parallel.
+inline constexpr const char *kSkipForwardMacro = "ATTNC_NO_FORWARD";
+inline constexpr const char *kSkipBlockMapMacro = "ATTNC_NO_BLOCKMAP";
+
 /// The name of the include that holds the tile templates.
 StringRef getCUDARuntimeHeaderName();
 
