@@ -127,7 +127,6 @@ int main(int argc, char **argv) {
   std::vector<float> lsePoison(hasLse ? saved["lse"].values.size() : 0, NAN);
   attnc_memref3 lse = view<attnc_memref3>(lsePoison.data(), lsePoison.size() * 4,
                                           hasLse ? saved["lse"].dims : std::vector<int64_t>{0, 0, 0});
-  (void)lse;
   const char *types = PARAM_TYPES;
   for (const std::string &name : order) {
     if (name.rfind("param.", 0) != 0)

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <thread>
 
 using namespace attnc;
@@ -62,6 +63,27 @@ Kernel compileOrFail(Compiler &compiler, const char *source,
   if (!kernel)
     FAIL(llvm::toString(kernel.takeError()));
   return *kernel;
+}
+
+/// bf16 at head dim 64 for a GPU target.
+CompileOptions gpuOptions(const char *target) {
+  CompileOptions options;
+  options.target = target;
+  options.dtype = DType::BF16;
+  options.headDim = 64;
+  return options;
+}
+
+/// Compiles for a GPU; nothing in a build without the CUDA toolkit, which
+/// says so (any other error fails the test).
+std::optional<Kernel> compileForGPU(Compiler &compiler, const char *source,
+                                    const CompileOptions &options) {
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", options);
+  if (kernel)
+    return *kernel;
+  std::string message = llvm::toString(kernel.takeError());
+  REQUIRE(message.find("without the CUDA toolkit") != std::string::npos);
+  return std::nullopt;
 }
 
 } // namespace
@@ -273,18 +295,12 @@ attention document_causal(doc: i32[N]) {
 )";
   llvm::SmallString<128> dir;
   REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-gpu-cache", dir));
-  CompileOptions options;
-  options.target = "sm_80";
-  options.dtype = DType::BF16;
-  options.headDim = 64;
+  CompileOptions options = gpuOptions("sm_80");
   {
     Compiler compiler(CompilerOptions{std::string(dir)});
-    llvm::Expected<Kernel> kernel = compiler.compile(document, "", options);
-    if (!kernel) {
-      std::string message = llvm::toString(kernel.takeError());
-      REQUIRE(message.find("without the CUDA toolkit") != std::string::npos);
+    std::optional<Kernel> kernel = compileForGPU(compiler, document, options);
+    if (!kernel)
       return;
-    }
     // The forward kernel's cubin holds it alone; the block map has its own.
     CHECK(kernel->getCudaSource().find("document_causal_blockmap") != std::string::npos);
     CHECK(kernel->getCubin().find("document_causal_kernel") != std::string::npos);
@@ -306,19 +322,12 @@ TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",
           "[jit][gpu]") {
   llvm::SmallString<128> dir;
   REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-gpu-cache", dir));
-  CompileOptions options;
-  options.target = "sm_90a";
-  options.dtype = DType::BF16;
-  options.headDim = 64;
+  CompileOptions options = gpuOptions("sm_90a");
   {
     Compiler compiler(CompilerOptions{std::string(dir)});
-    llvm::Expected<Kernel> kernel = compiler.compile(kAlibi, "", options);
-    if (!kernel) {
-      std::string message = llvm::toString(kernel.takeError());
-      // A build without the CUDA toolkit says so; anything else fails.
-      REQUIRE(message.find("without the CUDA toolkit") != std::string::npos);
+    std::optional<Kernel> kernel = compileForGPU(compiler, kAlibi, options);
+    if (!kernel)
       return;
-    }
     CHECK(kernel->getTarget() == "sm_90a");
     CHECK(kernel->getCudaSource().find("alibi_causal_kernel") != std::string::npos);
     CHECK(kernel->getCubin().substr(0, 4) == "\x7f" "ELF");
