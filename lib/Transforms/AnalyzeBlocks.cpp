@@ -69,18 +69,16 @@ private:
   Value minS(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
   Value maxS(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
 
-  Abstract point(Value v, std::optional<int64_t> constant = std::nullopt) {
-    Abstract a;
-    a.kind = Abstract::Kind::Int;
-    a.lo = a.hi = v;
-    a.constant = constant;
-    return a;
-  }
   Abstract interval(Value lo, Value hi) {
     Abstract a;
     a.kind = Abstract::Kind::Int;
     a.lo = lo;
     a.hi = hi;
+    return a;
+  }
+  Abstract point(Value v, std::optional<int64_t> constant = std::nullopt) {
+    Abstract a = interval(v, v);
+    a.constant = constant;
     return a;
   }
   Abstract boolean(Value canTrue, Value canFalse) {

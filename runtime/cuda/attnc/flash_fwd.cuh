@@ -308,6 +308,10 @@ template <class V, class C> struct TileWalker {
     }
   }
 
+  /// A tile's code: its first key and whether its pairs are masked.
+  static __device__ __forceinline__ int firstKey(int code) { return (code >> 1) * C::BN; }
+  static __device__ __forceinline__ bool masked(int code) { return code & 1; }
+
   /// The next tile to visit as tile * 2 + (1 if its pairs are masked),
   /// or -1 (one register per upcoming tile in the kernel's pipeline).
   __device__ __forceinline__ int next() {
@@ -581,8 +585,8 @@ template <class V, class C> struct FlashForward {
   static __device__ __forceinline__ void issue(int t, int slot, const KCopy &copyK, const VCopy &copyV, u32 sK,
                                                u32 sV, int M) {
     if (t >= 0) {
-      copyK(sK + slot * 2 * QKTile::elements(BN), (t >> 1) * BN, M);
-      copyV(sV + slot * 2 * VTile::elements(BN), (t >> 1) * BN, M);
+      copyK(sK + slot * 2 * QKTile::elements(BN), TileWalker<V, C>::firstKey(t), M);
+      copyV(sV + slot * 2 * VTile::elements(BN), TileWalker<V, C>::firstKey(t), M);
     }
     cp_async_commit(); // empty groups keep the group count uniform
   }
@@ -629,8 +633,8 @@ template <class V, class C> struct FlashForward {
       const int slot = it % C::STAGES;
       cp_async_wait<C::STAGES - 1>();
       __syncthreads();
-      const int kv0 = (tile[0] >> 1) * BN;
-      const bool partial = tile[0] & 1;
+      const int kv0 = TileWalker<V, C>::firstKey(tile[0]);
+      const bool partial = TileWalker<V, C>::masked(tile[0]);
       float S[MF][BN / 8][4];
       const u16 *sKs = sK + slot * QKTile::elements(BN);
       scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status);
