@@ -228,6 +228,9 @@ __device__ __forceinline__ float ex2(float x) {
 // unrolled k loops need one address register, not one per k.
 //===----------------------------------------------------------------------===//
 
+/// 16 bytes of a row: the unit of the tile copies and of the staged stores.
+struct __align__(16) Chunk16 { u32 w[4]; };
+
 template <int COLS> struct PaddedTile {
   static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS + 8; // elements
@@ -291,12 +294,28 @@ template <int COLS, int ROWS, int THREADS> struct TileCopy {
 // reads data, else from the classifier's closed form, else every tile.
 //===----------------------------------------------------------------------===//
 
+/// The class of key tile `t` (0 empty, 1 partial, 2 full) for query rows
+/// [qFirst, qLast]; 0 past the last tile. The lanes of a warp call it for
+/// consecutive tiles at once.
+template <class V, class C>
+__device__ __forceinline__ int classify_tile(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
+                                             int M, int tilesKv, int &status) {
+  if (t >= tilesKv)
+    return 0;
+  int kvFirst = t * C::BN, kvLast = min(kvFirst + C::BN, M) - 1;
+  return V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
+}
+
 template <class V, class C> struct TileWalker {
   const FlashArgs &a;
   const typename V::Params &P;
   int b, h, qFirst, qLast;
   int next_ = 0, count = 0;
   const int *list = nullptr;
+  // kHasTileClass: the warp classifies 16 tiles at a time, from tile
+  // next_ - 16 on: bit i of `pending` says tile i of them is still to be
+  // visited, bit 16 + i that it is partial (one register across the loop).
+  u32 pending = 0;
   int &status;
 
   __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status)
@@ -313,18 +332,27 @@ template <class V, class C> struct TileWalker {
   static __device__ __forceinline__ bool masked(int code) { return code & 1; }
 
   /// The next tile to visit as tile * 2 + (1 if its pairs are masked),
-  /// or -1 (one register per upcoming tile in the kernel's pipeline).
+  /// or -1 (one register per upcoming tile in the kernel's pipeline). All
+  /// threads of a warp call it together.
   __device__ __forceinline__ int next() {
     if constexpr (V::kBlockList) {
       return next_ < count ? list[next_++] : -1;
     } else if constexpr (V::kHasTileClass) {
-      for (; next_ < a.tilesKv; ++next_) {
-        int kvFirst = next_ * C::BN, kvLast = min(kvFirst + C::BN, a.M) - 1;
-        int cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
-        if (cls != 0)
-          return next_++ * 2 + (cls == 1);
+      // Skipping empty tiles one at a time would cost a serial loop over
+      // every key tile per query tile (most of a sliding window's work).
+      while ((pending & 0xffffu) == 0) {
+        if (next_ >= a.tilesKv)
+          return -1;
+        // Lanes l and l + 16 classify the same tile; the low half of the
+        // ballot says which are kept, the high half which are partial.
+        int lane = threadIdx.x % 32;
+        int cls = classify_tile<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), a.M, a.tilesKv, status);
+        pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
+        next_ += 16;
       }
-      return -1;
+      int i = __ffs(pending) - 1;
+      pending &= pending - 1; // the lowest set bit is in the low half
+      return (next_ - 16 + i) * 2 + (pending >> (16 + i) & 1);
     } else {
       if (next_ >= a.tilesKv)
         return -1;
@@ -345,11 +373,7 @@ __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typ
   int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
   int count = 0, status = 0;
   for (int base = 0; base < a.tilesKv; base += 32) {
-    int t = base + lane, cls = 0;
-    if (t < a.tilesKv) {
-      int kvFirst = t * C::BN, kvLast = min(kvFirst + C::BN, a.M) - 1;
-      cls = V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
-    }
+    int t = base + lane, cls = classify_tile<V, C>(P, b, h, qFirst, qLast, t, a.M, a.tilesKv, status);
     u32 kept = __ballot_sync(0xffffffffu, cls != 0);
     if (cls != 0)
       list[count + __popc(kept & ((1u << lane) - 1))] = t * 2 + (cls == 1);
