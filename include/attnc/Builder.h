@@ -137,6 +137,7 @@ private:
 struct VariantOptions {
   DType dtype = DType::F32;          // of q, k, v and out
   std::optional<int64_t> headDim;    // D, when known at compile time
+  std::optional<int64_t> valueHeadDim; // Dv, when it differs from D
   bool fuse = false;                 // print after canonicalize + attn-fuse
 };
 

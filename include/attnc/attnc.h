@@ -87,6 +87,7 @@ struct CompileOptions {
   std::string target = "cpu";
   DType dtype = DType::F32;       // of q, k, v and out (bf16/f16 on GPUs)
   std::optional<int64_t> headDim; // D, when fixed (GPUs: required)
+  std::optional<int64_t> valueHeadDim; // Dv, when fixed and not D
   int64_t tileQ = 0;              // query rows per tile (0: the target's)
   int64_t tileKv = 0;             // keys per tile (0: the target's choice)
   int64_t vectorWidth = 0;        // f32 lanes: 4, 8 or 16 (0: the host's)

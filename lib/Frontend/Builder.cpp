@@ -203,7 +203,8 @@ printVariants(const std::vector<sema::VariantSpec> &specs,
     errors += diag.str() + "\n";
     return mlir::success();
   });
-  EmitOptions emitOptions{toScalarType(options.dtype), options.headDim};
+  EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
+                          options.valueHeadDim};
   mlir::OwningOpRef<mlir::ModuleOp> ir =
       buildModule(ctx, specs, emitOptions, options.fuse);
   if (!ir)

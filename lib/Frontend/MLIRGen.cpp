@@ -38,7 +38,7 @@ private:
   Location loc(SourceRange range);
   Type mlirType(ScalarType type);
   Type storageType(ScalarType type);
-  RankedTensorType qkvType();
+  RankedTensorType headType(std::optional<int64_t> dim);
 
   /// Emits the region of a cascade op from `expr`, with `vars` naming the
   /// region's arguments.
@@ -85,8 +85,9 @@ Type Generator::storageType(ScalarType type) {
   return builder.getF32Type();
 }
 
-RankedTensorType Generator::qkvType() {
-  int64_t d = options.headDim ? *options.headDim : ShapedType::kDynamic;
+/// [B, heads, positions, dim] in the storage type; `dim` dynamic when unset.
+RankedTensorType Generator::headType(std::optional<int64_t> dim) {
+  int64_t d = dim ? *dim : ShapedType::kDynamic;
   int64_t dyn = ShapedType::kDynamic;
   return RankedTensorType::get({dyn, dyn, dyn, d}, storageType(options.dtype));
 }
@@ -94,13 +95,14 @@ RankedTensorType Generator::qkvType() {
 void Generator::emit(const VariantSpec &spec) {
   MLIRContext *ctx = builder.getContext();
   Location variantLoc = loc(spec.range);
-  RankedTensorType qkv = qkvType();
+  RankedTensorType qk = headType(options.headDim);
+  RankedTensorType vo = headType(options.valueHeadDim ? options.valueHeadDim : options.headDim);
   int64_t dyn = ShapedType::kDynamic;
   auto scoresType = RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
   auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());
   bool returnsLse = spec.normalizer == Normalizer::Softmax;
 
-  SmallVector<Type> inputs = {qkv, qkv, qkv};
+  SmallVector<Type> inputs = {qk, qk, vo};
   SmallVector<Attribute> argAttrs(3, builder.getDictionaryAttr({}));
   for (const ParamSpec &param : spec.params) {
     SmallVector<NamedAttribute> attrs = {
@@ -132,7 +134,7 @@ void Generator::emit(const VariantSpec &spec) {
     }
     argAttrs.push_back(builder.getDictionaryAttr(attrs));
   }
-  SmallVector<Type> results = {qkv};
+  SmallVector<Type> results = {vo};
   if (returnsLse)
     results.push_back(lseType);
 
@@ -171,10 +173,10 @@ void Generator::emit(const VariantSpec &spec) {
                                        returnsLse ? Type(lseType) : Type(), kind,
                                        scores, /*bias=*/nullptr,
                                        /*temperature=*/nullptr);
-  Value out = AggregateOp::create(builder, variantLoc, qkv, normalize.getProbs(),
+  Value out = AggregateOp::create(builder, variantLoc, vo, normalize.getProbs(),
                                   variant.getValue());
   for (auto [expr, range] : llvm::zip(spec.outputMods, spec.outputModRanges)) {
-    auto op = OutputModOp::create(builder, loc(range), qkv, out);
+    auto op = OutputModOp::create(builder, loc(range), vo, out);
     emitRegion(op.getBody(), RegionRole::OutputMod, expr,
                {Var::Output, Var::Batch, Var::Head, Var::QIdx, Var::Dim});
     out = op.getResult();

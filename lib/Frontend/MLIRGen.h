@@ -17,10 +17,11 @@ class PassManager;
 namespace attnc {
 
 /// How a variant is instantiated: the element type of q, k, v and out, and
-/// the head dim when it is known at compile time.
+/// the head dims when they are known at compile time.
 struct EmitOptions {
   ast::ScalarType dtype = ast::ScalarType::F32;
-  std::optional<int64_t> headDim;
+  std::optional<int64_t> headDim;      // D, of q and k
+  std::optional<int64_t> valueHeadDim; // Dv, of v and out (default: D)
 };
 
 /// Appends one attn.variant per spec to `module`, every op located at the

@@ -284,6 +284,12 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
       return makeError("GPU kernels need the head dim at compile time "
                        "(CompileOptions::headDim)");
   }
+  if (options.valueHeadDim && !options.headDim)
+    return makeError("valueHeadDim is fixed only together with headDim");
+  for (std::optional<int64_t> dim : {options.headDim, options.valueHeadDim})
+    if (dim && (*dim < 1 || *dim > 1024))
+      return makeError("head dims must be between 1 and 1024; got " +
+                       llvm::Twine(*dim));
   if (options.tileQ < 0 || options.tileQ > 4096)
     return makeError("tileQ must be between 1 and 4096 (0: the default)");
   if (options.tileKv < 0 || options.tileKv > 4096)
@@ -302,6 +308,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   impl->hasLse = spec.normalizer == sema::Normalizer::Softmax;
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
+  impl->valueHeadDim = options.valueHeadDim ? options.valueHeadDim : options.headDim;
   impl->target = options.target;
   impl->tileQ = options.tileQ ? options.tileQ : 64;
   for (const sema::ParamSpec &p : spec.params) {
@@ -318,7 +325,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     impl->params.push_back(std::move(info));
   }
 
-  EmitOptions emitOptions{toScalarType(options.dtype), options.headDim};
+  EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
+                          options.valueHeadDim};
   mlir::OwningOpRef<mlir::ModuleOp> module =
       buildModule(ctx, {spec}, emitOptions, /*fuse=*/true);
   if (!module)
@@ -331,6 +339,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
     os << "|" << kCompilerVersion << "|target=" << options.target << "|dtype=" << toString(options.dtype)
        << "|D=" << (options.headDim ? *options.headDim : -1)
+       << "|Dv=" << (options.valueHeadDim ? *options.valueHeadDim : -1)
        << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv
        << "|width=" << options.vectorWidth << "|warps=" << options.warps;
     if (gpu)

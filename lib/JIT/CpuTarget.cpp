@@ -51,6 +51,7 @@ llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module
   if (auto tile = flash.getTileQ())
     sig.tileQ = int64_t(*tile);
   sig.headDim = flash.getQuery().getType().getDimSize(3);
+  sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
   for (mlir::BlockArgument param : variant.getParams()) {
     KernelSignature::Param p;
     p.name = variant.getArgumentName(param.getArgNumber());
@@ -182,7 +183,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
        << "   16-bit float scalars pass as their bits. The kernels run on `stream`\n"
        << "   (a cudaStream_t; 0 for the default stream); the call returns 0 or\n"
        << "   a cudaError_t: cudaErrorInvalidValue (1) for views the kernel\n"
-       << "   cannot take (sizes that disagree, a head dim other than " << sig.headDim
+       << "   cannot take (sizes that disagree, head dims other than D = " << sig.headDim
+       << " and Dv = " << sig.valueHeadDim
        << ",\n   rows not 16-byte aligned, a non-unit innermost stride)";
   else
     os << "The kernel computes work items "

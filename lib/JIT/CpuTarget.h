@@ -25,7 +25,7 @@ struct KernelSignature {
   std::vector<Param> params;
   bool hasLse = false;
   int64_t tileQ = 64;
-  int64_t headDim = 0; // dynamic: negative
+  int64_t headDim = 0, valueHeadDim = 0; // D and Dv; dynamic: negative
 };
 
 /// Reads the signature of the (single) fused variant of `module`.

@@ -182,10 +182,11 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
                      llvm::Twine(Hkv));
   if (args.out.shape != std::vector<int64_t>{B, H, N, Dv})
     return mismatch("out", args.out, "[B, H, N, Dv]", {B, H, N, Dv});
-  if (k.headDim && (D != *k.headDim || Dv != *k.headDim))
-    return makeError("this kernel was compiled for head dim " +
-                     llvm::Twine(*k.headDim) + "; got D = " + llvm::Twine(D) +
-                     ", Dv = " + llvm::Twine(Dv));
+  if (k.headDim && (D != *k.headDim || Dv != *k.valueHeadDim))
+    return makeError("this kernel was compiled for head dims D = " +
+                     llvm::Twine(*k.headDim) + ", Dv = " +
+                     llvm::Twine(*k.valueHeadDim) + "; got D = " +
+                     llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
   if (args.lse && !k.hasLse)
     return makeError("'" + k.name + "' does not define lse (its normalizer is "
                      "not softmax); pass no lse");

@@ -24,7 +24,7 @@ struct Kernel::Impl {
   std::vector<ParamInfo> params;
   bool hasLse = false;
   DType dtype = DType::F32;
-  std::optional<int64_t> headDim;
+  std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
   int64_t tileQ = 64; // CPU: query rows per work item
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg

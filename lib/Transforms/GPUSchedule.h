@@ -16,8 +16,9 @@ struct GPUTiles {
   int64_t tileQ, tileKv, warps;
 };
 
-/// The default tiles of the mma.sync kernels for head dim `d` (0 when not
-/// known), measured on the H100 with bench/gpu/sweep.sh (bench/RESULTS.md):
+/// The default tiles of the mma.sync kernels for head dim `d`, the larger of
+/// the query/key and value head dims (0 when not known; the output and the
+/// scores share the registers), measured on the H100 with bench/gpu/sweep.sh (bench/RESULTS.md):
 /// - up to 64: 128 x 128 tiles, 8 warps of one m16 row fragment;
 /// - up to 128: 128 query rows as 4 warps of two fragments (the
 ///   FlashAttention-2 shape: half the K/V shared-memory reads per MMA) and

@@ -22,6 +22,8 @@ shapes=(
   "B=1,H=3,N=1,M=700,D=128"           # one query (decode)
   "B=2,H=4,N=777,M=129,D=64"          # N > M
   "B=1,H=2,N=64,M=64,D=256"           # the largest head dim
+  "B=1,H=4,Hkv=2,N=333,M=200,D=64,Dv=128"  # value head dim above the key's
+  "B=2,H=2,N=130,M=77,D=192,Dv=128"   # MLA-style head dims
 )
 pass=0; fail=0
 for f in examples/*.attn; do

@@ -1,5 +1,6 @@
 //===- JITTest.cpp - the JIT API: errors, caching, threads ----------------===//
 
+#include "Check/Check.h"
 #include "attnc/attnc.h"
 
 #include <catch2/catch.hpp>
@@ -160,7 +161,38 @@ TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
   Kernel d16 = compileOrFail(compiler, "attention d() {}", fixed);
   Buffers small(1, 1, 1, 3, 3, 8);
   small.args.params.clear();
-  CHECK(errorOf(d16.run(small.args)).find("compiled for head dim 16") !=
+  CHECK(errorOf(d16.run(small.args))
+            .find("compiled for head dims D = 16, Dv = 16; got D = 8, Dv = 8") !=
+        std::string::npos);
+}
+
+TEST_CASE("JIT: the value head dim may differ from the query/key head dim",
+          "[jit]") {
+  Compiler compiler;
+  CompileOptions fixed;
+  fixed.headDim = 24;
+  fixed.valueHeadDim = 40;
+  Kernel kernel = compileOrFail(compiler, kAlibi, fixed);
+  CheckOptions check;
+  check.sizes = AttnSizes{2, 4, 2, 37, 29, 24, 40};
+  llvm::Expected<CheckResult> result = checkKernel(kernel, kAlibi, "", check);
+  if (!result)
+    FAIL(llvm::toString(result.takeError()));
+  INFO(result->firstBad);
+  CHECK(result->passed);
+  // Both dims are checked at run time.
+  check.sizes.valueDim = 24;
+  llvm::Expected<CheckResult> wrong = checkKernel(kernel, kAlibi, "", check);
+  REQUIRE(!wrong);
+  CHECK(llvm::toString(wrong.takeError())
+            .find("compiled for head dims D = 24, Dv = 40; got D = 24, Dv = 24") !=
+        std::string::npos);
+  // A value head dim alone (the head dim at run time) is refused.
+  CompileOptions valueOnly;
+  valueOnly.valueHeadDim = 40;
+  llvm::Expected<Kernel> bad = compiler.compile(kAlibi, "", valueOnly);
+  REQUIRE(!bad);
+  CHECK(llvm::toString(bad.takeError()).find("only together with headDim") !=
         std::string::npos);
 }
 

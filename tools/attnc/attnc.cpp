@@ -148,6 +148,10 @@ cl::opt<int64_t> headDim("head-dim",
                          cl::desc("Fix the head dim D at compile time "
                                   "(default: given at run time)"),
                          cl::init(0), cl::cat(attncCategory));
+cl::opt<int64_t> valueHeadDim("value-head-dim",
+                              cl::desc("Fix the value head dim Dv at compile "
+                                       "time (default: the head dim)"),
+                              cl::init(0), cl::cat(attncCategory));
 
 constexpr const char *kOverview = R"(attnc: compiles attention variants.
 
@@ -375,8 +379,11 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
     options.target = *device;
   }
   bool onGPU = options.target != "cpu";
-  if (onGPU)
+  if (onGPU) {
     options.headDim = sizes.headDim;
+    if (sizes.valueDim != sizes.headDim)
+      options.valueHeadDim = sizes.valueDim;
+  }
   options.dtype = dtype;
   options.tileQ = runTileQ;
   options.tileKv = runTileKv;
@@ -477,8 +484,13 @@ int main(int argc, char **argv) {
            << "'\n";
     return 1;
   }
-  if (headDim < 0 || headDim > 1024) {
-    errs() << "attnc: error: --head-dim must be between 1 and 1024\n";
+  if (headDim < 0 || headDim > 1024 || valueHeadDim < 0 || valueHeadDim > 1024) {
+    errs() << "attnc: error: --head-dim and --value-head-dim must be between 1 "
+              "and 1024\n";
+    return 1;
+  }
+  if (valueHeadDim && !headDim) {
+    errs() << "attnc: error: --value-head-dim needs --head-dim\n";
     return 1;
   }
 
@@ -541,8 +553,10 @@ int main(int argc, char **argv) {
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), SMLoc());
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
 
-  attnc::EmitOptions options{*elem, headDim ? std::optional<int64_t>(headDim)
-                                            : std::nullopt};
+  auto fixed = [](int64_t dim) {
+    return dim ? std::optional<int64_t>(dim) : std::nullopt;
+  };
+  attnc::EmitOptions options{*elem, fixed(headDim), fixed(valueHeadDim)};
   auto configure = [](mlir::PassManager &pm) {
     mlir::applyDefaultTimingPassManagerCLOptions(pm);
     return mlir::applyPassManagerCLOptions(pm);
