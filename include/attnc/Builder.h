@@ -108,7 +108,7 @@ public:
   VariantBuilder(const VariantBuilder &other);
   VariantBuilder &operator=(const VariantBuilder &other);
 
-  /// A tensor param; dims name the sizes B, H, Hkv, N, M, D, or are numbers
+  /// A tensor param; dims name the sizes B, H, Hkv, N, M, D, Dv, or are numbers
   /// or "?".
   Param tensor(std::string name, DType elem, std::vector<std::string> dims);
   /// A scalar param, optionally with a default.
@@ -137,8 +137,8 @@ private:
 struct VariantOptions {
   DType dtype = DType::F32;          // of q, k, v and out
   std::optional<int64_t> headDim;    // D, when known at compile time
-  std::optional<int64_t> valueHeadDim; // Dv, when it differs from D
   bool fuse = false;                 // print after canonicalize + attn-fuse
+  std::optional<int64_t> valueHeadDim; // Dv, when known and not D
 };
 
 /// Checks the variants against the standard library and prints them in the

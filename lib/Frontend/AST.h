@@ -29,7 +29,7 @@ inline bool isInteger(ScalarType t) {
   return t == ScalarType::I32 || t == ScalarType::I64;
 }
 
-/// One dimension of a param's shape: a symbolic size (B, H, Hkv, N, M, D), a
+/// One dimension of a param's shape: a symbolic size (B, H, Hkv, N, M, D, Dv), a
 /// constant, or `?` (any size, known at run time).
 struct Dim {
   enum class Kind { Symbol, Static, Any };

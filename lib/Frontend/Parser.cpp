@@ -221,11 +221,12 @@ bool Parser::parseType(TypeSpec &type) {
       }
     } else if (tok.is(TokenKind::Identifier) &&
                (tok.text == "B" || tok.text == "H" || tok.text == "Hkv" ||
-                tok.text == "N" || tok.text == "M" || tok.text == "D")) {
+                tok.text == "N" || tok.text == "M" || tok.text == "D" ||
+                tok.text == "Dv")) {
       dim.kind = Dim::Kind::Symbol;
       dim.symbol = std::string(tok.text);
     } else {
-      errorExpected("a dimension (B, H, Hkv, N, M, D, a number or ?)");
+      errorExpected("a dimension (B, H, Hkv, N, M, D, Dv, a number or ?)");
       return false;
     }
     type.dims.push_back(dim);

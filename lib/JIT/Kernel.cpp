@@ -207,7 +207,8 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
 
   // Params.
   std::map<std::string, int64_t> sizes = {{"B", B},  {"H", H}, {"Hkv", Hkv},
-                                          {"N", N},  {"M", M}, {"D", D}};
+                                          {"N", N},  {"M", M}, {"D", D},
+                                          {"Dv", Dv}};
   std::string declared;
   for (const ParamInfo &p : k.params)
     declared += (declared.empty() ? "" : ", ") + p.name;

@@ -59,6 +59,7 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                      : name == "N"            ? s.queries
                      : name == "M"            ? s.keys
                      : name == "D"            ? s.headDim
+                     : name == "Dv"           ? s.valueDim
                                               : anySize;
       shape.push_back(size);
     }

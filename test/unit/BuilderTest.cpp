@@ -144,7 +144,7 @@ TEST_CASE("builder and DSL agree: chunked causal", "[builder]") {
 
 TEST_CASE("builder and DSL agree: gated output", "[builder]") {
   VariantBuilder v("gated_output");
-  Param gate = v.tensor("gate", DType::F32, {"B", "H", "N", "D"});
+  Param gate = v.tensor("gate", DType::F32, {"B", "H", "N", "Dv"});
   v.mask(causalMask());
   v.output(o() * call("sigmoid", {gate(b(), h(), q_idx(), d())}));
   checkSameIR("gated_output.attn", v);
