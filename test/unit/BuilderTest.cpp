@@ -33,12 +33,13 @@ std::string expectText(llvm::Expected<std::string> result) {
 }
 
 /// Compares the builder's IR with the example's, plain and fused, in the
-/// default f32 and in bf16 with a static head dim.
+/// default f32 and in bf16 with static head dims (Dv = D and Dv != D).
 void checkSameIR(const std::string &example, const VariantBuilder &builder) {
   std::string source = readExample(example);
   for (VariantOptions options :
-       {VariantOptions{DType::F32, std::nullopt, false},
-        VariantOptions{DType::BF16, 128, true}}) {
+       {VariantOptions{DType::F32, std::nullopt, false, std::nullopt},
+        VariantOptions{DType::BF16, 128, true, std::nullopt},
+        VariantOptions{DType::BF16, 192, true, 128}}) {
     std::string fromDSL = expectText(emitMLIR(source, example, options));
     std::string fromBuilder = expectText(emitMLIR({builder}, options));
     CHECK(fromDSL.find("attn.variant") != std::string::npos);
