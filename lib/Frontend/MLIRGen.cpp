@@ -96,7 +96,7 @@ void Generator::emit(const VariantSpec &spec) {
   MLIRContext *ctx = builder.getContext();
   Location variantLoc = loc(spec.range);
   RankedTensorType qk = headType(options.headDim);
-  RankedTensorType vo = headType(options.valueHeadDim ? options.valueHeadDim : options.headDim);
+  RankedTensorType vo = headType(options.valueDim());
   int64_t dyn = ShapedType::kDynamic;
   auto scoresType = RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
   auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());

@@ -21,7 +21,12 @@ namespace attnc {
 struct EmitOptions {
   ast::ScalarType dtype = ast::ScalarType::F32;
   std::optional<int64_t> headDim;      // D, of q and k
-  std::optional<int64_t> valueHeadDim; // Dv, of v and out (default: D)
+  std::optional<int64_t> valueHeadDim; // Dv, of v and out, when not D
+
+  /// Dv when fixed: the value head dim, else the head dim.
+  std::optional<int64_t> valueDim() const {
+    return valueHeadDim ? valueHeadDim : headDim;
+  }
 };
 
 /// Appends one attn.variant per spec to `module`, every op located at the

@@ -24,13 +24,11 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
-
-#include <future>
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <future>
 #include <map>
-
 #include <mutex>
 
 using namespace attnc;
@@ -308,7 +306,6 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   impl->hasLse = spec.normalizer == sema::Normalizer::Softmax;
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
-  impl->valueHeadDim = options.valueHeadDim ? options.valueHeadDim : options.headDim;
   impl->target = options.target;
   impl->tileQ = options.tileQ ? options.tileQ : 64;
   for (const sema::ParamSpec &p : spec.params) {
@@ -327,6 +324,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
 
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
                           options.valueHeadDim};
+  impl->valueHeadDim = emitOptions.valueDim();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       buildModule(ctx, {spec}, emitOptions, /*fuse=*/true);
   if (!module)

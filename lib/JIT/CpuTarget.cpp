@@ -185,7 +185,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
        << "   a cudaError_t: cudaErrorInvalidValue (1) for views the kernel\n"
        << "   cannot take (sizes that disagree, head dims other than D = " << sig.headDim
        << " and Dv = " << sig.valueHeadDim
-       << ",\n   rows not 16-byte aligned, a non-unit innermost stride)";
+       << ",\n   q, k or v rows not 16-byte aligned or out rows not 4-byte aligned,\n"
+       << "   a non-unit innermost stride)";
   else
     os << "The kernel computes work items "
        << "[begin, end) of\n   B * H * ceil(N / " << sig.tileQ

@@ -228,9 +228,6 @@ __device__ __forceinline__ float ex2(float x) {
 // unrolled k loops need one address register, not one per k.
 //===----------------------------------------------------------------------===//
 
-/// 16 bytes of a row: the unit of the tile copies and of the staged stores.
-struct __align__(16) Chunk16 { u32 w[4]; };
-
 template <int COLS> struct PaddedTile {
   static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS + 8; // elements
