@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # A/B timing: every attnc* binary in BIN_DIR (builds of different template
 # or schedule versions) on a few variants at both bench shapes, in one call.
+# With ROUNDS > 1 the whole sweep repeats, so that every build is timed
+# again minutes later (the spread between rounds is the noise to beat);
+# each line lists a build's medians, round by round.
 #
 # usage (on the GPU machine, from the project root, bundle carried):
-#   [VARIANTS="dense causal"] bench/gpu/ab.sh BIN_DIR
+#   [VARIANTS="dense causal"] [ROUNDS=2] bench/gpu/ab.sh BIN_DIR
 set -uo pipefail
 bin=${1:?usage: bench/gpu/ab.sh BIN_DIR}
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
-for v in ${VARIANTS:-dense causal sliding_window document prefix_lm}; do
-  for shape in B=4,H=16,N=4096,D=128 B=1,H=16,N=16384,D=128; do
-    line="$v $shape"
-    for b in "$bin"/attnc*; do
-      ms=$("$b" run examples/$v.attn --target=gpu --bench --repeats 30 --ids 64 --shape $shape 2>&1 | sed -n 's/.*bench: median \([0-9.]*\) ms.*/\1/p')
-      line="$line $(basename "$b")=$ms"
+declare -A times
+keys=()
+for ((round = 0; round < ${ROUNDS:-1}; ++round)); do
+  for v in ${VARIANTS:-dense causal sliding_window document prefix_lm}; do
+    for shape in B=4,H=16,N=4096,D=128 B=1,H=16,N=16384,D=128; do
+      for b in "$bin"/attnc*; do
+        ms=$("$b" run examples/$v.attn --target=gpu --bench --repeats 30 --ids 64 --shape $shape 2>&1 | sed -n 's/.*bench: median \([0-9.]*\) ms.*/\1/p')
+        key="$v $shape $(basename "$b")"
+        [[ -v times[$key] ]] || keys+=("$key")
+        times[$key]="${times[$key]:-}${times[$key]:+,}$ms"
+      done
     done
-    echo "$line"
   done
+done
+for key in "${keys[@]}"; do
+  echo "$key=${times[$key]}"
 done

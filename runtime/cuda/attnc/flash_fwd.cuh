@@ -602,12 +602,17 @@ template <class V, class C> struct FlashForward {
   typedef TileCopy<DV, BN, NT> VCopy;
 
   /// Starts copying key/value tile `t` (TileWalker::next's code; none when
-  /// negative) into `slot`, as one group.
-  static __device__ __forceinline__ void issue(int t, int slot, const KCopy &copyK, const VCopy &copyV, u32 sK,
-                                               u32 sV, int M) {
+  /// negative) into `slot`, as one group. The copies' pointers are rebuilt
+  /// here from the launch's values (opaque, so not hoisted out of the
+  /// key-tile loop): a few integer ops per tile instead of registers held
+  /// across it.
+  static __device__ __forceinline__ void issue(int t, int slot, const FlashArgs &a, int b, int hk, u32 sK, u32 sV) {
     if (t >= 0) {
-      copyK(sK + slot * 2 * QKTile::elements(BN), TileWalker<V, C>::firstKey(t), M);
-      copyV(sV + slot * 2 * VTile::elements(BN), TileWalker<V, C>::firstKey(t), M);
+      const int tid = opaque(int(threadIdx.x));
+      KCopy(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(sK + slot * 2 * QKTile::elements(BN),
+                                                          TileWalker<V, C>::firstKey(t), a.M);
+      VCopy(a.v + b * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(sV + slot * 2 * VTile::elements(BN),
+                                                          TileWalker<V, C>::firstKey(t), a.M);
     }
     cp_async_commit(); // empty groups keep the group count uniform
   }
@@ -621,8 +626,6 @@ template <class V, class C> struct FlashForward {
     // The heaviest query tiles (last, under causal masks) start first.
     const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     const int hk = h / a.group, q0 = qt * BM;
-    const KCopy copyK(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid);
-    const VCopy copyV(a.v + b * a.vs[0] + hk * a.vs[1], a.vs[2], tid);
     const u32 sKAddr = smem_addr(sK), sVAddr = smem_addr(sV);
     TileCopy<D, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
 
@@ -635,7 +638,7 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
     for (int s = 0; s < C::STAGES; ++s) {
       tile[s] = walk.next();
-      issue(tile[s], s, copyK, copyV, sKAddr, sVAddr, a.M);
+      issue(tile[s], s, a, b, hk, sKAddr, sVAddr);
     }
 
     float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][2];
@@ -672,7 +675,7 @@ template <class V, class C> struct FlashForward {
       for (int s = 0; s + 1 < C::STAGES; ++s)
         tile[s] = tile[s + 1];
       tile[C::STAGES - 1] = walk.next();
-      issue(tile[C::STAGES - 1], slot, copyK, copyV, sKAddr, sVAddr, a.M);
+      issue(tile[C::STAGES - 1], slot, a, b, hk, sKAddr, sVAddr);
     }
     cp_async_wait<0>();
 
