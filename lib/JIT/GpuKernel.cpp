@@ -135,6 +135,11 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   a.group = int(s.H / s.Hkv);
   a.tilesQ = int((s.N + spec.tileQ - 1) / spec.tileQ);
   a.tilesKv = int((s.M + spec.tileKv - 1) / spec.tileKv);
+  // One CTA per query tile of every (b, h), on one grid line.
+  int64_t ctas = int64_t(a.tilesQ) * s.H * s.B;
+  if (ctas > INT_MAX)
+    return makeError("GPU kernels take B * H * ceil(N / " + std::to_string(spec.tileQ) +
+                     ") < 2^31 query tiles; got " + std::to_string(ctas));
 
   for (const MemRefDescriptor &m : tensorParams)
     if (m.rank > 4)
@@ -196,7 +201,7 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   }
   if (!error) {
     void *kernelArgs[] = {&a, slots.data()};
-    unsigned grid[3] = {unsigned(a.tilesQ), unsigned(s.H), unsigned(s.B)};
+    unsigned grid[3] = {unsigned(ctas), 1, 1};
     error = cuda::launch(k.loaded.kernel, grid, unsigned(spec.threads),
                          unsigned(spec.sharedBytes), stream, kernelArgs);
   }
