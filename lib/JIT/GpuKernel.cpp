@@ -84,9 +84,8 @@ void loadFunctions(const Kernel::Impl &k) {
     k.loaded.kernel = *kernel;
     if (k.cudaSpec.blockMapName.empty())
       return;
-    auto blockMap = cuda::loadFunction(
-        k.blockMapCubin.empty() ? k.cubin : k.blockMapCubin,
-        k.cudaSpec.blockMapName, 0);
+    auto blockMap =
+        cuda::loadFunction(k.blockMapCubin, k.cudaSpec.blockMapName, 0);
     if (!blockMap) {
       k.loaded.error = llvm::toString(blockMap.takeError());
       return;
