@@ -221,34 +221,60 @@ __device__ __forceinline__ float ex2(float x) {
 }
 
 //===----------------------------------------------------------------------===//
-// Shared-memory tiles: rows of COLS elements padded by 8 (16 bytes), so that
-// the 8 rows an ldmatrix reads start in 8 different bank groups (the row
-// pitch is an odd number of 16-byte chunks). Unlike an XOR swizzle, the
-// address of chunk c + k is the address of chunk c plus a constant, so the
-// unrolled k loops need one address register, not one per k.
+// Shared-memory tiles: the 8 rows an ldmatrix reads must start in 8
+// different 16-byte bank groups. Two layouts do that:
+// - PaddedTile: rows padded by 8 elements (an odd number of 16-byte chunks).
+// - SwizzledTile (rows of a multiple of 64 elements): chunk c of row r at
+//   chunk c ^ (r % 8). Rows stay 128-byte aligned, so a cp.async of whole
+//   rows writes whole bank lines: into padded rows, Nsight Compute counts
+//   10.5 shared-memory wavefronts and 24 L2 sectors per warp's copy of two
+//   rows instead of 4 and 16, and the copies back up behind the queue.
+// Either way a lane's ldmatrix address for chunk c0 + c of row r0 + r (c
+// even, r a multiple of 8: constants in the unrolled loops) follows from its
+// address for chunk c0 of row r0 by an add (and for the swizzle an XOR): one
+// address register per operand.
 //===----------------------------------------------------------------------===//
 
 template <int COLS> struct PaddedTile {
-  static constexpr int kChunks = COLS / 8;
+  static constexpr int kCols = COLS, kChunks = COLS / 8;
   static constexpr int kPitch = COLS + 8; // elements
   static_assert(COLS % 16 == 0, "head dims are multiples of 16");
   static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
   static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
+  static __device__ __forceinline__ u32 at(u32 lane, int r, int c) { return lane + 2 * (r * kPitch + c * 8); }
 };
 
+template <int COLS> struct SwizzledTile {
+  static constexpr int kCols = COLS, kChunks = COLS / 8;
+  static constexpr int kPitch = COLS;
+  static_assert(COLS % 64 == 0, "swizzled rows hold whole groups of 8 chunks");
+  static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + (chunk ^ (row & 7)) * 8; }
+  static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
+  // The tile starts 128-byte aligned, so bits 4-6 of the lane's address are
+  // its chunk within the row's group of 8.
+  static __device__ __forceinline__ u32 at(u32 lane, int r, int c) {
+    return (lane ^ u32((c & 7) * 16)) + 2 * (r * kPitch + (c & ~7) * 8);
+  }
+};
+
+template <bool B, class T, class F> struct Choose { typedef T type; };
+template <class T, class F> struct Choose<false, T, F> { typedef F type; };
+/// The layout of a K or V tile: swizzled where the row width allows.
+template <int COLS> using StreamedTile = typename Choose<COLS % 64 == 0, SwizzledTile<COLS>, PaddedTile<COLS>>::type;
+
 /// One thread's part of copying tiles of ROWS rows from a global tensor
-/// (row stride `stride` elements) into PaddedTile<COLS>s with cp.async. Where
+/// (row stride `stride` elements) into `Tile`s with cp.async. Where
 /// the threads cover whole rows (kStrided), thread tid copies chunk tid %
 /// kChunks of rows tid / kChunks + i * kRowStep and keeps one global pointer
 /// and one shared offset that each copy advances by constants, so no per-row
 /// products stay live across the key-tile loop. Other shapes (head dims
 /// such as 96 whose chunk count does not divide the threads) index each
 /// chunk separately.
-template <int COLS, int ROWS, int THREADS> struct TileCopy {
-  typedef PaddedTile<COLS> Tile;
+template <class Tile, int ROWS, int THREADS> struct TileCopy {
   static constexpr int kChunks = Tile::kChunks;
   static constexpr int kRowStep = THREADS / kChunks;
-  static constexpr bool kStrided = THREADS % kChunks == 0 && ROWS % kRowStep == 0;
+  // A swizzled row's chunk order repeats every 8 rows.
+  static constexpr bool kStrided = THREADS % kChunks == 0 && ROWS % kRowStep == 0 && kRowStep % 8 == 0;
   const u16 *src; // kStrided: this thread's first element of row 0; else the tensor
   i64 stride;
   u32 dst;        // kStrided: its byte offset in a tile
@@ -394,7 +420,13 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_> st
   static constexpr int MF = BM / (16 * NW); // m16 fragments per warp
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
   static_assert(BN % 16 == 0 && D % 16 == 0 && DV % 16 == 0, "tiles are multiples of 16");
-  static constexpr int kSmemBytes = 2 * (BM * (D + 8) + STAGES * BN * (D + 8 + DV + 8));
+  // K and V stream through shared memory every key tile: swizzled where they
+  // can be. Q is copied once, and padded its ldmatrix addresses need no XOR
+  // (4 fewer registers: ptxas otherwise spills ALiBi + causal at D = 128).
+  typedef PaddedTile<D> QTile;
+  typedef StreamedTile<D> KTile;
+  typedef StreamedTile<DV> VTile;
+  static constexpr int kSmemBytes = 2 * (QTile::elements(BM) + STAGES * (KTile::elements(BN) + VTile::elements(BN)));
 };
 
 template <class V, class C> struct FlashForward {
@@ -410,8 +442,9 @@ template <class V, class C> struct FlashForward {
   // and the row maxima hold u, with t = u * kIn + kOff.
   static constexpr bool kRawScores = kSoftmax && !V::kHasScoreMod && kDirect > 0.f;
   static constexpr float kIn = kRawScores ? kDirect : 1.f, kOff = kRawScores ? kBiasT : 0.f;
-  typedef PaddedTile<D> QKTile;
-  typedef PaddedTile<DV> VTile;
+  typedef typename C::QTile QTile;
+  typedef typename C::KTile KTile;
+  typedef typename C::VTile VTile;
 
   // Where an m16n8 accumulator element lives: element e of fragment (mf, nf)
   // of a warp is row rowOf(..., e >> 1) of the tile, column colOf(..., e).
@@ -449,18 +482,18 @@ template <class V, class C> struct FlashForward {
         for (int e = 0; e < 4; ++e)
           S[mf][nf][e] = 0.f;
     // Per-lane ldmatrix addresses; every other offset is a constant.
-    u32 qAddr = smem_addr(sQ + QKTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4));
-    u32 kAddr = smem_addr(sK + QKTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1));
+    u32 qAddr = opaque(smem_addr(sQ + QTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+    u32 kAddr = opaque(smem_addr(sK + KTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
 #pragma unroll
     for (int k = 0; k < D / 16; ++k) {
       u32 A[MF][4];
 #pragma unroll
       for (int mf = 0; mf < MF; ++mf)
-        ldmatrix_x4(A[mf], qAddr + 2 * QKTile::offset(mf * 16, k * 2));
+        ldmatrix_x4(A[mf], QTile::at(qAddr, mf * 16, k * 2));
 #pragma unroll
       for (int np = 0; np < BN / 16; ++np) {
         u32 Bf[4];
-        ldmatrix_x4(Bf, kAddr + 2 * QKTile::offset(np * 16, k * 2));
+        ldmatrix_x4(Bf, KTile::at(kAddr, np * 16, k * 2));
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf)
           mma2(S[mf][2 * np], S[mf][2 * np + 1], A[mf], Bf);
@@ -584,13 +617,13 @@ template <class V, class C> struct FlashForward {
   /// O += P V for one key tile.
   static __device__ __forceinline__ void accumulate(const u32 (&Pk)[MF][BN / 16][4], float (&O)[MF][DV / 8][4],
                                                     const u16 *sV, int lane) {
-    u32 vAddr = smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4));
+    u32 vAddr = opaque(smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
 #pragma unroll
     for (int j = 0; j < BN / 16; ++j) {
 #pragma unroll
       for (int dp = 0; dp < DV / 16; ++dp) {
         u32 Bf[4];
-        ldmatrix_x4_trans(Bf, vAddr + 2 * VTile::offset(j * 16, dp * 2));
+        ldmatrix_x4_trans(Bf, VTile::at(vAddr, j * 16, dp * 2));
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf)
           mma2(O[mf][2 * dp], O[mf][2 * dp + 1], Pk[mf][j], Bf);
@@ -598,8 +631,8 @@ template <class V, class C> struct FlashForward {
     }
   }
 
-  typedef TileCopy<D, BN, NT> KCopy;
-  typedef TileCopy<DV, BN, NT> VCopy;
+  typedef TileCopy<KTile, BN, NT> KCopy;
+  typedef TileCopy<VTile, BN, NT> VCopy;
 
   /// Starts copying key/value tile `t` (TileWalker::next's code; none when
   /// negative) into `slot`, as one group. The copies' pointers are rebuilt
@@ -609,7 +642,7 @@ template <class V, class C> struct FlashForward {
   static __device__ __forceinline__ void issue(int t, int slot, const FlashArgs &a, int b, int hk, u32 sK, u32 sV) {
     if (t >= 0) {
       const int tid = opaque(int(threadIdx.x));
-      KCopy(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(sK + slot * 2 * QKTile::elements(BN),
+      KCopy(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(sK + slot * 2 * KTile::elements(BN),
                                                           TileWalker<V, C>::firstKey(t), a.M);
       VCopy(a.v + b * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(sV + slot * 2 * VTile::elements(BN),
                                                           TileWalker<V, C>::firstKey(t), a.M);
@@ -640,13 +673,13 @@ template <class V, class C> struct FlashForward {
   static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P) {
     extern __shared__ __align__(128) unsigned char smem[];
     u16 *sQ = reinterpret_cast<u16 *>(smem);
-    u16 *sK = sQ + QKTile::elements(BM);
-    u16 *sV = sK + C::STAGES * QKTile::elements(BN);
+    u16 *sK = sQ + QTile::elements(BM);
+    u16 *sV = sK + C::STAGES * KTile::elements(BN);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int qt = queryTile(a), bh = batchHead(a), h = bh % a.H, b = bh / a.H;
     const int hk = h / a.group, q0 = qt * BM;
     const u32 sKAddr = smem_addr(sK), sVAddr = smem_addr(sV);
-    TileCopy<D, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
+    TileCopy<QTile, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
 
     // tile[i] is the i-th upcoming key tile (as TileWalker::next encodes
     // it), loading into slot (it + i) % STAGES; the array shifts by one per
@@ -679,7 +712,7 @@ template <class V, class C> struct FlashForward {
       const int kv0 = TileWalker<V, C>::firstKey(tile[0]);
       const bool partial = TileWalker<V, C>::masked(tile[0]);
       float S[MF][BN / 8][4];
-      const u16 *sKs = sK + slot * QKTile::elements(BN);
+      const u16 *sKs = sK + slot * KTile::elements(BN);
       scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status);
       if (partial || kv0 + BN > a.M)
         dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
