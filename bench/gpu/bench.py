@@ -53,10 +53,11 @@ def kept_pairs(mask_mod, B, N):
         total += int(mask_mod(0, 0, rows, kv).sum())
     return total * B * H
 
-def run_attnc(bin_dir, path, B, N, cache):
+def run_attnc(bin_dir, path, B, N, cache, shape=None):
+    """(median ms, compile ms) of `attnc run --bench`; `shape` overrides B, H, N, D."""
     env = dict(os.environ, ATTNC_CACHE_DIR=cache)
     cmd = [f"{bin_dir}/attnc", "run", path, "--target=gpu", "--bench", "--repeats", "30",
-           "--ids", str(DOCS), "--shape", f"B={B},H={H},N={N},D={D}"]
+           "--ids", str(DOCS), "--shape", shape or f"B={B},H={H},N={N},D={D}"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stdout + out.stderr)
