@@ -236,7 +236,7 @@ __device__ __forceinline__ float ex2(float x) {
 //===----------------------------------------------------------------------===//
 
 template <int COLS> struct PaddedTile {
-  static constexpr int kCols = COLS, kChunks = COLS / 8;
+  static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS + 8; // elements
   static_assert(COLS % 16 == 0, "head dims are multiples of 16");
   static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
@@ -245,7 +245,7 @@ template <int COLS> struct PaddedTile {
 };
 
 template <int COLS> struct SwizzledTile {
-  static constexpr int kCols = COLS, kChunks = COLS / 8;
+  static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS;
   static_assert(COLS % 64 == 0, "swizzled rows hold whole groups of 8 chunks");
   static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + (chunk ^ (row & 7)) * 8; }
@@ -423,8 +423,8 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_> st
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
   static_assert(BN % 16 == 0 && D % 16 == 0 && DV % 16 == 0, "tiles are multiples of 16");
   // K and V stream through shared memory every key tile: swizzled where they
-  // can be. Q is copied once, and padded its ldmatrix addresses need no XOR
-  // (4 fewer registers: ptxas otherwise spills ALiBi + causal at D = 128).
+  // can be. Q is copied once per CTA and stays padded: its ldmatrix
+  // addresses then need no XOR (swizzled too, ptxas spilled dense at D = 128).
   typedef PaddedTile<D> QTile;
   typedef StreamedTile<D> KTile;
   typedef StreamedTile<DV> VTile;
@@ -483,7 +483,9 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
         for (int e = 0; e < 4; ++e)
           S[mf][nf][e] = 0.f;
-    // Per-lane ldmatrix addresses; every other offset is a constant.
+    // Per-lane ldmatrix addresses; every other offset is a constant. Opaque,
+    // so that the per-step addresses derived from them are made per tile, not
+    // held in registers across the key-tile loop.
     u32 qAddr = opaque(smem_addr(sQ + QTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
     u32 kAddr = opaque(smem_addr(sK + KTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
 #pragma unroll
