@@ -320,12 +320,12 @@ template <class Tile, int ROWS, int THREADS> struct TileCopy {
 //===----------------------------------------------------------------------===//
 
 /// The class of key tile `t` (0 empty, 1 partial, 2 full) for query rows
-/// [qFirst, qLast]; 0 past the last tile. The lanes of a warp call it for
+/// [qFirst, qLast]; 0 at or past tile `end`. The lanes of a warp call it for
 /// consecutive tiles at once.
 template <class V, class C>
 __device__ __forceinline__ int classify_tile(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
-                                             int M, int tilesKv, int &status) {
-  if (t >= tilesKv)
+                                             int M, int end, int &status) {
+  if (t >= end)
     return 0;
   int kvFirst = t * C::BN, kvLast = min(kvFirst + C::BN, M) - 1;
   return V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
@@ -335,6 +335,8 @@ template <class V, class C> struct TileWalker {
   const FlashArgs &a;
   const typename V::Params &P;
   int b, h, qFirst, qLast;
+  // count: kBlockList, the row's list length; kHasTileClass, the tile past
+  // the last span of tiles that may hold kept ones (see the constructor).
   int next_ = 0, count = 0;
   const int *list = nullptr;
   // kHasTileClass: the warp classifies 16 tiles at a time, from tile
@@ -349,6 +351,18 @@ template <class V, class C> struct TileWalker {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
       count = a.blockCount[row];
       list = a.blockList + i64(row) * a.tilesKv;
+    } else if constexpr (V::kHasTileClass) {
+      // The classifier takes any range of keys: one call per lane on 32
+      // spans of the key tiles brackets the kept ones, so that the walk does
+      // not step 16 tiles at a time through the empty ones before and after
+      // them (most of a sliding window's tiles, those past a causal diagonal).
+      const int span = (a.tilesKv + 31) / 32, first = (threadIdx.x % 32) * span;
+      const int cls = first < a.tilesKv ? V::tile_class(b, h, qFirst, qLast, first * C::BN,
+                                                        min((first + span) * C::BN, a.M) - 1, P, status)
+                                        : 0;
+      const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+      next_ = kept ? (__ffs(kept) - 1) * span : 0;
+      count = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
     }
   }
 
@@ -366,12 +380,12 @@ template <class V, class C> struct TileWalker {
       // Skipping empty tiles one at a time would cost a serial loop over
       // every key tile per query tile (most of a sliding window's work).
       while ((pending & 0xffffu) == 0) {
-        if (next_ >= a.tilesKv)
+        if (next_ >= count)
           return -1;
         // Lanes l and l + 16 classify the same tile; the low half of the
         // ballot says which are kept, the high half which are partial.
         int lane = threadIdx.x % 32;
-        int cls = classify_tile<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), a.M, a.tilesKv, status);
+        int cls = classify_tile<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), a.M, count, status);
         pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
         next_ += 16;
       }
