@@ -319,15 +319,15 @@ template <class Tile, int ROWS, int THREADS> struct TileCopy {
 // reads data, else from the classifier's closed form, else every tile.
 //===----------------------------------------------------------------------===//
 
-/// The class of key tile `t` (0 empty, 1 partial, 2 full) for query rows
-/// [qFirst, qLast]; 0 at or past tile `end`. The lanes of a warp call it for
-/// consecutive tiles at once.
+/// The class (0 empty, 1 partial, 2 full) of key tiles [t, t + n) together
+/// for query rows [qFirst, qLast]; 0 when t is at or past tile `end`. The
+/// lanes of a warp call it for consecutive tiles (or spans) at once.
 template <class V, class C>
-__device__ __forceinline__ int classify_tile(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
-                                             int M, int end, int &status) {
+__device__ __forceinline__ int classify_tiles(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
+                                              int n, int M, int end, int &status) {
   if (t >= end)
     return 0;
-  int kvFirst = t * C::BN, kvLast = min(kvFirst + C::BN, M) - 1;
+  int kvFirst = t * C::BN, kvLast = min((t + n) * C::BN, M) - 1;
   return V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
 }
 
@@ -356,10 +356,9 @@ template <class V, class C> struct TileWalker {
       // spans of the key tiles brackets the kept ones, so that the walk does
       // not step 16 tiles at a time through the empty ones before and after
       // them (most of a sliding window's tiles, those past a causal diagonal).
-      const int span = (a.tilesKv + 31) / 32, first = (threadIdx.x % 32) * span;
-      const int cls = first < a.tilesKv ? V::tile_class(b, h, qFirst, qLast, first * C::BN,
-                                                        min((first + span) * C::BN, a.M) - 1, P, status)
-                                        : 0;
+      const int span = (a.tilesKv + 31) / 32;
+      const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, (threadIdx.x % 32) * span, span, a.M, a.tilesKv,
+                                           status);
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
       next_ = kept ? (__ffs(kept) - 1) * span : 0;
       count = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
@@ -385,7 +384,7 @@ template <class V, class C> struct TileWalker {
         // Lanes l and l + 16 classify the same tile; the low half of the
         // ballot says which are kept, the high half which are partial.
         int lane = threadIdx.x % 32;
-        int cls = classify_tile<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), a.M, count, status);
+        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, count, status);
         pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
         next_ += 16;
       }
@@ -412,7 +411,7 @@ __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typ
   int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
   int count = 0, status = 0;
   for (int base = 0; base < a.tilesKv; base += 32) {
-    int t = base + lane, cls = classify_tile<V, C>(P, b, h, qFirst, qLast, t, a.M, a.tilesKv, status);
+    int t = base + lane, cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status);
     u32 kept = __ballot_sync(0xffffffffu, cls != 0);
     if (cls != 0)
       list[count + __popc(kept & ((1u << lane) - 1))] = t * 2 + (cls == 1);
