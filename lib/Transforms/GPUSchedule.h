@@ -16,24 +16,27 @@ struct GPUTiles {
   int64_t tileQ, tileKv, warps;
 };
 
-/// The default tiles of the mma.sync kernels for head dim `d`, the larger of
-/// the query/key and value head dims (0 when not known; the output and the
-/// scores share the registers), measured on the H100 with bench/gpu/sweep.sh (bench/RESULTS.md):
-/// - up to 64: 128 x 128 tiles, 8 warps of one m16 row fragment;
-/// - up to 128: 128 query rows as 4 warps of two fragments (the
-///   FlashAttention-2 shape: half the K/V shared-memory reads per MMA) and
-///   48-key tiles: their scores leave room in registers beside the output
-///   (at 64 keys every variant spilled; at 48 causal, window and ALiBi do
-///   not), and 48 measured 4-11% faster than 64 for dense, causal, document
-///   and ALiBi + causal (8 warps x 128 keys, its old default, 18% slower);
-///   sliding window, 5% faster at 64 then, is 3% faster at 48 since its
-///   empty tiles are skipped 16 at a time;
+/// The default tiles of the mma.sync kernels for query/key head dim `d` and
+/// value head dim `dv` (0 when not known), measured on the H100 with
+/// bench/gpu/sweep.sh and scratch sweeps (bench/RESULTS.md). Every default
+/// runs 128 query rows as 4 warps of two m16 row fragments (the
+/// FlashAttention-2 shape: each K/V fragment read from shared memory serves
+/// two MMAs); the key tile is what the registers leave room for beside the
+/// output (dv floats per thread) and the scores (tile_kv floats):
+/// - both up to 64: 128-key tiles; 13-25% faster than 8 warps of one
+///   fragment on 14 of the 15 examples (relative_bias 2% slower), as fast
+///   as FlashAttention-2's 128 x 128 x 4 warps. Variants whose masks read
+///   much (document, neighborhood_2d) spill there and run 10-20% faster with
+///   64-key tiles (`--tile-kv 64`);
+/// - dv up to 128 (d up to 256): 48-key tiles (at 64 every variant spilled;
+///   48 measured 4-11% faster than 64, and at d = 192 16-20% faster than
+///   64 x 64 x 4 warps);
 /// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
 ///   two would not fit).
-inline GPUTiles defaultGPUTiles(int64_t d) {
-  if (d > 0 && d <= 64)
-    return {128, 128, 8};
-  if (d > 0 && d <= 128)
+inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv) {
+  if (d > 0 && dv > 0 && d <= 64 && dv <= 64)
+    return {128, 128, 4};
+  if (d > 0 && dv > 0 && d <= 256 && dv <= 128)
     return {128, 48, 4};
   return {64, 64, 4};
 }

@@ -60,7 +60,7 @@ struct AttnSelectSchedulePass
       int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
       int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
       bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
-      GPUTiles tiles = defaultGPUTiles(known ? std::max(d, dv) : 0);
+      GPUTiles tiles = defaultGPUTiles(known ? d : 0, known ? dv : 0);
       if (!flash.getTileQ())
         flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : tiles.tileQ));
       if (!flash.getTileKv())

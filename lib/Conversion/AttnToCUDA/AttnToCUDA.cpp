@@ -538,7 +538,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   // The default warps go with the default query tile (GPUSchedule.h);
   // another tile_q gets one m16 row fragment a warp, up to 8 warps.
   if (warps == 0) {
-    GPUTiles tiles = defaultGPUTiles(std::max(d, dv));
+    GPUTiles tiles = defaultGPUTiles(d, dv);
     warps = spec.tileQ == tiles.tileQ ? tiles.warps
                                       : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
   }

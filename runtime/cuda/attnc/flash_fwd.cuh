@@ -574,9 +574,14 @@ template <class V, class C> struct FlashForward {
   /// skips the rescale when no row needs it, which after the first few key
   /// tiles is the common case.
   static constexpr float kRescaleSlack = 8.f;
+  // Row sums: at value head dims up to 64 an extra MMA per 16 keys against
+  // a column of ones (the sum of the 16-bit weights that P V uses) costs
+  // less than an FADD per weight (see bench/RESULTS.md); at larger ones
+  // its registers made ptxas spill more.
+  static constexpr bool kSumByMma = kSoftmax && DV <= 64;
   static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
                                                  float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
-                                                 float (&rowSum)[MF][2]) {
+                                                 float (&rowSum)[MF][4]) {
     float base[MF][2], correction[MF][2];
     bool rescale = false;
 #pragma unroll
@@ -598,16 +603,23 @@ template <class V, class C> struct FlashForward {
         // Subtract 0 from a row still at -inf, so that exp2(-inf - m) is 0
         // and never NaN.
         base[mf][half] = rowMax[mf][half] == neg_inf() ? 0.f : -rowMax[mf][half] * kIn;
-        rowSum[mf][half] *= correction[mf][half];
+        if constexpr (!kSumByMma)
+          rowSum[mf][half * 2] *= correction[mf][half];
       }
     if (__any_sync(0xffffffffu, rescale))
 #pragma unroll
-      for (int mf = 0; mf < MF; ++mf)
+      for (int mf = 0; mf < MF; ++mf) {
 #pragma unroll
         for (int dn = 0; dn < DV / 8; ++dn)
 #pragma unroll
           for (int e = 0; e < 4; ++e)
             O[mf][dn][e] *= correction[mf][e >> 1];
+        // Sums made by the MMA are accumulators like O.
+        if constexpr (kSumByMma)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            rowSum[mf][e] *= correction[mf][e >> 1];
+      }
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -616,7 +628,8 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           p[e] = ex2(fmaf(S[mf][nf][e], kIn, base[mf][e >> 1]));
-          rowSum[mf][e >> 1] += p[e];
+          if constexpr (!kSumByMma)
+            rowSum[mf][(e >> 1) * 2] += p[e];
         }
         packWeights(Pk, mf, nf, p);
       }
@@ -633,7 +646,7 @@ template <class V, class C> struct FlashForward {
 
   /// O += P V for one key tile.
   static __device__ __forceinline__ void accumulate(const u32 (&Pk)[MF][BN / 16][4], float (&O)[MF][DV / 8][4],
-                                                    const u16 *sV, int lane) {
+                                                    float (&rowSum)[MF][4], const u16 *sV, int lane) {
     u32 vAddr = opaque(smem_addr(sV + VTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
 #pragma unroll
     for (int j = 0; j < BN / 16; ++j) {
@@ -644,6 +657,12 @@ template <class V, class C> struct FlashForward {
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf)
           mma2(O[mf][2 * dp], O[mf][2 * dp + 1], Pk[mf][j], Bf);
+      }
+      if constexpr (kSumByMma) {
+        const u32 ones = C::F16 ? 0x3c003c00u : 0x3f803f80u;
+#pragma unroll
+        for (int mf = 0; mf < MF; ++mf)
+          mma16816<C::F16>(rowSum[mf], Pk[mf][j], ones, ones);
       }
     }
   }
@@ -710,7 +729,7 @@ template <class V, class C> struct FlashForward {
       issue(tile[s], s, a, b, hk, sKAddr, sVAddr);
     }
 
-    float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][2];
+    float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][4];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf) {
 #pragma unroll
@@ -719,7 +738,7 @@ template <class V, class C> struct FlashForward {
         for (int e = 0; e < 4; ++e)
           O[mf][dn][e] = 0.f;
       rowMax[mf][0] = rowMax[mf][1] = neg_inf();
-      rowSum[mf][0] = rowSum[mf][1] = 0.f;
+      rowSum[mf][0] = rowSum[mf][1] = rowSum[mf][2] = rowSum[mf][3] = 0.f;
     }
 #pragma unroll 1
     for (int it = 0; tile[0] >= 0; ++it) {
@@ -738,7 +757,7 @@ template <class V, class C> struct FlashForward {
         softmax(S, Pk, O, rowMax, rowSum);
       else
         pack(S, Pk);
-      accumulate(Pk, O, sV + slot * VTile::elements(BN), lane);
+      accumulate(Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
       __syncthreads(); // every warp is done with this slot
 #pragma unroll
       for (int s = 0; s + 1 < C::STAGES; ++s)
@@ -756,9 +775,11 @@ template <class V, class C> struct FlashForward {
         int q = q0 + rowOf(warp, lane, mf, half);
         float inv = 1.f;
         if constexpr (V::kNormalizer == 0) {
-          float sum = rowSum[mf][half];
-          sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-          sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+          float sum = rowSum[mf][half * 2];
+          if constexpr (!kSumByMma) {
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+          }
           inv = sum > 0.f ? 1.f / sum : 0.f;
           if (a.lse && q < a.N && (lane & 3) == 0)
             a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
