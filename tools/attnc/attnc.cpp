@@ -129,8 +129,8 @@ cl::opt<int64_t> runIds("ids",
                                   "from 0..ids-1 (default 4)"),
                          cl::init(4), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runWarps("warps",
-                           cl::desc("GPU: warps per CTA (default: 4 at head dim 128, "
-                                    "else tile-q / 16, at most 8)"),
+                           cl::desc("GPU: warps per CTA (default: 4 with the default "
+                                    "tile-q, else tile-q / 16, at most 8)"),
                            cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
