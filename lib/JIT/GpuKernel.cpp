@@ -21,7 +21,8 @@ llvm::Error makeError(const llvm::Twine &message) {
 }
 
 // Host mirrors of the structs in runtime/cuda/attnc/flash_fwd.cuh: same
-// members, same order, same types (LP64 on both sides).
+// members, same order, same types (LP64 on both sides). The header asserts
+// the same sizes, so that a change on one side alone does not compile.
 struct ParamSlot {
   const void *ptr;
   int64_t size[4];

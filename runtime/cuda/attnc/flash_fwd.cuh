@@ -73,6 +73,11 @@ struct BlockMapArgs {
   int *status;
 };
 
+// lib/JIT/GpuKernel.cpp fills these structs from host mirrors that assert
+// the same sizes: a member added on one side only fails to compile.
+static_assert(sizeof(ParamSlot) == 88 && sizeof(FlashArgs) == 224 && sizeof(BlockMapArgs) == 48,
+              "update the host mirrors in lib/JIT/GpuKernel.cpp with these structs");
+
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
