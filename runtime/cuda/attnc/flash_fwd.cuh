@@ -734,6 +734,9 @@ template <class V, class C> struct FlashForward {
       issue(tile[s], s, a, b, hk, sKAddr, sVAddr);
     }
 
+    // rowSum[mf] is laid out as an m16n8 accumulator: with kSumByMma every
+    // column holds its row's sum; else elements 0 and 2 hold this lane's
+    // part of its two rows' sums, added across the quad at the end.
     float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][4];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf) {
