@@ -34,11 +34,14 @@ struct GPUTiles {
 /// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
 ///   two would not fit).
 inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv) {
-  if (d > 0 && dv > 0 && d <= 64 && dv <= 64)
+  const GPUTiles oneFragment = {64, 64, 4};
+  if (d <= 0 || dv <= 0)
+    return oneFragment;
+  if (d <= 64 && dv <= 64)
     return {128, 128, 4};
-  if (d > 0 && dv > 0 && d <= 256 && dv <= 128)
+  if (d <= 256 && dv <= 128)
     return {128, 48, 4};
-  return {64, 64, 4};
+  return oneFragment;
 }
 
 } // namespace mlir::attn

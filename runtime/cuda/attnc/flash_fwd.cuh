@@ -664,7 +664,7 @@ template <class V, class C> struct FlashForward {
           mma2(O[mf][2 * dp], O[mf][2 * dp + 1], Pk[mf][j], Bf);
       }
       if constexpr (kSumByMma) {
-        const u32 ones = C::F16 ? 0x3c003c00u : 0x3f803f80u;
+        const u32 ones = C::F16 ? 0x3c003c00u : 0x3f803f80u; // 1.0 in both halves
 #pragma unroll
         for (int mf = 0; mf < MF; ++mf)
           mma16816<C::F16>(rowSum[mf], Pk[mf][j], ones, ones);
