@@ -6,7 +6,7 @@
 # each line lists a build's medians, round by round.
 #
 # usage (on the GPU machine, from the project root, bundle carried):
-#   [VARIANTS="dense causal"] [ROUNDS=2] bench/gpu/ab.sh BIN_DIR
+#   [VARIANTS="dense causal"] [SHAPES="B=4,H=16,N=4096,D=64"] [ROUNDS=2] bench/gpu/ab.sh BIN_DIR
 set -uo pipefail
 bin=${1:?usage: bench/gpu/ab.sh BIN_DIR}
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -14,7 +14,7 @@ declare -A times
 keys=()
 for ((round = 0; round < ${ROUNDS:-1}; ++round)); do
   for v in ${VARIANTS:-dense causal sliding_window document prefix_lm}; do
-    for shape in B=4,H=16,N=4096,D=128 B=1,H=16,N=16384,D=128; do
+    for shape in ${SHAPES:-B=4,H=16,N=4096,D=128 B=1,H=16,N=16384,D=128}; do
       for b in "$bin"/attnc*; do
         ms=$("$b" run examples/$v.attn --target=gpu --bench --repeats 30 --ids 64 --shape $shape 2>&1 | sed -n 's/.*bench: median \([0-9.]*\) ms.*/\1/p')
         key="$v $shape $(basename "$b")"

@@ -10,7 +10,9 @@
 #include "JIT/CudaDriver.h"
 #include "JIT/KernelImpl.h"
 
+#include <algorithm>
 #include <climits>
+#include <iterator>
 
 using namespace attnc;
 
@@ -172,8 +174,11 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
       }
       // Kernels read params at clamped indices even when the read is out of
       // bounds (and report it): an empty tensor points at the scratch words
-      // (16 bytes, one element of any type).
+      // (16 bytes, one element of any type), with no strides, since its
+      // clamped index is -1.
       slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
+      if (empty)
+        std::fill(std::begin(slot.stride), std::end(slot.stride), 0);
     } else {
       const ScalarStorage &v = scalarParams[scalar++];
       bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||

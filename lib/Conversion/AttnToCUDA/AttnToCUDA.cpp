@@ -19,6 +19,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -59,7 +61,19 @@ public:
   LogicalResult emitFunction(Region &region, RegionRole role, StringRef name,
                              StringRef identity);
 
+  /// A per-pair hook (score_mod, mask) in three stages, as FlexAttention's
+  /// broadcasting gets them: `NAME_row` makes what depends on neither the
+  /// key nor the score once per query row into struct `TYPE`Row,
+  /// `NAME_col` makes what depends on the key alone once per key into
+  /// `TYPE`Col, and `NAME` does the rest per pair. A document mask then
+  /// reads its param once per row and once per key, not twice per pair.
+  LogicalResult emitPairHook(Region &region, RegionRole role, StringRef name,
+                             StringRef typePrefix, StringRef identity);
+
 private:
+  /// `(TYPE NAME, ...` for the arguments of `role` that `keep` accepts.
+  LogicalResult emitParameters(Region &region, RegionRole role,
+                               function_ref<bool(StringRef)> keep);
   FailureOr<std::string> cType(Location loc, Type type);
   FailureOr<std::string> operand(Operation *user, Value value);
   LogicalResult emitOp(Operation &op);
@@ -284,7 +298,11 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       .Case([&](arith::AddFOp) { return binary("+"); })
       .Case([&](arith::SubFOp) { return binary("-"); })
       .Case([&](arith::MulFOp) { return binary("*"); })
-      .Case([&](arith::DivFOp) { return binary("/"); })
+      // Division, exp and log as the hardware approximates them (2 ulp and
+      // better; FlexAttention's Triton kernels do the same): an IEEE
+      // division per score is a subroutine with a slow path, and ptxas'
+      // time grows with every inlined copy.
+      .Case([&](arith::DivFOp) { return call("attnc_cuda::fdiv"); })
       .Case([&](arith::RemFOp) { return call("fmodf"); })
       .Case([&](arith::NegFOp) { return assign(op, "(-" + in[0] + ")"); })
       .Case([&](arith::MaximumFOp) { return call("fmaxf"); })
@@ -321,11 +339,11 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
           return assign(op, "((" + in[0] + " & 1) != 0)");
         return cast(o.getType());
       })
-      .Case([&](math::ExpOp) { return call("expf"); })
+      .Case([&](math::ExpOp) { return call("__expf"); })
       .Case([&](math::Exp2Op) { return call("exp2f"); })
       .Case([&](math::ExpM1Op) { return call("expm1f"); })
-      .Case([&](math::LogOp) { return call("logf"); })
-      .Case([&](math::Log2Op) { return call("log2f"); })
+      .Case([&](math::LogOp) { return call("__logf"); })
+      .Case([&](math::Log2Op) { return call("__log2f"); })
       .Case([&](math::Log1pOp) { return call("log1pf"); })
       // tanh.approx (one MUFU op, |error| < 2^-10.7 relative): softcaps
       // evaluate it on every score.
@@ -384,6 +402,26 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       });
 }
 
+LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
+                                            function_ref<bool(StringRef)> keep) {
+  MLIRContext *ctx = variantBody.getParentOp()->getContext();
+  ArrayRef<StringRef> argNames = getRegionArgumentNames(role);
+  SmallVector<Type> argTypes = getRegionArgumentTypes(ctx, role);
+  bool first = true;
+  for (auto [i, type] : llvm::enumerate(argTypes)) {
+    if (!keep(argNames[i]))
+      continue;
+    FailureOr<std::string> t = cType(variantBody.getParentOp()->getLoc(), type);
+    if (failed(t))
+      return failure();
+    os << (first ? "" : ", ") << *t << " " << argNames[i];
+    first = false;
+    if (!region.empty())
+      names[region.front().getArgument(i)] = argNames[i].str();
+  }
+  return success();
+}
+
 LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
                                           StringRef name, StringRef identity) {
   MLIRContext *ctx = variantBody.getParentOp()->getContext();
@@ -392,18 +430,9 @@ LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
   if (failed(result))
     return failure();
   os << "  static __device__ __forceinline__ " << *result << " " << name << "(";
-  ArrayRef<StringRef> argNames = getRegionArgumentNames(role);
-  SmallVector<Type> argTypes = getRegionArgumentTypes(ctx, role);
   names.clear();
-  for (auto [i, type] : llvm::enumerate(argTypes)) {
-    FailureOr<std::string> t = cType(variantBody.getParentOp()->getLoc(), type);
-    if (failed(t))
-      return failure();
-    std::string arg = argNames[i].str();
-    os << (i ? ", " : "") << *t << " " << arg;
-    if (!region.empty())
-      names[region.front().getArgument(i)] = arg;
-  }
+  if (failed(emitParameters(region, role, [](StringRef) { return true; })))
+    return failure();
   os << ", const Params &P, int &status) {\n";
   if (region.empty()) {
     os << "    return " << identity << ";\n  }\n";
@@ -411,6 +440,136 @@ LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
   }
   for (Operation &op : region.front())
     if (failed(emitOp(op)))
+      return failure();
+  os << "  }\n";
+  return success();
+}
+
+/// What a value of a per-pair hook depends on, as bits: the query row, the
+/// key, both (or the score). Uniform values (b, h, params) are neither.
+enum Stage : unsigned { Uniform = 0, RowStage = 1, ColStage = 2, PairStage = 3 };
+
+LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
+                                          StringRef name, StringRef typePrefix,
+                                          StringRef identity) {
+  MLIRContext *ctx = variantBody.getParentOp()->getContext();
+  Location loc = variantBody.getParentOp()->getLoc();
+  FailureOr<std::string> result = cType(loc, getRegionYieldType(ctx, role));
+  if (failed(result))
+    return failure();
+
+  // Each op's stage; the yield runs per pair. Constants are spelled as
+  // literals where they are used (operand()), in whichever function.
+  DenseMap<Value, unsigned> stageOf;
+  SmallVector<Operation *> ops;
+  if (!region.empty()) {
+    Block &body = region.front();
+    for (auto [i, arg] : llvm::enumerate(getRegionArgumentNames(role)))
+      stageOf[body.getArgument(i)] = arg == "q_idx"    ? RowStage
+                                     : arg == "kv_idx" ? ColStage
+                                     : arg == "score"  ? PairStage
+                                                       : Uniform;
+    for (Operation &op : body) {
+      if (isa<arith::ConstantOp>(op))
+        continue;
+      unsigned stage = isa<YieldOp>(op) ? PairStage : Uniform;
+      for (Value operand : op.getOperands())
+        stage |= stageOf.lookup(operand);
+      for (Value r : op.getResults())
+        stageOf[r] = stage;
+      ops.push_back(&op);
+    }
+  }
+  auto stage = [&](Operation *op) {
+    return op->getNumResults() ? stageOf.lookup(op->getResult(0)) : PairStage;
+  };
+  // Uniform values are made in the row function where the row or pair
+  // stage reads them, and again in the column function where that does
+  // (cheap: the compiler merges the copies of per-CTA values).
+  llvm::SetVector<Value> rowOut, colOut;
+  llvm::SmallPtrSet<Operation *, 8> rowUniform, colUniform;
+  for (Operation *op : llvm::reverse(ops)) {
+    unsigned s = stage(op);
+    bool inRow = s == RowStage || rowUniform.contains(op);
+    bool inCol = s == ColStage || colUniform.contains(op);
+    for (Value operand : op->getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (!def || !stageOf.count(operand))
+        continue;
+      unsigned from = stageOf.lookup(operand);
+      if (s == PairStage && from != PairStage)
+        (from == ColStage ? colOut : rowOut).insert(operand);
+      if (from == Uniform && (inRow || s == PairStage))
+        rowUniform.insert(def);
+      if (from == Uniform && inCol)
+        colUniform.insert(def);
+    }
+  }
+
+  // The two structs, their fields named by position.
+  DenseMap<Value, std::string> fieldOf;
+  auto emitStruct = [&](StringRef suffix, llvm::SetVector<Value> &out,
+                        StringRef var) -> LogicalResult {
+    os << "  struct " << typePrefix << suffix << " {";
+    for (auto [i, value] : llvm::enumerate(out)) {
+      FailureOr<std::string> t = cType(loc, value.getType());
+      if (failed(t))
+        return failure();
+      std::string field = "f" + std::to_string(i);
+      os << " " << *t << " " << field << ";";
+      fieldOf[value] = (var + "." + field).str();
+    }
+    os << " };\n";
+    return success();
+  };
+  if (failed(emitStruct("Row", rowOut, "r")) ||
+      failed(emitStruct("Col", colOut, "c")))
+    return failure();
+
+  // NAME_row and NAME_col: their ops, then the fields the pair stage reads.
+  auto emitStage = [&](StringRef suffix, StringRef index,
+                       function_ref<bool(Operation *)> member,
+                       llvm::SetVector<Value> &out) -> LogicalResult {
+    os << "  static __device__ __forceinline__ void " << name << "_" << suffix
+       << "(" << typePrefix << (suffix == "row" ? "Row" : "Col")
+       << " &" << suffix.take_front() << ", ";
+    names.clear();
+    if (failed(emitParameters(region, role, [&](StringRef arg) {
+          return arg == "b" || arg == "h" || arg == index;
+        })))
+      return failure();
+    os << ", const Params &P, int &status) {\n";
+    for (Operation *op : ops)
+      if (member(op) && failed(emitOp(*op)))
+        return failure();
+    for (Value value : out)
+      os << "    " << fieldOf[value] << " = " << names[value] << ";\n";
+    os << "  }\n";
+    return success();
+  };
+  if (failed(emitStage("row", "q_idx", [&](Operation *op) {
+        return stage(op) == RowStage || rowUniform.contains(op);
+      }, rowOut)) ||
+      failed(emitStage("col", "kv_idx", [&](Operation *op) {
+        return stage(op) == ColStage || colUniform.contains(op);
+      }, colOut)))
+    return failure();
+
+  // NAME: the per-pair ops over the two structs.
+  os << "  static __device__ __forceinline__ " << *result << " " << name
+     << "(const " << typePrefix << "Row &r, const " << typePrefix << "Col &c, ";
+  names.clear();
+  if (failed(emitParameters(region, role, [](StringRef) { return true; })))
+    return failure();
+  os << ", const Params &P, int &status) {\n";
+  if (region.empty()) {
+    os << "    return " << identity << ";\n  }\n";
+    return success();
+  }
+  for (auto &[value, field] : fieldOf)
+    names[value] = field;
+  for (Operation *op : ops)
+    if (stage(op) == PairStage && failed(emitOp(*op)))
       return failure();
   os << "  }\n";
   return success();
@@ -603,10 +762,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "  static constexpr bool kHasTileClass = " << (flash.hasTileClass() ? "true" : "false") << ";\n"
      << "  static constexpr bool kBlockList = " << (blockList ? "true" : "false") << ";\n";
   RegionEmitter emitter(os, variant.getBody().front());
-  if (failed(emitter.emitFunction(flash.getScoreMod(), RegionRole::ScoreMod,
-                                  "score_mod", "score")) ||
-      failed(emitter.emitFunction(flash.getMask(), RegionRole::Mask, "mask",
-                                  "true")) ||
+  if (failed(emitter.emitPairHook(flash.getScoreMod(), RegionRole::ScoreMod,
+                                  "score_mod", "Score", "score")) ||
+      failed(emitter.emitPairHook(flash.getMask(), RegionRole::Mask, "mask",
+                                  "Mask", "true")) ||
       failed(emitter.emitFunction(flash.getOutputMod(), RegionRole::OutputMod,
                                   "output_mod", "o")) ||
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,

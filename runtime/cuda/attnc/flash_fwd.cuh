@@ -14,8 +14,13 @@
 //   V::kNormalizer                0 softmax, 1 sigmoid, 2 relu, 3 none
 //   V::kScale, kInvTemperature, kBias
 //   V::kHasScoreMod / kHasMask / kHasOutputMod / kHasTileClass / kBlockList
-//   V::score_mod(s, b, h, q, kv, P, status) -> float   (int &status)
-//   V::mask(b, h, q, kv, P, status) -> bool
+//   V::score_mod_row(ScoreRow &r, b, h, q, P, status)    (int &status)
+//   V::score_mod_col(ScoreCol &c, b, h, kv, P, status)
+//   V::score_mod(r, c, s, b, h, q, kv, P, status) -> float
+//   V::mask_row(MaskRow &r, b, h, q, P, status), V::mask_col(MaskCol &c, ...)
+//   V::mask(r, c, b, h, q, kv, P, status) -> bool
+//     (the per-pair hooks come in three stages: what depends on the query
+//     row alone is made once per row, on the key alone once per key)
 //   V::output_mod(o, b, h, q, d, P, status) -> float
 //   V::tile_class(b, h, q_first, q_last, kv_first, kv_last, P, status) -> int
 //     (0 empty, 1 partial, 2 full)
@@ -205,6 +210,14 @@ template <bool F16> __device__ __forceinline__ u32 pack2(float lo, float hi) {
 __device__ __forceinline__ float tanh_approx(float x) {
   float y;
   asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+/// a / b within 2 ulp over the whole range (div.full; __fdividef gives 0
+/// for |b| > 2^126).
+__device__ __forceinline__ float fdiv(float a, float b) {
+  float y;
+  asm("div.full.f32 %0, %1, %2;" : "=f"(y) : "f"(a), "f"(b));
   return y;
 }
 
@@ -487,6 +500,24 @@ template <class V, class C> struct FlashForward {
     Pk[mf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(p[2], p[3]);
   }
 
+  /// The row and column stages of a per-pair hook for this thread's rows
+  /// and keys of a tile (indices clamped into range, as for the pairs).
+  template <auto RowFn, auto ColFn, class Row, class Col>
+  static __device__ __forceinline__ void rowsAndCols(Row (&rows)[MF][2], Col (&cols)[BN / 8][2], int warp, int lane,
+                                                     int b, int h, int q0, int kv0, const FlashArgs &a,
+                                                     const typename V::Params &P, int &status) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+        RowFn(rows[mf][half], b, h, min(q0 + rowOf(warp, lane, mf, half), a.N - 1), P, status);
+#pragma unroll
+    for (int nf = 0; nf < BN / 8; ++nf)
+#pragma unroll
+      for (int j = 0; j < 2; ++j)
+        ColFn(cols[nf][j], b, h, min(kv0 + colOf(lane, nf, j), a.M - 1), P, status);
+  }
+
   /// The weights' numerators of one key tile for this warp's rows: S = Q
   /// K^T, then the scale, the variant's score_mod and the normalizer. Rows
   /// past N and keys past M reach score_mod clamped into range (their
@@ -523,6 +554,10 @@ template <class V, class C> struct FlashForward {
     }
     // Raw scores go to softmax unscaled (kRawScores).
     if constexpr (!kRawScores) {
+      typename V::ScoreRow rows[MF][2];
+      typename V::ScoreCol cols[BN / 8][2];
+      if constexpr (V::kHasScoreMod)
+        rowsAndCols<V::score_mod_row, V::score_mod_col>(rows, cols, warp, lane, b, h, q0, kv0, a, P, status);
 #pragma unroll
       for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -533,7 +568,10 @@ template <class V, class C> struct FlashForward {
             if constexpr (V::kHasScoreMod) {
               int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
               int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
-              t = V::score_mod(S[mf][nf][e] * V::kScale, b, h, q, kv, P, status) * kPost + kBiasT;
+              t = V::score_mod(rows[mf][e >> 1], cols[nf][e & 1], S[mf][nf][e] * V::kScale, b, h, q, kv, P,
+                               status) *
+                      kPost +
+                  kBiasT;
             } else {
               t = S[mf][nf][e] * kDirect + kBiasT;
             }
@@ -554,6 +592,10 @@ template <class V, class C> struct FlashForward {
                                                    int kv0, bool masked, const FlashArgs &a,
                                                    const typename V::Params &P, int &status) {
     const float dropped = kSoftmax ? neg_inf() : 0.f;
+    typename V::MaskRow rows[MF][2];
+    typename V::MaskCol cols[BN / 8][2];
+    if constexpr (V::kHasMask)
+      rowsAndCols<V::mask_row, V::mask_col>(rows, cols, warp, lane, b, h, q0, kv0, a, P, status);
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -566,7 +608,7 @@ template <class V, class C> struct FlashForward {
           // The mask is called for every pair (clamped into range), without
           // a branch, so that param loads that pairs share are made once.
           if constexpr (V::kHasMask)
-            kept &= !masked | V::mask(b, h, q, min(kv, a.M - 1), P, status);
+            kept &= !masked | V::mask(rows[mf][e >> 1], cols[nf][e & 1], b, h, q, min(kv, a.M - 1), P, status);
           S[mf][nf][e] = kept ? S[mf][nf][e] : dropped;
         }
   }
@@ -919,6 +961,11 @@ template <class V, class C> struct HostCall {
       if (m->sizes[d] == 0)
         emptyParams |= 1ull << index;
     }
+    // A read of an empty tensor clamps its index to -1: with no strides it
+    // reads the scratch word the launch points it at.
+    if (emptyParams >> index & 1)
+      for (int d = 0; d < rank; ++d)
+        slot.stride[d] = 0;
   }
 
   /// Launches on `stream`: the block map `blockMap` first when not null (its
