@@ -13,6 +13,7 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -265,7 +266,17 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   auto variant = *module->getBody()->getOps<mlir::attn::VariantOp>().begin();
 
   const AttnSizes &s = options.sizes;
-  RefInputs in = makeRandomInputs(variant, s, options.seed, 300, options.idRange);
+  // The reference holds its inputs in doubles: refuse what would not fit
+  // rather than fail to allocate (a `?` dim of a param takes 300).
+  const int64_t anySize = 300, maxElements = int64_t(1) << 30;
+  int64_t elements = countRandomInputs(variant, s, anySize);
+  if (elements > maxElements)
+    return makeError("the check's random inputs would take " +
+                     llvm::formatv("{0:f1}", double(elements) / (1 << 27)).str() +
+                     " GiB as doubles (q, k, v and params, a param's `?` "
+                     "dims at " + std::to_string(anySize) +
+                     "); the reference takes up to 8 GiB: use smaller sizes");
+  RefInputs in = makeRandomInputs(variant, s, options.seed, anySize, options.idRange);
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";
   // q, k and v rows are read 16 bytes at a time (8 elements); out rows need

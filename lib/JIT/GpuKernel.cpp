@@ -112,8 +112,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     return e;
   if (auto e = checkGPULayout("out", args.out, false))
     return e;
-  if (s.N > INT_MAX / 2 || s.M > INT_MAX / 2 || s.B > 65535 || s.H > 65535)
-    return makeError("GPU kernels take N, M < 2^30 and B, H <= 65535");
+  if (s.N > INT_MAX / 2 || s.M > INT_MAX / 2)
+    return makeError("GPU kernels take N, M < 2^30");
   loadFunctions(k);
   if (!k.loaded.error.empty())
     return makeError(k.loaded.error);
@@ -200,8 +200,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     a.blockStrideB = spec.blockMapUsesBatch ? int(mapH * a.tilesQ) : 0;
     a.blockStrideH = spec.blockMapUsesHead ? a.tilesQ : 0;
     void *mapArgs[] = {&m, slots.data()};
-    unsigned grid[3] = {unsigned((a.tilesQ + 3) / 4), unsigned(mapH),
-                        unsigned(mapB)};
+    // A line of CTAs, as build_block_map in the header reads it.
+    unsigned grid[3] = {unsigned((a.tilesQ + 3) / 4 * mapH * mapB), 1, 1};
     error = cuda::launch(k.loaded.blockMap, grid, 128, 0, stream, mapArgs);
   }
   if (!error) {

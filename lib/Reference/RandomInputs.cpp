@@ -21,6 +21,56 @@ static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
   return array;
 }
 
+/// A tensor param's shape: dims named B, H, Hkv, N, M, D or Dv take that
+/// size, `?` takes `anySize`.
+static std::vector<int64_t> paramShape(attn::VariantOp variant, BlockArgument arg,
+                                       const AttnSizes &s, int64_t anySize) {
+  auto tensor = cast<RankedTensorType>(arg.getType());
+  std::vector<int64_t> shape;
+  auto names = variant.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "attn.shape");
+  for (int64_t d = 0; d < tensor.getRank(); ++d) {
+    StringRef name = names && d < int64_t(names.size())
+                         ? cast<StringAttr>(names[d]).getValue()
+                         : StringRef("?");
+    int64_t size = !tensor.isDynamicDim(d) ? tensor.getDimSize(d)
+                   : name == "B"            ? s.batch
+                   : name == "H"            ? s.heads
+                   : name == "Hkv"          ? s.kvHeads
+                   : name == "N"            ? s.queries
+                   : name == "M"            ? s.keys
+                   : name == "D"            ? s.headDim
+                   : name == "Dv"           ? s.valueDim
+                                            : anySize;
+    shape.push_back(size);
+  }
+  return shape;
+}
+
+int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
+                                 int64_t anySize) {
+  auto product = [](ArrayRef<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      if (d > 0 && __builtin_mul_overflow(n, d, &n))
+        return INT64_MAX;
+      else if (d <= 0)
+        return int64_t(0);
+    return n;
+  };
+  int64_t total = 0;
+  auto add = [&](ArrayRef<int64_t> shape) {
+    if (__builtin_add_overflow(total, product(shape), &total))
+      total = INT64_MAX;
+  };
+  add({s.batch, s.heads, s.queries, s.headDim});
+  add({s.batch, s.kvHeads, s.keys, s.headDim});
+  add({s.batch, s.kvHeads, s.keys, s.valueDim});
+  for (BlockArgument arg : variant.getParams())
+    if (isa<RankedTensorType>(arg.getType()))
+      add(paramShape(variant, arg, s, anySize));
+  return total;
+}
+
 RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                                   uint64_t seed, int64_t anySize,
                                   int64_t idRange) {
@@ -46,24 +96,7 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
       inputs.params.push_back(scalar);
       continue;
     }
-    std::vector<int64_t> shape;
-    auto names = variant.getArgAttrOfType<ArrayAttr>(index, "attn.shape");
-    for (int64_t d = 0; d < tensor.getRank(); ++d) {
-      StringRef name = names && d < int64_t(names.size())
-                           ? cast<StringAttr>(names[d]).getValue()
-                           : StringRef("?");
-      int64_t size = !tensor.isDynamicDim(d) ? tensor.getDimSize(d)
-                     : name == "B"            ? s.batch
-                     : name == "H"            ? s.heads
-                     : name == "Hkv"          ? s.kvHeads
-                     : name == "N"            ? s.queries
-                     : name == "M"            ? s.keys
-                     : name == "D"            ? s.headDim
-                     : name == "Dv"           ? s.valueDim
-                                              : anySize;
-      shape.push_back(size);
-    }
-    RefArray array = randomArray(shape, rng, -1, 1);
+    RefArray array = randomArray(paramShape(variant, arg, s, anySize), rng, -1, 1);
     if (elem.isInteger(1)) {
       for (double &x : array.data)
         x = x < 0 ? 0 : 1;

@@ -24,6 +24,11 @@ RefInputs makeRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes
                            uint64_t seed, int64_t anySize = 300,
                            int64_t idRange = 4);
 
+/// How many elements makeRandomInputs would make (q, k, v and the params),
+/// saturating at INT64_MAX: callers check it before asking for them.
+int64_t countRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
+                          int64_t anySize = 300);
+
 } // namespace attnc
 
 #endif // ATTNC_REFERENCE_RANDOMINPUTS_H

@@ -47,6 +47,12 @@ for dtype in f16; do
     if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $dtype"; echo "$out" | tail -4; fi
   done
 done
+# B or H past 65535 (grids are lines of CTAs): key padding's block map
+# varies with the batch, head_padding's with the head.
+for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_padding.attn:B=1,H=70000,N=2,M=20,D=64; do
+  out=$("$bin/attnc" run "${run%:*}" --target=gpu --check --ids 24 --shape "${run#*:}" 2>&1)
+  if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $run"; echo "$out" | tail -4; fi
+done
 echo "reference checks: $pass passed, $fail failed"
 
 sanitized=0

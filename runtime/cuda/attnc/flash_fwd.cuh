@@ -417,14 +417,21 @@ template <class V, class C> struct TileWalker {
   }
 };
 
+/// The block-map kernel runs 4 warps a CTA, one per (b, h, query tile) row;
+/// its grid is B * H times this many CTAs.
+__host__ __device__ inline int block_map_ctas_per_row(const BlockMapArgs &a) { return (a.tilesQ + 3) / 4; }
+
 /// The block-map kernel's body: one warp per (b, h, query tile) row.
 template <class V, class C>
 __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  int qt = blockIdx.x * (blockDim.x / 32) + warp, h = blockIdx.y, b = blockIdx.z;
+  // One line of CTAs, blocksPerRow(a) for each (b, h) (a 3-D grid would
+  // cap B and H at 65535).
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, perRow = block_map_ctas_per_row(a);
+  int qt = int(blockIdx.x) % perRow * (blockDim.x / 32) + warp, bh = int(blockIdx.x) / perRow;
+  int h = bh % a.H, b = bh / a.H;
   if (qt >= a.tilesQ)
     return;
-  int row = (b * a.H + h) * a.tilesQ + qt;
+  int row = bh * a.tilesQ + qt;
   int *list = a.blockList + i64(row) * a.tilesKv;
   int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
   int count = 0, status = 0;
@@ -924,7 +931,7 @@ template <class V, class C> struct HostCall {
     bool ok = q->sizes[3] == C::D && k->sizes[0] == B && k->sizes[3] == C::D && v->sizes[0] == B &&
               v->sizes[1] == Hkv && v->sizes[2] == M && v->sizes[3] == C::DV && out->sizes[0] == B &&
               out->sizes[1] == H && out->sizes[2] == N && out->sizes[3] == C::DV && Hkv >= 1 && H % Hkv == 0 &&
-              N < (1 << 30) && M < (1 << 30) && B <= 65535 && H <= 65535 &&
+              N < (1 << 30) && M < (1 << 30) &&
               (N + C::BM - 1) / C::BM * H * B <= 0x7fffffff; // the grid's CTAs
     if (lse)
       ok &= lse->sizes[0] == B && lse->sizes[1] == H && lse->sizes[2] == N;
@@ -995,7 +1002,7 @@ template <class V, class C> struct HostCall {
       a.blockList = m.blockList, a.blockCount = m.blockCount;
       a.blockStrideB = mapUsesBatch ? mapH * a.tilesQ : 0;
       a.blockStrideH = mapUsesHead ? a.tilesQ : 0;
-      blockMap<<<dim3((a.tilesQ + 3) / 4, mapH, mapB), 128, 0, stream>>>(m, P);
+      blockMap<<<dim3(block_map_ctas_per_row(m) * mapH * mapB), 128, 0, stream>>>(m, P);
       e = cudaGetLastError();
     }
     if (e == cudaSuccess)
