@@ -56,10 +56,14 @@ public:
   RegionEmitter(raw_ostream &os, Block &variantBody)
       : os(os), variantBody(variantBody) {}
 
-  /// `static __device__ RESULT NAME(ARGS) { ... }`; an empty region gives a
+  /// `static __device__ RESULT NAME(LEADING ARGS, const Params &P, int
+  /// &status)`: the ops of `region` that `member` accepts (all without one),
+  /// with the values in `given` spelled as it says; an empty region gives a
   /// body that returns `identity`.
   LogicalResult emitFunction(Region &region, RegionRole role, StringRef name,
-                             StringRef identity);
+                             StringRef identity, StringRef leading = "",
+                             function_ref<bool(Operation *)> member = nullptr,
+                             const DenseMap<Value, std::string> *given = nullptr);
 
   /// A per-pair hook (score_mod, mask) in three stages, as FlexAttention's
   /// broadcasting gets them: `NAME_row` makes what depends on neither the
@@ -422,14 +426,17 @@ LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
   return success();
 }
 
-LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
-                                          StringRef name, StringRef identity) {
+LogicalResult RegionEmitter::emitFunction(
+    Region &region, RegionRole role, StringRef name, StringRef identity,
+    StringRef leading, function_ref<bool(Operation *)> member,
+    const DenseMap<Value, std::string> *given) {
   MLIRContext *ctx = variantBody.getParentOp()->getContext();
   FailureOr<std::string> result =
       cType(variantBody.getParentOp()->getLoc(), getRegionYieldType(ctx, role));
   if (failed(result))
     return failure();
-  os << "  static __device__ __forceinline__ " << *result << " " << name << "(";
+  os << "  static __device__ __forceinline__ " << *result << " " << name << "("
+     << leading;
   names.clear();
   if (failed(emitParameters(region, role, [](StringRef) { return true; })))
     return failure();
@@ -438,8 +445,11 @@ LogicalResult RegionEmitter::emitFunction(Region &region, RegionRole role,
     os << "    return " << identity << ";\n  }\n";
     return success();
   }
+  if (given)
+    for (auto &[value, name] : *given)
+      names[value] = name;
   for (Operation &op : region.front())
-    if (failed(emitOp(op)))
+    if ((!member || member(&op)) && failed(emitOp(op)))
       return failure();
   os << "  }\n";
   return success();
@@ -555,24 +565,12 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
       }, colOut)))
     return failure();
 
-  // NAME: the per-pair ops over the two structs.
-  os << "  static __device__ __forceinline__ " << *result << " " << name
-     << "(const " << typePrefix << "Row &r, const " << typePrefix << "Col &c, ";
-  names.clear();
-  if (failed(emitParameters(region, role, [](StringRef) { return true; })))
-    return failure();
-  os << ", const Params &P, int &status) {\n";
-  if (region.empty()) {
-    os << "    return " << identity << ";\n  }\n";
-    return success();
-  }
-  for (auto &[value, field] : fieldOf)
-    names[value] = field;
-  for (Operation *op : ops)
-    if (stage(op) == PairStage && failed(emitOp(*op)))
-      return failure();
-  os << "  }\n";
-  return success();
+  // NAME: the per-pair ops (the yield among them) over the two structs.
+  std::string structs =
+      ("const " + typePrefix + "Row &r, const " + typePrefix + "Col &c, ").str();
+  return emitFunction(region, role, name, identity, structs,
+                      [&](Operation *op) { return stage(op) == PairStage; },
+                      &fieldOf);
 }
 
 /// Whether a region reads param memory (its results then depend on data).
