@@ -270,12 +270,14 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   // rather than fail to allocate (a `?` dim of a param takes 300).
   const int64_t anySize = 300, maxElements = int64_t(1) << 30;
   int64_t elements = countRandomInputs(variant, s, anySize);
+  auto gib = [](int64_t doubles) {
+    return llvm::formatv("{0:f1} GiB", double(doubles) / (1 << 27)).str();
+  };
   if (elements > maxElements)
-    return makeError("the check's random inputs would take " +
-                     llvm::formatv("{0:f1}", double(elements) / (1 << 27)).str() +
-                     " GiB as doubles (q, k, v and params, a param's `?` "
-                     "dims at " + std::to_string(anySize) +
-                     "); the reference takes up to 8 GiB: use smaller sizes");
+    return makeError("the check's random inputs would take " + gib(elements) +
+                     " as doubles (q, k, v and params, a param's `?` dims at " +
+                     std::to_string(anySize) + "); the reference takes up to " +
+                     gib(maxElements) + ": use smaller sizes");
   RefInputs in = makeRandomInputs(variant, s, options.seed, anySize, options.idRange);
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";

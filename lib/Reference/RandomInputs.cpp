@@ -4,6 +4,7 @@
 #include "dialect/AttnOps.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -46,25 +47,26 @@ static std::vector<int64_t> paramShape(attn::VariantOp variant, BlockArgument ar
   return shape;
 }
 
+/// The shapes of q, k and v.
+static std::array<std::vector<int64_t>, 3> qkvShapes(const AttnSizes &s) {
+  return {{{s.batch, s.heads, s.queries, s.headDim},
+           {s.batch, s.kvHeads, s.keys, s.headDim},
+           {s.batch, s.kvHeads, s.keys, s.valueDim}}};
+}
+
 int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                                  int64_t anySize) {
-  auto product = [](ArrayRef<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      if (d > 0 && __builtin_mul_overflow(n, d, &n))
-        return INT64_MAX;
-      else if (d <= 0)
-        return int64_t(0);
-    return n;
-  };
   int64_t total = 0;
   auto add = [&](ArrayRef<int64_t> shape) {
-    if (__builtin_add_overflow(total, product(shape), &total))
+    int64_t n = 1;
+    for (int64_t d : shape)
+      if (__builtin_mul_overflow(n, std::max<int64_t>(d, 0), &n))
+        n = INT64_MAX;
+    if (__builtin_add_overflow(total, n, &total))
       total = INT64_MAX;
   };
-  add({s.batch, s.heads, s.queries, s.headDim});
-  add({s.batch, s.kvHeads, s.keys, s.headDim});
-  add({s.batch, s.kvHeads, s.keys, s.valueDim});
+  for (const std::vector<int64_t> &shape : qkvShapes(s))
+    add(shape);
   for (BlockArgument arg : variant.getParams())
     if (isa<RankedTensorType>(arg.getType()))
       add(paramShape(variant, arg, s, anySize));
@@ -76,9 +78,10 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                                   int64_t idRange) {
   std::mt19937_64 rng(seed);
   RefInputs inputs;
-  inputs.q = randomArray({s.batch, s.heads, s.queries, s.headDim}, rng, -1, 1);
-  inputs.k = randomArray({s.batch, s.kvHeads, s.keys, s.headDim}, rng, -1, 1);
-  inputs.v = randomArray({s.batch, s.kvHeads, s.keys, s.valueDim}, rng, -1, 1);
+  auto [q, k, v] = qkvShapes(s);
+  inputs.q = randomArray(q, rng, -1, 1);
+  inputs.k = randomArray(k, rng, -1, 1);
+  inputs.v = randomArray(v, rng, -1, 1);
   for (BlockArgument arg : variant.getParams()) {
     unsigned index = arg.getArgNumber();
     Type type = arg.getType();

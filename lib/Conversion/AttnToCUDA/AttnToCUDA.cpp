@@ -462,11 +462,7 @@ enum Stage : unsigned { Uniform = 0, RowStage = 1, ColStage = 2, PairStage = 3 }
 LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
                                           StringRef name, StringRef typePrefix,
                                           StringRef identity) {
-  MLIRContext *ctx = variantBody.getParentOp()->getContext();
   Location loc = variantBody.getParentOp()->getLoc();
-  FailureOr<std::string> result = cType(loc, getRegionYieldType(ctx, role));
-  if (failed(result))
-    return failure();
 
   // Each op's stage; the yield runs per pair. Constants are spelled as
   // literals where they are used (operand()), in whichever function.
@@ -516,54 +512,51 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
     }
   }
 
-  // The two structs, their fields named by position.
+  // Per stage: the function NAME_<fn> fills struct <TYPE><type> (the
+  // values the pair stage reads, fields named by position), taking the
+  // index `index` besides b and h; the pair stage reads it as `var`.
+  struct StageFunction {
+    StringRef fn, type, var, index;
+    llvm::SetVector<Value> &out;
+    function_ref<bool(Operation *)> member;
+  };
+  auto inRow = [&](Operation *op) {
+    return stage(op) == RowStage || rowUniform.contains(op);
+  };
+  auto inCol = [&](Operation *op) {
+    return stage(op) == ColStage || colUniform.contains(op);
+  };
+  StageFunction stages[] = {{"row", "Row", "r", "q_idx", rowOut, inRow},
+                            {"col", "Col", "c", "kv_idx", colOut, inCol}};
   DenseMap<Value, std::string> fieldOf;
-  auto emitStruct = [&](StringRef suffix, llvm::SetVector<Value> &out,
-                        StringRef var) -> LogicalResult {
-    os << "  struct " << typePrefix << suffix << " {";
-    for (auto [i, value] : llvm::enumerate(out)) {
+  for (StageFunction &f : stages) {
+    os << "  struct " << typePrefix << f.type << " {";
+    for (auto [i, value] : llvm::enumerate(f.out)) {
       FailureOr<std::string> t = cType(loc, value.getType());
       if (failed(t))
         return failure();
       std::string field = "f" + std::to_string(i);
       os << " " << *t << " " << field << ";";
-      fieldOf[value] = (var + "." + field).str();
+      fieldOf[value] = (f.var + "." + field).str();
     }
     os << " };\n";
-    return success();
-  };
-  if (failed(emitStruct("Row", rowOut, "r")) ||
-      failed(emitStruct("Col", colOut, "c")))
-    return failure();
-
-  // NAME_row and NAME_col: their ops, then the fields the pair stage reads.
-  auto emitStage = [&](StringRef suffix, StringRef index,
-                       function_ref<bool(Operation *)> member,
-                       llvm::SetVector<Value> &out) -> LogicalResult {
-    os << "  static __device__ __forceinline__ void " << name << "_" << suffix
-       << "(" << typePrefix << (suffix == "row" ? "Row" : "Col")
-       << " &" << suffix.take_front() << ", ";
+  }
+  for (StageFunction &f : stages) {
+    os << "  static __device__ __forceinline__ void " << name << "_" << f.fn
+       << "(" << typePrefix << f.type << " &" << f.var << ", ";
     names.clear();
     if (failed(emitParameters(region, role, [&](StringRef arg) {
-          return arg == "b" || arg == "h" || arg == index;
+          return arg == "b" || arg == "h" || arg == f.index;
         })))
       return failure();
     os << ", const Params &P, int &status) {\n";
     for (Operation *op : ops)
-      if (member(op) && failed(emitOp(*op)))
+      if (f.member(op) && failed(emitOp(*op)))
         return failure();
-    for (Value value : out)
+    for (Value value : f.out)
       os << "    " << fieldOf[value] << " = " << names[value] << ";\n";
     os << "  }\n";
-    return success();
-  };
-  if (failed(emitStage("row", "q_idx", [&](Operation *op) {
-        return stage(op) == RowStage || rowUniform.contains(op);
-      }, rowOut)) ||
-      failed(emitStage("col", "kv_idx", [&](Operation *op) {
-        return stage(op) == ColStage || colUniform.contains(op);
-      }, colOut)))
-    return failure();
+  }
 
   // NAME: the per-pair ops (the yield among them) over the two structs.
   std::string structs =

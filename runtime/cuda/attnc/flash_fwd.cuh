@@ -424,8 +424,8 @@ __host__ __device__ inline int block_map_ctas_per_row(const BlockMapArgs &a) { r
 /// The block-map kernel's body: one warp per (b, h, query tile) row.
 template <class V, class C>
 __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
-  // One line of CTAs, blocksPerRow(a) for each (b, h) (a 3-D grid would
-  // cap B and H at 65535).
+  // One line of CTAs, block_map_ctas_per_row(a) for each (b, h) (a 3-D
+  // grid would cap B and H at 65535).
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32, perRow = block_map_ctas_per_row(a);
   int qt = int(blockIdx.x) % perRow * (blockDim.x / 32) + warp, bh = int(blockIdx.x) / perRow;
   int h = bh % a.H, b = bh / a.H;
@@ -963,16 +963,15 @@ template <class V, class C> struct HostCall {
   template <class M> void tensor(ParamSlot &slot, int index, const M *m, int bytes) {
     constexpr int rank = sizeof(m->sizes) / sizeof(m->sizes[0]);
     slot.ptr = host_data(m, bytes);
-    for (int d = 0; d < rank; ++d) {
-      slot.size[d] = m->sizes[d], slot.stride[d] = m->strides[d];
-      if (m->sizes[d] == 0)
-        emptyParams |= 1ull << index;
-    }
+    bool empty = false;
+    for (int d = 0; d < rank; ++d)
+      empty |= m->sizes[d] == 0;
     // A read of an empty tensor clamps its index to -1: with no strides it
     // reads the scratch word the launch points it at.
-    if (emptyParams >> index & 1)
-      for (int d = 0; d < rank; ++d)
-        slot.stride[d] = 0;
+    for (int d = 0; d < rank; ++d)
+      slot.size[d] = m->sizes[d], slot.stride[d] = empty ? 0 : m->strides[d];
+    if (empty)
+      emptyParams |= 1ull << index;
   }
 
   /// Launches on `stream`: the block map `blockMap` first when not null (its
