@@ -20,6 +20,7 @@ for ((round = 0; round < ${ROUNDS:-1}; ++round)); do
         key="$v $shape $(basename "$b")"
         [[ -v times[$key] ]] || keys+=("$key")
         times[$key]="${times[$key]:-}${times[$key]:+,}$ms"
+        echo "round $round: $key $ms" >&2 # kept if the call runs out of time
       done
     done
   done

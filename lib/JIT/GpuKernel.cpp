@@ -172,10 +172,10 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
         slot.stride[d] = m.strides[d];
         empty |= m.sizes[d] == 0;
       }
-      // Kernels read params at clamped indices even when the read is out of
-      // bounds (and report it): an empty tensor points at the scratch words
-      // (16 bytes, one element of any type), with no strides, since its
-      // clamped index is -1.
+      // Kernels read params even when the read is out of bounds (and report
+      // it): load_param at element 0, load_range at its index clamped to -1
+      // in an empty tensor. So an empty tensor points at the scratch words
+      // (16 bytes, one element of any type), with no strides.
       slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
       if (empty)
         std::fill(std::begin(slot.stride), std::end(slot.stride), 0);

@@ -43,6 +43,7 @@ namespace attnc_cuda {
 typedef unsigned int u32;
 typedef unsigned short u16;
 typedef long long i64;
+typedef unsigned long long u64;
 
 /// One param as the host passes it: a tensor (pointer, sizes, strides in
 /// elements) or a scalar (f for floats, i for integers and bools).
@@ -117,14 +118,16 @@ __device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int 
   bool ok = true;
 #pragma unroll
   for (int d = 0; d < int(sizeof...(I)); ++d) {
-    i64 i = ix[d], last = s.size[d] - 1;
-    ok &= i >= 0 && i <= last;
-    offset += (i < 0 ? 0 : i > last ? last : i) * s.stride[d];
+    // One unsigned compare per index: a negative one wraps past any extent.
+    // (Unsigned arithmetic: the offset of an index out of bounds may wrap.)
+    const u64 i = u64(ix[d]);
+    ok &= i < u64(s.size[d]);
+    offset += i64(i * u64(s.stride[d]));
   }
-  // The read is unconditional (at a clamped index; the host points empty
-  // tensors at valid memory), so the compiler may share it between
-  // elements and schedule it early.
-  typename E::value v = E::read(s.ptr, offset);
+  // The read is unconditional (an out-of-bounds one reads element 0; the
+  // host points empty tensors at valid memory), so the compiler may share
+  // it between elements and schedule it early.
+  typename E::value v = E::read(s.ptr, ok ? offset : 0);
   status = ok || status ? status : number;
   return ok ? v : typename E::value(0);
 }
@@ -966,8 +969,9 @@ template <class V, class C> struct HostCall {
     bool empty = false;
     for (int d = 0; d < rank; ++d)
       empty |= m->sizes[d] == 0;
-    // A read of an empty tensor clamps its index to -1: with no strides it
-    // reads the scratch word the launch points it at.
+    // An empty tensor has no element 0 for an out-of-bounds load_param to
+    // read, and load_range clamps its index to -1: with no strides both read
+    // the scratch word the launch points it at.
     for (int d = 0; d < rank; ++d)
       slot.size[d] = m->sizes[d], slot.stride[d] = empty ? 0 : m->strides[d];
     if (empty)
@@ -984,7 +988,7 @@ template <class V, class C> struct HostCall {
     const int mapB = mapUsesBatch ? a.B : 1, mapH = mapUsesHead ? a.H : 1;
     const long long rows = blockMap ? (long long)mapB * mapH * a.tilesQ : 0;
     // Scratch: 16 bytes that empty tensors point at (the kernels read params
-    // at clamped indices), then the block map's counts and lists.
+    // even out of bounds), then the block map's counts and lists.
     const size_t words = 4 + (blockMap ? rows * (1 + a.tilesKv) : 0);
     int *scratch = nullptr;
     cudaError_t e = cudaSuccess;
