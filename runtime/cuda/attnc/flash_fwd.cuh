@@ -356,9 +356,10 @@ template <class V, class C> struct TileWalker {
   const FlashArgs &a;
   const typename V::Params &P;
   int b, h, qFirst, qLast;
-  // count: kBlockList, the row's list length; kHasTileClass, the tile past
-  // the last span of tiles that may hold kept ones (see the constructor).
-  int next_ = 0, count = 0;
+  // The walk's position runs from next_ up to end: over the row's list
+  // (kBlockList: end is its length), or over the key tiles (kHasTileClass:
+  // end is the tile past the last span that may hold kept ones).
+  int next_ = 0, end = 0;
   const int *list = nullptr;
   // kHasTileClass: the warp classifies 16 tiles at a time, from tile
   // next_ - 16 on: bit i of `pending` says tile i of them is still to be
@@ -370,7 +371,7 @@ template <class V, class C> struct TileWalker {
       : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1), status(status) {
     if constexpr (V::kBlockList) {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
-      count = a.blockCount[row];
+      end = a.blockCount[row];
       list = a.blockList + i64(row) * a.tilesKv;
     } else if constexpr (V::kHasTileClass) {
       // The classifier takes any range of keys: one call per lane on 32
@@ -382,7 +383,7 @@ template <class V, class C> struct TileWalker {
                                            status);
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
       next_ = kept ? (__ffs(kept) - 1) * span : 0;
-      count = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
+      end = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
     }
   }
 
@@ -395,17 +396,17 @@ template <class V, class C> struct TileWalker {
   /// threads of a warp call it together.
   __device__ __forceinline__ int next() {
     if constexpr (V::kBlockList) {
-      return next_ < count ? list[next_++] : -1;
+      return next_ < end ? list[next_++] : -1;
     } else if constexpr (V::kHasTileClass) {
       // Skipping empty tiles one at a time would cost a serial loop over
       // every key tile per query tile (most of a sliding window's work).
       while ((pending & 0xffffu) == 0) {
-        if (next_ >= count)
+        if (next_ >= end)
           return -1;
         // Lanes l and l + 16 classify the same tile; the low half of the
         // ballot says which are kept, the high half which are partial.
         int lane = threadIdx.x % 32;
-        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, count, status);
+        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, end, status);
         pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
         next_ += 16;
       }
