@@ -42,6 +42,27 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   llvm_unreachable("unknown region kind");
 }
 
+DenseMap<Value, unsigned> mlir::attn::getIndexDependence(Region &region,
+                                                        RegionRole kind) {
+  DenseMap<Value, unsigned> dependence;
+  if (region.empty())
+    return dependence;
+  Block &body = region.front();
+  for (auto [i, name] : llvm::enumerate(getRegionArgumentNames(kind)))
+    dependence[body.getArgument(i)] = name == "q_idx"    ? OnQuery
+                                      : name == "kv_idx" ? OnKey
+                                      : name == "score"  ? OnPair
+                                                         : OnNeither;
+  for (Operation &op : body) {
+    unsigned on = OnNeither;
+    for (Value operand : op.getOperands())
+      on |= dependence.lookup(operand);
+    for (Value result : op.getResults())
+      dependence[result] = on;
+  }
+  return dependence;
+}
+
 SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
                                                      RegionRole kind) {
   Builder b(ctx);

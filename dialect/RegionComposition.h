@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Region.h"
+#include "llvm/ADT/DenseMap.h"
 #include "mlir/Support/LLVM.h"
 
 namespace mlir::attn {
@@ -38,6 +39,21 @@ SmallVector<Type> getRegionArgumentTypes(MLIRContext *ctx, RegionRole kind);
 
 /// The type of the single value the region yields (f32, or i1 for a mask).
 Type getRegionYieldType(MLIRContext *ctx, RegionRole kind);
+
+/// What a value of a score_mod or mask region depends on among the pair's
+/// indices, as bits: the query row, the key, or both (the score counts as
+/// both). b, h, params and constants are neither.
+enum IndexDependence : unsigned {
+  OnNeither = 0,
+  OnQuery = 1,
+  OnKey = 2,
+  OnPair = OnQuery | OnKey,
+};
+
+/// The dependence of every value of the single-block `region` (none for an
+/// empty region): what FlexAttention's broadcasting gets for free, and what
+/// decides which stage (per query row, per key, per pair) computes a value.
+DenseMap<Value, unsigned> getIndexDependence(Region &region, RegionRole kind);
 
 /// Checks that `region` has one block with the kind's arguments, ending in an
 /// attn.yield of the kind's type. An empty region is accepted when

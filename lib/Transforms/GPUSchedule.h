@@ -24,21 +24,26 @@ struct GPUTiles {
 /// two MMAs); the key tile is what the registers leave room for beside the
 /// output (dv floats per thread) and the scores (tile_kv floats):
 /// - both up to 64: 128-key tiles; 13-25% faster than 8 warps of one
-///   fragment on 14 of the 15 examples (relative_bias 2% slower), as fast
-///   as FlashAttention-2's 128 x 128 x 4 warps. Variants whose masks read
-///   much (document, neighborhood_2d) spill there and run 10-20% faster with
-///   64-key tiles (`--tile-kv 64`);
+///   fragment on 14 of the 15 examples, as fast as FlashAttention-2's 128 x
+///   128 x 4 warps. A score_mod that gathers a param per pair (a relative
+///   position bias table, a bias tensor over (q_idx, kv_idx)) takes 64-key
+///   tiles (`perPairGather`): relative_bias 13% faster, with no spills and
+///   half the compile time; the others ran 4-9% slower at 64 (bench/
+///   RESULTS.md, ninth pass). neighborhood_2d's per-pair mask also ran 12%
+///   faster at 64 (`--tile-kv 64`), but a mask runs on partial tiles only,
+///   so a rule by the mask's work would have to guess how many those are;
 /// - dv up to 128 (d up to 256): 48-key tiles (at 64 every variant spilled;
 ///   48 measured 4-11% faster than 64, and at d = 192 16-20% faster than
 ///   64 x 64 x 4 warps);
 /// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
 ///   two would not fit).
-inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv) {
+inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv,
+                                bool perPairGather = false) {
   const GPUTiles oneFragment = {64, 64, 4};
   if (d <= 0 || dv <= 0)
     return oneFragment;
   if (d <= 64 && dv <= 64)
-    return {128, 128, 4};
+    return {128, perPairGather ? 64 : 128, 4};
   if (d <= 256 && dv <= 128)
     return {128, 48, 4};
   return oneFragment;

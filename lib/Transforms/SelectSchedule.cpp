@@ -3,6 +3,7 @@
 #include "Transforms/GPUSchedule.h"
 #include "Transforms/Passes.h"
 #include "dialect/AttnOps.h"
+#include "dialect/RegionComposition.h"
 
 #include "llvm/TargetParser/Host.h"
 
@@ -22,6 +23,18 @@ static int64_t hostVectorWidth() {
   if (features.lookup("avx2") || features.lookup("avx"))
     return 8;
   return 4;
+}
+
+/// Whether the score_mod reads a param at an index that depends on both the
+/// query and the key: a load per pair on every tile the kernel visits.
+static bool gathersPerPair(FlashOp flash) {
+  Region &scoreMod = flash.getScoreMod();
+  DenseMap<Value, unsigned> dependence =
+      getIndexDependence(scoreMod, RegionRole::ScoreMod);
+  return !scoreMod.empty() &&
+         llvm::any_of(scoreMod.front().getOps<LoadOp>(), [&](LoadOp load) {
+           return dependence.lookup(load.getResult()) == OnPair;
+         });
 }
 
 namespace {
@@ -60,7 +73,8 @@ struct AttnSelectSchedulePass
       int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
       int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
       bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
-      GPUTiles tiles = defaultGPUTiles(known ? d : 0, known ? dv : 0);
+      GPUTiles tiles = defaultGPUTiles(known ? d : 0, known ? dv : 0,
+                                       gathersPerPair(flash));
       if (!flash.getTileQ())
         flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : tiles.tileQ));
       if (!flash.getTileKv())

@@ -455,37 +455,26 @@ LogicalResult RegionEmitter::emitFunction(
   return success();
 }
 
-/// What a value of a per-pair hook depends on, as bits: the query row, the
-/// key, both (or the score). Uniform values (b, h, params) are neither.
-enum Stage : unsigned { Uniform = 0, RowStage = 1, ColStage = 2, PairStage = 3 };
-
 LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
                                           StringRef name, StringRef typePrefix,
                                           StringRef identity) {
   Location loc = variantBody.getParentOp()->getLoc();
 
-  // Each op's stage; the yield runs per pair. Constants are spelled as
-  // literals where they are used (operand()), in whichever function.
-  DenseMap<Value, unsigned> stageOf;
+  // Each op's stage is what it depends on (the row, the key or the pair);
+  // the yield runs per pair. Constants are spelled as literals where they
+  // are used (operand()), in whichever function.
+  enum Stage : unsigned {
+    Uniform = OnNeither,
+    RowStage = OnQuery,
+    ColStage = OnKey,
+    PairStage = OnPair
+  };
+  DenseMap<Value, unsigned> stageOf = getIndexDependence(region, role);
   SmallVector<Operation *> ops;
-  if (!region.empty()) {
-    Block &body = region.front();
-    for (auto [i, arg] : llvm::enumerate(getRegionArgumentNames(role)))
-      stageOf[body.getArgument(i)] = arg == "q_idx"    ? RowStage
-                                     : arg == "kv_idx" ? ColStage
-                                     : arg == "score"  ? PairStage
-                                                       : Uniform;
-    for (Operation &op : body) {
-      if (isa<arith::ConstantOp>(op))
-        continue;
-      unsigned stage = isa<YieldOp>(op) ? PairStage : Uniform;
-      for (Value operand : op.getOperands())
-        stage |= stageOf.lookup(operand);
-      for (Value r : op.getResults())
-        stageOf[r] = stage;
-      ops.push_back(&op);
-    }
-  }
+  if (!region.empty())
+    for (Operation &op : region.front())
+      if (!isa<arith::ConstantOp>(op))
+        ops.push_back(&op);
   auto stage = [&](Operation *op) {
     return op->getNumResults() ? stageOf.lookup(op->getResult(0)) : PairStage;
   };
@@ -500,7 +489,7 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
     bool inCol = s == ColStage || colUniform.contains(op);
     for (Value operand : op->getOperands()) {
       Operation *def = operand.getDefiningOp();
-      if (!def || !stageOf.count(operand))
+      if (!def || isa<arith::ConstantOp>(def))
         continue;
       unsigned from = stageOf.lookup(operand);
       if (s == PairStage && from != PairStage)
