@@ -34,7 +34,8 @@ struct GPUTiles {
 ///   so a rule by the mask's work would have to guess how many those are;
 /// - dv up to 128 (d up to 256): 48-key tiles (at 64 every variant spilled;
 ///   48 measured 4-11% faster than 64, and at d = 192 16-20% faster than
-///   64 x 64 x 4 warps);
+///   64 x 64 x 4 warps; 32 was no faster for relative_bias and 8% slower
+///   for causal);
 /// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
 ///   two would not fit).
 inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv,
