@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds attnc and runs every test: lit + FileCheck (test/lit) and Catch2
-# (test/unit), through ctest. Exits non-zero when any test fails.
+# Builds attnc and runs every test through ctest: lit + FileCheck
+# (test/lit), Catch2 (test/unit), the CUDA tile layouts (test/cuda), the
+# libFuzzer run and the GPU suite (skipped without a GPU). Exits non-zero
+# when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh

@@ -260,22 +260,24 @@ template <int COLS> struct PaddedTile {
   static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS + 8; // elements
   static_assert(COLS % 16 == 0, "head dims are multiples of 16");
-  static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
+  static __host__ __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
   static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
-  static __device__ __forceinline__ u32 at(u32 lane, int r, int c) { return lane + 2 * (r * kPitch + c * 8); }
+  static __host__ __device__ __forceinline__ u32 at(u32 lane, int r, int c) { return lane + 2 * (r * kPitch + c * 8); }
 };
 
 template <int COLS> struct SwizzledTile {
   static constexpr int kChunks = COLS / 8;
   static constexpr int kPitch = COLS;
   static_assert(COLS % 64 == 0, "swizzled rows hold whole groups of 8 chunks");
-  static __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + (chunk ^ (row & 7)) * 8; }
+  static __host__ __device__ __forceinline__ int offset(int row, int chunk) {
+    return row * kPitch + (chunk ^ (row & 7)) * 8;
+  }
   static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
   // The tile starts 128-byte aligned, so bits 4-6 of the lane's address are
   // its chunk within the row's group of 8; the offset adds whole 128-byte
   // lines, so the XOR can come last (XOR first made ptxas spill key padding
   // and gated output).
-  static __device__ __forceinline__ u32 at(u32 lane, int r, int c) {
+  static __host__ __device__ __forceinline__ u32 at(u32 lane, int r, int c) {
     return (lane + 2 * (r * kPitch + (c & ~7) * 8)) ^ u32((c & 7) * 16);
   }
 };
