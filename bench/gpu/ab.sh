@@ -3,7 +3,9 @@
 # or schedule versions) on a few variants at both bench shapes, in one call.
 # With ROUNDS > 1 the whole sweep repeats, so that every build is timed
 # again minutes later (the spread between rounds is the noise to beat);
-# each line lists a build's medians, round by round.
+# each line lists a build's medians, round by round. To time options of one
+# build, fill BIN_DIR with wrapper scripts instead, e.g. attnc-kv64 holding
+# `exec /path/to/attnc "$@" --tile-kv 64`.
 #
 # usage (on the GPU machine, from the project root, bundle carried):
 #   [VARIANTS="dense causal"] [SHAPES="B=4,H=16,N=4096,D=64"] [ROUNDS=2] bench/gpu/ab.sh BIN_DIR
