@@ -10,48 +10,23 @@
 #include "JIT/CudaDriver.h"
 #include "JIT/KernelImpl.h"
 
+#include "attnc/flash_args.h"
+
 #include <algorithm>
 #include <climits>
 #include <iterator>
 
 using namespace attnc;
+using attnc_cuda::BlockMapArgs;
+using attnc_cuda::FlashArgs;
+using attnc_cuda::ParamSlot;
+using attnc_cuda::u16;
 
 namespace {
 
 llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
-
-// Host mirrors of the structs in runtime/cuda/attnc/flash_fwd.cuh: same
-// members, same order, same types (LP64 on both sides). The header asserts
-// the same sizes, so that a change on one side alone does not compile.
-struct ParamSlot {
-  const void *ptr;
-  int64_t size[4];
-  int64_t stride[4];
-  double f;
-  int64_t i;
-};
-struct FlashArgs {
-  const void *q, *k, *v;
-  void *out;
-  float *lse;
-  int64_t qs[3], ks[3], vs[3], os[3], ls[3];
-  int B, H, N, M, group;
-  int tilesQ, tilesKv;
-  const int *blockList;
-  const int *blockCount;
-  int blockStrideB, blockStrideH;
-  int *status;
-};
-struct BlockMapArgs {
-  int B, H, N, M, tilesQ, tilesKv;
-  int *blockList, *blockCount;
-  int *status;
-};
-static_assert(sizeof(ParamSlot) == 88 && sizeof(FlashArgs) == 224 &&
-                  sizeof(BlockMapArgs) == 48,
-              "host mirrors must match the device structs");
 
 /// q, k, v and out are read 16 bytes at a time along the head dim.
 llvm::Error checkGPULayout(const char *what, const TensorView &t, bool rows16) {
@@ -71,7 +46,7 @@ llvm::Error checkGPULayout(const char *what, const TensorView &t, bool rows16) {
   return llvm::Error::success();
 }
 
-void copyStrides(int64_t (&to)[3], const TensorView &t) {
+void copyStrides(attnc_cuda::i64 (&to)[3], const TensorView &t) {
   for (int d = 0; d < 3; ++d)
     to[d] = t.strides[d];
 }
@@ -119,10 +94,10 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     return makeError(k.loaded.error);
 
   FlashArgs a = {};
-  a.q = args.q.data;
-  a.k = args.k.data;
-  a.v = args.v.data;
-  a.out = args.out.data;
+  a.q = static_cast<const u16 *>(args.q.data);
+  a.k = static_cast<const u16 *>(args.k.data);
+  a.v = static_cast<const u16 *>(args.v.data);
+  a.out = static_cast<u16 *>(args.out.data);
   a.lse = lse ? static_cast<float *>(lse->data) : nullptr;
   copyStrides(a.qs, args.q);
   copyStrides(a.ks, args.k);
@@ -200,8 +175,9 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     a.blockStrideB = spec.blockMapUsesBatch ? int(mapH * a.tilesQ) : 0;
     a.blockStrideH = spec.blockMapUsesHead ? a.tilesQ : 0;
     void *mapArgs[] = {&m, slots.data()};
-    // A line of CTAs, as build_block_map in the header reads it.
-    unsigned grid[3] = {unsigned((a.tilesQ + 3) / 4 * mapH * mapB), 1, 1};
+    // A line of CTAs, as build_block_map reads it.
+    unsigned grid[3] = {
+        unsigned(attnc_cuda::block_map_ctas_per_row(m) * mapH * mapB), 1, 1};
     error = cuda::launch(k.loaded.blockMap, grid, 128, 0, stream, mapArgs);
   }
   if (!error) {

@@ -38,51 +38,9 @@
 #ifndef ATTNC_CUDA_FLASH_FWD_CUH
 #define ATTNC_CUDA_FLASH_FWD_CUH
 
+#include "attnc/flash_args.h" // ParamSlot, FlashArgs, BlockMapArgs
+
 namespace attnc_cuda {
-
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef long long i64;
-typedef unsigned long long u64;
-
-/// One param as the host passes it: a tensor (pointer, sizes, strides in
-/// elements) or a scalar (f for floats, i for integers and bools).
-struct ParamSlot {
-  const void *ptr;
-  i64 size[4];
-  i64 stride[4];
-  double f;
-  i64 i;
-};
-
-/// The tensors and sizes of one call. Strides are in elements, for the
-/// batch, head and row dimensions; the head dim is contiguous.
-struct FlashArgs {
-  const u16 *q, *k, *v;
-  u16 *out;
-  float *lse;
-  i64 qs[3], ks[3], vs[3], os[3], ls[3];
-  int B, H, N, M, group; // group = H / Hkv
-  int tilesQ, tilesKv;
-  const int *blockList;  // run-time block map rows (kBlockList), see below
-  const int *blockCount;
-  int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
-  int *status;                    // 1 + first param read out of bounds
-};
-
-/// What the block-map kernel writes: for every (b, h, query tile) row, the
-/// non-empty key tiles in order, each as tile * 2 + (1 if partial), and
-/// their count. Dimensions the classifier ignores have extent 1.
-struct BlockMapArgs {
-  int B, H, N, M, tilesQ, tilesKv;
-  int *blockList, *blockCount;
-  int *status;
-};
-
-// lib/JIT/GpuKernel.cpp fills these structs from host mirrors that assert
-// the same sizes: a member added on one side only fails to compile.
-static_assert(sizeof(ParamSlot) == 88 && sizeof(FlashArgs) == 224 && sizeof(BlockMapArgs) == 48,
-              "update the host mirrors in lib/JIT/GpuKernel.cpp with these structs");
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -422,10 +380,6 @@ template <class V, class C> struct TileWalker {
     }
   }
 };
-
-/// The block-map kernel runs 4 warps a CTA, one per (b, h, query tile) row;
-/// its grid is B * H times this many CTAs.
-__host__ __device__ inline int block_map_ctas_per_row(const BlockMapArgs &a) { return (a.tilesQ + 3) / 4; }
 
 /// The block-map kernel's body: one warp per (b, h, query tile) row.
 template <class V, class C>
