@@ -15,6 +15,8 @@
 #include "dialect/RegionComposition.h"
 #include "Transforms/GPUSchedule.h"
 
+#include "attnc/flash_args.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -158,12 +160,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
     return flash.emitError("GPU tiles need tile_q a multiple of 16 * warps (")
            << 16 * warps << ") and tile_kv a multiple of 16, both up to 256";
   spec.threads = warps * 32;
-  // Q's shared-memory rows are padded by 8 elements; K's and V's too unless
-  // they hold a multiple of 64, which are swizzled instead (QTile, KTile and
-  // VTile in the header; the generated code asserts that both agree).
-  auto pitch = [](int64_t cols) { return cols % 64 == 0 ? cols : cols + 8; };
-  spec.sharedBytes =
-      2 * (spec.tileQ * (d + 8) + stages * spec.tileKv * (pitch(d) + pitch(dv)));
+  // The shared memory by the templates' own rule (Config asserts that its
+  // tiles agree; the generated code checks the number once more).
+  spec.sharedBytes = attnc_cuda::forward_shared_bytes(
+      int(d), int(dv), int(spec.tileQ), int(spec.tileKv), int(stages));
   // The opt-in limit of sm_80 and sm_90 (an SM's 228 KiB less 1 KiB that
   // the driver keeps per CTA).
   const int64_t maxSharedBytes = 227 * 1024;

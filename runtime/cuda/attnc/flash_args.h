@@ -57,6 +57,19 @@ struct BlockMapArgs {
   int *status;
 };
 
+/// The forward kernel's shared memory, in 16-bit elements per tile row: Q
+/// rows are padded by 8 elements (PaddedTile); K and V rows XOR-swizzled
+/// where they hold whole groups of 64 (SwizzledTile), else padded. Config
+/// checks its tiles against these, and attnc's code generator sizes the
+/// launch with forward_shared_bytes.
+ATTNC_HOST_DEVICE constexpr int padded_pitch(int cols) { return cols + 8; }
+ATTNC_HOST_DEVICE constexpr int streamed_pitch(int cols) { return cols % 64 == 0 ? cols : padded_pitch(cols); }
+/// Bytes for the Q tile (bm rows of d) and `stages` K/V tiles (bn rows of d
+/// and of dv).
+ATTNC_HOST_DEVICE constexpr long long forward_shared_bytes(int d, int dv, int bm, int bn, int stages) {
+  return 2LL * (bm * padded_pitch(d) + stages * bn * (streamed_pitch(d) + streamed_pitch(dv)));
+}
+
 /// The block-map kernel runs 4 warps a CTA, one per (b, h, query tile) row;
 /// its grid is B * H times this many CTAs (a line: see build_block_map).
 ATTNC_HOST_DEVICE inline int block_map_ctas_per_row(const BlockMapArgs &a) { return (a.tilesQ + 3) / 4; }

@@ -216,7 +216,7 @@ __device__ __forceinline__ float ex2(float x) {
 
 template <int COLS> struct PaddedTile {
   static constexpr int kChunks = COLS / 8;
-  static constexpr int kPitch = COLS + 8; // elements
+  static constexpr int kPitch = padded_pitch(COLS); // elements
   static_assert(COLS % 16 == 0, "head dims are multiples of 16");
   static __host__ __device__ __forceinline__ int offset(int row, int chunk) { return row * kPitch + chunk * 8; }
   static __host__ __device__ constexpr int elements(int rows) { return rows * kPitch; }
@@ -427,6 +427,7 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_> st
   typedef StreamedTile<D> KTile;
   typedef StreamedTile<DV> VTile;
   static constexpr int kSmemBytes = 2 * (QTile::elements(BM) + STAGES * (KTile::elements(BN) + VTile::elements(BN)));
+  static_assert(kSmemBytes == forward_shared_bytes(D, DV, BM, BN, STAGES), "the host sizes the launch by this");
 };
 
 template <class V, class C> struct FlashForward {
