@@ -67,8 +67,8 @@ cl::opt<Emit> emit(
                           "point, and its C header beside it (-o K.o writes "
                           "K.h)"),
                clEnumValN(Emit::CUDA, "cuda",
-                          "CUDA C++ of the GPU kernel (--target=sm_XX); it "
-                          "includes runtime/cuda/attnc/flash_fwd.cuh"),
+                          "CUDA C++ of the GPU kernel (--target=sm_XX), the "
+                          "tile templates pasted in: nvcc compiles it alone"),
                clEnumValN(Emit::PTX, "ptx", "PTX of the GPU kernel, by NVRTC"),
                clEnumValN(Emit::Cubin, "cubin",
                           "a cubin of the GPU kernel, by NVRTC")),
