@@ -6,10 +6,17 @@
 # flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
-#   test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
+#   [EXAMPLES="relative_bias document"] [PARTS="reference memcheck aot flex"] \
+#     test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
+# EXAMPLES limits the reference checks and memcheck to those variants (file
+# names without .attn; default all); PARTS picks the parts (default all).
 # Exit status 0 when everything passed; 77 when there is no GPU.
 set -uo pipefail
 bin=${1:-build/bin}
+examples=${EXAMPLES:-}
+parts=${PARTS:-reference memcheck aot flex}
+selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
+wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
 if ! "$bin/attnc" run examples/dense.attn --target=gpu --shape N=1,D=64 >/dev/null 2>&1; then
   echo "test/gpu: skipped: no usable CUDA device here"
@@ -26,7 +33,9 @@ shapes=(
   "B=2,H=2,N=130,M=77,D=192,Dv=128"   # MLA-style head dims
 )
 pass=0; fail=0
+wanted reference || shapes=()
 for f in examples/*.attn; do
+  selected "$f" || continue
   for shape in "${shapes[@]}"; do
     # document ids have shape [N]: with M > N the mask reads past them, and
     # the run must fail with that error rather than pass or crash.
@@ -43,6 +52,7 @@ for f in examples/*.attn; do
 done
 for dtype in f16; do
   for f in examples/causal.attn examples/softcap.attn examples/sigmoid.attn; do
+    wanted reference && selected "$f" || continue
     out=$("$bin/attnc" run "$f" --target=gpu --dtype=$dtype --check --shape B=1,H=4,N=333,D=128 2>&1)
     if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $dtype"; echo "$out" | tail -4; fi
   done
@@ -50,15 +60,17 @@ done
 # B or H past 65535 (grids are lines of CTAs): key padding's block map
 # varies with the batch, head_padding's with the head.
 for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_padding.attn:B=1,H=70000,N=2,M=20,D=64; do
+  wanted reference && selected "${run%:*}" || continue
   out=$("$bin/attnc" run "${run%:*}" --target=gpu --check --ids 24 --shape "${run#*:}" 2>&1)
   if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $run"; echo "$out" | tail -4; fi
 done
 echo "reference checks: $pass passed, $fail failed"
 
 sanitized=0
-if command -v compute-sanitizer >/dev/null; then
-  for run in document:64 alibi_causal:64 block_sparse:64 gated_output:64 causal:128 dense:128; do
+if wanted memcheck && command -v compute-sanitizer >/dev/null; then
+  for run in document:64 alibi_causal:64 block_sparse:64 gated_output:64 relative_bias:64 causal:128 dense:128; do
     f=examples/${run%:*}.attn d=${run#*:}
+    selected "$f" || continue
     # document: M = N (its ids have shape [N]); the others with M != N, so
     # that the last key tile is partial (rows past M are zero-filled).
     m=333; case $f in *document*) m=200;; esac
@@ -71,12 +83,16 @@ if command -v compute-sanitizer >/dev/null; then
   done
   echo "compute-sanitizer memcheck: $sanitized clean"
 fi
-if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+if ! wanted aot; then
+  echo "AOT entry points: not in PARTS"
+elif command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
   test/gpu/aot_check.sh "$bin" || fail=$((fail+1))
 else
   echo "AOT entry points: skipped (no nvcc here)"
 fi
-if python3 -c "import torch" 2>/dev/null; then
+if ! wanted flex; then
+  echo "flex_attention comparisons: not in PARTS"
+elif python3 -c "import torch" 2>/dev/null; then
   python3 test/gpu/flex_check.py "$bin" || fail=$((fail+1))
 else
   echo "flex_attention comparisons: skipped (no PyTorch here)"
