@@ -398,15 +398,10 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
                                           StringRef identity) {
   Location loc = variantBody.getParentOp()->getLoc();
 
-  // Each op's stage is what it depends on (the row, the key or the pair);
-  // the yield runs per pair. Constants are spelled as literals where they
-  // are used (operand()), in whichever function.
-  enum Stage : unsigned {
-    Uniform = OnNeither,
-    RowStage = OnQuery,
-    ColStage = OnKey,
-    PairStage = OnPair
-  };
+  // Each op's stage is what it depends on: OnQuery runs per row, OnKey per
+  // key, OnPair per pair (the yield too), OnNeither where it is read.
+  // Constants are spelled as literals where they are used (operand()), in
+  // whichever function.
   DenseMap<Value, unsigned> stageOf = getIndexDependence(region, role);
   SmallVector<Operation *> ops;
   if (!region.empty())
@@ -414,27 +409,32 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
       if (!isa<arith::ConstantOp>(op))
         ops.push_back(&op);
   auto stage = [&](Operation *op) {
-    return op->getNumResults() ? stageOf.lookup(op->getResult(0)) : PairStage;
+    return op->getNumResults() ? stageOf.lookup(op->getResult(0)) : OnPair;
   };
   // Uniform values are made in the row function where the row or pair
   // stage reads them, and again in the column function where that does
   // (cheap: the compiler merges the copies of per-CTA values).
   llvm::SetVector<Value> rowOut, colOut;
   llvm::SmallPtrSet<Operation *, 8> rowUniform, colUniform;
+  auto inRow = [&](Operation *op) {
+    return stage(op) == OnQuery || rowUniform.contains(op);
+  };
+  auto inCol = [&](Operation *op) {
+    return stage(op) == OnKey || colUniform.contains(op);
+  };
   for (Operation *op : llvm::reverse(ops)) {
     unsigned s = stage(op);
-    bool inRow = s == RowStage || rowUniform.contains(op);
-    bool inCol = s == ColStage || colUniform.contains(op);
+    bool rowReads = inRow(op), colReads = inCol(op);
     for (Value operand : op->getOperands()) {
       Operation *def = operand.getDefiningOp();
       if (!def || isa<arith::ConstantOp>(def))
         continue;
       unsigned from = stageOf.lookup(operand);
-      if (s == PairStage && from != PairStage)
-        (from == ColStage ? colOut : rowOut).insert(operand);
-      if (from == Uniform && (inRow || s == PairStage))
+      if (s == OnPair && from != OnPair)
+        (from == OnKey ? colOut : rowOut).insert(operand);
+      if (from == OnNeither && (rowReads || s == OnPair))
         rowUniform.insert(def);
-      if (from == Uniform && inCol)
+      if (from == OnNeither && colReads)
         colUniform.insert(def);
     }
   }
@@ -446,12 +446,6 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
     StringRef fn, type, var, index;
     llvm::SetVector<Value> &out;
     function_ref<bool(Operation *)> member;
-  };
-  auto inRow = [&](Operation *op) {
-    return stage(op) == RowStage || rowUniform.contains(op);
-  };
-  auto inCol = [&](Operation *op) {
-    return stage(op) == ColStage || colUniform.contains(op);
   };
   StageFunction stages[] = {{"row", "Row", "r", "q_idx", rowOut, inRow},
                             {"col", "Col", "c", "kv_idx", colOut, inCol}};
@@ -489,6 +483,6 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
   std::string structs =
       ("const " + typePrefix + "Row &r, const " + typePrefix + "Col &c, ").str();
   return emitFunction(region, role, name, identity, structs,
-                      [&](Operation *op) { return stage(op) == PairStage; },
+                      [&](Operation *op) { return stage(op) == OnPair; },
                       &fieldOf);
 }
