@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <iterator>
 
 using namespace attnc;
 using attnc_cuda::BlockMapArgs;
@@ -141,19 +140,11 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     ParamSlot &slot = slots[i];
     if (k.params[i].isTensor) {
       const MemRefDescriptor &m = tensorParams[tensor++];
-      bool empty = false;
-      for (size_t d = 0; d < m.rank; ++d) {
-        slot.size[d] = m.sizes[d];
-        slot.stride[d] = m.strides[d];
-        empty |= m.sizes[d] == 0;
-      }
-      // Kernels read params even when the read is out of bounds (and report
-      // it): load_param at element 0, load_range at its index clamped to -1
-      // in an empty tensor. So an empty tensor points at the scratch words
-      // (16 bytes, one element of any type), with no strides.
+      // An empty tensor points at the scratch words (16 bytes, one element
+      // of any type; see set_tensor_extent).
+      bool empty = attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides,
+                                                 int(m.rank));
       slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
-      if (empty)
-        std::fill(std::begin(slot.stride), std::end(slot.stride), 0);
     } else {
       const ScalarStorage &v = scalarParams[scalar++];
       bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||

@@ -57,6 +57,22 @@ struct BlockMapArgs {
   int *status;
 };
 
+/// Copies a tensor param's sizes and strides into its slot and says whether
+/// the tensor is empty. An empty one gets no strides: kernels read params
+/// even out of bounds (load_param at element 0, load_range at its index
+/// clamped to -1), so the launcher points it at scratch words, and with no
+/// strides every such read stays on them.
+template <class Int> inline bool set_tensor_extent(ParamSlot &s, const Int *sizes, const Int *strides, int rank) {
+  bool empty = false;
+  for (int d = 0; d < rank; ++d)
+    empty |= sizes[d] == 0;
+  for (int d = 0; d < rank; ++d) {
+    s.size[d] = sizes[d];
+    s.stride[d] = empty ? 0 : strides[d];
+  }
+  return empty;
+}
+
 /// The forward kernel's shared memory, in 16-bit elements per tile row: Q
 /// rows are padded by 8 elements (PaddedTile); K and V rows XOR-swizzled
 /// where they hold whole groups of 64 (SwizzledTile), else padded. Config

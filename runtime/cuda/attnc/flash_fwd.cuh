@@ -924,16 +924,8 @@ template <class V, class C> struct HostCall {
   template <class M> void tensor(ParamSlot &slot, int index, const M *m, int bytes) {
     constexpr int rank = sizeof(m->sizes) / sizeof(m->sizes[0]);
     slot.ptr = host_data(m, bytes);
-    bool empty = false;
-    for (int d = 0; d < rank; ++d)
-      empty |= m->sizes[d] == 0;
-    // An empty tensor has no element 0 for an out-of-bounds load_param to
-    // read, and load_range clamps its index to -1: with no strides both read
-    // the scratch word the launch points it at.
-    for (int d = 0; d < rank; ++d)
-      slot.size[d] = m->sizes[d], slot.stride[d] = empty ? 0 : m->strides[d];
-    if (empty)
-      emptyParams |= 1ull << index;
+    if (set_tensor_extent(slot, m->sizes, m->strides, rank))
+      emptyParams |= 1ull << index; // pointed at the scratch words in launch
   }
 
   /// Launches on `stream`: the block map `blockMap` first when not null (its
