@@ -29,12 +29,13 @@ static int64_t hostVectorWidth() {
 /// query and the key: a load per pair on every tile the kernel visits.
 static bool gathersPerPair(FlashOp flash) {
   Region &scoreMod = flash.getScoreMod();
+  if (scoreMod.empty())
+    return false;
   DenseMap<Value, unsigned> dependence =
       getIndexDependence(scoreMod, RegionRole::ScoreMod);
-  return !scoreMod.empty() &&
-         llvm::any_of(scoreMod.front().getOps<LoadOp>(), [&](LoadOp load) {
-           return dependence.lookup(load.getResult()) == OnPair;
-         });
+  return llvm::any_of(scoreMod.front().getOps<LoadOp>(), [&](LoadOp load) {
+    return dependence.lookup(load.getResult()) == OnPair;
+  });
 }
 
 namespace {
