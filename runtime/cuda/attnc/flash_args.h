@@ -78,8 +78,9 @@ template <class Int> inline bool set_tensor_extent(ParamSlot &s, const Int *size
 /// where they hold whole groups of 64 (SwizzledTile), else padded. Config
 /// checks its tiles against these, and attnc's code generator sizes the
 /// launch with forward_shared_bytes.
+ATTNC_HOST_DEVICE constexpr bool swizzles_rows(int cols) { return cols % 64 == 0; }
 ATTNC_HOST_DEVICE constexpr int padded_pitch(int cols) { return cols + 8; }
-ATTNC_HOST_DEVICE constexpr int streamed_pitch(int cols) { return cols % 64 == 0 ? cols : padded_pitch(cols); }
+ATTNC_HOST_DEVICE constexpr int streamed_pitch(int cols) { return swizzles_rows(cols) ? cols : padded_pitch(cols); }
 /// Bytes for the Q tile (bm rows of d) and `stages` K/V tiles (bn rows of d
 /// and of dv).
 ATTNC_HOST_DEVICE constexpr long long forward_shared_bytes(int d, int dv, int bm, int bn, int stages) {

@@ -243,7 +243,7 @@ template <int COLS> struct SwizzledTile {
 template <bool B, class T, class F> struct Choose { typedef T type; };
 template <class T, class F> struct Choose<false, T, F> { typedef F type; };
 /// The layout of a K or V tile: swizzled where the row width allows.
-template <int COLS> using StreamedTile = typename Choose<COLS % 64 == 0, SwizzledTile<COLS>, PaddedTile<COLS>>::type;
+template <int COLS> using StreamedTile = typename Choose<swizzles_rows(COLS), SwizzledTile<COLS>, PaddedTile<COLS>>::type;
 
 /// One thread's part of copying tiles of ROWS rows from a global tensor
 /// (row stride `stride` elements) into `Tile`s with cp.async. Where
