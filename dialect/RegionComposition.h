@@ -12,8 +12,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Region.h"
-#include "llvm/ADT/DenseMap.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace mlir::attn {
 
