@@ -182,6 +182,11 @@ __device__ __forceinline__ float fdiv(float a, float b) {
   return y;
 }
 
+/// 8- and 16-byte shared and global accesses (the CUDA headers' float2 and
+/// uint4 without the headers).
+struct alignas(8) F32x2 { float x, y; };
+struct alignas(16) U32x4 { u32 w[4]; };
+
 /// Hides a value's origin from the optimiser: products of it inside the
 /// key-tile loop are then recomputed per tile instead of being hoisted out
 /// of the loop and held in registers the accumulators need.
@@ -682,6 +687,83 @@ template <class V, class C> struct FlashForward {
     }
   }
 
+  // The epilogue stages each warp's rows of O through shared memory (its
+  // own part, so warps need no barrier between them), a chunk of kOutCols
+  // columns at a time: the fragments go in as they lie in registers, and a
+  // rolled loop takes rows out 8 values at a time into 16-byte stores, with
+  // output_mod applied there, once in the code instead of once per register
+  // (its param reads then coalesce too). Values are staged as f32 where
+  // output_mod takes them, else packed as they are stored. Rows are padded
+  // by 8 values, so that the fragment writes meet no bank conflicts.
+  static constexpr int kOutBytes = V::kHasOutputMod ? 4 : 2;
+  static constexpr int outColumns() {
+    int cols = DV;
+    while (cols > 8 && (DV % cols || BM * (cols + 8) * kOutBytes > C::kSmemBytes))
+      cols -= 8;
+    return cols;
+  }
+  static constexpr int kOutCols = outColumns();
+  static_assert(DV % kOutCols == 0 && BM * (kOutCols + 8) * kOutBytes <= C::kSmemBytes, "O is staged in chunks");
+
+  static __device__ __forceinline__ void store(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
+                                               unsigned char *smem, int warp, int lane, int b, int h, int q0,
+                                               const FlashArgs &a, const typename V::Params &P, int &status) {
+    constexpr int pitch = kOutCols + 8, rows = MF * 16;
+    unsigned char *stage = smem + warp * rows * pitch * kOutBytes;
+    // This lane's first fragment element; the others are constant offsets.
+    unsigned char *fragment = stage + ((lane >> 2) * pitch + (lane & 3) * 2) * kOutBytes;
+    u16 *gRows = a.out + b * a.os[0] + h * a.os[1];
+    const int firstRow = q0 + warp * rows;
+    // 16-byte stores need 16-byte aligned rows; other views take 4 bytes.
+    const bool wide = ((reinterpret_cast<unsigned long long>(a.out) | u64(a.os[0] | a.os[1] | a.os[2]) * 2) & 15) == 0;
+#pragma unroll
+    for (int c0 = 0; c0 < DV; c0 += kOutCols) {
+#pragma unroll
+      for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int dn = c0 / 8; dn < (c0 + kOutCols) / 8; ++dn) {
+            unsigned char *at = fragment + ((mf * 16 + half * 8) * pitch + dn * 8 - c0) * kOutBytes;
+            const float o0 = O[mf][dn][half * 2] * inv[mf][half], o1 = O[mf][dn][half * 2 + 1] * inv[mf][half];
+            if constexpr (V::kHasOutputMod)
+              *reinterpret_cast<F32x2 *>(at) = F32x2{o0, o1};
+            else
+              *reinterpret_cast<u32 *>(at) = pack2<C::F16>(o0, o1);
+          }
+      __syncwarp();
+      constexpr int chunks = kOutCols / 8; // of 8 values per row
+#pragma unroll 1
+      for (int i = lane; i < rows * chunks; i += 32) {
+        const int r = u32(i) / chunks, c = u32(i) % chunks * 8, q = firstRow + r;
+        if (q >= a.N)
+          continue;
+        u32 packed[4];
+        if constexpr (V::kHasOutputMod) {
+          const float *o = reinterpret_cast<const float *>(stage) + r * pitch + c;
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            packed[e] = pack2<C::F16>(V::output_mod(o[2 * e], b, h, q, c0 + c + 2 * e, P, status),
+                                      V::output_mod(o[2 * e + 1], b, h, q, c0 + c + 2 * e + 1, P, status));
+        } else {
+          const U32x4 v = *reinterpret_cast<const U32x4 *>(stage + (r * pitch + c) * 2);
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            packed[e] = v.w[e];
+        }
+        u16 *g = gRows + i64(q) * a.os[2] + c0 + c;
+        if (wide) {
+          *reinterpret_cast<U32x4 *>(g) = U32x4{{packed[0], packed[1], packed[2], packed[3]}};
+        } else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            reinterpret_cast<u32 *>(g)[e] = packed[e];
+        }
+      }
+      __syncwarp(); // the next chunk overwrites the stage
+    }
+  }
+
   typedef TileCopy<KTile, BN, NT> KCopy;
   typedef TileCopy<VTile, BN, NT> VCopy;
 
@@ -785,38 +867,28 @@ template <class V, class C> struct FlashForward {
     }
     cp_async_wait<0>();
 
-    // Epilogue: normalise, output_mod, store; lse per row.
+    // Epilogue: lse per row; O normalised and stored (store).
+    float inv[MF][2];
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        int q = q0 + rowOf(warp, lane, mf, half);
-        float inv = 1.f;
+        inv[mf][half] = 1.f;
         if constexpr (V::kNormalizer == 0) {
+          const int q = q0 + rowOf(warp, lane, mf, half);
           float sum = rowSum[mf][half * 2];
           if constexpr (!kSumByMma) {
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
           }
-          inv = sum > 0.f ? 1.f / sum : 0.f;
+          inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
           if (a.lse && q < a.N && (lane & 3) == 0)
             a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
                 sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
         }
-        if (q >= a.N)
-          continue;
-        u16 *gO = a.out + b * a.os[0] + h * a.os[1] + i64(q) * a.os[2];
-#pragma unroll
-        for (int dn = 0; dn < DV / 8; ++dn) {
-          int d = colOf(lane, dn, 0);
-          float o0 = O[mf][dn][half * 2] * inv, o1 = O[mf][dn][half * 2 + 1] * inv;
-          if constexpr (V::kHasOutputMod) {
-            o0 = V::output_mod(o0, b, h, q, d, P, status);
-            o1 = V::output_mod(o1, b, h, q, d + 1, P, status);
-          }
-          *reinterpret_cast<u32 *>(gO + d) = pack2<C::F16>(o0, o1);
-        }
       }
+    __syncthreads(); // every warp is done with Q, K and V: smem is free
+    store(O, inv, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);
     if (status)
       atomicCAS(a.status, 0, status);
   }
