@@ -63,6 +63,15 @@ DenseMap<Value, unsigned> mlir::attn::getIndexDependence(Region &region,
   return dependence;
 }
 
+bool mlir::attn::readsParamPerPair(Region &region, RegionRole kind) {
+  if (region.empty())
+    return false;
+  DenseMap<Value, unsigned> dependence = getIndexDependence(region, kind);
+  return llvm::any_of(region.front().getOps<LoadOp>(), [&](LoadOp load) {
+    return dependence.lookup(load.getResult()) == OnPair;
+  });
+}
+
 SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
                                                      RegionRole kind) {
   Builder b(ctx);

@@ -55,6 +55,10 @@ enum IndexDependence : unsigned {
 /// decides which stage (per query row, per key, per pair) computes a value.
 DenseMap<Value, unsigned> getIndexDependence(Region &region, RegionRole kind);
 
+/// Whether the single-block `region` reads a param at an index that depends
+/// on both the query and the key: a load per pair wherever it runs per pair.
+bool readsParamPerPair(Region &region, RegionRole kind);
+
 /// Checks that `region` has one block with the kind's arguments, ending in an
 /// attn.yield of the kind's type. An empty region is accepted when
 /// `allowEmpty` (attn.flash uses it for "no such step").

@@ -25,19 +25,6 @@ static int64_t hostVectorWidth() {
   return 4;
 }
 
-/// Whether the score_mod reads a param at an index that depends on both the
-/// query and the key: a load per pair on every tile the kernel visits.
-static bool gathersPerPair(FlashOp flash) {
-  Region &scoreMod = flash.getScoreMod();
-  if (scoreMod.empty())
-    return false;
-  DenseMap<Value, unsigned> dependence =
-      getIndexDependence(scoreMod, RegionRole::ScoreMod);
-  return llvm::any_of(scoreMod.front().getOps<LoadOp>(), [&](LoadOp load) {
-    return dependence.lookup(load.getResult()) == OnPair;
-  });
-}
-
 namespace {
 struct AttnSelectSchedulePass
     : attn::impl::AttnSelectScheduleBase<AttnSelectSchedulePass> {
@@ -74,8 +61,10 @@ struct AttnSelectSchedulePass
       int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
       int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
       bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
-      GPUTiles tiles = defaultGPUTiles(known ? d : 0, known ? dv : 0,
-                                       gathersPerPair(flash));
+      GPUTiles tiles = defaultGPUTiles(
+          known ? d : 0, known ? dv : 0,
+          readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),
+          readsParamPerPair(flash.getMask(), RegionRole::Mask));
       if (!flash.getTileQ())
         flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : tiles.tileQ));
       if (!flash.getTileKv())
