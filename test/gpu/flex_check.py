@@ -49,6 +49,8 @@ CASES = {
         lambda b, h, q, kv: (kv < P["len"][b]) & (q >= kv)),
     "block_sparse": lambda P: (
         None, lambda b, h, q, kv: P["map"][h, q // 128, kv // 128] != 0),
+    "tensor_mask": lambda P: (
+        None, lambda b, h, q, kv: P["allowed"][q, kv] != 0),
     "neighborhood_2d": lambda P: (
         None, lambda b, h, q, kv: ((q // P["width"] - kv // P["width"]).abs() <= 3)
         & ((q % P["width"] - kv % P["width"]).abs() <= 3)),

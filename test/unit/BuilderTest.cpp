@@ -128,6 +128,13 @@ TEST_CASE("builder and DSL agree: block-sparse map", "[builder]") {
   checkSameIR("block_sparse.attn", v);
 }
 
+TEST_CASE("builder and DSL agree: a mask tensor", "[builder]") {
+  VariantBuilder v("tensor_mask");
+  Param allowed = v.tensor("allowed", DType::Bool, {"N", "M"});
+  v.mask(allowed(q_idx(), kv_idx()));
+  checkSameIR("tensor_mask.attn", v);
+}
+
 TEST_CASE("builder and DSL agree: GQA + causal + softcap", "[builder]") {
   VariantBuilder v("gqa_causal_softcap");
   Param cap = v.scalar("cap", DType::F32, 50.0);
