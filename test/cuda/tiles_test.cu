@@ -71,6 +71,36 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
     }
 }
 
+/// The epilogue's staging (OutputStage): a warp's fragment writes, lane l
+/// writing values 2 (l % 4) and up of row l / 4 (plus constant row and
+/// column offsets), meet no bank conflicts, and the stores out read every
+/// 8 values of a row from a 16-byte aligned offset.
+template <int COLS, int BYTES> static void checkOutputStage(const char *name, int rows) {
+  typedef OutputStage<COLS, BYTES> Stage;
+  // Each lane writes two values (4 bytes as a 16-bit pair, 8 as two f32);
+  // 8-byte accesses go as two half-warps. Within a phase, every bank once.
+  const int lanesPerPhase = BYTES == 4 ? 16 : 32, words = 2 * BYTES / 4;
+  for (int r0 = 0; r0 + 8 <= rows; r0 += 8)
+    for (int c0 = 0; c0 < COLS; c0 += 8)
+      for (int phase = 0; phase < 32 / lanesPerPhase; ++phase) {
+        std::set<int> banks;
+        for (int l = phase * lanesPerPhase; l < (phase + 1) * lanesPerPhase; ++l) {
+          int o = Stage::offset(l / 4, 2 * (l % 4)) + Stage::offset(r0, c0);
+          EXPECT(o == Stage::offset(r0 + l / 4, c0 + 2 * (l % 4)), "%s: offset not linear", name);
+          EXPECT(o % (2 * BYTES) == 0, "%s rows %d col %d lane %d: offset %d misaligned", name, r0, c0, l, o);
+          for (int w = 0; w < words; ++w)
+            banks.insert((o / 4 + w) % 32);
+        }
+        EXPECT(int(banks.size()) == lanesPerPhase * words, "%s rows %d..%d cols %d..: %d banks for %d words", name,
+               r0, r0 + 7, c0, int(banks.size()), lanesPerPhase * words);
+      }
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < COLS; c += 8) {
+      int o = Stage::offset(r, c);
+      EXPECT(o % 16 == 0 && o + 16 <= Stage::bytes(rows), "%s row %d col %d: offset %d", name, r, c, o);
+    }
+}
+
 int main() {
   // K and V tiles (StreamedTile: swizzled at multiples of 64 columns) and
   // Q tiles (padded), at the head dims the kernels take and their key tiles.
@@ -83,6 +113,14 @@ int main() {
   checkLayout<PaddedTile<192>>("padded 192", 128);
   checkLayout<PaddedTile<256>>("padded 256", 64);
   checkLayout<PaddedTile<96>>("padded 96", 64);
+  // The epilogue's stages at the value head dims the kernels take (a warp's
+  // 32 or 16 rows), packed 16-bit and f32.
+  checkOutputStage<64, 2>("stage 64 x 16-bit", 32);
+  checkOutputStage<128, 2>("stage 128 x 16-bit", 32);
+  checkOutputStage<256, 2>("stage 256 x 16-bit", 16);
+  checkOutputStage<64, 4>("stage 64 x f32", 32);
+  checkOutputStage<128, 4>("stage 128 x f32", 32);
+  checkOutputStage<256, 4>("stage 256 x f32", 16);
   if (failures)
     std::printf("%d check(s) failed\n", failures);
   else

@@ -182,9 +182,10 @@ __device__ __forceinline__ float fdiv(float a, float b) {
   return y;
 }
 
-/// 8- and 16-byte shared and global accesses (the CUDA headers' float2 and
-/// uint4 without the headers).
+/// 8- and 16-byte shared and global accesses (the CUDA headers' float2,
+/// float4 and uint4 without the headers).
 struct alignas(8) F32x2 { float x, y; };
+struct alignas(16) F32x4 { float v[4]; };
 struct alignas(16) U32x4 { u32 w[4]; };
 
 /// Hides a value's origin from the optimiser: products of it inside the
@@ -243,6 +244,22 @@ template <int COLS> struct SwizzledTile {
   static __host__ __device__ __forceinline__ u32 at(u32 lane, int r, int c) {
     return (lane + 2 * (r * kPitch + (c & ~7) * 8)) ^ u32((c & 7) * 16);
   }
+};
+
+/// The epilogue's staging of a warp's rows of O: COLS values a row of BYTES
+/// bytes each (f32 where output_mod reads them, else packed 16-bit pairs),
+/// rows padded by 8 values. A warp's fragment writes (lane l: row l / 4,
+/// values 2 (l % 4) and up) then meet no bank conflicts, and every 8 values
+/// of a row start 16-byte aligned for the stores out.
+__host__ __device__ constexpr int output_stage_pitch(int cols) { return cols + 8; }
+template <int COLS, int BYTES> struct OutputStage {
+  static_assert(COLS % 8 == 0 && (BYTES == 2 || BYTES == 4), "rows of 8-value chunks, 16- or 32-bit values");
+  /// The byte offset of value `col` of row `row` (linear in both, so that a
+  /// lane's offsets differ from its first by constants).
+  static __host__ __device__ constexpr int offset(int row, int col) {
+    return (row * output_stage_pitch(COLS) + col) * BYTES;
+  }
+  static __host__ __device__ constexpr int bytes(int rows) { return rows * output_stage_pitch(COLS) * BYTES; }
 };
 
 template <bool B, class T, class F> struct Choose { typedef T type; };
@@ -693,25 +710,25 @@ template <class V, class C> struct FlashForward {
   // rolled loop takes rows out 8 values at a time into 16-byte stores, with
   // output_mod applied there, once in the code instead of once per register
   // (its param reads then coalesce too). Values are staged as f32 where
-  // output_mod takes them, else packed as they are stored. Rows are padded
-  // by 8 values, so that the fragment writes meet no bank conflicts.
+  // output_mod takes them, else packed as they are stored (OutputStage).
   static constexpr int kOutBytes = V::kHasOutputMod ? 4 : 2;
   static constexpr int outColumns() {
     int cols = DV;
-    while (cols > 8 && (DV % cols || BM * (cols + 8) * kOutBytes > C::kSmemBytes))
+    while (cols > 8 && (DV % cols || BM * output_stage_pitch(cols) * kOutBytes > C::kSmemBytes))
       cols -= 8;
     return cols;
   }
   static constexpr int kOutCols = outColumns();
-  static_assert(DV % kOutCols == 0 && BM * (kOutCols + 8) * kOutBytes <= C::kSmemBytes, "O is staged in chunks");
+  typedef OutputStage<kOutCols, kOutBytes> OutStage;
+  static_assert(DV % kOutCols == 0 && NT / 32 * OutStage::bytes(MF * 16) <= C::kSmemBytes, "each warp stages its rows");
 
   static __device__ __forceinline__ void store(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
                                                unsigned char *smem, int warp, int lane, int b, int h, int q0,
                                                const FlashArgs &a, const typename V::Params &P, int &status) {
-    constexpr int pitch = kOutCols + 8, rows = MF * 16;
-    unsigned char *stage = smem + warp * rows * pitch * kOutBytes;
+    constexpr int rows = MF * 16;
+    unsigned char *stage = smem + warp * OutStage::bytes(rows);
     // This lane's first fragment element; the others are constant offsets.
-    unsigned char *fragment = stage + ((lane >> 2) * pitch + (lane & 3) * 2) * kOutBytes;
+    unsigned char *fragment = stage + OutStage::offset(lane >> 2, (lane & 3) * 2);
     u16 *gRows = a.out + b * a.os[0] + h * a.os[1];
     const int firstRow = q0 + warp * rows;
     // 16-byte stores need 16-byte aligned rows; other views take 4 bytes.
@@ -724,7 +741,7 @@ template <class V, class C> struct FlashForward {
         for (int half = 0; half < 2; ++half)
 #pragma unroll
           for (int dn = c0 / 8; dn < (c0 + kOutCols) / 8; ++dn) {
-            unsigned char *at = fragment + ((mf * 16 + half * 8) * pitch + dn * 8 - c0) * kOutBytes;
+            unsigned char *at = fragment + OutStage::offset(mf * 16 + half * 8, dn * 8 - c0);
             const float o0 = O[mf][dn][half * 2] * inv[mf][half], o1 = O[mf][dn][half * 2 + 1] * inv[mf][half];
             if constexpr (V::kHasOutputMod)
               *reinterpret_cast<F32x2 *>(at) = F32x2{o0, o1};
@@ -740,13 +757,15 @@ template <class V, class C> struct FlashForward {
           continue;
         u32 packed[4];
         if constexpr (V::kHasOutputMod) {
-          const float *o = reinterpret_cast<const float *>(stage) + r * pitch + c;
+          const F32x4 *o = reinterpret_cast<const F32x4 *>(stage + OutStage::offset(r, c));
+          const F32x4 lo = o[0], hi = o[1];
+          float x[8] = {lo.v[0], lo.v[1], lo.v[2], lo.v[3], hi.v[0], hi.v[1], hi.v[2], hi.v[3]};
 #pragma unroll
           for (int e = 0; e < 4; ++e)
-            packed[e] = pack2<C::F16>(V::output_mod(o[2 * e], b, h, q, c0 + c + 2 * e, P, status),
-                                      V::output_mod(o[2 * e + 1], b, h, q, c0 + c + 2 * e + 1, P, status));
+            packed[e] = pack2<C::F16>(V::output_mod(x[2 * e], b, h, q, c0 + c + 2 * e, P, status),
+                                      V::output_mod(x[2 * e + 1], b, h, q, c0 + c + 2 * e + 1, P, status));
         } else {
-          const U32x4 v = *reinterpret_cast<const U32x4 *>(stage + (r * pitch + c) * 2);
+          const U32x4 v = *reinterpret_cast<const U32x4 *>(stage + OutStage::offset(r, c));
 #pragma unroll
           for (int e = 0; e < 4; ++e)
             packed[e] = v.w[e];
