@@ -4,8 +4,9 @@
 // check end to end: every (row, chunk) has its own 16-byte slot inside the
 // tile, the 8 rows an ldmatrix reads fall in 8 different bank groups, and the
 // address arithmetic the kernels use in their unrolled loops (TileCopy's
-// per-row steps, at()'s add-then-XOR) lands where offset() says. Compiled by
-// nvcc for the host; needs no GPU.
+// per-row steps, at()'s add-then-XOR) lands where offset() says; and the
+// epilogue's staging of O (OutputStage) takes a warp's fragment writes
+// without bank conflicts. Compiled by nvcc for the host; needs no GPU.
 //
 //===----------------------------------------------------------------------===//
 
