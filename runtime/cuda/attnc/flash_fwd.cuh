@@ -252,6 +252,9 @@ template <int COLS> struct SwizzledTile {
 /// values 2 (l % 4) and up) then meet no bank conflicts, and every 8 values
 /// of a row start 16-byte aligned for the stores out.
 __host__ __device__ constexpr int output_stage_pitch(int cols) { return cols + 8; }
+__host__ __device__ constexpr int output_stage_bytes(int rows, int cols, int bytes) {
+  return rows * output_stage_pitch(cols) * bytes;
+}
 template <int COLS, int BYTES> struct OutputStage {
   static_assert(COLS % 8 == 0 && (BYTES == 2 || BYTES == 4), "rows of 8-value chunks, 16- or 32-bit values");
   /// The byte offset of value `col` of row `row` (linear in both, so that a
@@ -259,7 +262,7 @@ template <int COLS, int BYTES> struct OutputStage {
   static __host__ __device__ constexpr int offset(int row, int col) {
     return (row * output_stage_pitch(COLS) + col) * BYTES;
   }
-  static __host__ __device__ constexpr int bytes(int rows) { return rows * output_stage_pitch(COLS) * BYTES; }
+  static __host__ __device__ constexpr int bytes(int rows) { return output_stage_bytes(rows, COLS, BYTES); }
 };
 
 template <bool B, class T, class F> struct Choose { typedef T type; };
@@ -714,7 +717,7 @@ template <class V, class C> struct FlashForward {
   static constexpr int kOutBytes = V::kHasOutputMod ? 4 : 2;
   static constexpr int outColumns() {
     int cols = DV;
-    while (cols > 8 && (DV % cols || BM * output_stage_pitch(cols) * kOutBytes > C::kSmemBytes))
+    while (cols > 8 && (DV % cols || output_stage_bytes(BM, cols, kOutBytes) > C::kSmemBytes))
       cols -= 8;
     return cols;
   }
