@@ -167,9 +167,9 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     a.blockStrideH = spec.blockMapUsesHead ? a.tilesQ : 0;
     void *mapArgs[] = {&m, slots.data()};
     // A line of CTAs, as build_block_map reads it.
-    unsigned grid[3] = {
-        unsigned(attnc_cuda::block_map_ctas_per_row(m) * mapH * mapB), 1, 1};
-    error = cuda::launch(k.loaded.blockMap, grid, 128, 0, stream, mapArgs);
+    unsigned grid[3] = {unsigned(attnc_cuda::block_map_ctas(m)), 1, 1};
+    error = cuda::launch(k.loaded.blockMap, grid, attnc_cuda::kBlockMapThreads,
+                         0, stream, mapArgs);
   }
   if (!error) {
     void *kernelArgs[] = {&a, slots.data()};

@@ -242,7 +242,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "}\n#endif\n";
   if (blockList)
     os << "\n#ifndef " << kSkipBlockMapMacro << "\n"
-       << "extern \"C\" __global__ void __launch_bounds__(128)\n"
+       << "extern \"C\" __global__ void "
+          "__launch_bounds__(attnc_cuda::kBlockMapThreads)\n"
        << spec.blockMapName << "(const attnc_cuda::BlockMapArgs a, const " << v
        << "::Params P) {\n"
        << "  attnc_cuda::build_block_map<" << v << ", " << c << ">(a, P);\n"

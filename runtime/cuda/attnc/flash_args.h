@@ -87,9 +87,11 @@ ATTNC_HOST_DEVICE constexpr long long forward_shared_bytes(int d, int dv, int bm
   return 2LL * (bm * padded_pitch(d) + stages * bn * (streamed_pitch(d) + streamed_pitch(dv)));
 }
 
-/// The block-map kernel runs 4 warps a CTA, one per (b, h, query tile) row;
-/// its grid is B * H times this many CTAs (a line: see build_block_map).
-ATTNC_HOST_DEVICE inline int block_map_ctas_per_row(const BlockMapArgs &a) { return (a.tilesQ + 3) / 4; }
+/// The block-map kernel runs a CTA of kBlockMapThreads per (b, h, query
+/// tile) row, the threads over its key tiles; its grid is a line of
+/// block_map_ctas of them (see build_block_map).
+constexpr int kBlockMapThreads = 128;
+ATTNC_HOST_DEVICE inline long long block_map_ctas(const BlockMapArgs &a) { return (long long)a.B * a.H * a.tilesQ; }
 
 } // namespace attnc_cuda
 

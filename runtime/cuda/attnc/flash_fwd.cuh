@@ -406,28 +406,37 @@ template <class V, class C> struct TileWalker {
   }
 };
 
-/// The block-map kernel's body: one warp per (b, h, query tile) row.
+/// The block-map kernel's body: one CTA per (b, h, query tile) row, a
+/// thread per key tile (one call of the classifier each), so that even a
+/// single (b, h) keeps the GPU busy; the row's list is in ascending order.
 template <class V, class C>
 __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
-  // One line of CTAs, block_map_ctas_per_row(a) for each (b, h) (a 3-D
-  // grid would cap B and H at 65535).
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32, perRow = block_map_ctas_per_row(a);
-  int qt = int(blockIdx.x) % perRow * (blockDim.x / 32) + warp, bh = int(blockIdx.x) / perRow;
-  int h = bh % a.H, b = bh / a.H;
-  if (qt >= a.tilesQ)
-    return;
-  int row = bh * a.tilesQ + qt;
+  constexpr int kWarps = kBlockMapThreads / 32;
+  __shared__ int warpKept[kWarps];
+  // One line of CTAs (a 3-D grid would cap B and H at 65535).
+  const int row = int(blockIdx.x), qt = row % a.tilesQ, bh = row / a.tilesQ;
+  const int h = bh % a.H, b = bh / a.H;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int *list = a.blockList + i64(row) * a.tilesKv;
-  int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
+  const int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
   int count = 0, status = 0;
-  for (int base = 0; base < a.tilesKv; base += 32) {
-    int t = base + lane, cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status);
-    u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+  for (int base = 0; base < a.tilesKv; base += kBlockMapThreads) {
+    const int t = base + int(threadIdx.x);
+    const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status);
+    const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+    if (lane == 0)
+      warpKept[warp] = __popc(kept);
+    __syncthreads();
+    int at = count + __popc(kept & ((1u << lane) - 1));
+    for (int w = 0; w < kWarps; ++w) {
+      at += w < warp ? warpKept[w] : 0;
+      count += warpKept[w];
+    }
     if (cls != 0)
-      list[count + __popc(kept & ((1u << lane) - 1))] = t * 2 + (cls == 1);
-    count += __popc(kept);
+      list[at] = t * 2 + (cls == 1);
+    __syncthreads(); // warpKept is read before the next step writes it
   }
-  if (lane == 0)
+  if (threadIdx.x == 0)
     a.blockCount[row] = count;
   if (status)
     atomicCAS(a.status, 0, status);
@@ -1049,7 +1058,7 @@ template <class V, class C> struct HostCall {
       a.blockList = m.blockList, a.blockCount = m.blockCount;
       a.blockStrideB = mapUsesBatch ? mapH * a.tilesQ : 0;
       a.blockStrideH = mapUsesHead ? a.tilesQ : 0;
-      blockMap<<<dim3(block_map_ctas_per_row(m) * mapH * mapB), 128, 0, stream>>>(m, P);
+      blockMap<<<dim3(unsigned(block_map_ctas(m))), kBlockMapThreads, 0, stream>>>(m, P);
       e = cudaGetLastError();
     }
     if (e == cudaSuccess)
