@@ -47,8 +47,9 @@ llvm::Error launch(Function fn, const unsigned (&grid)[3], unsigned threads,
                    unsigned sharedBytes, Stream stream, void **args);
 llvm::Error synchronize(Stream stream);
 
-/// Times `repeats` calls of `body` on `stream` with events: the median of
-/// the per-call times in seconds.
+/// Times `repeats` calls of `body` on `stream` with events, each after a
+/// write that evicts L2, the calls queued without waiting for each other
+/// (triton.testing.do_bench's method): the median time in seconds.
 llvm::Expected<double>
 timeOnStream(Stream stream, int repeats,
              llvm::function_ref<llvm::Error()> body);
