@@ -5,10 +5,11 @@ usage (on the GPU machine, from the project root):
     python3 bench/gpu/bench.py BIN_DIR [--out FILE.md]
 
 For each variant and N in {4096, 16384} (B*N = 16384 tokens, H = 16, D = 128,
-bf16, forward): the median time of attnc (`attnc run --target=gpu --bench`,
-CUDA events), of torch.compile'd flex_attention with its BlockMask and of
-F.scaled_dot_product_attention where it applies (triton.testing.do_bench,
-median); effective TFLOP/s over kept pairs (4 * D * kept pairs per second,
+bf16, forward): the median time of attnc (`attnc run --target=gpu --bench`:
+CUDA events, timed as triton.testing.do_bench times, L2 evicted before each
+call and the calls queued), of torch.compile'd flex_attention with its
+BlockMask and of F.scaled_dot_product_attention where it applies
+(triton.testing.do_bench, median); effective TFLOP/s over kept pairs (4 * D * kept pairs per second,
 kept pairs counted from the mask); and each compiler's compile time (attnc
 cold with an empty cache and warm from it; torch.compile's first call minus a
 steady call).

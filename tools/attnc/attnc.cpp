@@ -109,7 +109,9 @@ cl::opt<bool> runCheck("check",
                        cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runBench("bench",
                        cl::desc("Time the kernel: median of --repeats runs, "
-                                "GFLOP/s over kept pairs"),
+                                "GFLOP/s over kept pairs (GPU: CUDA events, "
+                                "L2 evicted before each run, runs queued, as "
+                                "triton.testing.do_bench)"),
                        cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand), cl::cat(attncCategory));
