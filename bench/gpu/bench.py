@@ -9,8 +9,9 @@ bf16, forward): the median time of attnc (`attnc run --target=gpu --bench`:
 CUDA events, timed as triton.testing.do_bench times, L2 evicted before each
 call and the calls queued), of torch.compile'd flex_attention with its
 BlockMask and of F.scaled_dot_product_attention where it applies
-(triton.testing.do_bench, median); effective TFLOP/s over kept pairs (4 * D * kept pairs per second,
-kept pairs counted from the mask); and each compiler's compile time (attnc
+(triton.testing.do_bench, median); effective TFLOP/s over kept pairs (4 * D
+* kept pairs per second, kept pairs counted from the mask); and each
+compiler's compile time (attnc
 cold with an empty cache and warm from it; torch.compile's first call minus a
 steady call).
 """
