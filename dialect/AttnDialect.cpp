@@ -11,10 +11,38 @@ using namespace mlir::attn;
 
 #include "dialect/AttnDialect.cpp.inc"
 #include "dialect/AttnEnums.cpp.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.cpp.inc"
 
 void AttnDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "dialect/AttnOps.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/AttnAttrs.cpp.inc"
+      >();
+}
+
+LogicalResult
+ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     KernelFamily family, int64_t tileQ, int64_t tileKv,
+                     int64_t warps, int64_t stages, int64_t splits,
+                     int64_t vectorWidth) {
+  for (auto [name, value] : {std::make_pair("tile_q", tileQ),
+                             std::make_pair("tile_kv", tileKv),
+                             std::make_pair("stages", stages),
+                             std::make_pair("splits", splits)})
+    if (value < 1 || value > 4096)
+      return emitError() << "schedule: " << name
+                         << " must be between 1 and 4096; got " << value;
+  if (warps < 0 || warps > 32)
+    return emitError() << "schedule: warps must be between 0 and 32; got "
+                       << warps;
+  if (!llvm::is_contained({0, 4, 8, 16}, vectorWidth))
+    return emitError() << "schedule: vector_width must be 4, 8 or 16 (0: "
+                          "none); got "
+                       << vectorWidth;
+  return success();
 }

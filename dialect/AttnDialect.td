@@ -38,6 +38,7 @@ def Attn_Dialect : Dialect {
     A row whose keys are all masked out yields `o = 0` and `lse = -inf`.
   }];
   let usePropertiesForAttributes = 1;
+  let useDefaultAttributePrinterParser = 1;
   // Canonicalization and fusion create arith ops inside the regions.
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];
@@ -52,6 +53,17 @@ def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind",
       I32EnumAttrCase<"Sigmoid", 1, "sigmoid">,
       I32EnumAttrCase<"Relu", 2, "relu">,
       I32EnumAttrCase<"Identity", 3, "none">
+    ]> {
+  let cppNamespace = "::mlir::attn";
+}
+
+// The kernel families a schedule can name: one lowering (CPU) or one
+// template file (GPU) each. A new family is a case here, a rule in
+// attn-select-schedule and the backend that reads it.
+def Attn_KernelFamily : I32EnumAttr<"KernelFamily",
+    "the kind of kernel a schedule runs", [
+      I32EnumAttrCase<"CpuTiles", 0, "cpu_tiles">,
+      I32EnumAttrCase<"Sm80Mma", 1, "sm80_mma">
     ]> {
   let cppNamespace = "::mlir::attn";
 }

@@ -435,12 +435,6 @@ LogicalResult FlashOp::verify() {
   if (failed(verifyNormalizer(*this, getNormalizer(), temperature,
                               returnsLse())))
     return failure();
-  for (auto [name, value] : {std::make_pair("tile_q", getTileQ()),
-                             std::make_pair("tile_kv", getTileKv()),
-                             std::make_pair("vector_width", getVectorWidth())})
-    if (value && (*value < 1 || *value > 4096))
-      return emitOpError() << name << " must be between 1 and 4096; got "
-                           << static_cast<int64_t>(*value);
   if (std::optional<uint64_t> group = getGqaGroup()) {
     int64_t g = static_cast<int64_t>(*group);
     if (g <= 0)

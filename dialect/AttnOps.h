@@ -16,6 +16,8 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialect/AttnEnums.h.inc"
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.h.inc"

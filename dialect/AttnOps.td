@@ -8,6 +8,7 @@
 #ifndef ATTN_OPS_TD
 #define ATTN_OPS_TD
 
+include "dialect/AttnAttrs.td"
 include "dialect/AttnDialect.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
@@ -313,8 +314,9 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     batch `b` and head `h` — as empty (0: skipped), partial (1: mask
     evaluated per pair) or full (2: no mask evaluation), in closed form of
     the tile bounds. Without it every tile is partial (full without a mask).
-    `tile_q`, `tile_kv` and `vector_width` are the schedule chosen by
-    `attn-select-schedule`.
+    `schedule` (`#attn.schedule`) is what `attn-select-schedule` chose: the
+    kernel family and its tiles, warps and stages; the backends read nothing
+    else of the schedule.
 
     ```mlir
     %o, %lse = attn.flash softmax(%q, %k, %v) scale 0.125 gqa 4
@@ -334,9 +336,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
                        OptionalAttr<F64Attr>:$bias,
                        OptionalAttr<F64Attr>:$temperature,
                        OptionalAttr<I64Attr>:$gqa_group,
-                       OptionalAttr<I64Attr>:$tile_q,
-                       OptionalAttr<I64Attr>:$tile_kv,
-                       OptionalAttr<I64Attr>:$vector_width);
+                       OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
                         AnyRegion:$output_mod, AnyRegion:$tile_class);

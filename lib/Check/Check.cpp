@@ -260,7 +260,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      buildModule(ctx, {*spec}, EmitOptions{}, /*fuse=*/false);
+      buildModule(ctx, {*spec}, EmitOptions{});
   if (!module)
     return makeError(errors);
   auto variant = *module->getBody()->getOps<mlir::attn::VariantOp>().begin();

@@ -19,14 +19,10 @@ def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
     read is out of bounds), begin and end.
 
     The normaliser runs online: a running max and sum per query row for
-    softmax, so that no row of scores is ever stored.
+    softmax, so that no row of scores is ever stored. The tiles and the
+    vector width come from the flash op's `cpu_tiles` schedule
+    (attn-select-schedule); a work item is one query tile.
   }];
-  let options = [
-    Option<"tileQ", "tile-q", "int64_t", /*default=*/"32",
-           "Query rows per work item">,
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes of the vectors over the head dim">,
-  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

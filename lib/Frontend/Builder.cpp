@@ -12,6 +12,7 @@
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Frontend/Sema.h"
+#include "Pipeline/Pipeline.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -206,7 +207,10 @@ printVariants(const std::vector<sema::VariantSpec> &specs,
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
                           options.valueHeadDim};
   mlir::OwningOpRef<mlir::ModuleOp> ir =
-      buildModule(ctx, specs, emitOptions, options.fuse);
+      buildModule(ctx, specs, emitOptions);
+  if (ir && options.fuse &&
+      mlir::failed(mlir::attn::runPipeline(*ir, mlir::attn::buildFusePipeline)))
+    ir = nullptr;
   if (!ir)
     return makeError(errors);
   std::string text;

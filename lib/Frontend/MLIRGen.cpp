@@ -15,8 +15,6 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/Pass/PassManager.h"
-#include "Transforms/Pipeline.h"
 
 #include <map>
 
@@ -419,20 +417,11 @@ void attnc::loadAttnDialects(MLIRContext &ctx) {
 
 OwningOpRef<ModuleOp> attnc::buildModule(MLIRContext &ctx,
                                          const std::vector<VariantSpec> &variants,
-                                         const EmitOptions &options, bool fuse,
-                                         function_ref<LogicalResult(PassManager &)> configure) {
+                                         const EmitOptions &options) {
   loadAttnDialects(ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
   emitVariants(*module, variants, options);
   if (failed(verify(*module)))
     return nullptr;
-  if (fuse) {
-    PassManager pm(&ctx);
-    if (configure && failed(configure(pm)))
-      return nullptr;
-    buildFusePipeline(pm);
-    if (failed(pm.run(*module)))
-      return nullptr;
-  }
   return module;
 }

@@ -10,10 +10,6 @@
 
 #include <optional>
 
-namespace mlir {
-class PassManager;
-} // namespace mlir
-
 namespace attnc {
 
 /// How a variant is instantiated: the element type of q, k, v and out, and
@@ -38,15 +34,12 @@ void emitVariants(mlir::ModuleOp module,
 /// Loads the dialects a variant uses into `ctx`.
 void loadAttnDialects(mlir::MLIRContext &ctx);
 
-/// Emits `variants` into a new module, verifies it and, when `fuse`, runs the
-/// fuse pipeline (canonicalize, attn-fuse, canonicalize), after `configure`
-/// (e.g. MLIR's command-line options) has set up the pass manager. Returns
-/// null after reporting through `ctx`'s diagnostic handlers.
+/// Emits `variants` into a new module as the cascade and verifies it (the
+/// passes that follow are ordered in lib/Pipeline). Returns null after
+/// reporting through `ctx`'s diagnostic handlers.
 mlir::OwningOpRef<mlir::ModuleOp>
 buildModule(mlir::MLIRContext &ctx, const std::vector<sema::VariantSpec> &variants,
-            const EmitOptions &options, bool fuse,
-            llvm::function_ref<mlir::LogicalResult(mlir::PassManager &)>
-                configure = {});
+            const EmitOptions &options);
 
 } // namespace attnc
 

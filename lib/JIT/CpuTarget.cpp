@@ -48,8 +48,8 @@ llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module
   sig.name = variant.getSymName().str();
   sig.elemCType = cTypeOf(flash.getQuery().getType().getElementType());
   sig.hasLse = flash.returnsLse();
-  if (auto tile = flash.getTileQ())
-    sig.tileQ = int64_t(*tile);
+  if (mlir::attn::ScheduleAttr schedule = flash.getScheduleAttr())
+    sig.tileQ = schedule.getTileQ();
   sig.headDim = flash.getQuery().getType().getDimSize(3);
   sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
   for (mlir::BlockArgument param : variant.getParams()) {

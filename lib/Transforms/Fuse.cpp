@@ -164,8 +164,7 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   auto flash = FlashOp::create(
       builder, loc, ret.getOperand(0).getType(), lseType, q, k, v,
       norm.getKind(), cascade.score.getScaleAttr(), norm.getBiasAttr(),
-      norm.getTemperatureAttr(), gqa, /*tile_q=*/nullptr, /*tile_kv=*/nullptr,
-      /*vector_width=*/nullptr);
+      norm.getTemperatureAttr(), gqa, /*schedule=*/nullptr);
   combineInto(builder, loc, RegionRole::ScoreMod, scoreMods,
               flash.getScoreMod());
   combineInto(builder, loc, RegionRole::Mask, masks, flash.getMask());

@@ -1,7 +1,7 @@
 //===- GPUSchedule.h - the mma.sync kernels' default schedule ---*- C++ -*-===//
 //
-// One rule shared by attn-select-schedule (tile sizes) and AttnToCUDA (warps)
-// so that the two choices stay consistent.
+// The rules attn-select-schedule applies for the sm80_mma family: tile sizes
+// and warps, measured (bench/RESULTS.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +55,14 @@ inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv, bool scoreGathers = false
   if (d <= 256 && dv <= 128)
     return {128, maskGathers ? 64 : 48, 4};
   return oneFragment;
+}
+
+/// The warps that go with query tile `tileQ`: the default's own with the
+/// default query tile, else one m16 row fragment a warp, up to 8.
+inline int64_t defaultGPUWarps(const GPUTiles &defaults, int64_t tileQ) {
+  if (tileQ == defaults.tileQ)
+    return defaults.warps;
+  return tileQ / 16 < 1 ? 1 : tileQ / 16 > 8 ? 8 : tileQ / 16;
 }
 
 } // namespace mlir::attn

@@ -39,23 +39,41 @@ def AttnAnalyzeBlocks : Pass<"attn-analyze-blocks"> {
 }
 
 def AttnSelectSchedule : Pass<"attn-select-schedule"> {
-  let summary = "Choose tile sizes and vector width for each attn.flash";
+  let summary = "Choose the kernel family and its schedule for each attn.flash";
   let description = [{
-    Records `tile_q`, `tile_kv` and `vector_width` on every `attn.flash` that
-    does not have them. For the CPU the vector width follows the host (16 f32
-    lanes with AVX-512, 8 with AVX2, 4 otherwise); for a GPU (target sm_XX)
-    the tiles are those of the mma.sync templates (128 x 128 for head dim
-    64, 128 x 64 up to 128, 64 x 64 beyond). The options override.
+    Writes one `#attn.schedule` on every `attn.flash` that has none: the
+    kernel family of the target, its tiles and the family's knobs. The
+    backends read only that attribute.
+
+    - `cpu`: `cpu_tiles`, 64 x 64 tiles, the host's vector width (16 f32
+      lanes with AVX-512, 8 with AVX2, 4 otherwise);
+    - `sm_XX` (80 and up): `sm80_mma`, the mma.sync templates, with the
+      tiles of `defaultGPUTiles` (128 x 128 for head dim 64, 128 x 48 up to
+      128, 64 x 64 beyond; 64-key tiles where a region gathers a param per
+      pair), 4 warps for the default query tile (else one 16-row fragment a
+      warp, up to 8), 2 stages.
+
+    Every option other than `target` forces that field (0: the target's
+    choice), for comparisons and sweeps; a forced value the family cannot
+    run is reported by the backend.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
            "The target: cpu or sm_XX">,
+    Option<"family", "family", "std::string", /*default=*/"\"\"",
+           "The kernel family (cpu_tiles, sm80_mma; empty: the target's)">,
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
            "Query rows per tile (0: the target's choice)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",
            "Keys per tile (0: the target's choice)">,
+    Option<"warps", "warps", "int64_t", /*default=*/"0",
+           "GPU: warps per CTA (0: the family's choice)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "GPU: K/V tiles in flight (0: the family's choice)">,
+    Option<"splits", "splits", "int64_t", /*default=*/"0",
+           "Key splits (0: the family's choice)">,
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
-           "f32 lanes (0: the host's)">,
+           "CPU: f32 lanes (0: the host's)">,
   ];
 }
 

@@ -1,4 +1,4 @@
-//===- SelectSchedule.cpp - tile sizes and vector width per target --------===//
+//===- SelectSchedule.cpp - a kernel family and its schedule per target ---===//
 
 #include "Transforms/GPUSchedule.h"
 #include "Transforms/Passes.h"
@@ -25,51 +25,69 @@ static int64_t hostVectorWidth() {
   return 4;
 }
 
+/// `forced` when given (> 0), else `chosen`.
+static int64_t orChosen(int64_t forced, int64_t chosen) {
+  return forced > 0 ? forced : chosen;
+}
+
 namespace {
 struct AttnSelectSchedulePass
     : attn::impl::AttnSelectScheduleBase<AttnSelectSchedulePass> {
   using Base::Base;
+
   void runOnOperation() override {
-    if (StringRef(target).starts_with("sm_"))
-      return scheduleForGPU();
-    if (target != "cpu") {
+    bool gpu = StringRef(target).starts_with("sm_");
+    if (!gpu && target != "cpu") {
       getOperation()->emitError("attn-select-schedule: unknown target '")
           << target << "'; expected cpu or sm_XX";
       return signalPassFailure();
     }
-    // A query tile of 64 rows keeps its accumulators (64 x D floats) in L2
-    // and reads each key tile once for 64 rows; a key tile of 64 is the
-    // granularity at which masks skip work.
-    int64_t q = tileQ > 0 ? int64_t(tileQ) : 64;
-    int64_t kv = tileKv > 0 ? int64_t(tileKv) : 64;
-    int64_t width = vectorWidth > 0 ? int64_t(vectorWidth) : hostVectorWidth();
-    Builder b(&getContext());
+    KernelFamily kind = gpu ? KernelFamily::Sm80Mma : KernelFamily::CpuTiles;
+    if (!family.empty()) {
+      std::optional<KernelFamily> forced = symbolizeKernelFamily(family);
+      if (!forced || (*forced == KernelFamily::CpuTiles) == gpu) {
+        getOperation()->emitError("attn-select-schedule: kernel family '")
+            << family << "' does not run on target '" << target << "'";
+        return signalPassFailure();
+      }
+      kind = *forced;
+    }
     getOperation()->walk([&](FlashOp flash) {
-      if (!flash.getTileQ())
-        flash.setTileQAttr(b.getI64IntegerAttr(q));
-      if (!flash.getTileKv())
-        flash.setTileKvAttr(b.getI64IntegerAttr(kv));
-      if (!flash.getVectorWidth())
-        flash.setVectorWidthAttr(b.getI64IntegerAttr(width));
+      if (flash.getSchedule())
+        return;
+      ScheduleAttr schedule = kind == KernelFamily::CpuTiles
+                                  ? scheduleForCPU()
+                                  : scheduleForSm80(flash);
+      flash.setScheduleAttr(schedule);
     });
   }
 
-  /// Tiles for the mma.sync kernels: defaultGPUTiles, unless given.
-  void scheduleForGPU() {
-    Builder b(&getContext());
-    getOperation()->walk([&](FlashOp flash) {
-      int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
-      int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
-      bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
-      GPUTiles tiles = defaultGPUTiles(
-          known ? d : 0, known ? dv : 0,
-          readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),
-          readsParamPerPair(flash.getMask(), RegionRole::Mask));
-      if (!flash.getTileQ())
-        flash.setTileQAttr(b.getI64IntegerAttr(tileQ > 0 ? int64_t(tileQ) : tiles.tileQ));
-      if (!flash.getTileKv())
-        flash.setTileKvAttr(b.getI64IntegerAttr(tileKv > 0 ? int64_t(tileKv) : tiles.tileKv));
-    });
+  /// A query tile of 64 rows keeps its accumulators (64 x D floats) in L2
+  /// and reads each key tile once for 64 rows; a key tile of 64 is the
+  /// granularity at which masks skip work.
+  ScheduleAttr scheduleForCPU() {
+    return ScheduleAttr::get(&getContext(), KernelFamily::CpuTiles,
+                             orChosen(tileQ, 64), orChosen(tileKv, 64),
+                             /*warps=*/0, orChosen(stages, 1),
+                             orChosen(splits, 1),
+                             orChosen(vectorWidth, hostVectorWidth()));
+  }
+
+  /// The mma.sync templates: defaultGPUTiles and defaultGPUWarps.
+  ScheduleAttr scheduleForSm80(FlashOp flash) {
+    int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
+    int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
+    bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
+    GPUTiles tiles = defaultGPUTiles(
+        known ? d : 0, known ? dv : 0,
+        readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),
+        readsParamPerPair(flash.getMask(), RegionRole::Mask));
+    int64_t q = orChosen(tileQ, tiles.tileQ);
+    return ScheduleAttr::get(&getContext(), KernelFamily::Sm80Mma, q,
+                             orChosen(tileKv, tiles.tileKv),
+                             orChosen(warps, defaultGPUWarps(tiles, q)),
+                             orChosen(stages, 2), orChosen(splits, 1),
+                             /*vectorWidth=*/0);
   }
 };
 } // namespace

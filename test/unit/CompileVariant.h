@@ -5,6 +5,7 @@
 
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
+#include "Pipeline/Pipeline.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -33,8 +34,11 @@ inline CompiledVariant compileVariant(const std::string &source, bool fuse) {
   INFO(diags.render());
   REQUIRE(specs);
   CompiledVariant c;
-  c.module = buildModule(*c.ctx, *specs, EmitOptions{}, fuse);
+  c.module = buildModule(*c.ctx, *specs, EmitOptions{});
   REQUIRE(c.module);
+  if (fuse)
+    REQUIRE(mlir::succeeded(
+        mlir::attn::runPipeline(*c.module, mlir::attn::buildFusePipeline)));
   return c;
 }
 

@@ -36,13 +36,10 @@ using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
 
 class KernelGenerator {
 public:
-  KernelGenerator(VariantOp variant, FlashOp flash, int64_t tileQ,
-                  int64_t width)
+  KernelGenerator(VariantOp variant, FlashOp flash, ScheduleAttr schedule)
       : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
-        tileQ(flash.getTileQ() ? int64_t(*flash.getTileQ()) : tileQ),
-        tileKv(flash.getTileKv() ? int64_t(*flash.getTileKv()) : 64),
-        width(flash.getVectorWidth() ? int64_t(*flash.getVectorWidth())
-                                     : width) {
+        tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
+        width(schedule.getVectorWidth()) {
     // Scores come a vector of keys at a time.
     this->tileKv = std::max<int64_t>(
         this->width, llvm::alignTo(this->tileKv, this->width));
@@ -760,7 +757,22 @@ struct ConvertAttnToCPUPass
             << "' is not fused into one attn.flash; run attn-fuse first";
         return signalPassFailure();
       }
-      KernelGenerator generator(variant, *flashes.begin(), tileQ, vectorWidth);
+      FlashOp flash = *flashes.begin();
+      ScheduleAttr schedule = flash.getScheduleAttr();
+      if (!schedule || schedule.getFamily() != KernelFamily::CpuTiles ||
+          !schedule.getVectorWidth()) {
+        flash.emitError("convert-attn-to-cpu: attn.flash needs a cpu_tiles "
+                        "schedule with a vector width; run "
+                        "attn-select-schedule{target=cpu} first");
+        return signalPassFailure();
+      }
+      if (schedule.getSplits() != 1) {
+        flash.emitError("convert-attn-to-cpu: cpu_tiles runs one key split; "
+                        "got ")
+            << schedule.getSplits();
+        return signalPassFailure();
+      }
+      KernelGenerator generator(variant, flash, schedule);
       if (failed(generator.generate()))
         return signalPassFailure();
       variant.erase();

@@ -13,7 +13,6 @@
 
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
-#include "Transforms/GPUSchedule.h"
 
 #include "attnc/flash_args.h"
 
@@ -109,8 +108,7 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp f
 }
 
 FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
-                                                      raw_ostream &os,
-                                                      int64_t warps) {
+                                                      raw_ostream &os) {
   auto variants = llvm::to_vector(module.getOps<VariantOp>());
   if (variants.size() != 1)
     return module.emitError("the CUDA backend translates one variant at a time");
@@ -136,23 +134,27 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
       return flash.emitError("the GPU kernels take head dims 64, 128, 192 and "
                              "256; got ")
              << dim;
-  if (!flash.getTileQ() || !flash.getTileKv())
+  ScheduleAttr schedule = flash.getScheduleAttr();
+  if (!schedule)
     return flash.emitError("attn.flash has no schedule; run attn-select-schedule");
+  if (schedule.getFamily() != KernelFamily::Sm80Mma)
+    return flash.emitError("the CUDA backend has no kernel family '")
+           << stringifyKernelFamily(schedule.getFamily()) << "'";
+  if (schedule.getSplits() != 1)
+    return flash.emitError("the sm80_mma kernels run one key split; got ")
+           << schedule.getSplits();
 
   CUDAKernelSpec spec;
   std::string name = variant.getSymName().str();
   spec.kernelName = name + "_kernel";
   spec.headDim = d;
-  spec.tileQ = *flash.getTileQ();
-  spec.tileKv = *flash.getTileKv();
-  const int64_t stages = 2;
-  // The default warps go with the default query tile (GPUSchedule.h);
-  // another tile_q gets one m16 row fragment a warp, up to 8 warps.
-  if (warps == 0) {
-    GPUTiles tiles = defaultGPUTiles(d, dv);
-    warps = spec.tileQ == tiles.tileQ ? tiles.warps
-                                      : std::min<int64_t>(8, std::max<int64_t>(1, spec.tileQ / 16));
-  }
+  spec.tileQ = schedule.getTileQ();
+  spec.tileKv = schedule.getTileKv();
+  const int64_t stages = schedule.getStages();
+  const int64_t warps = schedule.getWarps();
+  if (stages < 2 || stages > 4)
+    return flash.emitError("the sm80_mma kernels run 2 to 4 stages; got ")
+           << stages;
   if (!llvm::is_contained({1, 2, 4, 8}, warps))
     return flash.emitError("GPU kernels run 1, 2, 4 or 8 warps; got ") << warps;
   if (spec.tileQ % (16 * warps) != 0 || spec.tileKv % 16 != 0 ||

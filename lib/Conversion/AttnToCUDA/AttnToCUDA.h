@@ -37,11 +37,14 @@ StringRef getCUDARuntimeHeaderName();
 /// Writes the CUDA C++ of the one fused, scheduled variant in `module`: the
 /// kernels, and for nvcc the AOT entry point `<variant>_cuda` (host code
 /// that NVRTC skips).
-/// Reports unsupported ops and types as located errors.
-/// `warps` per CTA (0: tile_q / 16, at most 8); each warp owns tile_q /
-/// warps query rows.
-FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os,
-                                          int64_t warps = 0);
+/// Everything of the launch comes from the flash op's `#attn.schedule`
+/// (family sm80_mma). Reports unsupported ops, types and schedules as
+/// located errors.
+FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os);
+
+/// Registers `attn-to-cuda` with mlir-translate's registry, for
+/// attn-translate.
+void registerToCUDATranslation();
 
 } // namespace mlir::attn
 

@@ -1,0 +1,52 @@
+//===- AttnAttrs.td - attn dialect attributes --------------*- tablegen -*-===//
+//
+// The schedule of an attn.flash: what attn-select-schedule decides and what
+// the backends read, as one attribute.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_ATTRS_TD
+#define ATTN_ATTRS_TD
+
+include "dialect/AttnDialect.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
+  let mnemonic = "schedule";
+  let summary = "how one attn.flash runs: kernel family, tiles, warps, stages";
+  let description = [{
+    The schedule `attn-select-schedule` chooses for an `attn.flash`, and the
+    only thing the backends read of it: the kernel family, the query rows
+    (`tile_q`) and keys (`tile_kv`) of a tile, and the family's own knobs.
+    Fields a family does not use keep their defaults and are not printed.
+
+    - `warps`: warps per CTA (GPU families; 0 on the CPU);
+    - `stages`: K/V tiles in flight (GPU families; 1 on the CPU);
+    - `splits`: key splits whose partial results are combined (1: none);
+    - `vector_width`: f32 lanes of the CPU kernel's vectors (0 on GPUs).
+
+    ```mlir
+    #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 64, warps = 4, stages = 2>
+    #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 16>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<Attn_KernelFamily>:$family,
+    "int64_t":$tileQ,
+    "int64_t":$tileKv,
+    DefaultValuedParameter<"int64_t", "0">:$warps,
+    DefaultValuedParameter<"int64_t", "1">:$stages,
+    DefaultValuedParameter<"int64_t", "1">:$splits,
+    DefaultValuedParameter<"int64_t", "0">:$vectorWidth
+  );
+  let assemblyFormat = [{
+    `<` $family `,` struct($tileQ, $tileKv, $warps, $stages, $splits,
+                           $vectorWidth) `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    bool isGPU() const { return getFamily() != KernelFamily::CpuTiles; }
+  }];
+}
+
+#endif // ATTN_ATTRS_TD
