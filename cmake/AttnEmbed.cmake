@@ -1,7 +1,7 @@
 # attn_embed_text(SOURCE OUTPUT FUNCTION [INCLUDED...]): OUTPUT (a .cpp)
-# defines attnc::FUNCTION() returning the text of SOURCE with the files it
-# includes from its own folder (INCLUDED) pasted in; regenerated when any of
-# them changes.
+# defines attnc::FUNCTION() returning the text of SOURCE with the runtime
+# files it includes (#include "attnc/..."), and theirs, pasted in (see
+# EmbedText.cmake); regenerated when SOURCE or any of INCLUDED changes.
 function(attn_embed_text source output function)
   add_custom_command(
     OUTPUT ${output}

@@ -153,6 +153,11 @@ llvm::Error attnc::writeHostObject(llvm::Module &module, llvm::StringRef path) {
   return llvm::Error::success();
 }
 
+namespace attnc {
+/// The text of runtime/attnc/memref.h, embedded at build time.
+std::string_view getMemRefHeader();
+} // namespace attnc
+
 std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
   std::string entry = gpu ? sig.name + "_cuda"
                           : "_mlir_ciface_" + mlir::attn::getCPUKernelName(sig.name);
@@ -166,11 +171,9 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
      << "/* A strided view: element pointer (twice), offset, sizes and strides\n"
      << "   in elements. The kernel needs unit innermost strides for q, k, v,\n"
      << "   out and lse. */\n";
-  for (int rank = 1; rank <= 4; ++rank)
-    os << "#ifndef ATTNC_MEMREF" << rank << "\n#define ATTNC_MEMREF" << rank
-       << "\ntypedef struct { void *allocated; void *aligned; int64_t offset;"
-       << " int64_t sizes[" << rank << "]; int64_t strides[" << rank
-       << "]; } attnc_memref" << rank << ";\n#endif\n";
+  // The typedefs are the runtime's, so that this header and the AOT objects
+  // agree.
+  os << getMemRefHeader();
   os << "\n/* q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, Dv] and out\n"
      << "   [B, H, N, Dv] hold " << sig.elemCType
      << (sig.elemCType == "uint16_t" ? " (f16 or bf16 bits)" : "") << ";";

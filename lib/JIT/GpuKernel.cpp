@@ -1,25 +1,27 @@
 //===- GpuKernel.cpp - running a GPU kernel -------------------------------===//
 //
-// Checks what only the GPU kernels require (contiguous head dims, 16-byte
-// aligned rows), fills the argument structs of runtime/cuda's templates, and
-// launches: the block-map kernel first when the variant's tile classifier
-// reads params, then the forward kernel, on the caller's stream.
+// Launches a compiled variant through the driver API as the runtime's
+// launch plan says (attnc/launch_plan.h, which the AOT entry points'
+// HostCall shares): the views checked for what only the GPU kernels require
+// (contiguous head dims, 16-byte aligned rows), scratch allocated for the
+// status word and the block map, then the block-map kernel when the
+// variant's tile classifier reads params, and the forward kernel, on the
+// caller's stream.
 //
 //===----------------------------------------------------------------------===//
 
 #include "JIT/CudaDriver.h"
 #include "JIT/KernelImpl.h"
 
-#include "attnc/flash_args.h"
+#include "attnc/launch_plan.h"
 
 #include <algorithm>
-#include <climits>
 
 using namespace attnc;
-using attnc_cuda::BlockMapArgs;
-using attnc_cuda::FlashArgs;
+using attnc_cuda::LaunchPlan;
+using attnc_cuda::LaunchProblem;
 using attnc_cuda::ParamSlot;
-using attnc_cuda::u16;
+using attnc_cuda::TensorDims;
 
 namespace {
 
@@ -27,27 +29,13 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-/// q, k, v and out are read 16 bytes at a time along the head dim.
-llvm::Error checkGPULayout(const char *what, const TensorView &t, bool rows16) {
-  if (t.strides[3] != 1 && t.shape[3] != 1)
-    return makeError(llvm::Twine(what) + ": GPU kernels need a contiguous head "
-                     "dim (stride 1); got stride " + llvm::Twine(t.strides[3]));
-  int64_t align = rows16 ? 8 : 2; // elements of 2 bytes
-  for (int d = 0; d < 3; ++d)
-    if (t.strides[d] % align != 0)
-      return makeError(llvm::Twine(what) + ": GPU kernels need strides that are "
-                       "multiples of " + llvm::Twine(align) + " elements; got " +
-                       llvm::Twine(t.strides[d]) + " in dimension " +
-                       llvm::Twine(d));
-  if (reinterpret_cast<uintptr_t>(t.data) % (align * 2) != 0)
-    return makeError(llvm::Twine(what) + ": GPU kernels need " +
-                     llvm::Twine(align * 2) + "-byte aligned data");
-  return llvm::Error::success();
+llvm::Error makeError(const LaunchProblem &problem) {
+  return makeError(attnc_cuda::describe(problem));
 }
 
-void copyStrides(attnc_cuda::i64 (&to)[3], const TensorView &t) {
-  for (int d = 0; d < 3; ++d)
-    to[d] = t.strides[d];
+TensorDims dims(const TensorView &t) {
+  return attnc_cuda::tensor_dims(t.data, t.shape.data(), t.strides.data(),
+                                 int(std::min(t.shape.size(), t.strides.size())));
 }
 
 void loadFunctions(const Kernel::Impl &k) {
@@ -78,61 +66,37 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
                             const std::vector<MemRefDescriptor> &tensorParams,
                             const std::vector<ScalarStorage> &scalarParams) {
   const mlir::attn::CUDAKernelSpec &spec = k.cudaSpec;
-  if (auto e = checkGPULayout("q", args.q, true))
-    return e;
-  if (auto e = checkGPULayout("k", args.k, true))
-    return e;
-  if (auto e = checkGPULayout("v", args.v, true))
-    return e;
-  if (auto e = checkGPULayout("out", args.out, false))
-    return e;
-  if (s.N > INT_MAX / 2 || s.M > INT_MAX / 2)
-    return makeError("GPU kernels take N, M < 2^30");
+  // The views' sizes are s (checked against each other by the caller).
+  const TensorDims views[4] = {dims(args.q), dims(args.k), dims(args.v),
+                               dims(args.out)};
+  if (LaunchProblem p = attnc_cuda::check_views(views))
+    return makeError(p);
   loadFunctions(k);
   if (!k.loaded.error.empty())
     return makeError(k.loaded.error);
 
-  FlashArgs a = {};
-  a.q = static_cast<const u16 *>(args.q.data);
-  a.k = static_cast<const u16 *>(args.k.data);
-  a.v = static_cast<const u16 *>(args.v.data);
-  a.out = static_cast<u16 *>(args.out.data);
-  a.lse = lse ? static_cast<float *>(lse->data) : nullptr;
-  copyStrides(a.qs, args.q);
-  copyStrides(a.ks, args.k);
-  copyStrides(a.vs, args.v);
-  copyStrides(a.os, args.out);
-  if (lse)
-    copyStrides(a.ls, *lse);
-  a.B = int(s.B);
-  a.H = int(s.H);
-  a.N = int(s.N);
-  a.M = int(s.M);
-  a.group = int(s.H / s.Hkv);
-  a.tilesQ = int((s.N + spec.tileQ - 1) / spec.tileQ);
-  a.tilesKv = int((s.M + spec.tileKv - 1) / spec.tileKv);
-  // One CTA per query tile of every (b, h), on one grid line.
-  int64_t ctas = int64_t(a.tilesQ) * s.H * s.B;
-  if (ctas > INT_MAX)
-    return makeError("GPU kernels take B * H * ceil(N / " + std::to_string(spec.tileQ) +
-                     ") < 2^31 query tiles; got " + std::to_string(ctas));
-
+  LaunchPlan plan;
+  const TensorDims lseDims = lse ? dims(*lse) : TensorDims{};
+  if (LaunchProblem p = attnc_cuda::plan_forward(
+          plan, views, lse ? &lseDims : nullptr, int(spec.tileQ),
+          int(spec.tileKv)))
+    return makeError(p);
   for (const MemRefDescriptor &m : tensorParams)
-    if (m.rank > 4)
-      return makeError("GPU kernels take params of rank 4 at most");
+    if (LaunchProblem p = attnc_cuda::check_param_rank(int64_t(m.rank)))
+      return makeError(p);
 
   cuda::Stream stream = args.stream;
-  // Scratch: the status word, then the block map (counts, then lists).
+  // Scratch: the status word (and the words empty tensors point at), then
+  // the block map (counts, then lists).
   bool blockMap = !spec.blockMapName.empty();
-  int64_t mapB = blockMap && spec.blockMapUsesBatch ? s.B : 1;
-  int64_t mapH = blockMap && spec.blockMapUsesHead ? s.H : 1;
-  int64_t rows = mapB * mapH * a.tilesQ;
-  size_t words = 4 + (blockMap ? rows * (1 + a.tilesKv) : 0);
-  auto scratch = cuda::allocateAsync(words * 4, stream);
+  attnc_cuda::plan_block_map(plan, blockMap, spec.blockMapUsesBatch,
+                             spec.blockMapUsesHead);
+  auto scratch = cuda::allocateAsync(size_t(plan.scratchWords) * 4, stream);
   if (!scratch)
     return scratch.takeError();
   int *base = reinterpret_cast<int *>(*scratch);
-  a.status = base;
+  plan.args.status = base;
+  attnc_cuda::bind_scratch(plan, base);
 
   std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()), ParamSlot{});
   size_t tensor = 0, scalar = 0;
@@ -159,21 +123,14 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
 
   llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
   if (!error && blockMap) {
-    BlockMapArgs m = {int(mapB), int(mapH), a.N, a.M, a.tilesQ, a.tilesKv,
-                      base + 4 + rows, base + 4, base};
-    a.blockCount = m.blockCount;
-    a.blockList = m.blockList;
-    a.blockStrideB = spec.blockMapUsesBatch ? int(mapH * a.tilesQ) : 0;
-    a.blockStrideH = spec.blockMapUsesHead ? a.tilesQ : 0;
-    void *mapArgs[] = {&m, slots.data()};
-    // A line of CTAs, as build_block_map reads it.
-    unsigned grid[3] = {unsigned(attnc_cuda::block_map_ctas(m)), 1, 1};
+    void *mapArgs[] = {&plan.map, slots.data()};
+    unsigned grid[3] = {plan.blockMapCtas, 1, 1};
     error = cuda::launch(k.loaded.blockMap, grid, attnc_cuda::kBlockMapThreads,
                          0, stream, mapArgs);
   }
   if (!error) {
-    void *kernelArgs[] = {&a, slots.data()};
-    unsigned grid[3] = {unsigned(ctas), 1, 1};
+    void *kernelArgs[] = {&plan.args, slots.data()};
+    unsigned grid[3] = {plan.forwardCtas, 1, 1};
     error = cuda::launch(k.loaded.kernel, grid, unsigned(spec.threads),
                          unsigned(spec.sharedBytes), stream, kernelArgs);
   }

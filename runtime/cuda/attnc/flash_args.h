@@ -1,14 +1,17 @@
-//===- flash_args.h - what the host passes to attnc's GPU kernels -*- C++ -*-===//
+//===- flash_args.h - the GPU kernels' launch geometry ----------*- C++ -*-===//
 //
-// Plain C++, shared by the tile templates (flash_fwd.cuh includes it; the
-// copy embedded in the library has it pasted in) and by the host code that
-// launches the kernels through the driver API (lib/JIT/GpuKernel.cpp): one
-// definition of the argument structs and of the launch geometry.
+// Plain C++, shared by the tile templates and by the host code that sizes
+// and launches the kernels (attnc's code generator, lib/JIT/GpuKernel.cpp,
+// launch_plan.h): how a tensor param's extent is passed, the forward
+// kernel's shared memory and the block-map kernel's shape. The argument
+// structs themselves are the ABI's (attnc/abi.h, included here).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTNC_CUDA_FLASH_ARGS_H
 #define ATTNC_CUDA_FLASH_ARGS_H
+
+#include "attnc/abi.h" // ParamSlot, FlashArgs, BlockMapArgs
 
 #if defined(__CUDACC__)
 #define ATTNC_HOST_DEVICE __host__ __device__
@@ -17,45 +20,6 @@
 #endif
 
 namespace attnc_cuda {
-
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef long long i64;
-typedef unsigned long long u64;
-
-/// One param as the host passes it: a tensor (pointer, sizes, strides in
-/// elements) or a scalar (f for floats, i for integers and bools).
-struct ParamSlot {
-  const void *ptr;
-  i64 size[4];
-  i64 stride[4];
-  double f;
-  i64 i;
-};
-
-/// The tensors and sizes of one call. Strides are in elements, for the
-/// batch, head and row dimensions; the head dim is contiguous.
-struct FlashArgs {
-  const u16 *q, *k, *v;
-  u16 *out;
-  float *lse;
-  i64 qs[3], ks[3], vs[3], os[3], ls[3];
-  int B, H, N, M, group; // group = H / Hkv
-  int tilesQ, tilesKv;
-  const int *blockList;  // run-time block map rows (kBlockList), see below
-  const int *blockCount;
-  int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
-  int *status;                    // 1 + first param read out of bounds
-};
-
-/// What the block-map kernel writes: for every (b, h, query tile) row, the
-/// non-empty key tiles in order, each as tile * 2 + (1 if partial), and
-/// their count. Dimensions the classifier ignores have extent 1.
-struct BlockMapArgs {
-  int B, H, N, M, tilesQ, tilesKv;
-  int *blockList, *blockCount;
-  int *status;
-};
 
 /// Copies a tensor param's sizes and strides into its slot and says whether
 /// the tensor is empty. An empty one gets no strides: kernels read params

@@ -1,0 +1,75 @@
+/*===- abi.h - what attnc's compiler and its kernels agree on -----*- C -*-===//
+//
+// The ABI between attnc's compiler (the code it generates, its JIT
+// launcher) and the runtime's kernels, with no MLIR and no CUDA headers:
+// - the normalizer numbers (the values of the dialect's NormalizerKind),
+//   which a variant's V::kNormalizer holds;
+// - the memref descriptors of the C entry points (attnc/memref.h; host code
+//   only, as they need <stdint.h>, which NVRTC lacks);
+// - in C++, the argument structs the host passes to the GPU kernels.
+// The C parts compile as C11, for the C headers attnc writes.
+//
+//===----------------------------------------------------------------------===*/
+
+#ifndef ATTNC_ABI_H
+#define ATTNC_ABI_H
+
+/* How scores become attention weights (NormalizerKind in
+   dialect/AttnDialect.td, which the compiler checks against these). */
+enum attnc_normalizer {
+  ATTNC_NORMALIZE_SOFTMAX = 0,
+  ATTNC_NORMALIZE_SIGMOID = 1,
+  ATTNC_NORMALIZE_RELU = 2,
+  ATTNC_NORMALIZE_NONE = 3
+};
+
+#if !defined(__CUDACC_RTC__)
+#include "attnc/memref.h"
+#endif
+
+#ifdef __cplusplus
+namespace attnc_cuda {
+
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef long long i64;
+typedef unsigned long long u64;
+
+/// One param as the host passes it: a tensor (pointer, sizes, strides in
+/// elements) or a scalar (f for floats, i for integers and bools).
+struct ParamSlot {
+  const void *ptr;
+  i64 size[4];
+  i64 stride[4];
+  double f;
+  i64 i;
+};
+
+/// The tensors and sizes of one call. Strides are in elements, for the
+/// batch, head and row dimensions; the head dim is contiguous.
+struct FlashArgs {
+  const u16 *q, *k, *v;
+  u16 *out;
+  float *lse;
+  i64 qs[3], ks[3], vs[3], os[3], ls[3];
+  int B, H, N, M, group; // group = H / Hkv
+  int tilesQ, tilesKv;
+  const int *blockList;  // run-time block map rows (kBlockList), see below
+  const int *blockCount;
+  int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
+  int *status;                    // 1 + first param read out of bounds
+};
+
+/// What the block-map kernel writes: for every (b, h, query tile) row, the
+/// non-empty key tiles in order, each as tile * 2 + (1 if partial), and
+/// their count. Dimensions the classifier ignores have extent 1.
+struct BlockMapArgs {
+  int B, H, N, M, tilesQ, tilesKv;
+  int *blockList, *blockCount;
+  int *status;
+};
+
+} // namespace attnc_cuda
+#endif /* __cplusplus */
+
+#endif /* ATTNC_ABI_H */

@@ -1,0 +1,120 @@
+//===- host_launch.cuh - the AOT entry points' host side -------*- CUDA -*-===//
+//
+// Host side of the AOT entry points (attnc --emit=cuda, compiled by nvcc;
+// NVRTC skips it). An entry point takes memref descriptors, as the CPU
+// objects do, and a stream: HostCall checks the views and fills the params,
+// and launches the block-map kernel (when there is one) and the forward
+// kernel through the CUDA runtime API, as launch_plan.h plans them. attnc's
+// JIT launches from the same plan through the driver API
+// (lib/JIT/GpuKernel.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CUDA_HOST_LAUNCH_CUH
+#define ATTNC_CUDA_HOST_LAUNCH_CUH
+
+#if !defined(__CUDACC_RTC__)
+#include "attnc/abi.h" // attnc_memref1..4
+#include "attnc/launch_plan.h"
+
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace attnc_cuda {
+
+template <class M> inline char *host_data(const M *m, int bytes) {
+  return static_cast<char *>(m->aligned) + m->offset * bytes;
+}
+
+template <class M> inline TensorDims host_dims(const M *m, int bytes) {
+  constexpr int rank = sizeof(m->sizes) / sizeof(m->sizes[0]);
+  return tensor_dims(host_data(m, bytes), m->sizes, m->strides, rank);
+}
+
+/// 16-bit float params arrive as their bits (uint16_t), as in the CPU ABI.
+inline double host_bf16(unsigned short bits) {
+  unsigned int word = (unsigned int)bits << 16;
+  float f;
+  memcpy(&f, &word, 4);
+  return f;
+}
+inline double host_f16(unsigned short bits) {
+  int exponent = bits >> 10 & 31, mantissa = bits & 1023;
+  double magnitude = exponent == 0    ? ldexp(mantissa, -24)
+                     : exponent == 31 ? (mantissa ? NAN : INFINITY)
+                                      : ldexp(mantissa + 1024, exponent - 25);
+  return bits >> 15 ? -magnitude : magnitude;
+}
+
+template <class V, class C> struct HostCall {
+  LaunchPlan plan;
+  unsigned long long emptyParams = 0; // slots (up to 64) of empty tensors, pointed at scratch
+
+  /// q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, DV], out [B, H, N, DV],
+  /// lse [B, H, N] (may be null), status: a device int32 that is 0. Returns
+  /// cudaErrorInvalidValue for views the kernel cannot take.
+  int setViews(const attnc_memref4 *q, const attnc_memref4 *k, const attnc_memref4 *v, const attnc_memref4 *out,
+               const attnc_memref3 *lse, const attnc_memref1 *status) {
+    if (!q || !k || !v || !out || !status)
+      return cudaErrorInvalidValue;
+    const TensorDims views[4] = {host_dims(q, 2), host_dims(k, 2), host_dims(v, 2), host_dims(out, 2)};
+    const TensorDims lseDims = lse ? host_dims(lse, 4) : TensorDims{};
+    const TensorDims *lseView = lse ? &lseDims : nullptr;
+    if (check_shapes(views, lseView, C::D, C::DV) || check_views(views) ||
+        plan_forward(plan, views, lseView, C::BM, C::BN))
+      return cudaErrorInvalidValue;
+    plan.args.status = reinterpret_cast<int *>(host_data(status, 4));
+    return cudaSuccess;
+  }
+
+  template <class M> void tensor(ParamSlot &slot, int index, const M *m, int bytes) {
+    constexpr int rank = sizeof(m->sizes) / sizeof(m->sizes[0]);
+    slot.ptr = host_data(m, bytes);
+    if (set_tensor_extent(slot, m->sizes, m->strides, rank))
+      emptyParams |= 1ull << index; // pointed at the scratch words in launch
+  }
+
+  /// Launches on `stream`: the block map `blockMap` first when not null (its
+  /// rows per batch and head where the classifier reads them), then `kernel`.
+  int launch(typename V::Params &P, void (*kernel)(const FlashArgs, const typename V::Params),
+             void (*blockMap)(const BlockMapArgs, const typename V::Params), bool mapUsesBatch, bool mapUsesHead,
+             cudaStream_t stream) {
+    const FlashArgs &a = plan.args;
+    if (a.N == 0 || a.B == 0 || a.H == 0)
+      return cudaSuccess;
+    plan_block_map(plan, blockMap != nullptr, mapUsesBatch, mapUsesHead);
+    int *scratch = nullptr;
+    cudaError_t e = cudaSuccess;
+    if (blockMap || emptyParams) {
+      e = cudaMallocAsync(reinterpret_cast<void **>(&scratch), size_t(plan.scratchWords) * 4, stream);
+      if (e != cudaSuccess)
+        return e;
+      for (int i = 0; i < 64; ++i)
+        if (emptyParams >> i & 1)
+          P.s[i].ptr = scratch;
+    }
+    if (blockMap) {
+      bind_scratch(plan, scratch);
+      blockMap<<<dim3(plan.blockMapCtas), kBlockMapThreads, 0, stream>>>(plan.map, P);
+      e = cudaGetLastError();
+    }
+    if (e == cudaSuccess)
+      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
+    if (e == cudaSuccess) {
+      kernel<<<dim3(plan.forwardCtas), C::kThreads, C::kSmemBytes, stream>>>(plan.args, P);
+      e = cudaGetLastError();
+    }
+    if (scratch) {
+      cudaError_t freed = cudaFreeAsync(scratch, stream);
+      e = e != cudaSuccess ? e : freed;
+    }
+    return e;
+  }
+};
+
+} // namespace attnc_cuda
+#endif // !__CUDACC_RTC__
+
+#endif // ATTNC_CUDA_HOST_LAUNCH_CUH

@@ -1,0 +1,225 @@
+//===- launch_plan.h - one call's launch, for either host -------*- C++ -*-===//
+//
+// Host-only plain C++ (no CUDA headers): what both launchers of the GPU
+// kernels decide before they allocate and launch, made once. The AOT entry
+// points (HostCall in host_launch.cuh, the CUDA runtime API) and attnc's JIT
+// (lib/JIT/GpuKernel.cpp, the driver API) each check the views, plan the
+// call, then allocate scratch and launch as the plan says:
+//   check_views(views)                     layout: which view, and why
+//   plan_forward(plan, views, lse, BM, BN) FlashArgs, tile counts, grid
+//   plan_block_map(plan, ...)              scratch words, block-map rows
+//   (allocate plan.scratchWords int32 words; set plan.args.status)
+//   bind_scratch(plan, scratch)            BlockMapArgs, block strides
+//   launch the block map (plan.blockMapCtas), then the forward kernel
+//   (plan.forwardCtas), both grids one line of CTAs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CUDA_LAUNCH_PLAN_H
+#define ATTNC_CUDA_LAUNCH_PLAN_H
+
+#include "attnc/flash_args.h" // FlashArgs, BlockMapArgs, block_map_ctas
+
+#include <climits>
+#include <cstdint>
+#include <string>
+
+namespace attnc_cuda {
+
+/// A tensor as the launcher checks it: the address of its first element
+/// and, per dimension, size and stride in elements (dimensions past its
+/// rank: size 1, stride 0).
+struct TensorDims {
+  const void *data;
+  i64 size[4], stride[4];
+};
+
+template <class Int> inline TensorDims tensor_dims(const void *data, const Int *sizes, const Int *strides, int rank) {
+  TensorDims t = {data, {1, 1, 1, 1}, {0, 0, 0, 0}};
+  for (int d = 0; d < rank && d < 4; ++d)
+    t.size[d] = sizes[d], t.stride[d] = strides[d];
+  return t;
+}
+
+/// What a check found wrong with a call (kNone: nothing).
+enum class LaunchCheck {
+  kNone,
+  kShape,         // a view's size `dim` is `got`, not `need`
+  kHeads,         // k's heads (`got`) do not divide q's (`need`)
+  kHeadDimStride, // a view's head dim has stride `got`, not 1
+  kRowStride,     // a view's stride `dim` (`got`) is not a multiple of `need`
+  kAlignment,     // a view's data is not `need`-byte aligned
+  kLength,        // N or M is 2^30 or more
+  kQueryTiles,    // `got` CTAs of `need` query rows: 2^31 or more
+  kParamRank,     // a tensor param of rank `got` > 4
+};
+
+/// The first problem a check found: which check, which view ("q", "k",
+/// "v", "out", "lse"; empty where none) and the values that failed it.
+struct LaunchProblem {
+  LaunchCheck check = LaunchCheck::kNone;
+  const char *view = "";
+  int dim = 0;
+  i64 got = 0, need = 0;
+  explicit operator bool() const { return check != LaunchCheck::kNone; }
+};
+
+inline LaunchProblem launch_problem(LaunchCheck check, const char *view, int dim, i64 got, i64 need) {
+  LaunchProblem p;
+  p.check = check, p.view = view, p.dim = dim, p.got = got, p.need = need;
+  return p;
+}
+
+/// The problem as a sentence, as attnc's JIT reports it.
+inline std::string describe(const LaunchProblem &p) {
+  const std::string view = p.view, got = std::to_string(p.got), need = std::to_string(p.need);
+  switch (p.check) {
+  case LaunchCheck::kNone:
+    return "";
+  case LaunchCheck::kShape:
+    return view + ": GPU kernels need size " + need + " in dimension " + std::to_string(p.dim) + "; got " + got;
+  case LaunchCheck::kHeads:
+    return "k: GPU kernels need key/value heads that divide the " + need + " query heads; got " + got;
+  case LaunchCheck::kHeadDimStride:
+    return view + ": GPU kernels need a contiguous head dim (stride 1); got stride " + got;
+  case LaunchCheck::kRowStride:
+    return view + ": GPU kernels need strides that are multiples of " + need + " elements; got " + got +
+           " in dimension " + std::to_string(p.dim);
+  case LaunchCheck::kAlignment:
+    return view + ": GPU kernels need " + need + "-byte aligned data";
+  case LaunchCheck::kLength:
+    return "GPU kernels take N, M < 2^30";
+  case LaunchCheck::kQueryTiles:
+    return "GPU kernels take B * H * ceil(N / " + need + ") < 2^31 query tiles; got " + got;
+  case LaunchCheck::kParamRank:
+    return "GPU kernels take params of rank 4 at most";
+  }
+  return "";
+}
+
+/// The views' names, in the order launchers pass them.
+inline const char *view_name(int t) {
+  static const char *const names[] = {"q", "k", "v", "out"};
+  return names[t];
+}
+
+/// Shapes against each other and the kernel's head dims: q [B, H, N, d],
+/// k [B, Hkv, M, d], v [B, Hkv, M, dv], out [B, H, N, dv], lse [B, H, N]
+/// (may be null), Hkv dividing H. (attnc's JIT checks these, with the CPU
+/// kernels', before it picks a target.)
+inline LaunchProblem check_shapes(const TensorDims (&views)[4], const TensorDims *lse, int d, int dv) {
+  const i64 B = views[0].size[0], H = views[0].size[1], N = views[0].size[2];
+  const i64 Hkv = views[1].size[1], M = views[1].size[2];
+  const i64 want[4][4] = {{B, H, N, d}, {B, Hkv, M, d}, {B, Hkv, M, dv}, {B, H, N, dv}};
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 4; ++i)
+      if (views[t].size[i] != want[t][i])
+        return launch_problem(LaunchCheck::kShape, view_name(t), i, views[t].size[i], want[t][i]);
+  if (Hkv < 1 || H % Hkv != 0)
+    return launch_problem(LaunchCheck::kHeads, "k", 1, Hkv, H);
+  for (int i = 0; lse && i < 3; ++i)
+    if (lse->size[i] != want[0][i])
+      return launch_problem(LaunchCheck::kShape, "lse", i, lse->size[i], want[0][i]);
+  return LaunchProblem();
+}
+
+/// What the kernels need of the layout: q, k and v are read 16 bytes at a
+/// time along rows, out is written 4 (contiguous head dims, strides and data
+/// aligned to that), and N, M < 2^30.
+inline LaunchProblem check_views(const TensorDims (&views)[4]) {
+  for (int t = 0; t < 4; ++t) {
+    const TensorDims &v = views[t];
+    if (v.stride[3] != 1 && v.size[3] != 1)
+      return launch_problem(LaunchCheck::kHeadDimStride, view_name(t), 3, v.stride[3], 1);
+    const i64 align = t < 3 ? 8 : 2; // elements of 2 bytes
+    for (int d = 0; d < 3; ++d)
+      if (v.stride[d] % align != 0)
+        return launch_problem(LaunchCheck::kRowStride, view_name(t), d, v.stride[d], align);
+    if (reinterpret_cast<uintptr_t>(v.data) % (align * 2) != 0)
+      return launch_problem(LaunchCheck::kAlignment, view_name(t), 0, 0, align * 2);
+  }
+  if (views[0].size[2] > INT_MAX / 2 || views[1].size[2] > INT_MAX / 2)
+    return launch_problem(LaunchCheck::kLength, "", 2, 0, 0);
+  return LaunchProblem();
+}
+
+/// Tensor params: rank 4 at most (ParamSlot's extent).
+inline LaunchProblem check_param_rank(i64 rank) {
+  return rank > 4 ? launch_problem(LaunchCheck::kParamRank, "", 0, rank, 4) : LaunchProblem();
+}
+
+/// Scratch words before the block map: 16 bytes that empty tensor params
+/// point at (the kernels read params even out of bounds); the JIT keeps
+/// the status word in the first.
+constexpr int kScratchHeadWords = 4;
+
+/// One call's launch: the kernels' arguments, the scratch it needs and the
+/// grids (one line of CTAs each).
+struct LaunchPlan {
+  FlashArgs args = {};   // the forward kernel's; status is the caller's
+  BlockMapArgs map = {}; // the block-map kernel's (blockMap; bind_scratch)
+  bool blockMap = false;
+  i64 mapRows = 0;                        // (b, h, query tile) rows of the block map
+  i64 scratchWords = kScratchHeadWords;   // int32 words: the head, then counts, then lists
+  unsigned forwardCtas = 0, blockMapCtas = 0;
+};
+
+/// Fills plan.args from checked views (lse may be null) for tiles of
+/// `tileQ` query and `tileKv` key rows, and sizes the forward grid: one CTA
+/// per query tile of every (b, h), which must stay below 2^31.
+inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4], const TensorDims *lse, int tileQ,
+                                  int tileKv) {
+  FlashArgs &a = plan.args;
+  const TensorDims &q = views[0], &k = views[1], &v = views[2], &out = views[3];
+  a.q = static_cast<const u16 *>(q.data);
+  a.k = static_cast<const u16 *>(k.data);
+  a.v = static_cast<const u16 *>(v.data);
+  a.out = static_cast<u16 *>(const_cast<void *>(out.data));
+  a.lse = lse ? static_cast<float *>(const_cast<void *>(lse->data)) : nullptr;
+  for (int d = 0; d < 3; ++d) {
+    a.qs[d] = q.stride[d], a.ks[d] = k.stride[d], a.vs[d] = v.stride[d], a.os[d] = out.stride[d];
+    a.ls[d] = lse ? lse->stride[d] : 0;
+  }
+  const i64 B = q.size[0], H = q.size[1], N = q.size[2], Hkv = k.size[1], M = k.size[2];
+  a.B = int(B), a.H = int(H), a.N = int(N), a.M = int(M), a.group = int(H / Hkv);
+  a.tilesQ = int((N + tileQ - 1) / tileQ), a.tilesKv = int((M + tileKv - 1) / tileKv);
+  const i64 ctas = i64(a.tilesQ) * H * B;
+  if (ctas > INT_MAX)
+    return launch_problem(LaunchCheck::kQueryTiles, "q", 2, ctas, tileQ);
+  plan.forwardCtas = unsigned(ctas);
+  return LaunchProblem();
+}
+
+/// Sizes the block map (when the kernel has one: its rows per batch and
+/// head where the classifier reads them) and the scratch: the head words,
+/// then a count and a list of tilesKv entries per row.
+inline void plan_block_map(LaunchPlan &plan, bool blockMap, bool usesBatch, bool usesHead) {
+  const FlashArgs &a = plan.args;
+  plan.blockMap = blockMap;
+  plan.mapRows = blockMap ? i64(usesBatch ? a.B : 1) * (usesHead ? a.H : 1) * a.tilesQ : 0;
+  plan.scratchWords = kScratchHeadWords + (blockMap ? plan.mapRows * (1 + a.tilesKv) : 0);
+  if (blockMap) {
+    const int mapB = usesBatch ? a.B : 1, mapH = usesHead ? a.H : 1;
+    plan.map = BlockMapArgs{mapB, mapH, a.N, a.M, a.tilesQ, a.tilesKv, nullptr, nullptr, nullptr};
+    plan.args.blockStrideB = usesBatch ? mapH * a.tilesQ : 0;
+    plan.args.blockStrideH = usesHead ? a.tilesQ : 0;
+  }
+}
+
+/// Points the block map (if any) into `scratch` (plan.scratchWords words):
+/// counts after the head words, then the lists; its status word is
+/// args.status, which the caller sets first.
+inline void bind_scratch(LaunchPlan &plan, int *scratch) {
+  if (!plan.blockMap)
+    return;
+  plan.map.blockCount = scratch + kScratchHeadWords;
+  plan.map.blockList = scratch + kScratchHeadWords + plan.mapRows;
+  plan.map.status = plan.args.status;
+  plan.args.blockCount = plan.map.blockCount;
+  plan.args.blockList = plan.map.blockList;
+  plan.blockMapCtas = unsigned(block_map_ctas(plan.map));
+}
+
+} // namespace attnc_cuda
+
+#endif // ATTNC_CUDA_LAUNCH_PLAN_H

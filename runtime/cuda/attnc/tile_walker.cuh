@@ -1,0 +1,142 @@
+//===- tile_walker.cuh - which key tiles a query tile visits ---*- CUDA -*-===//
+//
+// The key-tile schedule, apart from the math: classify_tiles (the
+// variant's tile classifier over a span of key tiles), TileWalker (the walk
+// a forward CTA makes, from the block map, the classifier or every tile) and
+// build_block_map (the body of the kernel that writes the block map).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CUDA_TILE_WALKER_CUH
+#define ATTNC_CUDA_TILE_WALKER_CUH
+
+#include "attnc/flash_args.h" // FlashArgs, BlockMapArgs, kBlockMapThreads
+
+namespace attnc_cuda {
+
+//===----------------------------------------------------------------------===//
+// The key-tile walk: which key tiles a query tile visits, and whether each is
+// partial (mask per pair) or full. From the block map when the classifier
+// reads data, else from the classifier's closed form, else every tile.
+//===----------------------------------------------------------------------===//
+
+/// The class (0 empty, 1 partial, 2 full) of key tiles [t, t + n) together
+/// for query rows [qFirst, qLast]; 0 when t is at or past tile `end`. The
+/// lanes of a warp call it for consecutive tiles (or spans) at once.
+template <class V, class C>
+__device__ __forceinline__ int classify_tiles(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
+                                              int n, int M, int end, int &status) {
+  if (t >= end)
+    return 0;
+  int kvFirst = t * C::BN, kvLast = min((t + n) * C::BN, M) - 1;
+  return V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
+}
+
+template <class V, class C> struct TileWalker {
+  const FlashArgs &a;
+  const typename V::Params &P;
+  int b, h, qFirst, qLast;
+  // The walk's position runs from next_ up to end: over the row's list
+  // (kBlockList: end is its length), or over the key tiles (kHasTileClass:
+  // end is the tile past the last span that may hold kept ones).
+  int next_ = 0, end = 0;
+  const int *list = nullptr;
+  // kHasTileClass: the warp classifies 16 tiles at a time, from tile
+  // next_ - 16 on: bit i of `pending` says tile i of them is still to be
+  // visited, bit 16 + i that it is partial (one register across the loop).
+  u32 pending = 0;
+  int &status;
+
+  __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status)
+      : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1), status(status) {
+    if constexpr (V::kBlockList) {
+      int row = b * a.blockStrideB + h * a.blockStrideH + qt;
+      end = a.blockCount[row];
+      list = a.blockList + i64(row) * a.tilesKv;
+    } else if constexpr (V::kHasTileClass) {
+      // The classifier takes any range of keys: one call per lane on 32
+      // spans of the key tiles brackets the kept ones, so that the walk does
+      // not step 16 tiles at a time through the empty ones before and after
+      // them (most of a sliding window's tiles, those past a causal diagonal).
+      const int span = (a.tilesKv + 31) / 32;
+      const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, (threadIdx.x % 32) * span, span, a.M, a.tilesKv,
+                                           status);
+      const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+      next_ = kept ? (__ffs(kept) - 1) * span : 0;
+      end = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
+    }
+  }
+
+  /// A tile's code: its first key and whether its pairs are masked.
+  static __device__ __forceinline__ int firstKey(int code) { return (code >> 1) * C::BN; }
+  static __device__ __forceinline__ bool masked(int code) { return code & 1; }
+
+  /// The next tile to visit as tile * 2 + (1 if its pairs are masked),
+  /// or -1 (one register per upcoming tile in the kernel's pipeline). All
+  /// threads of a warp call it together.
+  __device__ __forceinline__ int next() {
+    if constexpr (V::kBlockList) {
+      return next_ < end ? list[next_++] : -1;
+    } else if constexpr (V::kHasTileClass) {
+      // Skipping empty tiles one at a time would cost a serial loop over
+      // every key tile per query tile (most of a sliding window's work).
+      while ((pending & 0xffffu) == 0) {
+        if (next_ >= end)
+          return -1;
+        // Lanes l and l + 16 classify the same tile; the low half of the
+        // ballot says which are kept, the high half which are partial.
+        int lane = threadIdx.x % 32;
+        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, end, status);
+        pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
+        next_ += 16;
+      }
+      int i = __ffs(pending) - 1;
+      pending &= pending - 1; // the lowest set bit is in the low half
+      return (next_ - 16 + i) * 2 + (pending >> (16 + i) & 1);
+    } else {
+      if (next_ >= a.tilesKv)
+        return -1;
+      return next_++ * 2 + V::kHasMask;
+    }
+  }
+};
+
+/// The block-map kernel's body: one CTA per (b, h, query tile) row, a
+/// thread per key tile (one call of the classifier each), so that even a
+/// single (b, h) keeps the GPU busy; the row's list is in ascending order.
+template <class V, class C>
+__device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
+  constexpr int kWarps = kBlockMapThreads / 32;
+  __shared__ int warpKept[kWarps];
+  // One line of CTAs (a 3-D grid would cap B and H at 65535).
+  const int row = int(blockIdx.x), qt = row % a.tilesQ, bh = row / a.tilesQ;
+  const int h = bh % a.H, b = bh / a.H;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int *list = a.blockList + i64(row) * a.tilesKv;
+  const int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
+  int count = 0, status = 0;
+  for (int base = 0; base < a.tilesKv; base += kBlockMapThreads) {
+    const int t = base + int(threadIdx.x);
+    const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status);
+    const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+    if (lane == 0)
+      warpKept[warp] = __popc(kept);
+    __syncthreads();
+    int at = count + __popc(kept & ((1u << lane) - 1));
+    for (int w = 0; w < kWarps; ++w) {
+      at += w < warp ? warpKept[w] : 0;
+      count += warpKept[w];
+    }
+    if (cls != 0)
+      list[at] = t * 2 + (cls == 1);
+    __syncthreads(); // warpKept is read before the next step writes it
+  }
+  if (threadIdx.x == 0)
+    a.blockCount[row] = count;
+  if (status)
+    atomicCAS(a.status, 0, status);
+}
+
+} // namespace attnc_cuda
+
+#endif // ATTNC_CUDA_TILE_WALKER_CUH
