@@ -87,11 +87,17 @@ struct CompileOptions {
   std::string target = "cpu";
   DType dtype = DType::F32;       // of q, k, v and out (bf16/f16 on GPUs)
   std::optional<int64_t> headDim; // D, when fixed (GPUs: required)
-  int64_t tileQ = 0;              // query rows per tile (0: the target's)
-  int64_t tileKv = 0;             // keys per tile (0: the target's choice)
-  int64_t vectorWidth = 0;        // f32 lanes: 4, 8 or 16 (0: the host's)
-  int64_t warps = 0;              // GPU: warps per CTA, 1-8 (0: tileQ/16)
   std::optional<int64_t> valueHeadDim; // Dv, when fixed and not D
+
+  /// The schedule (`#attn.schedule`): every field the target chooses when
+  /// 0 (empty), and is forced otherwise, for comparisons and sweeps.
+  std::string kernelFamily;       // cpu_tiles, sm80_mma
+  int64_t tileQ = 0;              // query rows per tile
+  int64_t tileKv = 0;             // keys per tile
+  int64_t vectorWidth = 0;        // CPU: f32 lanes, 4, 8 or 16
+  int64_t warps = 0;              // GPU: warps per CTA, 1, 2, 4 or 8
+  int64_t stages = 0;             // GPU: K/V tiles in flight
+  int64_t splits = 0;             // key splits (1 today)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

@@ -1,6 +1,7 @@
 //===- Check.cpp - a kernel against the float64 reference -----------------===//
 
 #include "Check/Check.h"
+#include "Support/Error.h"
 
 #include "JIT/CudaDriver.h"
 
@@ -34,10 +35,6 @@ Tolerance attnc::getTolerance(DType dtype) {
 }
 
 namespace {
-
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 /// Reads element `i` of a buffer of `dtype` as a double.
 double load(const void *data, DType dtype, int64_t i) {

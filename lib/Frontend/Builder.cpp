@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attnc/Builder.h"
+#include "Support/Error.h"
 
 #include "Frontend/AST.h"
 #include "Frontend/DTypes.h"
@@ -188,10 +189,6 @@ VariantBuilder &VariantBuilder::output(const Expr &value) {
 VariantBuilder &VariantBuilder::scale(double value) {
   attention->body.push_back(statement("scale", ast::makeFloat(value)));
   return *this;
-}
-
-static llvm::Error makeError(std::string message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
 /// Emits checked variants and prints the module, fused when asked.

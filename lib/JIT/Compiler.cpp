@@ -1,13 +1,14 @@
 //===- Compiler.cpp - the JIT: variants to executable CPU kernels ---------===//
 
 #include "JIT/KernelImpl.h"
+#include "Support/Error.h"
 
 #include "Conversion/Passes.h"
 #include "Frontend/DTypes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Frontend/Sema.h"
-#include "Transforms/Pipeline.h"
+#include "Pipeline/Pipeline.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -33,17 +34,10 @@
 
 using namespace attnc;
 
-namespace {
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
-} // namespace
-
 /// Changes whenever generated code may change for the same input (the
 /// GPU keys also hash the CUDA templates, so that edits to those need no
 /// bump).
-constexpr const char *kCompilerVersion = "attnc-7";
+constexpr const char *kCompilerVersion = "attnc-8";
 
 /// The SHA-256 of the embedded CUDA templates, as hex (computed once).
 static const std::string &runtimeHeaderHash() {
@@ -145,6 +139,17 @@ static llvm::Error loadObject(const std::string &object, const std::string &name
   return llvm::Error::success();
 }
 
+mlir::attn::ScheduleOptions
+attnc::scheduleOptions(const CompileOptions &options) {
+  mlir::attn::ScheduleOptions o;
+  o.target = options.target;
+  o.family = options.kernelFamily;
+  o.tileQ = options.tileQ, o.tileKv = options.tileKv, o.warps = options.warps;
+  o.stages = options.stages, o.splits = options.splits;
+  o.vectorWidth = options.vectorWidth;
+  return o;
+}
+
 struct Compiler::Impl {
   std::mutex mutex; // one compilation at a time: the context is shared
   mlir::MLIRContext ctx;
@@ -224,9 +229,7 @@ Compiler::Impl::compileGPU(mlir::ModuleOp module, const std::string &key,
     ++stats.diskHits;
   } else {
     stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
-    llvm::Expected<GeneratedCUDA> generated =
-        generateCUDA(module, options.target, options.tileQ, options.tileKv,
-                     options.warps);
+    llvm::Expected<GeneratedCUDA> generated = generateCUDA(module);
     if (!generated)
       return generated.takeError();
     // A block map compiles as its own program beside the forward kernel's,
@@ -288,12 +291,18 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     if (dim && (*dim < 1 || *dim > 1024))
       return makeError("head dims must be between 1 and 1024; got " +
                        llvm::Twine(*dim));
-  if (options.tileQ < 0 || options.tileQ > 4096)
-    return makeError("tileQ must be between 1 and 4096 (0: the default)");
-  if (options.tileKv < 0 || options.tileKv > 4096)
-    return makeError("tileKv must be between 1 and 4096 (0: the default)");
+  for (auto [name, value] :
+       {std::make_pair("tileQ", options.tileQ),
+        std::make_pair("tileKv", options.tileKv),
+        std::make_pair("stages", options.stages),
+        std::make_pair("splits", options.splits)})
+    if (value < 0 || value > 4096)
+      return makeError(llvm::Twine(name) +
+                       " must be between 1 and 4096 (0: the default)");
   if (!llvm::is_contained({0, 4, 8, 16}, options.vectorWidth))
     return makeError("vectorWidth must be 4, 8 or 16 (0: the host's)");
+  if (!llvm::is_contained({0, 1, 2, 4, 8}, options.warps))
+    return makeError("warps must be 1, 2, 4 or 8 (0: the default)");
   std::lock_guard<std::mutex> lock(mutex);
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &diag) {
@@ -307,7 +316,6 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
   impl->target = options.target;
-  impl->tileQ = options.tileQ ? options.tileQ : 64;
   for (const sema::ParamSpec &p : spec.params) {
     ParamInfo info{p.name, toDType(p.type.elem), p.type.isTensor, {}, std::nullopt};
     for (const ast::Dim &dim : p.type.dims)
@@ -326,20 +334,26 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                           options.valueHeadDim};
   impl->valueHeadDim = emitOptions.valueDim();
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      buildModule(ctx, {spec}, emitOptions, /*fuse=*/true);
-  if (!module)
+      buildModule(ctx, {spec}, emitOptions);
+  if (!module || mlir::failed(mlir::attn::runPipeline(
+                     *module, mlir::attn::buildFusePipeline)))
     return makeError("attnc: could not fuse '" + spec.name + "':\n" + diagnostics);
+  if (mlir::failed(mlir::attn::runPipeline(*module, [&](mlir::OpPassManager &pm) {
+        mlir::attn::buildSchedulePipeline(pm, scheduleOptions(options));
+      })))
+    return makeError("attnc: could not schedule '" + spec.name + "' for " +
+                     options.target + ":\n" + diagnostics);
+  llvm::Expected<KernelSignature> signature = readKernelSignature(*module);
+  if (!signature)
+    return signature.takeError();
+  impl->tileQ = signature->tileQ;
 
-  // The fused IR in generic form says everything about the variant.
+  // The scheduled IR in generic form says everything about the kernel.
   std::string key;
   {
     llvm::raw_string_ostream os(key);
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
-    os << "|" << kCompilerVersion << "|target=" << options.target << "|dtype=" << toString(options.dtype)
-       << "|D=" << (options.headDim ? *options.headDim : -1)
-       << "|Dv=" << (options.valueHeadDim ? *options.valueHeadDim : -1)
-       << "|tileQ=" << options.tileQ << "|tileKv=" << options.tileKv
-       << "|width=" << options.vectorWidth << "|warps=" << options.warps;
+    os << "|" << kCompilerVersion << "|target=" << options.target;
     if (gpu)
       os << "|runtime=" << runtimeHeaderHash();
   }
@@ -364,10 +378,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   }
   if (found != DiskCache::Lookup::Hit) {
     stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
-    mlir::PassManager pm(&ctx);
-    mlir::attn::buildCPUPipeline(pm, impl->tileQ, options.tileKv,
-                                 options.vectorWidth);
-    if (mlir::failed(pm.run(*module)))
+    if (mlir::failed(mlir::attn::runPipeline(
+            *module, mlir::attn::buildCPULoweringPipeline)))
       return makeError("attnc: could not lower '" + spec.name +
                        "' for the CPU:\n" + diagnostics);
     llvm::LLVMContext llvmContext;

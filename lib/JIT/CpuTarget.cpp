@@ -1,6 +1,7 @@
 //===- CpuTarget.cpp - CPU kernels as LLVM IR, objects and C headers ------===//
 
 #include "JIT/CpuTarget.h"
+#include "Support/Error.h"
 
 #include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
@@ -22,10 +23,6 @@
 #include "llvm/TargetParser/SubtargetFeature.h"
 
 using namespace attnc;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 static std::string cTypeOf(mlir::Type type) {
   if (type.isF32()) return "float";

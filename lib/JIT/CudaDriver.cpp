@@ -1,6 +1,7 @@
 //===- CudaDriver.cpp - the CUDA driver API, opened at run time -----------===//
 
 #include "JIT/CudaDriver.h"
+#include "Support/Error.h"
 
 #include <algorithm>
 #include <mutex>
@@ -13,10 +14,6 @@
 
 using namespace attnc;
 using namespace attnc::cuda;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 #if !ATTNC_HAVE_CUDA
 

@@ -2,7 +2,8 @@
 
 #include "JIT/CudaTarget.h"
 
-#include "Transforms/Pipeline.h"
+#include "Pipeline/Pipeline.h"
+#include "Support/Error.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -20,10 +21,6 @@
 #endif
 
 using namespace attnc;
-
-static llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 /// The compute capability of sm_XX or sm_XXa, e.g. 90 for sm_90a.
 static std::optional<unsigned> parseArch(std::string_view target) {
@@ -49,11 +46,7 @@ llvm::Error attnc::checkGPUTarget(std::string_view target) {
 #endif
 }
 
-llvm::Expected<GeneratedCUDA> attnc::generateCUDA(mlir::ModuleOp module,
-                                                  const std::string &target,
-                                                  int64_t tileQ,
-                                                  int64_t tileKv,
-                                                  int64_t warps) {
+llvm::Expected<GeneratedCUDA> attnc::generateCUDA(mlir::ModuleOp module) {
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(module.getContext(),
                                         [&](mlir::Diagnostic &diag) {
@@ -61,19 +54,28 @@ llvm::Expected<GeneratedCUDA> attnc::generateCUDA(mlir::ModuleOp module,
     os << diag.getLocation() << ": " << diag.str() << "\n";
     return mlir::success();
   });
-  mlir::PassManager pm(module.getContext());
-  mlir::attn::buildGPUPipeline(pm, target, tileQ, tileKv);
-  if (mlir::failed(pm.run(module)))
-    return makeError("attnc: could not schedule for " + target + ":\n" +
-                     diagnostics);
+  if (mlir::failed(mlir::attn::runPipeline(
+          module, mlir::attn::buildCUDAPreparePipeline)))
+    return makeError("attnc: could not prepare the CUDA:\n" + diagnostics);
   GeneratedCUDA result;
   llvm::raw_string_ostream os(result.source);
   llvm::FailureOr<mlir::attn::CUDAKernelSpec> spec =
-      mlir::attn::translateToCUDA(module, os, warps);
+      mlir::attn::translateToCUDA(module, os);
   if (mlir::failed(spec))
     return makeError("attnc: could not generate CUDA:\n" + diagnostics);
   result.spec = *spec;
   return result;
+}
+
+std::string attnc::pasteCudaRuntime(std::string source) {
+  std::string name = mlir::attn::getCUDARuntimeHeaderName().str();
+  std::string include = "#include \"" + name + "\"\n";
+  size_t at = source.find(include);
+  if (at != std::string::npos)
+    source.replace(at, include.size(),
+                   "// " + name + " (attnc's tile templates), pasted:\n" +
+                       std::string(getCudaRuntimeHeader()) + "\n");
+  return source;
 }
 
 llvm::Expected<std::string>

@@ -20,16 +20,17 @@ llvm::Error checkGPUTarget(std::string_view target);
 /// The text of runtime/cuda/attnc/flash_fwd.cuh, embedded at build time.
 std::string_view getCudaRuntimeHeader();
 
-/// The CUDA C++ of the one fused variant of `module` (which the GPU
-/// pipeline schedules in place) and what its launch needs.
+/// The CUDA C++ of the one scheduled variant of `module` (attn-gpu-pipeline,
+/// which runs here first: cse) and what its launch needs.
 struct GeneratedCUDA {
   std::string source;
   mlir::attn::CUDAKernelSpec spec;
 };
-llvm::Expected<GeneratedCUDA> generateCUDA(mlir::ModuleOp module,
-                                           const std::string &target,
-                                           int64_t tileQ, int64_t tileKv,
-                                           int64_t warps = 0);
+llvm::Expected<GeneratedCUDA> generateCUDA(mlir::ModuleOp module);
+
+/// `source` with the tile templates pasted in place of their include, so that
+/// nvcc compiles it on its own (attnc --emit=cuda).
+std::string pasteCudaRuntime(std::string source);
 
 enum class CudaOutput { PTX, Cubin };
 

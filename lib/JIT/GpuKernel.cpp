@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "JIT/CudaDriver.h"
+#include "Support/Error.h"
 #include "JIT/KernelImpl.h"
 
 #include "attnc/launch_plan.h"
@@ -25,12 +26,8 @@ using attnc_cuda::TensorDims;
 
 namespace {
 
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
-llvm::Error makeError(const LaunchProblem &problem) {
-  return makeError(attnc_cuda::describe(problem));
+llvm::Error problemError(const LaunchProblem &problem) {
+  return attnc::makeError(attnc_cuda::describe(problem));
 }
 
 TensorDims dims(const TensorView &t) {
@@ -70,7 +67,7 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   const TensorDims views[4] = {dims(args.q), dims(args.k), dims(args.v),
                                dims(args.out)};
   if (LaunchProblem p = attnc_cuda::check_views(views))
-    return makeError(p);
+    return problemError(p);
   loadFunctions(k);
   if (!k.loaded.error.empty())
     return makeError(k.loaded.error);
@@ -80,10 +77,10 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   if (LaunchProblem p = attnc_cuda::plan_forward(
           plan, views, lse ? &lseDims : nullptr, int(spec.tileQ),
           int(spec.tileKv)))
-    return makeError(p);
+    return problemError(p);
   for (const MemRefDescriptor &m : tensorParams)
     if (LaunchProblem p = attnc_cuda::check_param_rank(int64_t(m.rank)))
-      return makeError(p);
+      return problemError(p);
 
   cuda::Stream stream = args.stream;
   // Scratch: the status word (and the words empty tensors point at), then

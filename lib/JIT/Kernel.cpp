@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "JIT/KernelImpl.h"
+#include "Support/Error.h"
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
@@ -67,10 +68,6 @@ const std::string &Kernel::getCudaSource() const { return impl->cudaSource; }
 const std::string &Kernel::getCubin() const { return impl->cubin; }
 
 namespace {
-
-llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";

@@ -4,6 +4,7 @@
 #define ATTNC_JIT_KERNELIMPL_H
 
 #include "Conversion/AttnToCUDA/AttnToCUDA.h"
+#include "Pipeline/Pipeline.h"
 #include "attnc/attnc.h"
 
 #include "llvm/ADT/APFloat.h"
@@ -25,7 +26,7 @@ struct Kernel::Impl {
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
-  int64_t tileQ = 64; // CPU: query rows per work item
+  int64_t tileQ = 64; // CPU: query rows per work item (the schedule's)
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 
@@ -104,6 +105,9 @@ struct ScalarStorage {
 struct CallSizes {
   int64_t B, H, Hkv, N, M, D, Dv;
 };
+
+/// The schedule pipeline's options for `options` (its forced fields).
+mlir::attn::ScheduleOptions scheduleOptions(const CompileOptions &options);
 
 /// Runs a GPU kernel on checked arguments (GpuKernel.cpp).
 llvm::Error runOnGPU(const Kernel::Impl &k, const KernelArgs &args,

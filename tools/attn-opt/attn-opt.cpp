@@ -2,7 +2,7 @@
 
 #include "Conversion/Passes.h"
 #include "Transforms/Passes.h"
-#include "Transforms/Pipeline.h"
+#include "Pipeline/Pipeline.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,10 +26,7 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::attn::registerAttnPasses();
   mlir::attn::registerAttnConversionPasses();
-  mlir::PassPipelineRegistration<> cpuPipeline(
-      "attn-cpu-pipeline",
-      "Fused variants to CPU kernels in the LLVM dialect, for the host",
-      [](mlir::OpPassManager &pm) { mlir::attn::buildCPUPipeline(pm, 0, 0, 0); });
+  mlir::attn::registerAttnPipelines();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
 }

@@ -6,8 +6,9 @@
 #include "JIT/CudaTarget.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
+#include "Pipeline/Pipeline.h"
 #include "Transforms/Passes.h"
-#include "Transforms/Pipeline.h"
+#include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -37,7 +38,7 @@
 using namespace llvm;
 
 namespace {
-enum class Emit { MLIR, Fused, LLVM, Obj, CUDA, PTX, Cubin };
+enum class Emit { MLIR, Fused, Scheduled, LLVM, Obj, CUDA, PTX, Cubin };
 
 cl::OptionCategory attncCategory("attnc options");
 
@@ -60,6 +61,10 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Fused, "fused",
                           "the IR after canonicalize and attn-fuse: one "
                           "attn.flash per variant"),
+               clEnumValN(Emit::Scheduled, "scheduled",
+                          "the fused IR after the block analysis and "
+                          "attn-select-schedule for --target: tile "
+                          "classifiers and #attn.schedule"),
                clEnumValN(Emit::LLVM, "llvm",
                           "LLVM IR of the CPU kernel (--target=cpu)"),
                clEnumValN(Emit::Obj, "obj",
@@ -235,14 +240,7 @@ static int writeCHeader(const attnc::KernelSignature &signature, bool gpu) {
 /// point, <variant>_cuda, is declared in the C header written beside a
 /// file output).
 static int writeSelfContainedCUDA(mlir::ModuleOp module, std::string source) {
-  std::string include =
-      "#include \"" + mlir::attn::getCUDARuntimeHeaderName().str() + "\"\n";
-  size_t at = source.find(include);
-  if (at != std::string::npos)
-    source.replace(at, include.size(),
-                   "// " + mlir::attn::getCUDARuntimeHeaderName().str() +
-                       " (attnc's tile templates), pasted:\n" +
-                       std::string(attnc::getCudaRuntimeHeader()) + "\n");
+  source = attnc::pasteCudaRuntime(std::move(source));
   if (int rc = writeOutput(source))
     return rc;
   if (outputFile == "-")
@@ -255,12 +253,11 @@ static int writeSelfContainedCUDA(mlir::ModuleOp module, std::string source) {
   return writeCHeader(*signature, /*gpu=*/true);
 }
 
-/// --emit=cuda|ptx|cubin: one fused variant through the GPU pipeline.
+/// --emit=cuda|ptx|cubin: one scheduled variant to CUDA.
 static int emitGPUKernel(mlir::ModuleOp module) {
   if (!selectOneVariant(module))
     return 1;
-  llvm::Expected<attnc::GeneratedCUDA> generated =
-      attnc::generateCUDA(module, target, 0, 0);
+  llvm::Expected<attnc::GeneratedCUDA> generated = attnc::generateCUDA(module);
   if (!generated) {
     errs() << toString(generated.takeError());
     return 1;
@@ -281,15 +278,18 @@ static int emitGPUKernel(mlir::ModuleOp module) {
   return writeOutput(*code);
 }
 
-/// --emit=llvm|obj: one fused variant through the CPU pipeline.
+/// --emit=llvm|obj: one scheduled variant through the CPU lowering.
 static int emitCPUKernel(mlir::ModuleOp module) {
   if (!selectOneVariant(module))
     return 1;
-  mlir::PassManager pm(module.getContext());
-  mlir::attn::buildCPUPipeline(pm, 0, 0, 0);
-  // The signature comes from the fused variant, before it is lowered.
-  mlir::OwningOpRef<mlir::ModuleOp> fused = module.clone();
-  if (mlir::failed(pm.run(module)))
+  // The signature comes from the scheduled variant, before it is lowered.
+  auto signature = attnc::readKernelSignature(module);
+  if (!signature) {
+    errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
+    return 1;
+  }
+  if (mlir::failed(mlir::attn::runPipeline(
+          module, mlir::attn::buildCPULoweringPipeline)))
     return 1;
   llvm::LLVMContext context;
   auto llvmModule = attnc::translateCPUModule(module, context);
@@ -305,16 +305,6 @@ static int emitCPUKernel(mlir::ModuleOp module) {
   }
   if (outputFile == "-") {
     errs() << "attnc: error: --emit=obj writes a file: give -o FILE.o\n";
-    return 1;
-  }
-  // Read the schedule the pipeline chose: analyse and schedule a copy only.
-  mlir::PassManager schedule(fused->getContext());
-  schedule.addPass(mlir::attn::createAttnSelectSchedule());
-  if (mlir::failed(schedule.run(*fused)))
-    return 1;
-  auto signature = attnc::readKernelSignature(*fused);
-  if (!signature) {
-    errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
     return 1;
   }
   if (llvm::Error e = attnc::writeHostObject(**llvmModule, outputFile)) {
@@ -472,7 +462,9 @@ int main(int argc, char **argv) {
   // Pass names for --mlir-print-ir-after=... and friends, registered before
   // the options that parse them.
   mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
   mlir::attn::registerAttnPasses();
+  mlir::attn::registerAttnConversionPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -559,14 +551,21 @@ int main(int argc, char **argv) {
     return dim ? std::optional<int64_t>(dim) : std::nullopt;
   };
   attnc::EmitOptions options{*elem, fixed(headDim), fixed(valueHeadDim)};
-  auto configure = [](mlir::PassManager &pm) {
-    mlir::applyDefaultTimingPassManagerCLOptions(pm);
-    return mlir::applyPassManagerCLOptions(pm);
-  };
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      attnc::buildModule(ctx, *variants, options, emit != Emit::MLIR, configure);
+      attnc::buildModule(ctx, *variants, options);
   if (!module)
     return 1;
+  if (emit != Emit::MLIR &&
+      mlir::failed(mlir::attn::runPipeline(*module, mlir::attn::buildFusePipeline)))
+    return 1;
+  if (emit != Emit::MLIR && emit != Emit::Fused) {
+    mlir::attn::ScheduleOptions schedule;
+    schedule.target = target;
+    if (mlir::failed(mlir::attn::runPipeline(*module, [&](mlir::OpPassManager &pm) {
+          mlir::attn::buildSchedulePipeline(pm, schedule);
+        })))
+      return 1;
+  }
 
   if (emit == Emit::LLVM || emit == Emit::Obj)
     return emitCPUKernel(*module);
