@@ -32,16 +32,16 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
   }];
   let parameters = (ins
     EnumParameter<Attn_KernelFamily>:$family,
-    "int64_t":$tileQ,
-    "int64_t":$tileKv,
+    "int64_t":$tile_q,
+    "int64_t":$tile_kv,
     DefaultValuedParameter<"int64_t", "0">:$warps,
     DefaultValuedParameter<"int64_t", "1">:$stages,
     DefaultValuedParameter<"int64_t", "1">:$splits,
-    DefaultValuedParameter<"int64_t", "0">:$vectorWidth
+    DefaultValuedParameter<"int64_t", "0">:$vector_width
   );
   let assemblyFormat = [{
-    `<` $family `,` struct($tileQ, $tileKv, $warps, $stages, $splits,
-                           $vectorWidth) `>`
+    `<` $family `,` struct($tile_q, $tile_kv, $warps, $stages, $splits,
+                           $vector_width) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -72,7 +72,7 @@ void mlir::attn::buildCUDAPreparePipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-LogicalResult mlir::attn::runPipeline(Operation *module,
+mlir::LogicalResult mlir::attn::runPipeline(Operation *module,
                                       function_ref<void(OpPassManager &)> build) {
   PassManager pm(module->getContext());
   if (failed(applyPassManagerCLOptions(pm)))

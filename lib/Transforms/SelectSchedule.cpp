@@ -56,8 +56,10 @@ struct AttnSelectSchedulePass
       if (flash.getSchedule())
         return;
       ScheduleAttr schedule = kind == KernelFamily::CpuTiles
-                                  ? scheduleForCPU()
+                                  ? scheduleForCPU(flash)
                                   : scheduleForSm80(flash);
+      if (!schedule)
+        return signalPassFailure();
       flash.setScheduleAttr(schedule);
     });
   }
@@ -65,10 +67,13 @@ struct AttnSelectSchedulePass
   /// A query tile of 64 rows keeps its accumulators (64 x D floats) in L2
   /// and reads each key tile once for 64 rows; a key tile of 64 is the
   /// granularity at which masks skip work.
-  ScheduleAttr scheduleForCPU() {
-    return ScheduleAttr::get(&getContext(), KernelFamily::CpuTiles,
+  ScheduleAttr scheduleForCPU(FlashOp flash) {
+    // Forced fields out of range are reported at the flash op.
+    auto errorAt = [&] { return flash.emitOpError(); };
+    return ScheduleAttr::getChecked(errorAt, &getContext(),
+                                    KernelFamily::CpuTiles,
                              orChosen(tileQ, 64), orChosen(tileKv, 64),
-                             /*warps=*/0, orChosen(stages, 1),
+                             /*warps=*/int64_t(0), orChosen(stages, 1),
                              orChosen(splits, 1),
                              orChosen(vectorWidth, hostVectorWidth()));
   }
@@ -83,11 +88,13 @@ struct AttnSelectSchedulePass
         readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),
         readsParamPerPair(flash.getMask(), RegionRole::Mask));
     int64_t q = orChosen(tileQ, tiles.tileQ);
-    return ScheduleAttr::get(&getContext(), KernelFamily::Sm80Mma, q,
+    auto errorAt = [&] { return flash.emitOpError(); };
+    return ScheduleAttr::getChecked(errorAt, &getContext(),
+                                    KernelFamily::Sm80Mma, q,
                              orChosen(tileKv, tiles.tileKv),
                              orChosen(warps, defaultGPUWarps(tiles, q)),
                              orChosen(stages, 2), orChosen(splits, 1),
-                             /*vectorWidth=*/0);
+                             /*vectorWidth=*/int64_t(0));
   }
 };
 } // namespace

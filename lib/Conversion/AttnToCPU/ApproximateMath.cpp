@@ -19,7 +19,9 @@ struct ApproximateMathPass
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(
         patterns, [](StringRef name) {
-          return llvm::is_contained({"exp", "exp2", "expm1", "log", "log2",
+          // The patterns ask by full op name (math.exp, ...).
+          return name.consume_front("math.") &&
+                 llvm::is_contained({"exp", "exp2", "expm1", "log", "log2",
                                      "log1p", "tanh", "erf"},
                                     name);
         });

@@ -1,0 +1,35 @@
+// convert-attn-to-cpu builds the kernel at the schedule's tiles and vector
+// width, and refuses a flash without a cpu_tiles schedule.
+// RUN: attn-opt --split-input-file --verify-diagnostics --convert-attn-to-cpu %s | FileCheck %s
+
+// CHECK-LABEL: func.func @causal_kernel(
+// CHECK-SAME: memref<?x?x?x?xf32, strided<[?, ?, ?, 1], offset: ?>>
+// CHECK-SAME: memref<1xi32>
+// CHECK-SAME: %{{.*}}: index, %{{.*}}: index)
+// CHECK-SAME: attn.vector_width = 8 : i64
+// CHECK: vector<8xf32>
+// CHECK-NOT: attn.flash
+attn.variant @causal(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 32, vector_width = 8>} : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) mask {
+  ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+    %0 = arith.cmpi sge, %q_idx, %kv_idx : index
+    attn.yield %0 : i1
+  }
+  return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
+
+// -----
+
+attn.variant @unscheduled(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  // expected-error @+1 {{needs a cpu_tiles schedule with a vector width}}
+  %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
+
+// -----
+
+attn.variant @gpu(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
+  // expected-error @+1 {{needs a cpu_tiles schedule}}
+  %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>} : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
+}

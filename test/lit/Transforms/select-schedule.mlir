@@ -1,0 +1,32 @@
+// attn-select-schedule writes one #attn.schedule per attn.flash: the kernel
+// family of the target, its tiles and knobs; options force fields.
+// RUN: attn-opt --split-input-file --attn-select-schedule='target=cpu vector-width=8' %s | FileCheck %s --check-prefix=CPU
+// RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_90a' %s | FileCheck %s --check-prefix=SM90
+// RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_80 tile-q=64 stages=3' %s | FileCheck %s --check-prefix=FORCED
+
+// CPU: flash softmax{{.*}}{schedule = #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 8>}
+// SM90: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>}
+// FORCED: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 64, tile_kv = 128, warps = 4, stages = 3>}
+attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
+}
+
+// -----
+
+// Head dim 128 takes 48-key tiles on the GPU.
+// SM90: #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 48, warps = 4, stages = 2>
+attn.variant @d128(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>, %v: tensor<?x?x?x128xbf16>) -> tensor<?x?x?x128xbf16> {
+  %out = flash sigmoid(%q, %k, %v) bias -2.0 : (tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>) -> (tensor<?x?x?x128xbf16>)
+  return %out : tensor<?x?x?x128xbf16>
+}
+
+// -----
+
+// A schedule already there is kept.
+// CPU: #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>
+// SM90: #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>
+attn.variant @kept(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>} : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
