@@ -23,6 +23,8 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <atomic>
+
 void mlir::attn::buildFusePipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<VariantOp>(createAttnFuse());
@@ -72,12 +74,18 @@ void mlir::attn::buildCUDAPreparePipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
+static std::atomic<bool> commandLineOptions{false};
+
+void mlir::attn::useMLIRCommandLineOptions() { commandLineOptions = true; }
+
 mlir::LogicalResult mlir::attn::runPipeline(Operation *module,
                                       function_ref<void(OpPassManager &)> build) {
   PassManager pm(module->getContext());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
-  applyDefaultTimingPassManagerCLOptions(pm);
+  if (commandLineOptions) {
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    applyDefaultTimingPassManagerCLOptions(pm);
+  }
   build(pm);
   return pm.run(module);
 }

@@ -52,9 +52,14 @@ void buildCPULoweringPipeline(OpPassManager &pm);
 /// What runs between the schedule and the translation to CUDA (cse).
 void buildCUDAPreparePipeline(OpPassManager &pm);
 
+/// Makes runPipeline apply MLIR's pass-manager command-line options, for a
+/// tool that registered them (mlir::registerPassManagerCLOptions and
+/// registerDefaultTimingManagerCLOptions).
+void useMLIRCommandLineOptions();
+
 /// Runs the passes `build` adds on `module` (a builtin.module), with MLIR's
 /// pass-manager options (--mlir-print-ir-after-all, --mlir-timing, ...)
-/// where the tool registered them: the one way attnc runs a pipeline.
+/// after useMLIRCommandLineOptions: the one way attnc runs a pipeline.
 LogicalResult runPipeline(Operation *module,
                           function_ref<void(OpPassManager &)> build);
 

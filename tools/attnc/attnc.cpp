@@ -469,6 +469,7 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
+  mlir::attn::useMLIRCommandLineOptions();
   cl::HideUnrelatedOptions(attncCategory);
   cl::ParseCommandLineOptions(argc, argv, kOverview);
 
