@@ -15,8 +15,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
-#include "JIT/CpuTarget.h"
-#include "JIT/CudaTarget.h"
+#include "JIT/CudaDriver.h"
+#include "Target/CUDATarget.h"
+#include "Target/Compilation.h"
+#include "Target/KernelSignature.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -34,17 +36,10 @@
 
 using namespace attnc;
 
-/// Changes whenever generated code may change for the same input (the
-/// GPU keys also hash the CUDA templates, so that edits to those need no
-/// bump).
+/// Changes whenever generated code may change for the same input (keys
+/// also hold the target's code version, e.g. a hash of the CUDA templates,
+/// so that edits to those need no bump).
 constexpr const char *kCompilerVersion = "attnc-8";
-
-/// The SHA-256 of the embedded CUDA templates, as hex (computed once).
-static const std::string &runtimeHeaderHash() {
-  static const std::string hash = llvm::toHex(llvm::SHA256::hash(
-      llvm::arrayRefFromStringRef(llvm::StringRef(getCudaRuntimeHeader()))));
-  return hash;
-}
 
 /// The disk cache: one object file per kernel, behind a header that lets a
 /// damaged or truncated entry be told from a good one.
@@ -168,115 +163,40 @@ struct Compiler::Impl {
   }
 
   llvm::Expected<Kernel> compile(const sema::VariantSpec &spec,
-                                 const CompileOptions &options);
-  llvm::Expected<Kernel> compileGPU(mlir::ModuleOp module, const std::string &key,
-                                    const CompileOptions &options,
-                                    std::shared_ptr<Kernel::Impl> impl);
+                                 CompileOptions options);
 };
 
-/// A GPU cache entry: the launch spec on one line, the CUDA source's size on
-/// the next, then the source and the cubin.
-static std::string serializeGPU(const Kernel::Impl &k) {
-  const mlir::attn::CUDAKernelSpec &s = k.cudaSpec;
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  os << s.kernelName << " " << (s.blockMapName.empty() ? "-" : s.blockMapName)
-     << " " << s.headDim << " " << s.tileQ << " " << s.tileKv << " "
-     << s.threads << " " << s.sharedBytes << " " << s.numParams << " "
-     << s.blockMapUsesBatch << " " << s.blockMapUsesHead << "\n"
-     << k.cudaSource.size() << " " << k.cubin.size() << "\n"
-     << k.cudaSource << k.cubin << k.blockMapCubin;
-  return out;
-}
-
-static bool deserializeGPU(llvm::StringRef data, Kernel::Impl &k) {
-  auto [specLine, rest] = data.split('\n');
-  auto [sizeLine, payload] = rest.split('\n');
-  auto [sourceSizeText, cubinSizeText] = sizeLine.split(' ');
-  llvm::SmallVector<llvm::StringRef> f;
-  specLine.split(f, ' ');
-  size_t sourceSize, cubinSize;
-  if (f.size() != 10 || sourceSizeText.getAsInteger(10, sourceSize) ||
-      cubinSizeText.getAsInteger(10, cubinSize) ||
-      sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
-    return false;
-  mlir::attn::CUDAKernelSpec &s = k.cudaSpec;
-  s.kernelName = f[0].str();
-  s.blockMapName = f[1] == "-" ? "" : f[1].str();
-  int64_t *numbers[] = {&s.headDim, &s.tileQ, &s.tileKv, &s.threads,
-                        &s.sharedBytes, &s.numParams};
-  for (size_t i = 0; i < std::size(numbers); ++i)
-    if (f[2 + i].getAsInteger(10, *numbers[i]))
-      return false;
-  s.blockMapUsesBatch = f[8] == "1";
-  s.blockMapUsesHead = f[9] == "1";
-  k.cudaSource = payload.take_front(sourceSize).str();
-  k.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
-  k.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();
-  return !k.cubin.empty() && s.blockMapName.empty() == k.blockMapCubin.empty();
-}
-
-llvm::Expected<Kernel>
-Compiler::Impl::compileGPU(mlir::ModuleOp module, const std::string &key,
-                           const CompileOptions &options,
-                           std::shared_ptr<Kernel::Impl> impl) {
-  std::string entry;
-  DiskCache::Lookup found =
-      disk.enabled() ? disk.load(key, entry) : DiskCache::Lookup::Miss;
-  if (found == DiskCache::Lookup::Hit && !deserializeGPU(entry, *impl))
-    found = DiskCache::Lookup::Corrupt;
-  if (found == DiskCache::Lookup::Hit) {
-    ++stats.diskHits;
-  } else {
-    stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
-    llvm::Expected<GeneratedCUDA> generated = generateCUDA(module);
-    if (!generated)
-      return generated.takeError();
-    // A block map compiles as its own program beside the forward kernel's,
-    // in parallel: NVRTC's optimiser and ptxas run one kernel at a time.
-    const std::string &source = generated->source;
-    bool blockMap = !generated->spec.blockMapName.empty();
-    std::future<llvm::Expected<std::string>> mapCubin;
-    if (blockMap)
-      mapCubin = std::async(std::launch::async, [&] {
-        return compileWithNVRTC(source, options.target, CudaOutput::Cubin,
-                                {mlir::attn::kSkipForwardMacro});
-      });
-    llvm::Expected<std::string> cubin = compileWithNVRTC(
-        source, options.target, CudaOutput::Cubin,
-        blockMap ? llvm::ArrayRef<std::string>{mlir::attn::kSkipBlockMapMacro}
-                 : llvm::ArrayRef<std::string>{});
-    if (blockMap) {
-      llvm::Expected<std::string> map = mapCubin.get();
-      if (!map) {
-        if (!cubin)
-          llvm::consumeError(cubin.takeError());
-        return map.takeError();
-      }
-      impl->blockMapCubin = std::move(*map);
-    }
-    if (!cubin)
-      return cubin.takeError();
-    impl->cudaSource = std::move(generated->source);
-    impl->cudaSpec = generated->spec;
-    impl->cubin = std::move(*cubin);
-    if (disk.enabled())
-      disk.store(key, serializeGPU(*impl));
-    ++stats.compilations;
-  }
-  Kernel kernel(std::move(impl));
-  cache.emplace(key, kernel);
-  return kernel;
+/// Loads what Target::compile produced into `impl`: a host object into a
+/// JIT of its own, or a CUDA bundle whose cubins load on the first run.
+static llvm::Error loadCode(const Target &target, const std::string &code,
+                            Kernel::Impl &impl) {
+  if (!target.isGPU())
+    return loadObject(code, impl.name, impl);
+  std::optional<CUDACode> cuda = CUDACode::parse(code);
+  if (!cuda)
+    return makeError("a damaged CUDA bundle");
+  impl.cudaSource = std::move(cuda->source);
+  impl.cubin = std::move(cuda->cubin);
+  impl.blockMapCubin = std::move(cuda->blockMapCubin);
+  impl.cudaSpec = cuda->spec;
+  return llvm::Error::success();
 }
 
 llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
-                                               const CompileOptions &options) {
+                                               CompileOptions options) {
   if (!ast::isFloat(toScalarType(options.dtype)))
     return makeError("the dtype of q, k and v must be f32, bf16 or f16");
-  bool gpu = options.target != "cpu";
+  if (options.target == "gpu") {
+    llvm::Expected<std::string> device = cuda::getDeviceTarget();
+    if (!device)
+      return makeError("target gpu: " + llvm::toString(device.takeError()));
+    options.target = *device;
+  }
+  llvm::Expected<std::unique_ptr<Target>> target = getTarget(options.target);
+  if (!target)
+    return target.takeError();
+  bool gpu = (*target)->isGPU();
   if (gpu) {
-    if (llvm::Error e = checkGPUTarget(options.target))
-      return e;
     if (options.dtype != DType::BF16 && options.dtype != DType::F16)
       return makeError("GPU kernels take bf16 or f16 q, k and v; got " +
                        std::string(toString(options.dtype)) +
@@ -333,17 +253,15 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
                           options.valueHeadDim};
   impl->valueHeadDim = emitOptions.valueDim();
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      buildModule(ctx, {spec}, emitOptions);
-  if (!module || mlir::failed(mlir::attn::runPipeline(
-                     *module, mlir::attn::buildFusePipeline)))
+  Compilation compilation(**target, scheduleOptions(options));
+  if (mlir::failed(compilation.build(ctx, {spec}, emitOptions)) ||
+      mlir::failed(compilation.advanceTo(Stage::Fused)))
     return makeError("attnc: could not fuse '" + spec.name + "':\n" + diagnostics);
-  if (mlir::failed(mlir::attn::runPipeline(*module, [&](mlir::OpPassManager &pm) {
-        mlir::attn::buildSchedulePipeline(pm, scheduleOptions(options));
-      })))
+  if (mlir::failed(compilation.advanceTo(Stage::Scheduled)))
     return makeError("attnc: could not schedule '" + spec.name + "' for " +
                      options.target + ":\n" + diagnostics);
-  llvm::Expected<KernelSignature> signature = readKernelSignature(*module);
+  mlir::ModuleOp module = compilation.getModule();
+  llvm::Expected<KernelSignature> signature = readKernelSignature(module);
   if (!signature)
     return signature.takeError();
   impl->tileQ = signature->tileQ;
@@ -353,22 +271,19 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   {
     llvm::raw_string_ostream os(key);
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
-    os << "|" << kCompilerVersion << "|target=" << options.target;
-    if (gpu)
-      os << "|runtime=" << runtimeHeaderHash();
+    os << "|" << kCompilerVersion << "|target=" << options.target << "|code="
+       << (*target)->getCodeVersion();
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
     ++stats.cacheHits;
     return hit->second;
   }
-  if (gpu)
-    return compileGPU(*module, key, options, std::move(impl));
-  std::string object;
+  std::string code;
   DiskCache::Lookup found =
-      disk.enabled() ? disk.load(key, object) : DiskCache::Lookup::Miss;
+      disk.enabled() ? disk.load(key, code) : DiskCache::Lookup::Miss;
   if (found == DiskCache::Lookup::Hit) {
-    if (llvm::Error e = loadObject(object, spec.name, *impl)) {
+    if (llvm::Error e = loadCode(**target, code, *impl)) {
       // An entry that loads badly is as good as corrupt.
       llvm::consumeError(std::move(e));
       found = DiskCache::Lookup::Corrupt;
@@ -378,24 +293,19 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   }
   if (found != DiskCache::Lookup::Hit) {
     stats.corruptEntries += found == DiskCache::Lookup::Corrupt;
-    if (mlir::failed(mlir::attn::runPipeline(
-            *module, mlir::attn::buildCPULoweringPipeline)))
-      return makeError("attnc: could not lower '" + spec.name +
-                       "' for the CPU:\n" + diagnostics);
-    llvm::LLVMContext llvmContext;
-    auto llvmModule = translateCPUModule(*module, llvmContext);
-    if (!llvmModule)
-      return llvmModule.takeError();
-    addPackedEntry(**llvmModule, mlir::attn::getCPUKernelName(spec.name));
-    llvm::Expected<std::string> compiled = emitHostObject(**llvmModule);
+    if (mlir::failed(compilation.advanceTo(Stage::Lowered)))
+      return makeError("attnc: could not lower '" + spec.name + "' for " +
+                       options.target + ":\n" + diagnostics);
+    llvm::Expected<std::string> compiled = (*target)->compile(module, *signature);
     if (!compiled)
-      return compiled.takeError();
-    object = std::move(*compiled);
-    if (llvm::Error e = loadObject(object, spec.name, *impl))
+      return makeError("attnc: " + llvm::toString(compiled.takeError()) +
+                       (diagnostics.empty() ? "" : ":\n" + diagnostics));
+    code = std::move(*compiled);
+    if (llvm::Error e = loadCode(**target, code, *impl))
       return makeError("attnc: could not load the kernel: " +
                        llvm::toString(std::move(e)));
     if (disk.enabled())
-      disk.store(key, object);
+      disk.store(key, code);
     ++stats.compilations;
   }
   Kernel kernel(std::move(impl));

@@ -1,12 +1,12 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
 #include "Check/Check.h"
-#include "JIT/CpuTarget.h"
-#include "JIT/CudaDriver.h"
-#include "JIT/CudaTarget.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Pipeline/Pipeline.h"
+#include "Target/Compilation.h"
+#include "Target/KernelSignature.h"
+#include "Target/Target.h"
 #include "Transforms/Passes.h"
 #include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
@@ -222,7 +222,8 @@ static int writeOutput(StringRef text) {
 
 /// The C header of the AOT entry point, beside the output file (K.o or
 /// K.cu -> K.h).
-static int writeCHeader(const attnc::KernelSignature &signature, bool gpu) {
+static int writeCHeader(const attnc::Target &target,
+                        const attnc::KernelSignature &signature) {
   SmallString<128> header(outputFile.getValue());
   sys::path::replace_extension(header, "h");
   std::error_code ec;
@@ -231,55 +232,15 @@ static int writeCHeader(const attnc::KernelSignature &signature, bool gpu) {
     errs() << "attnc: error: cannot write '" << header << "': " << ec.message() << "\n";
     return 1;
   }
-  out << attnc::generateCHeader(signature, gpu);
+  out << target.emitCHeader(signature);
   return 0;
 }
 
-/// --emit=cuda: the generated CUDA with the tile templates pasted in place
-/// of their include, so that nvcc compiles it on its own (its AOT entry
-/// point, <variant>_cuda, is declared in the C header written beside a
-/// file output).
-static int writeSelfContainedCUDA(mlir::ModuleOp module, std::string source) {
-  source = attnc::pasteCudaRuntime(std::move(source));
-  if (int rc = writeOutput(source))
-    return rc;
-  if (outputFile == "-")
-    return 0;
-  auto signature = attnc::readKernelSignature(module);
-  if (!signature) {
-    errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
-    return 1;
-  }
-  return writeCHeader(*signature, /*gpu=*/true);
-}
-
-/// --emit=cuda|ptx|cubin: one scheduled variant to CUDA.
-static int emitGPUKernel(mlir::ModuleOp module) {
-  if (!selectOneVariant(module))
-    return 1;
-  llvm::Expected<attnc::GeneratedCUDA> generated = attnc::generateCUDA(module);
-  if (!generated) {
-    errs() << toString(generated.takeError());
-    return 1;
-  }
-  if (emit == Emit::CUDA)
-    return writeSelfContainedCUDA(module, generated->source);
-  if (emit == Emit::Cubin && outputFile == "-") {
-    errs() << "attnc: error: --emit=cubin writes a file: give -o FILE.cubin\n";
-    return 1;
-  }
-  llvm::Expected<std::string> code = attnc::compileWithNVRTC(
-      generated->source, target,
-      emit == Emit::PTX ? attnc::CudaOutput::PTX : attnc::CudaOutput::Cubin);
-  if (!code) {
-    errs() << "attnc: error: " << toString(code.takeError()) << "\n";
-    return 1;
-  }
-  return writeOutput(*code);
-}
-
-/// --emit=llvm|obj: one scheduled variant through the CPU lowering.
-static int emitCPUKernel(mlir::ModuleOp module) {
+/// --emit=llvm|obj|cuda|ptx|cubin: one scheduled variant through the
+/// target's lowering to the artifact; an object or CUDA file gets the C
+/// header of its entry point beside it.
+static int emitArtifact(attnc::Compilation &compilation, attnc::Artifact artifact) {
+  mlir::ModuleOp module = compilation.getModule();
   if (!selectOneVariant(module))
     return 1;
   // The signature comes from the scheduled variant, before it is lowered.
@@ -288,30 +249,21 @@ static int emitCPUKernel(mlir::ModuleOp module) {
     errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
     return 1;
   }
-  if (mlir::failed(mlir::attn::runPipeline(
-          module, mlir::attn::buildCPULoweringPipeline)))
+  if (mlir::failed(compilation.advanceTo(attnc::Stage::Lowered)))
     return 1;
-  llvm::LLVMContext context;
-  auto llvmModule = attnc::translateCPUModule(module, context);
-  if (!llvmModule) {
-    errs() << "attnc: error: " << toString(llvmModule.takeError()) << "\n";
-    return 1;
-  }
-  if (emit == Emit::LLVM) {
-    std::string text;
-    raw_string_ostream os(text);
-    (*llvmModule)->print(os, nullptr);
-    return writeOutput(text);
-  }
-  if (outputFile == "-") {
-    errs() << "attnc: error: --emit=obj writes a file: give -o FILE.o\n";
+  const attnc::Target &target = compilation.getTarget();
+  llvm::Expected<std::string> code = target.emit(module, artifact);
+  if (!code) {
+    errs() << "attnc: error: " << toString(code.takeError()) << "\n";
     return 1;
   }
-  if (llvm::Error e = attnc::writeHostObject(**llvmModule, outputFile)) {
-    errs() << "attnc: error: " << toString(std::move(e)) << "\n";
-    return 1;
-  }
-  return writeCHeader(*signature, /*gpu=*/false);
+  if (int rc = writeOutput(*code))
+    return rc;
+  bool hasEntryPoint = artifact == attnc::Artifact::Object ||
+                       artifact == attnc::Artifact::CUDA;
+  if (!hasEntryPoint || outputFile == "-")
+    return 0;
+  return writeCHeader(target, *signature);
 }
 
 /// `attnc run`: compile, run, check, time.
@@ -360,16 +312,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                        : elem == attnc::ast::ScalarType::F16 ? attnc::DType::F16
                                                              : attnc::DType::F32;
   attnc::CompileOptions options;
-  options.target = target;
-  if (target == "gpu") {
-    llvm::Expected<std::string> device = attnc::cuda::getDeviceTarget();
-    if (!device) {
-      errs() << "attnc: error: --target=gpu: " << toString(device.takeError())
-             << "\n";
-      return 1;
-    }
-    options.target = *device;
-  }
+  options.target = target; // gpu: this machine's, found by the JIT
   bool onGPU = options.target != "cpu";
   if (onGPU) {
     options.headDim = sizes.headDim;
@@ -399,7 +342,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
          << " N=" << sizes.queries << " M=" << sizes.keys << " D=" << sizes.headDim
          << " Dv=" << sizes.valueDim << ", ";
   if (onGPU)
-    outs() << options.target << "\n";
+    outs() << kernel->getTarget() << "\n";
   else
     outs() << threads << " thread(s)\n";
   outs() << format("compile: %.1f ms\n", compileMs);
@@ -492,8 +435,8 @@ int main(int argc, char **argv) {
   bool gpuTarget = target != "cpu" && target != "gpu";
   if (gpuTarget || (runCommand && target == "gpu")) {
     if (gpuTarget)
-      if (llvm::Error e = attnc::checkGPUTarget(target)) {
-        errs() << "attnc: error: " << toString(std::move(e)) << "\n";
+      if (auto t = attnc::getTarget(target); !t) {
+        errs() << "attnc: error: " << toString(t.takeError()) << "\n";
         return 1;
       }
     // GPUs take bf16 by default; f32 stays on the CPU.
@@ -542,6 +485,22 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  std::optional<attnc::Artifact> artifact;
+  switch (emit) {
+  case Emit::LLVM: artifact = attnc::Artifact::LLVMIR; break;
+  case Emit::Obj: artifact = attnc::Artifact::Object; break;
+  case Emit::CUDA: artifact = attnc::Artifact::CUDA; break;
+  case Emit::PTX: artifact = attnc::Artifact::PTX; break;
+  case Emit::Cubin: artifact = attnc::Artifact::Cubin; break;
+  default: break;
+  }
+  if (outputFile == "-" && (emit == Emit::Obj || emit == Emit::Cubin)) {
+    errs() << "attnc: error: --emit=" << (emit == Emit::Obj ? "obj" : "cubin")
+           << " writes a file: give -o FILE" << (emit == Emit::Obj ? ".o" : ".cubin")
+           << "\n";
+    return 1;
+  }
+
   mlir::MLIRContext ctx;
   // Errors found after the frontend still point into the user's file.
   SourceMgr sourceMgr;
@@ -552,26 +511,21 @@ int main(int argc, char **argv) {
     return dim ? std::optional<int64_t>(dim) : std::nullopt;
   };
   attnc::EmitOptions options{*elem, fixed(headDim), fixed(valueHeadDim)};
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      attnc::buildModule(ctx, *variants, options);
-  if (!module)
+  llvm::Expected<std::unique_ptr<attnc::Target>> compileTarget =
+      attnc::getTarget(target);
+  if (!compileTarget) {
+    errs() << "attnc: error: " << toString(compileTarget.takeError()) << "\n";
     return 1;
-  if (emit != Emit::MLIR &&
-      mlir::failed(mlir::attn::runPipeline(*module, mlir::attn::buildFusePipeline)))
-    return 1;
-  if (emit != Emit::MLIR && emit != Emit::Fused) {
-    mlir::attn::ScheduleOptions schedule;
-    schedule.target = target;
-    if (mlir::failed(mlir::attn::runPipeline(*module, [&](mlir::OpPassManager &pm) {
-          mlir::attn::buildSchedulePipeline(pm, schedule);
-        })))
-      return 1;
   }
-
-  if (emit == Emit::LLVM || emit == Emit::Obj)
-    return emitCPUKernel(*module);
-  if (gpuEmit)
-    return emitGPUKernel(*module);
+  attnc::Compilation compilation(**compileTarget, {});
+  attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
+                       : emit == Emit::Fused ? attnc::Stage::Fused
+                                             : attnc::Stage::Scheduled;
+  if (mlir::failed(compilation.build(ctx, *variants, options)) ||
+      mlir::failed(compilation.advanceTo(stage)))
+    return 1;
+  if (artifact)
+    return emitArtifact(compilation, *artifact);
 
   std::string error;
   std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(outputFile, &error);
@@ -579,7 +533,7 @@ int main(int argc, char **argv) {
     errs() << "attnc: error: " << error << "\n";
     return 1;
   }
-  module->print(output->os());
+  compilation.getModule()->print(output->os());
   output->os() << "\n";
   output->keep();
   return 0;

@@ -1,0 +1,279 @@
+//===- CUDATarget.cpp - GPU kernels as CUDA C++, PTX and cubins -----------===//
+
+#include "Target/CUDATarget.h"
+#include "Target/KernelSignature.h"
+#include "Target/Target.h"
+
+#include "Pipeline/Pipeline.h"
+#include "Support/Error.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <future>
+#include <optional>
+#include <vector>
+
+#if ATTNC_HAVE_CUDA
+#include <nvrtc.h>
+#endif
+
+using namespace attnc;
+
+namespace attnc {
+/// The text of runtime/cuda/attnc/flash_fwd.cuh, embedded at build time.
+std::string_view getCudaRuntimeHeader();
+} // namespace attnc
+
+namespace {
+enum class CudaOutput { PTX, Cubin };
+} // namespace
+
+/// The compute capability of sm_XX or sm_XXa, e.g. 90 for sm_90a.
+static std::optional<unsigned> parseArch(std::string_view target) {
+  llvm::StringRef t(target.data(), target.size());
+  unsigned arch;
+  if (!t.consume_front("sm_") || (t.consume_back("a"), t.getAsInteger(10, arch)))
+    return std::nullopt;
+  return arch;
+}
+
+/// Checks that `target` is a GPU attnc can compile for: sm_80 and up, with
+/// NVRTC in this build (getTarget's check).
+llvm::Error attnc::checkGPUTarget(llvm::StringRef t) {
+  std::string_view target(t.data(), t.size());
+  std::optional<unsigned> arch = parseArch(target);
+  if (!arch || *arch < 80)
+    return makeError("unknown target '" + t +
+                     "'; expected cpu or a GPU from sm_80 up (sm_80, sm_86, "
+                     "sm_89, sm_90, sm_90a, ...)");
+#if !ATTNC_HAVE_CUDA
+  return makeError("this attnc was built without the CUDA toolkit; GPU targets "
+                   "need NVRTC");
+#else
+  return llvm::Error::success();
+#endif
+}
+
+/// The CUDA C++ of the one prepared variant of `module`.
+static llvm::FailureOr<mlir::attn::CUDAKernelSpec>
+translate(mlir::ModuleOp module, std::string &source) {
+  llvm::raw_string_ostream os(source);
+  return mlir::attn::translateToCUDA(module, os);
+}
+
+/// `source` with the tile templates pasted in place of their include, so
+/// that nvcc compiles it on its own.
+static std::string pasteCudaRuntime(std::string source) {
+  std::string name = mlir::attn::getCUDARuntimeHeaderName().str();
+  std::string include = "#include \"" + name + "\"\n";
+  size_t at = source.find(include);
+  if (at != std::string::npos)
+    source.replace(at, include.size(),
+                   "// " + name + " (attnc's tile templates), pasted:\n" +
+                       std::string(getCudaRuntimeHeader()) + "\n");
+  return source;
+}
+
+/// Compiles generated CUDA C++ with NVRTC for `target`; the tile templates
+/// come from memory, not from the file system. `defines` are NAME or
+/// NAME=VALUE macros. Thread-safe: programs compile in parallel.
+static llvm::Expected<std::string>
+compileWithNVRTC(std::string_view source, std::string_view target,
+                 CudaOutput output, llvm::ArrayRef<std::string> defines = {}) {
+  if (llvm::Error e = checkGPUTarget(target))
+    return e;
+#if !ATTNC_HAVE_CUDA
+  return makeError("no NVRTC in this build");
+#else
+  std::string header(getCudaRuntimeHeader());
+  std::string headerName = mlir::attn::getCUDARuntimeHeaderName().str();
+  const char *headers[] = {header.c_str()};
+  const char *includeNames[] = {headerName.c_str()};
+  std::string src(source);
+  nvrtcProgram program;
+  if (nvrtcCreateProgram(&program, src.c_str(), "attnc_kernel.cu", 1, headers,
+                         includeNames) != NVRTC_SUCCESS)
+    return makeError("NVRTC could not create a program");
+  // A real architecture gives a cubin; its virtual one, PTX.
+  std::string arch(target);
+  std::string archOption = "--gpu-architecture=" +
+                           (output == CudaOutput::Cubin
+                                ? arch
+                                : "compute_" + arch.substr(3));
+  std::vector<const char *> options = {archOption.c_str(), "-std=c++17",
+                                       "--dopt=on", "-default-device"};
+  std::vector<std::string> defineOptions;
+  for (const std::string &define : defines)
+    defineOptions.push_back("-D" + define);
+  for (const std::string &option : defineOptions)
+    options.push_back(option.c_str());
+  // ATTNC_NVRTC_VERBOSE=1 prints ptxas's register and spill report and the
+  // time of each compilation phase.
+  bool verbose = std::getenv("ATTNC_NVRTC_VERBOSE") != nullptr;
+  if (verbose) {
+    options.push_back("--ptxas-options=-v");
+    options.push_back("--time=/dev/stderr");
+  }
+  nvrtcResult status =
+      nvrtcCompileProgram(program, int(options.size()), options.data());
+  size_t logSize = 0;
+  nvrtcGetProgramLogSize(program, &logSize);
+  std::string log(logSize, '\0');
+  if (logSize)
+    nvrtcGetProgramLog(program, log.data());
+  if (verbose)
+    llvm::errs() << log << "\n";
+  if (status != NVRTC_SUCCESS) {
+    nvrtcDestroyProgram(&program);
+    return makeError("NVRTC failed to compile the generated CUDA (" +
+                     llvm::Twine(nvrtcGetErrorString(status)) + "):\n" + log);
+  }
+  std::string code;
+  size_t size = 0;
+  if (output == CudaOutput::Cubin) {
+    nvrtcGetCUBINSize(program, &size);
+    code.resize(size);
+    nvrtcGetCUBIN(program, code.data());
+  } else {
+    nvrtcGetPTXSize(program, &size);
+    code.resize(size);
+    nvrtcGetPTX(program, code.data());
+    if (!code.empty() && code.back() == '\0')
+      code.pop_back();
+  }
+  nvrtcDestroyProgram(&program);
+  return code;
+#endif
+}
+
+std::string CUDACode::serialize() const {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << spec.kernelName << " " << (spec.blockMapName.empty() ? "-" : spec.blockMapName)
+     << " " << spec.headDim << " " << spec.tileQ << " " << spec.tileKv << " "
+     << spec.threads << " " << spec.sharedBytes << " " << spec.numParams << " "
+     << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << "\n"
+     << source.size() << " " << cubin.size() << "\n"
+     << source << cubin << blockMapCubin;
+  return out;
+}
+
+std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
+  auto [specLine, rest] = data.split('\n');
+  auto [sizeLine, payload] = rest.split('\n');
+  auto [sourceSizeText, cubinSizeText] = sizeLine.split(' ');
+  llvm::SmallVector<llvm::StringRef> f;
+  specLine.split(f, ' ');
+  size_t sourceSize, cubinSize;
+  if (f.size() != 10 || sourceSizeText.getAsInteger(10, sourceSize) ||
+      cubinSizeText.getAsInteger(10, cubinSize) ||
+      sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
+    return std::nullopt;
+  CUDACode code;
+  mlir::attn::CUDAKernelSpec &s = code.spec;
+  s.kernelName = f[0].str();
+  s.blockMapName = f[1] == "-" ? "" : f[1].str();
+  int64_t *numbers[] = {&s.headDim, &s.tileQ, &s.tileKv, &s.threads,
+                        &s.sharedBytes, &s.numParams};
+  for (size_t i = 0; i < std::size(numbers); ++i)
+    if (f[2 + i].getAsInteger(10, *numbers[i]))
+      return std::nullopt;
+  s.blockMapUsesBatch = f[8] == "1";
+  s.blockMapUsesHead = f[9] == "1";
+  code.source = payload.take_front(sourceSize).str();
+  code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
+  code.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();
+  if (code.cubin.empty() || s.blockMapName.empty() != code.blockMapCubin.empty())
+    return std::nullopt;
+  return code;
+}
+
+namespace {
+
+class CUDATarget final : public Target {
+public:
+  explicit CUDATarget(llvm::StringRef arch) : Target(arch.str()) {}
+  bool isGPU() const override { return true; }
+
+  std::string getCodeVersion() const override {
+    static const std::string hash = llvm::toHex(llvm::SHA256::hash(
+        llvm::arrayRefFromStringRef(llvm::StringRef(getCudaRuntimeHeader()))));
+    return hash;
+  }
+
+  void buildLoweringPipeline(mlir::OpPassManager &pm) const override {
+    mlir::attn::buildCUDAPreparePipeline(pm);
+  }
+
+  bool canEmit(Artifact artifact) const override {
+    return artifact == Artifact::CUDA || artifact == Artifact::PTX ||
+           artifact == Artifact::Cubin;
+  }
+
+  llvm::Expected<std::string> emit(mlir::ModuleOp module,
+                                   Artifact artifact) const override {
+    if (!canEmit(artifact))
+      return makeError("GPU targets write CUDA, PTX and cubins");
+    std::string source;
+    if (mlir::failed(translate(module, source)))
+      return makeError("could not generate CUDA");
+    if (artifact == Artifact::CUDA)
+      return pasteCudaRuntime(std::move(source));
+    return compileWithNVRTC(source, getName(),
+                            artifact == Artifact::PTX ? CudaOutput::PTX
+                                                      : CudaOutput::Cubin);
+  }
+
+  std::string emitCHeader(const KernelSignature &signature) const override {
+    return generateCHeader(signature, /*gpu=*/true);
+  }
+
+  llvm::Expected<std::string>
+  compile(mlir::ModuleOp module, const KernelSignature &) const override {
+    CUDACode code;
+    llvm::FailureOr<mlir::attn::CUDAKernelSpec> spec = translate(module, code.source);
+    if (mlir::failed(spec))
+      return makeError("could not generate CUDA");
+    code.spec = *spec;
+    // A block map compiles as its own program beside the forward kernel's,
+    // in parallel: NVRTC's optimiser and ptxas run one kernel at a time.
+    const std::string &source = code.source;
+    bool blockMap = !spec->blockMapName.empty();
+    std::future<llvm::Expected<std::string>> mapCubin;
+    if (blockMap)
+      mapCubin = std::async(std::launch::async, [&] {
+        return compileWithNVRTC(source, getName(), CudaOutput::Cubin,
+                                {mlir::attn::kSkipForwardMacro});
+      });
+    llvm::Expected<std::string> cubin = compileWithNVRTC(
+        source, getName(), CudaOutput::Cubin,
+        blockMap ? llvm::ArrayRef<std::string>{mlir::attn::kSkipBlockMapMacro}
+                 : llvm::ArrayRef<std::string>{});
+    if (blockMap) {
+      llvm::Expected<std::string> map = mapCubin.get();
+      if (!map) {
+        if (!cubin)
+          llvm::consumeError(cubin.takeError());
+        return map.takeError();
+      }
+      code.blockMapCubin = std::move(*map);
+    }
+    if (!cubin)
+      return cubin.takeError();
+    code.cubin = std::move(*cubin);
+    return code.serialize();
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Target> attnc::createCUDATarget(llvm::StringRef arch) {
+  return std::make_unique<CUDATarget>(arch);
+}
