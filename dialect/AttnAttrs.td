@@ -22,12 +22,14 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
 
     - `warps`: warps per CTA (GPU families; 0 on the CPU);
     - `stages`: K/V tiles in flight (GPU families; 1 on the CPU);
-    - `splits`: key splits whose partial results are combined (1: none);
+    - `splits`: key splits whose partial results are combined (1: none;
+      `split_kv`: the most a call may use, the launcher picks per call);
     - `vector_width`: f32 lanes of the CPU kernel's vectors (0 on GPUs).
 
     ```mlir
     #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 64, warps = 4, stages = 2>
     #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 16>
+    #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 128>
     ```
   }];
   let parameters = (ins

@@ -63,7 +63,10 @@ def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind",
 def Attn_KernelFamily : I32EnumAttr<"KernelFamily",
     "the kind of kernel a schedule runs", [
       I32EnumAttrCase<"CpuTiles", 0, "cpu_tiles">,
-      I32EnumAttrCase<"Sm80Mma", 1, "sm80_mma">
+      I32EnumAttrCase<"Sm80Mma", 1, "sm80_mma">,
+      // Decode: the mma.sync templates with the key range split across
+      // CTAs (up to `splits`, chosen per call) and a combine kernel.
+      I32EnumAttrCase<"SplitKv", 2, "split_kv">
     ]> {
   let cppNamespace = "::mlir::attn";
 }

@@ -91,13 +91,13 @@ struct CompileOptions {
 
   /// The schedule (`#attn.schedule`): every field the target chooses when
   /// 0 (empty), and is forced otherwise, for comparisons and sweeps.
-  std::string kernelFamily;       // cpu_tiles, sm80_mma
+  std::string kernelFamily;       // cpu_tiles; GPUs: sm80_mma, split_kv (decode)
   int64_t tileQ = 0;              // query rows per tile
   int64_t tileKv = 0;             // keys per tile
   int64_t vectorWidth = 0;        // CPU: f32 lanes, 4, 8 or 16
   int64_t warps = 0;              // GPU: warps per CTA, 1, 2, 4 or 8
   int64_t stages = 0;             // GPU: K/V tiles in flight
-  int64_t splits = 0;             // key splits (1 today)
+  int64_t splits = 0;             // split_kv: most key ranges (per call: by GPU size)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

@@ -17,6 +17,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <random>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -133,6 +134,13 @@ struct HostTensor {
       store(view.data, view.dtype, at, values[i]);
       values[i] = load(view.data, view.dtype, at);
     }
+  }
+  /// Uniform values in [-1, 1], made in this tensor's dtype directly.
+  void fillRandom(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> dist(-1, 1);
+    for (int64_t i = 0, n = view.numElements(); i < n; ++i)
+      store(view.data, view.dtype, offsetOf(i), dist(rng));
   }
   void poison() {
     double nan = std::numeric_limits<double>::quiet_NaN();
@@ -264,18 +272,29 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
 
   const AttnSizes &s = options.sizes;
   // The reference holds its inputs in doubles: refuse what would not fit
-  // rather than fail to allocate (a `?` dim of a param takes 300).
+  // rather than fail to allocate (a `?` dim of a param takes 300). A run
+  // that neither compares nor saves makes q, k and v in their own dtype.
+  const bool qkvAsDoubles = options.compare || !options.saveDir.empty();
   const int64_t anySize = 300, maxElements = int64_t(1) << 30;
-  int64_t elements = countRandomInputs(variant, s, anySize);
+  int64_t elements = countRandomInputs(variant, s, anySize, qkvAsDoubles);
   auto gib = [](int64_t doubles) {
     return llvm::formatv("{0:f1} GiB", double(doubles) / (1 << 27)).str();
   };
-  if (elements > maxElements)
+  if (elements > maxElements) {
+    // Suggest the longer of N and M cut by the excess (keys, in decode).
+    int64_t factor = (elements + maxElements - 1) / maxElements;
+    bool keys = s.keys >= s.queries;
+    std::string hint =
+        std::string(keys ? "M=" : "N=") +
+        std::to_string(std::max<int64_t>(1, (keys ? s.keys : s.queries) / (factor + 1)));
     return makeError("the check's random inputs would take " + gib(elements) +
                      " as doubles (q, k, v and params, a param's `?` dims at " +
                      std::to_string(anySize) + "); the reference takes up to " +
-                     gib(maxElements) + ": use smaller sizes");
-  RefInputs in = makeRandomInputs(variant, s, options.seed, anySize, options.idRange);
+                     gib(maxElements) + ": use smaller sizes (e.g. " + hint +
+                     "), or time it with --bench alone, which needs no reference");
+  }
+  RefInputs in = makeRandomInputs(variant, s, options.seed, anySize,
+                                  options.idRange, qkvAsDoubles);
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";
   // q, k and v rows are read 16 bytes at a time (8 elements); out rows need
@@ -286,9 +305,15 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       v(dtype, in.v.shape, options.strided, inSlack),
       out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided,
           outSlack);
-  q.fill(in.q.data);
-  k.fill(in.k.data);
-  v.fill(in.v.data);
+  if (qkvAsDoubles) {
+    q.fill(in.q.data);
+    k.fill(in.k.data);
+    v.fill(in.v.data);
+  } else {
+    q.fillRandom(options.seed * 3 + 1);
+    k.fillRandom(options.seed * 3 + 2);
+    v.fillRandom(options.seed * 3 + 3);
+  }
   out.poison();
   std::optional<HostTensor> lse;
   if (kernel.returnsLse()) {

@@ -22,6 +22,7 @@ static llvm::Error noCuda() {
 }
 llvm::Error cuda::ensureContext() { return noCuda(); }
 llvm::Expected<std::string> cuda::getDeviceTarget() { return noCuda(); }
+llvm::Expected<int> cuda::getMultiprocessorCount() { return noCuda(); }
 llvm::Expected<DevicePtr> cuda::allocate(size_t) { return noCuda(); }
 void cuda::release(DevicePtr) {}
 llvm::Error cuda::copyToDevice(DevicePtr, const void *, size_t) { return noCuda(); }
@@ -121,6 +122,21 @@ llvm::Error cuda::ensureContext() {
                      "cuDevicePrimaryCtxRetain"))
     return e;
   return check(d.cuCtxSetCurrent(primary), "cuCtxSetCurrent");
+}
+
+llvm::Expected<int> cuda::getMultiprocessorCount() {
+  if (auto e = ensureContext())
+    return e;
+  const Driver &d = getDriver();
+  CUdevice device;
+  int sms = 0;
+  if (auto e = check(d.cuCtxGetDevice(&device), "cuCtxGetDevice"))
+    return e;
+  if (auto e = check(d.cuDeviceGetAttribute(
+                         &sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                     "cuDeviceGetAttribute"))
+    return e;
+  return sms;
 }
 
 llvm::Expected<std::string> cuda::getDeviceTarget() {

@@ -29,6 +29,9 @@ llvm::Error ensureContext();
 /// The current device's architecture as a target name (sm_80, sm_90a, ...).
 llvm::Expected<std::string> getDeviceTarget();
 
+/// The current device's SM count (split-KV sizes its grid by it).
+llvm::Expected<int> getMultiprocessorCount();
+
 llvm::Expected<DevicePtr> allocate(size_t bytes);
 void release(DevicePtr ptr);
 llvm::Error copyToDevice(DevicePtr dst, const void *src, size_t bytes);

@@ -44,6 +44,19 @@ void loadFunctions(const Kernel::Impl &k) {
       return;
     }
     k.loaded.kernel = *kernel;
+    if (!k.cudaSpec.combineName.empty()) {
+      auto combine = cuda::loadFunction(k.cubin, k.cudaSpec.combineName, 0);
+      auto sms = cuda::getMultiprocessorCount();
+      if (!combine || !sms) {
+        k.loaded.error = !combine ? llvm::toString(combine.takeError())
+                                  : llvm::toString(sms.takeError());
+        if (combine)
+          llvm::consumeError(sms.takeError());
+        return;
+      }
+      k.loaded.combine = *combine;
+      k.loaded.multiprocessors = *sms;
+    }
     if (k.cudaSpec.blockMapName.empty())
       return;
     auto blockMap =
@@ -88,6 +101,11 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   bool blockMap = !spec.blockMapName.empty();
   attnc_cuda::plan_block_map(plan, blockMap, spec.blockMapUsesBatch,
                              spec.blockMapUsesHead);
+  if (k.loaded.combine)
+    attnc_cuda::plan_splits(
+        plan, k.loaded.multiprocessors,
+        attnc_cuda::resident_ctas(int(spec.threads), spec.sharedBytes),
+        int(spec.maxSplits), int(views[2].size[3]));
   auto scratch = cuda::allocateAsync(size_t(plan.scratchWords) * 4, stream);
   if (!scratch)
     return scratch.takeError();
@@ -130,6 +148,12 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     unsigned grid[3] = {plan.forwardCtas, 1, 1};
     error = cuda::launch(k.loaded.kernel, grid, unsigned(spec.threads),
                          unsigned(spec.sharedBytes), stream, kernelArgs);
+  }
+  if (!error && plan.combineCtas) {
+    void *combineArgs[] = {&plan.args, slots.data()};
+    unsigned grid[3] = {plan.combineCtas, 1, 1};
+    error = cuda::launch(k.loaded.combine, grid, attnc_cuda::kCombineThreads,
+                         0, stream, combineArgs);
   }
   int status = 0;
   if (!error && args.synchronize) {

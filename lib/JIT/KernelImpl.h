@@ -35,7 +35,8 @@ struct Kernel::Impl {
   std::string cudaSource, cubin, blockMapCubin;
   mlir::attn::CUDAKernelSpec cudaSpec;
   struct Loaded {
-    void *kernel = nullptr, *blockMap = nullptr;
+    void *kernel = nullptr, *blockMap = nullptr, *combine = nullptr;
+    int multiprocessors = 0;
     std::string error;
   };
   mutable std::once_flag loadOnce;

@@ -55,7 +55,7 @@ static std::array<std::vector<int64_t>, 3> qkvShapes(const AttnSizes &s) {
 }
 
 int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
-                                 int64_t anySize) {
+                                 int64_t anySize, bool withQKV) {
   int64_t total = 0;
   auto add = [&](ArrayRef<int64_t> shape) {
     int64_t n = 1;
@@ -66,7 +66,8 @@ int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
       total = INT64_MAX;
   };
   for (const std::vector<int64_t> &shape : qkvShapes(s))
-    add(shape);
+    if (withQKV)
+      add(shape);
   for (BlockArgument arg : variant.getParams())
     if (isa<RankedTensorType>(arg.getType()))
       add(paramShape(variant, arg, s, anySize));
@@ -75,13 +76,17 @@ int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
 
 RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                                   uint64_t seed, int64_t anySize,
-                                  int64_t idRange) {
+                                  int64_t idRange, bool withQKV) {
   std::mt19937_64 rng(seed);
   RefInputs inputs;
   auto [q, k, v] = qkvShapes(s);
-  inputs.q = randomArray(q, rng, -1, 1);
-  inputs.k = randomArray(k, rng, -1, 1);
-  inputs.v = randomArray(v, rng, -1, 1);
+  if (withQKV) {
+    inputs.q = randomArray(q, rng, -1, 1);
+    inputs.k = randomArray(k, rng, -1, 1);
+    inputs.v = randomArray(v, rng, -1, 1);
+  } else {
+    inputs.q.shape = q, inputs.k.shape = k, inputs.v.shape = v;
+  }
   for (BlockArgument arg : variant.getParams()) {
     unsigned index = arg.getArgNumber();
     Type type = arg.getType();

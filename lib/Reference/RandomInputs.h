@@ -19,15 +19,17 @@ struct AttnSizes {
 /// contiguous runs), bool params fair coins, scalar params their default (or
 /// 3). A
 /// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
-/// `anySize`.
+/// `anySize`. Without `withQKV`, q, k and v get their shapes and no values
+/// (for a timing run, which makes its own, never the reference's doubles).
 RefInputs makeRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
                            uint64_t seed, int64_t anySize = 300,
-                           int64_t idRange = 4);
+                           int64_t idRange = 4, bool withQKV = true);
 
-/// How many elements makeRandomInputs would make (q, k, v and the params),
-/// saturating at INT64_MAX: callers check it before asking for them.
+/// How many elements makeRandomInputs would make (q, k, v when `withQKV`,
+/// and the params), saturating at INT64_MAX: callers check it before asking
+/// for them.
 int64_t countRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
-                          int64_t anySize = 300);
+                          int64_t anySize = 300, bool withQKV = true);
 
 } // namespace attnc
 

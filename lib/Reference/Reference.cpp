@@ -67,8 +67,10 @@ double roundToType(double x, Type type) {
 
 class Interpreter {
 public:
-  Interpreter(VariantOp variant, const RefInputs &inputs)
-      : variant(variant), inputs(inputs) {}
+  /// Counting pairs and integer regions need q, k and v's shapes only:
+  /// their values may be absent then (`qkvValues` false).
+  Interpreter(VariantOp variant, const RefInputs &inputs, bool qkvValues = true)
+      : variant(variant), inputs(inputs), qkvValues(qkvValues) {}
   llvm::Expected<RefOutputs> run();
   llvm::Expected<int64_t> countKept();
   llvm::Expected<int64_t> evalIntRegion(Region &region, ArrayRef<int64_t> args);
@@ -96,6 +98,7 @@ private:
 
   VariantOp variant;
   const RefInputs &inputs;
+  bool qkvValues;
   std::string error;
   llvm::DenseMap<Value, Scalar> scalars;          // defined in the body
   llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
@@ -112,7 +115,8 @@ bool Interpreter::bindArguments() {
   const char *names[] = {"q", "k", "v"};
   for (int i = 0; i < 3; ++i) {
     if (qkv[i]->shape.size() != 4 ||
-        static_cast<int64_t>(qkv[i]->data.size()) != qkv[i]->numElements())
+        (qkvValues &&
+         static_cast<int64_t>(qkv[i]->data.size()) != qkv[i]->numElements()))
       return fail(std::string("reference: ") + names[i] +
                   " must be a 4-D array with matching data");
     arrays[body.getArgument(i)] = qkv[i];
@@ -638,13 +642,13 @@ llvm::Expected<int64_t> attnc::evaluateIntRegion(VariantOp variant,
                                                  const RefInputs &inputs,
                                                  Region &region,
                                                  ArrayRef<int64_t> args) {
-  Interpreter interpreter(variant, inputs);
+  Interpreter interpreter(variant, inputs, /*qkvValues=*/false);
   return interpreter.evalIntRegion(region, args);
 }
 
 llvm::Expected<int64_t> attnc::countKeptPairs(VariantOp variant,
                                               const RefInputs &inputs) {
-  Interpreter interpreter(variant, inputs);
+  Interpreter interpreter(variant, inputs, /*qkvValues=*/false);
   return interpreter.countKept();
 }
 

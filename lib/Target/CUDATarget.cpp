@@ -159,7 +159,9 @@ std::string CUDACode::serialize() const {
   os << spec.kernelName << " " << (spec.blockMapName.empty() ? "-" : spec.blockMapName)
      << " " << spec.headDim << " " << spec.tileQ << " " << spec.tileKv << " "
      << spec.threads << " " << spec.sharedBytes << " " << spec.numParams << " "
-     << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << "\n"
+     << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << " "
+     << (spec.combineName.empty() ? "-" : spec.combineName) << " "
+     << spec.maxSplits << "\n"
      << source.size() << " " << cubin.size() << "\n"
      << source << cubin << blockMapCubin;
   return out;
@@ -172,7 +174,7 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   llvm::SmallVector<llvm::StringRef> f;
   specLine.split(f, ' ');
   size_t sourceSize, cubinSize;
-  if (f.size() != 10 || sourceSizeText.getAsInteger(10, sourceSize) ||
+  if (f.size() != 12 || sourceSizeText.getAsInteger(10, sourceSize) ||
       cubinSizeText.getAsInteger(10, cubinSize) ||
       sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
     return std::nullopt;
@@ -187,6 +189,9 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
       return std::nullopt;
   s.blockMapUsesBatch = f[8] == "1";
   s.blockMapUsesHead = f[9] == "1";
+  s.combineName = f[10] == "-" ? "" : f[10].str();
+  if (f[11].getAsInteger(10, s.maxSplits) || s.maxSplits < 1)
+    return std::nullopt;
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
   code.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();

@@ -51,7 +51,11 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
       tiles of `defaultGPUTiles` (128 x 128 for head dim 64, 128 x 48 up to
       128, 64 x 64 beyond; 64-key tiles where a region gathers a param per
       pair), 4 warps for the default query tile (else one 16-row fragment a
-      warp, up to 8), 2 stages.
+      warp, up to 8), 2 stages;
+    - `split_kv` (on `sm_XX`, when asked for: decode, a few queries against
+      many keys): the same templates with 16-row query tiles of one warp,
+      64-key tiles (32 beyond head dim 128), 3 stages, the key range split
+      across up to 128 CTAs per query tile and the parts combined.
 
     Every option other than `target` forces that field (0: the target's
     choice), for comparisons and sweeps; a forced value the family cannot
@@ -61,7 +65,7 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
            "The target: cpu or sm_XX">,
     Option<"family", "family", "std::string", /*default=*/"\"\"",
-           "The kernel family (cpu_tiles, sm80_mma; empty: the target's)">,
+           "The kernel family (cpu_tiles, sm80_mma, split_kv; empty: the target's)">,
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
            "Query rows per tile (0: the target's choice)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",

@@ -55,8 +55,9 @@ struct AttnSelectSchedulePass
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
         return;
-      ScheduleAttr schedule = kind == KernelFamily::CpuTiles
-                                  ? scheduleForCPU(flash)
+      ScheduleAttr schedule = kind == KernelFamily::CpuTiles ? scheduleForCPU(flash)
+                              : kind == KernelFamily::SplitKv
+                                  ? scheduleForSplitKv(flash)
                                   : scheduleForSm80(flash);
       if (!schedule)
         return signalPassFailure();
@@ -95,6 +96,25 @@ struct AttnSelectSchedulePass
                              orChosen(warps, defaultGPUWarps(tiles, q)),
                              orChosen(stages, 2), orChosen(splits, 1),
                              /*vectorWidth=*/int64_t(0));
+  }
+
+  /// Decode: a few query rows read every key once, so the work is the
+  /// key range, split across CTAs. One warp's 16-row fragment wastes the
+  /// least of the tensor cores on rows that are not there; 3 stages of
+  /// 64-key tiles keep enough bytes in flight per SM (several CTAs share
+  /// one) to reach the memory's bandwidth.
+  ScheduleAttr scheduleForSplitKv(FlashOp flash) {
+    int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
+    int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
+    bool wide = ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) ||
+                std::max(d, dv) > 128;
+    auto errorAt = [&] { return flash.emitOpError(); };
+    return ScheduleAttr::getChecked(errorAt, &getContext(),
+                                    KernelFamily::SplitKv, orChosen(tileQ, 16),
+                                    orChosen(tileKv, wide ? 32 : 64),
+                                    orChosen(warps, 1), orChosen(stages, 3),
+                                    orChosen(splits, 128),
+                                    /*vectorWidth=*/int64_t(0));
   }
 };
 } // namespace

@@ -58,6 +58,12 @@ struct FlashArgs {
   const int *blockCount;
   int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
   int *status;                    // 1 + first param read out of bounds
+  // Split-KV (family split_kv): the key tiles of a query tile are cut into
+  // `splits` ranges, one CTA each; with splits > 1 each writes its rows'
+  // normalised partial output (f32, [splits][B*H*N][DV]) and lse (natural
+  // log, [splits][B*H*N]) there, and the combine kernel writes out and lse.
+  int splits;
+  float *partialOut, *partialLse;
 };
 
 /// What the block-map kernel writes: for every (b, h, query tile) row, the

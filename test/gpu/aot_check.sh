@@ -13,11 +13,15 @@ work=$(mktemp -d)
 nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 arch=$("$bin/attnc" run examples/dense.attn --target=gpu --shape N=1,D=64 2>/dev/null | sed -n 's/.*, \(sm_[0-9a-z]*\)$/\1/p')
 pass=0; fail=0
-for run in alibi_causal:N=300,M=517 document:N=300,M=300 sigmoid:N=300,M=517 sliding_window:N=777,M=129; do
-  name=${run%%:*} dir=$work/$name
-  shape="B=2,H=4,Hkv=2,${run#*:},D=128"
-  if ! "$bin/attnc" run "examples/$name.attn" --target=gpu --check --save "$dir" --shape "$shape" >"$dir.log" 2>&1 ||
-     ! "$bin/attnc" "examples/$name.attn" --target="$arch" --head-dim=128 --emit=cuda -o "$dir/k.cu" >>"$dir.log" 2>&1; then
+# name:sizes[:family] (split_kv: the decode kernels, their combine included).
+for run in alibi_causal:N=300,M=517 document:N=300,M=300 sigmoid:N=300,M=517 sliding_window:N=777,M=129 \
+           alibi_causal:N=3,M=5000:split_kv gated_output:N=1,M=3001:split_kv; do
+  IFS=: read -r name sizes family <<<"$run"
+  dir=$work/$name${family:+_$family}
+  shape="B=2,H=4,Hkv=2,$sizes,D=128"
+  flag=${family:+--family=$family}
+  if ! "$bin/attnc" run "examples/$name.attn" --target=gpu --check --save "$dir" --shape "$shape" $flag >"$dir.log" 2>&1 ||
+     ! "$bin/attnc" "examples/$name.attn" --target="$arch" --head-dim=128 --emit=cuda $flag -o "$dir/k.cu" >>"$dir.log" 2>&1; then
     fail=$((fail+1)); echo "AOT FAIL $name (JIT run or emit)"; tail -3 "$dir.log"; continue
   fi
   # The call and the params' element types, read off the header's prototype.

@@ -6,7 +6,7 @@
 # flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
-#   [EXAMPLES="relative_bias document"] [PARTS="reference memcheck aot flex"] \
+#   [EXAMPLES="relative_bias document"] [PARTS="reference decode memcheck aot flex"] \
 #     test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
 # EXAMPLES limits the reference checks and memcheck to those variants (file
 # names without .attn; default all); PARTS picks the parts (default all).
@@ -14,7 +14,7 @@
 set -uo pipefail
 bin=${1:-build/bin}
 examples=${EXAMPLES:-}
-parts=${PARTS:-reference memcheck aot flex}
+parts=${PARTS:-reference decode memcheck aot flex}
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -63,6 +63,32 @@ for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_pad
   out=$("$bin/attnc" run "${run%:*}" --target=gpu --check --ids 24 --shape "${run#*:}" 2>&1)
   if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $run"; echo "$out" | tail -4; fi
 done
+# Decode (split_kv, which attnc run picks for N <= 16): N = 1..8 against
+# up to 65536 keys, GQA 1, 4 and 8, the key range split across CTAs and
+# combined (the default sm80_mma kernels on the same shapes for a few).
+decode_shapes=(
+  "B=2,H=8,Hkv=2,N=1,M=4099,D=128"
+  "B=1,H=8,Hkv=1,N=5,M=20000,D=64"
+  "B=3,H=4,N=8,M=777,D=64"
+  "B=1,H=16,Hkv=4,N=2,M=65536,D=128"
+  "B=1,H=2,N=1,M=3000,D=256"
+  "B=2,H=4,Hkv=2,N=4,M=4,D=128"
+)
+for f in examples/*.attn; do
+  wanted decode && selected "$f" || continue
+  for shape in "${decode_shapes[@]}"; do
+    expect=pass
+    case "$f:$shape" in *document*) [[ $shape == *N=4,M=4,* ]] || expect=oob;; esac
+    out=$("$bin/attnc" run "$f" --target=gpu --check --shape "$shape" --seed $RANDOM 2>&1)
+    rc=$?
+    if [ $expect = pass ] && [ $rc -eq 0 ]; then pass=$((pass+1))
+    elif [ $expect = oob ] && [ $rc -ne 0 ] && echo "$out" | grep -q "read out of bounds"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL decode $f $shape (expected: $expect)"; echo "$out" | tail -4; fi
+  done
+  # split_kv at prefill sizes too (block maps and windows over many splits).
+  out=$("$bin/attnc" run "$f" --target=gpu --check --family=split_kv --strided --ids 6 --shape B=1,H=2,N=300,M=300,D=64 2>&1)
+  if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL split_kv $f N=M=300"; echo "$out" | tail -4; fi
+done
 echo "reference checks: $pass passed, $fail failed"
 
 sanitized=0
@@ -73,12 +99,14 @@ if wanted memcheck && command -v compute-sanitizer >/dev/null; then
     # document: M = N (its ids have shape [N]); the others with M != N, so
     # that the last key tile is partial (rows past M are zero-filled).
     m=333; case $f in *document*) m=200;; esac
-    if compute-sanitizer --tool memcheck --error-exitcode 9 \
-        "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d >/tmp/san.log 2>&1; then
-      sanitized=$((sanitized+1))
-    else
-      fail=$((fail+1)); echo "MEMCHECK FAIL $f"; tail -20 /tmp/san.log
-    fi
+    for extra in "" "--family=split_kv"; do
+      if compute-sanitizer --tool memcheck --error-exitcode 9 \
+          "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d $extra >/tmp/san.log 2>&1; then
+        sanitized=$((sanitized+1))
+      else
+        fail=$((fail+1)); echo "MEMCHECK FAIL $f $extra"; tail -20 /tmp/san.log
+      fi
+    done
   done
   echo "compute-sanitizer memcheck: $sanitized clean"
 fi

@@ -124,10 +124,10 @@ cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)
                         cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runTileQ("tile-q",
                           cl::desc("Query rows per tile (default: the target's)"),
-                          cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+                          cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t> runTileKv("tile-kv",
                            cl::desc("Keys per tile (default: the target's)"),
-                           cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t> runVectorWidth("vector-width",
                                 cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
                                 cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
@@ -138,7 +138,18 @@ cl::opt<int64_t> runIds("ids",
 cl::opt<int64_t> runWarps("warps",
                            cl::desc("GPU: warps per CTA (default: 4 with the default "
                                     "tile-q, else tile-q / 16, at most 8)"),
-                           cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::opt<std::string> runFamily(
+    "family",
+    cl::desc("The kernel family: cpu_tiles; sm80_mma or split_kv on GPUs "
+             "(default: split_kv for N <= 16, decode, else sm80_mma)"),
+    cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::opt<int64_t> runStages("stages", cl::desc("GPU: K/V tiles in flight (default: the family's)"),
+                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::opt<int64_t> runSplits("splits",
+                           cl::desc("split_kv: the most key ranges a call is cut into "
+                                    "(default 128; the launch picks by the GPU's size)"),
+                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<std::string> runSave(
@@ -324,6 +335,12 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.tileKv = runTileKv;
   options.vectorWidth = runVectorWidth;
   options.warps = runWarps;
+  options.stages = runStages;
+  options.splits = runSplits;
+  options.kernelFamily = runFamily;
+  // Decode (a few queries against many keys) runs best split across the keys.
+  if (onGPU && options.kernelFamily.empty() && sizes.queries <= 16)
+    options.kernelFamily = "split_kv";
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
@@ -517,7 +534,11 @@ int main(int argc, char **argv) {
     errs() << "attnc: error: " << toString(compileTarget.takeError()) << "\n";
     return 1;
   }
-  attnc::Compilation compilation(**compileTarget, {});
+  mlir::attn::ScheduleOptions schedule;
+  schedule.family = runFamily;
+  schedule.tileQ = runTileQ, schedule.tileKv = runTileKv, schedule.warps = runWarps;
+  schedule.stages = runStages, schedule.splits = runSplits;
+  attnc::Compilation compilation(**compileTarget, schedule);
   attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
                        : emit == Emit::Fused ? attnc::Stage::Fused
                                              : attnc::Stage::Scheduled;

@@ -124,8 +124,9 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp f
      << "  return call.launch(P, " << spec.kernelName << ", "
      << (spec.blockMapName.empty() ? std::string("nullptr") : spec.blockMapName)
      << ", " << (spec.blockMapUsesBatch ? "true" : "false") << ", "
-     << (spec.blockMapUsesHead ? "true" : "false")
-     << ", static_cast<cudaStream_t>(stream));\n"
+     << (spec.blockMapUsesHead ? "true" : "false") << ", "
+     << (spec.combineName.empty() ? std::string("nullptr") : spec.combineName)
+     << ", " << spec.maxSplits << ", static_cast<cudaStream_t>(stream));\n"
      << "}\n#endif\n";
   return success();
 }
@@ -160,10 +161,12 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   ScheduleAttr schedule = flash.getScheduleAttr();
   if (!schedule)
     return flash.emitError("attn.flash has no schedule; run attn-select-schedule");
-  if (schedule.getFamily() != KernelFamily::Sm80Mma)
+  const KernelFamily family = schedule.getFamily();
+  const bool splitKv = family == KernelFamily::SplitKv;
+  if (family != KernelFamily::Sm80Mma && !splitKv)
     return flash.emitError("the CUDA backend has no kernel family '")
-           << stringifyKernelFamily(schedule.getFamily()) << "'";
-  if (schedule.getSplits() != 1)
+           << stringifyKernelFamily(family) << "'";
+  if (!splitKv && schedule.getSplits() != 1)
     return flash.emitError("the sm80_mma kernels run one key split; got ")
            << schedule.getSplits();
 
@@ -198,6 +201,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
            << spec.sharedBytes << " bytes of shared memory, more than the "
            << maxSharedBytes << " a CTA can have; use a smaller tile_kv";
   spec.numParams = variant.getNumArguments() - 3;
+  if (splitKv) {
+    spec.combineName = name + "_combine";
+    spec.maxSplits = schedule.getSplits();
+  }
   bool blockList = flash.hasTileClass() && readsParams(flash.getTileClass());
   if (blockList) {
     spec.blockMapName = name + "_blockmap";
@@ -247,7 +254,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   os << "};\n"
      << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
      << ", " << spec.tileKv << ", " << warps << ", " << stages << ", "
-     << (elem.isF16() ? "true" : "false") << "> " << c << ";\n"
+     << (elem.isF16() ? "true" : "false") << (splitKv ? ", true" : "") << "> " << c
+     << ";\n"
      << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
@@ -258,7 +266,15 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << spec.kernelName << "(const attnc_cuda::FlashArgs a, const " << v
      << "::Params P) {\n"
      << "  attnc_cuda::FlashForward<" << v << ", " << c << ">::run(a, P);\n"
-     << "}\n#endif\n";
+     << "}\n";
+  if (splitKv)
+    os << "\nextern \"C\" __global__ void "
+          "__launch_bounds__(attnc_cuda::kCombineThreads)\n"
+       << spec.combineName << "(const attnc_cuda::FlashArgs a, const " << v
+       << "::Params P) {\n"
+       << "  attnc_cuda::combine_splits<" << v << ", " << c << ">(a, P);\n"
+       << "}\n";
+  os << "#endif\n";
   if (blockList)
     os << "\n#ifndef " << kSkipBlockMapMacro << "\n"
        << "extern \"C\" __global__ void "
@@ -275,7 +291,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
 void mlir::attn::registerToCUDATranslation() {
   TranslateFromMLIRRegistration registration(
       "attn-to-cuda",
-      "One fused, scheduled variant (family sm80_mma) to CUDA C++",
+      "One fused, scheduled variant (family sm80_mma or split_kv) to CUDA C++",
       [](Operation *op, raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)

@@ -23,6 +23,10 @@ struct CUDAKernelSpec {
   int64_t headDim = 0, tileQ = 0, tileKv = 0, threads = 0, sharedBytes = 0;
   int64_t numParams = 0;
   bool blockMapUsesBatch = false, blockMapUsesHead = false;
+  // Split-KV (family split_kv): the kernel that merges the key ranges' parts
+  // (empty for other families) and the most ranges a call may use.
+  std::string combineName;
+  int64_t maxSplits = 1;
 };
 
 /// Macros that leave one kernel out of the generated program: the JIT

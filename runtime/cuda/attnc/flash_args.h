@@ -57,6 +57,20 @@ ATTNC_HOST_DEVICE constexpr long long forward_shared_bytes(int d, int dv, int bm
 constexpr int kBlockMapThreads = 128;
 ATTNC_HOST_DEVICE inline long long block_map_ctas(const BlockMapArgs &a) { return (long long)a.B * a.H * a.tilesQ; }
 
+/// The combine kernel of split-KV runs a warp per (b, h, query) row, in
+/// CTAs of kCombineThreads; its grid is a line of combine_ctas of them.
+constexpr int kCombineThreads = 128;
+ATTNC_HOST_DEVICE inline long long combine_rows(const FlashArgs &a) { return (long long)a.B * a.H * a.N; }
+ATTNC_HOST_DEVICE inline long long combine_ctas(const FlashArgs &a) {
+  return (combine_rows(a) + kCombineThreads / 32 - 1) / (kCombineThreads / 32);
+}
+
+/// The key tiles [first, end) that split `split` of `splits` walks: ranges
+/// of equal length, the last one shorter.
+ATTNC_HOST_DEVICE inline int split_first_tile(int tilesKv, int splits, int split) {
+  return split * ((tilesKv + splits - 1) / splits);
+}
+
 } // namespace attnc_cuda
 
 #endif // ATTNC_CUDA_FLASH_ARGS_H

@@ -11,6 +11,7 @@
 //   smem_tiles.cuh     shared-memory tile layouts, TileCopy
 //   tile_walker.cuh    the key-tile walk and the block-map kernel's body
 //   sm80_forward.cuh   Config and the forward kernel FlashForward (sm_80+)
+//   split_combine.cuh  split-KV's second kernel: merging the parts
 //   launch_plan.h      the host's checks and launch plan (JIT and AOT)
 //   host_launch.cuh    HostCall, the AOT entry points' launcher (nvcc only)
 // The copy embedded in attnc has these pasted in, each once.
@@ -47,6 +48,7 @@
 #include "attnc/smem_tiles.cuh"
 #include "attnc/tile_walker.cuh"
 #include "attnc/sm80_forward.cuh"
+#include "attnc/split_combine.cuh"
 #include "attnc/host_launch.cuh"
 
 #endif // ATTNC_CUDA_FLASH_FWD_CUH

@@ -77,17 +77,28 @@ template <class V, class C> struct HostCall {
   }
 
   /// Launches on `stream`: the block map `blockMap` first when not null (its
-  /// rows per batch and head where the classifier reads them), then `kernel`.
+  /// rows per batch and head where the classifier reads them), then `kernel`,
+  /// then, for split-KV (`combine` not null), the combine kernel when the
+  /// plan cut the keys into more than one range (up to `maxSplits`).
   int launch(typename V::Params &P, void (*kernel)(const FlashArgs, const typename V::Params),
              void (*blockMap)(const BlockMapArgs, const typename V::Params), bool mapUsesBatch, bool mapUsesHead,
-             cudaStream_t stream) {
+             void (*combine)(const FlashArgs, const typename V::Params), int maxSplits, cudaStream_t stream) {
     const FlashArgs &a = plan.args;
     if (a.N == 0 || a.B == 0 || a.H == 0)
       return cudaSuccess;
     plan_block_map(plan, blockMap != nullptr, mapUsesBatch, mapUsesHead);
-    int *scratch = nullptr;
     cudaError_t e = cudaSuccess;
-    if (blockMap || emptyParams) {
+    if (combine) {
+      int device = 0, sms = 0;
+      e = cudaGetDevice(&device);
+      if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+      if (e != cudaSuccess)
+        return e;
+      plan_splits(plan, sms, resident_ctas(C::kThreads, C::kSmemBytes), maxSplits, C::DV);
+    }
+    int *scratch = nullptr;
+    if (blockMap || emptyParams || plan.partialWords) {
       e = cudaMallocAsync(reinterpret_cast<void **>(&scratch), size_t(plan.scratchWords) * 4, stream);
       if (e != cudaSuccess)
         return e;
@@ -95,8 +106,8 @@ template <class V, class C> struct HostCall {
         if (emptyParams >> i & 1)
           P.s[i].ptr = scratch;
     }
+    bind_scratch(plan, scratch);
     if (blockMap) {
-      bind_scratch(plan, scratch);
       blockMap<<<dim3(plan.blockMapCtas), kBlockMapThreads, 0, stream>>>(plan.map, P);
       e = cudaGetLastError();
     }
@@ -104,6 +115,10 @@ template <class V, class C> struct HostCall {
       e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
     if (e == cudaSuccess) {
       kernel<<<dim3(plan.forwardCtas), C::kThreads, C::kSmemBytes, stream>>>(plan.args, P);
+      e = cudaGetLastError();
+    }
+    if (e == cudaSuccess && plan.combineCtas) {
+      combine<<<dim3(plan.combineCtas), kCombineThreads, 0, stream>>>(plan.args, P);
       e = cudaGetLastError();
     }
     if (scratch) {

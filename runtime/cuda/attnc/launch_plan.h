@@ -8,10 +8,12 @@
 //   check_views(views)                     layout: which view, and why
 //   plan_forward(plan, views, lse, BM, BN) FlashArgs, tile counts, grid
 //   plan_block_map(plan, ...)              scratch words, block-map rows
+//   plan_splits(plan, ...)                 split-KV: key ranges, parts' words
 //   (allocate plan.scratchWords int32 words; set plan.args.status)
 //   bind_scratch(plan, scratch)            BlockMapArgs, block strides
 //   launch the block map (plan.blockMapCtas), then the forward kernel
-//   (plan.forwardCtas), both grids one line of CTAs.
+//   (plan.forwardCtas), then split-KV's combine (plan.combineCtas), every
+//   grid one line of CTAs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -160,8 +162,9 @@ struct LaunchPlan {
   BlockMapArgs map = {}; // the block-map kernel's (blockMap; bind_scratch)
   bool blockMap = false;
   i64 mapRows = 0;                        // (b, h, query tile) rows of the block map
-  i64 scratchWords = kScratchHeadWords;   // int32 words: the head, then counts, then lists
-  unsigned forwardCtas = 0, blockMapCtas = 0;
+  i64 scratchWords = kScratchHeadWords;   // int32 words: the head, counts, lists, then parts
+  i64 partialWords = 0;                   // split-KV's parts (f32), at the end of the scratch
+  unsigned forwardCtas = 0, blockMapCtas = 0, combineCtas = 0;
 };
 
 /// Fills plan.args from checked views (lse may be null) for tiles of
@@ -182,6 +185,7 @@ inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4]
   }
   const i64 B = q.size[0], H = q.size[1], N = q.size[2], Hkv = k.size[1], M = k.size[2];
   a.B = int(B), a.H = int(H), a.N = int(N), a.M = int(M), a.group = int(H / Hkv);
+  a.splits = 1; // plan_splits may cut the keys
   a.tilesQ = int((N + tileQ - 1) / tileQ), a.tilesKv = int((M + tileKv - 1) / tileKv);
   const i64 ctas = i64(a.tilesQ) * H * B;
   if (ctas > INT_MAX)
@@ -206,10 +210,54 @@ inline void plan_block_map(LaunchPlan &plan, bool blockMap, bool usesBatch, bool
   }
 }
 
+/// CTAs of `threads` threads and `sharedBytes` of shared memory that one SM
+/// of sm_80/sm_90 holds at once (its 228 KiB, 1 KiB of each CTA kept by the
+/// driver; 64K registers at up to 255 a thread).
+inline int resident_ctas(int threads, long long sharedBytes) {
+  int bySmem = int((228 * 1024) / (sharedBytes + 1024));
+  int byRegs = 65536 / (256 * (threads > 0 ? threads : 1));
+  int n = bySmem < byRegs ? bySmem : byRegs;
+  n = n < 32 ? n : 32;
+  return n > 0 ? n : 1;
+}
+
+/// Split-KV: cuts every query tile's key tiles into ranges, one CTA each,
+/// so that the grid fills `sms` SMs of `resident` CTAs each (at most
+/// `maxSplits` ranges, none of them empty), and sizes the parts that the
+/// combine kernel merges (after the block map's words). One range needs no
+/// parts and no combine: the forward kernel then writes out itself.
+inline void plan_splits(LaunchPlan &plan, int sms, int resident, int maxSplits, int dv) {
+  FlashArgs &a = plan.args;
+  const i64 base = plan.forwardCtas, slots = i64(sms) * resident;
+  i64 splits = base > 0 ? (slots + base - 1) / base : 1;
+  splits = splits < maxSplits ? splits : maxSplits;
+  splits = splits < a.tilesKv ? splits : a.tilesKv;
+  if (splits > 1) {
+    const i64 chunk = (a.tilesKv + splits - 1) / splits;
+    splits = (a.tilesKv + chunk - 1) / chunk; // no empty range
+  }
+  a.splits = splits > 1 ? int(splits) : 1;
+  if (a.splits == 1)
+    return;
+  // Ranges only where the grid is smaller than the GPU: never past 2^31.
+  plan.forwardCtas = unsigned(base * a.splits);
+  const i64 rows = combine_rows(a);
+  plan.partialWords = i64(a.splits) * rows * (dv + 1);
+  plan.scratchWords += plan.scratchWords % 2 + plan.partialWords; // parts 8-byte aligned
+  plan.combineCtas = unsigned(combine_ctas(a));
+}
+
 /// Points the block map (if any) into `scratch` (plan.scratchWords words):
 /// counts after the head words, then the lists; its status word is
-/// args.status, which the caller sets first.
+/// args.status, which the caller sets first. Split-KV's parts take the last
+/// plan.partialWords: outputs, then lse.
 inline void bind_scratch(LaunchPlan &plan, int *scratch) {
+  if (plan.partialWords) {
+    const i64 rows = combine_rows(plan.args);
+    float *parts = reinterpret_cast<float *>(scratch + plan.scratchWords - plan.partialWords);
+    plan.args.partialLse = parts + (plan.partialWords - i64(plan.args.splits) * rows);
+    plan.args.partialOut = parts;
+  }
   if (!plan.blockMap)
     return;
   plan.map.blockCount = scratch + kScratchHeadWords;

@@ -20,10 +20,11 @@
 
 namespace attnc_cuda {
 
-/// Compile-time shape of the kernel: head dims, tile sizes, warps, stages.
-template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_> struct Config {
+/// Compile-time shape of the kernel: head dims, tile sizes, warps, stages,
+/// and whether the key range is split across CTAs (split_kv, decode).
+template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_, bool SPLIT_KV_ = false> struct Config {
   static constexpr int D = D_, DV = DV_, BM = BM_, BN = BN_, NW = NW_, STAGES = STAGES_;
-  static constexpr bool F16 = F16_;
+  static constexpr bool F16 = F16_, kSplitKv = SPLIT_KV_;
   static constexpr int kThreads = NW * 32;
   static constexpr int MF = BM / (16 * NW); // m16 fragments per warp
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
@@ -396,16 +397,54 @@ template <class V, class C> struct FlashForward {
   /// group's pairs, whose CTAs run together, share their K/V in L2. 8
   /// measured best on the H100 (bench/RESULTS.md: causal 7-12% faster than
   /// one pair after another; 2 and all pairs in one group slower).
+  /// Split-KV grids are `splits` such lines, one per key range, so that
+  /// the CTAs of one range (the heads that share a kv head among them) run
+  /// together and share K/V in L2.
   static constexpr int kHeadGroup = 8;
-  static __device__ __forceinline__ int groupOf(const FlashArgs &a) { return blockIdx.x / (kHeadGroup * a.tilesQ); }
+  static __device__ __forceinline__ unsigned cta(const FlashArgs &a) {
+    if constexpr (C::kSplitKv)
+      return blockIdx.x % unsigned(a.B * a.H * a.tilesQ);
+    return blockIdx.x;
+  }
+  static __device__ __forceinline__ int split(const FlashArgs &a) {
+    if constexpr (C::kSplitKv)
+      return int(blockIdx.x / unsigned(a.B * a.H * a.tilesQ));
+    return 0;
+  }
+  static __device__ __forceinline__ int groupOf(const FlashArgs &a) { return cta(a) / (kHeadGroup * a.tilesQ); }
   static __device__ __forceinline__ int groupSize(const FlashArgs &a) {
     return min(kHeadGroup, a.B * a.H - groupOf(a) * kHeadGroup);
   }
   static __device__ __forceinline__ int queryTile(const FlashArgs &a) {
-    return a.tilesQ - 1 - (blockIdx.x - groupOf(a) * kHeadGroup * a.tilesQ) / groupSize(a);
+    return a.tilesQ - 1 - (cta(a) - groupOf(a) * kHeadGroup * a.tilesQ) / groupSize(a);
   }
   static __device__ __forceinline__ int batchHead(const FlashArgs &a) {
-    return groupOf(a) * kHeadGroup + (blockIdx.x - groupOf(a) * kHeadGroup * a.tilesQ) % groupSize(a);
+    return groupOf(a) * kHeadGroup + (cta(a) - groupOf(a) * kHeadGroup * a.tilesQ) % groupSize(a);
+  }
+
+  /// Split-KV with more than one split: this CTA's rows of the normalised
+  /// output and their lse go to the partial buffers (see FlashArgs), for the
+  /// combine kernel, which applies output_mod.
+  static __device__ __forceinline__ void storePartial(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
+                                                      const float (&lse)[MF][2], int warp, int lane, int b, int h,
+                                                      int q0, const FlashArgs &a) {
+    const i64 rows = i64(a.B) * a.H * a.N;
+    const i64 first = (i64(split(a)) * rows + (i64(b) * a.H + h) * a.N);
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int q = q0 + rowOf(warp, lane, mf, half);
+        if (q >= a.N)
+          continue;
+        float *o = a.partialOut + (first + q) * DV + (lane & 3) * 2;
+#pragma unroll
+        for (int dn = 0; dn < DV / 8; ++dn)
+          *reinterpret_cast<F32x2 *>(o + dn * 8) =
+              F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
+        if ((lane & 3) == 0)
+          a.partialLse[first + q] = lse[mf][half];
+      }
   }
 
   static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P) {
@@ -423,7 +462,12 @@ template <class V, class C> struct FlashForward {
     // it), loading into slot (it + i) % STAGES; the array shifts by one per
     // iteration (compile-time indices keep it in registers).
     int status = 0;
-    TileWalker<V, C> walk(a, P, b, h, qt, status);
+    int firstTile = 0, endTile = a.tilesKv;
+    if constexpr (C::kSplitKv) {
+      firstTile = min(split_first_tile(a.tilesKv, a.splits, split(a)), a.tilesKv);
+      endTile = min(split_first_tile(a.tilesKv, a.splits, split(a) + 1), a.tilesKv);
+    }
+    TileWalker<V, C> walk(a, P, b, h, qt, status, firstTile, endTile);
     int tile[C::STAGES];
 #pragma unroll
     for (int s = 0; s < C::STAGES; ++s) {
@@ -473,12 +517,13 @@ template <class V, class C> struct FlashForward {
     cp_async_wait<0>();
 
     // Epilogue: lse per row; O normalised and stored (store).
-    float inv[MF][2];
+    float inv[MF][2], lse[MF][2];
+    const bool toPartials = C::kSplitKv && a.splits > 1;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        inv[mf][half] = 1.f;
+        inv[mf][half] = 1.f, lse[mf][half] = 0.f;
         if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
           const int q = q0 + rowOf(warp, lane, mf, half);
           float sum = rowSum[mf][half * 2];
@@ -487,11 +532,21 @@ template <class V, class C> struct FlashForward {
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
           }
           inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
-          if (a.lse && q < a.N && (lane & 3) == 0)
+          if constexpr (C::kSplitKv)
+            lse[mf][half] = sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
+          if (!toPartials && a.lse && q < a.N && (lane & 3) == 0)
             a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
                 sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
         }
       }
+    if constexpr (C::kSplitKv) {
+      if (toPartials) {
+        storePartial(O, inv, lse, warp, lane, b, h, q0, a);
+        if (status)
+          atomicCAS(a.status, 0, status);
+        return;
+      }
+    }
     __syncthreads(); // every warp is done with Q, K and V: smem is free
     store(O, inv, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);
     if (status)

@@ -47,24 +47,46 @@ template <class V, class C> struct TileWalker {
   u32 pending = 0;
   int &status;
 
-  __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status)
+  /// The walk of query tile `qt` over key tiles [lo, hi) (all of them but
+  /// in split-KV, whose CTAs each walk one range).
+  __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status, int lo,
+                        int hi)
       : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1), status(status) {
     if constexpr (V::kBlockList) {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
       end = a.blockCount[row];
       list = a.blockList + i64(row) * a.tilesKv;
+      if constexpr (C::kSplitKv) {
+        // The list ascends: the range's entries are found by bisection.
+        next_ = lowerBound(0, end, lo);
+        end = lowerBound(next_, end, hi);
+      }
     } else if constexpr (V::kHasTileClass) {
       // The classifier takes any range of keys: one call per lane on 32
       // spans of the key tiles brackets the kept ones, so that the walk does
       // not step 16 tiles at a time through the empty ones before and after
       // them (most of a sliding window's tiles, those past a causal diagonal).
-      const int span = (a.tilesKv + 31) / 32;
-      const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, (threadIdx.x % 32) * span, span, a.M, a.tilesKv,
+      const int span = (hi - lo + 31) / 32;
+      const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, lo + (threadIdx.x % 32) * span, span, a.M, hi,
                                            status);
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
-      next_ = kept ? (__ffs(kept) - 1) * span : 0;
-      end = kept ? min((32 - __clz(kept)) * span, a.tilesKv) : 0;
+      next_ = kept ? lo + (__ffs(kept) - 1) * span : 0;
+      end = kept ? min(lo + (32 - __clz(kept)) * span, hi) : 0;
+    } else if constexpr (C::kSplitKv) {
+      next_ = lo, end = hi;
     }
+  }
+
+  /// The first position in list[from, to) whose tile is `tile` or later.
+  __device__ __forceinline__ int lowerBound(int from, int to, int tile) const {
+    while (from < to) {
+      const int mid = (from + to) / 2;
+      if ((list[mid] >> 1) < tile)
+        from = mid + 1;
+      else
+        to = mid;
+    }
+    return from;
   }
 
   /// A tile's code: its first key and whether its pairs are masked.
@@ -94,7 +116,7 @@ template <class V, class C> struct TileWalker {
       pending &= pending - 1; // the lowest set bit is in the low half
       return (next_ - 16 + i) * 2 + (pending >> (16 + i) & 1);
     } else {
-      if (next_ >= a.tilesKv)
+      if (next_ >= (C::kSplitKv ? end : a.tilesKv))
         return -1;
       return next_++ * 2 + V::kHasMask;
     }

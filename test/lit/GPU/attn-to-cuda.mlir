@@ -37,6 +37,20 @@ attn.variant @causal(%q: tensor<?x?x?x128xf16>, %k: tensor<?x?x?x128xf16>, %v: t
 
 // -----
 
+// split_kv: the Config's last argument, and the combine kernel beside the
+// forward kernel; the AOT entry passes it and the most splits.
+// CHECK: typedef attnc_cuda::Config<128, 128, 16, 64, 1, 3, false, true> decode_config;
+// CHECK: attnc_cuda::FlashForward<decode_variant, decode_config>::run(a, P);
+// CHECK: decode_combine(const attnc_cuda::FlashArgs a, const decode_variant::Params P) {
+// CHECK-NEXT: attnc_cuda::combine_splits<decode_variant, decode_config>(a, P);
+// CHECK: return call.launch(P, decode_kernel, nullptr, false, false, decode_combine, 96, static_cast<cudaStream_t>(stream));
+attn.variant @decode(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>, %v: tensor<?x?x?x128xbf16>) -> (tensor<?x?x?x128xbf16>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 96>} : (tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>) -> (tensor<?x?x?x128xbf16>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x128xbf16>, tensor<?x?x?xf32>
+}
+
+// -----
+
 attn.variant @cpu(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> tensor<?x?x?x64xbf16> {
   // expected-error @below {{the CUDA backend has no kernel family 'cpu_tiles'}}
   %out = flash sigmoid(%q, %k, %v) {schedule = #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 32, vector_width = 8>} : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>)

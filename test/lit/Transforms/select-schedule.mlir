@@ -3,10 +3,13 @@
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=cpu vector-width=8' %s | FileCheck %s --check-prefix=CPU
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_90a' %s | FileCheck %s --check-prefix=SM90
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_80 tile-q=64 stages=3' %s | FileCheck %s --check-prefix=FORCED
+// RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_90a family=split_kv' %s | FileCheck %s --check-prefix=SPLIT
 
 // CPU: flash softmax{{.*}}{schedule = #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 8>}
 // SM90: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>}
 // FORCED: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 64, tile_kv = 128, warps = 4, stages = 3>}
+// Decode: one warp's 16 rows, the keys split up to 128 ways.
+// SPLIT: flash softmax{{.*}}{schedule = #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 128>}
 attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
   %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
@@ -16,6 +19,7 @@ attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tens
 
 // Head dim 128 takes 48-key tiles on the GPU.
 // SM90: #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 48, warps = 4, stages = 2>
+// SPLIT: #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 128>
 attn.variant @d128(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>, %v: tensor<?x?x?x128xbf16>) -> tensor<?x?x?x128xbf16> {
   %out = flash sigmoid(%q, %k, %v) bias -2.0 : (tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>) -> (tensor<?x?x?x128xbf16>)
   return %out : tensor<?x?x?x128xbf16>
@@ -26,6 +30,7 @@ attn.variant @d128(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>, %v: t
 // A schedule already there is kept.
 // CPU: #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>
 // SM90: #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>
+// SPLIT: #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>
 attn.variant @kept(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
   %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 16, vector_width = 4>} : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
