@@ -1,22 +1,20 @@
 //===- Kernel.cpp - checking arguments and running a CPU kernel -----------===//
 //
 // Every argument is checked against the variant's signature before anything
-// runs; tensors whose innermost stride is not 1 are copied to (and outputs
-// back from) contiguous scratch; the (batch, head, query-tile) work items are
-// handed to worker threads one at a time, which balances causal rows.
+// runs; then the CPU runtime (runtime/cpu/attnc/cpu_run.h, which AOT callers
+// use too) stages tensors whose innermost stride is not 1 through dense
+// copies and hands the (batch, head, query-tile) work items to threads.
 //
 //===----------------------------------------------------------------------===//
 
 #include "JIT/KernelImpl.h"
 #include "Support/Error.h"
+#include "attnc/cpu_run.h"
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 
-#include <algorithm>
-#include <atomic>
-#include <cstring>
-#include <thread>
+#include <memory>
 
 using namespace attnc;
 
@@ -76,50 +74,77 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
-/// Copies between two views of one shape, element by element.
-void copyStrided(const TensorView &from, const TensorView &to) {
-  size_t bytes = getSizeInBytes(from.dtype);
-  size_t rank = from.shape.size();
-  std::vector<int64_t> index(rank, 0);
-  int64_t n = from.numElements();
-  for (int64_t e = 0; e < n; ++e) {
-    int64_t src = 0, dst = 0;
-    for (size_t d = 0; d < rank; ++d) {
-      src += index[d] * from.strides[d];
-      dst += index[d] * to.strides[d];
-    }
-    std::memcpy(static_cast<char *>(to.data) + dst * bytes,
-                static_cast<const char *>(from.data) + src * bytes, bytes);
-    for (size_t d = rank; d-- > 0;) {
-      if (++index[d] < from.shape[d])
-        break;
-      index[d] = 0;
-    }
-  }
-}
-
-/// A tensor the kernel can take: the caller's, or a contiguous copy when its
-/// innermost stride is not 1 (the vector loads need unit stride).
+/// A tensor the kernel can take: the caller's, or a dense copy when its
+/// innermost stride is not 1 (attnc_cpu_stage: the vector loads need unit
+/// stride).
 struct KernelTensor {
   TensorView view;
-  std::vector<char> scratch;
-  const TensorView *original = nullptr;
+  const TensorView &original;
+  void *scratch = nullptr;
+  bool ok = false; // false: no memory for the copy
 
-  KernelTensor(const TensorView &given, bool needsUnitInnerStride, bool isInput)
-      : view(given), original(&given) {
-    if (!needsUnitInnerStride || given.strides.back() == 1 ||
-        given.shape.back() == 1)
-      return;
-    scratch.resize(given.numElements() * getSizeInBytes(given.dtype));
-    view = TensorView::contiguous(scratch.data(), given.dtype, given.shape);
-    if (isInput)
-      copyStrided(given, view);
+  KernelTensor(const TensorView &given, bool isInput)
+      : view(given), original(given) {
+    ok = attnc_cpu_stage(&view.data, view.strides.data(), view.shape.data(),
+                         rank(), getSizeInBytes(view.dtype), isInput,
+                         &scratch) == 0;
   }
-  void writeBack() const {
-    if (!scratch.empty())
-      copyStrided(view, *original);
+  KernelTensor(const KernelTensor &) = delete;
+  ~KernelTensor() { release(false); }
+  void release(bool writeBack) {
+    attnc_cpu_unstage(scratch, original.data, original.strides.data(),
+                      original.shape.data(), rank(), getSizeInBytes(view.dtype),
+                      writeBack);
+    scratch = nullptr;
   }
+  int rank() const { return static_cast<int>(view.shape.size()); }
 };
+
+/// One thread's argument list for the packed entry: its begin, end and
+/// status differ from the others'. Not movable: `packed` points into it.
+struct WorkerArgs {
+  std::vector<MemRefDescriptor> tensors, params;
+  std::vector<ScalarStorage> scalars;
+  MemRefDescriptor status;
+  int64_t begin = 0, end = 0;
+  std::vector<void *> packed;
+
+  WorkerArgs(const Kernel::Impl &k, std::vector<MemRefDescriptor> tensors,
+             std::vector<MemRefDescriptor> params,
+             std::vector<ScalarStorage> scalars, int32_t *statusSlot)
+      : tensors(std::move(tensors)), params(std::move(params)),
+        scalars(std::move(scalars)),
+        status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
+    for (MemRefDescriptor &d : this->tensors)
+      d.pack(packed);
+    size_t tensorParam = 0, scalarParam = 0;
+    for (const ParamInfo &p : k.params) {
+      if (p.isTensor)
+        this->params[tensorParam++].pack(packed);
+      else
+        packed.push_back(&this->scalars[scalarParam++]);
+    }
+    status.pack(packed);
+    packed.push_back(&begin);
+    packed.push_back(&end);
+  }
+  WorkerArgs(const WorkerArgs &) = delete;
+};
+
+/// What runItems needs: the entry and each thread's argument list.
+struct Work {
+  void (*entry)(void **);
+  std::vector<std::unique_ptr<WorkerArgs>> workers;
+};
+
+/// The attnc_cpu_body of the JIT: items [begin, end) on thread `thread`.
+void runItems(void *context, int thread, int64_t begin, int64_t end) {
+  Work &work = *static_cast<Work *>(context);
+  WorkerArgs &args = *work.workers[thread];
+  args.begin = begin;
+  args.end = end;
+  work.entry(args.packed.data());
+}
 
 /// Checks the common shape of a tensor argument.
 llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
@@ -265,65 +290,31 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
                     paramScalars);
 
   // Tensors the vector loads can take.
-  KernelTensor q(args.q, true, true), kk(args.k, true, true),
-      v(args.v, true, true), out(args.out, true, false);
+  KernelTensor q(args.q, true), kk(args.k, true), v(args.v, true),
+      out(args.out, false);
   std::optional<KernelTensor> lse;
   if (k.hasLse)
-    lse.emplace(lseView, true, false);
-  MemRefDescriptor qd(q.view), kd(kk.view), vd(v.view), od(out.view);
-  std::optional<MemRefDescriptor> ld;
+    lse.emplace(lseView, false);
+  if (!q.ok || !kk.ok || !v.ok || !out.ok || (lse && !lse->ok))
+    return makeError("out of memory for a dense copy of a strided tensor");
+  std::vector<MemRefDescriptor> tensors = {
+      MemRefDescriptor(q.view), MemRefDescriptor(kk.view),
+      MemRefDescriptor(v.view), MemRefDescriptor(out.view)};
   if (lse)
-    ld.emplace(lse->view);
+    tensors.emplace_back(lse->view);
 
-  int64_t numTiles = (N + k.tileQ - 1) / k.tileQ;
-  int64_t work = B * H * numTiles;
-  int threads = args.threads > 0 ? args.threads
-                                 : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<int>(std::min<int64_t>(threads, work));
-  std::atomic<int64_t> next{0};
+  int64_t items = attnc_cpu_work_items(B, H, N, k.tileQ);
+  int threads = attnc_cpu_thread_count(args.threads, items);
   std::vector<int32_t> status(threads, 0);
+  Work work{k.entry, {}};
+  for (int t = 0; t < threads; ++t)
+    work.workers.push_back(std::make_unique<WorkerArgs>(
+        k, tensors, paramTensors, paramScalars, &status[t]));
+  attnc_cpu_run(items, threads, runItems, &work);
 
-  auto worker = [&](int t) {
-    // Each worker packs its own argument list: begin, end and status differ.
-    std::vector<MemRefDescriptor> tensors = {qd, kd, vd, od};
-    if (ld)
-      tensors.push_back(*ld);
-    std::vector<MemRefDescriptor> params = paramTensors;
-    TensorView statusView = TensorView::contiguous(&status[t], DType::I32, {1});
-    MemRefDescriptor statusDesc(statusView);
-    int64_t begin = 0, end = 0;
-    std::vector<void *> packed;
-    for (MemRefDescriptor &d : tensors)
-      d.pack(packed);
-    size_t tensorParam = 0, scalarParam = 0;
-    std::vector<ScalarStorage> scalars = paramScalars;
-    for (const ParamInfo &p : k.params) {
-      if (p.isTensor)
-        params[tensorParam++].pack(packed);
-      else
-        packed.push_back(&scalars[scalarParam++]);
-    }
-    statusDesc.pack(packed);
-    packed.push_back(&begin);
-    packed.push_back(&end);
-    while ((begin = next.fetch_add(1)) < work) {
-      end = begin + 1;
-      k.entry(packed.data());
-    }
-  };
-  if (threads == 1) {
-    worker(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back(worker, t);
-    for (std::thread &thread : pool)
-      thread.join();
-  }
-
-  out.writeBack();
+  out.release(true);
   if (lse)
-    lse->writeBack();
+    lse->release(true);
   for (int32_t s : status)
     if (s != 0)
       return makeError("param '" + k.params[s - 1].name +
