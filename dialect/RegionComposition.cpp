@@ -43,13 +43,15 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
 }
 
 DenseMap<Value, unsigned> mlir::attn::getIndexDependence(Region &region,
-                                                        RegionRole kind) {
+                                                        RegionRole kind,
+                                                        bool headPerRow) {
   DenseMap<Value, unsigned> dependence;
   if (region.empty())
     return dependence;
   Block &body = region.front();
   for (auto [i, name] : llvm::enumerate(getRegionArgumentNames(kind)))
     dependence[body.getArgument(i)] = name == "q_idx"    ? OnQuery
+                                      : name == "h" && headPerRow ? OnQuery
                                       : name == "kv_idx" ? OnKey
                                       : name == "score"  ? OnPair
                                                          : OnNeither;

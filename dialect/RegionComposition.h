@@ -53,7 +53,10 @@ enum IndexDependence : unsigned {
 /// The dependence of every value of the single-block `region` (none for an
 /// empty region): what FlexAttention's broadcasting gets for free, and what
 /// decides which stage (per query row, per key, per pair) computes a value.
-DenseMap<Value, unsigned> getIndexDependence(Region &region, RegionRole kind);
+/// With `headPerRow` (kernels whose tile rows span several heads), h counts
+/// as a query-side index.
+DenseMap<Value, unsigned> getIndexDependence(Region &region, RegionRole kind,
+                                             bool headPerRow = false);
 
 /// Whether the single-block `region` reads a param at an index that depends
 /// on both the query and the key: a load per pair wherever it runs per pair.

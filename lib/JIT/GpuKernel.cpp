@@ -89,7 +89,7 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   const TensorDims lseDims = lse ? dims(*lse) : TensorDims{};
   if (LaunchProblem p = attnc_cuda::plan_forward(
           plan, views, lse ? &lseDims : nullptr, int(spec.tileQ),
-          int(spec.tileKv)))
+          int(spec.tileKv), /*packHeads=*/!spec.combineName.empty()))
     return problemError(p);
   for (const MemRefDescriptor &m : tensorParams)
     if (LaunchProblem p = attnc_cuda::check_param_rank(int64_t(m.rank)))

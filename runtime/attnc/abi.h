@@ -58,10 +58,12 @@ struct FlashArgs {
   const int *blockCount;
   int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
   int *status;                    // 1 + first param read out of bounds
-  // Split-KV (family split_kv): the key tiles of a query tile are cut into
-  // `splits` ranges, one CTA each; with splits > 1 each writes its rows'
-  // normalised partial output (f32, [splits][B*H*N][DV]) and lse (natural
-  // log, [splits][B*H*N]) there, and the combine kernel writes out and lse.
+  // Split-KV (family split_kv): a tile's rows pack the `group` query heads
+  // of one kv head (row p: query p / group of head hk * group + p % group;
+  // tilesQ counts such tiles), and its key tiles are cut into `splits`
+  // ranges, one CTA each; each writes its rows' normalised output (f32,
+  // [splits][B*H*N][DV]) and lse (natural log, [splits][B*H*N]) there, and
+  // the combine kernel writes out and lse.
   int splits;
   float *partialOut, *partialLse;
 };
@@ -73,6 +75,7 @@ struct BlockMapArgs {
   int B, H, N, M, tilesQ, tilesKv;
   int *blockList, *blockCount;
   int *status;
+  int group; // split_kv: rows pack `group` query heads (H counts kv heads)
 };
 
 } // namespace attnc_cuda

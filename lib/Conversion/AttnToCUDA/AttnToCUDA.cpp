@@ -236,8 +236,11 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "  static constexpr bool kHasMask = " << (flash.hasMask() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasOutputMod = " << (flash.hasOutputMod() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasTileClass = " << (flash.hasTileClass() ? "true" : "false") << ";\n"
-     << "  static constexpr bool kBlockList = " << (blockList ? "true" : "false") << ";\n";
-  RegionEmitter emitter(os, variant.getBody().front());
+     << "  static constexpr bool kBlockList = " << (blockList ? "true" : "false") << ";\n"
+     << "  static constexpr bool kTileClassUsesHead = "
+     << (usesArgument(flash.getTileClass(), 1) ? "true" : "false") << ";\n";
+  // split_kv's tiles hold the query heads of one kv head (GQA packing).
+  RegionEmitter emitter(os, variant.getBody().front(), /*headPerRow=*/splitKv);
   if (failed(emitter.emitPairHook(flash.getScoreMod(), RegionRole::ScoreMod,
                                   "score_mod", "Score", "score")) ||
       failed(emitter.emitPairHook(flash.getMask(), RegionRole::Mask, "mask",

@@ -402,7 +402,8 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
   // key, OnPair per pair (the yield too), OnNeither where it is read.
   // Constants are spelled as literals where they are used (operand()), in
   // whichever function.
-  DenseMap<Value, unsigned> stageOf = getIndexDependence(region, role);
+  DenseMap<Value, unsigned> stageOf =
+      getIndexDependence(region, role, headPerRow);
   SmallVector<Operation *> ops;
   if (!region.empty())
     for (Operation &op : region.front())

@@ -28,8 +28,10 @@ std::string floatLiteral(double v);
 /// Emits the body of one region as C++ statements.
 class RegionEmitter {
 public:
-  RegionEmitter(raw_ostream &os, Block &variantBody)
-      : os(os), variantBody(variantBody) {}
+  /// `headPerRow`: the kernel's tile rows span several heads (split_kv's
+  /// packed GQA rows), so what depends on h is made per row, never per key.
+  RegionEmitter(raw_ostream &os, Block &variantBody, bool headPerRow = false)
+      : os(os), variantBody(variantBody), headPerRow(headPerRow) {}
 
   /// `static __device__ RESULT NAME(LEADING ARGS, const Params &P, int
   /// &status)`: the ops of `region` that `member` accepts (all without one),
@@ -62,6 +64,7 @@ private:
 
   raw_ostream &os;
   Block &variantBody;
+  bool headPerRow;
   DenseMap<Value, std::string> names;
   int counter = 0;
 };

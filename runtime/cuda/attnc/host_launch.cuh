@@ -63,7 +63,7 @@ template <class V, class C> struct HostCall {
     const TensorDims lseDims = lse ? host_dims(lse, 4) : TensorDims{};
     const TensorDims *lseView = lse ? &lseDims : nullptr;
     if (check_shapes(views, lseView, C::D, C::DV) || check_views(views) ||
-        plan_forward(plan, views, lseView, C::BM, C::BN))
+        plan_forward(plan, views, lseView, C::BM, C::BN, C::kSplitKv))
       return cudaErrorInvalidValue;
     plan.args.status = reinterpret_cast<int *>(host_data(status, 4));
     return cudaSuccess;

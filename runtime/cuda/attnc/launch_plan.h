@@ -161,6 +161,7 @@ struct LaunchPlan {
   FlashArgs args = {};   // the forward kernel's; status is the caller's
   BlockMapArgs map = {}; // the block-map kernel's (blockMap; bind_scratch)
   bool blockMap = false;
+  bool packHeads = false; // split_kv: tiles of the query heads of a kv head
   i64 mapRows = 0;                        // (b, h, query tile) rows of the block map
   i64 scratchWords = kScratchHeadWords;   // int32 words: the head, counts, lists, then parts
   i64 partialWords = 0;                   // split-KV's parts (f32), at the end of the scratch
@@ -169,9 +170,11 @@ struct LaunchPlan {
 
 /// Fills plan.args from checked views (lse may be null) for tiles of
 /// `tileQ` query and `tileKv` key rows, and sizes the forward grid: one CTA
-/// per query tile of every (b, h), which must stay below 2^31.
+/// per query tile of every (b, h), which must stay below 2^31. With
+/// `packHeads` (split_kv) a tile's rows are the queries of the H / Hkv query
+/// heads of one kv head, and the grid runs over (b, kv head, tile).
 inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4], const TensorDims *lse, int tileQ,
-                                  int tileKv) {
+                                  int tileKv, bool packHeads = false) {
   FlashArgs &a = plan.args;
   const TensorDims &q = views[0], &k = views[1], &v = views[2], &out = views[3];
   a.q = static_cast<const u16 *>(q.data);
@@ -186,10 +189,12 @@ inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4]
   const i64 B = q.size[0], H = q.size[1], N = q.size[2], Hkv = k.size[1], M = k.size[2];
   a.B = int(B), a.H = int(H), a.N = int(N), a.M = int(M), a.group = int(H / Hkv);
   a.splits = 1; // plan_splits may cut the keys
-  a.tilesQ = int((N + tileQ - 1) / tileQ), a.tilesKv = int((M + tileKv - 1) / tileKv);
-  const i64 ctas = i64(a.tilesQ) * H * B;
+  plan.packHeads = packHeads;
+  const i64 rows = packHeads ? N * (H / Hkv) : N, heads = packHeads ? Hkv : H;
+  const i64 tilesQ = (rows + tileQ - 1) / tileQ, ctas = tilesQ * heads * B;
   if (ctas > INT_MAX)
     return launch_problem(LaunchCheck::kQueryTiles, "q", 2, ctas, tileQ);
+  a.tilesQ = int(tilesQ), a.tilesKv = int((M + tileKv - 1) / tileKv);
   plan.forwardCtas = unsigned(ctas);
   return LaunchProblem();
 }
@@ -199,12 +204,15 @@ inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4]
 /// then a count and a list of tilesKv entries per row.
 inline void plan_block_map(LaunchPlan &plan, bool blockMap, bool usesBatch, bool usesHead) {
   const FlashArgs &a = plan.args;
+  // Packed tiles are rows of one kv head's query heads (see plan_forward).
+  const int heads = plan.packHeads ? a.H / a.group : a.H;
   plan.blockMap = blockMap;
-  plan.mapRows = blockMap ? i64(usesBatch ? a.B : 1) * (usesHead ? a.H : 1) * a.tilesQ : 0;
+  plan.mapRows = blockMap ? i64(usesBatch ? a.B : 1) * (usesHead ? heads : 1) * a.tilesQ : 0;
   plan.scratchWords = kScratchHeadWords + (blockMap ? plan.mapRows * (1 + a.tilesKv) : 0);
   if (blockMap) {
-    const int mapB = usesBatch ? a.B : 1, mapH = usesHead ? a.H : 1;
-    plan.map = BlockMapArgs{mapB, mapH, a.N, a.M, a.tilesQ, a.tilesKv, nullptr, nullptr, nullptr};
+    const int mapB = usesBatch ? a.B : 1, mapH = usesHead ? heads : 1;
+    plan.map = BlockMapArgs{mapB, mapH, a.N, a.M, a.tilesQ, a.tilesKv, nullptr, nullptr, nullptr,
+                            plan.packHeads ? a.group : 1};
     plan.args.blockStrideB = usesBatch ? mapH * a.tilesQ : 0;
     plan.args.blockStrideH = usesHead ? a.tilesQ : 0;
   }
@@ -224,8 +232,8 @@ inline int resident_ctas(int threads, long long sharedBytes) {
 /// Split-KV: cuts every query tile's key tiles into ranges, one CTA each,
 /// so that the grid fills `sms` SMs of `resident` CTAs each (at most
 /// `maxSplits` ranges, none of them empty), and sizes the parts that the
-/// combine kernel merges (after the block map's words). One range needs no
-/// parts and no combine: the forward kernel then writes out itself.
+/// combine kernel merges (after the block map's words); one range still
+/// goes through the parts, as the combine kernel writes out.
 inline void plan_splits(LaunchPlan &plan, int sms, int resident, int maxSplits, int dv) {
   FlashArgs &a = plan.args;
   const i64 base = plan.forwardCtas, slots = i64(sms) * resident;
@@ -237,9 +245,8 @@ inline void plan_splits(LaunchPlan &plan, int sms, int resident, int maxSplits, 
     splits = (a.tilesKv + chunk - 1) / chunk; // no empty range
   }
   a.splits = splits > 1 ? int(splits) : 1;
-  if (a.splits == 1)
-    return;
-  // Ranges only where the grid is smaller than the GPU: never past 2^31.
+  // More than one range only where the grid is smaller than the GPU: never
+  // past 2^31 CTAs.
   plan.forwardCtas = unsigned(base * a.splits);
   const i64 rows = combine_rows(a);
   plan.partialWords = i64(a.splits) * rows * (dv + 1);

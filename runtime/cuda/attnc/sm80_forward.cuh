@@ -63,6 +63,21 @@ template <class V, class C> struct FlashForward {
   }
   static __device__ __forceinline__ int colOf(int lane, int nf, int e) { return nf * 8 + (lane & 3) * 2 + (e & 1); }
 
+  // Split-KV packs the query heads that share a kv head into a tile's rows
+  // (GQA packing: K/V are read once per kv head): the CTA's `h` is then the
+  // kv head, and tile row p is query p / group of head h * group + p %
+  // group. Elsewhere `h` is the query head and row p query p. Rows past the
+  // end are clamped into range, as for the hooks.
+  static constexpr bool kPacked = C::kSplitKv;
+  static __device__ __forceinline__ int rowQuery(const FlashArgs &a, int p) {
+    return kPacked ? min(p / a.group, a.N - 1) : min(p, a.N - 1);
+  }
+  static __device__ __forceinline__ int rowHead(const FlashArgs &a, int h, int p) {
+    return kPacked ? h * a.group + p % a.group : h;
+  }
+  /// The heads the grid runs over: kv heads when packed.
+  static __device__ __forceinline__ int gridHeads(const FlashArgs &a) { return kPacked ? a.H / a.group : a.H; }
+
   /// c0 += a * (b[0], b[1]) and c1 += a * (b[2], b[3]): two n8 MMAs over the
   /// 16 columns one ldmatrix.x4 of B brings.
   static __device__ __forceinline__ void mma2(float (&c0)[4], float (&c1)[4], const u32 (&a)[4], const u32 (&b)[4]) {
@@ -87,12 +102,13 @@ template <class V, class C> struct FlashForward {
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        RowFn(rows[mf][half], b, h, min(q0 + rowOf(warp, lane, mf, half), a.N - 1), P, status);
+        RowFn(rows[mf][half], b, rowHead(a, h, q0 + rowOf(warp, lane, mf, half)),
+              rowQuery(a, q0 + rowOf(warp, lane, mf, half)), P, status);
 #pragma unroll
     for (int nf = 0; nf < BN / 8; ++nf)
 #pragma unroll
       for (int j = 0; j < 2; ++j)
-        ColFn(cols[nf][j], b, h, min(kv0 + colOf(lane, nf, j), a.M - 1), P, status);
+        ColFn(cols[nf][j], b, rowHead(a, h, 0), min(kv0 + colOf(lane, nf, j), a.M - 1), P, status);
   }
 
   /// The weights' numerators of one key tile for this warp's rows: S = Q
@@ -143,9 +159,10 @@ template <class V, class C> struct FlashForward {
           for (int e = 0; e < 4; ++e) {
             float t;
             if constexpr (V::kHasScoreMod) {
-              int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
+              int q = rowQuery(a, q0 + rowOf(warp, lane, mf, e >> 1));
               int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
-              t = V::score_mod(rows[mf][e >> 1], cols[nf][e & 1], S[mf][nf][e] * V::kScale, b, h, q, kv, P,
+              int hq = rowHead(a, h, q0 + rowOf(warp, lane, mf, e >> 1));
+              t = V::score_mod(rows[mf][e >> 1], cols[nf][e & 1], S[mf][nf][e] * V::kScale, b, hq, q, kv, P,
                                status) *
                       kPost +
                   kBiasT;
@@ -179,13 +196,14 @@ template <class V, class C> struct FlashForward {
       for (int nf = 0; nf < BN / 8; ++nf)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          int q = min(q0 + rowOf(warp, lane, mf, e >> 1), a.N - 1);
+          int q = rowQuery(a, q0 + rowOf(warp, lane, mf, e >> 1));
+          int hq = rowHead(a, h, q0 + rowOf(warp, lane, mf, e >> 1));
           int kv = kv0 + colOf(lane, nf, e);
           bool kept = kv < a.M;
           // The mask is called for every pair (clamped into range), without
           // a branch, so that param loads that pairs share are made once.
           if constexpr (V::kHasMask)
-            kept &= !masked | V::mask(rows[mf][e >> 1], cols[nf][e & 1], b, h, q, min(kv, a.M - 1), P, status);
+            kept &= !masked | V::mask(rows[mf][e >> 1], cols[nf][e & 1], b, hq, q, min(kv, a.M - 1), P, status);
           S[mf][nf][e] = kept ? S[mf][nf][e] : dropped;
         }
   }
@@ -403,17 +421,17 @@ template <class V, class C> struct FlashForward {
   static constexpr int kHeadGroup = 8;
   static __device__ __forceinline__ unsigned cta(const FlashArgs &a) {
     if constexpr (C::kSplitKv)
-      return blockIdx.x % unsigned(a.B * a.H * a.tilesQ);
+      return blockIdx.x % unsigned(a.B * gridHeads(a) * a.tilesQ);
     return blockIdx.x;
   }
   static __device__ __forceinline__ int split(const FlashArgs &a) {
     if constexpr (C::kSplitKv)
-      return int(blockIdx.x / unsigned(a.B * a.H * a.tilesQ));
+      return int(blockIdx.x / unsigned(a.B * gridHeads(a) * a.tilesQ));
     return 0;
   }
   static __device__ __forceinline__ int groupOf(const FlashArgs &a) { return cta(a) / (kHeadGroup * a.tilesQ); }
   static __device__ __forceinline__ int groupSize(const FlashArgs &a) {
-    return min(kHeadGroup, a.B * a.H - groupOf(a) * kHeadGroup);
+    return min(kHeadGroup, a.B * gridHeads(a) - groupOf(a) * kHeadGroup);
   }
   static __device__ __forceinline__ int queryTile(const FlashArgs &a) {
     return a.tilesQ - 1 - (cta(a) - groupOf(a) * kHeadGroup * a.tilesQ) / groupSize(a);
@@ -422,28 +440,28 @@ template <class V, class C> struct FlashForward {
     return groupOf(a) * kHeadGroup + (cta(a) - groupOf(a) * kHeadGroup * a.tilesQ) % groupSize(a);
   }
 
-  /// Split-KV with more than one split: this CTA's rows of the normalised
-  /// output and their lse go to the partial buffers (see FlashArgs), for the
-  /// combine kernel, which applies output_mod.
+  /// Split-KV: this CTA's rows of the normalised output and their lse go
+  /// to the parts (see FlashArgs), for the combine kernel, which applies
+  /// output_mod and stores.
   static __device__ __forceinline__ void storePartial(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
                                                       const float (&lse)[MF][2], int warp, int lane, int b, int h,
                                                       int q0, const FlashArgs &a) {
     const i64 rows = i64(a.B) * a.H * a.N;
-    const i64 first = (i64(split(a)) * rows + (i64(b) * a.H + h) * a.N);
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int q = q0 + rowOf(warp, lane, mf, half);
-        if (q >= a.N)
+        const int p = q0 + rowOf(warp, lane, mf, half);
+        if (p >= a.N * a.group)
           continue;
-        float *o = a.partialOut + (first + q) * DV + (lane & 3) * 2;
+        const i64 row = i64(split(a)) * rows + (i64(b) * a.H + rowHead(a, h, p)) * a.N + p / a.group;
+        float *o = a.partialOut + row * DV + (lane & 3) * 2;
 #pragma unroll
         for (int dn = 0; dn < DV / 8; ++dn)
           *reinterpret_cast<F32x2 *>(o + dn * 8) =
               F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
         if ((lane & 3) == 0)
-          a.partialLse[first + q] = lse[mf][half];
+          a.partialLse[row] = lse[mf][half];
       }
   }
 
@@ -453,10 +471,15 @@ template <class V, class C> struct FlashForward {
     u16 *sK = sQ + QTile::elements(BM);
     u16 *sV = sK + C::STAGES * KTile::elements(BN);
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-    const int qt = queryTile(a), bh = batchHead(a), h = bh % a.H, b = bh / a.H;
-    const int hk = h / a.group, q0 = qt * BM;
+    // h: the query head, or when packed the kv head (see rowHead).
+    const int qt = queryTile(a), bh = batchHead(a), h = bh % gridHeads(a), b = bh / gridHeads(a);
+    const int hk = kPacked ? h : h / a.group, q0 = qt * BM;
     const u32 sKAddr = smem_addr(sK), sVAddr = smem_addr(sV);
-    TileCopy<QTile, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
+    if constexpr (kPacked)
+      copy_packed_rows<QTile, BM, NT>(smem_addr(sQ), a.q + b * a.qs[0] + i64(h) * a.group * a.qs[1], a.qs[1], a.qs[2],
+                                      q0, a.group, a.N * a.group, tid);
+    else
+      TileCopy<QTile, BM, NT>(a.q + b * a.qs[0] + h * a.qs[1], a.qs[2], tid)(smem_addr(sQ), q0, a.N);
 
     // tile[i] is the i-th upcoming key tile (as TileWalker::next encodes
     // it), loading into slot (it + i) % STAGES; the array shifts by one per
@@ -518,7 +541,6 @@ template <class V, class C> struct FlashForward {
 
     // Epilogue: lse per row; O normalised and stored (store).
     float inv[MF][2], lse[MF][2];
-    const bool toPartials = C::kSplitKv && a.splits > 1;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -534,18 +556,16 @@ template <class V, class C> struct FlashForward {
           inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
           if constexpr (C::kSplitKv)
             lse[mf][half] = sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
-          if (!toPartials && a.lse && q < a.N && (lane & 3) == 0)
+          if (!kPacked && a.lse && q < a.N && (lane & 3) == 0)
             a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
                 sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
         }
       }
     if constexpr (C::kSplitKv) {
-      if (toPartials) {
-        storePartial(O, inv, lse, warp, lane, b, h, q0, a);
-        if (status)
-          atomicCAS(a.status, 0, status);
-        return;
-      }
+      storePartial(O, inv, lse, warp, lane, b, h, q0, a);
+      if (status)
+        atomicCAS(a.status, 0, status);
+      return;
     }
     __syncthreads(); // every warp is done with Q, K and V: smem is free
     store(O, inv, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);

@@ -129,6 +129,24 @@ template <class Tile, int ROWS, int THREADS> struct TileCopy {
   }
 };
 
+/// Copies split-KV's packed Q rows [first, first + ROWS) into `tile`: row p
+/// is query p / group of the group's head p % group (`q` points at the
+/// group's first head); rows at or past `end` are zero-filled. Once per
+/// CTA, so each chunk is indexed on its own.
+template <class Tile, int ROWS, int THREADS>
+__device__ __forceinline__ void copy_packed_rows(u32 tile, const u16 *q, i64 headStride, i64 rowStride, int first,
+                                                 int group, int end, int tid) {
+  constexpr int kChunks = Tile::kChunks, kTotal = ROWS * kChunks;
+#pragma unroll
+  for (int i = 0; i < (kTotal + THREADS - 1) / THREADS; ++i) {
+    const int c = tid + i * THREADS, r = c / kChunks, chunk = c % kChunks, p = first + r;
+    const bool valid = p < end;
+    const u16 *src = valid ? q + (p % group) * headStride + i64(p / group) * rowStride + chunk * 8 : q;
+    if (kTotal % THREADS == 0 || c < kTotal)
+      cp_async16(tile + 2 * Tile::offset(r, chunk), src, valid);
+  }
+}
+
 } // namespace attnc_cuda
 
 #endif // ATTNC_CUDA_SMEM_TILES_CUH

@@ -23,13 +23,35 @@ namespace attnc_cuda {
 /// The class (0 empty, 1 partial, 2 full) of key tiles [t, t + n) together
 /// for query rows [qFirst, qLast]; 0 when t is at or past tile `end`. The
 /// lanes of a warp call it for consecutive tiles (or spans) at once.
+/// Split-KV's rows pack the `group` query heads of kv head h: the class of
+/// the tiles for all of them (empty if empty for each, full if full for
+/// each, else partial); a classifier that ignores h runs once.
 template <class V, class C>
 __device__ __forceinline__ int classify_tiles(const typename V::Params &P, int b, int h, int qFirst, int qLast, int t,
-                                              int n, int M, int end, int &status) {
+                                              int n, int M, int end, int &status, int group = 1) {
   if (t >= end)
     return 0;
   int kvFirst = t * C::BN, kvLast = min((t + n) * C::BN, M) - 1;
+  if constexpr (C::kSplitKv) {
+    if constexpr (!V::kTileClassUsesHead)
+      return V::tile_class(b, h * group, qFirst, qLast, kvFirst, kvLast, P, status);
+    int empty = 0, full = 0;
+    for (int g = 0; g < group; ++g) {
+      const int cls = V::tile_class(b, h * group + g, qFirst, qLast, kvFirst, kvLast, P, status);
+      empty += cls == 0, full += cls == 2;
+    }
+    return empty == group ? 0 : full == group ? 2 : 1;
+  }
   return V::tile_class(b, h, qFirst, qLast, kvFirst, kvLast, P, status);
+}
+
+/// The first and last query of a tile's rows [first, first + BM): rows are
+/// queries, or in split-KV packed (query p / group, p below N * group).
+template <class C> __device__ __forceinline__ int tile_first_query(int first, int group) {
+  return C::kSplitKv ? first / group : first;
+}
+template <class C> __device__ __forceinline__ int tile_last_query(int first, int N, int group) {
+  return C::kSplitKv ? (min(first + C::BM, N * group) - 1) / group : min(first + C::BM, N) - 1;
 }
 
 template <class V, class C> struct TileWalker {
@@ -51,7 +73,8 @@ template <class V, class C> struct TileWalker {
   /// in split-KV, whose CTAs each walk one range).
   __device__ TileWalker(const FlashArgs &a, const typename V::Params &P, int b, int h, int qt, int &status, int lo,
                         int hi)
-      : a(a), P(P), b(b), h(h), qFirst(qt * C::BM), qLast(min(qt * C::BM + C::BM, a.N) - 1), status(status) {
+      : a(a), P(P), b(b), h(h), qFirst(tile_first_query<C>(qt * C::BM, a.group)),
+        qLast(tile_last_query<C>(qt * C::BM, a.N, a.group)), status(status) {
     if constexpr (V::kBlockList) {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
       end = a.blockCount[row];
@@ -68,7 +91,7 @@ template <class V, class C> struct TileWalker {
       // them (most of a sliding window's tiles, those past a causal diagonal).
       const int span = (hi - lo + 31) / 32;
       const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, lo + (threadIdx.x % 32) * span, span, a.M, hi,
-                                           status);
+                                           status, a.group);
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
       next_ = kept ? lo + (__ffs(kept) - 1) * span : 0;
       end = kept ? min(lo + (32 - __clz(kept)) * span, hi) : 0;
@@ -108,7 +131,7 @@ template <class V, class C> struct TileWalker {
         // Lanes l and l + 16 classify the same tile; the low half of the
         // ballot says which are kept, the high half which are partial.
         int lane = threadIdx.x % 32;
-        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, end, status);
+        int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, next_ + (lane & 15), 1, a.M, end, status, a.group);
         pending = __ballot_sync(0xffffffffu, lane < 16 ? cls != 0 : cls == 1);
         next_ += 16;
       }
@@ -135,11 +158,11 @@ __device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typ
   const int h = bh % a.H, b = bh / a.H;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int *list = a.blockList + i64(row) * a.tilesKv;
-  const int qFirst = qt * C::BM, qLast = min(qFirst + C::BM, a.N) - 1;
+  const int qFirst = tile_first_query<C>(qt * C::BM, a.group), qLast = tile_last_query<C>(qt * C::BM, a.N, a.group);
   int count = 0, status = 0;
   for (int base = 0; base < a.tilesKv; base += kBlockMapThreads) {
     const int t = base + int(threadIdx.x);
-    const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status);
+    const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status, a.group);
     const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
     if (lane == 0)
       warpKept[warp] = __popc(kept);
