@@ -35,6 +35,10 @@ def Attn_Dialect : Dialect {
     `[B, H, N, D]` for queries and outputs and `[B, Hkv, M, D]` for keys and
     values; any dimension may be dynamic (`?`).
 
+    The regions hold scalar `arith` and `math` ops, those listed in
+    `dialect/ScalarOps.def`, besides `attn.load`, `attn.load_range` and their
+    `attn.yield`; the verifier rejects any other op.
+
     A row whose keys are all masked out yields `o = 0` and `lse = -inf`.
   }];
   let usePropertiesForAttributes = 1;

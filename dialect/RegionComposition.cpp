@@ -4,6 +4,7 @@
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
@@ -109,6 +110,14 @@ static std::string describeSignature(MLIRContext *ctx, RegionRole kind) {
   return text;
 }
 
+/// Whether a region may hold `op`: the table's scalar ops and param reads.
+static bool isRegionOp(Operation &op) {
+  return isa<
+#define ATTN_SCALAR_OP(CLASS, CUDA) CLASS,
+#include "dialect/ScalarOps.def"
+      LoadOp, LoadRangeOp, YieldOp>(op);
+}
+
 LogicalResult mlir::attn::verifyRegionSignature(Operation *op, Region &region,
                                                 RegionRole kind,
                                                 bool allowEmpty) {
@@ -138,6 +147,11 @@ LogicalResult mlir::attn::verifyRegionSignature(Operation *op, Region &region,
     return op->emitOpError()
            << "the " << name << " region must yield " << expected
            << "; it yields " << yield.getValue().getType();
+  for (Operation &inner : block)
+    if (!isRegionOp(inner))
+      return inner.emitOpError()
+             << "is not one of the scalar ops that a " << name
+             << " region may hold";
   return success();
 }
 

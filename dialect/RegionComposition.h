@@ -63,8 +63,9 @@ DenseMap<Value, unsigned> getIndexDependence(Region &region, RegionRole kind,
 bool readsParamPerPair(Region &region, RegionRole kind);
 
 /// Checks that `region` has one block with the kind's arguments, ending in an
-/// attn.yield of the kind's type. An empty region is accepted when
-/// `allowEmpty` (attn.flash uses it for "no such step").
+/// attn.yield of the kind's type, holding only ops of ScalarOps.def and param
+/// reads. An empty region is accepted when `allowEmpty` (attn.flash uses it
+/// for "no such step").
 LogicalResult verifyRegionSignature(Operation *op, Region &region,
                                     RegionRole kind, bool allowEmpty);
 

@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -65,7 +66,11 @@ double roundToType(double x, Type type) {
   return value.convertToDouble();
 }
 
+class ScalarEvaluator;
+
 class Interpreter {
+  friend class ScalarEvaluator;
+
 public:
   /// Counting pairs and integer regions need q, k and v's shapes only:
   /// their values may be absent then (`qkvValues` false).
@@ -177,109 +182,65 @@ Scalar Interpreter::evalRegion(Region &region, ArrayRef<Scalar> args) {
   return lookup(cast<YieldOp>(block.getTerminator()).getValue(), values);
 }
 
-/// Evaluates one arith/math/attn.load op in float64 (floats) or wrapped
-/// two's complement (integers).
-bool Interpreter::evalScalarOp(Operation &op,
-                               llvm::DenseMap<Value, Scalar> &values) {
-  auto in = [&](unsigned i) { return lookup(op.getOperand(i), values); };
-  auto set = [&](Scalar s) {
-    if (op.getNumResults() != 1)
-      return fail("reference: unsupported operation '" +
-                  op.getName().getStringRef().str() + "' in a region");
-    Type type = op.getResult(0).getType();
-    if (type.isIntOrIndex())
-      s.i = wrapToWidth(s.i, type);
-    values[op.getResult(0)] = s;
-    return true;
-  };
-  auto f = [&](double x) { Scalar s; s.f = x; return set(s); };
-  auto i = [&](int64_t x) { Scalar s; s.i = x; return set(s); };
-  auto u = [](int64_t x) { return static_cast<uint64_t>(x); };
+namespace {
+/// Evaluates one op of a region, `op`: the ops of dialect/ScalarOps.def in
+/// float64 (floats) or wrapped two's complement (integers), and the param
+/// reads. One eval() per op; a table op without one does not compile.
+class ScalarEvaluator {
+public:
+  ScalarEvaluator(Interpreter &interp, Operation &op,
+                  llvm::DenseMap<Value, Scalar> &values)
+      : interp(interp), op(op), values(values) {}
 
-  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+  bool unsupported() {
+    return interp.fail("reference: unsupported operation '" +
+                       op.getName().getStringRef().str() + "' in a region");
+  }
+
+  bool eval(arith::ConstantOp c) {
     if (auto fa = dyn_cast<FloatAttr>(c.getValue()))
       return f(fa.getValueAsDouble());
     if (auto ia = dyn_cast<IntegerAttr>(c.getValue()))
       return i(ia.getValue().getSExtValue());
-    return fail("reference: unsupported constant");
+    return interp.fail("reference: unsupported constant");
   }
-  if (auto range = dyn_cast<LoadRangeOp>(op)) {
-    const RefArray *array = arrays.lookup(range.getParam());
-    if (!array)
-      return fail("reference: attn.load_range of an unknown param");
-    int64_t size = array->dim(0);
-    int64_t lo = std::max<int64_t>(lookup(range.getFirst(), values).i, 0);
-    int64_t hi = std::min<int64_t>(lookup(range.getLast(), values).i, size - 1);
-    int64_t start = static_cast<int64_t>(array->data[std::min(lo, hi)]);
-    Scalar mn, mx;
-    mn.i = mx.i = start;
-    for (int64_t i = lo; i <= hi; ++i) {
-      mn.i = std::min<int64_t>(mn.i, static_cast<int64_t>(array->data[i]));
-      mx.i = std::max<int64_t>(mx.i, static_cast<int64_t>(array->data[i]));
-    }
-    values[range.getMin()] = mn;
-    values[range.getMax()] = mx;
-    return true;
+  bool eval(arith::SelectOp) { return set(in(0).i ? in(1) : in(2)); }
+
+  // Integers, wrapping.
+  bool eval(arith::AddIOp) { return i(u(n(0)) + u(n(1))); }
+  bool eval(arith::SubIOp) { return i(u(n(0)) - u(n(1))); }
+  bool eval(arith::MulIOp) { return i(u(n(0)) * u(n(1))); }
+  bool eval(arith::DivSIOp) {
+    std::optional<Division> d = divide();
+    return d && i(d->quotient);
   }
-  if (auto load = dyn_cast<LoadOp>(op)) {
-    auto it = arrays.find(load.getParam());
-    if (it == arrays.end())
-      return fail("reference: attn.load of an unknown param");
-    const RefArray &array = *it->second;
-    int64_t flat = 0;
-    for (auto [d, index] : llvm::enumerate(load.getIndices())) {
-      int64_t idx = lookup(index, values).i;
-      if (idx < 0 || idx >= array.dim(d))
-        return fail("reference: param '" + paramNames.lookup(load.getParam()) +
-                    "' read out of bounds: index " + std::to_string(idx) +
-                    " in dimension " + std::to_string(d) + " of size " +
-                    std::to_string(array.dim(d)));
-      flat = flat * array.dim(d) + idx;
-    }
-    double x = array.data[flat];
-    return isa<FloatType>(load.getType()) ? f(x) : i(static_cast<int64_t>(x));
+  bool eval(arith::RemSIOp) {
+    std::optional<Division> d = divide();
+    return d && i(d->remainder);
   }
-  // Binary float ops.
-  if (isa<arith::AddFOp>(op)) return f(in(0).f + in(1).f);
-  if (isa<arith::SubFOp>(op)) return f(in(0).f - in(1).f);
-  if (isa<arith::MulFOp>(op)) return f(in(0).f * in(1).f);
-  if (isa<arith::DivFOp>(op)) return f(in(0).f / in(1).f);
-  if (isa<arith::RemFOp>(op)) return f(std::fmod(in(0).f, in(1).f));
-  if (isa<arith::NegFOp>(op)) return f(-in(0).f);
-  if (isa<arith::MinimumFOp>(op))
-    return f(std::isnan(in(0).f) || std::isnan(in(1).f)
-                 ? NAN : std::fmin(in(0).f, in(1).f));
-  if (isa<arith::MaximumFOp>(op))
-    return f(std::isnan(in(0).f) || std::isnan(in(1).f)
-                 ? NAN : std::fmax(in(0).f, in(1).f));
-  if (isa<arith::MinNumFOp>(op)) return f(std::fmin(in(0).f, in(1).f));
-  if (isa<arith::MaxNumFOp>(op)) return f(std::fmax(in(0).f, in(1).f));
-  // Binary integer ops, wrapping.
-  if (isa<arith::AddIOp>(op)) return i(u(in(0).i) + u(in(1).i));
-  if (isa<arith::SubIOp>(op)) return i(u(in(0).i) - u(in(1).i));
-  if (isa<arith::MulIOp>(op)) return i(u(in(0).i) * u(in(1).i));
-  if (isa<arith::FloorDivSIOp, arith::DivSIOp, arith::RemSIOp,
-          arith::CeilDivSIOp>(op)) {
-    int64_t a = in(0).i, b = in(1).i;
-    if (b == 0)
-      return fail("reference: integer division by zero in the variant");
-    if (b == -1)
-      return i(isa<arith::RemSIOp>(op) ? 0 : static_cast<int64_t>(0 - u(a)));
-    int64_t q = a / b, r = a % b;
-    if (isa<arith::RemSIOp>(op)) return i(r);
-    if (isa<arith::DivSIOp>(op)) return i(q);
-    bool inexact = r != 0;
-    if (isa<arith::FloorDivSIOp>(op))
-      return i(inexact && ((r < 0) != (b < 0)) ? q - 1 : q);
-    return i(inexact && ((r < 0) == (b < 0)) ? q + 1 : q);
+  bool eval(arith::FloorDivSIOp) {
+    std::optional<Division> d = divide();
+    return d && i(d->remainder != 0 && ((d->remainder < 0) != (n(1) < 0))
+                      ? d->quotient - 1
+                      : d->quotient);
   }
-  if (isa<arith::AndIOp>(op)) return i(in(0).i & in(1).i);
-  if (isa<arith::OrIOp>(op)) return i(in(0).i | in(1).i);
-  if (isa<arith::XOrIOp>(op)) return i(in(0).i ^ in(1).i);
-  if (isa<arith::MinSIOp>(op)) return i(std::min(in(0).i, in(1).i));
-  if (isa<arith::MaxSIOp>(op)) return i(std::max(in(0).i, in(1).i));
-  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
-    int64_t a = in(0).i, b = in(1).i;
+  bool eval(arith::CeilDivSIOp) {
+    std::optional<Division> d = divide();
+    return d && i(d->remainder != 0 && ((d->remainder < 0) == (n(1) < 0))
+                      ? d->quotient + 1
+                      : d->quotient);
+  }
+  bool eval(arith::AndIOp) { return i(n(0) & n(1)); }
+  bool eval(arith::OrIOp) { return i(n(0) | n(1)); }
+  bool eval(arith::XOrIOp) { return i(n(0) ^ n(1)); }
+  bool eval(arith::MinSIOp) { return i(std::min(n(0), n(1))); }
+  bool eval(arith::MaxSIOp) { return i(std::max(n(0), n(1))); }
+  bool eval(math::AbsIOp) {
+    int64_t a = n(0);
+    return i(a < 0 ? static_cast<int64_t>(0 - u(a)) : a);
+  }
+  bool eval(arith::CmpIOp cmp) {
+    int64_t a = n(0), b = n(1);
     switch (cmp.getPredicate()) {
     case arith::CmpIPredicate::eq: return i(a == b);
     case arith::CmpIPredicate::ne: return i(a != b);
@@ -292,9 +253,28 @@ bool Interpreter::evalScalarOp(Operation &op,
     case arith::CmpIPredicate::ugt: return i(u(a) > u(b));
     case arith::CmpIPredicate::uge: return i(u(a) >= u(b));
     }
+    return unsupported();
   }
-  if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
-    double a = in(0).f, b = in(1).f;
+
+  // Floats.
+  bool eval(arith::AddFOp) { return f(x(0) + x(1)); }
+  bool eval(arith::SubFOp) { return f(x(0) - x(1)); }
+  bool eval(arith::MulFOp) { return f(x(0) * x(1)); }
+  bool eval(arith::DivFOp) { return f(x(0) / x(1)); }
+  bool eval(arith::RemFOp) { return f(std::fmod(x(0), x(1))); }
+  bool eval(arith::NegFOp) { return f(-x(0)); }
+  bool eval(arith::MinimumFOp) {
+    return f(std::isnan(x(0)) || std::isnan(x(1)) ? NAN
+                                                  : std::fmin(x(0), x(1)));
+  }
+  bool eval(arith::MaximumFOp) {
+    return f(std::isnan(x(0)) || std::isnan(x(1)) ? NAN
+                                                  : std::fmax(x(0), x(1)));
+  }
+  bool eval(arith::MinNumFOp) { return f(std::fmin(x(0), x(1))); }
+  bool eval(arith::MaxNumFOp) { return f(std::fmax(x(0), x(1))); }
+  bool eval(arith::CmpFOp cmp) {
+    double a = x(0), b = x(1);
     bool unordered = std::isnan(a) || std::isnan(b);
     using P = arith::CmpFPredicate;
     switch (cmp.getPredicate()) {
@@ -315,56 +295,168 @@ bool Interpreter::evalScalarOp(Operation &op,
     case P::UGE: return i(unordered || a >= b);
     case P::UNO: return i(unordered);
     }
+    return unsupported();
   }
-  if (isa<arith::SelectOp>(op)) return set(in(0).i ? in(1) : in(2));
+  bool eval(math::ExpOp) { return f(std::exp(x(0))); }
+  bool eval(math::Exp2Op) { return f(std::exp2(x(0))); }
+  bool eval(math::LogOp) { return f(std::log(x(0))); }
+  bool eval(math::Log2Op) { return f(std::log2(x(0))); }
+  bool eval(math::Log1pOp) { return f(std::log1p(x(0))); }
+  bool eval(math::SqrtOp) { return f(std::sqrt(x(0))); }
+  bool eval(math::RsqrtOp) { return f(1.0 / std::sqrt(x(0))); }
+  bool eval(math::TanhOp) { return f(std::tanh(x(0))); }
+  bool eval(math::SinOp) { return f(std::sin(x(0))); }
+  bool eval(math::CosOp) { return f(std::cos(x(0))); }
+  bool eval(math::ErfOp) { return f(std::erf(x(0))); }
+  bool eval(math::FloorOp) { return f(std::floor(x(0))); }
+  bool eval(math::CeilOp) { return f(std::ceil(x(0))); }
+  bool eval(math::AbsFOp) { return f(std::fabs(x(0))); }
+  bool eval(math::PowFOp) { return f(std::pow(x(0), x(1))); }
+  bool eval(math::FmaOp) { return f(x(0) * x(1) + x(2)); }
+
   // Conversions.
-  Type from = op.getNumOperands() ? op.getOperand(0).getType() : Type();
-  Type to = op.getResult(0).getType();
-  if (isa<arith::IndexCastOp, arith::ExtSIOp, arith::TruncIOp>(op))
-    return i(in(0).i);
-  if (isa<arith::IndexCastUIOp, arith::ExtUIOp>(op)) {
+  bool eval(arith::IndexCastOp) { return i(n(0)); }
+  bool eval(arith::ExtSIOp) { return i(n(0)); }
+  bool eval(arith::TruncIOp) { return i(n(0)); }
+  bool eval(arith::IndexCastUIOp) { return i(zeroExtended()); }
+  bool eval(arith::ExtUIOp) { return i(zeroExtended()); }
+  bool eval(arith::SIToFPOp) { return f(roundToType(double(n(0)), to())); }
+  bool eval(arith::UIToFPOp) {
+    return f(roundToType(double(zeroExtended()), to()));
+  }
+  bool eval(arith::FPToSIOp) {
+    double t = std::trunc(x(0));
+    if (!(std::fabs(t) < 9.2e18))
+      return interp.fail(
+          "reference: a float converted to an integer is out of range");
+    return i(static_cast<int64_t>(t));
+  }
+  bool eval(arith::ExtFOp) { return f(x(0)); }
+  bool eval(arith::TruncFOp) { return f(roundToType(x(0), to())); }
+
+  /// The table's ops that float64 does not evaluate (yet): reported like
+  /// an op outside the table.
+  template <typename OpTy>
+  std::enable_if_t<
+      llvm::is_one_of<OpTy, arith::DivUIOp, arith::RemUIOp, arith::ShLIOp,
+                      arith::ShRSIOp, arith::ShRUIOp, arith::MinUIOp,
+                      arith::MaxUIOp, arith::FPToUIOp, math::ExpM1Op,
+                      math::RoundOp, math::CopySignOp>::value,
+      bool>
+  eval(OpTy) {
+    return unsupported();
+  }
+
+  bool eval(LoadRangeOp range);
+  bool eval(LoadOp load);
+
+private:
+  struct Division {
+    int64_t quotient, remainder; // toward zero
+  };
+
+  Scalar in(unsigned i) { return interp.lookup(op.getOperand(i), values); }
+  double x(unsigned i) { return in(i).f; }
+  int64_t n(unsigned i) { return in(i).i; }
+  static uint64_t u(int64_t v) { return static_cast<uint64_t>(v); }
+  Type to() { return op.getResult(0).getType(); }
+
+  bool set(Scalar s) {
+    if (op.getNumResults() != 1)
+      return unsupported();
+    Type type = op.getResult(0).getType();
+    if (type.isIntOrIndex())
+      s.i = wrapToWidth(s.i, type);
+    values[op.getResult(0)] = s;
+    return true;
+  }
+  bool f(double v) {
+    Scalar s;
+    s.f = v;
+    return set(s);
+  }
+  bool i(int64_t v) {
+    Scalar s;
+    s.i = v;
+    return set(s);
+  }
+
+  /// The operands' quotient and remainder, wrapping (INT64_MIN / -1); fails
+  /// on a zero divisor.
+  std::optional<Division> divide() {
+    int64_t a = n(0), b = n(1);
+    if (b == 0) {
+      interp.fail("reference: integer division by zero in the variant");
+      return std::nullopt;
+    }
+    if (b == -1)
+      return Division{static_cast<int64_t>(0 - u(a)), 0};
+    return Division{a / b, a % b};
+  }
+
+  /// The integer operand read as unsigned at its width (index: 64 bits).
+  int64_t zeroExtended() {
+    Type from = op.getOperand(0).getType();
     unsigned width = from.isIndex() ? 64 : from.getIntOrFloatBitWidth();
     uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
-    return i(static_cast<int64_t>(u(in(0).i) & mask));
+    return static_cast<int64_t>(u(n(0)) & mask);
   }
-  if (isa<arith::SIToFPOp>(op)) return f(roundToType(double(in(0).i), to));
-  if (isa<arith::UIToFPOp>(op)) {
-    unsigned width = from.getIntOrFloatBitWidth();
-    uint64_t mask = width >= 64 ? ~0ull : ((1ull << width) - 1);
-    return f(roundToType(double(u(in(0).i) & mask), to));
+
+  Interpreter &interp;
+  Operation &op;
+  llvm::DenseMap<Value, Scalar> &values;
+};
+} // namespace
+
+bool ScalarEvaluator::eval(LoadRangeOp range) {
+  const RefArray *array = interp.arrays.lookup(range.getParam());
+  if (!array)
+    return interp.fail("reference: attn.load_range of an unknown param");
+  int64_t size = array->dim(0);
+  int64_t lo = std::max<int64_t>(interp.lookup(range.getFirst(), values).i, 0);
+  int64_t hi =
+      std::min<int64_t>(interp.lookup(range.getLast(), values).i, size - 1);
+  int64_t start = static_cast<int64_t>(array->data[std::min(lo, hi)]);
+  Scalar mn, mx;
+  mn.i = mx.i = start;
+  for (int64_t i = lo; i <= hi; ++i) {
+    mn.i = std::min<int64_t>(mn.i, static_cast<int64_t>(array->data[i]));
+    mx.i = std::max<int64_t>(mx.i, static_cast<int64_t>(array->data[i]));
   }
-  if (isa<arith::FPToSIOp>(op)) {
-    double x = std::trunc(in(0).f);
-    if (!(std::fabs(x) < 9.2e18))
-      return fail("reference: a float converted to an integer is out of range");
-    return i(static_cast<int64_t>(x));
+  values[range.getMin()] = mn;
+  values[range.getMax()] = mx;
+  return true;
+}
+
+bool ScalarEvaluator::eval(LoadOp load) {
+  auto it = interp.arrays.find(load.getParam());
+  if (it == interp.arrays.end())
+    return interp.fail("reference: attn.load of an unknown param");
+  const RefArray &array = *it->second;
+  int64_t flat = 0;
+  for (auto [d, index] : llvm::enumerate(load.getIndices())) {
+    int64_t idx = interp.lookup(index, values).i;
+    if (idx < 0 || idx >= array.dim(d))
+      return interp.fail("reference: param '" +
+                         interp.paramNames.lookup(load.getParam()) +
+                         "' read out of bounds: index " + std::to_string(idx) +
+                         " in dimension " + std::to_string(d) + " of size " +
+                         std::to_string(array.dim(d)));
+    flat = flat * array.dim(d) + idx;
   }
-  if (isa<arith::ExtFOp>(op)) return f(in(0).f);
-  if (isa<arith::TruncFOp>(op)) return f(roundToType(in(0).f, to));
-  // math.
-  double x = op.getNumOperands() ? in(0).f : 0;
-  if (isa<math::ExpOp>(op)) return f(std::exp(x));
-  if (isa<math::Exp2Op>(op)) return f(std::exp2(x));
-  if (isa<math::LogOp>(op)) return f(std::log(x));
-  if (isa<math::Log2Op>(op)) return f(std::log2(x));
-  if (isa<math::Log1pOp>(op)) return f(std::log1p(x));
-  if (isa<math::SqrtOp>(op)) return f(std::sqrt(x));
-  if (isa<math::RsqrtOp>(op)) return f(1.0 / std::sqrt(x));
-  if (isa<math::TanhOp>(op)) return f(std::tanh(x));
-  if (isa<math::SinOp>(op)) return f(std::sin(x));
-  if (isa<math::CosOp>(op)) return f(std::cos(x));
-  if (isa<math::ErfOp>(op)) return f(std::erf(x));
-  if (isa<math::FloorOp>(op)) return f(std::floor(x));
-  if (isa<math::CeilOp>(op)) return f(std::ceil(x));
-  if (isa<math::AbsFOp>(op)) return f(std::fabs(x));
-  if (isa<math::PowFOp>(op)) return f(std::pow(x, in(1).f));
-  if (isa<math::FmaOp>(op)) return f(x * in(1).f + in(2).f);
-  if (isa<math::AbsIOp>(op)) {
-    int64_t a = in(0).i;
-    return i(a < 0 ? static_cast<int64_t>(0 - u(a)) : a);
-  }
-  return fail("reference: unsupported operation '" +
-              op.getName().getStringRef().str() + "' in a region");
+  double v = array.data[flat];
+  return isa<FloatType>(load.getType()) ? f(v) : i(static_cast<int64_t>(v));
+}
+
+bool Interpreter::evalScalarOp(Operation &op,
+                               llvm::DenseMap<Value, Scalar> &values) {
+  ScalarEvaluator evaluator(*this, op, values);
+#define ATTN_SCALAR_OP(CLASS, CUDA)                                            \
+  .Case([&](CLASS o) { return evaluator.eval(o); })
+  return llvm::TypeSwitch<Operation *, bool>(&op)
+#include "dialect/ScalarOps.def"
+      .Case<LoadOp, LoadRangeOp>([&](auto o) { return evaluator.eval(o); })
+      .Default([&](Operation *) { return evaluator.unsupported(); });
 }
 
 TensorPtr Interpreter::score(Value qv, Value kv, std::optional<APFloat> scaleAttr) {

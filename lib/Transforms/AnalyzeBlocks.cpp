@@ -10,8 +10,9 @@
 //
 // Soundness rests on interval arithmetic over exact bounds (positions are far
 // below 2^40, so nothing overflows); whatever the abstraction does not
-// understand (floats, unknown ops, params read at more than one position)
-// becomes "anything", which can only make a tile partial.
+// understand (floats, the ops of dialect/ScalarOps.def it does not model,
+// params read at more than one position) becomes "anything", which can only
+// make a tile partial.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +22,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Matchers.h"
+
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNANALYZEBLOCKS
@@ -103,9 +106,54 @@ private:
   }
 
   Abstract get(Value v);
+  Abstract in(Operation *op, unsigned i) { return get(op->getOperand(i)); }
   Abstract abstractOp(Operation &op);
   Abstract compare(arith::CmpIPredicate p, const Abstract &x, const Abstract &y);
   Abstract load(LoadOp op);
+
+  // One abstract() per op of ScalarOps.def that reads integers or bools (an
+  // op that reads only floats may be anything); a table op without one does
+  // not compile.
+  Abstract abstract(arith::ConstantOp c) { return get(c.getResult()); }
+  Abstract abstract(arith::SelectOp op);
+  Abstract abstract(arith::AddIOp op) { return addOrSub(op, /*add=*/true); }
+  Abstract abstract(arith::SubIOp op) { return addOrSub(op, /*add=*/false); }
+  Abstract abstract(arith::MulIOp op);
+  Abstract abstract(arith::DivSIOp op) { return divide(op); }
+  Abstract abstract(arith::FloorDivSIOp op) { return divide(op); }
+  Abstract abstract(arith::RemSIOp op);
+  Abstract abstract(arith::MinSIOp op) { return minOrMax(op, /*isMin=*/true); }
+  Abstract abstract(arith::MaxSIOp op) { return minOrMax(op, /*isMin=*/false); }
+  Abstract abstract(math::AbsIOp op);
+  Abstract abstract(arith::CmpIOp c) {
+    return compare(c.getPredicate(), in(c, 0), in(c, 1));
+  }
+  Abstract abstract(arith::AndIOp op) { return logic(op); }
+  Abstract abstract(arith::OrIOp op) { return logic(op); }
+  Abstract abstract(arith::XOrIOp op) { return logic(op); }
+  Abstract abstract(arith::IndexCastOp op) { return sameInteger(op); }
+  Abstract abstract(arith::IndexCastUIOp op) { return sameInteger(op); }
+  Abstract abstract(arith::ExtSIOp op) { return sameInteger(op); }
+  Abstract abstract(arith::TruncIOp op) { return sameInteger(op); }
+  Abstract abstract(arith::ExtUIOp op);
+  /// Not modelled: a tile where they matter is partial.
+  template <typename OpTy>
+  std::enable_if_t<
+      llvm::is_one_of<OpTy, arith::CeilDivSIOp, arith::DivUIOp, arith::RemUIOp,
+                      arith::ShLIOp, arith::ShRSIOp, arith::ShRUIOp,
+                      arith::MinUIOp, arith::MaxUIOp, arith::SIToFPOp,
+                      arith::UIToFPOp, arith::FPToSIOp, arith::FPToUIOp,
+                      arith::ExtFOp, arith::TruncFOp>::value,
+      Abstract>
+  abstract(OpTy op) {
+    return anything(op.getType());
+  }
+
+  Abstract addOrSub(Operation *op, bool add);
+  Abstract divide(Operation *op);
+  Abstract minOrMax(Operation *op, bool isMin);
+  Abstract logic(Operation *op);
+  Abstract sameInteger(Operation *op);
 
   OpBuilder &b;
   Location loc;
@@ -217,153 +265,180 @@ Abstract TileClassEmitter::load(LoadOp op) {
   return anything(type);
 }
 
-Abstract TileClassEmitter::abstractOp(Operation &op) {
-  Type type = op.getNumResults() ? op.getResult(0).getType() : Type();
-  auto in = [&](unsigned i) { return get(op.getOperand(i)); };
-  auto bothBounded = [](const Abstract &a) { return a.lo && a.hi; };
+static bool bothBounded(const Abstract &a) { return a.lo && a.hi; }
 
-  if (auto c = dyn_cast<arith::ConstantOp>(op))
-    return get(c.getResult());
-  if (auto read = dyn_cast<LoadOp>(op))
-    return load(read);
-  if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
-          arith::TruncIOp>(op) &&
-      !op.getOperand(0).getType().isInteger(1))
-    return in(0);
-  if (isa<arith::ExtUIOp>(op) && op.getOperand(0).getType().isInteger(1)) {
-    Abstract x = in(0);
-    return interval(select(x.canFalse, index(0), index(1)),
-                    select(x.canTrue, index(1), index(0)));
+Abstract TileClassEmitter::abstractOp(Operation &op) {
+  Type type = op.getResult(0).getType();
+  // The abstraction is over integers and bools: what reads only floats may
+  // be anything.
+#define ATTN_FLOAT_OP(CLASS, CUDA)                                             \
+  .Case([&](CLASS) { return anything(type); })
+#define ATTN_SCALAR_OP(CLASS, CUDA)                                            \
+  .Case([&](CLASS o) { return abstract(o); })
+  return llvm::TypeSwitch<Operation *, Abstract>(&op)
+#include "dialect/ScalarOps.def"
+      .Case([&](LoadOp read) { return load(read); })
+      // The verifier lets nothing else into a mask.
+      .Default([&](Operation *) { return anything(type); });
+}
+
+/// Casts between integers keep the interval; a bool widened may be anything.
+Abstract TileClassEmitter::sameInteger(Operation *op) {
+  if (op->getOperand(0).getType().isInteger(1))
+    return anything(op->getResult(0).getType());
+  return in(op, 0);
+}
+
+Abstract TileClassEmitter::abstract(arith::ExtUIOp op) {
+  if (!op.getIn().getType().isInteger(1))
+    return anything(op.getType());
+  Abstract x = in(op, 0);
+  return interval(select(x.canFalse, index(0), index(1)),
+                  select(x.canTrue, index(1), index(0)));
+}
+
+Abstract TileClassEmitter::addOrSub(Operation *op, bool add) {
+  Type type = op->getResult(0).getType();
+  if (!type.isIntOrIndex())
+    return anything(type);
+  Abstract x = in(op, 0), y = in(op, 1);
+  Value yLo = add ? y.lo : y.hi, yHi = add ? y.hi : y.lo;
+  auto combine = [&](Value a, Value c) -> Value {
+    if (!a || !c)
+      return Value();
+    return add ? Value(arith::AddIOp::create(b, loc, a, c))
+               : Value(arith::SubIOp::create(b, loc, a, c));
+  };
+  Abstract r = interval(combine(x.lo, yLo), combine(x.hi, yHi));
+  if (x.constant && y.constant)
+    r.constant = add ? *x.constant + *y.constant : *x.constant - *y.constant;
+  return r;
+}
+
+Abstract TileClassEmitter::abstract(arith::MulIOp op) {
+  Type type = op.getType();
+  if (!type.isIntOrIndex())
+    return anything(type);
+  Abstract x = in(op, 0), y = in(op, 1);
+  if (y.constant && !x.constant)
+    std::swap(x, y);
+  if (x.constant) {
+    Value c = index(*x.constant);
+    Value lo = y.lo ? Value(arith::MulIOp::create(b, loc, c, y.lo)) : Value();
+    Value hi = y.hi ? Value(arith::MulIOp::create(b, loc, c, y.hi)) : Value();
+    return *x.constant >= 0 ? interval(lo, hi) : interval(hi, lo);
   }
-  if (isa<arith::AddIOp, arith::SubIOp>(op) && type.isIntOrIndex()) {
-    Abstract x = in(0), y = in(1);
-    bool add = isa<arith::AddIOp>(op);
-    Value yLo = add ? y.lo : y.hi, yHi = add ? y.hi : y.lo;
-    auto combine = [&](Value a, Value c) -> Value {
-      if (!a || !c)
-        return Value();
-      return add ? Value(arith::AddIOp::create(b, loc, a, c))
-                 : Value(arith::SubIOp::create(b, loc, a, c));
-    };
-    Abstract r = interval(combine(x.lo, yLo), combine(x.hi, yHi));
-    if (x.constant && y.constant)
-      r.constant = add ? *x.constant + *y.constant : *x.constant - *y.constant;
-    return r;
-  }
-  if (isa<arith::MulIOp>(op) && type.isIntOrIndex()) {
-    Abstract x = in(0), y = in(1);
-    if (y.constant && !x.constant)
-      std::swap(x, y);
-    if (x.constant) {
-      Value c = index(*x.constant);
-      Value lo = y.lo ? Value(arith::MulIOp::create(b, loc, c, y.lo)) : Value();
-      Value hi = y.hi ? Value(arith::MulIOp::create(b, loc, c, y.hi)) : Value();
-      return *x.constant >= 0 ? interval(lo, hi) : interval(hi, lo);
-    }
-    if (!bothBounded(x) || !bothBounded(y))
-      return anything(type);
-    Value p[4] = {arith::MulIOp::create(b, loc, x.lo, y.lo),
-                  arith::MulIOp::create(b, loc, x.lo, y.hi),
-                  arith::MulIOp::create(b, loc, x.hi, y.lo),
-                  arith::MulIOp::create(b, loc, x.hi, y.hi)};
-    return interval(minS(minS(p[0], p[1]), minS(p[2], p[3])),
-                    maxS(maxS(p[0], p[1]), maxS(p[2], p[3])));
-  }
-  if (isa<arith::FloorDivSIOp, arith::DivSIOp>(op)) {
-    Abstract x = in(0), y = in(1);
-    if (!bothBounded(x) || !y.lo || y.lo != y.hi)
-      return anything(type);
-    // One divisor for the whole tile: monotone in the dividend, increasing
-    // for a positive divisor and decreasing for a negative one.
-    Value d = y.lo;
-    Value safe = select(cmp(arith::CmpIPredicate::eq, d, index(0)), index(1), d);
-    auto div = [&](Value a) -> Value {
-      return isa<arith::FloorDivSIOp>(op)
-                 ? Value(arith::FloorDivSIOp::create(b, loc, a, safe))
-                 : Value(arith::DivSIOp::create(b, loc, a, safe));
-    };
-    Value first = div(x.lo), last = div(x.hi);
-    Value positive = cmp(arith::CmpIPredicate::sgt, d, index(0));
-    return interval(select(positive, first, last), select(positive, last, first));
-  }
-  if (isa<arith::RemSIOp>(op)) {
-    Abstract x = in(0), y = in(1);
-    if (!bothBounded(x) || !y.lo || y.lo != y.hi)
-      return anything(type);
-    Value d = y.lo;
-    Value magnitude = maxS(d, arith::SubIOp::create(b, loc, index(0), d));
-    Value e = maxS(magnitude, index(1));
-    Value firstPeriod = arith::FloorDivSIOp::create(b, loc, x.lo, e);
-    Value lastPeriod = arith::FloorDivSIOp::create(b, loc, x.hi, e);
-    Value nonNegative = cmp(arith::CmpIPredicate::sge, x.lo, index(0));
-    Value exact = andB(nonNegative,
-                       cmp(arith::CmpIPredicate::eq, firstPeriod, lastPeriod));
-    Value base = arith::MulIOp::create(b, loc, firstPeriod, e);
-    Value eMinus1 = arith::SubIOp::create(b, loc, e, index(1));
-    // The remainder takes the dividend's sign.
-    Value generalLo =
-        select(nonNegative, index(0), arith::SubIOp::create(b, loc, index(0), eMinus1));
-    Value generalHi =
-        select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), index(0), eMinus1);
-    return interval(select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo),
-                    select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi));
-  }
-  if (isa<arith::MinSIOp, arith::MaxSIOp>(op)) {
-    Abstract x = in(0), y = in(1);
-    bool isMin = isa<arith::MinSIOp>(op);
-    auto both = [&](Value a, Value c) -> Value {
-      return a && c ? (isMin ? minS(a, c) : maxS(a, c)) : Value();
-    };
-    // min(x, +inf) = x; max(x, -inf) = x.
-    auto either = [&](Value a, Value c) -> Value {
-      if (!a)
-        return c;
-      if (!c)
-        return a;
-      return isMin ? minS(a, c) : maxS(a, c);
-    };
-    return isMin ? interval(both(x.lo, y.lo), either(x.hi, y.hi))
-                 : interval(either(x.lo, y.lo), both(x.hi, y.hi));
-  }
-  if (isa<math::AbsIOp>(op)) {
-    Abstract x = in(0);
-    if (!bothBounded(x))
-      return interval(index(0), Value());
-    Value negHi = arith::SubIOp::create(b, loc, index(0), x.hi);
-    Value negLo = arith::SubIOp::create(b, loc, index(0), x.lo);
-    Value lo = select(cmp(arith::CmpIPredicate::sge, x.lo, index(0)), x.lo,
-                      select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), negHi,
-                             index(0)));
-    return interval(lo, maxS(negLo, x.hi));
-  }
-  if (auto c = dyn_cast<arith::CmpIOp>(op))
-    return compare(c.getPredicate(), in(0), in(1));
-  if (type && type.isInteger(1) && isa<arith::AndIOp, arith::OrIOp, arith::XOrIOp>(op)) {
-    Abstract x = in(0), y = in(1);
-    if (isa<arith::AndIOp>(op))
-      return boolean(andB(x.canTrue, y.canTrue), orB(x.canFalse, y.canFalse));
-    if (isa<arith::OrIOp>(op))
-      return boolean(orB(x.canTrue, y.canTrue), andB(x.canFalse, y.canFalse));
-    return boolean(orB(andB(x.canTrue, y.canFalse), andB(x.canFalse, y.canTrue)),
-                   orB(andB(x.canTrue, y.canTrue), andB(x.canFalse, y.canFalse)));
-  }
-  if (auto s = dyn_cast<arith::SelectOp>(op)) {
-    Abstract c = in(0), x = in(1), y = in(2);
-    if (x.kind == Abstract::Kind::Bool)
-      return boolean(orB(andB(c.canTrue, x.canTrue), andB(c.canFalse, y.canTrue)),
-                     orB(andB(c.canTrue, x.canFalse), andB(c.canFalse, y.canFalse)));
-    if (x.kind != Abstract::Kind::Int)
-      return anything(type);
-    // Either branch may be taken: the hull of what may be taken.
-    auto pick = [&](Value a, Value d, bool isLo) -> Value {
-      if (!a || !d)
-        return Value();
-      Value hull = isLo ? minS(a, d) : maxS(a, d);
-      return select(c.canTrue, select(c.canFalse, hull, a), d);
-    };
-    return interval(pick(x.lo, y.lo, true), pick(x.hi, y.hi, false));
-  }
-  return anything(type);
+  if (!bothBounded(x) || !bothBounded(y))
+    return anything(type);
+  Value p[4] = {arith::MulIOp::create(b, loc, x.lo, y.lo),
+                arith::MulIOp::create(b, loc, x.lo, y.hi),
+                arith::MulIOp::create(b, loc, x.hi, y.lo),
+                arith::MulIOp::create(b, loc, x.hi, y.hi)};
+  return interval(minS(minS(p[0], p[1]), minS(p[2], p[3])),
+                  maxS(maxS(p[0], p[1]), maxS(p[2], p[3])));
+}
+
+/// divsi and floordivsi.
+Abstract TileClassEmitter::divide(Operation *op) {
+  Abstract x = in(op, 0), y = in(op, 1);
+  if (!bothBounded(x) || !y.lo || y.lo != y.hi)
+    return anything(op->getResult(0).getType());
+  // One divisor for the whole tile: monotone in the dividend, increasing
+  // for a positive divisor and decreasing for a negative one.
+  Value d = y.lo;
+  Value safe = select(cmp(arith::CmpIPredicate::eq, d, index(0)), index(1), d);
+  auto div = [&](Value a) -> Value {
+    return isa<arith::FloorDivSIOp>(op)
+               ? Value(arith::FloorDivSIOp::create(b, loc, a, safe))
+               : Value(arith::DivSIOp::create(b, loc, a, safe));
+  };
+  Value first = div(x.lo), last = div(x.hi);
+  Value positive = cmp(arith::CmpIPredicate::sgt, d, index(0));
+  return interval(select(positive, first, last), select(positive, last, first));
+}
+
+Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
+  Abstract x = in(op, 0), y = in(op, 1);
+  if (!bothBounded(x) || !y.lo || y.lo != y.hi)
+    return anything(op.getType());
+  Value d = y.lo;
+  Value magnitude = maxS(d, arith::SubIOp::create(b, loc, index(0), d));
+  Value e = maxS(magnitude, index(1));
+  Value firstPeriod = arith::FloorDivSIOp::create(b, loc, x.lo, e);
+  Value lastPeriod = arith::FloorDivSIOp::create(b, loc, x.hi, e);
+  Value nonNegative = cmp(arith::CmpIPredicate::sge, x.lo, index(0));
+  Value exact = andB(nonNegative,
+                     cmp(arith::CmpIPredicate::eq, firstPeriod, lastPeriod));
+  Value base = arith::MulIOp::create(b, loc, firstPeriod, e);
+  Value eMinus1 = arith::SubIOp::create(b, loc, e, index(1));
+  // The remainder takes the dividend's sign.
+  Value generalLo =
+      select(nonNegative, index(0), arith::SubIOp::create(b, loc, index(0), eMinus1));
+  Value generalHi =
+      select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), index(0), eMinus1);
+  return interval(select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo),
+                  select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi));
+}
+
+Abstract TileClassEmitter::minOrMax(Operation *op, bool isMin) {
+  Abstract x = in(op, 0), y = in(op, 1);
+  auto both = [&](Value a, Value c) -> Value {
+    return a && c ? (isMin ? minS(a, c) : maxS(a, c)) : Value();
+  };
+  // min(x, +inf) = x; max(x, -inf) = x.
+  auto either = [&](Value a, Value c) -> Value {
+    if (!a)
+      return c;
+    if (!c)
+      return a;
+    return isMin ? minS(a, c) : maxS(a, c);
+  };
+  return isMin ? interval(both(x.lo, y.lo), either(x.hi, y.hi))
+               : interval(either(x.lo, y.lo), both(x.hi, y.hi));
+}
+
+Abstract TileClassEmitter::abstract(math::AbsIOp op) {
+  Abstract x = in(op, 0);
+  if (!bothBounded(x))
+    return interval(index(0), Value());
+  Value negHi = arith::SubIOp::create(b, loc, index(0), x.hi);
+  Value negLo = arith::SubIOp::create(b, loc, index(0), x.lo);
+  Value lo = select(cmp(arith::CmpIPredicate::sge, x.lo, index(0)), x.lo,
+                    select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), negHi,
+                           index(0)));
+  return interval(lo, maxS(negLo, x.hi));
+}
+
+/// andi, ori and xori of bools; of integers they may be anything.
+Abstract TileClassEmitter::logic(Operation *op) {
+  Type type = op->getResult(0).getType();
+  if (!type.isInteger(1))
+    return anything(type);
+  Abstract x = in(op, 0), y = in(op, 1);
+  if (isa<arith::AndIOp>(op))
+    return boolean(andB(x.canTrue, y.canTrue), orB(x.canFalse, y.canFalse));
+  if (isa<arith::OrIOp>(op))
+    return boolean(orB(x.canTrue, y.canTrue), andB(x.canFalse, y.canFalse));
+  return boolean(orB(andB(x.canTrue, y.canFalse), andB(x.canFalse, y.canTrue)),
+                 orB(andB(x.canTrue, y.canTrue), andB(x.canFalse, y.canFalse)));
+}
+
+Abstract TileClassEmitter::abstract(arith::SelectOp op) {
+  Type type = op.getType();
+  Abstract c = in(op, 0), x = in(op, 1), y = in(op, 2);
+  if (x.kind == Abstract::Kind::Bool)
+    return boolean(orB(andB(c.canTrue, x.canTrue), andB(c.canFalse, y.canTrue)),
+                   orB(andB(c.canTrue, x.canFalse), andB(c.canFalse, y.canFalse)));
+  if (x.kind != Abstract::Kind::Int)
+    return anything(type);
+  // Either branch may be taken: the hull of what may be taken.
+  auto pick = [&](Value a, Value d, bool isLo) -> Value {
+    if (!a || !d)
+      return Value();
+    Value hull = isLo ? minS(a, d) : maxS(a, d);
+    return select(c.canTrue, select(c.canFalse, hull, a), d);
+  };
+  return interval(pick(x.lo, y.lo, true), pick(x.hi, y.hi, false));
 }
 
 Value TileClassEmitter::emit(Region &mask, ValueRange tile) {

@@ -1,7 +1,9 @@
 //===- ApproximateMath.cpp - polynomial approximations of math ops --------===//
 
 #include "Conversion/Passes.h"
+#include "dialect/ScalarOps.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -12,19 +14,23 @@ namespace mlir::attn {
 
 using namespace mlir;
 
+/// Whether the CPU kernels compute the math op `name` by a polynomial: the
+/// CPU column of dialect/ScalarOps.def.
+static bool isApproximated(StringRef name) {
+#define ATTN_MATH_OP(CLASS, CUDA, CPU)                                         \
+  if (name == CLASS::getOperationName())                                       \
+    return attn::CPUMath::CPU == attn::CPUMath::Polynomial;
+#include "dialect/ScalarOps.def"
+  return false;
+}
+
 namespace {
 struct ApproximateMathPass
     : attn::impl::ApproximateMathBase<ApproximateMathPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateMathPolynomialApproximationPatterns(
-        patterns, [](StringRef name) {
-          // The patterns ask by full op name (math.exp, ...).
-          return name.consume_front("math.") &&
-                 llvm::is_contained({"exp", "exp2", "expm1", "log", "log2",
-                                     "log1p", "tanh", "erf"},
-                                    name);
-        });
+    // The patterns ask by full op name (math.exp, ...).
+    populateMathPolynomialApproximationPatterns(patterns, isApproximated);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -253,6 +253,14 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
       cast<YieldOp>(block.getTerminator()).getValue());
 }
 
+// emitRegionVector applies every op of dialect/ScalarOps.def but
+// arith.constant to vectors as it is: they must all be elementwise.
+#define ATTN_SCALAR_OP(CLASS, CUDA)                                            \
+  static_assert(std::is_same_v<CLASS, arith::ConstantOp> ||                    \
+                    CLASS::hasTrait<OpTrait::Elementwise>(),                   \
+                #CLASS " is not elementwise");
+#include "dialect/ScalarOps.def"
+
 Value KernelGenerator::emitRegionVector(Region &region, ValueRange args) {
   IRMapping mapping;
   Block &block = region.front();

@@ -10,6 +10,7 @@
 
 #include "Conversion/AttnToCUDA/AttnToCUDA.h"
 #include "Conversion/AttnToCUDA/RegionEmitter.h"
+#include "Conversion/AttnToCUDA/ScalarOpsToCUDA.h"
 
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"

@@ -1,47 +1,18 @@
 //===- RegionEmitter.cpp - attn regions as CUDA device functions ----------===//
 
 #include "Conversion/AttnToCUDA/RegionEmitter.h"
+#include "Conversion/AttnToCUDA/ScalarOpsToCUDA.h"
 
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/Format.h"
-
-#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
-
-std::string mlir::attn::floatLiteral(double v) {
-  if (std::isnan(v))
-    return "__int_as_float(0x7fc00000)";
-  if (std::isinf(v))
-    return v < 0 ? "attnc_cuda::neg_inf()" : "(-attnc_cuda::neg_inf())";
-  std::string s;
-  llvm::raw_string_ostream(s) << llvm::format("%.9g", v);
-  if (s.find_first_of(".e") == std::string::npos)
-    s += ".0";
-  return s + "f";
-}
-
-FailureOr<std::string> RegionEmitter::cType(Location loc, Type type) {
-  if (type.isF32() || type.isF16() || type.isBF16())
-    return std::string("float");
-  if (type.isIndex() || type.isInteger(32) || type.isInteger(8) ||
-      type.isInteger(16))
-    return std::string("int");
-  if (type.isInteger(64))
-    return std::string("long long");
-  if (type.isInteger(1))
-    return std::string("bool");
-  return emitError(loc) << "the CUDA backend does not support values of type "
-                        << type;
-}
 
 FailureOr<std::string> RegionEmitter::elemStruct(Location loc, Type type) {
   if (type.isF32()) return std::string("attnc_cuda::ElemF32");
@@ -66,24 +37,8 @@ FailureOr<std::string> RegionEmitter::operand(Operation *user, Value value) {
   if (auto it = names.find(value); it != names.end())
     return it->second;
   // Values from above the region: hoisted constants and scalar params.
-  if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
-    Attribute attr = constant.getValue();
-    if (auto f = dyn_cast<FloatAttr>(attr))
-      return floatLiteral(f.getValueAsDouble());
-    if (auto i = dyn_cast<IntegerAttr>(attr)) {
-      if (i.getType().isInteger(1))
-        return std::string(i.getValue().isZero() ? "false" : "true");
-      int64_t v = i.getValue().getSExtValue();
-      if (i.getType().isInteger(64))
-        return "(" + std::to_string(v) + "LL)";
-      if (v < INT32_MIN || v > INT32_MAX)
-        return user->emitError("the CUDA backend keeps index values in 32 bits; "
-                               "the constant ")
-               << v << " does not fit";
-      return "(" + std::to_string(v) + ")";
-    }
-    return user->emitError("unsupported constant ") << attr;
-  }
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+    return constantLiteral(user, constant.getValue());
   if (auto arg = dyn_cast<BlockArgument>(value);
       arg && arg.getOwner() == &variantBody && arg.getArgNumber() >= 3) {
     int64_t slot = arg.getArgNumber() - 3;
@@ -105,58 +60,13 @@ FailureOr<std::string> RegionEmitter::operand(Operation *user, Value value) {
 
 LogicalResult RegionEmitter::assign(Operation &op, const Twine &expr) {
   Value result = op.getResult(0);
-  FailureOr<std::string> type = cType(op.getLoc(), result.getType());
+  FailureOr<std::string> type = scalarCType(op.getLoc(), result.getType());
   if (failed(type))
     return failure();
   std::string name = "v" + std::to_string(counter++);
   os << "    " << *type << " " << name << " = " << expr << ";\n";
   names[result] = name;
   return success();
-}
-
-/// The C++ spelling of an integer comparison.
-static std::string compareInts(arith::CmpIPredicate pred, StringRef a,
-                               StringRef b, StringRef unsignedType) {
-  auto u = [&](StringRef x) { return ("(" + unsignedType + ")(" + x + ")").str(); };
-  switch (pred) {
-  case arith::CmpIPredicate::eq: return (a + " == " + b).str();
-  case arith::CmpIPredicate::ne: return (a + " != " + b).str();
-  case arith::CmpIPredicate::slt: return (a + " < " + b).str();
-  case arith::CmpIPredicate::sle: return (a + " <= " + b).str();
-  case arith::CmpIPredicate::sgt: return (a + " > " + b).str();
-  case arith::CmpIPredicate::sge: return (a + " >= " + b).str();
-  case arith::CmpIPredicate::ult: return u(a) + " < " + u(b);
-  case arith::CmpIPredicate::ule: return u(a) + " <= " + u(b);
-  case arith::CmpIPredicate::ugt: return u(a) + " > " + u(b);
-  case arith::CmpIPredicate::uge: return u(a) + " >= " + u(b);
-  }
-  return "false";
-}
-
-/// The C++ spelling of a float comparison (C's <, >, == are ordered; != is
-/// unordered).
-static std::string compareFloats(arith::CmpFPredicate pred, StringRef a,
-                                 StringRef b) {
-  std::string A = a.str(), B = b.str();
-  switch (pred) {
-  case arith::CmpFPredicate::AlwaysFalse: return "false";
-  case arith::CmpFPredicate::AlwaysTrue: return "true";
-  case arith::CmpFPredicate::OEQ: return A + " == " + B;
-  case arith::CmpFPredicate::OGT: return A + " > " + B;
-  case arith::CmpFPredicate::OGE: return A + " >= " + B;
-  case arith::CmpFPredicate::OLT: return A + " < " + B;
-  case arith::CmpFPredicate::OLE: return A + " <= " + B;
-  case arith::CmpFPredicate::ONE: return "(" + A + " < " + B + " || " + A + " > " + B + ")";
-  case arith::CmpFPredicate::ORD: return "(" + A + " == " + A + " && " + B + " == " + B + ")";
-  case arith::CmpFPredicate::UEQ: return "!(" + A + " < " + B + " || " + A + " > " + B + ")";
-  case arith::CmpFPredicate::UGT: return "!(" + A + " <= " + B + ")";
-  case arith::CmpFPredicate::UGE: return "!(" + A + " < " + B + ")";
-  case arith::CmpFPredicate::ULT: return "!(" + A + " >= " + B + ")";
-  case arith::CmpFPredicate::ULE: return "!(" + A + " > " + B + ")";
-  case arith::CmpFPredicate::UNE: return A + " != " + B;
-  case arith::CmpFPredicate::UNO: return "(" + A + " != " + A + " || " + B + " != " + B + ")";
-  }
-  return "false";
 }
 
 LogicalResult RegionEmitter::emitOp(Operation &op) {
@@ -172,139 +82,10 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       return failure();
     in.push_back(*name);
   }
-  auto binary = [&](StringRef sym) {
-    return assign(op, "(" + in[0] + " " + sym + " " + in[1] + ")");
-  };
-  auto call = [&](StringRef fn) {
-    std::string args;
-    for (auto [i, a] : llvm::enumerate(in))
-      args += (i ? ", " : "") + a;
-    return assign(op, fn + "(" + args + ")");
-  };
-  auto unsignedOf = [&](Type t) -> std::string {
-    return t.isInteger(64) ? "unsigned long long" : "unsigned";
-  };
-  // Operand i reinterpreted as unsigned, for the ...ui ops.
-  auto asUnsigned = [&](unsigned i) {
-    return "(" + unsignedOf(op.getOperand(i).getType()) + ")(" + in[i] + ")";
-  };
-  // `expr` (default: the first operand) converted to the C type of `to`.
-  auto cast = [&](Type to, std::optional<std::string> expr = {}) -> LogicalResult {
-    FailureOr<std::string> type = cType(op.getLoc(), to);
-    if (failed(type))
-      return failure();
-    return assign(op, "(" + *type + ")(" + expr.value_or(in[0]) + ")");
-  };
+  if (std::optional<FailureOr<std::string>> expr = spellScalarOp(op, in))
+    return failed(*expr) ? failure() : assign(op, **expr);
 
   return llvm::TypeSwitch<Operation *, LogicalResult>(&op)
-      .Case([&](arith::ConstantOp c) {
-        FailureOr<std::string> v = operand(&op, c.getResult());
-        return failed(v) ? failure() : assign(op, *v);
-      })
-      .Case([&](arith::AddIOp) { return binary("+"); })
-      .Case([&](arith::SubIOp) { return binary("-"); })
-      .Case([&](arith::MulIOp) { return binary("*"); })
-      .Case([&](arith::DivSIOp) { return binary("/"); })
-      .Case([&](arith::RemSIOp) { return binary("%"); })
-      .Case([&](arith::FloorDivSIOp) { return call("attnc_cuda::floordiv"); })
-      .Case([&](arith::CeilDivSIOp) { return call("attnc_cuda::ceildiv"); })
-      .Case([&](arith::DivUIOp) {
-        return assign(op, asUnsigned(0) + " / " + asUnsigned(1));
-      })
-      .Case([&](arith::RemUIOp) {
-        return assign(op, asUnsigned(0) + " % " + asUnsigned(1));
-      })
-      .Case([&](arith::AndIOp) { return binary("&"); })
-      .Case([&](arith::OrIOp) { return binary("|"); })
-      .Case([&](arith::XOrIOp) { return binary("^"); })
-      .Case([&](arith::ShLIOp) { return binary("<<"); })
-      .Case([&](arith::ShRSIOp) { return binary(">>"); })
-      .Case([&](arith::ShRUIOp) {
-        return assign(op, asUnsigned(0) + " >> " + in[1]);
-      })
-      .Case([&](arith::MinSIOp) { return call("min"); })
-      .Case([&](arith::MaxSIOp) { return call("max"); })
-      .Case([&](arith::MinUIOp) {
-        return assign(op, "min(" + asUnsigned(0) + ", " + asUnsigned(1) + ")");
-      })
-      .Case([&](arith::MaxUIOp) {
-        return assign(op, "max(" + asUnsigned(0) + ", " + asUnsigned(1) + ")");
-      })
-      .Case([&](arith::CmpIOp c) {
-        return assign(op, compareInts(c.getPredicate(), in[0], in[1],
-                                      unsignedOf(c.getLhs().getType())));
-      })
-      .Case([&](arith::CmpFOp c) {
-        return assign(op, compareFloats(c.getPredicate(), in[0], in[1]));
-      })
-      .Case([&](arith::AddFOp) { return binary("+"); })
-      .Case([&](arith::SubFOp) { return binary("-"); })
-      .Case([&](arith::MulFOp) { return binary("*"); })
-      // Division, exp and log as the hardware approximates them (2 ulp and
-      // better; FlexAttention's Triton kernels do the same): an IEEE
-      // division per score is a subroutine with a slow path, and ptxas'
-      // time grows with every inlined copy.
-      .Case([&](arith::DivFOp) { return call("attnc_cuda::fdiv"); })
-      .Case([&](arith::RemFOp) { return call("fmodf"); })
-      .Case([&](arith::NegFOp) { return assign(op, "(-" + in[0] + ")"); })
-      .Case([&](arith::MaximumFOp) { return call("fmaxf"); })
-      .Case([&](arith::MinimumFOp) { return call("fminf"); })
-      .Case([&](arith::MaxNumFOp) { return call("fmaxf"); })
-      .Case([&](arith::MinNumFOp) { return call("fminf"); })
-      .Case([&](arith::SelectOp) {
-        return assign(op, "(" + in[0] + " ? " + in[1] + " : " + in[2] + ")");
-      })
-      .Case([&](arith::IndexCastOp o) { return cast(o.getType()); })
-      .Case([&](arith::IndexCastUIOp o) { return cast(o.getType(), asUnsigned(0)); })
-      .Case([&](arith::SIToFPOp o) { return cast(o.getType()); })
-      .Case([&](arith::UIToFPOp) { return assign(op, "(float)" + asUnsigned(0)); })
-      .Case([&](arith::FPToSIOp o) { return cast(o.getType()); })
-      .Case([&](arith::FPToUIOp o) {
-        return cast(o.getType(), "(" + unsignedOf(o.getType()) + ")(" + in[0] + ")");
-      })
-      .Case([&](arith::ExtFOp) { return assign(op, in[0]); })
-      .Case([&](arith::TruncFOp o) {
-        if (o.getType().isBF16())
-          return assign(op, "attnc_cuda::round_bf16(" + in[0] + ")");
-        if (o.getType().isF16())
-          return assign(op, "attnc_cuda::round_f16(" + in[0] + ")");
-        return assign(op, in[0]);
-      })
-      .Case([&](arith::ExtSIOp o) { return cast(o.getType()); })
-      .Case([&](arith::ExtUIOp o) {
-        if (o.getIn().getType().isInteger(1))
-          return cast(o.getType());
-        return cast(o.getType(), asUnsigned(0));
-      })
-      .Case([&](arith::TruncIOp o) {
-        if (o.getType().isInteger(1))
-          return assign(op, "((" + in[0] + " & 1) != 0)");
-        return cast(o.getType());
-      })
-      .Case([&](math::ExpOp) { return call("__expf"); })
-      .Case([&](math::Exp2Op) { return call("exp2f"); })
-      .Case([&](math::ExpM1Op) { return call("expm1f"); })
-      .Case([&](math::LogOp) { return call("__logf"); })
-      .Case([&](math::Log2Op) { return call("__log2f"); })
-      .Case([&](math::Log1pOp) { return call("log1pf"); })
-      // tanh.approx (one MUFU op, |error| < 2^-10.7 relative): softcaps
-      // evaluate it on every score.
-      .Case([&](math::TanhOp) { return call("attnc_cuda::tanh_approx"); })
-      .Case([&](math::SqrtOp) { return call("sqrtf"); })
-      .Case([&](math::RsqrtOp) { return call("rsqrtf"); })
-      .Case([&](math::AbsFOp) { return call("fabsf"); })
-      .Case([&](math::AbsIOp o) {
-        return call(o.getType().isInteger(64) ? "llabs" : "abs");
-      })
-      .Case([&](math::SinOp) { return call("sinf"); })
-      .Case([&](math::CosOp) { return call("cosf"); })
-      .Case([&](math::ErfOp) { return call("erff"); })
-      .Case([&](math::PowFOp) { return call("powf"); })
-      .Case([&](math::FloorOp) { return call("floorf"); })
-      .Case([&](math::CeilOp) { return call("ceilf"); })
-      .Case([&](math::RoundOp) { return call("roundf"); })
-      .Case([&](math::FmaOp) { return call("fmaf"); })
-      .Case([&](math::CopySignOp) { return call("copysignf"); })
       .Case([&](LoadOp load) -> LogicalResult {
         FailureOr<int64_t> slot = paramSlot(&op, load.getParam());
         FailureOr<std::string> elem = elemStruct(
@@ -322,7 +103,7 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
         FailureOr<int64_t> slot = paramSlot(&op, range.getParam());
         Type elemType = llvm::cast<TensorType>(range.getParam().getType()).getElementType();
         FailureOr<std::string> elem = elemStruct(op.getLoc(), elemType);
-        FailureOr<std::string> type = cType(op.getLoc(), elemType);
+        FailureOr<std::string> type = scalarCType(op.getLoc(), elemType);
         if (failed(slot) || failed(elem) || failed(type))
           return failure();
         std::string lo = "v" + std::to_string(counter++);
@@ -353,7 +134,7 @@ LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
   for (auto [i, type] : llvm::enumerate(argTypes)) {
     if (!keep(argNames[i]))
       continue;
-    FailureOr<std::string> t = cType(variantBody.getParentOp()->getLoc(), type);
+    FailureOr<std::string> t = scalarCType(variantBody.getParentOp()->getLoc(), type);
     if (failed(t))
       return failure();
     os << (first ? "" : ", ") << *t << " " << argNames[i];
@@ -370,7 +151,7 @@ LogicalResult RegionEmitter::emitFunction(
     const DenseMap<Value, std::string> *given) {
   MLIRContext *ctx = variantBody.getParentOp()->getContext();
   FailureOr<std::string> result =
-      cType(variantBody.getParentOp()->getLoc(), getRegionYieldType(ctx, role));
+      scalarCType(variantBody.getParentOp()->getLoc(), getRegionYieldType(ctx, role));
   if (failed(result))
     return failure();
   os << "  static __device__ __forceinline__ " << *result << " " << name << "("
@@ -454,7 +235,7 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
   for (StageFunction &f : stages) {
     os << "  struct " << typePrefix << f.type << " {";
     for (auto [i, value] : llvm::enumerate(f.out)) {
-      FailureOr<std::string> t = cType(loc, value.getType());
+      FailureOr<std::string> t = scalarCType(loc, value.getType());
       if (failed(t))
         return failure();
       std::string field = "f" + std::to_string(i);

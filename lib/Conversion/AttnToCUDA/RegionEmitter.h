@@ -2,9 +2,8 @@
 //
 // An emitter in the manner of MLIR's C++ translation: each region of
 // attn.flash (score_mod, mask, output_mod, tile_class) becomes a device
-// function, one C++ statement per op, over the scalar types the regions use
-// (f32, bf16/f16 held as float, i1, i8, i32, i64, and index as 32-bit int:
-// sizes on the GPU stay below 2^31). Used by AttnToCUDA; private to it.
+// function, one C++ statement per op (ScalarOpsToCUDA.h spells the scalar
+// ops). Used by AttnToCUDA; private to it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,9 +20,6 @@
 #include <string>
 
 namespace mlir::attn {
-
-/// A float as a C++ literal of type float.
-std::string floatLiteral(double v);
 
 /// Emits the body of one region as C++ statements.
 class RegionEmitter {
@@ -55,7 +51,6 @@ private:
   /// `(TYPE NAME, ...` for the arguments of `role` that `keep` accepts.
   LogicalResult emitParameters(Region &region, RegionRole role,
                                function_ref<bool(StringRef)> keep);
-  FailureOr<std::string> cType(Location loc, Type type);
   FailureOr<std::string> operand(Operation *user, Value value);
   LogicalResult emitOp(Operation &op);
   LogicalResult assign(Operation &op, const Twine &expr);

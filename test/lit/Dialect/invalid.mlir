@@ -286,6 +286,34 @@ func.func @f(%o: tensor<?x?x?x?xf32>) {
 
 // -----
 
+// A region holds only the scalar ops of dialect/ScalarOps.def: an arith op
+// that is not among them is rejected where it is.
+func.func @f(%s: tensor<?x?x?x?xf32>) {
+  %m = attn.mask %s : tensor<?x?x?x?xf32> {
+  ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+    // expected-error @+1 {{'arith.ceildivui' op is not one of the scalar ops that a mask region may hold}}
+    %c = arith.ceildivui %q_idx, %kv_idx : index
+    %keep = arith.cmpi ult, %c, %kv_idx : index
+    attn.yield %keep : i1
+  }
+  return
+}
+
+// -----
+
+// Likewise a math op, in a region of attn.flash.
+func.func @f(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>) score_mod {
+  ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index):
+    // expected-error @+1 {{'math.atan' op is not one of the scalar ops that a score_mod region may hold}}
+    %a = math.atan %score : f32
+    attn.yield %a : f32
+  }
+  return
+}
+
+// -----
+
 func.func @f(%o: tensor<?x?x?xf32>) {
   // expected-error @+1 {{out must have rank 4 [B, H, N, Dv]; got rank 3}}
   %m = attn.output_mod %o : tensor<?x?x?xf32> {
