@@ -54,7 +54,7 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
       warp, up to 8), 2 stages;
     - `split_kv` (on `sm_XX`, when asked for: decode, a few queries against
       many keys): the same templates with 16-row query tiles of one warp,
-      64-key tiles (32 beyond head dim 128), 3 stages, the key range split
+      32-key tiles, 3 stages, the key range split
       across up to 128 CTAs per query tile and the parts combined.
 
     Every option other than `target` forces that field (0: the target's

@@ -101,17 +101,14 @@ struct AttnSelectSchedulePass
   /// Decode: a few query rows read every key once, so the work is the
   /// key range, split across CTAs. One warp's 16-row fragment wastes the
   /// least of the tensor cores on rows that are not there; 3 stages of
-  /// 64-key tiles keep enough bytes in flight per SM (several CTAs share
-  /// one) to reach the memory's bandwidth.
+  /// 32-key tiles (53 KB at head dim 128) let 4 CTAs share an SM, which
+  /// measured faster than 64-key tiles (2 CTAs) on the H200: 0.158 vs
+  /// 0.177 ms at B=1, H=32/8, M=131072 (bench/RESULTS.md).
   ScheduleAttr scheduleForSplitKv(FlashOp flash) {
-    int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
-    int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
-    bool wide = ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) ||
-                std::max(d, dv) > 128;
     auto errorAt = [&] { return flash.emitOpError(); };
     return ScheduleAttr::getChecked(errorAt, &getContext(),
                                     KernelFamily::SplitKv, orChosen(tileQ, 16),
-                                    orChosen(tileKv, wide ? 32 : 64),
+                                    orChosen(tileKv, 32),
                                     orChosen(warps, 1), orChosen(stages, 3),
                                     orChosen(splits, 128),
                                     /*vectorWidth=*/int64_t(0));

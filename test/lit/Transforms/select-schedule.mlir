@@ -9,7 +9,7 @@
 // SM90: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>}
 // FORCED: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 64, tile_kv = 128, warps = 4, stages = 3>}
 // Decode: one warp's 16 rows, the keys split up to 128 ways.
-// SPLIT: flash softmax{{.*}}{schedule = #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 128>}
+// SPLIT: flash softmax{{.*}}{schedule = #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>}
 attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
   %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
@@ -19,7 +19,7 @@ attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tens
 
 // Head dim 128 takes 48-key tiles on the GPU.
 // SM90: #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 48, warps = 4, stages = 2>
-// SPLIT: #attn.schedule<split_kv, tile_q = 16, tile_kv = 64, warps = 1, stages = 3, splits = 128>
+// SPLIT: #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>
 attn.variant @d128(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>, %v: tensor<?x?x?x128xbf16>) -> tensor<?x?x?x128xbf16> {
   %out = flash sigmoid(%q, %k, %v) bias -2.0 : (tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>, tensor<?x?x?x128xbf16>) -> (tensor<?x?x?x128xbf16>)
   return %out : tensor<?x?x?x128xbf16>
