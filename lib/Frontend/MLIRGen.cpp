@@ -98,7 +98,7 @@ void Generator::emit(const VariantSpec &spec) {
   int64_t dyn = ShapedType::kDynamic;
   auto scoresType = RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
   auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());
-  bool returnsLse = spec.normalizer == Normalizer::Softmax;
+  bool returnsLse = spec.normalizer == ATTNC_NORMALIZE_SOFTMAX;
 
   SmallVector<Type> inputs = {qk, qk, vo};
   SmallVector<Attribute> argAttrs(3, builder.getDictionaryAttr({}));
@@ -162,10 +162,9 @@ void Generator::emit(const VariantSpec &spec) {
                {Var::Batch, Var::Head, Var::QIdx, Var::KvIdx});
     scores = op.getResult();
   }
-  NormalizerKind kind = spec.normalizer == Normalizer::Softmax ? NormalizerKind::Softmax
-                        : spec.normalizer == Normalizer::Sigmoid ? NormalizerKind::Sigmoid
-                        : spec.normalizer == Normalizer::Relu    ? NormalizerKind::Relu
-                                                                 : NormalizerKind::Identity;
+  // One enum: NormalizerKind's values are attnc/abi.h's (a static_assert in
+  // AttnToCUDA.cpp, which emits their names, keeps the two in step).
+  NormalizerKind kind = static_cast<NormalizerKind>(spec.normalizer);
   Location normLoc = spec.normalizerRange.file ? loc(spec.normalizerRange) : variantLoc;
   auto normalize = NormalizeOp::create(builder, normLoc, scoresType,
                                        returnsLse ? Type(lseType) : Type(), kind,

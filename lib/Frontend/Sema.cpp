@@ -1073,10 +1073,10 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
                            "sigmoid(score - 8.0)");
         continue;
       }
-      spec.normalizer = value.name == "softmax"   ? Normalizer::Softmax
-                        : value.name == "sigmoid" ? Normalizer::Sigmoid
-                        : value.name == "relu"    ? Normalizer::Relu
-                                                  : Normalizer::None;
+      spec.normalizer = value.name == "softmax"   ? ATTNC_NORMALIZE_SOFTMAX
+                        : value.name == "sigmoid" ? ATTNC_NORMALIZE_SIGMOID
+                        : value.name == "relu"    ? ATTNC_NORMALIZE_RELU
+                                                  : ATTNC_NORMALIZE_NONE;
       if (value.kind == Expr::Kind::Call) {
         ctx = Context::Score;
         TExprPtr arg = check(value.operands[0], Env{&lets, false});

@@ -12,6 +12,8 @@
 
 #include "Frontend/AST.h"
 
+#include "attnc/abi.h" // attnc_normalizer
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,7 +67,9 @@ struct TExpr {
   std::vector<TExprPtr> operands;
 };
 
-enum class Normalizer { Softmax, Sigmoid, Relu, None };
+/// How scores become weights: the kernels' enum (attnc/abi.h), whose
+/// values the dialect's NormalizerKind shares.
+using Normalizer = attnc_normalizer;
 
 /// A param of the variant, in signature order after q, k and v.
 struct ParamSpec {
@@ -85,7 +89,7 @@ struct VariantSpec {
   std::vector<SourceRange> scoreModRanges;
   TExprPtr mask;                          // bool; null keeps every pair
   SourceRange maskRange;
-  Normalizer normalizer = Normalizer::Softmax;
+  Normalizer normalizer = ATTNC_NORMALIZE_SOFTMAX;
   SourceRange normalizerRange;
   std::vector<TExprPtr> outputMods;       // each reads Var::Output
   std::vector<SourceRange> outputModRanges;

@@ -232,7 +232,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
 
   auto impl = std::make_shared<Kernel::Impl>();
   impl->name = spec.name;
-  impl->hasLse = spec.normalizer == sema::Normalizer::Softmax;
+  impl->hasLse = spec.normalizer == ATTNC_NORMALIZE_SOFTMAX;
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
   impl->target = options.target;

@@ -238,7 +238,7 @@ TEST_CASE("checker: types, conversions and the library", "[sema]") {
   REQUIRE(v.mask);
   CHECK(v.mask->type == ScalarType::Bool);
   CHECK(v.outputMods.size() == 1);
-  CHECK(v.normalizer == sema::Normalizer::Softmax);
+  CHECK(v.normalizer == ATTNC_NORMALIZE_SOFTMAX);
   // The let is one node, shared by both uses.
   const sema::TExpr &product = *v.scoreMods[0]->operands[1];
   CHECK(product.kind == sema::TExpr::Kind::Binary);
