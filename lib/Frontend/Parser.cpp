@@ -331,9 +331,23 @@ static int precedence(TokenKind kind, Op &op) {
   }
 }
 
+/// Python's spelling of a logical operator, as attnc writes it ("" if none).
+static const char *pythonOperator(std::string_view name) {
+  return name == "and" ? "&&" : name == "or" ? "||" : name == "not" ? "!" : "";
+}
+
 ExprPtr Parser::parseBinary(int minPrecedence) {
   ExprPtr lhs = parseUnary();
   while (lhs) {
+    // `a and b` would otherwise end the statement at `a` and fail later,
+    // far from the cause.
+    if (tok.is(TokenKind::Identifier) && *pythonOperator(tok.text) &&
+        tok.text != "not" && !peek().is(TokenKind::Assign)) {
+      diags.error(tok.range(), "'" + std::string(tok.text) +
+                                   "' is not an operator in attnc; did you mean '" +
+                                   pythonOperator(tok.text) + "'?");
+      return nullptr;
+    }
     Op op;
     int prec = precedence(tok.kind, op);
     if (prec == 0 || prec < minPrecedence)
@@ -429,6 +443,12 @@ ExprPtr Parser::parsePrimary() {
     }
     std::string name(tok.text);
     advance();
+    if (name == "not" && (tok.is(TokenKind::Identifier) || tok.is(TokenKind::LParen) ||
+                          tok.is(TokenKind::Integer) || tok.is(TokenKind::KwTrue) ||
+                          tok.is(TokenKind::KwFalse))) {
+      diags.error(range, "'not' is not an operator in attnc; did you mean '!'?");
+      return nullptr;
+    }
     std::vector<ExprPtr> args;
     if (consumeIf(TokenKind::LParen)) {
       if (!parseArgs(TokenKind::RParen, args))

@@ -9,6 +9,7 @@
 
 #include "Frontend/Sema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -122,6 +123,52 @@ bool isReservedName(std::string_view name) {
   return false;
 }
 
+/// Edits (insert, delete, replace) from a to b.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// "; did you mean 'x'?" for the candidate nearest `name` (within a third
+/// of its length, at least one edit), else "; in scope here: ..." listing
+/// them (`what` names the kind), or nothing when there are none.
+std::string suggest(std::string_view name, std::vector<std::string> candidates,
+                    const char *what) {
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  size_t best = std::max<size_t>(1, name.size() / 3) + 1;
+  const std::string *nearest = nullptr;
+  for (const std::string &c : candidates)
+    if (size_t d = editDistance(name, c); d < best)
+      best = d, nearest = &c;
+  if (nearest)
+    return "; did you mean '" + *nearest + "'?";
+  if (candidates.empty())
+    return "";
+  std::string list;
+  for (size_t i = 0; i < candidates.size() && i < 16; ++i)
+    list += (i ? ", " : "") + candidates[i];
+  return std::string("; ") + what + " in scope here: " + list +
+         (candidates.size() > 16 ? ", ..." : "");
+}
+
+/// The call sizes, which expressions cannot read yet.
+bool isSizeName(std::string_view name) {
+  return name == "B" || name == "H" || name == "Hkv" || name == "N" ||
+         name == "M" || name == "D" || name == "Dv";
+}
+
 /// What a name stands for inside a function body or a variant body.
 struct Binding {
   enum class Kind { Value, Tensor, Let };
@@ -181,6 +228,10 @@ private:
   TExprPtr checkCall(const Expr &e, const Env &env);
   TExprPtr inlineCall(const Expr &call, const Function &fn, const Env &env);
   const Binding *lookup(const std::string &name, const Env &env);
+  /// The names an expression could have meant: values (bindings, the
+  /// context's variables, scalar params), tensors, or functions.
+  std::vector<std::string> namesInScope(const Env &env, bool tensors);
+  std::vector<std::string> functionNames();
   bool resolveTensor(const Expr &e, const Env &env, unsigned &param,
                      TypeSpec &type);
   std::optional<double> evalConstant(const TExprPtr &e);
@@ -472,9 +523,40 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
     error(e.range, "'" + e.name +
                        "' is a normalizer; use it as 'normalize = " + e.name +
                        "'");
+  else if (isSizeName(e.name))
+    error(e.range, "unknown name '" + e.name +
+                       "': the call's sizes (B, H, Hkv, N, M, D, Dv) cannot "
+                       "be read in expressions yet; pass the value as a param");
   else
-    error(e.range, "unknown name '" + e.name + "'");
+    error(e.range, "unknown name '" + e.name + "'" +
+                       suggest(e.name, namesInScope(env, false), "names"));
   return nullptr;
+}
+
+std::vector<std::string> Checker::namesInScope(const Env &env, bool tensors) {
+  std::vector<std::string> names;
+  if (env.names)
+    for (const auto &[name, binding] : *env.names)
+      if ((binding.kind == Binding::Kind::Tensor) == tensors && lookup(name, env))
+        names.push_back(name);
+  if (!tensors)
+    for (const VarInfo &info : kVars)
+      if (isAvailable(info.var, ctx))
+        names.push_back(info.name);
+  if (!env.inFunction && params)
+    for (const ParamSpec &param : *params)
+      if (param.type.isTensor == tensors)
+        names.push_back(param.name);
+  return names;
+}
+
+std::vector<std::string> Checker::functionNames() {
+  std::vector<std::string> names;
+  for (const auto &entry : functions)
+    names.push_back(entry.first);
+  for (const MathInfo &info : kMath)
+    names.push_back(info.name);
+  return names;
 }
 
 bool Checker::resolveTensor(const Expr &e, const Env &env, unsigned &param,
@@ -502,7 +584,8 @@ bool Checker::resolveTensor(const Expr &e, const Env &env, unsigned &param,
       return true;
     }
   }
-  error(e.range, "unknown tensor '" + e.name + "'");
+  error(e.range, "unknown tensor '" + e.name + "'" +
+                     suggest(e.name, namesInScope(env, true), "tensors"));
   return false;
 }
 
@@ -698,8 +781,11 @@ TExprPtr Checker::checkCall(const Expr &e, const Env &env) {
   if (isNormalizerName(e.name))
     error(e.range, "'" + e.name + "' is a normalizer; use it as 'normalize = " +
                        e.name + "(...)'");
+  else if (e.name == "not")
+    error(e.range, "'not' is not an operator in attnc; did you mean '!'?");
   else
-    error(e.range, "unknown function '" + e.name + "'");
+    error(e.range, "unknown function '" + e.name + "'" +
+                       suggest(e.name, functionNames(), "functions"));
   return nullptr;
 }
 
