@@ -265,6 +265,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   if (!signature)
     return signature.takeError();
   impl->tileQ = signature->tileQ;
+  impl->packsHeads = signature->packsHeads;
 
   // The scheduled IR in generic form says everything about the kernel.
   std::string key;

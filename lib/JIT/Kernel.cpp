@@ -303,7 +303,7 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   if (lse)
     tensors.emplace_back(lse->view);
 
-  int64_t items = attnc_cpu_work_items(B, H, N, k.tileQ);
+  int64_t items = attnc_cpu_work_items(B, H, Hkv, N, k.tileQ, k.packsHeads);
   int threads = attnc_cpu_thread_count(args.threads, items);
   std::vector<int32_t> status(threads, 0);
   Work work{k.entry, {}};

@@ -27,6 +27,7 @@ struct Kernel::Impl {
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
   int64_t tileQ = 64; // CPU: query rows per work item (the schedule's)
+  bool packsHeads = false; // CPU: items pack the heads of a kv head
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 

@@ -34,8 +34,11 @@ llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module
   sig.name = variant.getSymName().str();
   sig.elemCType = cTypeOf(flash.getQuery().getType().getElementType());
   sig.hasLse = flash.returnsLse();
-  if (mlir::attn::ScheduleAttr schedule = flash.getScheduleAttr())
+  if (mlir::attn::ScheduleAttr schedule = flash.getScheduleAttr()) {
     sig.tileQ = schedule.getTileQ();
+    sig.packsHeads =
+        schedule.getFamily() == mlir::attn::KernelFamily::CpuDecode;
+  }
   sig.headDim = flash.getQuery().getType().getDimSize(3);
   sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
   for (mlir::BlockArgument param : variant.getParams()) {
@@ -112,7 +115,7 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << (sig.hasLse ? "lse, 1" : "0, 0") << ", sizeof(" << sig.elemCType
      << "), " << std::max<int64_t>(sig.headDim, 0) << ", "
      << std::max<int64_t>(sig.valueHeadDim, 0) << ", "
-     << sig.tileQ << ", threads);\n"
+     << sig.tileQ << ", " << int(sig.packsHeads) << ", threads);\n"
      << "  if (rc)\n    return rc;\n";
   for (const KernelSignature::Param &p : sig.params)
     os << "  a." << p.name << " = " << p.name << ";\n";
@@ -163,6 +166,12 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
        << " and Dv = " << sig.valueHeadDim
        << ",\n   q, k or v rows not 16-byte aligned or out rows not 4-byte aligned,\n"
        << "   a non-unit innermost stride)";
+  else if (sig.packsHeads)
+    os << "The kernel computes work items "
+       << "[begin, end) of\n   B * Hkv * ceil(H / Hkv * N / " << sig.tileQ
+       << ") (batch, kv head, " << sig.tileQ << " rows of the\n"
+       << "   queries of the heads that share the kv head); disjoint ranges "
+       << "may run\n   on different threads at once";
   else
     os << "The kernel computes work items "
        << "[begin, end) of\n   B * H * ceil(N / " << sig.tileQ

@@ -23,6 +23,7 @@ struct KernelSignature {
   std::vector<Param> params;
   bool hasLse = false;
   int64_t tileQ = 64;
+  bool packsHeads = false; // cpu_decode: tiles of the heads of a kv head
   int64_t headDim = 0, valueHeadDim = 0; // D and Dv; dynamic: negative
 };
 

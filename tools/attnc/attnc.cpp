@@ -141,8 +141,9 @@ cl::opt<int64_t> runWarps("warps",
                            cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
-    cl::desc("The kernel family: cpu_tiles; sm80_mma or split_kv on GPUs "
-             "(default: split_kv for N <= 16, decode, else sm80_mma)"),
+    cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
+             "cpu_decode for N <= 16, decode, else cpu_tiles); sm80_mma or "
+             "split_kv on GPUs (default: split_kv for N <= 16, else sm80_mma)"),
     cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t> runStages("stages", cl::desc("GPU: K/V tiles in flight (default: the family's)"),
                            cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
@@ -338,9 +339,10 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.stages = runStages;
   options.splits = runSplits;
   options.kernelFamily = runFamily;
-  // Decode (a few queries against many keys) runs best split across the keys.
-  if (onGPU && options.kernelFamily.empty() && sizes.queries <= 16)
-    options.kernelFamily = "split_kv";
+  // Decode (a few queries against many keys) runs best split across the keys
+  // on GPUs, and with the heads of a kv head packed on the CPU.
+  if (options.kernelFamily.empty() && sizes.queries <= 16)
+    options.kernelFamily = onGPU ? "split_kv" : "cpu_decode";
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =

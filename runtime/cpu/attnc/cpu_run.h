@@ -6,7 +6,8 @@
 // - staging: the kernel's vector loads need q, k, v, out and lse with a unit
 //   innermost stride; other views go through a dense copy and back;
 // - work items: the kernel computes items [begin, end) of B * H * query
-//   tiles; threads claim them one at a time from a shared counter, which
+//   tiles (B * Hkv * tiles of H / Hkv x N packed rows for cpu_decode
+//   kernels, which pack the query heads of a kv head); threads claim them one at a time from a shared counter, which
 //   balances causal rows whose cost grows with the tile;
 // - for C callers, attnc_cpu_call_begin/end: a whole call's checks and
 //   staging, which the generated <variant>_run uses.
@@ -147,9 +148,14 @@ static inline void attnc_cpu_unstage(void *scratch, void *to,
 
 /*===-- Work items and threads --------------------------------------------===*/
 
-/* The kernel's work items: (batch, head, tile_q-row query tile). */
-static inline int64_t attnc_cpu_work_items(int64_t B, int64_t H, int64_t N,
-                                           int64_t tile_q) {
+/* The kernel's work items: (batch, head, tile_q-row query tile); or, when
+   it packs heads (cpu_decode), (batch, kv head, tile_q of the (H / Hkv) * N
+   rows of the heads that share the kv head). */
+static inline int64_t attnc_cpu_work_items(int64_t B, int64_t H, int64_t Hkv,
+                                           int64_t N, int64_t tile_q,
+                                           int packs_heads) {
+  if (packs_heads)
+    return B * Hkv * ((H / Hkv * N + tile_q - 1) / tile_q);
   return B * H * ((N + tile_q - 1) / tile_q);
 }
 
@@ -325,7 +331,8 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
 }
 
 /* Checks one call's views against each other and the kernel's head dims
-   (0 or less: any), stages them and sizes its work and threads (`threads`
+   (0 or less: any), stages them and sizes its work (`tile_q` and
+   `packs_heads` as attnc_cpu_work_items takes them) and threads (`threads`
    as attnc_cpu_thread_count takes it). `lse` may be NULL: then a kernel
    that writes lse (`has_lse`) writes it to scratch. Returns 0, with
    everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID or
@@ -335,7 +342,8 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
                      const attnc_memref4 *k, const attnc_memref4 *v,
                      const attnc_memref4 *out, const attnc_memref3 *lse,
                      int has_lse, size_t elem_bytes, int64_t head_dim,
-                     int64_t value_head_dim, int64_t tile_q, int threads) {
+                     int64_t value_head_dim, int64_t tile_q, int packs_heads,
+                     int threads) {
   int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], D = q->sizes[3];
   int64_t Hkv = k->sizes[1], M = k->sizes[2], Dv = v->sizes[3];
   int d, rc = 0;
@@ -375,7 +383,7 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
     rc = ATTNC_CPU_STAGE(c, c->out, 4, elem_bytes, 0, 3);
   if (!rc && c->lse_given)
     rc = ATTNC_CPU_STAGE(c, c->lse, 3, sizeof(float), 0, 4);
-  c->items = attnc_cpu_work_items(B, H, N, tile_q);
+  c->items = attnc_cpu_work_items(B, H, Hkv, N, tile_q, packs_heads);
   c->threads = attnc_cpu_thread_count(threads, c->items);
   if (!rc) {
     c->status = (int32_t *)calloc((size_t)c->threads, sizeof(int32_t));
