@@ -1,6 +1,7 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
 #include "Check/Check.h"
+#include "Check/CopyBandwidth.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Pipeline/Pipeline.h"
@@ -413,6 +414,20 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
       outs() << format("bench: median %.3f ms over %d runs (kept pairs not "
                        "counted above 2^28 pairs)\n",
                        result->medianSeconds * 1e3, int(check.repeats));
+    // Decode is bound by reading the K/V cache: its bytes (all of them,
+    // skipped tiles included) per second, beside what memcpy reaches here.
+    double kvBytes = double(sizes.batch * sizes.kvHeads * sizes.keys) *
+                     double(sizes.headDim + sizes.valueDim) *
+                     double(attnc::getSizeInBytes(dtype));
+    double kvRate = kvBytes / result->medianSeconds;
+    outs() << format("bench: K/V read %.2f GB/s (%.1f MB of K and V)", kvRate * 1e-9,
+                     kvBytes * 1e-6);
+    if (!onGPU) {
+      double copyRate = attnc::measureCopyBandwidth(size_t(1) << 30, threads, 5);
+      outs() << format("; memcpy %.2f GB/s (1 GiB, %d thread(s)): %.0f%%",
+                       copyRate * 1e-9, threads, 100.0 * kvRate / copyRate);
+    }
+    outs() << "\n";
   }
   if (!runCheck && !runBench)
     outs() << "ran (use --check to compare with the reference, --bench to time)\n";
