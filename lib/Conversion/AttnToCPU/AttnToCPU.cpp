@@ -40,6 +40,9 @@ std::string mlir::attn::getCPUKernelName(StringRef variantName) {
 
 namespace {
 
+/// How far ahead (in keys) the decode kernel prefetches K.
+constexpr int64_t kPrefetchKeys = 8;
+
 using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
 
 class KernelGenerator {
@@ -403,8 +406,13 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
   Type elem = flash.getQuery().getType().getElementType();
   Value zerosF32 = zeroVector(f32Type);
   Value pass = zeroVector(elem);
+  Value lastKey = arith::SubIOp::create(b, loc, numKeys, index(1));
+  Value lastValueColumn = arith::SubIOp::create(b, loc, valueDim, index(1));
   forLoop(index(0), count, index(1), {}, [&](Value c, ValueRange) {
     Value key = arith::AddIOp::create(b, loc, keyBegin, c);
+    Value keyAhead = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, key, index(kPrefetchKeys)),
+        lastKey);
     SmallVector<Value> init(rowBlock, zerosF32);
     SmallVector<Value> dots = forLoop(
         index(0), headDim, index(width), init, [&](Value d, ValueRange accs) {
@@ -415,6 +423,18 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
           Value kd = toF32(vector::MaskedLoadOp::create(
               b, loc, vec(elem), k, ValueRange{batch, kvHead, key, d}, mask,
               pass));
+          // One core streams K and V at a fraction of the memory's pace
+          // unless asked ahead: the key kPrefetchKeys on, and this key's
+          // value row for the accumulation after the tile's scores.
+          memref::PrefetchOp::create(b, loc, k,
+                                     ValueRange{batch, kvHead, keyAhead, d},
+                                     /*isWrite=*/false, /*localityHint=*/3,
+                                     /*isDataCache=*/true);
+          memref::PrefetchOp::create(
+              b, loc, v,
+              ValueRange{batch, kvHead, key,
+                         arith::MinUIOp::create(b, loc, d, lastValueColumn)},
+              /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
           SmallVector<Value> next;
           for (int64_t i = 0; i < rowBlock; ++i) {
             Value qd = vector::MaskedLoadOp::create(
