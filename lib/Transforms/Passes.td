@@ -49,7 +49,8 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
       lanes with AVX-512, 8 with AVX2, 4 otherwise);
     - `cpu_decode` (on `cpu`, when asked for: decode): the query heads that
       share a kv head packed into one tile's rows (64 of them), 128-key
-      tiles, scores as dot products over the keys as stored;
+      tiles, scores as dot products over the keys as stored, up to 16 key
+      splits (the runtime cuts the keys when items are fewer than threads);
     - `sm_XX` (80 and up): `sm80_mma`, the mma.sync templates, with the
       tiles of `defaultGPUTiles` (128 x 128 for head dim 64, 128 x 48 up to
       128, 64 x 64 beyond; 64-key tiles where a region gathers a param per

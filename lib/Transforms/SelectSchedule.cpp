@@ -74,26 +74,28 @@ struct AttnSelectSchedulePass
   /// and reads each key tile once for 64 rows; a key tile of 64 is the
   /// granularity at which masks skip work.
   ScheduleAttr scheduleForCPU(FlashOp flash) {
-    return cpuSchedule(flash, KernelFamily::CpuTiles, 64, 64);
+    return cpuSchedule(flash, KernelFamily::CpuTiles, 64, 64, /*maxSplits=*/1);
   }
 
   /// Decode: each key is read once per kv head and used by every packed row
   /// (H / Hkv heads x N queries), so the kernel runs at the memory's pace;
   /// 64 packed rows cover GQA 8 at N = 8 in one tile, and 128-key tiles
-  /// halve the per-tile softmax bookkeeping.
+  /// halve the per-tile softmax bookkeeping. With fewer items (B x Hkv x
+  /// tiles) than threads the runtime cuts the keys into up to 16 splits.
   ScheduleAttr scheduleForCPUDecode(FlashOp flash) {
-    return cpuSchedule(flash, KernelFamily::CpuDecode, 64, 128);
+    return cpuSchedule(flash, KernelFamily::CpuDecode, 64, 128,
+                       /*maxSplits=*/16);
   }
 
   /// A CPU family's schedule at its tiles, with the host's vector width.
   ScheduleAttr cpuSchedule(FlashOp flash, KernelFamily family, int64_t q,
-                           int64_t kv) {
+                           int64_t kv, int64_t maxSplits) {
     // Forced fields out of range are reported at the flash op.
     auto errorAt = [&] { return flash.emitOpError(); };
     return ScheduleAttr::getChecked(errorAt, &getContext(), family,
                                     orChosen(tileQ, q), orChosen(tileKv, kv),
                                     /*warps=*/int64_t(0), orChosen(stages, 1),
-                                    orChosen(splits, 1),
+                                    orChosen(splits, maxSplits),
                                     orChosen(vectorWidth, hostVectorWidth()));
   }
 

@@ -110,6 +110,19 @@ private:
   void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
   void emitFinalize();
 
+  // Work items.
+  /// Sets the item's batch, heads, rows [firstRow, endRow) from its index.
+  void emitWorkItem(Value item);
+  /// Fresh row state and the item's query rows packed in f32.
+  void emitStartItem();
+  /// Visits the item's key tiles [first, last) that are not empty.
+  void emitKeyTiles(Value first, Value last);
+  /// Decode's key splits: the row state of part `part` to its rows of
+  /// `parts` ([m, l, acc...] per row), and the parts of item `item` merged
+  /// back into the row state (weights exp(m_s - m)).
+  void emitStoreParts(Value part);
+  void emitCombineParts(Value item);
+
   VariantOp variant;
   FlashOp flash;
   OpBuilder b;
@@ -131,9 +144,13 @@ private:
   Value qPack, kPack, vPack, weights;
   // Decode: the scores of the row block against the key tile.
   Value scoreBuf;
+  // Decode's key splits: their number (per call) and the parts they write.
+  Value splits, parts;
+  // Sizes of the item space.
+  Value group, headsPerBatch, rowsPerItem, numTiles, numKvTiles;
   // The work item being generated: rows are packed rows, `packed` heads
   // (from `headBase`) per query index (1 head for cpu_tiles).
-  Value batch, head, kvHead, headBase, packed, firstRow, numRows;
+  Value batch, head, kvHead, headBase, packed, firstRow, endRow, numRows;
   IRMapping outer; // the variant's params and hoisted constants
 };
 
@@ -722,6 +739,171 @@ void KernelGenerator::emitFinalize() {
   });
 }
 
+void KernelGenerator::emitWorkItem(Value item) {
+  Value qTile = arith::RemUIOp::create(b, loc, item, numTiles);
+  Value batchHead = arith::DivUIOp::create(b, loc, item, numTiles);
+  Value headSlot = arith::RemUIOp::create(b, loc, batchHead, headsPerBatch);
+  batch = arith::DivUIOp::create(b, loc, batchHead, headsPerBatch);
+  if (decode) {
+    kvHead = headSlot;
+    headBase = arith::MulIOp::create(b, loc, kvHead, group);
+  } else {
+    head = headBase = headSlot;
+    kvHead = arith::DivUIOp::create(b, loc, head, group);
+  }
+  firstRow = arith::MulIOp::create(b, loc, qTile, index(tileQ));
+  endRow = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, firstRow, index(tileQ)),
+      rowsPerItem);
+  numRows = arith::SubIOp::create(b, loc, endRow, firstRow);
+}
+
+void KernelGenerator::emitStartItem() {
+  // Padding rows repeat the tile's last row.
+  Type f32Type = b.getF32Type();
+  Value zerosF32 = zeroVector(f32Type);
+  Type elem = flash.getQuery().getType().getElementType();
+  Value scaleV = splat(scale);
+  Value lastValid = arith::SubIOp::create(b, loc, endRow, index(1));
+  forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
+    auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
+    vectorLoop(headDim, [&](Value d, Value mask) {
+      Value x = toF32(vector::MaskedLoadOp::create(
+          b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
+          zeroVector(elem)));
+      vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
+                                    arith::MulFOp::create(b, loc, x, scaleV));
+    });
+    memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
+                            rowMax, ValueRange{r});
+    memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                    zerosF32);
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+void KernelGenerator::emitKeyTiles(Value first, Value last) {
+  // Empty tiles are skipped, full ones evaluate no mask.
+  forLoop(first, last, index(1), {}, [&](Value kt, ValueRange) {
+    Value keyBegin = arith::MulIOp::create(b, loc, kt, index(tileKv));
+    Value keyEnd = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)), numKeys);
+    if (!flash.hasMask()) {
+      emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+      return SmallVector<Value>{};
+    }
+    Value cls = emitTileClass(endRow, keyBegin,
+                              arith::SubIOp::create(b, loc, keyEnd, index(1)));
+    auto classIs = [&](TileClass c) {
+      return arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, cls,
+          arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
+    };
+    ifThenElse(
+        classIs(TileClass::Full), {},
+        [&] {
+          emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+          return SmallVector<Value>{};
+        },
+        [&] {
+          ifThenElse(
+              classIs(TileClass::Partial), {},
+              [&] {
+                emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
+                return SmallVector<Value>{};
+              },
+              [&] { return SmallVector<Value>{}; });
+          return SmallVector<Value>{};
+        });
+    return SmallVector<Value>{};
+  });
+}
+
+void KernelGenerator::emitStoreParts(Value part) {
+  Value zerosF32 = zeroVector(b.getF32Type());
+  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+    Value row = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, part, index(tileQ)), r);
+    memref::StoreOp::create(
+        b, loc, memref::LoadOp::create(b, loc, rowMax, ValueRange{r}), parts,
+        ValueRange{row, index(0)});
+    memref::StoreOp::create(
+        b, loc, memref::LoadOp::create(b, loc, rowSum, ValueRange{r}), parts,
+        ValueRange{row, index(1)});
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value a = vector::MaskedLoadOp::create(b, loc, vec(b.getF32Type()), acc,
+                                             ValueRange{r, d}, mask, zerosF32);
+      vector::MaskedStoreOp::create(
+          b, loc, parts,
+          ValueRange{row, arith::AddIOp::create(b, loc, d, index(2))}, mask, a);
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+void KernelGenerator::emitCombineParts(Value item) {
+  Type f32Type = b.getF32Type();
+  bool softmax = flash.getNormalizer() == NormalizerKind::Softmax;
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  Value zerosF32 = zeroVector(f32Type);
+  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+    auto partRow = [&](Value split) -> Value {
+      Value part = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, item, splits), split);
+      return arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, part, index(tileQ)), r);
+    };
+    auto field = [&](Value split, int64_t column) -> Value {
+      return memref::LoadOp::create(b, loc, parts,
+                                    ValueRange{partRow(split), index(column)});
+    };
+    // Softmax parts are scaled by exp(m_s - m); other normalizers add up.
+    Value m = negInf, safeM = f32(0.0);
+    if (softmax) {
+      m = forLoop(index(0), splits, index(1), {negInf},
+                  [&](Value sp, ValueRange args) {
+                    return SmallVector<Value>{arith::MaximumFOp::create(
+                        b, loc, args[0], field(sp, 0))};
+                  })[0];
+      Value finite =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, m, negInf);
+      safeM = arith::SelectOp::create(b, loc, finite, m, safeM);
+    }
+    auto weight = [&](Value sp) -> Value {
+      if (!softmax)
+        return f32(1.0);
+      return math::ExpOp::create(
+          b, loc, arith::SubFOp::create(b, loc, field(sp, 0), safeM));
+    };
+    Value l = forLoop(index(0), splits, index(1), {f32(0.0)},
+                      [&](Value sp, ValueRange args) {
+                        return SmallVector<Value>{arith::AddFOp::create(
+                            b, loc, args[0],
+                            arith::MulFOp::create(b, loc, field(sp, 1),
+                                                  weight(sp)))};
+                      })[0];
+    memref::StoreOp::create(b, loc, m, rowMax, ValueRange{r});
+    memref::StoreOp::create(b, loc, l, rowSum, ValueRange{r});
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value column = arith::AddIOp::create(b, loc, d, index(2));
+      Value sum = forLoop(
+          index(0), splits, index(1), {zerosF32}, [&](Value sp, ValueRange args) {
+            Value a = vector::MaskedLoadOp::create(
+                b, loc, vec(f32Type), parts, ValueRange{partRow(sp), column},
+                mask, zerosF32);
+            return SmallVector<Value>{
+                vector::FMAOp::create(b, loc, splat(weight(sp)), a, args[0])};
+          })[0];
+      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask, sum);
+    });
+    return SmallVector<Value>{};
+  });
+}
+
 LogicalResult KernelGenerator::generate() {
   MLIRContext *ctx = b.getContext();
   Type elem = flash.getQuery().getType().getElementType();
@@ -729,6 +911,10 @@ LogicalResult KernelGenerator::generate() {
                                 rowMajor(4, elem, true), rowMajor(4, elem, true)};
   if (flash.returnsLse())
     argTypes.push_back(rowMajor(3, b.getF32Type(), true));
+  if (decode) {
+    argTypes.push_back(rowMajor(2, b.getF32Type(), true)); // parts
+    argTypes.push_back(b.getIndexType());                  // splits
+  }
   for (BlockArgument param : variant.getParams()) {
     if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
       argTypes.push_back(rowMajor(tensor.getRank(), tensor.getElementType(), false));
@@ -756,6 +942,10 @@ LogicalResult KernelGenerator::generate() {
   out = entry->getArgument(next++);
   if (flash.returnsLse())
     lse = entry->getArgument(next++);
+  if (decode) {
+    parts = entry->getArgument(next++);
+    splits = entry->getArgument(next++);
+  }
   for (BlockArgument param : variant.getParams())
     outer.map(param, entry->getArgument(next++));
   status = entry->getArgument(next++);
@@ -778,14 +968,13 @@ LogicalResult KernelGenerator::generate() {
   Value kvHeads = memref::DimOp::create(b, loc, k, 1);
   numKeys = memref::DimOp::create(b, loc, k, 2);
   valueDim = memref::DimOp::create(b, loc, v, 3);
-  Value group = arith::DivUIOp::create(b, loc, heads, kvHeads);
+  group = arith::DivUIOp::create(b, loc, heads, kvHeads);
   // Decode's items are (batch, kv head, tile of group x N packed rows).
   packed = decode ? group : index(1);
-  Value rowsPerItem =
-      decode ? arith::MulIOp::create(b, loc, group, queries) : queries;
-  Value headsPerBatch = decode ? kvHeads : heads;
-  Value tile = index(tileQ);
-  Value numTiles = arith::CeilDivUIOp::create(b, loc, rowsPerItem, tile);
+  rowsPerItem =
+      decode ? Value(arith::MulIOp::create(b, loc, group, queries)) : queries;
+  headsPerBatch = decode ? kvHeads : heads;
+  numTiles = arith::CeilDivUIOp::create(b, loc, rowsPerItem, index(tileQ));
   if (auto s = flash.getScale()) {
     scale = f32(s->convertToDouble());
   } else {
@@ -819,87 +1008,65 @@ LogicalResult KernelGenerator::generate() {
   }
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
-  Value kvTile = index(tileKv);
-  Value numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, kvTile);
+  numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, index(tileKv));
 
+  if (!decode) {
+    forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
+      emitWorkItem(work);
+      emitStartItem();
+      emitKeyTiles(index(0), numKvTiles);
+      emitFinalize();
+      return SmallVector<Value>{};
+    });
+    func::ReturnOp::create(b, loc);
+    return success();
+  }
+
+  // Decode: items [0, items * splits) are parts, each over a range of the
+  // key tiles; with splits > 1, items [items * splits, items * (splits + 1))
+  // merge an item's parts (the runtime runs them after every part).
+  Value batches = memref::DimOp::create(b, loc, q, 0);
+  Value items = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batches, headsPerBatch), numTiles);
+  Value partItems = arith::MulIOp::create(b, loc, items, splits);
+  Value tilesPerPart = arith::CeilDivUIOp::create(b, loc, numKvTiles, splits);
   forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
-    Value qTile = arith::RemUIOp::create(b, loc, work, numTiles);
-    Value batchHead = arith::DivUIOp::create(b, loc, work, numTiles);
-    Value headSlot = arith::RemUIOp::create(b, loc, batchHead, headsPerBatch);
-    batch = arith::DivUIOp::create(b, loc, batchHead, headsPerBatch);
-    if (decode) {
-      kvHead = headSlot;
-      headBase = arith::MulIOp::create(b, loc, kvHead, group);
-    } else {
-      head = headBase = headSlot;
-      kvHead = arith::DivUIOp::create(b, loc, head, group);
-    }
-    firstRow = arith::MulIOp::create(b, loc, qTile, tile);
-    Value lastRow = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, firstRow, tile), rowsPerItem);
-    numRows = arith::SubIOp::create(b, loc, lastRow, firstRow);
-
-    // Fresh row state, and the query tile packed in f32 with the scale in;
-    // padding rows repeat the tile's last row.
-    Value zerosF32 = zeroVector(f32Type);
-    Type elem = flash.getQuery().getType().getElementType();
-    Value scaleV = splat(scale);
-    Value lastValid = arith::SubIOp::create(b, loc, lastRow, index(1));
-    forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
-      auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
-      vectorLoop(headDim, [&](Value d, Value mask) {
-        Value x = toF32(vector::MaskedLoadOp::create(
-            b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
-            zeroVector(elem)));
-        vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
-                                      arith::MulFOp::create(b, loc, x, scaleV));
-      });
-      memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
-                              rowMax, ValueRange{r});
-      memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
-      vectorLoop(valueDim, [&](Value d, Value mask) {
-        vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
-                                      zerosF32);
-      });
-      return SmallVector<Value>{};
-    });
-
-    // Key tiles: empty ones are skipped, full ones evaluate no mask.
-    forLoop(index(0), numKvTiles, index(1), {}, [&](Value kt, ValueRange) {
-      Value keyBegin = arith::MulIOp::create(b, loc, kt, kvTile);
-      Value keyEnd = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, keyBegin, kvTile), numKeys);
-      if (!flash.hasMask()) {
-        emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
-        return SmallVector<Value>{};
-      }
-      Value cls = emitTileClass(lastRow, keyBegin,
-                                arith::SubIOp::create(b, loc, keyEnd, index(1)));
-      auto classIs = [&](TileClass c) {
-        return arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::eq, cls,
-            arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
-      };
-      ifThenElse(
-          classIs(TileClass::Full), {},
-          [&] {
-            emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
-            return SmallVector<Value>{};
-          },
-          [&] {
-            ifThenElse(
-                classIs(TileClass::Partial), {},
-                [&] {
-                  emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
-                  return SmallVector<Value>{};
-                },
-                [&] { return SmallVector<Value>{}; });
-            return SmallVector<Value>{};
-          });
-      return SmallVector<Value>{};
-    });
-    emitFinalize();
+    Value isPart =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, work, partItems);
+    ifThenElse(
+        isPart, {},
+        [&] {
+          emitWorkItem(arith::DivUIOp::create(b, loc, work, splits));
+          emitStartItem();
+          Value split = arith::RemUIOp::create(b, loc, work, splits);
+          Value first = arith::MinUIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, split, tilesPerPart),
+              numKvTiles);
+          Value last = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, first, tilesPerPart),
+              numKvTiles);
+          emitKeyTiles(first, last);
+          Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              splits, index(1));
+          ifThenElse(
+              whole, {},
+              [&] {
+                emitFinalize();
+                return SmallVector<Value>{};
+              },
+              [&] {
+                emitStoreParts(work);
+                return SmallVector<Value>{};
+              });
+          return SmallVector<Value>{};
+        },
+        [&] {
+          Value item = arith::SubIOp::create(b, loc, work, partItems);
+          emitWorkItem(item);
+          emitCombineParts(item);
+          emitFinalize();
+          return SmallVector<Value>{};
+        });
     return SmallVector<Value>{};
   });
   func::ReturnOp::create(b, loc);
@@ -928,10 +1095,11 @@ struct ConvertAttnToCPUPass
                         "attn-select-schedule{target=cpu} first");
         return signalPassFailure();
       }
-      if (schedule.getSplits() != 1) {
-        flash.emitError("convert-attn-to-cpu: ")
-            << stringifyKernelFamily(schedule.getFamily())
-            << " runs one key split; got " << schedule.getSplits();
+      if (schedule.getFamily() == KernelFamily::CpuTiles &&
+          schedule.getSplits() != 1) {
+        flash.emitError("convert-attn-to-cpu: cpu_tiles runs one key split; "
+                        "got ")
+            << schedule.getSplits();
         return signalPassFailure();
       }
       KernelGenerator generator(variant, flash, schedule);
