@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/AttnToCPU/KernelGenerator.h"
 #include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
@@ -38,123 +39,7 @@ std::string mlir::attn::getCPUKernelName(StringRef variantName) {
   return (variantName + "_kernel").str();
 }
 
-namespace {
-
-/// How far ahead (in keys) the decode kernel prefetches K.
-constexpr int64_t kPrefetchKeys = 8;
-
-using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
-
-class KernelGenerator {
-public:
-  KernelGenerator(VariantOp variant, FlashOp flash, ScheduleAttr schedule)
-      : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
-        tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
-        width(schedule.getVectorWidth()),
-        decode(schedule.getFamily() == KernelFamily::CpuDecode) {
-    // Scores come a vector of keys at a time.
-    this->tileKv = std::max<int64_t>(
-        this->width, llvm::alignTo(this->tileKv, this->width));
-  }
-
-  LogicalResult generate();
-
-private:
-  // Types.
-  MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
-  VectorType vec(Type elem) { return VectorType::get({width}, elem); }
-
-  // Small builders.
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value splat(Value scalar) {
-    return vector::BroadcastOp::create(b, loc, vec(scalar.getType()), scalar);
-  }
-  Value zeroVector(Type elem) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(vec(elem), b.getZeroAttr(elem)));
-  }
-  Value toF32(Value v);
-  SmallVector<Value> forLoop(Value lb, Value ub, Value step, ValueRange init,
-                             BodyFn body);
-  SmallVector<Value> ifThenElse(Value cond, TypeRange types,
-                                function_ref<SmallVector<Value>()> thenFn,
-                                function_ref<SmallVector<Value>()> elseFn);
-  /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
-  void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
-
-  // The algorithm.
-  Value emitRegion(Region &region, ValueRange args);
-  /// Emits `region` once for `width` lanes: `args` are vectors, values from
-  /// above are broadcast, param reads are done lane by lane.
-  Value emitRegionVector(Region &region, ValueRange args);
-  Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
-  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first, Value last);
-  /// The (head, query index) of packed row `row` of the work item.
-  std::pair<Value, Value> rowHeadQuery(Value row);
-  /// The class of the key tile [keyBegin, lastKey] for the item's rows
-  /// [firstRow, lastRow); with packed heads, over all heads of the group
-  /// (a superset of the tile's pairs, so the class stays sound).
-  Value emitTileClass(Value lastRow, Value keyBegin, Value lastKey);
-  void emitPackKeyTile(Value keyBegin, Value count);
-  /// Scores of the row block `rs` against keys [keyBegin, keyBegin + count)
-  /// as `numVectors` vectors per row: from the transposed key tile, or
-  /// (decode) as dot products over the keys as stored.
-  SmallVector<Value> emitRankOneScores(ArrayRef<Value> rs);
-  SmallVector<Value> emitDotScores(ArrayRef<Value> rs, Value keyBegin,
-                                   Value count);
-  /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
-  /// evaluating the mask when `withMask`.
-  void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
-  void emitFinalize();
-
-  // Work items.
-  /// Sets the item's batch, heads, rows [firstRow, endRow) from its index.
-  void emitWorkItem(Value item);
-  /// Fresh row state and the item's query rows packed in f32.
-  void emitStartItem();
-  /// Visits the item's key tiles [first, last) that are not empty.
-  void emitKeyTiles(Value first, Value last);
-  /// Decode's key splits: the row state of part `part` to its rows of
-  /// `parts` ([m, l, acc...] per row), and the parts of item `item` merged
-  /// back into the row state (weights exp(m_s - m)).
-  void emitStoreParts(Value part);
-  void emitCombineParts(Value item);
-
-  VariantOp variant;
-  FlashOp flash;
-  OpBuilder b;
-  Location loc;
-  int64_t tileQ, tileKv, width;
-  bool decode;
-  /// Query rows processed together (their buffers are padded to a multiple).
-  int64_t rowBlock = 4;
-  int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
-
-  // Kernel values.
-  Value q, k, v, out, lse, status;
-  Value headDim, valueDim, numKeys, scale;
-  // Per query row of the tile: running max, running sum, accumulator.
-  Value rowMax, rowSum, acc;
-  // Packed f32 copies: the query tile (scaled), the key tile transposed
-  // ([D, tile_kv], so that scores come out a vector of keys at a time), the
-  // value tile, and the weights of the row being accumulated.
-  Value qPack, kPack, vPack, weights;
-  // Decode: the scores of the row block against the key tile.
-  Value scoreBuf;
-  // Decode's key splits: their number (per call) and the parts they write.
-  Value splits, parts;
-  // Sizes of the item space.
-  Value group, headsPerBatch, rowsPerItem, numTiles, numKvTiles;
-  // The work item being generated: rows are packed rows, `packed` heads
-  // (from `headBase`) per query index (1 head for cpu_tiles).
-  Value batch, head, kvHead, headBase, packed, firstRow, endRow, numRows;
-  IRMapping outer; // the variant's params and hoisted constants
-};
-
-} // namespace
+using namespace mlir::attn::cpu;
 
 MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
                                      bool unitInnerStride) {
@@ -412,67 +297,6 @@ SmallVector<Value> KernelGenerator::emitRankOneScores(ArrayRef<Value> rs) {
     }
     return next;
   });
-}
-
-/// One key at a time: the rows' dot products with it over the head dim,
-/// reduced and stored to its column of scoreBuf. Columns past `count` keep
-/// stale values, which the caller's `keep` drops.
-SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
-                                                  Value keyBegin, Value count) {
-  Type f32Type = b.getF32Type();
-  Type elem = flash.getQuery().getType().getElementType();
-  Value zerosF32 = zeroVector(f32Type);
-  Value pass = zeroVector(elem);
-  Value lastKey = arith::SubIOp::create(b, loc, numKeys, index(1));
-  Value lastValueColumn = arith::SubIOp::create(b, loc, valueDim, index(1));
-  forLoop(index(0), count, index(1), {}, [&](Value c, ValueRange) {
-    Value key = arith::AddIOp::create(b, loc, keyBegin, c);
-    Value keyAhead = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, key, index(kPrefetchKeys)),
-        lastKey);
-    SmallVector<Value> init(rowBlock, zerosF32);
-    SmallVector<Value> dots = forLoop(
-        index(0), headDim, index(width), init, [&](Value d, ValueRange accs) {
-          Value remaining = arith::SubIOp::create(b, loc, headDim, d);
-          Value mask = vector::CreateMaskOp::create(
-              b, loc, VectorType::get({width}, b.getI1Type()),
-              ValueRange{remaining});
-          Value kd = toF32(vector::MaskedLoadOp::create(
-              b, loc, vec(elem), k, ValueRange{batch, kvHead, key, d}, mask,
-              pass));
-          // One core streams K and V at a fraction of the memory's pace
-          // unless asked ahead: the key kPrefetchKeys on, and this key's
-          // value row for the accumulation after the tile's scores.
-          memref::PrefetchOp::create(b, loc, k,
-                                     ValueRange{batch, kvHead, keyAhead, d},
-                                     /*isWrite=*/false, /*localityHint=*/3,
-                                     /*isDataCache=*/true);
-          memref::PrefetchOp::create(
-              b, loc, v,
-              ValueRange{batch, kvHead, key,
-                         arith::MinUIOp::create(b, loc, d, lastValueColumn)},
-              /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rowBlock; ++i) {
-            Value qd = vector::MaskedLoadOp::create(
-                b, loc, vec(f32Type), qPack, ValueRange{rs[i], d}, mask, zerosF32);
-            next.push_back(vector::FMAOp::create(b, loc, qd, kd, accs[i]));
-          }
-          return next;
-        });
-    for (int64_t i = 0; i < rowBlock; ++i)
-      memref::StoreOp::create(
-          b, loc,
-          vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, dots[i]),
-          scoreBuf, ValueRange{index(i), c});
-    return SmallVector<Value>{};
-  });
-  SmallVector<Value> scores;
-  for (int64_t i = 0; i < rowBlock; ++i)
-    for (int64_t j = 0; j < tileKv / width; ++j)
-      scores.push_back(vector::LoadOp::create(b, loc, vec(f32Type), scoreBuf,
-                                              ValueRange{index(i), index(j * width)}));
-  return scores;
 }
 
 /// Packs the key tile transposed and the value tile, in f32, padding keys
@@ -819,87 +643,6 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
               [&] { return SmallVector<Value>{}; });
           return SmallVector<Value>{};
         });
-    return SmallVector<Value>{};
-  });
-}
-
-void KernelGenerator::emitStoreParts(Value part) {
-  Value zerosF32 = zeroVector(b.getF32Type());
-  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    Value row = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, part, index(tileQ)), r);
-    memref::StoreOp::create(
-        b, loc, memref::LoadOp::create(b, loc, rowMax, ValueRange{r}), parts,
-        ValueRange{row, index(0)});
-    memref::StoreOp::create(
-        b, loc, memref::LoadOp::create(b, loc, rowSum, ValueRange{r}), parts,
-        ValueRange{row, index(1)});
-    vectorLoop(valueDim, [&](Value d, Value mask) {
-      Value a = vector::MaskedLoadOp::create(b, loc, vec(b.getF32Type()), acc,
-                                             ValueRange{r, d}, mask, zerosF32);
-      vector::MaskedStoreOp::create(
-          b, loc, parts,
-          ValueRange{row, arith::AddIOp::create(b, loc, d, index(2))}, mask, a);
-    });
-    return SmallVector<Value>{};
-  });
-}
-
-void KernelGenerator::emitCombineParts(Value item) {
-  Type f32Type = b.getF32Type();
-  bool softmax = flash.getNormalizer() == NormalizerKind::Softmax;
-  Value negInf = f32(-std::numeric_limits<double>::infinity());
-  Value zerosF32 = zeroVector(f32Type);
-  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    auto partRow = [&](Value split) -> Value {
-      Value part = arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, item, splits), split);
-      return arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, part, index(tileQ)), r);
-    };
-    auto field = [&](Value split, int64_t column) -> Value {
-      return memref::LoadOp::create(b, loc, parts,
-                                    ValueRange{partRow(split), index(column)});
-    };
-    // Softmax parts are scaled by exp(m_s - m); other normalizers add up.
-    Value m = negInf, safeM = f32(0.0);
-    if (softmax) {
-      m = forLoop(index(0), splits, index(1), {negInf},
-                  [&](Value sp, ValueRange args) {
-                    return SmallVector<Value>{arith::MaximumFOp::create(
-                        b, loc, args[0], field(sp, 0))};
-                  })[0];
-      Value finite =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, m, negInf);
-      safeM = arith::SelectOp::create(b, loc, finite, m, safeM);
-    }
-    auto weight = [&](Value sp) -> Value {
-      if (!softmax)
-        return f32(1.0);
-      return math::ExpOp::create(
-          b, loc, arith::SubFOp::create(b, loc, field(sp, 0), safeM));
-    };
-    Value l = forLoop(index(0), splits, index(1), {f32(0.0)},
-                      [&](Value sp, ValueRange args) {
-                        return SmallVector<Value>{arith::AddFOp::create(
-                            b, loc, args[0],
-                            arith::MulFOp::create(b, loc, field(sp, 1),
-                                                  weight(sp)))};
-                      })[0];
-    memref::StoreOp::create(b, loc, m, rowMax, ValueRange{r});
-    memref::StoreOp::create(b, loc, l, rowSum, ValueRange{r});
-    vectorLoop(valueDim, [&](Value d, Value mask) {
-      Value column = arith::AddIOp::create(b, loc, d, index(2));
-      Value sum = forLoop(
-          index(0), splits, index(1), {zerosF32}, [&](Value sp, ValueRange args) {
-            Value a = vector::MaskedLoadOp::create(
-                b, loc, vec(f32Type), parts, ValueRange{partRow(sp), column},
-                mask, zerosF32);
-            return SmallVector<Value>{
-                vector::FMAOp::create(b, loc, splat(weight(sp)), a, args[0])};
-          })[0];
-      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask, sum);
-    });
     return SmallVector<Value>{};
   });
 }
