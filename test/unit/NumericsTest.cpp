@@ -161,4 +161,13 @@ TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
   checkAll(compiler, "minus_inf",
            "attention minus_inf() { score = q_idx > 3 ? -1.0 / 0.0 : score }",
            DType::F32, "cpu_decode");
+  // Normalizers whose key splits add up rather than rescale.
+  checkAll(compiler, "relu_f16",
+           "attention relu_f16() { normalize = relu(score / 2.0 - 0.1) mask = "
+           "causal() }",
+           DType::F16, "cpu_decode");
+  checkAll(compiler, "plain_sum",
+           "attention plain_sum() { normalize = none(score) mask = kv_idx % 3 "
+           "!= 1 }",
+           DType::F32, "cpu_decode");
 }
