@@ -26,9 +26,13 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
       `split_kv`: the most a call may use, the launcher picks per call);
     - `vector_width`: f32 lanes of the CPU kernel's vectors (0 on GPUs).
 
+    `cpu_decode` counts `tile_q` in packed rows: the H / Hkv query heads of
+    one kv head times the queries.
+
     ```mlir
     #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 64, warps = 4, stages = 2>
     #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 16>
+    #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, vector_width = 16>
     #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>
     ```
   }];
@@ -47,7 +51,10 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    bool isGPU() const { return getFamily() != KernelFamily::CpuTiles; }
+    bool isGPU() const {
+      return getFamily() != KernelFamily::CpuTiles &&
+             getFamily() != KernelFamily::CpuDecode;
+    }
   }];
 }
 

@@ -70,7 +70,11 @@ def Attn_KernelFamily : I32EnumAttr<"KernelFamily",
       I32EnumAttrCase<"Sm80Mma", 1, "sm80_mma">,
       // Decode: the mma.sync templates with the key range split across
       // CTAs (up to `splits`, chosen per call) and a combine kernel.
-      I32EnumAttrCase<"SplitKv", 2, "split_kv">
+      I32EnumAttrCase<"SplitKv", 2, "split_kv">,
+      // CPU decode: a tile's rows are the queries of the query heads that
+      // share a kv head (K/V read once per kv head), scores as dot products
+      // over untransposed keys (no per-tile packing).
+      I32EnumAttrCase<"CpuDecode", 3, "cpu_decode">
     ]> {
   let cppNamespace = "::mlir::attn";
 }

@@ -91,7 +91,9 @@ struct CompileOptions {
 
   /// The schedule (`#attn.schedule`): every field the target chooses when
   /// 0 (empty), and is forced otherwise, for comparisons and sweeps.
-  std::string kernelFamily;       // cpu_tiles; GPUs: sm80_mma, split_kv (decode)
+  std::string kernelFamily;       // CPU: cpu_tiles, cpu_decode (decode: heads
+                                  // of a kv head packed); GPUs: sm80_mma,
+                                  // split_kv (decode)
   int64_t tileQ = 0;              // query rows per tile
   int64_t tileKv = 0;             // keys per tile
   int64_t vectorWidth = 0;        // CPU: f32 lanes, 4, 8 or 16

@@ -14,14 +14,17 @@ def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
     variant's regions inlined. The kernel processes the work items
     [begin, end) of the (batch, head, query-tile) space; the runtime splits
     that space across threads. Its arguments, in order: q, k, v, out, lse
-    (softmax only), the params (tensors as memrefs, scalars as values), a
-    one-element i32 status buffer (set to 1 + the param's index when a param
-    read is out of bounds), begin and end.
+    (softmax only), for `cpu_decode` the key splits' parts (f32 [rows,
+    Dv + 2]) and their number, the params (tensors as memrefs, scalars as
+    values), a one-element i32 status buffer (set to 1 + the param's index
+    when a param read is out of bounds), begin and end.
 
     The normaliser runs online: a running max and sum per query row for
     softmax, so that no row of scores is ever stored. The tiles and the
-    vector width come from the flash op's `cpu_tiles` schedule
-    (attn-select-schedule); a work item is one query tile.
+    vector width come from the flash op's `cpu_tiles` or `cpu_decode`
+    schedule (attn-select-schedule); a work item is one query tile, or for
+    `cpu_decode` one key split of a tile of the packed rows of a kv head's
+    query heads (then a merge of an item's splits; see cpu_run.h).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",

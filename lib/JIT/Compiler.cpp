@@ -39,7 +39,7 @@ using namespace attnc;
 /// Changes whenever generated code may change for the same input (keys
 /// also hold the target's code version, e.g. a hash of the CUDA templates,
 /// so that edits to those need no bump).
-constexpr const char *kCompilerVersion = "attnc-9";
+constexpr const char *kCompilerVersion = "attnc-11";
 
 /// The disk cache: one object file per kernel, behind a header that lets a
 /// damaged or truncated entry be told from a good one.
@@ -264,7 +264,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   llvm::Expected<KernelSignature> signature = readKernelSignature(module);
   if (!signature)
     return signature.takeError();
-  impl->tileQ = signature->tileQ;
+  impl->cpuSchedule = {signature->tileQ, signature->tileKv,
+                       signature->maxSplits, signature->packsHeads};
 
   // The scheduled IR in generic form says everything about the kernel.
   std::string key;

@@ -102,21 +102,31 @@ struct KernelTensor {
 
 /// One thread's argument list for the packed entry: its begin, end and
 /// status differ from the others'. Not movable: `packed` points into it.
+/// cpu_decode kernels take the key splits' parts and their number after
+/// the tensors.
 struct WorkerArgs {
   std::vector<MemRefDescriptor> tensors, params;
   std::vector<ScalarStorage> scalars;
+  std::optional<MemRefDescriptor> parts;
+  int64_t splits;
   MemRefDescriptor status;
   int64_t begin = 0, end = 0;
   std::vector<void *> packed;
 
   WorkerArgs(const Kernel::Impl &k, std::vector<MemRefDescriptor> tensors,
              std::vector<MemRefDescriptor> params,
-             std::vector<ScalarStorage> scalars, int32_t *statusSlot)
+             std::vector<ScalarStorage> scalars,
+             std::optional<MemRefDescriptor> parts, int64_t splits,
+             int32_t *statusSlot)
       : tensors(std::move(tensors)), params(std::move(params)),
-        scalars(std::move(scalars)),
+        scalars(std::move(scalars)), parts(parts), splits(splits),
         status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
     for (MemRefDescriptor &d : this->tensors)
       d.pack(packed);
+    if (this->parts) {
+      this->parts->pack(packed);
+      packed.push_back(&this->splits);
+    }
     size_t tensorParam = 0, scalarParam = 0;
     for (const ParamInfo &p : k.params) {
       if (p.isTensor)
@@ -303,14 +313,29 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   if (lse)
     tensors.emplace_back(lse->view);
 
-  int64_t items = attnc_cpu_work_items(B, H, N, k.tileQ);
-  int threads = attnc_cpu_thread_count(args.threads, items);
+  // cpu_decode with fewer items than threads splits the keys: parts first,
+  // then a round that merges them.
+  const attnc_cpu_schedule &schedule = k.cpuSchedule;
+  int64_t items = attnc_cpu_work_items(&schedule, B, H, Hkv, N);
+  int64_t splits = attnc_cpu_splits(
+      &schedule, items, M, attnc_cpu_thread_count(args.threads, INT64_MAX));
+  int64_t partItems = items * splits;
+  int threads = attnc_cpu_thread_count(args.threads, partItems);
+  std::vector<float> partsStorage(
+      attnc_cpu_part_rows(&schedule, items, splits) * (Dv + 2));
+  std::optional<MemRefDescriptor> parts;
+  if (schedule.packs_heads)
+    parts.emplace(TensorView::contiguous(
+        partsStorage.data(), DType::F32,
+        {attnc_cpu_part_rows(&schedule, items, splits), Dv + 2}));
   std::vector<int32_t> status(threads, 0);
   Work work{k.entry, {}};
   for (int t = 0; t < threads; ++t)
     work.workers.push_back(std::make_unique<WorkerArgs>(
-        k, tensors, paramTensors, paramScalars, &status[t]));
-  attnc_cpu_run(items, threads, runItems, &work);
+        k, tensors, paramTensors, paramScalars, parts, splits, &status[t]));
+  attnc_cpu_run(0, partItems, threads, runItems, &work);
+  if (splits > 1)
+    attnc_cpu_run(partItems, partItems + items, threads, runItems, &work);
 
   out.release(true);
   if (lse)

@@ -6,6 +6,7 @@
 #include "Conversion/AttnToCUDA/AttnToCUDA.h"
 #include "Pipeline/Pipeline.h"
 #include "attnc/attnc.h"
+#include "attnc/cpu_run.h"
 
 #include "llvm/ADT/APFloat.h"
 
@@ -26,7 +27,9 @@ struct Kernel::Impl {
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
-  int64_t tileQ = 64; // CPU: query rows per work item (the schedule's)
+  /// CPU: how the work is cut (the schedule's tiles; cpu_decode packs the
+  /// heads of a kv head and may split the keys).
+  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0};
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 

@@ -34,8 +34,13 @@ llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module
   sig.name = variant.getSymName().str();
   sig.elemCType = cTypeOf(flash.getQuery().getType().getElementType());
   sig.hasLse = flash.returnsLse();
-  if (mlir::attn::ScheduleAttr schedule = flash.getScheduleAttr())
+  if (mlir::attn::ScheduleAttr schedule = flash.getScheduleAttr()) {
     sig.tileQ = schedule.getTileQ();
+    sig.tileKv = schedule.getTileKv();
+    sig.packsHeads =
+        schedule.getFamily() == mlir::attn::KernelFamily::CpuDecode;
+    sig.maxSplits = sig.packsHeads ? schedule.getSplits() : 1;
+  }
   sig.headDim = flash.getQuery().getType().getDimSize(3);
   sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
   for (mlir::BlockArgument param : variant.getParams()) {
@@ -98,7 +103,8 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "  " << args << " *a = (" << args << " *)context;\n"
      << "  attnc_memref1 status = attnc_cpu_call_status(&a->call, thread);\n"
      << "  " << entry << "(&a->call.q, &a->call.k, &a->call.v, &a->call.out"
-     << (sig.hasLse ? ", &a->call.lse" : "");
+     << (sig.hasLse ? ", &a->call.lse" : "")
+     << (sig.packsHeads ? ", &a->call.parts, a->call.splits" : "");
   for (const KernelSignature::Param &p : sig.params)
     os << ", a->" << p.name;
   os << ", &status, begin, end);\n}\n\n"
@@ -107,17 +113,24 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << (sig.hasLse ? ", attnc_memref3 *lse" : "");
   printParamDecls(os, sig);
   os << ", int threads) {\n"
+     << "  static const attnc_cpu_schedule schedule = {" << sig.tileQ << ", "
+     << sig.tileKv << ", " << sig.maxSplits << ", " << int(sig.packsHeads)
+     << "};\n"
      << "  " << args << " a;\n"
+     << "  int64_t parts;\n"
      << "  int rc = attnc_cpu_call_begin(&a.call, q, k, v, out, "
      << (sig.hasLse ? "lse, 1" : "0, 0") << ", sizeof(" << sig.elemCType
      << "), " << std::max<int64_t>(sig.headDim, 0) << ", "
-     << std::max<int64_t>(sig.valueHeadDim, 0) << ", "
-     << sig.tileQ << ", threads);\n"
+     << std::max<int64_t>(sig.valueHeadDim, 0) << ", &schedule, threads);\n"
      << "  if (rc)\n    return rc;\n";
   for (const KernelSignature::Param &p : sig.params)
     os << "  a." << p.name << " = " << p.name << ";\n";
-  os << "  attnc_cpu_run(a.call.items, a.call.threads, " << sig.name
+  os << "  parts = a.call.items * a.call.splits;\n"
+     << "  attnc_cpu_run(0, parts, a.call.threads, " << sig.name
      << "_run_items, &a);\n"
+     << "  if (a.call.merges)\n"
+     << "    attnc_cpu_run(parts, parts + a.call.merges, a.call.threads, "
+     << sig.name << "_run_items, &a);\n"
      << "  return attnc_cpu_call_end(&a.call);\n}\n\n";
 }
 
@@ -163,6 +176,16 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
        << " and Dv = " << sig.valueHeadDim
        << ",\n   q, k or v rows not 16-byte aligned or out rows not 4-byte aligned,\n"
        << "   a non-unit innermost stride)";
+  else if (sig.packsHeads)
+    os << "The kernel computes work items "
+       << "[begin, end) of\n   I = B * Hkv * ceil(H / Hkv * N / " << sig.tileQ
+       << ") (batch, kv head, " << sig.tileQ << " rows of the\n"
+       << "   queries of the heads that share the kv head), each cut into "
+       << "`splits` key\n   ranges: items [0, I * splits); with splits > 1 "
+       << "they write parts\n   ([I * splits * " << sig.tileQ
+       << ", Dv + 2] floats), which items [I * splits, I * (splits +\n"
+       << "   1)) merge once every part is done; disjoint ranges of one round "
+       << "may run\n   on different threads at once";
   else
     os << "The kernel computes work items "
        << "[begin, end) of\n   B * H * ceil(N / " << sig.tileQ
@@ -177,6 +200,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
      << "attnc_memref4 *v, attnc_memref4 *out";
   if (sig.hasLse)
     os << ", attnc_memref3 *lse";
+  if (sig.packsHeads)
+    os << ", attnc_memref2 *parts /* float */, int64_t splits";
   printParamDecls(os, sig);
   os << ", attnc_memref1 *status /* int32_t */"
      << (gpu ? ", void *stream);\n\n" : ", int64_t begin, int64_t end);\n\n");

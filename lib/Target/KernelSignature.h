@@ -22,7 +22,9 @@ struct KernelSignature {
   std::string elemCType; // of q, k, v, out (uint16_t for f16/bf16 bits)
   std::vector<Param> params;
   bool hasLse = false;
-  int64_t tileQ = 64;
+  int64_t tileQ = 64, tileKv = 64;
+  bool packsHeads = false; // cpu_decode: tiles of the heads of a kv head...
+  int64_t maxSplits = 1;   // ...cut into up to this many key splits
   int64_t headDim = 0, valueHeadDim = 0; // D and Dv; dynamic: negative
 };
 

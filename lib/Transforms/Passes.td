@@ -47,6 +47,10 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
 
     - `cpu`: `cpu_tiles`, 64 x 64 tiles, the host's vector width (16 f32
       lanes with AVX-512, 8 with AVX2, 4 otherwise);
+    - `cpu_decode` (on `cpu`, when asked for: decode): the query heads that
+      share a kv head packed into one tile's rows (64 of them), 128-key
+      tiles, scores as dot products over the keys as stored, up to 16 key
+      splits (the runtime cuts the keys when items are fewer than threads);
     - `sm_XX` (80 and up): `sm80_mma`, the mma.sync templates, with the
       tiles of `defaultGPUTiles` (128 x 128 for head dim 64, 128 x 48 up to
       128, 64 x 64 beyond; 64-key tiles where a region gathers a param per
@@ -65,7 +69,7 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
            "The target: cpu or sm_XX">,
     Option<"family", "family", "std::string", /*default=*/"\"\"",
-           "The kernel family (cpu_tiles, sm80_mma, split_kv; empty: the target's)">,
+           "The kernel family (cpu_tiles, cpu_decode, sm80_mma, split_kv; empty: the target's)">,
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
            "Query rows per tile (0: the target's choice)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",

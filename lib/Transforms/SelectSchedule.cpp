@@ -45,7 +45,9 @@ struct AttnSelectSchedulePass
     KernelFamily kind = gpu ? KernelFamily::Sm80Mma : KernelFamily::CpuTiles;
     if (!family.empty()) {
       std::optional<KernelFamily> forced = symbolizeKernelFamily(family);
-      if (!forced || (*forced == KernelFamily::CpuTiles) == gpu) {
+      bool cpuFamily = forced && (*forced == KernelFamily::CpuTiles ||
+                                  *forced == KernelFamily::CpuDecode);
+      if (!forced || cpuFamily == gpu) {
         getOperation()->emitError("attn-select-schedule: kernel family '")
             << family << "' does not run on target '" << target << "'";
         return signalPassFailure();
@@ -55,10 +57,13 @@ struct AttnSelectSchedulePass
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
         return;
-      ScheduleAttr schedule = kind == KernelFamily::CpuTiles ? scheduleForCPU(flash)
-                              : kind == KernelFamily::SplitKv
-                                  ? scheduleForSplitKv(flash)
-                                  : scheduleForSm80(flash);
+      ScheduleAttr schedule;
+      switch (kind) {
+      case KernelFamily::CpuTiles: schedule = scheduleForCPU(flash); break;
+      case KernelFamily::CpuDecode: schedule = scheduleForCPUDecode(flash); break;
+      case KernelFamily::SplitKv: schedule = scheduleForSplitKv(flash); break;
+      case KernelFamily::Sm80Mma: schedule = scheduleForSm80(flash); break;
+      }
       if (!schedule)
         return signalPassFailure();
       flash.setScheduleAttr(schedule);
@@ -69,14 +74,29 @@ struct AttnSelectSchedulePass
   /// and reads each key tile once for 64 rows; a key tile of 64 is the
   /// granularity at which masks skip work.
   ScheduleAttr scheduleForCPU(FlashOp flash) {
+    return cpuSchedule(flash, KernelFamily::CpuTiles, 64, 64, /*maxSplits=*/1);
+  }
+
+  /// Decode: each key is read once per kv head and used by every packed row
+  /// (H / Hkv heads x N queries), so the kernel runs at the memory's pace;
+  /// 64 packed rows cover GQA 8 at N = 8 in one tile, and 128-key tiles
+  /// halve the per-tile softmax bookkeeping. With fewer items (B x Hkv x
+  /// tiles) than threads the runtime cuts the keys into up to 16 splits.
+  ScheduleAttr scheduleForCPUDecode(FlashOp flash) {
+    return cpuSchedule(flash, KernelFamily::CpuDecode, 64, 128,
+                       /*maxSplits=*/16);
+  }
+
+  /// A CPU family's schedule at its tiles, with the host's vector width.
+  ScheduleAttr cpuSchedule(FlashOp flash, KernelFamily family, int64_t q,
+                           int64_t kv, int64_t maxSplits) {
     // Forced fields out of range are reported at the flash op.
     auto errorAt = [&] { return flash.emitOpError(); };
-    return ScheduleAttr::getChecked(errorAt, &getContext(),
-                                    KernelFamily::CpuTiles,
-                             orChosen(tileQ, 64), orChosen(tileKv, 64),
-                             /*warps=*/int64_t(0), orChosen(stages, 1),
-                             orChosen(splits, 1),
-                             orChosen(vectorWidth, hostVectorWidth()));
+    return ScheduleAttr::getChecked(errorAt, &getContext(), family,
+                                    orChosen(tileQ, q), orChosen(tileKv, kv),
+                                    /*warps=*/int64_t(0), orChosen(stages, 1),
+                                    orChosen(splits, maxSplits),
+                                    orChosen(vectorWidth, hostVectorWidth()));
   }
 
   /// The mma.sync templates: defaultGPUTiles and defaultGPUWarps.

@@ -4,11 +4,16 @@
 // tiles, with N = 1, N = M = 1, N != M, GQA, non-contiguous strides and rows
 // whose keys are all masked; outputs are poisoned before every run and
 // compared with the float64 reference under the dtype's tolerance
-// (attnc::getTolerance).
+// (attnc::getTolerance). The decode family (cpu_decode) runs every example
+// at decode shapes: N = 1, 2, 4, 8 against more keys, GQA 1, 4 and 8, tiles
+// that split a kv head's packed rows mid-group, on 8 threads, so that items
+// fewer than threads split the keys.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Check/Check.h"
+
+#include "llvm/ADT/STLExtras.h"
 
 #include <catch2/catch.hpp>
 
@@ -43,22 +48,51 @@ std::string read(const std::filesystem::path &path) {
   return text.str();
 }
 
+// Decode: a few queries (times the heads of a kv head) against more keys.
+const Case kDecodeCases[] = {
+    {"decode N = 1, GQA 1", {2, 3, 3, 1, 300, 24, 24}, false},
+    {"decode N = 2, GQA 4", {1, 8, 2, 2, 257, 64, 64}, false},
+    {"decode N = 4, GQA 8, Dv != D", {1, 8, 1, 4, 131, 32, 16}, false},
+    {"decode N = 8, GQA 4, strided", {2, 4, 1, 8, 77, 20, 20}, true},
+    {"decode N = 1, GQA 8, M = 1", {1, 8, 1, 1, 1, 16, 16}, false},
+};
+
+/// True when a param is sized by N: document ids, one per position, are
+/// indexed by kv_idx too, so keys past N read out of bounds (as the
+/// reference says); such variants take only cases with M <= N.
+bool sizedByQueries(const Kernel &kernel) {
+  return llvm::any_of(kernel.getParams(), [](const ParamInfo &p) {
+    return llvm::is_contained(p.dims, "N");
+  });
+}
+
 void checkAll(Compiler &compiler, const std::string &name,
-              const std::string &source, DType dtype) {
+              const std::string &source, DType dtype,
+              const std::string &family = "") {
   CompileOptions options;
   options.dtype = dtype;
+  options.kernelFamily = family;
   // Small tiles: several work items, and empty, partial and full key tiles,
-  // even at these sizes.
-  options.tileQ = 8;
-  options.tileKv = 8;
+  // even at these sizes; for decode, 6 packed rows split a group of 4 or 8
+  // heads across tiles.
+  options.tileQ = family == "cpu_decode" ? 6 : 8;
+  options.tileKv = family == "cpu_decode" ? 16 : 8;
   llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, name);
   if (!kernel)
     FAIL(name << ": " << llvm::toString(kernel.takeError()));
-  for (const Case &c : kCases) {
+  std::vector<Case> cases(std::begin(kCases), std::end(kCases));
+  if (family == "cpu_decode")
+    cases.insert(cases.end(), std::begin(kDecodeCases), std::end(kDecodeCases));
+  for (const Case &c : cases) {
+    if (c.sizes.keys > c.sizes.queries && sizedByQueries(*kernel))
+      continue;
     CheckOptions check;
     check.sizes = c.sizes;
     check.strided = c.strided;
     check.seed = 11;
+    // More threads than decode's items: the keys split into parts that a
+    // second round merges.
+    check.threads = family == "cpu_decode" ? 8 : 0;
     llvm::Expected<CheckResult> result = checkKernel(*kernel, source, "", check);
     INFO(name << " " << toString(dtype) << " " << c.what);
     if (!result)
@@ -84,6 +118,20 @@ TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
   }
 }
 
+TEST_CASE("numerics: every example in the decode family, f32 and bf16",
+          "[numerics]") {
+  Compiler compiler;
+  for (const auto &entry : std::filesystem::directory_iterator(
+           std::string(ATTNC_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".attn")
+      continue;
+    std::string source = read(entry.path());
+    for (DType dtype : {DType::F32, DType::BF16})
+      checkAll(compiler, entry.path().filename().string(), source, dtype,
+               "cpu_decode");
+  }
+}
+
 TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
           "[numerics]") {
   Compiler compiler;
@@ -101,4 +149,25 @@ TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
            "attention relu_f16() { normalize = relu(score / 2.0 - 0.1) mask = "
            "causal() }",
            DType::F16);
+  // The same in the decode family, whose tiles mix heads; a mask by head
+  // empties whole heads of a group.
+  checkAll(compiler, "masked_rows",
+           "attention masked_rows() { mask = q_idx % 2 == 0 && q_idx < 5 && "
+           "kv_idx <= q_idx }",
+           DType::F32, "cpu_decode");
+  checkAll(compiler, "masked_heads",
+           "attention masked_heads() { mask = h % 3 != 1 && kv_idx <= q_idx }",
+           DType::F32, "cpu_decode");
+  checkAll(compiler, "minus_inf",
+           "attention minus_inf() { score = q_idx > 3 ? -1.0 / 0.0 : score }",
+           DType::F32, "cpu_decode");
+  // Normalizers whose key splits add up rather than rescale.
+  checkAll(compiler, "relu_f16",
+           "attention relu_f16() { normalize = relu(score / 2.0 - 0.1) mask = "
+           "causal() }",
+           DType::F16, "cpu_decode");
+  checkAll(compiler, "plain_sum",
+           "attention plain_sum() { normalize = none(score) mask = kv_idx % 3 "
+           "!= 1 }",
+           DType::F32, "cpu_decode");
 }

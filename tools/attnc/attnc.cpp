@@ -1,6 +1,7 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
 #include "Check/Check.h"
+#include "Check/CopyBandwidth.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Pipeline/Pipeline.h"
@@ -141,8 +142,9 @@ cl::opt<int64_t> runWarps("warps",
                            cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
-    cl::desc("The kernel family: cpu_tiles; sm80_mma or split_kv on GPUs "
-             "(default: split_kv for N <= 16, decode, else sm80_mma)"),
+    cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
+             "cpu_decode for N <= 16, decode, else cpu_tiles); sm80_mma or "
+             "split_kv on GPUs (default: split_kv for N <= 16, else sm80_mma)"),
     cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t> runStages("stages", cl::desc("GPU: K/V tiles in flight (default: the family's)"),
                            cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
@@ -338,9 +340,10 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.stages = runStages;
   options.splits = runSplits;
   options.kernelFamily = runFamily;
-  // Decode (a few queries against many keys) runs best split across the keys.
-  if (onGPU && options.kernelFamily.empty() && sizes.queries <= 16)
-    options.kernelFamily = "split_kv";
+  // Decode (a few queries against many keys) runs best split across the keys
+  // on GPUs, and with the heads of a kv head packed on the CPU.
+  if (options.kernelFamily.empty() && sizes.queries <= 16)
+    options.kernelFamily = onGPU ? "split_kv" : "cpu_decode";
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
@@ -411,6 +414,20 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
       outs() << format("bench: median %.3f ms over %d runs (kept pairs not "
                        "counted above 2^28 pairs)\n",
                        result->medianSeconds * 1e3, int(check.repeats));
+    // Decode is bound by reading the K/V cache: its bytes (all of them,
+    // skipped tiles included) per second, beside what memcpy reaches here.
+    double kvBytes = double(sizes.batch * sizes.kvHeads * sizes.keys) *
+                     double(sizes.headDim + sizes.valueDim) *
+                     double(attnc::getSizeInBytes(dtype));
+    double kvRate = kvBytes / result->medianSeconds;
+    outs() << format("bench: K/V read %.2f GB/s (%.1f MB of K and V)", kvRate * 1e-9,
+                     kvBytes * 1e-6);
+    if (!onGPU) {
+      double copyRate = attnc::measureCopyBandwidth(size_t(1) << 30, threads, 5);
+      outs() << format("; memcpy %.2f GB/s (1 GiB, %d thread(s)): %.0f%%",
+                       copyRate * 1e-9, threads, 100.0 * kvRate / copyRate);
+    }
+    outs() << "\n";
   }
   if (!runCheck && !runBench)
     outs() << "ran (use --check to compare with the reference, --bench to time)\n";

@@ -8,8 +8,17 @@
 // max and sum, rescale and accumulate the value row; then normalise, apply
 // the output_mod and store.
 //
+// Two families share it. `cpu_tiles` packs each key tile transposed, so
+// that scores come a vector of keys at a time from rank-1 updates: that
+// pays for itself over 64 query rows. `cpu_decode` (a few queries, many
+// keys) packs the query heads of one kv head into a tile's rows, so that
+// each key is read once for all of them, and reads keys and values as
+// stored: a dot product per key, no packing, which would cost more than
+// the math at a few rows.
+//
 //===----------------------------------------------------------------------===//
 
+#include "Conversion/AttnToCPU/KernelGenerator.h"
 #include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
@@ -30,86 +39,7 @@ std::string mlir::attn::getCPUKernelName(StringRef variantName) {
   return (variantName + "_kernel").str();
 }
 
-namespace {
-
-using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
-
-class KernelGenerator {
-public:
-  KernelGenerator(VariantOp variant, FlashOp flash, ScheduleAttr schedule)
-      : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
-        tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
-        width(schedule.getVectorWidth()) {
-    // Scores come a vector of keys at a time.
-    this->tileKv = std::max<int64_t>(
-        this->width, llvm::alignTo(this->tileKv, this->width));
-  }
-
-  LogicalResult generate();
-
-private:
-  // Types.
-  MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
-  VectorType vec(Type elem) { return VectorType::get({width}, elem); }
-
-  // Small builders.
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value splat(Value scalar) {
-    return vector::BroadcastOp::create(b, loc, vec(scalar.getType()), scalar);
-  }
-  Value zeroVector(Type elem) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(vec(elem), b.getZeroAttr(elem)));
-  }
-  Value toF32(Value v);
-  SmallVector<Value> forLoop(Value lb, Value ub, Value step, ValueRange init,
-                             BodyFn body);
-  SmallVector<Value> ifThenElse(Value cond, TypeRange types,
-                                function_ref<SmallVector<Value>()> thenFn,
-                                function_ref<SmallVector<Value>()> elseFn);
-  /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
-  void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
-
-  // The algorithm.
-  Value emitRegion(Region &region, ValueRange args);
-  /// Emits `region` once for `width` lanes: `args` are vectors, values from
-  /// above are broadcast, param reads are done lane by lane.
-  Value emitRegionVector(Region &region, ValueRange args);
-  Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
-  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first, Value last);
-  void emitPackKeyTile(Value keyBegin, Value count);
-  /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
-  /// evaluating the mask when `withMask`.
-  void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
-  void emitFinalize();
-
-  VariantOp variant;
-  FlashOp flash;
-  OpBuilder b;
-  Location loc;
-  int64_t tileQ, tileKv, width;
-  /// Query rows processed together (their buffers are padded to a multiple).
-  int64_t rowBlock = 4;
-  int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
-
-  // Kernel values.
-  Value q, k, v, out, lse, status;
-  Value headDim, valueDim, numKeys, scale;
-  // Per query row of the tile: running max, running sum, accumulator.
-  Value rowMax, rowSum, acc;
-  // Packed f32 copies: the query tile (scaled), the key tile transposed
-  // ([D, tile_kv], so that scores come out a vector of keys at a time), the
-  // value tile, and the weights of the row being accumulated.
-  Value qPack, kPack, vPack, weights;
-  // The work item being generated.
-  Value batch, head, kvHead, firstRow, numRows;
-  IRMapping outer; // the variant's params and hoisted constants
-};
-
-} // namespace
+using namespace mlir::attn::cpu;
 
 MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
                                      bool unitInnerStride) {
@@ -307,6 +237,68 @@ Value KernelGenerator::emitRegionVector(Region &region, ValueRange args) {
   return lanes(cast<YieldOp>(block.getTerminator()).getValue());
 }
 
+std::pair<Value, Value> KernelGenerator::rowHeadQuery(Value row) {
+  if (!decode)
+    return {head, row};
+  Value h = arith::AddIOp::create(b, loc, headBase,
+                                  arith::RemUIOp::create(b, loc, row, packed));
+  return {h, arith::DivUIOp::create(b, loc, row, packed)};
+}
+
+Value KernelGenerator::emitTileClass(Value lastRow, Value keyBegin,
+                                     Value lastKey) {
+  auto classValue = [&](TileClass c) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c)));
+  };
+  if (!flash.hasTileClass())
+    return classValue(TileClass::Partial);
+  Value lastPacked = arith::SubIOp::create(b, loc, lastRow, index(1));
+  if (!decode)
+    return emitRegion(flash.getTileClass(),
+                      {batch, head, firstRow, lastPacked, keyBegin, lastKey});
+  Value firstQ = arith::DivUIOp::create(b, loc, firstRow, packed);
+  Value lastQ = arith::DivUIOp::create(b, loc, lastPacked, packed);
+  Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  auto is = [&](Value cls, TileClass c) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, cls,
+                                 classValue(c));
+  };
+  SmallVector<Value> all = forLoop(
+      index(0), packed, index(1), {yes, yes}, [&](Value h, ValueRange args) {
+        Value cls = emitRegion(
+            flash.getTileClass(),
+            {batch, arith::AddIOp::create(b, loc, headBase, h), firstQ, lastQ,
+             keyBegin, lastKey});
+        return SmallVector<Value>{
+            arith::AndIOp::create(b, loc, args[0], is(cls, TileClass::Full)),
+            arith::AndIOp::create(b, loc, args[1], is(cls, TileClass::Empty))};
+      });
+  return arith::SelectOp::create(
+      b, loc, all[0], classValue(TileClass::Full),
+      arith::SelectOp::create(b, loc, all[1], classValue(TileClass::Empty),
+                              classValue(TileClass::Partial)));
+}
+
+SmallVector<Value> KernelGenerator::emitRankOneScores(ArrayRef<Value> rs) {
+  Type f32Type = b.getF32Type();
+  int64_t numVectors = tileKv / width;
+  SmallVector<Value> init(rowBlock * numVectors, zeroVector(f32Type));
+  return forLoop(index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
+    SmallVector<Value> keysT;
+    for (int64_t j = 0; j < numVectors; ++j)
+      keysT.push_back(vector::LoadOp::create(b, loc, vec(f32Type), kPack,
+                                             ValueRange{d, index(j * width)}));
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < rowBlock; ++i) {
+      Value qd = splat(memref::LoadOp::create(b, loc, qPack, ValueRange{rs[i], d}));
+      for (int64_t j = 0; j < numVectors; ++j)
+        next.push_back(vector::FMAOp::create(b, loc, qd, keysT[j],
+                                             accs[i * numVectors + j]));
+    }
+    return next;
+  });
+}
+
 /// Packs the key tile transposed and the value tile, in f32, padding keys
 /// past the end with zeros.
 void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
@@ -345,7 +337,8 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Value zero = f32(0.0), one = f32(1.0);
   Value zerosF32 = zeroVector(f32Type);
   Value count = arith::SubIOp::create(b, loc, keyEnd, keyBegin);
-  emitPackKeyTile(keyBegin, count);
+  if (!decode)
+    emitPackKeyTile(keyBegin, count);
 
   int64_t numVectors = tileKv / width;
   SmallVector<int64_t> iotaValues(width);
@@ -363,35 +356,21 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   // last row and are never stored.
   forLoop(index(0), numBlocks, index(1), {}, [&](Value blk, ValueRange) {
     Value r0 = arith::MulIOp::create(b, loc, blk, index(rowBlock));
-    SmallVector<Value> rs, rows, ms, ls;
+    SmallVector<Value> rs, heads, rows, ms, ls;
     for (int64_t i = 0; i < rowBlock; ++i) {
       Value r = arith::AddIOp::create(b, loc, r0, index(i));
       rs.push_back(r);
-      rows.push_back(arith::MinUIOp::create(
+      auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
           b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastRow));
+      heads.push_back(h);
+      rows.push_back(row);
       ms.push_back(memref::LoadOp::create(b, loc, rowMax, ValueRange{r}));
       ls.push_back(memref::LoadOp::create(b, loc, rowSum, ValueRange{r}));
     }
 
-    // Scores of the rows against the whole key tile: rank-1 updates, one
-    // head dim at a time.
-    SmallVector<Value> init(rowBlock * numVectors, zerosF32);
-    SmallVector<Value> scores =
-        forLoop(index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
-          SmallVector<Value> keysT;
-          for (int64_t j = 0; j < numVectors; ++j)
-            keysT.push_back(vector::LoadOp::create(b, loc, vec(f32Type), kPack,
-                                                   ValueRange{d, index(j * width)}));
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rowBlock; ++i) {
-            Value qd =
-                splat(memref::LoadOp::create(b, loc, qPack, ValueRange{rs[i], d}));
-            for (int64_t j = 0; j < numVectors; ++j)
-              next.push_back(vector::FMAOp::create(b, loc, qd, keysT[j],
-                                                   accs[i * numVectors + j]));
-          }
-          return next;
-        });
+    // Scores of the rows against the whole key tile.
+    SmallVector<Value> scores = decode ? emitDotScores(rs, keyBegin, count)
+                                       : emitRankOneScores(rs);
 
     SmallVector<Value> corrs, newMs, newLs;
     for (int64_t i = 0; i < rowBlock; ++i) {
@@ -406,7 +385,7 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         // bounds for them, and `keep` drops them.
         Value lastKey = splat(arith::SubIOp::create(b, loc, keyEnd, index(1)));
         Value clamped = arith::MinUIOp::create(b, loc, keys, lastKey);
-        SmallVector<Value> idx = {splat(batch), splat(head), splat(rows[i]),
+        SmallVector<Value> idx = {splat(batch), splat(heads[i]), splat(rows[i]),
                                   clamped};
         Value s = scores[i * numVectors + j];
         if (flash.hasScoreMod())
@@ -494,12 +473,20 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
             a = arith::MulFOp::create(b, loc, a, splat(corrs[i]));
           accs.push_back(a);
         }
+      // Decode reads the values as stored; keys past `count` are not read.
+      Type elem = flash.getValue().getType().getElementType();
+      auto valueAt = [&](Value c, Value start, Value mask) -> Value {
+        if (!decode)
+          return vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
+                                              ValueRange{c, start}, mask, zerosF32);
+        Value key = arith::AddIOp::create(b, loc, keyBegin, c);
+        return toF32(vector::MaskedLoadOp::create(
+            b, loc, vec(elem), v, ValueRange{batch, kvHead, key, start}, mask,
+            zeroVector(elem)));
+      };
       SmallVector<Value> result =
           forLoop(index(0), count, index(1), accs, [&](Value c, ValueRange args) {
-            Value v0 = vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
-                                                    ValueRange{c, d}, mask0, zerosF32);
-            Value v1 = vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
-                                                    ValueRange{c, d1}, mask1, zerosF32);
+            Value v0 = valueAt(c, d, mask0), v1 = valueAt(c, d1, mask1);
             SmallVector<Value> next;
             for (int64_t i = 0; i < rowBlock; ++i) {
               Value p = splat(
@@ -536,7 +523,8 @@ void KernelGenerator::emitFinalize() {
     return elem.isF32() ? x : Value(arith::TruncFOp::create(b, loc, target, x));
   };
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    Value row = arith::AddIOp::create(b, loc, firstRow, r);
+    auto [h, row] =
+        rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
     Value inv = one;
     if (flash.getNormalizer() == NormalizerKind::Softmax) {
       Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
@@ -549,16 +537,16 @@ void KernelGenerator::emitFinalize() {
         Value value =
             arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
         value = arith::SelectOp::create(b, loc, positive, value, negInf);
-        memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, head, row});
+        memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, h, row});
       }
     }
     if (flash.hasOutputMod()) {
       forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
         Value o = arith::MulFOp::create(
             b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{r, d}), inv);
-        o = emitRegion(flash.getOutputMod(), {o, batch, head, row, d});
+        o = emitRegion(flash.getOutputMod(), {o, batch, h, row, d});
         memref::StoreOp::create(b, loc, fromF32(o), out,
-                                ValueRange{batch, head, row, d});
+                                ValueRange{batch, h, row, d});
         return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
@@ -568,9 +556,93 @@ void KernelGenerator::emitFinalize() {
       Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
                                              ValueRange{r, d}, mask, zerosF32);
       a = arith::MulFOp::create(b, loc, a, invV);
-      vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, head, row, d},
+      vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, h, row, d},
                                     mask, fromF32(a));
     });
+    return SmallVector<Value>{};
+  });
+}
+
+void KernelGenerator::emitWorkItem(Value item) {
+  Value qTile = arith::RemUIOp::create(b, loc, item, numTiles);
+  Value batchHead = arith::DivUIOp::create(b, loc, item, numTiles);
+  Value headSlot = arith::RemUIOp::create(b, loc, batchHead, headsPerBatch);
+  batch = arith::DivUIOp::create(b, loc, batchHead, headsPerBatch);
+  if (decode) {
+    kvHead = headSlot;
+    headBase = arith::MulIOp::create(b, loc, kvHead, group);
+  } else {
+    head = headBase = headSlot;
+    kvHead = arith::DivUIOp::create(b, loc, head, group);
+  }
+  firstRow = arith::MulIOp::create(b, loc, qTile, index(tileQ));
+  endRow = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, firstRow, index(tileQ)),
+      rowsPerItem);
+  numRows = arith::SubIOp::create(b, loc, endRow, firstRow);
+}
+
+void KernelGenerator::emitStartItem() {
+  // Padding rows repeat the tile's last row.
+  Type f32Type = b.getF32Type();
+  Value zerosF32 = zeroVector(f32Type);
+  Type elem = flash.getQuery().getType().getElementType();
+  Value scaleV = splat(scale);
+  Value lastValid = arith::SubIOp::create(b, loc, endRow, index(1));
+  forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
+    auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
+    vectorLoop(headDim, [&](Value d, Value mask) {
+      Value x = toF32(vector::MaskedLoadOp::create(
+          b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
+          zeroVector(elem)));
+      vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
+                                    arith::MulFOp::create(b, loc, x, scaleV));
+    });
+    memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
+                            rowMax, ValueRange{r});
+    memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                    zerosF32);
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+void KernelGenerator::emitKeyTiles(Value first, Value last) {
+  // Empty tiles are skipped, full ones evaluate no mask.
+  forLoop(first, last, index(1), {}, [&](Value kt, ValueRange) {
+    Value keyBegin = arith::MulIOp::create(b, loc, kt, index(tileKv));
+    Value keyEnd = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)), numKeys);
+    if (!flash.hasMask()) {
+      emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+      return SmallVector<Value>{};
+    }
+    Value cls = emitTileClass(endRow, keyBegin,
+                              arith::SubIOp::create(b, loc, keyEnd, index(1)));
+    auto classIs = [&](TileClass c) {
+      return arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, cls,
+          arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
+    };
+    ifThenElse(
+        classIs(TileClass::Full), {},
+        [&] {
+          emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
+          return SmallVector<Value>{};
+        },
+        [&] {
+          ifThenElse(
+              classIs(TileClass::Partial), {},
+              [&] {
+                emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
+                return SmallVector<Value>{};
+              },
+              [&] { return SmallVector<Value>{}; });
+          return SmallVector<Value>{};
+        });
     return SmallVector<Value>{};
   });
 }
@@ -582,6 +654,10 @@ LogicalResult KernelGenerator::generate() {
                                 rowMajor(4, elem, true), rowMajor(4, elem, true)};
   if (flash.returnsLse())
     argTypes.push_back(rowMajor(3, b.getF32Type(), true));
+  if (decode) {
+    argTypes.push_back(rowMajor(2, b.getF32Type(), true)); // parts
+    argTypes.push_back(b.getIndexType());                  // splits
+  }
   for (BlockArgument param : variant.getParams()) {
     if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
       argTypes.push_back(rowMajor(tensor.getRank(), tensor.getElementType(), false));
@@ -609,6 +685,10 @@ LogicalResult KernelGenerator::generate() {
   out = entry->getArgument(next++);
   if (flash.returnsLse())
     lse = entry->getArgument(next++);
+  if (decode) {
+    parts = entry->getArgument(next++);
+    splits = entry->getArgument(next++);
+  }
   for (BlockArgument param : variant.getParams())
     outer.map(param, entry->getArgument(next++));
   status = entry->getArgument(next++);
@@ -631,9 +711,13 @@ LogicalResult KernelGenerator::generate() {
   Value kvHeads = memref::DimOp::create(b, loc, k, 1);
   numKeys = memref::DimOp::create(b, loc, k, 2);
   valueDim = memref::DimOp::create(b, loc, v, 3);
-  Value group = arith::DivUIOp::create(b, loc, heads, kvHeads);
-  Value tile = index(tileQ);
-  Value numTiles = arith::CeilDivUIOp::create(b, loc, queries, tile);
+  group = arith::DivUIOp::create(b, loc, heads, kvHeads);
+  // Decode's items are (batch, kv head, tile of group x N packed rows).
+  packed = decode ? group : index(1);
+  rowsPerItem =
+      decode ? Value(arith::MulIOp::create(b, loc, group, queries)) : queries;
+  headsPerBatch = decode ? kvHeads : heads;
+  numTiles = arith::CeilDivUIOp::create(b, loc, rowsPerItem, index(tileQ));
   if (auto s = flash.getScale()) {
     scale = f32(s->convertToDouble());
   } else {
@@ -654,97 +738,78 @@ LogicalResult KernelGenerator::generate() {
   qPack = memref::AllocaOp::create(
       b, loc, MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
       ValueRange{headDim});
-  kPack = memref::AllocaOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
-      ValueRange{headDim});
-  vPack = memref::AllocaOp::create(
-      b, loc, MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
-      ValueRange{valueDim});
+  if (decode) {
+    scoreBuf = memref::AllocaOp::create(
+        b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
+  } else {
+    kPack = memref::AllocaOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
+        ValueRange{headDim});
+    vPack = memref::AllocaOp::create(
+        b, loc, MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
+        ValueRange{valueDim});
+  }
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
-  Value kvTile = index(tileKv);
-  Value numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, kvTile);
+  numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, index(tileKv));
 
+  if (!decode) {
+    forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
+      emitWorkItem(work);
+      emitStartItem();
+      emitKeyTiles(index(0), numKvTiles);
+      emitFinalize();
+      return SmallVector<Value>{};
+    });
+    func::ReturnOp::create(b, loc);
+    return success();
+  }
+
+  // Decode: items [0, items * splits) are parts, each over a range of the
+  // key tiles; with splits > 1, items [items * splits, items * (splits + 1))
+  // merge an item's parts (the runtime runs them after every part).
+  Value batches = memref::DimOp::create(b, loc, q, 0);
+  Value items = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batches, headsPerBatch), numTiles);
+  Value partItems = arith::MulIOp::create(b, loc, items, splits);
+  Value tilesPerPart = arith::CeilDivUIOp::create(b, loc, numKvTiles, splits);
   forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
-    Value qTile = arith::RemUIOp::create(b, loc, work, numTiles);
-    Value batchHead = arith::DivUIOp::create(b, loc, work, numTiles);
-    head = arith::RemUIOp::create(b, loc, batchHead, heads);
-    batch = arith::DivUIOp::create(b, loc, batchHead, heads);
-    kvHead = arith::DivUIOp::create(b, loc, head, group);
-    firstRow = arith::MulIOp::create(b, loc, qTile, tile);
-    Value lastRow = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, firstRow, tile), queries);
-    numRows = arith::SubIOp::create(b, loc, lastRow, firstRow);
-
-    // Fresh row state, and the query tile packed in f32 with the scale in;
-    // padding rows repeat the tile's last row.
-    Value zerosF32 = zeroVector(f32Type);
-    Type elem = flash.getQuery().getType().getElementType();
-    Value scaleV = splat(scale);
-    Value lastValid = arith::SubIOp::create(b, loc, lastRow, index(1));
-    forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
-      Value row = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid);
-      vectorLoop(headDim, [&](Value d, Value mask) {
-        Value x = toF32(vector::MaskedLoadOp::create(
-            b, loc, vec(elem), q, ValueRange{batch, head, row, d}, mask,
-            zeroVector(elem)));
-        vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
-                                      arith::MulFOp::create(b, loc, x, scaleV));
-      });
-      memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
-                              rowMax, ValueRange{r});
-      memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
-      vectorLoop(valueDim, [&](Value d, Value mask) {
-        vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
-                                      zerosF32);
-      });
-      return SmallVector<Value>{};
-    });
-
-    // Key tiles: empty ones are skipped, full ones evaluate no mask.
-    forLoop(index(0), numKvTiles, index(1), {}, [&](Value kt, ValueRange) {
-      Value keyBegin = arith::MulIOp::create(b, loc, kt, kvTile);
-      Value keyEnd = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, keyBegin, kvTile), numKeys);
-      if (!flash.hasMask()) {
-        emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
-        return SmallVector<Value>{};
-      }
-      Value cls;
-      if (flash.hasTileClass()) {
-        Value lastQ = arith::SubIOp::create(b, loc, lastRow, index(1));
-        Value lastKey = arith::SubIOp::create(b, loc, keyEnd, index(1));
-        cls = emitRegion(flash.getTileClass(),
-                         {batch, head, firstRow, lastQ, keyBegin, lastKey});
-      } else {
-        cls = arith::ConstantOp::create(
-            b, loc, b.getI8IntegerAttr(int8_t(TileClass::Partial)));
-      }
-      auto classIs = [&](TileClass c) {
-        return arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::eq, cls,
-            arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
-      };
-      ifThenElse(
-          classIs(TileClass::Full), {},
-          [&] {
-            emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
-            return SmallVector<Value>{};
-          },
-          [&] {
-            ifThenElse(
-                classIs(TileClass::Partial), {},
-                [&] {
-                  emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
-                  return SmallVector<Value>{};
-                },
-                [&] { return SmallVector<Value>{}; });
-            return SmallVector<Value>{};
-          });
-      return SmallVector<Value>{};
-    });
-    emitFinalize();
+    Value isPart =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, work, partItems);
+    ifThenElse(
+        isPart, {},
+        [&] {
+          emitWorkItem(arith::DivUIOp::create(b, loc, work, splits));
+          emitStartItem();
+          Value split = arith::RemUIOp::create(b, loc, work, splits);
+          Value first = arith::MinUIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, split, tilesPerPart),
+              numKvTiles);
+          Value last = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, first, tilesPerPart),
+              numKvTiles);
+          emitKeyTiles(first, last);
+          Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              splits, index(1));
+          ifThenElse(
+              whole, {},
+              [&] {
+                emitFinalize();
+                return SmallVector<Value>{};
+              },
+              [&] {
+                emitStoreParts(work);
+                return SmallVector<Value>{};
+              });
+          return SmallVector<Value>{};
+        },
+        [&] {
+          Value item = arith::SubIOp::create(b, loc, work, partItems);
+          emitWorkItem(item);
+          emitCombineParts(item);
+          emitFinalize();
+          return SmallVector<Value>{};
+        });
     return SmallVector<Value>{};
   });
   func::ReturnOp::create(b, loc);
@@ -767,14 +832,14 @@ struct ConvertAttnToCPUPass
       }
       FlashOp flash = *flashes.begin();
       ScheduleAttr schedule = flash.getScheduleAttr();
-      if (!schedule || schedule.getFamily() != KernelFamily::CpuTiles ||
-          !schedule.getVectorWidth()) {
+      if (!schedule || schedule.isGPU() || !schedule.getVectorWidth()) {
         flash.emitError("convert-attn-to-cpu: attn.flash needs a cpu_tiles "
-                        "schedule with a vector width; run "
+                        "or cpu_decode schedule with a vector width; run "
                         "attn-select-schedule{target=cpu} first");
         return signalPassFailure();
       }
-      if (schedule.getSplits() != 1) {
+      if (schedule.getFamily() == KernelFamily::CpuTiles &&
+          schedule.getSplits() != 1) {
         flash.emitError("convert-attn-to-cpu: cpu_tiles runs one key split; "
                         "got ")
             << schedule.getSplits();

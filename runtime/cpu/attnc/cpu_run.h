@@ -6,7 +6,10 @@
 // - staging: the kernel's vector loads need q, k, v, out and lse with a unit
 //   innermost stride; other views go through a dense copy and back;
 // - work items: the kernel computes items [begin, end) of B * H * query
-//   tiles; threads claim them one at a time from a shared counter, which
+//   tiles (B * Hkv * tiles of H / Hkv x N packed rows for cpu_decode
+//   kernels, which pack the query heads of a kv head; when those are fewer
+//   than the threads, each is cut into key splits that write parts, and a
+//   second round of items merges them); threads claim them one at a time from a shared counter, which
 //   balances causal rows whose cost grows with the tile;
 // - for C callers, attnc_cpu_call_begin/end: a whole call's checks and
 //   staging, which the generated <variant>_run uses.
@@ -147,14 +150,49 @@ static inline void attnc_cpu_unstage(void *scratch, void *to,
 
 /*===-- Work items and threads --------------------------------------------===*/
 
-/* The kernel's work items: (batch, head, tile_q-row query tile). */
-static inline int64_t attnc_cpu_work_items(int64_t B, int64_t H, int64_t N,
-                                           int64_t tile_q) {
-  return B * H * ((N + tile_q - 1) / tile_q);
+/* How a kernel cuts its work, from its schedule. */
+typedef struct {
+  int64_t tile_q, tile_kv; /* rows and keys per tile */
+  int64_t max_splits;      /* cpu_decode: the most key splits per item */
+  int packs_heads;         /* cpu_decode: a tile packs a kv head's heads */
+} attnc_cpu_schedule;
+
+/* The kernel's work items: (batch, head, tile_q-row query tile); or, when
+   it packs heads (cpu_decode), (batch, kv head, tile_q of the (H / Hkv) * N
+   rows of the heads that share the kv head). */
+static inline int64_t attnc_cpu_work_items(const attnc_cpu_schedule *s,
+                                           int64_t B, int64_t H, int64_t Hkv,
+                                           int64_t N) {
+  if (s->packs_heads)
+    return B * Hkv * ((H / Hkv * N + s->tile_q - 1) / s->tile_q);
+  return B * H * ((N + s->tile_q - 1) / s->tile_q);
+}
+
+/* The key splits of each item: 1, unless a cpu_decode kernel has fewer
+   items than `threads`; then enough for two parts per thread (claimed one
+   at a time, they balance), at most max_splits and one per key tile. */
+static inline int64_t attnc_cpu_splits(const attnc_cpu_schedule *s,
+                                       int64_t items, int64_t M, int threads) {
+  int64_t splits, tiles = (M + s->tile_kv - 1) / s->tile_kv;
+  if (!s->packs_heads || items >= threads)
+    return 1;
+  splits = (2 * (int64_t)threads + items - 1) / items;
+  if (splits > s->max_splits)
+    splits = s->max_splits;
+  if (splits > tiles)
+    splits = tiles;
+  return splits < 1 ? 1 : splits;
+}
+
+/* The rows of the parts buffer [rows, Dv + 2] that `splits` > 1 needs: a
+   row (m, l, then Dv accumulators) per query row of every part. */
+static inline int64_t attnc_cpu_part_rows(const attnc_cpu_schedule *s,
+                                          int64_t items, int64_t splits) {
+  return splits > 1 ? items * splits * s->tile_q : 0;
 }
 
 /* The threads a call runs on: `requested`, or one per online CPU when it is
-   0 or less; never more than there are items, never fewer than one. */
+   0 or less; never more than `items`, never fewer than one. */
 static inline int attnc_cpu_thread_count(int requested, int64_t items) {
   int64_t n = requested;
 #ifdef ATTNC_CPU_SERIAL
@@ -174,7 +212,7 @@ typedef void (*attnc_cpu_body)(void *context, int thread, int64_t begin,
                                int64_t end);
 
 typedef struct {
-  int64_t next, count;
+  int64_t next, count; /* the next item and the end of the range */
   attnc_cpu_body body;
   void *context;
 } attnc_cpu_queue;
@@ -208,10 +246,10 @@ static inline void *attnc_cpu_work(void *worker) {
   return NULL;
 }
 
-/* Runs `body` over items [0, items) on `threads` threads (the caller's and
-   threads - 1 more; see attnc_cpu_thread_count). A thread that cannot be
-   started leaves its items to the others. */
-static inline void attnc_cpu_run(int64_t items, int threads,
+/* Runs `body` over items [begin, end) on `threads` threads (the caller's
+   and threads - 1 more; see attnc_cpu_thread_count). A thread that cannot
+   be started leaves its items to the others. */
+static inline void attnc_cpu_run(int64_t begin, int64_t end, int threads,
                                  attnc_cpu_body body, void *context) {
   attnc_cpu_queue queue;
   attnc_cpu_worker self;
@@ -220,8 +258,8 @@ static inline void attnc_cpu_run(int64_t items, int threads,
   attnc_cpu_worker *workers = NULL;
   int t, started = 0;
 #endif
-  queue.next = 0;
-  queue.count = items;
+  queue.next = begin;
+  queue.count = end;
   queue.body = body;
   queue.context = context;
   self.queue = &queue;
@@ -260,10 +298,12 @@ typedef struct {
   attnc_memref3 lse;
   attnc_memref4 caller_out;
   attnc_memref3 caller_lse;
-  void *scratch[5]; /* q, k, v, out, lse */
+  attnc_memref2 parts; /* cpu_decode's key splits (none: 0 rows) */
+  void *scratch[6];    /* q, k, v, out, lse, parts */
   int has_lse, lse_given;
   size_t elem_bytes;
-  int64_t items;
+  int64_t items, splits; /* items [0, items * splits) are parts... */
+  int64_t merges;        /* ...then [items * splits, + merges) merge them */
   int threads;
   int32_t *status; /* one per thread */
 } attnc_cpu_call;
@@ -319,14 +359,16 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
       c->lse_given ? ATTNC_CPU_ELEMENT0(c->caller_lse, sizeof(float)) : NULL,
       c->caller_lse.strides, c->lse.sizes, 3, sizeof(float),
       copy_back && c->lse_given);
+  free(c->scratch[5]);
   free(c->status);
   memset(c->scratch, 0, sizeof(c->scratch));
   c->status = NULL;
 }
 
 /* Checks one call's views against each other and the kernel's head dims
-   (0 or less: any), stages them and sizes its work and threads (`threads`
-   as attnc_cpu_thread_count takes it). `lse` may be NULL: then a kernel
+   (0 or less: any), stages them and sizes its work (items and key splits
+   by `schedule`) and threads (`threads` as attnc_cpu_thread_count takes
+   it). `lse` may be NULL: then a kernel
    that writes lse (`has_lse`) writes it to scratch. Returns 0, with
    everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID or
    ATTNC_CPU_NO_MEMORY, with nothing held. */
@@ -335,7 +377,8 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
                      const attnc_memref4 *k, const attnc_memref4 *v,
                      const attnc_memref4 *out, const attnc_memref3 *lse,
                      int has_lse, size_t elem_bytes, int64_t head_dim,
-                     int64_t value_head_dim, int64_t tile_q, int threads) {
+                     int64_t value_head_dim,
+                     const attnc_cpu_schedule *schedule, int threads) {
   int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], D = q->sizes[3];
   int64_t Hkv = k->sizes[1], M = k->sizes[2], Dv = v->sizes[3];
   int d, rc = 0;
@@ -375,8 +418,21 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
     rc = ATTNC_CPU_STAGE(c, c->out, 4, elem_bytes, 0, 3);
   if (!rc && c->lse_given)
     rc = ATTNC_CPU_STAGE(c, c->lse, 3, sizeof(float), 0, 4);
-  c->items = attnc_cpu_work_items(B, H, N, tile_q);
-  c->threads = attnc_cpu_thread_count(threads, c->items);
+  c->items = attnc_cpu_work_items(schedule, B, H, Hkv, N);
+  c->splits = attnc_cpu_splits(
+      schedule, c->items, M, attnc_cpu_thread_count(threads, INT64_MAX));
+  c->merges = c->splits > 1 ? c->items : 0;
+  c->threads = attnc_cpu_thread_count(threads, c->items * c->splits);
+  c->parts.sizes[0] = attnc_cpu_part_rows(schedule, c->items, c->splits);
+  c->parts.sizes[1] = Dv + 2;
+  attnc_cpu_dense_strides(c->parts.sizes, 2, c->parts.strides);
+  if (!rc && c->parts.sizes[0] > 0) {
+    c->scratch[5] = malloc((size_t)attnc_cpu_elements(c->parts.sizes, 2) *
+                           sizeof(float));
+    c->parts.allocated = c->parts.aligned = c->scratch[5];
+    if (!c->scratch[5])
+      rc = ATTNC_CPU_NO_MEMORY;
+  }
   if (!rc) {
     c->status = (int32_t *)calloc((size_t)c->threads, sizeof(int32_t));
     if (!c->status)

@@ -1,5 +1,5 @@
 // convert-attn-to-cpu builds the kernel at the schedule's tiles and vector
-// width, and refuses a flash without a cpu_tiles schedule.
+// width, and refuses a flash without a cpu_tiles or cpu_decode schedule.
 // RUN: attn-opt --split-input-file --verify-diagnostics --convert-attn-to-cpu %s | FileCheck %s
 
 // CHECK-LABEL: func.func @causal_kernel(
@@ -20,8 +20,22 @@ attn.variant @causal(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tenso
 
 // -----
 
+// cpu_decode: an item is (batch, kv head, packed rows); the key tile is not
+// packed (no transposed copy): scores are dot products reduced per key.
+// CHECK-LABEL: func.func @decode_kernel(
+// CHECK-NOT: memref.alloca({{.*}}) : memref<?x128xf32>
+// CHECK: memref.alloca() : memref<4x128xf32>
+// CHECK: vector.reduction <add>
+// CHECK-NOT: attn.flash
+attn.variant @decode(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, vector_width = 16>} : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
+
+// -----
+
 attn.variant @unscheduled(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
-  // expected-error @+1 {{needs a cpu_tiles schedule with a vector width}}
+  // expected-error @+1 {{needs a cpu_tiles or cpu_decode schedule with a vector width}}
   %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
 }
@@ -29,7 +43,7 @@ attn.variant @unscheduled(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: 
 // -----
 
 attn.variant @gpu(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
-  // expected-error @+1 {{needs a cpu_tiles schedule}}
+  // expected-error @+1 {{needs a cpu_tiles or cpu_decode schedule}}
   %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>} : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
 }

@@ -4,12 +4,16 @@
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_90a' %s | FileCheck %s --check-prefix=SM90
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_80 tile-q=64 stages=3' %s | FileCheck %s --check-prefix=FORCED
 // RUN: attn-opt --split-input-file --attn-select-schedule='target=sm_90a family=split_kv' %s | FileCheck %s --check-prefix=SPLIT
+// RUN: attn-opt --split-input-file --attn-select-schedule='target=cpu family=cpu_decode vector-width=16' %s | FileCheck %s --check-prefix=DECODE
 
 // CPU: flash softmax{{.*}}{schedule = #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 8>}
 // SM90: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>}
 // FORCED: flash softmax{{.*}}{schedule = #attn.schedule<sm80_mma, tile_q = 64, tile_kv = 128, warps = 4, stages = 3>}
 // Decode: one warp's 16 rows, the keys split up to 128 ways.
 // SPLIT: flash softmax{{.*}}{schedule = #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>}
+// CPU decode: 64 packed rows (heads of a kv head x queries), 128-key tiles,
+// up to 16 key splits.
+// DECODE: flash softmax{{.*}}{schedule = #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, splits = 16, vector_width = 16>}
 attn.variant @d64(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>) {
   %out, %lse = flash softmax(%q, %k, %v) : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>

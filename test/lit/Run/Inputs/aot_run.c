@@ -1,5 +1,6 @@
 /* Calls the generated <variant>_run of three AOT objects (alibi_causal: a
-   tensor param and lse; sigmoid_attention: a scalar param, no lse;
+   tensor param and lse; sigmoid_attention: a scalar param, no lse, in the
+   cpu_decode family;
    document_causal: a param read out of bounds) on dense and strided views
    with several thread counts, every output poisoned first, and checks them
    against a direct computation in double. */
@@ -161,6 +162,13 @@ int main(void) {
     poison(&out, NULL);
     rc = sigmoid_attention_run(&q, &k, &v, &out, 0.5f, threads[t]);
     sprintf(what, "sigmoid %s threads=%d", names[t], threads[t]);
+    report(what, rc, 0, check(0, &q, &k, &v, &out, NULL, slopes, 0.5f));
+
+    /* sigmoid is a cpu_decode object: more threads than its items split
+       the keys into parts, merged in a second round. */
+    poison(&out, NULL);
+    rc = sigmoid_attention_run(&q, &k, &v, &out, 0.5f, 16);
+    sprintf(what, "sigmoid %s key splits", names[t]);
     report(what, rc, 0, check(0, &q, &k, &v, &out, NULL, slopes, 0.5f));
 
     free(q.allocated), free(k.allocated), free(v.allocated);

@@ -1,0 +1,135 @@
+//===- KernelGenerator.h - the CPU kernels' generator -----------*- C++ -*-===//
+//
+// What convert-attn-to-cpu builds a kernel with: the steps of the algorithm
+// (AttnToCPU.cpp) and those in which cpu_decode differs (Decode.cpp) as
+// methods of one generator over the kernel's values. Private to the pass.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CONVERSION_ATTNTOCPU_KERNELGENERATOR_H
+#define ATTNC_CONVERSION_ATTNTOCPU_KERNELGENERATOR_H
+
+#include "dialect/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::attn::cpu {
+
+using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
+
+class KernelGenerator {
+public:
+  KernelGenerator(VariantOp variant, FlashOp flash, ScheduleAttr schedule)
+      : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
+        tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
+        width(schedule.getVectorWidth()),
+        decode(schedule.getFamily() == KernelFamily::CpuDecode) {
+    // Scores come a vector of keys at a time.
+    this->tileKv = std::max<int64_t>(
+        this->width, llvm::alignTo(this->tileKv, this->width));
+  }
+
+  LogicalResult generate();
+
+private:
+  // Types.
+  MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
+  VectorType vec(Type elem) { return VectorType::get({width}, elem); }
+
+  // Small builders.
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value splat(Value scalar) {
+    return vector::BroadcastOp::create(b, loc, vec(scalar.getType()), scalar);
+  }
+  Value zeroVector(Type elem) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vec(elem), b.getZeroAttr(elem)));
+  }
+  Value toF32(Value v);
+  SmallVector<Value> forLoop(Value lb, Value ub, Value step, ValueRange init,
+                             BodyFn body);
+  SmallVector<Value> ifThenElse(Value cond, TypeRange types,
+                                function_ref<SmallVector<Value>()> thenFn,
+                                function_ref<SmallVector<Value>()> elseFn);
+  /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
+  void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
+
+  // The algorithm.
+  Value emitRegion(Region &region, ValueRange args);
+  /// Emits `region` once for `width` lanes: `args` are vectors, values from
+  /// above are broadcast, param reads are done lane by lane.
+  Value emitRegionVector(Region &region, ValueRange args);
+  Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
+  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first, Value last);
+  /// The (head, query index) of packed row `row` of the work item.
+  std::pair<Value, Value> rowHeadQuery(Value row);
+  /// The class of the key tile [keyBegin, lastKey] for the item's rows
+  /// [firstRow, lastRow); with packed heads, over all heads of the group
+  /// (a superset of the tile's pairs, so the class stays sound).
+  Value emitTileClass(Value lastRow, Value keyBegin, Value lastKey);
+  void emitPackKeyTile(Value keyBegin, Value count);
+  /// Scores of the row block `rs` against keys [keyBegin, keyBegin + count)
+  /// as `numVectors` vectors per row: from the transposed key tile, or
+  /// (decode) as dot products over the keys as stored.
+  SmallVector<Value> emitRankOneScores(ArrayRef<Value> rs);
+  SmallVector<Value> emitDotScores(ArrayRef<Value> rs, Value keyBegin,
+                                   Value count);
+  /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
+  /// evaluating the mask when `withMask`.
+  void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
+  void emitFinalize();
+
+  // Work items.
+  /// Sets the item's batch, heads, rows [firstRow, endRow) from its index.
+  void emitWorkItem(Value item);
+  /// Fresh row state and the item's query rows packed in f32.
+  void emitStartItem();
+  /// Visits the item's key tiles [first, last) that are not empty.
+  void emitKeyTiles(Value first, Value last);
+  /// Decode's key splits: the row state of part `part` to its rows of
+  /// `parts` ([m, l, acc...] per row), and the parts of item `item` merged
+  /// back into the row state (weights exp(m_s - m)).
+  void emitStoreParts(Value part);
+  void emitCombineParts(Value item);
+
+  VariantOp variant;
+  FlashOp flash;
+  OpBuilder b;
+  Location loc;
+  int64_t tileQ, tileKv, width;
+  bool decode;
+  /// Query rows processed together (their buffers are padded to a multiple).
+  int64_t rowBlock = 4;
+  int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
+
+  // Kernel values.
+  Value q, k, v, out, lse, status;
+  Value headDim, valueDim, numKeys, scale;
+  // Per query row of the tile: running max, running sum, accumulator.
+  Value rowMax, rowSum, acc;
+  // Packed f32 copies: the query tile (scaled), the key tile transposed
+  // ([D, tile_kv], so that scores come out a vector of keys at a time), the
+  // value tile, and the weights of the row being accumulated.
+  Value qPack, kPack, vPack, weights;
+  // Decode: the scores of the row block against the key tile.
+  Value scoreBuf;
+  // Decode's key splits: their number (per call) and the parts they write.
+  Value splits, parts;
+  // Sizes of the item space.
+  Value group, headsPerBatch, rowsPerItem, numTiles, numKvTiles;
+  // The work item being generated: rows are packed rows, `packed` heads
+  // (from `headBase`) per query index (1 head for cpu_tiles).
+  Value batch, head, kvHead, headBase, packed, firstRow, endRow, numRows;
+  IRMapping outer; // the variant's params and hoisted constants
+};
+
+} // namespace mlir::attn::cpu
+
+#endif // ATTNC_CONVERSION_ATTNTOCPU_KERNELGENERATOR_H
