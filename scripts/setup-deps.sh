@@ -8,6 +8,7 @@ packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libfmt-dev catch2
   clang-22 libclang-rt-22-dev
+  libdlpack-dev python3-pytest python3-numpy python3-torch python3-pip
 )
 
 missing=()

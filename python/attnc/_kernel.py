@@ -1,0 +1,223 @@
+"""A compiled variant as a Python callable."""
+
+import ctypes
+import sys
+from collections import namedtuple
+
+from . import _dlpack
+from . import _lib
+from ._lib import lib
+
+
+class Error(Exception):
+    """Base of attnc's errors."""
+
+
+class CompileError(Error):
+    """The compiler refused the source or the options; the message holds its
+    diagnostics (file:line:column, the source line and a caret)."""
+
+
+class KernelError(Error, ValueError):
+    """The kernel refused its arguments (nothing was written), or a GPU
+    kernel failed."""
+
+
+Param = namedtuple("Param", "name kind dtype dims default")
+Param.__doc__ = """A variant's param: kind "tensor" or "scalar", dtype "f32"...,
+dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
+
+# Names the call itself takes; a param with one of them goes in params=.
+_CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream", "params"}
+
+
+class Kernel:
+    """A compiled variant: kernel(q, k, v, *, out=None, return_lse=False,
+    threads=0, **params) runs it and returns out (and lse on request)."""
+
+    def __init__(self, handle):
+        self._handle = ctypes.c_void_p(handle)
+        self._destroy = lib.attnc_kernel_destroy
+        h = self._handle
+        self.name = lib.attnc_kernel_name(h).decode()
+        self.target = lib.attnc_kernel_target(h).decode()
+        self.dtype = _dlpack.DTYPES[lib.attnc_kernel_dtype(h)]
+        self.returns_lse = bool(lib.attnc_kernel_returns_lse(h))
+        self.params = tuple(self._read_params())
+        self._by_name = {p.name: p for p in self.params}
+        self._device = _dlpack.KDL_CPU if self.target == "cpu" else \
+            _dlpack.KDL_CUDA
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._destroy(handle)
+            self._handle = None
+
+    def __repr__(self):
+        params = ", ".join(p.name for p in self.params)
+        return f"<attnc.Kernel {self.name}({params}) {self.target} {self.dtype}>"
+
+    def _read_params(self):
+        info = _lib.ParamInfo()
+        for i in range(lib.attnc_kernel_num_params(self._handle)):
+            if lib.attnc_kernel_param(self._handle, i, ctypes.byref(info)):
+                raise Error(_lib.last_error())
+            dims = tuple(info.dims[d].decode() for d in range(info.rank))
+            yield Param(info.name.decode(),
+                        "tensor" if info.is_tensor else "scalar",
+                        _dlpack.DTYPES[info.dtype],
+                        dims if info.is_tensor else (),
+                        info.default_value if info.has_default else None)
+
+    def __call__(self, q, k, v, *, out=None, lse=None, return_lse=False,
+                 threads=0, stream=None, params=None, **kwparams):
+        if params:
+            kwparams = {**params, **kwparams}
+        vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
+                      self._check("v", v, 4))
+        B, H, N, D = vq.shape
+        Hkv, M = vk.shape[1], vk.shape[2]
+        Dv = vv.shape[3]
+        _expect_shape(vk, (B, Hkv, M, D), "[B, Hkv, M, D]")
+        _expect_shape(vv, (B, Hkv, M, Dv), "[B, Hkv, M, Dv]")
+        if H % Hkv:
+            raise ValueError(f"query heads H = {H} (q) are not a multiple of "
+                             f"key/value heads Hkv = {Hkv} (k, v)")
+        if (return_lse or lse is not None) and not self.returns_lse:
+            raise ValueError(f"'{self.name}' does not define lse (its "
+                             "normalizer is not softmax)")
+        if out is None:
+            out = _empty_like(q, (B, H, N, Dv), None)
+        vout = self._check("out", out, 4, output=True)
+        _expect_shape(vout, (B, H, N, Dv), "[B, H, N, Dv]")
+        vlse = None
+        if return_lse and lse is None:
+            lse = _empty_like(q, (B, H, N), "float32")
+        if lse is not None:
+            vlse = self._check("lse", lse, 3, output=True, dtype="f32")
+            _expect_shape(vlse, (B, H, N), "[B, H, N]")
+
+        param_args, keep = self._param_args(kwparams)
+        args = _lib.RunArgs()
+        args.struct_size = ctypes.sizeof(_lib.RunArgs)
+        args.q, args.k, args.v = vq.pointer, vk.pointer, vv.pointer
+        args.out = vout.pointer
+        if vlse is not None:
+            args.lse = vlse.pointer
+        args.params = param_args
+        args.num_params = len(keep)
+        args.threads = threads
+        args.synchronize = 1
+        if self._device == _dlpack.KDL_CUDA:
+            args.stream = _cuda_stream(q, stream)
+        if lib.attnc_kernel_run(self._handle, ctypes.byref(args)):
+            raise KernelError(_lib.last_error())
+        return (out, lse) if return_lse else out
+
+    def _check(self, name, array, rank, output=False, dtype=None):
+        view = _dlpack.view(name, array, output)
+        device = view.tensor.device.device_type
+        if device != self._device:
+            where = "the CPU" if self.target == "cpu" else f"a GPU ({self.target})"
+            raise ValueError(f"{name} is on {view.device}; '{self.name}' was "
+                             f"compiled for {where}")
+        expected = dtype or self.dtype
+        if view.dtype != expected:
+            raise TypeError(f"{name} must be {expected} (the kernel's dtype); "
+                            f"got {view.describe_dtype()}")
+        if view.tensor.ndim != rank:
+            raise ValueError(f"{name} must have rank {rank}; got shape "
+                             f"{list(view.shape)}")
+        return view
+
+    def _param_args(self, given):
+        for name in given:
+            if name not in self._by_name:
+                takes = ", ".join(self._by_name) or "none"
+                raise TypeError(f"'{self.name}' got an unknown param "
+                                f"'{name}'; it takes {takes}")
+        values = []
+        keep = []
+        for p in self.params:
+            if p.name not in given:
+                if p.kind == "tensor" or p.default is None:
+                    raise TypeError(f"'{self.name}' is missing param "
+                                    f"'{p.name}' ({_describe(p)})")
+                continue
+            value = given[p.name]
+            arg = _lib.ParamArg(name=p.name.encode())
+            what = f"param '{p.name}'"
+            if p.kind == "tensor":
+                if isinstance(value, (int, float)):
+                    raise TypeError(f"{what} is a tensor {_describe(p)}; got "
+                                    f"a {type(value).__name__}")
+                view = self._check(what, value, len(p.dims), dtype=p.dtype)
+                arg.tensor = ctypes.cast(view.pointer, ctypes.c_void_p)
+                keep.append(view)
+            else:
+                arg.is_int, arg.value, arg.int_value = _scalar(what, p, value)
+                keep.append(None)
+            values.append(arg)
+        array = (_lib.ParamArg * max(len(values), 1))(*values)
+        return array, keep
+
+
+def _describe(param):
+    if param.kind == "tensor":
+        return f"{param.dtype}[{', '.join(param.dims)}]"
+    return param.dtype
+
+
+def _scalar(what, param, value):
+    """(is_int, value, int_value) of a scalar param."""
+    if hasattr(value, "__dlpack__") or hasattr(value, "__array_interface__"):
+        if getattr(value, "ndim", 1) != 0:
+            raise TypeError(f"{what} is a scalar {param.dtype}; got a "
+                            f"{type(value).__name__}")
+        value = value.item()
+    if isinstance(value, bool):
+        return 1, 0.0, int(value)
+    if isinstance(value, int):
+        return 1, 0.0, value
+    if isinstance(value, float):
+        if param.dtype in ("i32", "i64") and not value.is_integer():
+            raise TypeError(f"{what} is an integer ({param.dtype}); got "
+                            f"{value}")
+        return 0, value, 0
+    raise TypeError(f"{what} is a scalar {param.dtype}; got "
+                    f"{type(value).__name__}")
+
+
+def _expect_shape(view, expected, layout):
+    if view.shape != expected:
+        raise ValueError(f"{view.name} must have shape {layout} = "
+                         f"{list(expected)}; got {list(view.shape)}")
+
+
+def _empty_like(like, shape, dtype):
+    """A new array of `shape` from `like`'s library and device (and dtype,
+    unless `dtype` names one)."""
+    if hasattr(like, "new_empty"):  # torch
+        if dtype is None:
+            return like.new_empty(shape)
+        torch = sys.modules["torch"]
+        return like.new_empty(shape, dtype=getattr(torch, dtype))
+    module = sys.modules.get(type(like).__module__.split(".")[0])
+    empty = getattr(module, "empty", None)
+    if empty is None:
+        raise TypeError(f"cannot make an output like a "
+                        f"{type(like).__name__}; pass out= (and lse=)")
+    return empty(shape, dtype=like.dtype if dtype is None
+                 else getattr(module, dtype))
+
+
+def _cuda_stream(like, stream):
+    """The stream a GPU kernel runs on: the caller's, else torch's current
+    stream of `like`'s device, else the default stream."""
+    if stream is not None:
+        return getattr(stream, "cuda_stream", stream)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(like, torch.Tensor) and like.is_cuda:
+        return torch.cuda.current_stream(like.device).cuda_stream
+    return None

@@ -1,0 +1,217 @@
+/*===- capi_test.c - the C API, from C ------------------------------------===*\
+|*                                                                            *|
+|* Compiles and runs a variant through attnc_c.h and checks the result with a *|
+|* direct computation; every refusal returns its status and a message.        *|
+|* `attnc-capi-test --bench` times one small call instead.                   *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#include "attnc/attnc_c.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures = 0;
+
+#define EXPECT(cond)                                                           \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: failed: %s (last error: %s)\n", __FILE__,        \
+              __LINE__, #cond, attnc_last_error());                            \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+static DLTensor tensor(float *data, int ndim, int64_t *shape) {
+  DLTensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.device.device_type = kDLCPU;
+  t.ndim = ndim;
+  t.dtype.code = kDLFloat;
+  t.dtype.bits = 32;
+  t.dtype.lanes = 1;
+  t.shape = shape;
+  return t;
+}
+
+static const char *kAlibi =
+    "attention alibi(slopes: f32[H], scale: f32 = 1.0) {\n"
+    "  score = score * scale + slopes[h] * (kv_idx - q_idx)\n"
+    "}\n";
+
+enum { N = 5, D = 4 };
+
+/* out[i] of one head by the definition, in double. */
+static void reference(const float *q, const float *k, const float *v,
+                      double slope, double *out) {
+  for (int i = 0; i < N; ++i) {
+    double s[N], top = -INFINITY, total = 0;
+    for (int j = 0; j < N; ++j) {
+      double dot = 0;
+      for (int d = 0; d < D; ++d)
+        dot += (double)q[i * D + d] * k[j * D + d];
+      s[j] = dot / sqrt(D) + slope * (j - i);
+      top = s[j] > top ? s[j] : top;
+    }
+    for (int j = 0; j < N; ++j)
+      total += s[j] = exp(s[j] - top);
+    for (int d = 0; d < D; ++d) {
+      out[i * D + d] = 0;
+      for (int j = 0; j < N; ++j)
+        out[i * D + d] += s[j] / total * v[j * D + d];
+    }
+  }
+}
+
+static void testRun(attnc_kernel *kernel) {
+  float q[N * D], k[N * D], v[N * D], out[N * D], slopes[1] = {0.5f};
+  for (int i = 0; i < N * D; ++i) {
+    q[i] = sinf(i), k[i] = cosf(i * 0.7f), v[i] = (float)(i % 7) - 3;
+    out[i] = 7;
+  }
+  int64_t shape[4] = {1, 1, N, D}, slopeShape[1] = {1};
+  DLTensor tq = tensor(q, 4, shape), tk = tensor(k, 4, shape),
+           tv = tensor(v, 4, shape), tout = tensor(out, 4, shape),
+           tslopes = tensor(slopes, 1, slopeShape);
+  attnc_param_arg params[2] = {{"slopes", &tslopes, 0, 0, 0},
+                               {"scale", NULL, 0, 1, 1}};
+  attnc_run_args args;
+  attnc_run_args_init(&args);
+  args.q = &tq, args.k = &tk, args.v = &tv, args.out = &tout;
+  args.params = params;
+
+  /* A missing param is refused and nothing is written. */
+  args.num_params = 1;
+  params[0].name = "scale";
+  params[0].tensor = NULL;
+  params[0].value = 1;
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "missing param 'slopes'"));
+  EXPECT(out[0] == 7);
+
+  /* A wrong dtype is named. */
+  params[0].name = "slopes", params[0].tensor = &tslopes;
+  tq.dtype.bits = 64;
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "q has dtype float64"));
+  tq.dtype.bits = 32;
+
+  /* An int64 a double would round. */
+  args.num_params = 2;
+  params[1].int_value = ((int64_t)1 << 60) + 1;
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "does not fit a double"));
+  params[1].int_value = 1;
+
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_OK);
+  EXPECT(strcmp(attnc_last_error(), "") == 0);
+  double expected[N * D];
+  reference(q, k, v, 0.5, expected);
+  for (int i = 0; i < N * D; ++i)
+    EXPECT(fabs(out[i] - expected[i]) < 1e-5);
+}
+
+static void testCompileErrors(attnc_compiler *compiler) {
+  attnc_kernel *kernel = (attnc_kernel *)1;
+  const char *bad = "attention x() {\n  mask = causl()\n}\n";
+  EXPECT(attnc_compile(compiler, bad, strlen(bad), NULL, NULL, "bad.attn",
+                       &kernel) == ATTNC_ERROR_COMPILE);
+  EXPECT(kernel == NULL);
+  EXPECT(strstr(attnc_last_error(), "bad.attn:2:"));
+  EXPECT(strstr(attnc_last_error(), "^"));
+  EXPECT(attnc_compile_file(compiler, "/nonexistent.attn", NULL, NULL,
+                            &kernel) == ATTNC_ERROR_OTHER);
+  EXPECT(strstr(attnc_last_error(), "cannot read '/nonexistent.attn'"));
+  attnc_compile_options options;
+  attnc_compile_options_init(&options);
+  options.dtype = 42;
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, &options, NULL,
+                       &kernel) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "unknown dtype 42"));
+  options.struct_size = 0;
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, &options, NULL,
+                       &kernel) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(attnc_kernel_run(NULL, NULL) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(attnc_compiler_create(NULL, NULL) == ATTNC_ERROR_ARGUMENT);
+}
+
+static void testParams(attnc_kernel *kernel) {
+  EXPECT(strcmp(attnc_kernel_name(kernel), "alibi") == 0);
+  EXPECT(strcmp(attnc_kernel_target(kernel), "cpu") == 0);
+  EXPECT(attnc_kernel_dtype(kernel) == ATTNC_F32);
+  EXPECT(attnc_kernel_returns_lse(kernel));
+  EXPECT(attnc_kernel_num_params(kernel) == 2);
+  attnc_param_info info;
+  EXPECT(attnc_kernel_param(kernel, 0, &info) == ATTNC_OK);
+  EXPECT(strcmp(info.name, "slopes") == 0 && info.is_tensor &&
+         info.rank == 1 && strcmp(info.dims[0], "H") == 0);
+  EXPECT(attnc_kernel_param(kernel, 1, &info) == ATTNC_OK);
+  EXPECT(!info.is_tensor && info.has_default && info.default_value == 1.0);
+  EXPECT(attnc_kernel_param(kernel, 2, &info) == ATTNC_ERROR_ARGUMENT);
+}
+
+/* The median time of one B=1, H=1, N=16, D=64 dense call, in microseconds. */
+static int bench(attnc_compiler *compiler) {
+  const char *dense = "attention dense() {}";
+  attnc_kernel *kernel;
+  if (attnc_compile(compiler, dense, strlen(dense), NULL, NULL, NULL, &kernel))
+    return fprintf(stderr, "%s\n", attnc_last_error()), 1;
+  static float q[16 * 64], out[16 * 64];
+  int64_t shape[4] = {1, 1, 16, 64};
+  DLTensor t = tensor(q, 4, shape), tout = tensor(out, 4, shape);
+  attnc_run_args args;
+  attnc_run_args_init(&args);
+  args.q = args.k = args.v = &t;
+  args.out = &tout;
+  args.threads = 1;
+  enum { kRuns = 20001 };
+  static double times[kRuns];
+  for (int i = 0; i < kRuns; ++i) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    attnc_kernel_run(kernel, &args);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    times[i] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) * 1e-3;
+  }
+  int lessThan(const void *, const void *);
+  qsort(times, kRuns, sizeof(double), lessThan);
+  printf("C API call, B=1 H=1 N=16 D=64, 1 thread: median %.2f us\n",
+         times[kRuns / 2]);
+  attnc_kernel_destroy(kernel);
+  return 0;
+}
+
+int lessThan(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  attnc_compiler *compiler;
+  if (attnc_compiler_create(NULL, &compiler) != ATTNC_OK)
+    return fprintf(stderr, "%s\n", attnc_last_error()), 1;
+  if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+    return bench(compiler);
+  EXPECT(attnc_c_api_version() == ATTNC_C_API_VERSION);
+  EXPECT(strlen(attnc_version()) > 0);
+  testCompileErrors(compiler);
+  attnc_kernel *kernel = NULL;
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, NULL, NULL,
+                       &kernel) == ATTNC_OK);
+  /* A kernel outlives its compiler. */
+  attnc_compiler_destroy(compiler);
+  if (kernel) {
+    testParams(kernel);
+    testRun(kernel);
+    attnc_kernel_destroy(kernel);
+  }
+  if (failures)
+    fprintf(stderr, "%d failures\n", failures);
+  else
+    printf("capi: all checks passed\n");
+  return failures != 0;
+}
