@@ -59,8 +59,7 @@ struct ComposeConsecutive : OpRewritePattern<OpTy> {
 };
 
 /// A score_mod or output_mod that yields its input unchanged is dropped.
-template <typename OpTy>
-struct DropIdentity : OpRewritePattern<OpTy> {
+template <typename OpTy> struct DropIdentity : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -160,9 +159,10 @@ struct DropTrueMask : OpRewritePattern<MaskOp> {
 
 void ScoreModOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                              MLIRContext *context) {
-  results.add<ComposeConsecutive<ScoreModOp, RegionRole::ScoreMod>,
-              DropIdentity<ScoreModOp>, FoldConstantScale,
-              SinkMaskBelowScoreMod>(context);
+  results
+      .add<ComposeConsecutive<ScoreModOp, RegionRole::ScoreMod>,
+           DropIdentity<ScoreModOp>, FoldConstantScale, SinkMaskBelowScoreMod>(
+          context);
 }
 
 void MaskOp::getCanonicalizationPatterns(RewritePatternSet &results,

@@ -28,15 +28,14 @@ void AttnDialect::initialize() {
       >();
 }
 
-LogicalResult
-ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     KernelFamily family, int64_t tileQ, int64_t tileKv,
-                     int64_t warps, int64_t stages, int64_t splits,
-                     int64_t vectorWidth) {
-  for (auto [name, value] : {std::make_pair("tile_q", tileQ),
-                             std::make_pair("tile_kv", tileKv),
-                             std::make_pair("stages", stages),
-                             std::make_pair("splits", splits)})
+LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   KernelFamily family, int64_t tileQ,
+                                   int64_t tileKv, int64_t warps,
+                                   int64_t stages, int64_t splits,
+                                   int64_t vectorWidth) {
+  for (auto [name, value] :
+       {std::make_pair("tile_q", tileQ), std::make_pair("tile_kv", tileKv),
+        std::make_pair("stages", stages), std::make_pair("splits", splits)})
     if (value < 1 || value > 4096)
       return emitError() << "schedule: " << name
                          << " must be between 1 and 4096; got " << value;

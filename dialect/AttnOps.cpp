@@ -69,8 +69,8 @@ struct ShapeChecker {
       if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(wanted) ||
           actual == wanted)
         continue;
-      auto diag = op->emitOpError() << what << " must have shape " << layout
-                                    << " = [";
+      auto diag = op->emitOpError()
+                  << what << " must have shape " << layout << " = [";
       llvm::interleaveComma(dims, diag,
                             [&](int64_t d) { diag << dimToString(d); });
       return diag << "]; got " << type;
@@ -135,18 +135,17 @@ static FailureOr<AttnSizes> verifyInputs(Operation *op, Type qType, Type kType,
 static LogicalResult verifyOutputs(Operation *op, const AttnSizes &sizes,
                                    Type outType, Type lseType) {
   ShapeChecker check{op};
-  if (failed(check.expect("out", outType,
-                          {sizes.batch, sizes.heads, sizes.queries,
-                           sizes.valueDim},
-                          "[B, H, N, Dv]")))
+  if (failed(check.expect(
+          "out", outType,
+          {sizes.batch, sizes.heads, sizes.queries, sizes.valueDim},
+          "[B, H, N, Dv]")))
     return failure();
   if (!isa<FloatType>(cast<RankedTensorType>(outType).getElementType()))
-    return op->emitOpError() << "out must have a float element type; got "
-                             << outType;
-  if (lseType &&
-      failed(check.expect("lse", lseType,
-                          {sizes.batch, sizes.heads, sizes.queries},
-                          "[B, H, N]", Float32Type::get(op->getContext()))))
+    return op->emitOpError()
+           << "out must have a float element type; got " << outType;
+  if (lseType && failed(check.expect(
+                     "lse", lseType, {sizes.batch, sizes.heads, sizes.queries},
+                     "[B, H, N]", Float32Type::get(op->getContext()))))
     return failure();
   return success();
 }
@@ -158,8 +157,8 @@ static LogicalResult verifyNormalizer(Operation *op, NormalizerKind kind,
     return op->emitOpError() << "only softmax defines lse; the normalizer is "
                              << stringifyNormalizerKind(kind);
   if (temperature && !(*temperature > 0.0 && std::isfinite(*temperature)))
-    return op->emitOpError() << "temperature must be positive and finite; got "
-                             << *temperature;
+    return op->emitOpError()
+           << "temperature must be positive and finite; got " << *temperature;
   return success();
 }
 
@@ -188,8 +187,8 @@ std::string VariantOp::getArgumentName(unsigned index) {
 
 ParseResult VariantOp::parse(OpAsmParser &parser, OperationState &result) {
   auto buildType = [](Builder &builder, ArrayRef<Type> args,
-                      ArrayRef<Type> results, function_interface_impl::VariadicFlag,
-                      std::string &) {
+                      ArrayRef<Type> results,
+                      function_interface_impl::VariadicFlag, std::string &) {
     return builder.getFunctionType(args, results);
   };
   return function_interface_impl::parseFunctionOp(
@@ -215,15 +214,16 @@ StringRef VariantOp::getDefaultDialect() { return "attn"; }
 LogicalResult VariantOp::verify() {
   ArrayRef<Type> inputs = getArgumentTypes();
   if (inputs.size() < kNumTensorInputs)
-    return emitOpError() << "takes q, k and v first; it has "
-                         << inputs.size() << " argument(s)";
+    return emitOpError() << "takes q, k and v first; it has " << inputs.size()
+                         << " argument(s)";
   for (unsigned i = 0; i < kNumTensorInputs; ++i) {
     auto tensor = dyn_cast<RankedTensorType>(inputs[i]);
     Type elem = tensor ? tensor.getElementType() : Type();
     if (!elem || !(elem.isF16() || elem.isBF16() || elem.isF32()))
-      return emitOpError() << getArgumentName(i)
-                           << " must be a ranked tensor of f16, bf16 or f32; got "
-                           << inputs[i];
+      return emitOpError()
+             << getArgumentName(i)
+             << " must be a ranked tensor of f16, bf16 or f32; got "
+             << inputs[i];
   }
   FailureOr<AttnSizes> sizes =
       verifyInputs(*this, inputs[0], inputs[1], inputs[2]);
@@ -378,7 +378,8 @@ LogicalResult NormalizeOp::verify() {
   std::optional<double> temperature;
   if (auto t = getTemperature())
     temperature = t->convertToDouble();
-  if (failed(verifyNormalizer(*this, getKind(), temperature, getLse() != nullptr)))
+  if (failed(
+          verifyNormalizer(*this, getKind(), temperature, getLse() != nullptr)))
     return failure();
   if (!getLse())
     return success();
@@ -422,9 +423,8 @@ void OutputModOp::getAsmBlockArgumentNames(Region &region,
 //===----------------------------------------------------------------------===//
 
 LogicalResult FlashOp::verify() {
-  FailureOr<AttnSizes> sizes =
-      verifyInputs(*this, getQuery().getType(), getKey().getType(),
-                   getValue().getType());
+  FailureOr<AttnSizes> sizes = verifyInputs(
+      *this, getQuery().getType(), getKey().getType(), getValue().getType());
   if (failed(sizes) ||
       failed(verifyOutputs(*this, *sizes, getOut().getType(),
                            getLse() ? getLse().getType() : Type())))
@@ -432,8 +432,8 @@ LogicalResult FlashOp::verify() {
   std::optional<double> temperature;
   if (auto t = getTemperature())
     temperature = t->convertToDouble();
-  if (failed(verifyNormalizer(*this, getNormalizer(), temperature,
-                              returnsLse())))
+  if (failed(
+          verifyNormalizer(*this, getNormalizer(), temperature, returnsLse())))
     return failure();
   if (std::optional<uint64_t> group = getGqaGroup()) {
     int64_t g = static_cast<int64_t>(*group);
@@ -442,8 +442,9 @@ LogicalResult FlashOp::verify() {
     if (!ShapedType::isDynamic(sizes->heads) &&
         !ShapedType::isDynamic(sizes->kvHeads) &&
         sizes->heads != g * sizes->kvHeads)
-      return emitOpError() << "gqa group " << g << " disagrees with H = "
-                           << sizes->heads << " and Hkv = " << sizes->kvHeads;
+      return emitOpError() << "gqa group " << g
+                           << " disagrees with H = " << sizes->heads
+                           << " and Hkv = " << sizes->kvHeads;
   }
   return success();
 }
@@ -469,8 +470,8 @@ void FlashOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 void FlashOp::getAsmBlockArgumentNames(Region &region,
                                        OpAsmSetValueNameFn setNameFn) {
-  RegionRole kind = &region == &getScoreMod()  ? RegionRole::ScoreMod
-                    : &region == &getMask()    ? RegionRole::Mask
+  RegionRole kind = &region == &getScoreMod()    ? RegionRole::ScoreMod
+                    : &region == &getMask()      ? RegionRole::Mask
                     : &region == &getOutputMod() ? RegionRole::OutputMod
                                                  : RegionRole::TileClass;
   nameRegionArguments(region, kind, setNameFn);

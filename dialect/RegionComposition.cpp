@@ -28,7 +28,7 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   static const StringRef scoreMod[] = {"score", "b", "h", "q_idx", "kv_idx"};
   static const StringRef mask[] = {"b", "h", "q_idx", "kv_idx"};
   static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
-  static const StringRef tileClass[] = {"b",     "h",      "q_first",
+  static const StringRef tileClass[] = {"b",      "h",        "q_first",
                                         "q_last", "kv_first", "kv_last"};
   switch (kind) {
   case RegionRole::ScoreMod:
@@ -44,18 +44,18 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
 }
 
 DenseMap<Value, unsigned> mlir::attn::getIndexDependence(Region &region,
-                                                        RegionRole kind,
-                                                        bool headPerRow) {
+                                                         RegionRole kind,
+                                                         bool headPerRow) {
   DenseMap<Value, unsigned> dependence;
   if (region.empty())
     return dependence;
   Block &body = region.front();
   for (auto [i, name] : llvm::enumerate(getRegionArgumentNames(kind)))
-    dependence[body.getArgument(i)] = name == "q_idx"    ? OnQuery
+    dependence[body.getArgument(i)] = name == "q_idx"             ? OnQuery
                                       : name == "h" && headPerRow ? OnQuery
-                                      : name == "kv_idx" ? OnKey
-                                      : name == "score"  ? OnPair
-                                                         : OnNeither;
+                                      : name == "kv_idx"          ? OnKey
+                                      : name == "score"           ? OnPair
+                                                                  : OnNeither;
   for (Operation &op : body) {
     unsigned on = OnNeither;
     for (Value operand : op.getOperands())
@@ -149,9 +149,8 @@ LogicalResult mlir::attn::verifyRegionSignature(Operation *op, Region &region,
            << "; it yields " << yield.getValue().getType();
   for (Operation &inner : block)
     if (!isRegionOp(inner))
-      return inner.emitOpError()
-             << "is not one of the scalar ops that a " << name
-             << " region may hold";
+      return inner.emitOpError() << "is not one of the scalar ops that a "
+                                 << name << " region may hold";
   return success();
 }
 
@@ -185,8 +184,8 @@ void mlir::attn::combineRegions(OpBuilder &builder, Location loc,
       continue;
     Value value = inlineRegionBody(builder, *region, args);
     if (kind == RegionRole::Mask)
-      result = result ? arith::AndIOp::create(builder, loc, result, value)
-                      : value;
+      result =
+          result ? arith::AndIOp::create(builder, loc, result, value) : value;
     else
       args.front() = value;
   }

@@ -23,7 +23,8 @@ float direct(const std::vector<float> &q, const std::vector<float> &k,
   for (int64_t j = 0; j <= i; ++j) {
     double dot = 0;
     for (int64_t c = 0; c < D; ++c)
-      dot += q[((b * H + h) * N + i) * D + c] * k[((b * Hkv + hk) * N + j) * D + c];
+      dot += q[((b * H + h) * N + i) * D + c] *
+             k[((b * Hkv + hk) * N + j) * D + c];
     s[j] = dot / std::sqrt(double(D)) + slopes[h] * double(j - i);
     m = std::max(m, s[j]);
   }
@@ -70,10 +71,14 @@ int main() {
               compiler.getStats().cacheHits == 1 ? "yes" : "no");
 
   attnc::KernelArgs args;
-  args.q = attnc::TensorView::contiguous(q.data(), attnc::DType::F32, {B, H, N, D});
-  args.k = attnc::TensorView::contiguous(k.data(), attnc::DType::F32, {B, Hkv, N, D});
-  args.v = attnc::TensorView::contiguous(v.data(), attnc::DType::F32, {B, Hkv, N, D});
-  args.out = attnc::TensorView::contiguous(out.data(), attnc::DType::F32, {B, H, N, D});
+  args.q =
+      attnc::TensorView::contiguous(q.data(), attnc::DType::F32, {B, H, N, D});
+  args.k = attnc::TensorView::contiguous(k.data(), attnc::DType::F32,
+                                         {B, Hkv, N, D});
+  args.v = attnc::TensorView::contiguous(v.data(), attnc::DType::F32,
+                                         {B, Hkv, N, D});
+  args.out = attnc::TensorView::contiguous(out.data(), attnc::DType::F32,
+                                           {B, H, N, D});
   args.params.emplace("slopes", attnc::ParamValue(attnc::TensorView::contiguous(
                                     slopes.data(), attnc::DType::F32, {H})));
   double worst = 0;
@@ -98,6 +103,7 @@ int main() {
   // Also show what a wrong argument gives.
   args.params.clear();
   llvm::Error missing = fromSource->run(args);
-  std::printf("without slopes: %s\n", llvm::toString(std::move(missing)).c_str());
+  std::printf("without slopes: %s\n",
+              llvm::toString(std::move(missing)).c_str());
   return worst < 1e-4 ? 0 : 1;
 }

@@ -43,7 +43,8 @@ public:
   static Expr boolean(bool value);
 
   /// Internal: wraps a syntax tree node.
-  explicit Expr(std::shared_ptr<const ast::Expr> node) : node(std::move(node)) {}
+  explicit Expr(std::shared_ptr<const ast::Expr> node)
+      : node(std::move(node)) {}
   const std::shared_ptr<const ast::Expr> &getNode() const { return node; }
 
 private:
@@ -89,7 +90,8 @@ class Param {
 public:
   Param(std::string name) : name(std::move(name)) {}
   Expr operator[](const Expr &index) const { return at({index}); }
-  template <typename... Indices> Expr operator()(const Indices &...indices) const {
+  template <typename... Indices>
+  Expr operator()(const Indices &...indices) const {
     return at({Expr(indices)...});
   }
   Expr at(std::vector<Expr> indices) const;
@@ -135,16 +137,17 @@ private:
 
 /// How variants are instantiated for emission.
 struct VariantOptions {
-  DType dtype = DType::F32;          // of q, k, v and out
-  std::optional<int64_t> headDim;    // D, when known at compile time
-  bool fuse = false;                 // print after canonicalize + attn-fuse
+  DType dtype = DType::F32;            // of q, k, v and out
+  std::optional<int64_t> headDim;      // D, when known at compile time
+  bool fuse = false;                   // print after canonicalize + attn-fuse
   std::optional<int64_t> valueHeadDim; // Dv, when known and not D
 };
 
 /// Checks the variants against the standard library and prints them in the
 /// attn dialect; an error carries every diagnostic.
-llvm::Expected<std::string> emitMLIR(const std::vector<VariantBuilder> &variants,
-                                     const VariantOptions &options = {});
+llvm::Expected<std::string>
+emitMLIR(const std::vector<VariantBuilder> &variants,
+         const VariantOptions &options = {});
 
 /// The same for variants written in the attnc language; `fileName` names the
 /// source in diagnostics.

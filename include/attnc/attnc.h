@@ -85,21 +85,21 @@ struct ParamInfo {
 struct CompileOptions {
   /// "cpu" (the host), or a GPU: "sm_80", "sm_86", "sm_89", "sm_90a", ...
   std::string target = "cpu";
-  DType dtype = DType::F32;       // of q, k, v and out (bf16/f16 on GPUs)
-  std::optional<int64_t> headDim; // D, when fixed (GPUs: required)
+  DType dtype = DType::F32;            // of q, k, v and out (bf16/f16 on GPUs)
+  std::optional<int64_t> headDim;      // D, when fixed (GPUs: required)
   std::optional<int64_t> valueHeadDim; // Dv, when fixed and not D
 
   /// The schedule (`#attn.schedule`): every field the target chooses when
   /// 0 (empty), and is forced otherwise, for comparisons and sweeps.
-  std::string kernelFamily;       // CPU: cpu_tiles, cpu_decode (decode: heads
-                                  // of a kv head packed); GPUs: sm80_mma,
-                                  // split_kv (decode)
-  int64_t tileQ = 0;              // query rows per tile
-  int64_t tileKv = 0;             // keys per tile
-  int64_t vectorWidth = 0;        // CPU: f32 lanes, 4, 8 or 16
-  int64_t warps = 0;              // GPU: warps per CTA, 1, 2, 4 or 8
-  int64_t stages = 0;             // GPU: K/V tiles in flight
-  int64_t splits = 0;             // split_kv: most key ranges (per call: by GPU size)
+  std::string kernelFamily; // CPU: cpu_tiles, cpu_decode (decode: heads
+                            // of a kv head packed); GPUs: sm80_mma,
+                            // split_kv (decode)
+  int64_t tileQ = 0;        // query rows per tile
+  int64_t tileKv = 0;       // keys per tile
+  int64_t vectorWidth = 0;  // CPU: f32 lanes, 4, 8 or 16
+  int64_t warps = 0;        // GPU: warps per CTA, 1, 2, 4 or 8
+  int64_t stages = 0;       // GPU: K/V tiles in flight
+  int64_t splits = 0;       // split_kv: most key ranges (per call: by GPU size)
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

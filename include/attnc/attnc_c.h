@@ -74,10 +74,10 @@ void attnc_compiler_destroy(attnc_compiler *compiler);
 
 typedef struct attnc_compile_options {
   size_t struct_size;
-  const char *target;        /* "cpu" (NULL) or a GPU: "sm_80", "sm_90a" */
-  int dtype;                 /* of q, k, v and out (attnc_dtype); -1: f32 */
-  int64_t head_dim;          /* D when fixed, else 0 (GPUs: required) */
-  int64_t value_head_dim;    /* Dv when fixed and not D, else 0 */
+  const char *target;     /* "cpu" (NULL) or a GPU: "sm_80", "sm_90a" */
+  int dtype;              /* of q, k, v and out (attnc_dtype); -1: f32 */
+  int64_t head_dim;       /* D when fixed, else 0 (GPUs: required) */
+  int64_t value_head_dim; /* Dv when fixed and not D, else 0 */
   /* The schedule: 0 (NULL) lets the target choose, else forced. */
   const char *kernel_family; /* cpu_tiles; GPUs: sm80_mma, split_kv */
   int64_t tile_q, tile_kv, vector_width, warps, stages, splits;
@@ -136,9 +136,10 @@ typedef struct attnc_run_args {
   DLTensor *lse;             /* [B, H, N] f32, or NULL */
   const attnc_param_arg *params;
   size_t num_params;
-  int threads;  /* CPU: worker threads, 0 for every core */
-  void *stream; /* GPU: the CUstream / cudaStream_t, NULL the default */
-  int synchronize; /* GPU: wait for the kernel (reports its faults); default 1 */
+  int threads;     /* CPU: worker threads, 0 for every core */
+  void *stream;    /* GPU: the CUstream / cudaStream_t, NULL the default */
+  int synchronize; /* GPU: wait for the kernel (reports its faults); default 1
+                    */
 } attnc_run_args;
 void attnc_run_args_init(attnc_run_args *args);
 

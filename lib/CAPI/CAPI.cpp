@@ -78,8 +78,7 @@ std::optional<std::string> toOptions(const attnc_compile_options *c,
 }
 
 attnc_status compileSource(attnc_compiler *compiler, std::string_view source,
-                           const char *variant,
-                           const attnc_compile_options *c,
+                           const char *variant, const attnc_compile_options *c,
                            std::string_view fileName, attnc_kernel **kernel) {
   if (!compiler || !kernel)
     return fail(ATTNC_ERROR_ARGUMENT, "attnc_compile: compiler and kernel "
@@ -117,9 +116,11 @@ llvm::Expected<attnc::ParamValue> toParam(const attnc_param_arg &arg) {
     return attnc::ParamValue(arg.value);
   // ParamValue holds a double: refuse what it would round.
   double value = static_cast<double>(arg.int_value);
-  if (std::fabs(value) >= 0x1p63 || static_cast<int64_t>(value) != arg.int_value)
+  if (std::fabs(value) >= 0x1p63 ||
+      static_cast<int64_t>(value) != arg.int_value)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   what + " = " + std::to_string(arg.int_value) +
+                                   what + " = " +
+                                       std::to_string(arg.int_value) +
                                        " does not fit a double exactly");
   return attnc::ParamValue(value);
 }
@@ -176,8 +177,8 @@ attnc_status attnc_compile_file(attnc_compiler *compiler, const char *path,
   if (!buffer)
     return fail(ATTNC_ERROR_OTHER, "cannot read '" + std::string(path) +
                                        "': " + buffer.getError().message());
-  return compileSource(compiler, (*buffer)->getBuffer(), variant, options,
-                       path, kernel);
+  return compileSource(compiler, (*buffer)->getBuffer(), variant, options, path,
+                       kernel);
 }
 
 void attnc_kernel_destroy(attnc_kernel *kernel) { delete kernel; }
@@ -205,10 +206,10 @@ attnc_status attnc_kernel_param(const attnc_kernel *kernel, size_t index,
     return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_param: null argument");
   const auto &params = kernel->kernel.getParams();
   if (index >= params.size())
-    return fail(ATTNC_ERROR_ARGUMENT,
-                "param index " + std::to_string(index) + " out of range; '" +
-                    kernel->kernel.getName() + "' has " +
-                    std::to_string(params.size()));
+    return fail(ATTNC_ERROR_ARGUMENT, "param index " + std::to_string(index) +
+                                          " out of range; '" +
+                                          kernel->kernel.getName() + "' has " +
+                                          std::to_string(params.size()));
   const attnc::ParamInfo &p = params[index];
   info->name = p.name.c_str();
   info->dtype = static_cast<attnc_dtype>(p.dtype);

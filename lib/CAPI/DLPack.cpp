@@ -19,13 +19,13 @@ std::optional<DType> dtypeOf(DLDataType t) {
     return std::nullopt;
   switch (t.code) {
   case kDLFloat:
-    return t.bits == 32 ? std::optional(DType::F32)
+    return t.bits == 32   ? std::optional(DType::F32)
            : t.bits == 16 ? std::optional(DType::F16)
                           : std::nullopt;
   case kDLBfloat:
     return t.bits == 16 ? std::optional(DType::BF16) : std::nullopt;
   case kDLInt:
-    return t.bits == 32 ? std::optional(DType::I32)
+    return t.bits == 32   ? std::optional(DType::I32)
            : t.bits == 64 ? std::optional(DType::I64)
                           : std::nullopt;
   // Producers before DLPack 0.8 (torch 1.x) export bool as an 8-bit uint.
@@ -54,9 +54,8 @@ std::string describe(DLDataType t) {
 
 } // namespace
 
-llvm::Expected<TensorView> attnc::viewOfDLTensor(const char *what,
-                                                 const DLTensor *tensor,
-                                                 bool isOutput) {
+llvm::Expected<TensorView>
+attnc::viewOfDLTensor(const char *what, const DLTensor *tensor, bool isOutput) {
   if (!tensor)
     return makeError(llvm::Twine(what) + " is missing");
   std::optional<DType> dtype = dtypeOf(tensor->dtype);

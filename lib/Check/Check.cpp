@@ -17,21 +17,25 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <random>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 
 using namespace attnc;
 
 Tolerance attnc::getTolerance(DType dtype) {
   switch (dtype) {
-  case DType::F32: return {2e-5, 2e-4};
-  case DType::F16: return {2e-3, 1e-2};
-  case DType::BF16: return {1e-2, 4e-2};
-  default: return {0, 0};
+  case DType::F32:
+    return {2e-5, 2e-4};
+  case DType::F16:
+    return {2e-3, 1e-2};
+  case DType::BF16:
+    return {1e-2, 4e-2};
+  default:
+    return {0, 0};
   }
 }
 
@@ -40,10 +44,14 @@ namespace {
 /// Reads element `i` of a buffer of `dtype` as a double.
 double load(const void *data, DType dtype, int64_t i) {
   switch (dtype) {
-  case DType::F32: return static_cast<const float *>(data)[i];
-  case DType::I32: return static_cast<const int32_t *>(data)[i];
-  case DType::I64: return double(static_cast<const int64_t *>(data)[i]);
-  case DType::Bool: return static_cast<const uint8_t *>(data)[i];
+  case DType::F32:
+    return static_cast<const float *>(data)[i];
+  case DType::I32:
+    return static_cast<const int32_t *>(data)[i];
+  case DType::I64:
+    return double(static_cast<const int64_t *>(data)[i]);
+  case DType::Bool:
+    return static_cast<const uint8_t *>(data)[i];
   case DType::BF16: {
     uint32_t bits = uint32_t(static_cast<const uint16_t *>(data)[i]) << 16;
     float f;
@@ -67,18 +75,27 @@ double load(const void *data, DType dtype, int64_t i) {
 /// Writes `value` rounded to `dtype` into element `i`.
 void store(void *data, DType dtype, int64_t i, double value) {
   switch (dtype) {
-  case DType::F32: static_cast<float *>(data)[i] = float(value); return;
-  case DType::I32: static_cast<int32_t *>(data)[i] = int32_t(value); return;
-  case DType::I64: static_cast<int64_t *>(data)[i] = int64_t(value); return;
-  case DType::Bool: static_cast<uint8_t *>(data)[i] = value != 0; return;
+  case DType::F32:
+    static_cast<float *>(data)[i] = float(value);
+    return;
+  case DType::I32:
+    static_cast<int32_t *>(data)[i] = int32_t(value);
+    return;
+  case DType::I64:
+    static_cast<int64_t *>(data)[i] = int64_t(value);
+    return;
+  case DType::Bool:
+    static_cast<uint8_t *>(data)[i] = value != 0;
+    return;
   case DType::BF16: {
     // Round to nearest even on the f32 bits (f64 -> f32 first, as the
     // inputs are f32-exact draws; NaN stays a quiet NaN).
     float f = float(value);
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
-    uint16_t out = std::isnan(f) ? uint16_t(0x7fc0)
-                                 : uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+    uint16_t out = std::isnan(f)
+                       ? uint16_t(0x7fc0)
+                       : uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
     static_cast<uint16_t *>(data)[i] = out;
     return;
   }
@@ -117,7 +134,8 @@ struct HostTensor {
     for (size_t i = 0; i < rank; ++i)
       extent += (shape[i] - 1) * strides[i];
     storage.resize(extent * getSizeInBytes(dtype));
-    view = TensorView{storage.data(), dtype, std::move(shape), std::move(strides)};
+    view =
+        TensorView{storage.data(), dtype, std::move(shape), std::move(strides)};
   }
   int64_t offsetOf(int64_t flat) const {
     int64_t offset = 0;
@@ -168,7 +186,8 @@ struct DeviceCopy {
     copy->view = host.view;
     copy->view.data = reinterpret_cast<void *>(*ptr);
     copy->view.device = Device::CUDA;
-    if (auto e = cuda::copyToDevice(*ptr, host.storage.data(), host.storage.size()))
+    if (auto e =
+            cuda::copyToDevice(*ptr, host.storage.data(), host.storage.size()))
       return e;
     return copy;
   }
@@ -179,11 +198,16 @@ struct DeviceCopy {
 };
 
 DType toDType(mlir::Type type) {
-  if (type.isF32()) return DType::F32;
-  if (type.isF16()) return DType::F16;
-  if (type.isBF16()) return DType::BF16;
-  if (type.isInteger(1)) return DType::Bool;
-  if (type.isInteger(32)) return DType::I32;
+  if (type.isF32())
+    return DType::F32;
+  if (type.isF16())
+    return DType::F16;
+  if (type.isBF16())
+    return DType::BF16;
+  if (type.isInteger(1))
+    return DType::Bool;
+  if (type.isInteger(32))
+    return DType::I32;
   return DType::I64;
 }
 
@@ -208,8 +232,9 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
     if (!bad)
       continue;
     if (result.badElements++ == 0)
-      result.firstBad = std::string(what) + "[" + std::to_string(i) + "] = " +
-                        std::to_string(g) + ", reference " + std::to_string(w);
+      result.firstBad = std::string(what) + "[" + std::to_string(i) +
+                        "] = " + std::to_string(g) + ", reference " +
+                        std::to_string(w);
     result.passed = false;
   }
 }
@@ -219,9 +244,9 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
 /// Writes each tensor as `DIR/NAME.f64` (row-major float64 values, as the
 /// kernel saw them after rounding to its dtype) and a line `NAME d0 d1 ...`
 /// in `DIR/manifest.txt` (no dims for a scalar).
-llvm::Error saveTensors(
-    llvm::StringRef dir,
-    llvm::ArrayRef<std::pair<std::string, RefArray>> tensors) {
+llvm::Error
+saveTensors(llvm::StringRef dir,
+            llvm::ArrayRef<std::pair<std::string, RefArray>> tensors) {
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
     return makeError("cannot create '" + dir + "': " + ec.message());
   std::error_code ec;
@@ -284,14 +309,15 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     // Suggest the longer of N and M cut by the excess (keys, in decode).
     int64_t factor = (elements + maxElements - 1) / maxElements;
     bool keys = s.keys >= s.queries;
-    std::string hint =
-        std::string(keys ? "M=" : "N=") +
-        std::to_string(std::max<int64_t>(1, (keys ? s.keys : s.queries) / (factor + 1)));
-    return makeError("the check's random inputs would take " + gib(elements) +
-                     " as doubles (q, k, v and params, a param's `?` dims at " +
-                     std::to_string(anySize) + "); the reference takes up to " +
-                     gib(maxElements) + ": use smaller sizes (e.g. " + hint +
-                     "), or time it with --bench alone, which needs no reference");
+    std::string hint = std::string(keys ? "M=" : "N=") +
+                       std::to_string(std::max<int64_t>(
+                           1, (keys ? s.keys : s.queries) / (factor + 1)));
+    return makeError(
+        "the check's random inputs would take " + gib(elements) +
+        " as doubles (q, k, v and params, a param's `?` dims at " +
+        std::to_string(anySize) + "); the reference takes up to " +
+        gib(maxElements) + ": use smaller sizes (e.g. " + hint +
+        "), or time it with --bench alone, which needs no reference");
   }
   RefInputs in = makeRandomInputs(variant, s, options.seed, anySize,
                                   options.idRange, qkvAsDoubles);
@@ -338,7 +364,9 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   KernelArgs args;
   args.threads = options.threads;
   TensorView lseView;
-  for (auto [t, view] : {std::pair{&q, &args.q}, {&k, &args.k}, {&v, &args.v},
+  for (auto [t, view] : {std::pair{&q, &args.q},
+                         {&k, &args.k},
+                         {&v, &args.v},
                          {&out, &args.out}})
     if (auto e = place(*t, *view))
       return e;

@@ -31,9 +31,9 @@ double attnc::measureCopyBandwidth(size_t bytes, int threads, int repeats) {
     copyPart(0);
     for (std::thread &t : others)
       t.join();
-    times.push_back(std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count());
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::sort(times.begin(), times.end());
   return double(bytes) / times[times.size() / 2];

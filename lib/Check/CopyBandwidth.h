@@ -1,4 +1,5 @@
-//===- CopyBandwidth.h - what a plain copy reaches on this machine -*- C++ -*-===//
+//===- CopyBandwidth.h - what a plain copy reaches on this machine -*- C++
+//-*-===//
 //
 // The yardstick for memory-bound kernels (decode reads the whole K/V cache
 // once): the bandwidth of memcpy over a buffer far larger than the caches,

@@ -9,12 +9,18 @@ using namespace attnc::ast;
 
 std::string_view ast::toString(ScalarType type) {
   switch (type) {
-  case ScalarType::Bool: return "bool";
-  case ScalarType::I32: return "i32";
-  case ScalarType::I64: return "i64";
-  case ScalarType::F16: return "f16";
-  case ScalarType::BF16: return "bf16";
-  case ScalarType::F32: return "f32";
+  case ScalarType::Bool:
+    return "bool";
+  case ScalarType::I32:
+    return "i32";
+  case ScalarType::I64:
+    return "i64";
+  case ScalarType::F16:
+    return "f16";
+  case ScalarType::BF16:
+    return "bf16";
+  case ScalarType::F32:
+    return "f32";
   }
   return "?";
 }
@@ -29,9 +35,12 @@ std::optional<ScalarType> ast::parseScalarType(std::string_view name) {
 
 std::string Dim::toString() const {
   switch (kind) {
-  case Kind::Symbol: return symbol;
-  case Kind::Static: return std::to_string(size);
-  case Kind::Any: return "?";
+  case Kind::Symbol:
+    return symbol;
+  case Kind::Static:
+    return std::to_string(size);
+  case Kind::Any:
+    return "?";
   }
   return "?";
 }
@@ -52,21 +61,36 @@ std::string TypeSpec::toString() const {
 
 std::string_view ast::toString(Op op) {
   switch (op) {
-  case Op::Add: return "+";
-  case Op::Sub: return "-";
-  case Op::Mul: return "*";
-  case Op::Div: return "/";
-  case Op::Rem: return "%";
-  case Op::Eq: return "==";
-  case Op::Ne: return "!=";
-  case Op::Lt: return "<";
-  case Op::Le: return "<=";
-  case Op::Gt: return ">";
-  case Op::Ge: return ">=";
-  case Op::And: return "&&";
-  case Op::Or: return "||";
-  case Op::Neg: return "-";
-  case Op::Not: return "!";
+  case Op::Add:
+    return "+";
+  case Op::Sub:
+    return "-";
+  case Op::Mul:
+    return "*";
+  case Op::Div:
+    return "/";
+  case Op::Rem:
+    return "%";
+  case Op::Eq:
+    return "==";
+  case Op::Ne:
+    return "!=";
+  case Op::Lt:
+    return "<";
+  case Op::Le:
+    return "<=";
+  case Op::Gt:
+    return ">";
+  case Op::Ge:
+    return ">=";
+  case Op::And:
+    return "&&";
+  case Op::Or:
+    return "||";
+  case Op::Neg:
+    return "-";
+  case Op::Not:
+    return "!";
   }
   return "?";
 }

@@ -29,8 +29,8 @@ inline bool isInteger(ScalarType t) {
   return t == ScalarType::I32 || t == ScalarType::I64;
 }
 
-/// One dimension of a param's shape: a symbolic size (B, H, Hkv, N, M, D, Dv), a
-/// constant, or `?` (any size, known at run time).
+/// One dimension of a param's shape: a symbolic size (B, H, Hkv, N, M, D, Dv),
+/// a constant, or `?` (any size, known at run time).
 struct Dim {
   enum class Kind { Symbol, Static, Any };
   Kind kind = Kind::Any;
@@ -50,10 +50,21 @@ struct TypeSpec {
 };
 
 enum class Op {
-  Add, Sub, Mul, Div, Rem,
-  Eq, Ne, Lt, Le, Gt, Ge,
-  And, Or,
-  Neg, Not,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Rem,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  And,
+  Or,
+  Neg,
+  Not,
 };
 std::string_view toString(Op op);
 
@@ -61,7 +72,17 @@ struct Expr;
 using ExprPtr = std::shared_ptr<const Expr>;
 
 struct Expr {
-  enum class Kind { IntLit, FloatLit, BoolLit, Name, Call, Index, Unary, Binary, Ternary };
+  enum class Kind {
+    IntLit,
+    FloatLit,
+    BoolLit,
+    Name,
+    Call,
+    Index,
+    Unary,
+    Binary,
+    Ternary
+  };
   Kind kind;
   SourceRange range;   // the whole expression's first token
   SourceRange opRange; // the operator, for Unary/Binary/Ternary
@@ -70,7 +91,8 @@ struct Expr {
   double floatValue = 0;
   bool boolValue = false;
   Op op = Op::Add;
-  std::vector<ExprPtr> operands; // Call args; Index indices; Unary/Binary/Ternary
+  std::vector<ExprPtr>
+      operands; // Call args; Index indices; Unary/Binary/Ternary
   /// Height of the tree below this node, bounded by the parser (and checked
   /// again by Sema for builder input) so that no recursion over it overflows.
   uint32_t depth = 1;

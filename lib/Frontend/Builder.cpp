@@ -31,21 +31,51 @@ static Expr binary(ast::Op op, const Expr &a, const Expr &b) {
   return Expr(ast::makeBinary(op, a.getNode(), b.getNode()));
 }
 
-Expr attnc::operator+(const Expr &a, const Expr &b) { return binary(ast::Op::Add, a, b); }
-Expr attnc::operator-(const Expr &a, const Expr &b) { return binary(ast::Op::Sub, a, b); }
-Expr attnc::operator*(const Expr &a, const Expr &b) { return binary(ast::Op::Mul, a, b); }
-Expr attnc::operator/(const Expr &a, const Expr &b) { return binary(ast::Op::Div, a, b); }
-Expr attnc::operator%(const Expr &a, const Expr &b) { return binary(ast::Op::Rem, a, b); }
-Expr attnc::operator==(const Expr &a, const Expr &b) { return binary(ast::Op::Eq, a, b); }
-Expr attnc::operator!=(const Expr &a, const Expr &b) { return binary(ast::Op::Ne, a, b); }
-Expr attnc::operator<(const Expr &a, const Expr &b) { return binary(ast::Op::Lt, a, b); }
-Expr attnc::operator<=(const Expr &a, const Expr &b) { return binary(ast::Op::Le, a, b); }
-Expr attnc::operator>(const Expr &a, const Expr &b) { return binary(ast::Op::Gt, a, b); }
-Expr attnc::operator>=(const Expr &a, const Expr &b) { return binary(ast::Op::Ge, a, b); }
-Expr attnc::operator&&(const Expr &a, const Expr &b) { return binary(ast::Op::And, a, b); }
-Expr attnc::operator||(const Expr &a, const Expr &b) { return binary(ast::Op::Or, a, b); }
-Expr attnc::operator-(const Expr &a) { return Expr(ast::makeUnary(ast::Op::Neg, a.getNode())); }
-Expr attnc::operator!(const Expr &a) { return Expr(ast::makeUnary(ast::Op::Not, a.getNode())); }
+Expr attnc::operator+(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Add, a, b);
+}
+Expr attnc::operator-(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Sub, a, b);
+}
+Expr attnc::operator*(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Mul, a, b);
+}
+Expr attnc::operator/(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Div, a, b);
+}
+Expr attnc::operator%(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Rem, a, b);
+}
+Expr attnc::operator==(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Eq, a, b);
+}
+Expr attnc::operator!=(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Ne, a, b);
+}
+Expr attnc::operator<(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Lt, a, b);
+}
+Expr attnc::operator<=(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Le, a, b);
+}
+Expr attnc::operator>(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Gt, a, b);
+}
+Expr attnc::operator>=(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Ge, a, b);
+}
+Expr attnc::operator&&(const Expr &a, const Expr &b) {
+  return binary(ast::Op::And, a, b);
+}
+Expr attnc::operator||(const Expr &a, const Expr &b) {
+  return binary(ast::Op::Or, a, b);
+}
+Expr attnc::operator-(const Expr &a) {
+  return Expr(ast::makeUnary(ast::Op::Neg, a.getNode()));
+}
+Expr attnc::operator!(const Expr &a) {
+  return Expr(ast::makeUnary(ast::Op::Not, a.getNode()));
+}
 
 Expr attnc::score() { return Expr(ast::makeName("score")); }
 Expr attnc::b() { return Expr(ast::makeName("b")); }
@@ -90,24 +120,36 @@ VariantBuilder &VariantBuilder::operator=(const VariantBuilder &other) {
 
 ast::ScalarType attnc::toScalarType(DType type) {
   switch (type) {
-  case DType::Bool: return ast::ScalarType::Bool;
-  case DType::I32: return ast::ScalarType::I32;
-  case DType::I64: return ast::ScalarType::I64;
-  case DType::F16: return ast::ScalarType::F16;
-  case DType::BF16: return ast::ScalarType::BF16;
-  case DType::F32: return ast::ScalarType::F32;
+  case DType::Bool:
+    return ast::ScalarType::Bool;
+  case DType::I32:
+    return ast::ScalarType::I32;
+  case DType::I64:
+    return ast::ScalarType::I64;
+  case DType::F16:
+    return ast::ScalarType::F16;
+  case DType::BF16:
+    return ast::ScalarType::BF16;
+  case DType::F32:
+    return ast::ScalarType::F32;
   }
   return ast::ScalarType::F32;
 }
 
 DType attnc::toDType(ast::ScalarType type) {
   switch (type) {
-  case ast::ScalarType::Bool: return DType::Bool;
-  case ast::ScalarType::I32: return DType::I32;
-  case ast::ScalarType::I64: return DType::I64;
-  case ast::ScalarType::F16: return DType::F16;
-  case ast::ScalarType::BF16: return DType::BF16;
-  case ast::ScalarType::F32: return DType::F32;
+  case ast::ScalarType::Bool:
+    return DType::Bool;
+  case ast::ScalarType::I32:
+    return DType::I32;
+  case ast::ScalarType::I64:
+    return DType::I64;
+  case ast::ScalarType::F16:
+    return DType::F16;
+  case ast::ScalarType::BF16:
+    return DType::BF16;
+  case ast::ScalarType::F32:
+    return DType::F32;
   }
   return DType::F32;
 }
@@ -122,7 +164,8 @@ Param VariantBuilder::tensor(std::string name, DType elem,
     ast::Dim dim;
     if (text == "?") {
       dim.kind = ast::Dim::Kind::Any;
-    } else if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+    } else if (!text.empty() &&
+               std::isdigit(static_cast<unsigned char>(text[0]))) {
       dim.kind = ast::Dim::Kind::Static;
       dim.size = std::stoll(text);
     } else {
@@ -142,8 +185,9 @@ Param VariantBuilder::scalar(std::string name, DType type,
   param.type.elem = toScalarType(type);
   if (defaultValue) {
     bool isFloat = ast::isFloat(param.type.elem);
-    param.defaultValue = isFloat ? ast::makeFloat(*defaultValue)
-                                 : ast::makeInt(static_cast<int64_t>(*defaultValue));
+    param.defaultValue =
+        isFloat ? ast::makeFloat(*defaultValue)
+                : ast::makeInt(static_cast<int64_t>(*defaultValue));
   }
   attention->params.push_back(std::move(param));
   return Param(std::move(name));
@@ -203,8 +247,7 @@ printVariants(const std::vector<sema::VariantSpec> &specs,
   });
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
                           options.valueHeadDim};
-  mlir::OwningOpRef<mlir::ModuleOp> ir =
-      buildModule(ctx, specs, emitOptions);
+  mlir::OwningOpRef<mlir::ModuleOp> ir = buildModule(ctx, specs, emitOptions);
   if (ir && options.fuse &&
       mlir::failed(mlir::attn::runPipeline(*ir, mlir::attn::buildFusePipeline)))
     ir = nullptr;

@@ -67,8 +67,8 @@ std::string DiagnosticEngine::render() const {
     out += file ? file->getName() : std::string("<builder>");
     if (loc.isValid())
       out += ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
-    out += diag.severity == Diagnostic::Severity::Error ? ": error: "
-                                                        : ": note: ";
+    out +=
+        diag.severity == Diagnostic::Severity::Error ? ": error: " : ": note: ";
     out += diag.message;
     out += "\n";
     if (!file || !loc.isValid())

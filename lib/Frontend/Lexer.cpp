@@ -9,42 +9,78 @@ using namespace attnc;
 
 std::string_view attnc::describe(TokenKind kind) {
   switch (kind) {
-  case TokenKind::Eof: return "end of file";
-  case TokenKind::Error: return "invalid token";
-  case TokenKind::Identifier: return "identifier";
-  case TokenKind::Integer: return "integer";
-  case TokenKind::Float: return "number";
-  case TokenKind::KwAttention: return "'attention'";
-  case TokenKind::KwFn: return "'fn'";
-  case TokenKind::KwLet: return "'let'";
-  case TokenKind::KwTrue: return "'true'";
-  case TokenKind::KwFalse: return "'false'";
-  case TokenKind::LParen: return "'('";
-  case TokenKind::RParen: return "')'";
-  case TokenKind::LBracket: return "'['";
-  case TokenKind::RBracket: return "']'";
-  case TokenKind::LBrace: return "'{'";
-  case TokenKind::RBrace: return "'}'";
-  case TokenKind::Comma: return "','";
-  case TokenKind::Semicolon: return "';'";
-  case TokenKind::Colon: return "':'";
-  case TokenKind::Question: return "'?'";
-  case TokenKind::Arrow: return "'->'";
-  case TokenKind::Assign: return "'='";
-  case TokenKind::Plus: return "'+'";
-  case TokenKind::Minus: return "'-'";
-  case TokenKind::Star: return "'*'";
-  case TokenKind::Slash: return "'/'";
-  case TokenKind::Percent: return "'%'";
-  case TokenKind::Not: return "'!'";
-  case TokenKind::AndAnd: return "'&&'";
-  case TokenKind::OrOr: return "'||'";
-  case TokenKind::Equal: return "'=='";
-  case TokenKind::NotEqual: return "'!='";
-  case TokenKind::Less: return "'<'";
-  case TokenKind::LessEqual: return "'<='";
-  case TokenKind::Greater: return "'>'";
-  case TokenKind::GreaterEqual: return "'>='";
+  case TokenKind::Eof:
+    return "end of file";
+  case TokenKind::Error:
+    return "invalid token";
+  case TokenKind::Identifier:
+    return "identifier";
+  case TokenKind::Integer:
+    return "integer";
+  case TokenKind::Float:
+    return "number";
+  case TokenKind::KwAttention:
+    return "'attention'";
+  case TokenKind::KwFn:
+    return "'fn'";
+  case TokenKind::KwLet:
+    return "'let'";
+  case TokenKind::KwTrue:
+    return "'true'";
+  case TokenKind::KwFalse:
+    return "'false'";
+  case TokenKind::LParen:
+    return "'('";
+  case TokenKind::RParen:
+    return "')'";
+  case TokenKind::LBracket:
+    return "'['";
+  case TokenKind::RBracket:
+    return "']'";
+  case TokenKind::LBrace:
+    return "'{'";
+  case TokenKind::RBrace:
+    return "'}'";
+  case TokenKind::Comma:
+    return "','";
+  case TokenKind::Semicolon:
+    return "';'";
+  case TokenKind::Colon:
+    return "':'";
+  case TokenKind::Question:
+    return "'?'";
+  case TokenKind::Arrow:
+    return "'->'";
+  case TokenKind::Assign:
+    return "'='";
+  case TokenKind::Plus:
+    return "'+'";
+  case TokenKind::Minus:
+    return "'-'";
+  case TokenKind::Star:
+    return "'*'";
+  case TokenKind::Slash:
+    return "'/'";
+  case TokenKind::Percent:
+    return "'%'";
+  case TokenKind::Not:
+    return "'!'";
+  case TokenKind::AndAnd:
+    return "'&&'";
+  case TokenKind::OrOr:
+    return "'||'";
+  case TokenKind::Equal:
+    return "'=='";
+  case TokenKind::NotEqual:
+    return "'!='";
+  case TokenKind::Less:
+    return "'<'";
+  case TokenKind::LessEqual:
+    return "'<='";
+  case TokenKind::Greater:
+    return "'>'";
+  case TokenKind::GreaterEqual:
+    return "'>='";
   }
   return "token";
 }
@@ -143,7 +179,8 @@ Token Lexer::next() {
                                          : TokenKind::Identifier;
     return make(kind, begin);
   }
-  if (isDigit(c) || (c == '.' && pos + 1 < text.size() && isDigit(text[pos + 1])))
+  if (isDigit(c) ||
+      (c == '.' && pos + 1 < text.size() && isDigit(text[pos + 1])))
     return lexNumber(begin);
 
   auto two = [&](char second, TokenKind ifTwo, TokenKind ifOne) {
@@ -155,25 +192,58 @@ Token Lexer::next() {
     return make(ifOne, begin);
   };
   switch (c) {
-  case '(': ++pos; return make(TokenKind::LParen, begin);
-  case ')': ++pos; return make(TokenKind::RParen, begin);
-  case '[': ++pos; return make(TokenKind::LBracket, begin);
-  case ']': ++pos; return make(TokenKind::RBracket, begin);
-  case '{': ++pos; return make(TokenKind::LBrace, begin);
-  case '}': ++pos; return make(TokenKind::RBrace, begin);
-  case ',': ++pos; return make(TokenKind::Comma, begin);
-  case ';': ++pos; return make(TokenKind::Semicolon, begin);
-  case ':': ++pos; return make(TokenKind::Colon, begin);
-  case '?': ++pos; return make(TokenKind::Question, begin);
-  case '+': ++pos; return make(TokenKind::Plus, begin);
-  case '*': ++pos; return make(TokenKind::Star, begin);
-  case '/': ++pos; return make(TokenKind::Slash, begin);
-  case '%': ++pos; return make(TokenKind::Percent, begin);
-  case '-': return two('>', TokenKind::Arrow, TokenKind::Minus);
-  case '=': return two('=', TokenKind::Equal, TokenKind::Assign);
-  case '!': return two('=', TokenKind::NotEqual, TokenKind::Not);
-  case '<': return two('=', TokenKind::LessEqual, TokenKind::Less);
-  case '>': return two('=', TokenKind::GreaterEqual, TokenKind::Greater);
+  case '(':
+    ++pos;
+    return make(TokenKind::LParen, begin);
+  case ')':
+    ++pos;
+    return make(TokenKind::RParen, begin);
+  case '[':
+    ++pos;
+    return make(TokenKind::LBracket, begin);
+  case ']':
+    ++pos;
+    return make(TokenKind::RBracket, begin);
+  case '{':
+    ++pos;
+    return make(TokenKind::LBrace, begin);
+  case '}':
+    ++pos;
+    return make(TokenKind::RBrace, begin);
+  case ',':
+    ++pos;
+    return make(TokenKind::Comma, begin);
+  case ';':
+    ++pos;
+    return make(TokenKind::Semicolon, begin);
+  case ':':
+    ++pos;
+    return make(TokenKind::Colon, begin);
+  case '?':
+    ++pos;
+    return make(TokenKind::Question, begin);
+  case '+':
+    ++pos;
+    return make(TokenKind::Plus, begin);
+  case '*':
+    ++pos;
+    return make(TokenKind::Star, begin);
+  case '/':
+    ++pos;
+    return make(TokenKind::Slash, begin);
+  case '%':
+    ++pos;
+    return make(TokenKind::Percent, begin);
+  case '-':
+    return two('>', TokenKind::Arrow, TokenKind::Minus);
+  case '=':
+    return two('=', TokenKind::Equal, TokenKind::Assign);
+  case '!':
+    return two('=', TokenKind::NotEqual, TokenKind::Not);
+  case '<':
+    return two('=', TokenKind::LessEqual, TokenKind::Less);
+  case '>':
+    return two('=', TokenKind::GreaterEqual, TokenKind::Greater);
   case '&':
     if (pos + 1 < text.size() && text[pos + 1] == '&') {
       pos += 2;

@@ -73,12 +73,18 @@ Type Generator::mlirType(ScalarType type) {
 /// The type a param element has in memory.
 Type Generator::storageType(ScalarType type) {
   switch (type) {
-  case ScalarType::Bool: return builder.getI1Type();
-  case ScalarType::I32: return builder.getI32Type();
-  case ScalarType::I64: return builder.getI64Type();
-  case ScalarType::F16: return builder.getF16Type();
-  case ScalarType::BF16: return builder.getBF16Type();
-  case ScalarType::F32: return builder.getF32Type();
+  case ScalarType::Bool:
+    return builder.getI1Type();
+  case ScalarType::I32:
+    return builder.getI32Type();
+  case ScalarType::I64:
+    return builder.getI64Type();
+  case ScalarType::F16:
+    return builder.getF16Type();
+  case ScalarType::BF16:
+    return builder.getBF16Type();
+  case ScalarType::F32:
+    return builder.getF32Type();
   }
   return builder.getF32Type();
 }
@@ -96,7 +102,8 @@ void Generator::emit(const VariantSpec &spec) {
   RankedTensorType qk = headType(options.headDim);
   RankedTensorType vo = headType(options.valueDim());
   int64_t dyn = ShapedType::kDynamic;
-  auto scoresType = RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
+  auto scoresType =
+      RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
   auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());
   bool returnsLse = spec.normalizer == ATTNC_NORMALIZE_SOFTMAX;
 
@@ -124,9 +131,9 @@ void Generator::emit(const VariantSpec &spec) {
         TypedAttr value =
             ast::isFloat(param.type.elem)
                 ? TypedAttr(builder.getFloatAttr(type, def.floatValue))
-                : param.type.elem == ScalarType::Bool
-                      ? TypedAttr(builder.getBoolAttr(def.boolValue))
-                      : TypedAttr(builder.getIntegerAttr(type, def.intValue));
+            : param.type.elem == ScalarType::Bool
+                ? TypedAttr(builder.getBoolAttr(def.boolValue))
+                : TypedAttr(builder.getIntegerAttr(type, def.intValue));
         attrs.push_back(builder.getNamedAttr("attn.default", value));
       }
     }
@@ -142,14 +149,15 @@ void Generator::emit(const VariantSpec &spec) {
                               /*sym_visibility=*/nullptr,
                               builder.getArrayAttr(argAttrs),
                               /*res_attrs=*/nullptr);
-  Block *body = builder.createBlock(&variant.getBody(), {}, inputs,
-                                    SmallVector<Location>(inputs.size(), variantLoc));
+  Block *body =
+      builder.createBlock(&variant.getBody(), {}, inputs,
+                          SmallVector<Location>(inputs.size(), variantLoc));
   builder.setInsertionPointToEnd(body);
 
   FloatAttr scale = spec.scale ? builder.getF64FloatAttr(*spec.scale) : nullptr;
-  Value scores = ScoreOp::create(builder, spec.scale ? loc(spec.scaleRange) : variantLoc,
-                                 scoresType, variant.getQuery(),
-                                 variant.getKey(), scale);
+  Value scores =
+      ScoreOp::create(builder, spec.scale ? loc(spec.scaleRange) : variantLoc,
+                      scoresType, variant.getQuery(), variant.getKey(), scale);
   for (auto [expr, range] : llvm::zip(spec.scoreMods, spec.scoreModRanges)) {
     auto op = ScoreModOp::create(builder, loc(range), scoresType, scores);
     emitRegion(op.getBody(), RegionRole::ScoreMod, expr,
@@ -165,10 +173,11 @@ void Generator::emit(const VariantSpec &spec) {
   // One enum: NormalizerKind's values are attnc/abi.h's (a static_assert in
   // AttnToCUDA.cpp, which emits their names, keeps the two in step).
   NormalizerKind kind = static_cast<NormalizerKind>(spec.normalizer);
-  Location normLoc = spec.normalizerRange.file ? loc(spec.normalizerRange) : variantLoc;
+  Location normLoc =
+      spec.normalizerRange.file ? loc(spec.normalizerRange) : variantLoc;
   auto normalize = NormalizeOp::create(builder, normLoc, scoresType,
-                                       returnsLse ? Type(lseType) : Type(), kind,
-                                       scores, /*bias=*/nullptr,
+                                       returnsLse ? Type(lseType) : Type(),
+                                       kind, scores, /*bias=*/nullptr,
                                        /*temperature=*/nullptr);
   Value out = AggregateOp::create(builder, variantLoc, vo, normalize.getProbs(),
                                   variant.getValue());
@@ -200,7 +209,8 @@ void Generator::emitRegion(Region &region, RegionRole role,
 Value Generator::constant(ScalarType type, double value, Location l) {
   Type t = mlirType(type);
   if (ast::isFloat(type))
-    return arith::ConstantOp::create(builder, l, builder.getFloatAttr(t, value));
+    return arith::ConstantOp::create(builder, l,
+                                     builder.getFloatAttr(t, value));
   if (type == ScalarType::I64)
     return arith::ConstantIndexOp::create(builder, l, int64_t(value));
   return arith::ConstantOp::create(builder, l,
@@ -219,7 +229,8 @@ Value Generator::emitExpr(const TExprPtr &expr) {
   switch (e.kind) {
   case TExpr::Kind::Const:
     if (e.type == ScalarType::Bool)
-      result = arith::ConstantOp::create(builder, l, builder.getBoolAttr(e.boolValue));
+      result = arith::ConstantOp::create(builder, l,
+                                         builder.getBoolAttr(e.boolValue));
     else if (ast::isFloat(e.type))
       result = constant(e.type, e.floatValue, l);
     else if (e.type == ScalarType::I64)
@@ -234,7 +245,8 @@ Value Generator::emitExpr(const TExprPtr &expr) {
   case TExpr::Kind::Param:
     result = variant.getParams()[e.param];
     if (e.type == ScalarType::I64)
-      result = arith::IndexCastOp::create(builder, l, builder.getIndexType(), result);
+      result = arith::IndexCastOp::create(builder, l, builder.getIndexType(),
+                                          result);
     break;
   case TExpr::Kind::Load: {
     SmallVector<Value> indices;
@@ -242,14 +254,16 @@ Value Generator::emitExpr(const TExprPtr &expr) {
       indices.push_back(emitExpr(index));
     result = LoadOp::create(builder, l, variant.getParams()[e.param], indices);
     if (e.type == ScalarType::I64)
-      result = arith::IndexCastOp::create(builder, l, builder.getIndexType(), result);
+      result = arith::IndexCastOp::create(builder, l, builder.getIndexType(),
+                                          result);
     break;
   }
   case TExpr::Kind::Unary: {
     Value x = emitExpr(e.operands[0]);
     if (e.op == ast::Op::Not)
       result = arith::XOrIOp::create(
-          builder, l, x, arith::ConstantOp::create(builder, l, builder.getBoolAttr(true)));
+          builder, l, x,
+          arith::ConstantOp::create(builder, l, builder.getBoolAttr(true)));
     else if (ast::isFloat(e.type))
       result = arith::NegFOp::create(builder, l, x);
     else
@@ -297,9 +311,12 @@ Value Generator::emitBinary(const TExpr &e, Location l) {
     // Floor semantics: the remainder takes the divisor's sign.
     Value r = arith::RemSIOp::create(builder, l, a, b);
     Value zero = constant(type, 0, l);
-    Value nonZero = arith::CmpIOp::create(builder, l, arith::CmpIPredicate::ne, r, zero);
-    Value rNeg = arith::CmpIOp::create(builder, l, arith::CmpIPredicate::slt, r, zero);
-    Value bNeg = arith::CmpIOp::create(builder, l, arith::CmpIPredicate::slt, b, zero);
+    Value nonZero =
+        arith::CmpIOp::create(builder, l, arith::CmpIPredicate::ne, r, zero);
+    Value rNeg =
+        arith::CmpIOp::create(builder, l, arith::CmpIPredicate::slt, r, zero);
+    Value bNeg =
+        arith::CmpIOp::create(builder, l, arith::CmpIPredicate::slt, b, zero);
     Value signsDiffer = arith::XOrIOp::create(builder, l, rNeg, bNeg);
     Value fix = arith::AndIOp::create(builder, l, nonZero, signsDiffer);
     Value adjusted = arith::AddIOp::create(builder, l, r, b);
@@ -309,15 +326,19 @@ Value Generator::emitBinary(const TExpr &e, Location l) {
     return arith::AndIOp::create(builder, l, a, b);
   case Op::Or:
     return arith::OrIOp::create(builder, l, a, b);
-  case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge: {
+  case Op::Eq:
+  case Op::Ne:
+  case Op::Lt:
+  case Op::Le:
+  case Op::Gt:
+  case Op::Ge: {
     if (isF) {
-      arith::CmpFPredicate p =
-          e.op == Op::Eq   ? arith::CmpFPredicate::OEQ
-          : e.op == Op::Ne ? arith::CmpFPredicate::UNE
-          : e.op == Op::Lt ? arith::CmpFPredicate::OLT
-          : e.op == Op::Le ? arith::CmpFPredicate::OLE
-          : e.op == Op::Gt ? arith::CmpFPredicate::OGT
-                           : arith::CmpFPredicate::OGE;
+      arith::CmpFPredicate p = e.op == Op::Eq   ? arith::CmpFPredicate::OEQ
+                               : e.op == Op::Ne ? arith::CmpFPredicate::UNE
+                               : e.op == Op::Lt ? arith::CmpFPredicate::OLT
+                               : e.op == Op::Le ? arith::CmpFPredicate::OLE
+                               : e.op == Op::Gt ? arith::CmpFPredicate::OGT
+                                                : arith::CmpFPredicate::OGE;
       return arith::CmpFOp::create(builder, l, p, a, b);
     }
     arith::CmpIPredicate p = e.op == Op::Eq   ? arith::CmpIPredicate::eq
@@ -328,13 +349,15 @@ Value Generator::emitBinary(const TExpr &e, Location l) {
                                               : arith::CmpIPredicate::sge;
     return arith::CmpIOp::create(builder, l, p, a, b);
   }
-  case Op::Neg: case Op::Not:
+  case Op::Neg:
+  case Op::Not:
     break;
   }
   llvm_unreachable("not a binary operator");
 }
 
-Value Generator::emitCast(Value value, ScalarType from, ScalarType to, Location l) {
+Value Generator::emitCast(Value value, ScalarType from, ScalarType to,
+                          Location l) {
   Type target = mlirType(to);
   if (from == ScalarType::Bool) {
     if (ast::isFloat(to))
@@ -348,7 +371,8 @@ Value Generator::emitCast(Value value, ScalarType from, ScalarType to, Location 
     return arith::IndexCastOp::create(builder, l, target, value);
   if (ast::isInteger(from)) { // to float
     if (from == ScalarType::I64)
-      value = arith::IndexCastOp::create(builder, l, builder.getI64Type(), value);
+      value =
+          arith::IndexCastOp::create(builder, l, builder.getI64Type(), value);
     return arith::SIToFPOp::create(builder, l, target, value);
   }
   if (ast::isInteger(to)) { // from float
@@ -373,20 +397,31 @@ Value Generator::emitMath(const TExpr &e, Location l) {
   Value y = e.operands.size() > 1 ? emitExpr(e.operands[1]) : Value();
   bool isF = ast::isFloat(e.type);
   switch (e.fn) {
-  case MathFn::Exp: return math::ExpOp::create(builder, l, x);
-  case MathFn::Exp2: return math::Exp2Op::create(builder, l, x);
-  case MathFn::Log: return math::LogOp::create(builder, l, x);
-  case MathFn::Log2: return math::Log2Op::create(builder, l, x);
-  case MathFn::Sqrt: return math::SqrtOp::create(builder, l, x);
-  case MathFn::Rsqrt: return math::RsqrtOp::create(builder, l, x);
-  case MathFn::Tanh: return math::TanhOp::create(builder, l, x);
-  case MathFn::Floor: return math::FloorOp::create(builder, l, x);
-  case MathFn::Ceil: return math::CeilOp::create(builder, l, x);
-  case MathFn::Pow: return math::PowFOp::create(builder, l, x, y);
+  case MathFn::Exp:
+    return math::ExpOp::create(builder, l, x);
+  case MathFn::Exp2:
+    return math::Exp2Op::create(builder, l, x);
+  case MathFn::Log:
+    return math::LogOp::create(builder, l, x);
+  case MathFn::Log2:
+    return math::Log2Op::create(builder, l, x);
+  case MathFn::Sqrt:
+    return math::SqrtOp::create(builder, l, x);
+  case MathFn::Rsqrt:
+    return math::RsqrtOp::create(builder, l, x);
+  case MathFn::Tanh:
+    return math::TanhOp::create(builder, l, x);
+  case MathFn::Floor:
+    return math::FloorOp::create(builder, l, x);
+  case MathFn::Ceil:
+    return math::CeilOp::create(builder, l, x);
+  case MathFn::Pow:
+    return math::PowFOp::create(builder, l, x, y);
   case MathFn::Sigmoid: {
     // 1 / (1 + exp(-x)): no upstream op, and both backends lower these.
     Value one = constant(ScalarType::F32, 1.0, l);
-    Value e1 = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
+    Value e1 =
+        math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
     return arith::DivFOp::create(builder, l, one,
                                  arith::AddFOp::create(builder, l, one, e1));
   }
@@ -403,7 +438,8 @@ Value Generator::emitMath(const TExpr &e, Location l) {
   llvm_unreachable("unknown math function");
 }
 
-void attnc::emitVariants(ModuleOp module, const std::vector<VariantSpec> &variants,
+void attnc::emitVariants(ModuleOp module,
+                         const std::vector<VariantSpec> &variants,
                          const EmitOptions &options) {
   Generator generator(module, options);
   for (const VariantSpec &spec : variants)
@@ -414,9 +450,9 @@ void attnc::loadAttnDialects(MLIRContext &ctx) {
   ctx.loadDialect<AttnDialect, arith::ArithDialect, math::MathDialect>();
 }
 
-OwningOpRef<ModuleOp> attnc::buildModule(MLIRContext &ctx,
-                                         const std::vector<VariantSpec> &variants,
-                                         const EmitOptions &options) {
+OwningOpRef<ModuleOp>
+attnc::buildModule(MLIRContext &ctx, const std::vector<VariantSpec> &variants,
+                   const EmitOptions &options) {
   loadAttnDialects(ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
   emitVariants(*module, variants, options);

@@ -38,7 +38,8 @@ void loadAttnDialects(mlir::MLIRContext &ctx);
 /// passes that follow are ordered in lib/Pipeline). Returns null after
 /// reporting through `ctx`'s diagnostic handlers.
 mlir::OwningOpRef<mlir::ModuleOp>
-buildModule(mlir::MLIRContext &ctx, const std::vector<sema::VariantSpec> &variants,
+buildModule(mlir::MLIRContext &ctx,
+            const std::vector<sema::VariantSpec> &variants,
             const EmitOptions &options);
 
 } // namespace attnc

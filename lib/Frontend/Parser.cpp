@@ -4,13 +4,12 @@
 //   attention := 'attention' NAME '(' params? ')' '{' statement* '}'
 //   function  := 'fn' NAME '(' params? ')' '->' type '=' expr ';'?
 //   param     := NAME ':' type ('=' expr)?
-//   type      := SCALAR ('[' dim (',' dim)* ']')?      dim := B|H|Hkv|N|M|D|INT|'?'
-//   statement := 'let' NAME '=' expr ';'?  |  NAME '=' expr ';'?
-//   expr      := or ('?' expr ':' expr)?
-//   or := and ('||' and)*      and := cmp ('&&' cmp)*    cmp := add (CMP add)?
-//   add := mul (('+'|'-') mul)*     mul := unary (('*'|'/'|'%') unary)*
-//   unary     := ('-'|'!') unary | primary
-//   primary   := INT | FLOAT | true | false | NAME | NAME '(' args ')' |
+//   type      := SCALAR ('[' dim (',' dim)* ']')?      dim :=
+//   B|H|Hkv|N|M|D|INT|'?' statement := 'let' NAME '=' expr ';'?  |  NAME '='
+//   expr ';'? expr      := or ('?' expr ':' expr)? or := and ('||' and)* and :=
+//   cmp ('&&' cmp)*    cmp := add (CMP add)? add := mul (('+'|'-') mul)* mul :=
+//   unary (('*'|'/'|'%') unary)* unary     := ('-'|'!') unary | primary primary
+//   := INT | FLOAT | true | false | NAME | NAME '(' args ')' |
 //                NAME '[' args ']' | '(' expr ')'
 //
 //===----------------------------------------------------------------------===//
@@ -56,8 +55,9 @@ void Parser::errorExpected(std::string_view what) {
   // A malformed token was reported by the lexer already.
   if (tok.is(TokenKind::Error))
     return;
-  std::string found = tok.is(TokenKind::Eof) ? "end of file"
-                                             : "'" + std::string(tok.text) + "'";
+  std::string found = tok.is(TokenKind::Eof)
+                          ? "end of file"
+                          : "'" + std::string(tok.text) + "'";
   diags.error(tok.range(),
               "expected " + std::string(what) + ", found " + found);
 }
@@ -232,10 +232,9 @@ bool Parser::parseType(TypeSpec &type) {
     type.dims.push_back(dim);
     advance();
   } while (consumeIf(TokenKind::Comma));
-  type.range.length =
-      tok.loc.offset > type.range.begin.offset
-          ? tok.loc.offset - type.range.begin.offset + 1
-          : 1;
+  type.range.length = tok.loc.offset > type.range.begin.offset
+                          ? tok.loc.offset - type.range.begin.offset + 1
+                          : 1;
   return expect(TokenKind::RBracket, "',' or ']' in the shape");
 }
 
@@ -314,20 +313,47 @@ ExprPtr Parser::parseTernary() {
 /// Binary operators and their precedence (higher binds tighter).
 static int precedence(TokenKind kind, Op &op) {
   switch (kind) {
-  case TokenKind::OrOr: op = Op::Or; return 1;
-  case TokenKind::AndAnd: op = Op::And; return 2;
-  case TokenKind::Equal: op = Op::Eq; return 3;
-  case TokenKind::NotEqual: op = Op::Ne; return 3;
-  case TokenKind::Less: op = Op::Lt; return 3;
-  case TokenKind::LessEqual: op = Op::Le; return 3;
-  case TokenKind::Greater: op = Op::Gt; return 3;
-  case TokenKind::GreaterEqual: op = Op::Ge; return 3;
-  case TokenKind::Plus: op = Op::Add; return 4;
-  case TokenKind::Minus: op = Op::Sub; return 4;
-  case TokenKind::Star: op = Op::Mul; return 5;
-  case TokenKind::Slash: op = Op::Div; return 5;
-  case TokenKind::Percent: op = Op::Rem; return 5;
-  default: return 0;
+  case TokenKind::OrOr:
+    op = Op::Or;
+    return 1;
+  case TokenKind::AndAnd:
+    op = Op::And;
+    return 2;
+  case TokenKind::Equal:
+    op = Op::Eq;
+    return 3;
+  case TokenKind::NotEqual:
+    op = Op::Ne;
+    return 3;
+  case TokenKind::Less:
+    op = Op::Lt;
+    return 3;
+  case TokenKind::LessEqual:
+    op = Op::Le;
+    return 3;
+  case TokenKind::Greater:
+    op = Op::Gt;
+    return 3;
+  case TokenKind::GreaterEqual:
+    op = Op::Ge;
+    return 3;
+  case TokenKind::Plus:
+    op = Op::Add;
+    return 4;
+  case TokenKind::Minus:
+    op = Op::Sub;
+    return 4;
+  case TokenKind::Star:
+    op = Op::Mul;
+    return 5;
+  case TokenKind::Slash:
+    op = Op::Div;
+    return 5;
+  case TokenKind::Percent:
+    op = Op::Rem;
+    return 5;
+  default:
+    return 0;
   }
 }
 
@@ -343,9 +369,10 @@ ExprPtr Parser::parseBinary(int minPrecedence) {
     // far from the cause.
     if (tok.is(TokenKind::Identifier) && *pythonOperator(tok.text) &&
         tok.text != "not" && !peek().is(TokenKind::Assign)) {
-      diags.error(tok.range(), "'" + std::string(tok.text) +
-                                   "' is not an operator in attnc; did you mean '" +
-                                   pythonOperator(tok.text) + "'?");
+      diags.error(tok.range(),
+                  "'" + std::string(tok.text) +
+                      "' is not an operator in attnc; did you mean '" +
+                      pythonOperator(tok.text) + "'?");
       return nullptr;
     }
     Op op;
@@ -360,7 +387,8 @@ ExprPtr Parser::parseBinary(int minPrecedence) {
     lhs = checkDepth(makeBinary(op, lhs, rhs, opRange));
     Op next;
     if (lhs && prec == 3 && precedence(tok.kind, next) == 3) {
-      diags.error(tok.range(), "comparisons do not chain; write 'a < b && b < c'");
+      diags.error(tok.range(),
+                  "comparisons do not chain; write 'a < b && b < c'");
       return nullptr;
     }
   }
@@ -396,7 +424,8 @@ bool Parser::parseArgs(TokenKind close, std::vector<ExprPtr> &args) {
       return false;
     args.push_back(arg);
   } while (consumeIf(TokenKind::Comma));
-  return expect(close, close == TokenKind::RParen ? "',' or ')'" : "',' or ']'");
+  return expect(close,
+                close == TokenKind::RParen ? "',' or ')'" : "',' or ']'");
 }
 
 ExprPtr Parser::parsePrimary() {
@@ -443,10 +472,12 @@ ExprPtr Parser::parsePrimary() {
     }
     std::string name(tok.text);
     advance();
-    if (name == "not" && (tok.is(TokenKind::Identifier) || tok.is(TokenKind::LParen) ||
-                          tok.is(TokenKind::Integer) || tok.is(TokenKind::KwTrue) ||
-                          tok.is(TokenKind::KwFalse))) {
-      diags.error(range, "'not' is not an operator in attnc; did you mean '!'?");
+    if (name == "not" &&
+        (tok.is(TokenKind::Identifier) || tok.is(TokenKind::LParen) ||
+         tok.is(TokenKind::Integer) || tok.is(TokenKind::KwTrue) ||
+         tok.is(TokenKind::KwFalse))) {
+      diags.error(range,
+                  "'not' is not an operator in attnc; did you mean '!'?");
       return nullptr;
     }
     std::vector<ExprPtr> args;

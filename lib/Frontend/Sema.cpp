@@ -29,9 +29,12 @@ struct VarInfo {
   ScalarType type;
 };
 constexpr VarInfo kVars[] = {
-    {"score", Var::Score, ScalarType::F32}, {"b", Var::Batch, ScalarType::I64},
-    {"h", Var::Head, ScalarType::I64},      {"q_idx", Var::QIdx, ScalarType::I64},
-    {"kv_idx", Var::KvIdx, ScalarType::I64}, {"o", Var::Output, ScalarType::F32},
+    {"score", Var::Score, ScalarType::F32},
+    {"b", Var::Batch, ScalarType::I64},
+    {"h", Var::Head, ScalarType::I64},
+    {"q_idx", Var::QIdx, ScalarType::I64},
+    {"kv_idx", Var::KvIdx, ScalarType::I64},
+    {"o", Var::Output, ScalarType::F32},
     {"d", Var::Dim, ScalarType::I64},
 };
 
@@ -71,11 +74,16 @@ const char *describeContext(Context ctx) {
 
 const char *contextName(Context ctx) {
   switch (ctx) {
-  case Context::Score: return "a score";
-  case Context::Mask: return "a mask";
-  case Context::Output: return "an output";
-  case Context::Constant: return "a constant";
-  case Context::Any: return "a function";
+  case Context::Score:
+    return "a score";
+  case Context::Mask:
+    return "a mask";
+  case Context::Output:
+    return "an output";
+  case Context::Constant:
+    return "a constant";
+  case Context::Any:
+    return "a function";
   }
   return "";
 }
@@ -86,13 +94,13 @@ struct MathInfo {
   unsigned arity;
 };
 constexpr MathInfo kMath[] = {
-    {"exp", MathFn::Exp, 1},       {"exp2", MathFn::Exp2, 1},
-    {"log", MathFn::Log, 1},       {"log2", MathFn::Log2, 1},
-    {"sqrt", MathFn::Sqrt, 1},     {"rsqrt", MathFn::Rsqrt, 1},
-    {"tanh", MathFn::Tanh, 1},     {"sigmoid", MathFn::Sigmoid, 1},
-    {"floor", MathFn::Floor, 1},   {"ceil", MathFn::Ceil, 1},
-    {"abs", MathFn::Abs, 1},       {"min", MathFn::Min, 2},
-    {"max", MathFn::Max, 2},       {"pow", MathFn::Pow, 2},
+    {"exp", MathFn::Exp, 1},     {"exp2", MathFn::Exp2, 1},
+    {"log", MathFn::Log, 1},     {"log2", MathFn::Log2, 1},
+    {"sqrt", MathFn::Sqrt, 1},   {"rsqrt", MathFn::Rsqrt, 1},
+    {"tanh", MathFn::Tanh, 1},   {"sigmoid", MathFn::Sigmoid, 1},
+    {"floor", MathFn::Floor, 1}, {"ceil", MathFn::Ceil, 1},
+    {"abs", MathFn::Abs, 1},     {"min", MathFn::Min, 2},
+    {"max", MathFn::Max, 2},     {"pow", MathFn::Pow, 2},
 };
 
 const MathInfo *lookupMath(std::string_view name) {
@@ -133,7 +141,8 @@ size_t editDistance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
       diagonal = above;
     }
   }
@@ -146,7 +155,8 @@ size_t editDistance(std::string_view a, std::string_view b) {
 std::string suggest(std::string_view name, std::vector<std::string> candidates,
                     const char *what) {
   std::sort(candidates.begin(), candidates.end());
-  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
   size_t best = std::max<size_t>(1, name.size() / 3) + 1;
   const std::string *nearest = nullptr;
   for (const std::string &c : candidates)
@@ -173,12 +183,12 @@ bool isSizeName(std::string_view name) {
 struct Binding {
   enum class Kind { Value, Tensor, Let };
   Kind kind = Kind::Value;
-  TExprPtr value;              // Value
-  unsigned tensorParam = 0;    // Tensor: the variant's param
-  TypeSpec tensorType;         // Tensor: its declared type
-  const Stmt *let = nullptr;   // Let
-  unsigned order = 0;          // Let: position among the lets
-  unsigned scoreVersion = 0;   // Let: score statements before it
+  TExprPtr value;            // Value
+  unsigned tensorParam = 0;  // Tensor: the variant's param
+  TypeSpec tensorType;       // Tensor: its declared type
+  const Stmt *let = nullptr; // Let
+  unsigned order = 0;        // Let: position among the lets
+  unsigned scoreVersion = 0; // Let: score statements before it
   SourceRange range;
 };
 
@@ -207,7 +217,8 @@ private:
 
   // Node construction.
   TExprPtr node(TExpr &&e);
-  TExprPtr constInt(int64_t v, ScalarType t, SourceRange r, bool literal = false);
+  TExprPtr constInt(int64_t v, ScalarType t, SourceRange r,
+                    bool literal = false);
   TExprPtr constFloat(double v, ScalarType t, SourceRange r);
   TExprPtr constBool(bool v, SourceRange r);
   TExprPtr cast(TExprPtr e, ScalarType to);
@@ -507,8 +518,8 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
         return nullptr;
       }
       if (ctx == Context::Constant) {
-        error(e.range, "'" + e.name + "' is a run-time param; " +
-                           describeContext(ctx));
+        error(e.range,
+              "'" + e.name + "' is a run-time param; " + describeContext(ctx));
         return nullptr;
       }
       TExpr p{TExpr::Kind::Param, param.type.elem, e.range};
@@ -517,12 +528,11 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
     }
   }
   if (functions.count(e.name) || lookupMath(e.name))
-    error(e.range, "'" + e.name + "' is a function; call it as " + e.name +
-                       "(...)");
+    error(e.range,
+          "'" + e.name + "' is a function; call it as " + e.name + "(...)");
   else if (isNormalizerName(e.name))
-    error(e.range, "'" + e.name +
-                       "' is a normalizer; use it as 'normalize = " + e.name +
-                       "'");
+    error(e.range, "'" + e.name + "' is a normalizer; use it as 'normalize = " +
+                       e.name + "'");
   else if (isSizeName(e.name))
     error(e.range, "unknown name '" + e.name +
                        "': the call's sizes (B, H, Hkv, N, M, D, Dv) cannot "
@@ -537,7 +547,8 @@ std::vector<std::string> Checker::namesInScope(const Env &env, bool tensors) {
   std::vector<std::string> names;
   if (env.names)
     for (const auto &[name, binding] : *env.names)
-      if ((binding.kind == Binding::Kind::Tensor) == tensors && lookup(name, env))
+      if ((binding.kind == Binding::Kind::Tensor) == tensors &&
+          lookup(name, env))
         names.push_back(name);
   if (!tensors)
     for (const VarInfo &info : kVars)
@@ -575,8 +586,8 @@ bool Checker::resolveTensor(const Expr &e, const Env &env, unsigned &param,
     if (it != paramIndex.end()) {
       const ParamSpec &spec = (*params)[it->second];
       if (!spec.type.isTensor) {
-        error(e.range, "'" + e.name + "' is a scalar " +
-                           spec.type.toString() + ", not a tensor");
+        error(e.range, "'" + e.name + "' is a scalar " + spec.type.toString() +
+                           ", not a tensor");
         return false;
       }
       param = it->second;
@@ -608,10 +619,9 @@ TExprPtr Checker::checkIndex(const Expr &e, const Env &env) {
     if (!i)
       return nullptr;
     if (isFloat(i->type) || i->type == ScalarType::Bool) {
-      error(index->range, "an index must be an integer; got " +
-                              typeName(i->type) +
-                              (isFloat(i->type) ? " (write i64(...) to truncate)"
-                                                : ""));
+      error(index->range,
+            "an index must be an integer; got " + typeName(i->type) +
+                (isFloat(i->type) ? " (write i64(...) to truncate)" : ""));
       return nullptr;
     }
     i = convert(i, ScalarType::I64, index->range, "an index");
@@ -628,8 +638,8 @@ TExprPtr Checker::checkUnary(const Expr &e, const Env &env) {
     return nullptr;
   if (e.op == Op::Not) {
     if (operand->type != ScalarType::Bool) {
-      error(e.opRange, "type mismatch: '!' needs a bool; got " +
-                           typeName(operand->type));
+      error(e.opRange,
+            "type mismatch: '!' needs a bool; got " + typeName(operand->type));
       return nullptr;
     }
   } else if (operand->type == ScalarType::Bool) {
@@ -705,7 +715,8 @@ TExprPtr Checker::checkTernary(const Expr &e, const Env &env) {
     return nullptr;
   if (cond->type != ScalarType::Bool) {
     error(e.operands[0]->range, "type mismatch: the condition of '?:' must be "
-                                "bool; got " + typeName(cond->type));
+                                "bool; got " +
+                                    typeName(cond->type));
     return nullptr;
   }
   ScalarType type = ScalarType::Bool;
@@ -751,7 +762,8 @@ TExprPtr Checker::checkCall(const Expr &e, const Env &env) {
       if (!arg)
         return nullptr;
       if (arg->type == ScalarType::Bool) {
-        error(a->range, "type mismatch: '" + e.name + "' needs a number; got bool");
+        error(a->range,
+              "type mismatch: '" + e.name + "' needs a number; got bool");
         return nullptr;
       }
       args.push_back(arg);
@@ -807,8 +819,8 @@ TExprPtr Checker::inlineCall(const Expr &call, const Function &fn,
   }
   for (const auto &frame : callStack)
     if (frame.first == &fn) {
-      error(call.range, "'" + fn.name +
-                            "' calls itself; recursion is not supported");
+      error(call.range,
+            "'" + fn.name + "' calls itself; recursion is not supported");
       return nullptr;
     }
   if (callStack.size() >= kMaxCallDepth) {
@@ -895,14 +907,18 @@ std::optional<double> Checker::evalConstant(const TExprPtr &e) {
     if (!a || !b)
       return std::nullopt;
     switch (e->op) {
-    case Op::Add: return *a + *b;
-    case Op::Sub: return *a - *b;
-    case Op::Mul: return *a * *b;
+    case Op::Add:
+      return *a + *b;
+    case Op::Sub:
+      return *a - *b;
+    case Op::Mul:
+      return *a * *b;
     case Op::Div:
       if (*b == 0)
         return std::nullopt;
       return isFloat(e->type) ? *a / *b : std::floor(*a / *b);
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
     }
   }
   case TExpr::Kind::Math: {
@@ -910,13 +926,20 @@ std::optional<double> Checker::evalConstant(const TExprPtr &e) {
     if (!a)
       return std::nullopt;
     switch (e->fn) {
-    case MathFn::Sqrt: return std::sqrt(*a);
-    case MathFn::Rsqrt: return 1.0 / std::sqrt(*a);
-    case MathFn::Exp: return std::exp(*a);
-    case MathFn::Exp2: return std::exp2(*a);
-    case MathFn::Log: return std::log(*a);
-    case MathFn::Log2: return std::log2(*a);
-    default: return std::nullopt;
+    case MathFn::Sqrt:
+      return std::sqrt(*a);
+    case MathFn::Rsqrt:
+      return 1.0 / std::sqrt(*a);
+    case MathFn::Exp:
+      return std::exp(*a);
+    case MathFn::Exp2:
+      return std::exp2(*a);
+    case MathFn::Log:
+      return std::log(*a);
+    case MathFn::Log2:
+      return std::log2(*a);
+    default:
+      return std::nullopt;
     }
   }
   default:
@@ -942,8 +965,8 @@ void Checker::addFunctions(const Module &module, bool isStdlib) {
       continue;
     }
     if (stdlibFunctions.count(fn.name)) {
-      error(fn.range, "'" + fn.name +
-                          "' is already defined by the standard library");
+      error(fn.range,
+            "'" + fn.name + "' is already defined by the standard library");
     } else {
       error(fn.range, "'" + fn.name + "' is already defined");
       diags.note(it->second->range, "the first definition is here");
@@ -1082,10 +1105,11 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
   auto duplicate = [&](const Stmt &stmt, const Stmt *first) {
     if (!first)
       return false;
-    error(stmt.targetRange, "'" + stmt.target + "' is already set" +
-                                (stmt.target == "mask"
-                                     ? "; combine masks with && in one statement"
-                                     : ""));
+    error(stmt.targetRange,
+          "'" + stmt.target + "' is already set" +
+              (stmt.target == "mask"
+                   ? "; combine masks with && in one statement"
+                   : ""));
     diags.note(first->targetRange, "it is set here");
     return true;
   };
@@ -1125,8 +1149,8 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       if (duplicate(stmt, maskStmt))
         continue;
       maskStmt = &stmt;
-      spec.mask = checkStatement(stmt, Context::Mask, ScalarType::Bool,
-                                 "the mask");
+      spec.mask =
+          checkStatement(stmt, Context::Mask, ScalarType::Bool, "the mask");
       spec.maskRange = stmt.targetRange;
     } else if (target == "output") {
       if (TExprPtr e = checkStatement(stmt, Context::Output, ScalarType::F32,
@@ -1138,8 +1162,8 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       if (duplicate(stmt, scaleStmt))
         continue;
       scaleStmt = &stmt;
-      TExprPtr e = checkStatement(stmt, Context::Constant, ScalarType::F32,
-                                  "the scale");
+      TExprPtr e =
+          checkStatement(stmt, Context::Constant, ScalarType::F32, "the scale");
       std::optional<double> value = evalConstant(e);
       if (e && (!value || !(*value > 0) || !std::isfinite(*value)))
         error(stmt.value->range, "the scale must be a positive constant");
@@ -1151,8 +1175,9 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       normalizeStmt = &stmt;
       spec.normalizerRange = stmt.targetRange;
       const Expr &value = *stmt.value;
-      bool named = value.kind == Expr::Kind::Name ||
-                   (value.kind == Expr::Kind::Call && value.operands.size() == 1);
+      bool named =
+          value.kind == Expr::Kind::Name ||
+          (value.kind == Expr::Kind::Call && value.operands.size() == 1);
       if (!named || !isNormalizerName(value.name)) {
         error(value.range, "expected a normalizer: softmax, sigmoid, relu or "
                            "none, optionally applied to the score, e.g. "

@@ -28,8 +28,20 @@ using ast::ScalarType;
 enum class Var { Score, Batch, Head, QIdx, KvIdx, Output, Dim };
 
 enum class MathFn {
-  Exp, Exp2, Log, Log2, Sqrt, Rsqrt, Tanh, Sigmoid, Floor, Ceil, Abs, Min,
-  Max, Pow,
+  Exp,
+  Exp2,
+  Log,
+  Log2,
+  Sqrt,
+  Rsqrt,
+  Tanh,
+  Sigmoid,
+  Floor,
+  Ceil,
+  Abs,
+  Min,
+  Max,
+  Pow,
 };
 
 struct TExpr;
@@ -83,15 +95,15 @@ struct VariantSpec {
   std::string name;
   SourceRange range;
   std::vector<ParamSpec> params;
-  std::optional<double> scale;            // default: 1/sqrt(D)
+  std::optional<double> scale; // default: 1/sqrt(D)
   SourceRange scaleRange;
-  std::vector<TExprPtr> scoreMods;        // each reads Var::Score
+  std::vector<TExprPtr> scoreMods; // each reads Var::Score
   std::vector<SourceRange> scoreModRanges;
-  TExprPtr mask;                          // bool; null keeps every pair
+  TExprPtr mask; // bool; null keeps every pair
   SourceRange maskRange;
   Normalizer normalizer = ATTNC_NORMALIZE_SOFTMAX;
   SourceRange normalizerRange;
-  std::vector<TExprPtr> outputMods;       // each reads Var::Output
+  std::vector<TExprPtr> outputMods; // each reads Var::Output
   std::vector<SourceRange> outputModRanges;
 };
 

@@ -112,14 +112,15 @@ static std::string defaultCacheDir() {
 }
 
 /// Loads a kernel's object file into a JIT of its own.
-static llvm::Error loadObject(const std::string &object, const std::string &name,
-                              Kernel::Impl &impl) {
+static llvm::Error loadObject(const std::string &object,
+                              const std::string &name, Kernel::Impl &impl) {
   auto jit = llvm::orc::LLJITBuilder().create();
   if (!jit)
     return jit.takeError();
   // libm's expf and logf, for the few scalar math calls.
-  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      (*jit)->getDataLayout().getGlobalPrefix());
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          (*jit)->getDataLayout().getGlobalPrefix());
   if (!generator)
     return generator.takeError();
   (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
@@ -211,11 +212,10 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     if (dim && (*dim < 1 || *dim > 1024))
       return makeError("head dims must be between 1 and 1024; got " +
                        llvm::Twine(*dim));
-  for (auto [name, value] :
-       {std::make_pair("tileQ", options.tileQ),
-        std::make_pair("tileKv", options.tileKv),
-        std::make_pair("stages", options.stages),
-        std::make_pair("splits", options.splits)})
+  for (auto [name, value] : {std::make_pair("tileQ", options.tileQ),
+                             std::make_pair("tileKv", options.tileKv),
+                             std::make_pair("stages", options.stages),
+                             std::make_pair("splits", options.splits)})
     if (value < 0 || value > 4096)
       return makeError(llvm::Twine(name) +
                        " must be between 1 and 4096 (0: the default)");
@@ -237,7 +237,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   impl->headDim = options.headDim;
   impl->target = options.target;
   for (const sema::ParamSpec &p : spec.params) {
-    ParamInfo info{p.name, toDType(p.type.elem), p.type.isTensor, {}, std::nullopt};
+    ParamInfo info{
+        p.name, toDType(p.type.elem), p.type.isTensor, {}, std::nullopt};
     for (const ast::Dim &dim : p.type.dims)
       info.dims.push_back(dim.toString());
     if (p.defaultValue) {
@@ -256,7 +257,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   Compilation compilation(**target, scheduleOptions(options));
   if (mlir::failed(compilation.build(ctx, {spec}, emitOptions)) ||
       mlir::failed(compilation.advanceTo(Stage::Fused)))
-    return makeError("attnc: could not fuse '" + spec.name + "':\n" + diagnostics);
+    return makeError("attnc: could not fuse '" + spec.name + "':\n" +
+                     diagnostics);
   if (mlir::failed(compilation.advanceTo(Stage::Scheduled)))
     return makeError("attnc: could not schedule '" + spec.name + "' for " +
                      options.target + ":\n" + diagnostics);
@@ -272,8 +274,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   {
     llvm::raw_string_ostream os(key);
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
-    os << "|" << kCompilerVersion << "|target=" << options.target << "|code="
-       << (*target)->getCodeVersion();
+    os << "|" << kCompilerVersion << "|target=" << options.target
+       << "|code=" << (*target)->getCodeVersion();
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
@@ -297,7 +299,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     if (mlir::failed(compilation.advanceTo(Stage::Lowered)))
       return makeError("attnc: could not lower '" + spec.name + "' for " +
                        options.target + ":\n" + diagnostics);
-    llvm::Expected<std::string> compiled = (*target)->compile(module, *signature);
+    llvm::Expected<std::string> compiled =
+        (*target)->compile(module, *signature);
     if (!compiled)
       return makeError("attnc: " + llvm::toString(compiled.takeError()) +
                        (diagnostics.empty() ? "" : ":\n" + diagnostics));

@@ -25,20 +25,26 @@ llvm::Expected<std::string> cuda::getDeviceTarget() { return noCuda(); }
 llvm::Expected<int> cuda::getMultiprocessorCount() { return noCuda(); }
 llvm::Expected<DevicePtr> cuda::allocate(size_t) { return noCuda(); }
 void cuda::release(DevicePtr) {}
-llvm::Error cuda::copyToDevice(DevicePtr, const void *, size_t) { return noCuda(); }
-llvm::Error cuda::copyToHost(void *, DevicePtr, size_t) { return noCuda(); }
-llvm::Expected<DevicePtr> cuda::allocateAsync(size_t, Stream) { return noCuda(); }
-llvm::Error cuda::releaseAsync(DevicePtr, Stream) { return noCuda(); }
-llvm::Error cuda::zeroAsync(DevicePtr, size_t, Stream) { return noCuda(); }
-llvm::Expected<Function> cuda::loadFunction(const std::string &, const std::string &, int) {
+llvm::Error cuda::copyToDevice(DevicePtr, const void *, size_t) {
   return noCuda();
 }
-llvm::Error cuda::launch(Function, const unsigned (&)[3], unsigned, unsigned, Stream,
-                         void **) {
+llvm::Error cuda::copyToHost(void *, DevicePtr, size_t) { return noCuda(); }
+llvm::Expected<DevicePtr> cuda::allocateAsync(size_t, Stream) {
+  return noCuda();
+}
+llvm::Error cuda::releaseAsync(DevicePtr, Stream) { return noCuda(); }
+llvm::Error cuda::zeroAsync(DevicePtr, size_t, Stream) { return noCuda(); }
+llvm::Expected<Function> cuda::loadFunction(const std::string &,
+                                            const std::string &, int) {
+  return noCuda();
+}
+llvm::Error cuda::launch(Function, const unsigned (&)[3], unsigned, unsigned,
+                         Stream, void **) {
   return noCuda();
 }
 llvm::Error cuda::synchronize(Stream) { return noCuda(); }
-llvm::Expected<double> cuda::timeOnStream(Stream, int, llvm::function_ref<llvm::Error()>) {
+llvm::Expected<double> cuda::timeOnStream(Stream, int,
+                                          llvm::function_ref<llvm::Error()>) {
   return noCuda();
 }
 
@@ -50,13 +56,16 @@ namespace {
 /// names (cuda.h maps e.g. cuMemAlloc to cuMemAlloc_v2).
 struct Driver {
 #define ATTNC_DRIVER_FUNCTIONS(X)                                              \
-  X(cuInit) X(cuGetErrorString) X(cuDeviceGet) X(cuDeviceGetAttribute)         \
-  X(cuDevicePrimaryCtxRetain) X(cuCtxGetCurrent) X(cuCtxSetCurrent)            \
-  X(cuCtxGetDevice) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD) X(cuMemcpyDtoH) \
-  X(cuMemAllocAsync) X(cuMemFreeAsync) X(cuMemsetD32Async)                     \
-  X(cuModuleLoadData) X(cuModuleGetFunction) X(cuFuncSetAttribute)             \
-  X(cuLaunchKernel) X(cuStreamSynchronize) X(cuEventCreate) X(cuEventRecord)   \
-  X(cuEventElapsedTime) X(cuEventDestroy)
+  X(cuInit)                                                                    \
+  X(cuGetErrorString) X(cuDeviceGet) X(cuDeviceGetAttribute)                   \
+      X(cuDevicePrimaryCtxRetain) X(cuCtxGetCurrent) X(cuCtxSetCurrent)        \
+          X(cuCtxGetDevice) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD)         \
+              X(cuMemcpyDtoH) X(cuMemAllocAsync) X(cuMemFreeAsync)             \
+                  X(cuMemsetD32Async) X(cuModuleLoadData)                      \
+                      X(cuModuleGetFunction) X(cuFuncSetAttribute)             \
+                          X(cuLaunchKernel) X(cuStreamSynchronize)             \
+                              X(cuEventCreate) X(cuEventRecord)                \
+                                  X(cuEventElapsedTime) X(cuEventDestroy)
 #define ATTNC_DECLARE(fn) decltype(&::fn) fn = nullptr;
   ATTNC_DRIVER_FUNCTIONS(ATTNC_DECLARE)
 #undef ATTNC_DECLARE
@@ -76,7 +85,7 @@ const Driver &getDriver() {
       return d;
     }
 #define ATTNC_RESOLVE(fn)                                                      \
-  d.fn = reinterpret_cast<decltype(&::fn)>(dlsym(lib, ATTNC_STRINGIFY(fn)));  \
+  d.fn = reinterpret_cast<decltype(&::fn)>(dlsym(lib, ATTNC_STRINGIFY(fn)));   \
   if (!d.fn && d.error.empty())                                                \
     d.error = "the CUDA driver lacks " ATTNC_STRINGIFY(fn);
     ATTNC_DRIVER_FUNCTIONS(ATTNC_RESOLVE)
@@ -115,7 +124,8 @@ llvm::Error cuda::ensureContext() {
   if (current)
     return llvm::Error::success();
   CUdevice device;
-  if (auto e = check(d.cuDeviceGet(&device, 0), "cuDeviceGet (no CUDA device?)"))
+  if (auto e =
+          check(d.cuDeviceGet(&device, 0), "cuDeviceGet (no CUDA device?)"))
     return e;
   CUcontext primary;
   if (auto e = check(d.cuDevicePrimaryCtxRetain(&primary, device),
@@ -132,9 +142,10 @@ llvm::Expected<int> cuda::getMultiprocessorCount() {
   int sms = 0;
   if (auto e = check(d.cuCtxGetDevice(&device), "cuCtxGetDevice"))
     return e;
-  if (auto e = check(d.cuDeviceGetAttribute(
-                         &sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
-                     "cuDeviceGetAttribute"))
+  if (auto e =
+          check(d.cuDeviceGetAttribute(
+                    &sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                "cuDeviceGetAttribute"))
     return e;
   return sms;
 }
@@ -147,13 +158,15 @@ llvm::Expected<std::string> cuda::getDeviceTarget() {
   int major = 0, minor = 0;
   if (auto e = check(d.cuCtxGetDevice(&device), "cuCtxGetDevice"))
     return e;
-  if (auto e = check(d.cuDeviceGetAttribute(
-                         &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
-                     "cuDeviceGetAttribute"))
+  if (auto e = check(
+          d.cuDeviceGetAttribute(
+              &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+          "cuDeviceGetAttribute"))
     return e;
-  if (auto e = check(d.cuDeviceGetAttribute(
-                         &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
-                     "cuDeviceGetAttribute"))
+  if (auto e = check(
+          d.cuDeviceGetAttribute(
+              &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+          "cuDeviceGetAttribute"))
     return e;
   std::string target = "sm_" + std::to_string(major * 10 + minor);
   // Hopper's arch-specific features (wgmma, setmaxnreg) need sm_90a.
@@ -189,8 +202,8 @@ llvm::Error cuda::copyToHost(void *dst, DevicePtr src, size_t bytes) {
 
 llvm::Expected<DevicePtr> cuda::allocateAsync(size_t bytes, Stream stream) {
   CUdeviceptr ptr = 0;
-  if (auto e = check(getDriver().cuMemAllocAsync(&ptr, std::max<size_t>(bytes, 4),
-                                                 CUstream(stream)),
+  if (auto e = check(getDriver().cuMemAllocAsync(
+                         &ptr, std::max<size_t>(bytes, 4), CUstream(stream)),
                      "cuMemAllocAsync"))
     return e;
   return DevicePtr(ptr);
@@ -230,8 +243,9 @@ llvm::Expected<Function> cuda::loadFunction(const std::string &cubin,
   return Function(fn);
 }
 
-llvm::Error cuda::launch(Function fn, const unsigned (&grid)[3], unsigned threads,
-                         unsigned sharedBytes, Stream stream, void **args) {
+llvm::Error cuda::launch(Function fn, const unsigned (&grid)[3],
+                         unsigned threads, unsigned sharedBytes, Stream stream,
+                         void **args) {
   return check(getDriver().cuLaunchKernel(CUfunction(fn), grid[0], grid[1],
                                           grid[2], threads, 1, 1, sharedBytes,
                                           CUstream(stream), args, nullptr),

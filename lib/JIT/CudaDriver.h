@@ -53,9 +53,8 @@ llvm::Error synchronize(Stream stream);
 /// Times `repeats` calls of `body` on `stream` with events, each after a
 /// write that evicts L2, the calls queued without waiting for each other
 /// (triton.testing.do_bench's method): the median time in seconds.
-llvm::Expected<double>
-timeOnStream(Stream stream, int repeats,
-             llvm::function_ref<llvm::Error()> body);
+llvm::Expected<double> timeOnStream(Stream stream, int repeats,
+                                    llvm::function_ref<llvm::Error()> body);
 
 } // namespace attnc::cuda
 

@@ -11,8 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "JIT/CudaDriver.h"
-#include "Support/Error.h"
 #include "JIT/KernelImpl.h"
+#include "Support/Error.h"
 
 #include "attnc/launch_plan.h"
 
@@ -31,8 +31,9 @@ llvm::Error problemError(const LaunchProblem &problem) {
 }
 
 TensorDims dims(const TensorView &t) {
-  return attnc_cuda::tensor_dims(t.data, t.shape.data(), t.strides.data(),
-                                 int(std::min(t.shape.size(), t.strides.size())));
+  return attnc_cuda::tensor_dims(
+      t.data, t.shape.data(), t.strides.data(),
+      int(std::min(t.shape.size(), t.strides.size())));
 }
 
 void loadFunctions(const Kernel::Impl &k) {
@@ -113,7 +114,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   plan.args.status = base;
   attnc_cuda::bind_scratch(plan, base);
 
-  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()), ParamSlot{});
+  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()),
+                               ParamSlot{});
   size_t tensor = 0, scalar = 0;
   for (size_t i = 0; i < k.params.size(); ++i) {
     ParamSlot &slot = slots[i];
@@ -121,13 +123,13 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
       const MemRefDescriptor &m = tensorParams[tensor++];
       // An empty tensor points at the scratch words (16 bytes, one element
       // of any type; see set_tensor_extent).
-      bool empty = attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides,
-                                                 int(m.rank));
+      bool empty =
+          attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides, int(m.rank));
       slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
     } else {
       const ScalarStorage &v = scalarParams[scalar++];
-      bool isFloat = v.type == DType::F32 || v.type == DType::F16 ||
-                     v.type == DType::BF16;
+      bool isFloat =
+          v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
       slot.f = isFloat ? (v.type == DType::F32 ? double(v.f32) : v.value) : 0;
       slot.i = v.type == DType::Bool  ? int64_t(v.i1)
                : v.type == DType::I32 ? int64_t(v.i32)
@@ -152,8 +154,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   if (!error && plan.combineCtas) {
     void *combineArgs[] = {&plan.args, slots.data()};
     unsigned grid[3] = {plan.combineCtas, 1, 1};
-    error = cuda::launch(k.loaded.combine, grid, attnc_cuda::kCombineThreads,
-                         0, stream, combineArgs);
+    error = cuda::launch(k.loaded.combine, grid, attnc_cuda::kCombineThreads, 0,
+                         stream, combineArgs);
   }
   int status = 0;
   if (!error && args.synchronize) {

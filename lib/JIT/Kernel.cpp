@@ -20,24 +20,34 @@ using namespace attnc;
 
 size_t attnc::getSizeInBytes(DType type) {
   switch (type) {
-  case DType::Bool: return 1;
+  case DType::Bool:
+    return 1;
   case DType::F16:
-  case DType::BF16: return 2;
+  case DType::BF16:
+    return 2;
   case DType::I32:
-  case DType::F32: return 4;
-  case DType::I64: return 8;
+  case DType::F32:
+    return 4;
+  case DType::I64:
+    return 8;
   }
   return 4;
 }
 
 std::string_view attnc::toString(DType type) {
   switch (type) {
-  case DType::Bool: return "bool";
-  case DType::I32: return "i32";
-  case DType::I64: return "i64";
-  case DType::F16: return "f16";
-  case DType::BF16: return "bf16";
-  case DType::F32: return "f32";
+  case DType::Bool:
+    return "bool";
+  case DType::I32:
+    return "i32";
+  case DType::I64:
+    return "i64";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  case DType::F32:
+    return "f32";
   }
   return "?";
 }
@@ -167,18 +177,20 @@ llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
                      " memory; this kernel runs on the " +
                      (device == Device::CUDA ? "GPU" : "CPU"));
   if (t.shape.size() != rank)
-    return makeError(llvm::Twine(what) + " must have rank " + llvm::Twine(rank) +
-                     " " + layout + "; got rank " + llvm::Twine(t.shape.size()));
+    return makeError(llvm::Twine(what) + " must have rank " +
+                     llvm::Twine(rank) + " " + layout + "; got rank " +
+                     llvm::Twine(t.shape.size()));
   if (t.strides.size() != rank)
-    return makeError(llvm::Twine(what) + " has " + llvm::Twine(t.strides.size()) +
-                     " strides for rank " + llvm::Twine(rank));
+    return makeError(llvm::Twine(what) + " has " +
+                     llvm::Twine(t.strides.size()) + " strides for rank " +
+                     llvm::Twine(rank));
   if (t.dtype != dtype)
     return makeError(llvm::Twine(what) + " must be " + toString(dtype) +
                      "; got " + toString(t.dtype));
   for (int64_t d : t.shape)
     if (d < 1)
-      return makeError(llvm::Twine(what) + " has an empty dimension: " +
-                       shapeString(t.shape));
+      return makeError(llvm::Twine(what) +
+                       " has an empty dimension: " + shapeString(t.shape));
   return llvm::Error::success();
 }
 
@@ -194,7 +206,8 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     return e;
   if (auto e = checkTensor("v", args.v, k.dtype, 4, "[B, Hkv, M, Dv]", device))
     return e;
-  if (auto e = checkTensor("out", args.out, k.dtype, 4, "[B, H, N, Dv]", device))
+  if (auto e =
+          checkTensor("out", args.out, k.dtype, 4, "[B, H, N, Dv]", device))
     return e;
   int64_t B = args.q.shape[0], H = args.q.shape[1], N = args.q.shape[2],
           D = args.q.shape[3], Hkv = args.k.shape[1], M = args.k.shape[2],
@@ -209,31 +222,34 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   if (args.v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
     return mismatch("v", args.v, "[B, Hkv, M, Dv]", {B, Hkv, M, Dv});
   if (H % Hkv != 0)
-    return makeError("query heads H = " + llvm::Twine(H) +
-                     " are not a multiple of key/value heads Hkv = " +
-                     llvm::Twine(Hkv));
+    return makeError(
+        "query heads H = " + llvm::Twine(H) +
+        " are not a multiple of key/value heads Hkv = " + llvm::Twine(Hkv));
   if (args.out.shape != std::vector<int64_t>{B, H, N, Dv})
     return mismatch("out", args.out, "[B, H, N, Dv]", {B, H, N, Dv});
   if (k.headDim && (D != *k.headDim || Dv != *k.valueHeadDim))
-    return makeError("this kernel was compiled for head dims D = " +
-                     llvm::Twine(*k.headDim) + ", Dv = " +
-                     llvm::Twine(*k.valueHeadDim) + "; got D = " +
-                     llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
+    return makeError(
+        "this kernel was compiled for head dims D = " +
+        llvm::Twine(*k.headDim) + ", Dv = " + llvm::Twine(*k.valueHeadDim) +
+        "; got D = " + llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
   if (args.lse && !k.hasLse)
-    return makeError("'" + k.name + "' does not define lse (its normalizer is "
+    return makeError("'" + k.name +
+                     "' does not define lse (its normalizer is "
                      "not softmax); pass no lse");
   std::vector<float> lseScratch;
   TensorView lseView;
   if (k.hasLse) {
     if (args.lse) {
-      if (auto e = checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
+      if (auto e =
+              checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
         return e;
       if (args.lse->shape != std::vector<int64_t>{B, H, N})
         return mismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
       lseView = *args.lse;
     } else if (!k.isGPU()) {
       lseScratch.resize(B * H * N);
-      lseView = TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
+      lseView =
+          TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
     }
   }
 
@@ -245,7 +261,8 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   for (const ParamInfo &p : k.params)
     declared += (declared.empty() ? "" : ", ") + p.name;
   for (const auto &[name, value] : args.params)
-    if (llvm::none_of(k.params, [&](const ParamInfo &p) { return p.name == name; }))
+    if (llvm::none_of(k.params,
+                      [&](const ParamInfo &p) { return p.name == name; }))
       return makeError("unknown param '" + name + "'; '" + k.name + "' takes " +
                        (declared.empty() ? std::string("none") : declared));
   std::vector<MemRefDescriptor> paramTensors;
@@ -272,8 +289,8 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
       for (size_t d = 0; d < p.dims.size(); ++d) {
         auto size = sizes.find(p.dims[d]);
         int64_t expected = size != sizes.end() ? size->second
-                           : p.dims[d] == "?" ? t.shape[d]
-                                              : std::stoll(p.dims[d]);
+                           : p.dims[d] == "?"  ? t.shape[d]
+                                               : std::stoll(p.dims[d]);
         if (t.shape[d] != expected)
           return makeError(what + " has shape " + shapeString(t.shape) +
                            "; its type " + type + " wants " +

@@ -87,10 +87,18 @@ struct ScalarStorage {
   double value; // as given, for the GPU's param slots
   ScalarStorage(DType type, double value) : i64(0), type(type), value(value) {
     switch (type) {
-    case DType::F32: f32 = static_cast<float>(value); break;
-    case DType::I32: i32 = static_cast<int32_t>(value); break;
-    case DType::I64: i64 = static_cast<int64_t>(value); break;
-    case DType::Bool: i1 = value != 0; break;
+    case DType::F32:
+      f32 = static_cast<float>(value);
+      break;
+    case DType::I32:
+      i32 = static_cast<int32_t>(value);
+      break;
+    case DType::I64:
+      i64 = static_cast<int64_t>(value);
+      break;
+    case DType::Bool:
+      i1 = value != 0;
+      break;
     case DType::F16:
     case DType::BF16: {
       bool lost;

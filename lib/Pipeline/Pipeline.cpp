@@ -78,8 +78,9 @@ static std::atomic<bool> commandLineOptions{false};
 
 void mlir::attn::useMLIRCommandLineOptions() { commandLineOptions = true; }
 
-mlir::LogicalResult mlir::attn::runPipeline(Operation *module,
-                                      function_ref<void(OpPassManager &)> build) {
+mlir::LogicalResult
+mlir::attn::runPipeline(Operation *module,
+                        function_ref<void(OpPassManager &)> build) {
   PassManager pm(module->getContext());
   if (commandLineOptions) {
     if (failed(applyPassManagerCLOptions(pm)))

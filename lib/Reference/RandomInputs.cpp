@@ -24,24 +24,26 @@ static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
 
 /// A tensor param's shape: dims named B, H, Hkv, N, M, D or Dv take that
 /// size, `?` takes `anySize`.
-static std::vector<int64_t> paramShape(attn::VariantOp variant, BlockArgument arg,
-                                       const AttnSizes &s, int64_t anySize) {
+static std::vector<int64_t> paramShape(attn::VariantOp variant,
+                                       BlockArgument arg, const AttnSizes &s,
+                                       int64_t anySize) {
   auto tensor = cast<RankedTensorType>(arg.getType());
   std::vector<int64_t> shape;
-  auto names = variant.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "attn.shape");
+  auto names =
+      variant.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "attn.shape");
   for (int64_t d = 0; d < tensor.getRank(); ++d) {
     StringRef name = names && d < int64_t(names.size())
                          ? cast<StringAttr>(names[d]).getValue()
                          : StringRef("?");
     int64_t size = !tensor.isDynamicDim(d) ? tensor.getDimSize(d)
-                   : name == "B"            ? s.batch
-                   : name == "H"            ? s.heads
-                   : name == "Hkv"          ? s.kvHeads
-                   : name == "N"            ? s.queries
-                   : name == "M"            ? s.keys
-                   : name == "D"            ? s.headDim
-                   : name == "Dv"           ? s.valueDim
-                                            : anySize;
+                   : name == "B"           ? s.batch
+                   : name == "H"           ? s.heads
+                   : name == "Hkv"         ? s.kvHeads
+                   : name == "N"           ? s.queries
+                   : name == "M"           ? s.keys
+                   : name == "D"           ? s.headDim
+                   : name == "Dv"          ? s.valueDim
+                                           : anySize;
     shape.push_back(size);
   }
   return shape;
@@ -104,7 +106,8 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
       inputs.params.push_back(scalar);
       continue;
     }
-    RefArray array = randomArray(paramShape(variant, arg, s, anySize), rng, -1, 1);
+    RefArray array =
+        randomArray(paramShape(variant, arg, s, anySize), rng, -1, 1);
     if (elem.isInteger(1)) {
       for (double &x : array.data)
         x = x < 0 ? 0 : 1;

@@ -21,9 +21,10 @@ struct AttnSizes {
 /// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
 /// `anySize`. Without `withQKV`, q, k and v get their shapes and no values
 /// (for a timing run, which makes its own, never the reference's doubles).
-RefInputs makeRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
-                           uint64_t seed, int64_t anySize = 300,
-                           int64_t idRange = 4, bool withQKV = true);
+RefInputs makeRandomInputs(mlir::attn::VariantOp variant,
+                           const AttnSizes &sizes, uint64_t seed,
+                           int64_t anySize = 300, int64_t idRange = 4,
+                           bool withQKV = true);
 
 /// How many elements makeRandomInputs would make (q, k, v when `withQKV`,
 /// and the params), saturating at INT64_MAX: callers check it before asking

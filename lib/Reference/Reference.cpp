@@ -61,8 +61,8 @@ double roundToType(double x, Type type) {
   llvm::APFloat value(x);
   value.convert(floatType.getFloatSemantics(),
                 llvm::APFloat::rmNearestTiesToEven, &lostInfo);
-  value.convert(llvm::APFloat::IEEEdouble(),
-                llvm::APFloat::rmNearestTiesToEven, &lostInfo);
+  value.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+                &lostInfo);
   return value.convertToDouble();
 }
 
@@ -160,7 +160,8 @@ bool Interpreter::bindArguments() {
   return true;
 }
 
-Scalar Interpreter::lookup(Value v, const llvm::DenseMap<Value, Scalar> &values) {
+Scalar Interpreter::lookup(Value v,
+                           const llvm::DenseMap<Value, Scalar> &values) {
   auto it = values.find(v);
   if (it != values.end())
     return it->second;
@@ -242,16 +243,26 @@ public:
   bool eval(arith::CmpIOp cmp) {
     int64_t a = n(0), b = n(1);
     switch (cmp.getPredicate()) {
-    case arith::CmpIPredicate::eq: return i(a == b);
-    case arith::CmpIPredicate::ne: return i(a != b);
-    case arith::CmpIPredicate::slt: return i(a < b);
-    case arith::CmpIPredicate::sle: return i(a <= b);
-    case arith::CmpIPredicate::sgt: return i(a > b);
-    case arith::CmpIPredicate::sge: return i(a >= b);
-    case arith::CmpIPredicate::ult: return i(u(a) < u(b));
-    case arith::CmpIPredicate::ule: return i(u(a) <= u(b));
-    case arith::CmpIPredicate::ugt: return i(u(a) > u(b));
-    case arith::CmpIPredicate::uge: return i(u(a) >= u(b));
+    case arith::CmpIPredicate::eq:
+      return i(a == b);
+    case arith::CmpIPredicate::ne:
+      return i(a != b);
+    case arith::CmpIPredicate::slt:
+      return i(a < b);
+    case arith::CmpIPredicate::sle:
+      return i(a <= b);
+    case arith::CmpIPredicate::sgt:
+      return i(a > b);
+    case arith::CmpIPredicate::sge:
+      return i(a >= b);
+    case arith::CmpIPredicate::ult:
+      return i(u(a) < u(b));
+    case arith::CmpIPredicate::ule:
+      return i(u(a) <= u(b));
+    case arith::CmpIPredicate::ugt:
+      return i(u(a) > u(b));
+    case arith::CmpIPredicate::uge:
+      return i(u(a) >= u(b));
     }
     return unsupported();
   }
@@ -278,22 +289,38 @@ public:
     bool unordered = std::isnan(a) || std::isnan(b);
     using P = arith::CmpFPredicate;
     switch (cmp.getPredicate()) {
-    case P::AlwaysFalse: return i(0);
-    case P::AlwaysTrue: return i(1);
-    case P::OEQ: return i(!unordered && a == b);
-    case P::ONE: return i(!unordered && a != b);
-    case P::OLT: return i(!unordered && a < b);
-    case P::OLE: return i(!unordered && a <= b);
-    case P::OGT: return i(!unordered && a > b);
-    case P::OGE: return i(!unordered && a >= b);
-    case P::ORD: return i(!unordered);
-    case P::UEQ: return i(unordered || a == b);
-    case P::UNE: return i(unordered || a != b);
-    case P::ULT: return i(unordered || a < b);
-    case P::ULE: return i(unordered || a <= b);
-    case P::UGT: return i(unordered || a > b);
-    case P::UGE: return i(unordered || a >= b);
-    case P::UNO: return i(unordered);
+    case P::AlwaysFalse:
+      return i(0);
+    case P::AlwaysTrue:
+      return i(1);
+    case P::OEQ:
+      return i(!unordered && a == b);
+    case P::ONE:
+      return i(!unordered && a != b);
+    case P::OLT:
+      return i(!unordered && a < b);
+    case P::OLE:
+      return i(!unordered && a <= b);
+    case P::OGT:
+      return i(!unordered && a > b);
+    case P::OGE:
+      return i(!unordered && a >= b);
+    case P::ORD:
+      return i(!unordered);
+    case P::UEQ:
+      return i(unordered || a == b);
+    case P::UNE:
+      return i(unordered || a != b);
+    case P::ULT:
+      return i(unordered || a < b);
+    case P::ULE:
+      return i(unordered || a <= b);
+    case P::UGT:
+      return i(unordered || a > b);
+    case P::UGE:
+      return i(unordered || a >= b);
+    case P::UNO:
+      return i(unordered);
     }
     return unsupported();
   }
@@ -459,7 +486,8 @@ bool Interpreter::evalScalarOp(Operation &op,
       .Default([&](Operation *) { return evaluator.unsupported(); });
 }
 
-TensorPtr Interpreter::score(Value qv, Value kv, std::optional<APFloat> scaleAttr) {
+TensorPtr Interpreter::score(Value qv, Value kv,
+                             std::optional<APFloat> scaleAttr) {
   const RefArray &q = *arrays.lookup(qv), &k = *arrays.lookup(kv);
   int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
   int64_t Hkv = k.dim(1), M = k.dim(2), group = H / Hkv;
@@ -517,7 +545,8 @@ TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
                                  std::optional<APFloat> temperatureAttr,
                                  TensorPtr *lse) {
   double bias = biasAttr ? biasAttr->convertToDouble() : 0.0;
-  double temperature = temperatureAttr ? temperatureAttr->convertToDouble() : 1.0;
+  double temperature =
+      temperatureAttr ? temperatureAttr->convertToDouble() : 1.0;
   int64_t rows = s.shape[0] * s.shape[1] * s.shape[2], M = s.shape[3];
   auto p = std::make_shared<Tensor>();
   p->shape = s.shape;
@@ -608,14 +637,14 @@ bool Interpreter::execute(Operation &op) {
     tensors[mask.getResult()] = t;
   } else if (auto norm = dyn_cast<NormalizeOp>(op)) {
     TensorPtr lse;
-    tensors[norm.getProbs()] =
-        normalize(*tensors.lookup(norm.getScores()), norm.getKind(),
-                  norm.getBias(), norm.getTemperature(),
-                  norm.getLse() ? &lse : nullptr);
+    tensors[norm.getProbs()] = normalize(
+        *tensors.lookup(norm.getScores()), norm.getKind(), norm.getBias(),
+        norm.getTemperature(), norm.getLse() ? &lse : nullptr);
     if (norm.getLse())
       tensors[norm.getLse()] = lse;
   } else if (auto agg = dyn_cast<AggregateOp>(op)) {
-    tensors[agg.getOut()] = aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
+    tensors[agg.getOut()] =
+        aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
   } else if (auto mod = dyn_cast<OutputModOp>(op)) {
     auto t = std::make_shared<Tensor>(*tensors.lookup(mod.getInput()));
     applyOutputMod(*t, mod.getBody());
@@ -627,9 +656,9 @@ bool Interpreter::execute(Operation &op) {
     if (flash.hasMask())
       applyMask(*s, flash.getMask());
     TensorPtr lse;
-    TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
-                            flash.getTemperature(),
-                            flash.returnsLse() ? &lse : nullptr);
+    TensorPtr p =
+        normalize(*s, flash.getNormalizer(), flash.getBias(),
+                  flash.getTemperature(), flash.returnsLse() ? &lse : nullptr);
     TensorPtr o = aggregate(*p, flash.getValue());
     if (flash.hasOutputMod())
       applyOutputMod(*o, flash.getOutputMod());

@@ -45,8 +45,8 @@ struct RefInputs {
 };
 
 struct RefOutputs {
-  RefArray out; // [B, H, N, Dv]
-  RefArray lse; // [B, H, N]; empty unless the variant returns it
+  RefArray out;          // [B, H, N, Dv]
+  RefArray lse;          // [B, H, N]; empty unless the variant returns it
   int64_t keptPairs = 0; // (b, h, q_idx, kv_idx) pairs the mask keeps
 };
 

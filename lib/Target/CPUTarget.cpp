@@ -1,8 +1,8 @@
 //===- CPUTarget.cpp - CPU kernels as LLVM IR and host objects ------------===//
 
+#include "Support/Error.h"
 #include "Target/KernelSignature.h"
 #include "Target/Target.h"
-#include "Support/Error.h"
 
 #include "Conversion/Passes.h"
 #include "Pipeline/Pipeline.h"
@@ -15,8 +15,8 @@
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -66,7 +66,8 @@ static void addPackedEntry(llvm::Module &module, llvm::StringRef kernel) {
   llvm::Function *callee = module.getFunction(kernel);
   llvm::LLVMContext &ctx = module.getContext();
   auto *ptr = llvm::PointerType::get(ctx, 0);
-  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
+  auto *type =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
   auto *packed = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
                                         kernel + "_packed", module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", packed));

@@ -11,8 +11,8 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/SHA256.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
@@ -39,7 +39,8 @@ enum class CudaOutput { PTX, Cubin };
 static std::optional<unsigned> parseArch(std::string_view target) {
   llvm::StringRef t(target.data(), target.size());
   unsigned arch;
-  if (!t.consume_front("sm_") || (t.consume_back("a"), t.getAsInteger(10, arch)))
+  if (!t.consume_front("sm_") ||
+      (t.consume_back("a"), t.getAsInteger(10, arch)))
     return std::nullopt;
   return arch;
 }
@@ -103,10 +104,9 @@ compileWithNVRTC(std::string_view source, std::string_view target,
     return makeError("NVRTC could not create a program");
   // A real architecture gives a cubin; its virtual one, PTX.
   std::string arch(target);
-  std::string archOption = "--gpu-architecture=" +
-                           (output == CudaOutput::Cubin
-                                ? arch
-                                : "compute_" + arch.substr(3));
+  std::string archOption =
+      "--gpu-architecture=" +
+      (output == CudaOutput::Cubin ? arch : "compute_" + arch.substr(3));
   std::vector<const char *> options = {archOption.c_str(), "-std=c++17",
                                        "--dopt=on", "-default-device"};
   std::vector<std::string> defineOptions;
@@ -156,8 +156,9 @@ compileWithNVRTC(std::string_view source, std::string_view target,
 std::string CUDACode::serialize() const {
   std::string out;
   llvm::raw_string_ostream os(out);
-  os << spec.kernelName << " " << (spec.blockMapName.empty() ? "-" : spec.blockMapName)
-     << " " << spec.headDim << " " << spec.tileQ << " " << spec.tileKv << " "
+  os << spec.kernelName << " "
+     << (spec.blockMapName.empty() ? "-" : spec.blockMapName) << " "
+     << spec.headDim << " " << spec.tileQ << " " << spec.tileKv << " "
      << spec.threads << " " << spec.sharedBytes << " " << spec.numParams << " "
      << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << " "
      << (spec.combineName.empty() ? "-" : spec.combineName) << " "
@@ -182,8 +183,8 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   mlir::attn::CUDAKernelSpec &s = code.spec;
   s.kernelName = f[0].str();
   s.blockMapName = f[1] == "-" ? "" : f[1].str();
-  int64_t *numbers[] = {&s.headDim, &s.tileQ, &s.tileKv, &s.threads,
-                        &s.sharedBytes, &s.numParams};
+  int64_t *numbers[] = {&s.headDim, &s.tileQ,       &s.tileKv,
+                        &s.threads, &s.sharedBytes, &s.numParams};
   for (size_t i = 0; i < std::size(numbers); ++i)
     if (f[2 + i].getAsInteger(10, *numbers[i]))
       return std::nullopt;
@@ -195,7 +196,8 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
   code.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();
-  if (code.cubin.empty() || s.blockMapName.empty() != code.blockMapCubin.empty())
+  if (code.cubin.empty() ||
+      s.blockMapName.empty() != code.blockMapCubin.empty())
     return std::nullopt;
   return code;
 }
@@ -240,10 +242,11 @@ public:
     return generateCHeader(signature, /*gpu=*/true);
   }
 
-  llvm::Expected<std::string>
-  compile(mlir::ModuleOp module, const KernelSignature &) const override {
+  llvm::Expected<std::string> compile(mlir::ModuleOp module,
+                                      const KernelSignature &) const override {
     CUDACode code;
-    llvm::FailureOr<mlir::attn::CUDAKernelSpec> spec = translate(module, code.source);
+    llvm::FailureOr<mlir::attn::CUDAKernelSpec> spec =
+        translate(module, code.source);
     if (mlir::failed(spec))
       return makeError("could not generate CUDA");
     code.spec = *spec;

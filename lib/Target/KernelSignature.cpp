@@ -14,14 +14,19 @@
 using namespace attnc;
 
 static std::string cTypeOf(mlir::Type type) {
-  if (type.isF32()) return "float";
-  if (type.isF16() || type.isBF16()) return "uint16_t";
-  if (type.isInteger(1)) return "bool";
-  if (type.isInteger(32)) return "int32_t";
+  if (type.isF32())
+    return "float";
+  if (type.isF16() || type.isBF16())
+    return "uint16_t";
+  if (type.isInteger(1))
+    return "bool";
+  if (type.isInteger(32))
+    return "int32_t";
   return "int64_t";
 }
 
-llvm::Expected<KernelSignature> attnc::readKernelSignature(mlir::ModuleOp module) {
+llvm::Expected<KernelSignature>
+attnc::readKernelSignature(mlir::ModuleOp module) {
   auto variants = module.getOps<mlir::attn::VariantOp>();
   if (std::distance(variants.begin(), variants.end()) != 1)
     return makeError("expected one variant to compile; name it with --variant");
@@ -79,7 +84,8 @@ static void printParamDecls(llvm::raw_ostream &os, const KernelSignature &sig) {
 static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
                              llvm::StringRef entry) {
   std::string args = sig.name + "_run_args";
-  os << "/* Runs the kernel over all its work items on `threads` threads (0: one\n"
+  os << "/* Runs the kernel over all its work items on `threads` threads (0: "
+        "one\n"
      << "   per CPU; link with -pthread). q, k, v, out"
      << (sig.hasLse ? " and lse" : "") << " may have any strides:\n"
      << "   views without a unit innermost stride go through dense copies."
@@ -87,8 +93,8 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "position of a param that was read\n   out of bounds (out is then not "
      << "valid); ATTNC_CPU_INVALID for views\n   whose sizes disagree";
   if (sig.headDim > 0)
-    os << " or whose head dims are not D = " << sig.headDim << ", Dv = "
-       << sig.valueHeadDim;
+    os << " or whose head dims are not D = " << sig.headDim
+       << ", Dv = " << sig.valueHeadDim;
   os << "; ATTNC_CPU_NO_MEMORY when a\n   dense copy cannot be allocated. */\n"
      << "typedef struct {\n  attnc_cpu_call call;\n";
   for (const KernelSignature::Param &p : sig.params) {
@@ -135,8 +141,9 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
 }
 
 std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
-  std::string entry = gpu ? sig.name + "_cuda"
-                          : "_mlir_ciface_" + mlir::attn::getCPUKernelName(sig.name);
+  std::string entry =
+      gpu ? sig.name + "_cuda"
+          : "_mlir_ciface_" + mlir::attn::getCPUKernelName(sig.name);
   std::string guard = "ATTNC_" + llvm::StringRef(sig.name).upper() + "_H";
   std::string h;
   llvm::raw_string_ostream os(h);
@@ -156,8 +163,10 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
        << getCpuRunHeader() << "\n";
   os << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
   if (gpu)
-    os << "\n/* A strided view: element pointer (twice), offset, sizes and strides\n"
-       << "   in elements. The kernel needs unit innermost strides for q, k, v,\n"
+    os << "\n/* A strided view: element pointer (twice), offset, sizes and "
+          "strides\n"
+       << "   in elements. The kernel needs unit innermost strides for q, k, "
+          "v,\n"
        << "   out and lse. */\n"
        << getMemRefHeader();
   os << "\n/* q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, Dv] and out\n"
@@ -165,16 +174,20 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
      << (sig.elemCType == "uint16_t" ? " (f16 or bf16 bits)" : "") << ";";
   if (sig.hasLse)
     os << " lse [B, H, N] holds float;";
-  os << " status[0] must be 0\n   on entry and names (1 + the param's position) "
+  os << " status[0] must be 0\n   on entry and names (1 + the param's "
+        "position) "
      << "when a param was read\n   out of bounds. ";
   if (gpu)
     os << "Every view, status included, is in device memory;\n"
-       << "   16-bit float scalars pass as their bits. The kernels run on `stream`\n"
-       << "   (a cudaStream_t; 0 for the default stream); the call returns 0 or\n"
+       << "   16-bit float scalars pass as their bits. The kernels run on "
+          "`stream`\n"
+       << "   (a cudaStream_t; 0 for the default stream); the call returns 0 "
+          "or\n"
        << "   a cudaError_t: cudaErrorInvalidValue (1) for views the kernel\n"
-       << "   cannot take (sizes that disagree, head dims other than D = " << sig.headDim
-       << " and Dv = " << sig.valueHeadDim
-       << ",\n   q, k or v rows not 16-byte aligned or out rows not 4-byte aligned,\n"
+       << "   cannot take (sizes that disagree, head dims other than D = "
+       << sig.headDim << " and Dv = " << sig.valueHeadDim
+       << ",\n   q, k or v rows not 16-byte aligned or out rows not 4-byte "
+          "aligned,\n"
        << "   a non-unit innermost stride)";
   else if (sig.packsHeads)
     os << "The kernel computes work items "
@@ -196,7 +209,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
   os << ". */\n"
      << "#define ATTNC_" << llvm::StringRef(sig.name).upper() << "_TILE_Q "
      << sig.tileQ << "\n"
-     << (gpu ? "int " : "void ") << entry << "(attnc_memref4 *q, attnc_memref4 *k, "
+     << (gpu ? "int " : "void ") << entry
+     << "(attnc_memref4 *q, attnc_memref4 *k, "
      << "attnc_memref4 *v, attnc_memref4 *out";
   if (sig.hasLse)
     os << ", attnc_memref3 *lse";

@@ -42,8 +42,8 @@ constexpr int64_t kFar = int64_t(1) << 40;
 struct Abstract {
   enum class Kind { Int, Bool, Other };
   Kind kind = Kind::Other;
-  Value lo, hi;              // Int: bounds, as index values; null = unbounded
-  Value canTrue, canFalse;   // Bool
+  Value lo, hi;            // Int: bounds, as index values; null = unbounded
+  Value canTrue, canFalse; // Bool
   std::optional<int64_t> constant; // Int known at compile time
 };
 
@@ -62,7 +62,9 @@ private:
   }
   Value andB(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value orB(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-  Value notB(Value x) { return arith::XOrIOp::create(b, loc, x, boolean(true)); }
+  Value notB(Value x) {
+    return arith::XOrIOp::create(b, loc, x, boolean(true));
+  }
   Value cmp(arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
@@ -108,7 +110,8 @@ private:
   Abstract get(Value v);
   Abstract in(Operation *op, unsigned i) { return get(op->getOperand(i)); }
   Abstract abstractOp(Operation &op);
-  Abstract compare(arith::CmpIPredicate p, const Abstract &x, const Abstract &y);
+  Abstract compare(arith::CmpIPredicate p, const Abstract &x,
+                   const Abstract &y);
   Abstract load(LoadOp op);
 
   // One abstract() per op of ScalarOps.def that reads integers or bools (an
@@ -172,7 +175,8 @@ Abstract TileClassEmitter::get(Value v) {
   APInt constant;
   if (v.getType().isInteger(1) && matchPattern(v, m_ConstantInt(&constant)))
     a = boolean(boolean(!constant.isZero()), boolean(constant.isZero()));
-  else if (v.getType().isIntOrIndex() && matchPattern(v, m_ConstantInt(&constant)))
+  else if (v.getType().isIntOrIndex() &&
+           matchPattern(v, m_ConstantInt(&constant)))
     a = point(index(constant.getSExtValue()), constant.getSExtValue());
   else if (v.getType().isInteger(1))
     a = boolean(v, notB(v));
@@ -203,10 +207,11 @@ Abstract TileClassEmitter::compare(arith::CmpIPredicate p, const Abstract &x,
   case P::eq:
   case P::ne: {
     Value overlap = andB(may(P::sle, x.lo, y.hi), may(P::sle, y.lo, x.hi));
-    Value samePoint = x.lo && x.hi && y.lo && y.hi
-                          ? andB(andB(cmp(P::eq, x.lo, x.hi), cmp(P::eq, y.lo, y.hi)),
-                                 cmp(P::eq, x.lo, y.lo))
-                          : boolean(false);
+    Value samePoint =
+        x.lo && x.hi && y.lo && y.hi
+            ? andB(andB(cmp(P::eq, x.lo, x.hi), cmp(P::eq, y.lo, y.hi)),
+                   cmp(P::eq, x.lo, y.lo))
+            : boolean(false);
     return p == P::eq ? boolean(overlap, notB(samePoint))
                       : boolean(notB(samePoint), overlap);
   }
@@ -271,10 +276,8 @@ Abstract TileClassEmitter::abstractOp(Operation &op) {
   Type type = op.getResult(0).getType();
   // The abstraction is over integers and bools: what reads only floats may
   // be anything.
-#define ATTN_FLOAT_OP(CLASS, CUDA)                                             \
-  .Case([&](CLASS) { return anything(type); })
-#define ATTN_SCALAR_OP(CLASS, CUDA)                                            \
-  .Case([&](CLASS o) { return abstract(o); })
+#define ATTN_FLOAT_OP(CLASS, CUDA) .Case([&](CLASS) { return anything(type); })
+#define ATTN_SCALAR_OP(CLASS, CUDA) .Case([&](CLASS o) { return abstract(o); })
   return llvm::TypeSwitch<Operation *, Abstract>(&op)
 #include "dialect/ScalarOps.def"
       .Case([&](LoadOp read) { return load(read); })
@@ -367,17 +370,18 @@ Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
   Value firstPeriod = arith::FloorDivSIOp::create(b, loc, x.lo, e);
   Value lastPeriod = arith::FloorDivSIOp::create(b, loc, x.hi, e);
   Value nonNegative = cmp(arith::CmpIPredicate::sge, x.lo, index(0));
-  Value exact = andB(nonNegative,
-                     cmp(arith::CmpIPredicate::eq, firstPeriod, lastPeriod));
+  Value exact =
+      andB(nonNegative, cmp(arith::CmpIPredicate::eq, firstPeriod, lastPeriod));
   Value base = arith::MulIOp::create(b, loc, firstPeriod, e);
   Value eMinus1 = arith::SubIOp::create(b, loc, e, index(1));
   // The remainder takes the dividend's sign.
-  Value generalLo =
-      select(nonNegative, index(0), arith::SubIOp::create(b, loc, index(0), eMinus1));
+  Value generalLo = select(nonNegative, index(0),
+                           arith::SubIOp::create(b, loc, index(0), eMinus1));
   Value generalHi =
       select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), index(0), eMinus1);
-  return interval(select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo),
-                  select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi));
+  return interval(
+      select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo),
+      select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi));
 }
 
 Abstract TileClassEmitter::minOrMax(Operation *op, bool isMin) {
@@ -403,9 +407,9 @@ Abstract TileClassEmitter::abstract(math::AbsIOp op) {
     return interval(index(0), Value());
   Value negHi = arith::SubIOp::create(b, loc, index(0), x.hi);
   Value negLo = arith::SubIOp::create(b, loc, index(0), x.lo);
-  Value lo = select(cmp(arith::CmpIPredicate::sge, x.lo, index(0)), x.lo,
-                    select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), negHi,
-                           index(0)));
+  Value lo = select(
+      cmp(arith::CmpIPredicate::sge, x.lo, index(0)), x.lo,
+      select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), negHi, index(0)));
   return interval(lo, maxS(negLo, x.hi));
 }
 
@@ -427,8 +431,9 @@ Abstract TileClassEmitter::abstract(arith::SelectOp op) {
   Type type = op.getType();
   Abstract c = in(op, 0), x = in(op, 1), y = in(op, 2);
   if (x.kind == Abstract::Kind::Bool)
-    return boolean(orB(andB(c.canTrue, x.canTrue), andB(c.canFalse, y.canTrue)),
-                   orB(andB(c.canTrue, x.canFalse), andB(c.canFalse, y.canFalse)));
+    return boolean(
+        orB(andB(c.canTrue, x.canTrue), andB(c.canFalse, y.canTrue)),
+        orB(andB(c.canTrue, x.canFalse), andB(c.canFalse, y.canFalse)));
   if (x.kind != Abstract::Kind::Int)
     return anything(type);
   // Either branch may be taken: the hull of what may be taken.
@@ -456,9 +461,10 @@ Value TileClassEmitter::emit(Region &mask, ValueRange tile) {
   auto i8 = [&](TileClass c) {
     return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c)));
   };
-  return select(keep.canTrue,
-                select(keep.canFalse, i8(TileClass::Partial), i8(TileClass::Full)),
-                i8(TileClass::Empty));
+  return select(
+      keep.canTrue,
+      select(keep.canFalse, i8(TileClass::Partial), i8(TileClass::Full)),
+      i8(TileClass::Empty));
 }
 
 namespace {

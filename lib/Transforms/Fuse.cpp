@@ -28,8 +28,7 @@ struct Cascade {
 
 /// Fails, naming the value's user count, unless the step's result flows only
 /// into the next step: the fused kernel never materialises it.
-LogicalResult checkSingleUse(Value value, Operation *producer,
-                             StringRef what) {
+LogicalResult checkSingleUse(Value value, Operation *producer, StringRef what) {
   if (value.hasOneUse())
     return success();
   auto users = std::distance(value.getUsers().begin(), value.getUsers().end());
@@ -39,7 +38,8 @@ LogicalResult checkSingleUse(Value value, Operation *producer,
                             << " times; the fused kernel never materialises "
                                "them, so only the next step may use them";
   for (Operation *user : value.getUsers())
-    diag.attachNote(user->getLoc()) << "used here by '" << user->getName() << "'";
+    diag.attachNote(user->getLoc())
+        << "used here by '" << user->getName() << "'";
   return diag;
 }
 

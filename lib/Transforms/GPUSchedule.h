@@ -45,7 +45,8 @@ struct GPUTiles {
 ///   with 128-blocks 39% faster, a mask tensor 4% slower);
 /// - beyond: 64 x 64 tiles, 4 warps of one fragment (the accumulators of
 ///   two would not fit).
-inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv, bool scoreGathers = false,
+inline GPUTiles defaultGPUTiles(int64_t d, int64_t dv,
+                                bool scoreGathers = false,
                                 bool maskGathers = false) {
   const GPUTiles oneFragment = {64, 64, 4};
   if (d <= 0 || dv <= 0)

@@ -59,10 +59,18 @@ struct AttnSelectSchedulePass
         return;
       ScheduleAttr schedule;
       switch (kind) {
-      case KernelFamily::CpuTiles: schedule = scheduleForCPU(flash); break;
-      case KernelFamily::CpuDecode: schedule = scheduleForCPUDecode(flash); break;
-      case KernelFamily::SplitKv: schedule = scheduleForSplitKv(flash); break;
-      case KernelFamily::Sm80Mma: schedule = scheduleForSm80(flash); break;
+      case KernelFamily::CpuTiles:
+        schedule = scheduleForCPU(flash);
+        break;
+      case KernelFamily::CpuDecode:
+        schedule = scheduleForCPUDecode(flash);
+        break;
+      case KernelFamily::SplitKv:
+        schedule = scheduleForSplitKv(flash);
+        break;
+      case KernelFamily::Sm80Mma:
+        schedule = scheduleForSm80(flash);
+        break;
       }
       if (!schedule)
         return signalPassFailure();
@@ -112,10 +120,10 @@ struct AttnSelectSchedulePass
     auto errorAt = [&] { return flash.emitOpError(); };
     return ScheduleAttr::getChecked(errorAt, &getContext(),
                                     KernelFamily::Sm80Mma, q,
-                             orChosen(tileKv, tiles.tileKv),
-                             orChosen(warps, defaultGPUWarps(tiles, q)),
-                             orChosen(stages, 2), orChosen(splits, 1),
-                             /*vectorWidth=*/int64_t(0));
+                                    orChosen(tileKv, tiles.tileKv),
+                                    orChosen(warps, defaultGPUWarps(tiles, q)),
+                                    orChosen(stages, 2), orChosen(splits, 1),
+                                    /*vectorWidth=*/int64_t(0));
   }
 
   /// Decode: a few query rows read every key once, so the work is the
@@ -128,9 +136,8 @@ struct AttnSelectSchedulePass
     auto errorAt = [&] { return flash.emitOpError(); };
     return ScheduleAttr::getChecked(errorAt, &getContext(),
                                     KernelFamily::SplitKv, orChosen(tileQ, 16),
-                                    orChosen(tileKv, 32),
-                                    orChosen(warps, 1), orChosen(stages, 3),
-                                    orChosen(splits, 128),
+                                    orChosen(tileKv, 32), orChosen(warps, 1),
+                                    orChosen(stages, 3), orChosen(splits, 128),
                                     /*vectorWidth=*/int64_t(0));
   }
 };

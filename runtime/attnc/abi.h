@@ -54,7 +54,7 @@ struct FlashArgs {
   i64 qs[3], ks[3], vs[3], os[3], ls[3];
   int B, H, N, M, group; // group = H / Hkv
   int tilesQ, tilesKv;
-  const int *blockList;  // run-time block map rows (kBlockList), see below
+  const int *blockList; // run-time block map rows (kBlockList), see below
   const int *blockCount;
   int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
   int *status;                    // 1 + first param read out of bounds

@@ -147,8 +147,8 @@ static void testParams(attnc_kernel *kernel) {
   EXPECT(attnc_kernel_num_params(kernel) == 2);
   attnc_param_info info;
   EXPECT(attnc_kernel_param(kernel, 0, &info) == ATTNC_OK);
-  EXPECT(strcmp(info.name, "slopes") == 0 && info.is_tensor &&
-         info.rank == 1 && strcmp(info.dims[0], "H") == 0);
+  EXPECT(strcmp(info.name, "slopes") == 0 && info.is_tensor && info.rank == 1 &&
+         strcmp(info.dims[0], "H") == 0);
   EXPECT(attnc_kernel_param(kernel, 1, &info) == ATTNC_OK);
   EXPECT(!info.is_tensor && info.has_default && info.default_value == 1.0);
   EXPECT(attnc_kernel_param(kernel, 2, &info) == ATTNC_ERROR_ARGUMENT);

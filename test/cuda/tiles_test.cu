@@ -37,8 +37,10 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < chunks; ++c) {
       int o = Tile::offset(r, c);
-      EXPECT(o % 8 == 0 && o >= 0 && o + 8 <= Tile::elements(rows), "%s row %d chunk %d: offset %d", name, r, c, o);
-      EXPECT(slots.insert(o).second, "%s row %d chunk %d: offset %d taken twice", name, r, c, o);
+      EXPECT(o % 8 == 0 && o >= 0 && o + 8 <= Tile::elements(rows),
+             "%s row %d chunk %d: offset %d", name, r, c, o);
+      EXPECT(slots.insert(o).second,
+             "%s row %d chunk %d: offset %d taken twice", name, r, c, o);
     }
   // The 8 rows of one ldmatrix (any 8 consecutive rows, one chunk) start in
   // 8 different 16-byte bank groups of the 128-byte bank line.
@@ -47,7 +49,8 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
       unsigned groups = 0;
       for (int i = 0; i < 8; ++i)
         groups |= 1u << ((2 * Tile::offset(r0 + i, c) / 16) % 8);
-      EXPECT(groups == 0xffu, "%s rows %d..%d chunk %d: bank groups %#x", name, r0, r0 + 7, c, groups);
+      EXPECT(groups == 0xffu, "%s rows %d..%d chunk %d: bank groups %#x", name,
+             r0, r0 + 7, c, groups);
     }
   // TileCopy: a thread's slot for row `row` plus the offset of row i * step
   // (step a multiple of 8) is its slot for row row + i * step.
@@ -55,7 +58,8 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
     for (int row = 0; row < step; ++row)
       for (int c = 0; c < chunks; ++c)
         for (int r = row; r < rows; r += step)
-          EXPECT(Tile::offset(r, c) == Tile::offset(row, c) + Tile::offset(r - row, 0),
+          EXPECT(Tile::offset(r, c) ==
+                     Tile::offset(row, c) + Tile::offset(r - row, 0),
                  "%s step %d row %d chunk %d", name, step, r, c);
   // at(): a lane's ldmatrix address for row lr, chunk lc (lc < 2, as the
   // kernels' lanes take them) moves to row lr + r, chunk lc + c for r a
@@ -66,8 +70,10 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
       u32 lane = base + 2 * Tile::offset(lr, lc);
       for (int r = 0; lr + r < rows; r += 8)
         for (int c = 0; lc + c < chunks; c += 2)
-          EXPECT(Tile::at(lane, r, c) == base + 2 * u32(Tile::offset(lr + r, lc + c)),
-                 "%s lane row %d chunk %d, +%d rows, +%d chunks: %u != %u", name, lr, lc, r, c, Tile::at(lane, r, c),
+          EXPECT(Tile::at(lane, r, c) ==
+                     base + 2 * u32(Tile::offset(lr + r, lc + c)),
+                 "%s lane row %d chunk %d, +%d rows, +%d chunks: %u != %u",
+                 name, lr, lc, r, c, Tile::at(lane, r, c),
                  base + 2 * u32(Tile::offset(lr + r, lc + c)));
     }
 }
@@ -76,7 +82,8 @@ template <class Tile> static void checkLayout(const char *name, int rows) {
 /// writing values 2 (l % 4) and up of row l / 4 (plus constant row and
 /// column offsets), meet no bank conflicts, and the stores out read every
 /// 8 values of a row from a 16-byte aligned offset.
-template <int COLS, int BYTES> static void checkOutputStage(const char *name, int rows) {
+template <int COLS, int BYTES>
+static void checkOutputStage(const char *name, int rows) {
   typedef OutputStage<COLS, BYTES> Stage;
   // Each lane writes two values (4 bytes as a 16-bit pair, 8 as two f32);
   // 8-byte accesses go as two half-warps. Within a phase, every bank once.
@@ -85,20 +92,26 @@ template <int COLS, int BYTES> static void checkOutputStage(const char *name, in
     for (int c0 = 0; c0 < COLS; c0 += 8)
       for (int phase = 0; phase < 32 / lanesPerPhase; ++phase) {
         std::set<int> banks;
-        for (int l = phase * lanesPerPhase; l < (phase + 1) * lanesPerPhase; ++l) {
+        for (int l = phase * lanesPerPhase; l < (phase + 1) * lanesPerPhase;
+             ++l) {
           int o = Stage::offset(l / 4, 2 * (l % 4)) + Stage::offset(r0, c0);
-          EXPECT(o == Stage::offset(r0 + l / 4, c0 + 2 * (l % 4)), "%s: offset not linear", name);
-          EXPECT(o % (2 * BYTES) == 0, "%s rows %d col %d lane %d: offset %d misaligned", name, r0, c0, l, o);
+          EXPECT(o == Stage::offset(r0 + l / 4, c0 + 2 * (l % 4)),
+                 "%s: offset not linear", name);
+          EXPECT(o % (2 * BYTES) == 0,
+                 "%s rows %d col %d lane %d: offset %d misaligned", name, r0,
+                 c0, l, o);
           for (int w = 0; w < words; ++w)
             banks.insert((o / 4 + w) % 32);
         }
-        EXPECT(int(banks.size()) == lanesPerPhase * words, "%s rows %d..%d cols %d..: %d banks for %d words", name,
-               r0, r0 + 7, c0, int(banks.size()), lanesPerPhase * words);
+        EXPECT(int(banks.size()) == lanesPerPhase * words,
+               "%s rows %d..%d cols %d..: %d banks for %d words", name, r0,
+               r0 + 7, c0, int(banks.size()), lanesPerPhase * words);
       }
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < COLS; c += 8) {
       int o = Stage::offset(r, c);
-      EXPECT(o % 16 == 0 && o + 16 <= Stage::bytes(rows), "%s row %d col %d: offset %d", name, r, c, o);
+      EXPECT(o % 16 == 0 && o + 16 <= Stage::bytes(rows),
+             "%s row %d col %d: offset %d", name, r, c, o);
     }
 }
 

@@ -14,8 +14,8 @@
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  attnc::SourceFile file("fuzz.attn",
-                         std::string(reinterpret_cast<const char *>(data), size));
+  attnc::SourceFile file(
+      "fuzz.attn", std::string(reinterpret_cast<const char *>(data), size));
   attnc::DiagnosticEngine diags;
   auto variants = attnc::parseAndCheck(file, diags);
   // A failure must come with at least one error, and success with none.

@@ -68,9 +68,11 @@ TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
     for (const char *mask : kMasks) {
       std::string expr = instantiate(mask, rng);
       std::string source = "attention t(doc: i32[N], len: i32[B], "
-                           "map: bool[H, ?, ?]) { mask = " + expr + " }";
+                           "map: bool[H, ?, ?]) { mask = " +
+                           expr + " }";
       INFO(expr);
-      test::CompiledVariant compiled = test::compileVariant(source, /*fuse=*/true);
+      test::CompiledVariant compiled =
+          test::compileVariant(source, /*fuse=*/true);
       PassManager pm(compiled.ctx.get());
       pm.addPass(attn::createAttnAnalyzeBlocks());
       REQUIRE(succeeded(pm.run(*compiled.module)));
@@ -82,7 +84,8 @@ TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
 
       std::uniform_int_distribution<int64_t> size(1, 40);
       AttnSizes sizes{2, 2, 1, size(rng), 0, 4, 4};
-      sizes.keys = std::uniform_int_distribution<int64_t>(1, sizes.queries)(rng);
+      sizes.keys =
+          std::uniform_int_distribution<int64_t>(1, sizes.queries)(rng);
       RefInputs in = makeRandomInputs(variant, sizes, rng(), /*anySize=*/64);
       for (int t = 0; t < 60; ++t) {
         auto pick = [&](int64_t n) {

@@ -18,7 +18,8 @@ namespace attnc::test {
 
 /// A module of one variant, with the context that owns it.
 struct CompiledVariant {
-  std::unique_ptr<mlir::MLIRContext> ctx = std::make_unique<mlir::MLIRContext>();
+  std::unique_ptr<mlir::MLIRContext> ctx =
+      std::make_unique<mlir::MLIRContext>();
   mlir::OwningOpRef<mlir::ModuleOp> module;
   mlir::attn::VariantOp variant() {
     return *module->getBody()->getOps<mlir::attn::VariantOp>().begin();

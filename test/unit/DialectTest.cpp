@@ -64,9 +64,10 @@ VariantOp buildAlibiWindow(Fixture &f, ModuleOp module) {
   auto slopesType = f.tensor({8}, f32);
   auto outType = q;
   auto fnType = b.getFunctionType({q, kv, kv, slopesType}, {outType});
-  auto variant = VariantOp::create(b, f.loc, "alibi_window", fnType,
-                                   /*sym_visibility=*/nullptr,
-                                   /*arg_attrs=*/nullptr, /*res_attrs=*/nullptr);
+  auto variant =
+      VariantOp::create(b, f.loc, "alibi_window", fnType,
+                        /*sym_visibility=*/nullptr,
+                        /*arg_attrs=*/nullptr, /*res_attrs=*/nullptr);
   variant.setArgAttr(3, "attn.name", b.getStringAttr("slopes"));
   Block *body = b.createBlock(&variant.getBody(), {}, fnType.getInputs(),
                               SmallVector<Location>(4, f.loc));
@@ -79,9 +80,11 @@ VariantOp buildAlibiWindow(Fixture &f, ModuleOp module) {
   auto causal = MaskOp::create(b, f.loc, scoresType, s);
   {
     OpBuilder::InsertionGuard guard(b);
-    Block *blk = createRegionBlock(b, f.loc, causal.getBody(), RegionRole::Mask);
-    Value keep = arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::uge,
-                                       blk->getArgument(2), blk->getArgument(3));
+    Block *blk =
+        createRegionBlock(b, f.loc, causal.getBody(), RegionRole::Mask);
+    Value keep =
+        arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::uge,
+                              blk->getArgument(2), blk->getArgument(3));
     YieldOp::create(b, f.loc, keep);
   }
   auto alibi = ScoreModOp::create(b, f.loc, scoresType, causal.getResult());
@@ -90,20 +93,27 @@ VariantOp buildAlibiWindow(Fixture &f, ModuleOp module) {
     Block *blk =
         createRegionBlock(b, f.loc, alibi.getBody(), RegionRole::ScoreMod);
     Value slope = LoadOp::create(b, f.loc, slopes, blk->getArgument(2));
-    Value qi = arith::IndexCastOp::create(b, f.loc, b.getI64Type(), blk->getArgument(3));
-    Value ki = arith::IndexCastOp::create(b, f.loc, b.getI64Type(), blk->getArgument(4));
+    Value qi = arith::IndexCastOp::create(b, f.loc, b.getI64Type(),
+                                          blk->getArgument(3));
+    Value ki = arith::IndexCastOp::create(b, f.loc, b.getI64Type(),
+                                          blk->getArgument(4));
     Value dist = arith::SubIOp::create(b, f.loc, ki, qi);
     Value distF = arith::SIToFPOp::create(b, f.loc, f32, dist);
     Value bias = arith::MulFOp::create(b, f.loc, slope, distF);
-    YieldOp::create(b, f.loc, arith::AddFOp::create(b, f.loc, blk->getArgument(0), bias).getResult());
+    YieldOp::create(
+        b, f.loc,
+        arith::AddFOp::create(b, f.loc, blk->getArgument(0), bias).getResult());
   }
   auto window = MaskOp::create(b, f.loc, scoresType, alibi.getResult());
   {
     OpBuilder::InsertionGuard guard(b);
-    Block *blk = createRegionBlock(b, f.loc, window.getBody(), RegionRole::Mask);
-    Value diff = arith::SubIOp::create(b, f.loc, blk->getArgument(2), blk->getArgument(3));
+    Block *blk =
+        createRegionBlock(b, f.loc, window.getBody(), RegionRole::Mask);
+    Value diff = arith::SubIOp::create(b, f.loc, blk->getArgument(2),
+                                       blk->getArgument(3));
     Value w = arith::ConstantIndexOp::create(b, f.loc, 128);
-    Value keep = arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::slt, diff, w);
+    Value keep =
+        arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::slt, diff, w);
     YieldOp::create(b, f.loc, keep);
   }
   auto norm = NormalizeOp::create(b, f.loc, scoresType, /*lse=*/Type(),
@@ -181,8 +191,9 @@ TEST_CASE("combineRegions treats an empty region as identity", "[dialect]") {
   {
     OpBuilder::InsertionGuard guard(b);
     Block *blk = createRegionBlock(b, f.loc, causal, RegionRole::Mask);
-    Value keep = arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::uge,
-                                       blk->getArgument(2), blk->getArgument(3));
+    Value keep =
+        arith::CmpIOp::create(b, f.loc, arith::CmpIPredicate::uge,
+                              blk->getArgument(2), blk->getArgument(3));
     YieldOp::create(b, f.loc, keep);
   }
   combineRegions(b, f.loc, RegionRole::Mask, {&empty, &causal, &empty},
@@ -209,7 +220,8 @@ TEST_CASE("verifier errors reach the caller as diagnostics", "[dialect]") {
   f.ctx.loadDialect<func::FuncDialect>();
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &f.ctx);
   CHECK(!module);
-  CHECK(f.saw("query heads H = 8 are not a multiple of key/value heads Hkv = 3"));
+  CHECK(
+      f.saw("query heads H = 8 are not a multiple of key/value heads Hkv = 3"));
 }
 
 TEST_CASE("attn-fuse reports what it cannot fuse and fails", "[fuse]") {

@@ -41,10 +41,14 @@ Module parseClean(const std::string &source, SourceFile *&keep) {
 /// Prints an expression fully parenthesised, to test precedence.
 std::string show(const ExprPtr &e) {
   switch (e->kind) {
-  case Expr::Kind::IntLit: return std::to_string(e->intValue);
-  case Expr::Kind::FloatLit: return "f" + std::to_string(int(e->floatValue * 10));
-  case Expr::Kind::BoolLit: return e->boolValue ? "true" : "false";
-  case Expr::Kind::Name: return e->name;
+  case Expr::Kind::IntLit:
+    return std::to_string(e->intValue);
+  case Expr::Kind::FloatLit:
+    return "f" + std::to_string(int(e->floatValue * 10));
+  case Expr::Kind::BoolLit:
+    return e->boolValue ? "true" : "false";
+  case Expr::Kind::Name:
+    return e->name;
   case Expr::Kind::Unary:
     return "(" + std::string(toString(e->op)) + show(e->operands[0]) + ")";
   case Expr::Kind::Binary:
@@ -75,23 +79,24 @@ std::string parseExpr(const std::string &expr) {
 } // namespace
 
 TEST_CASE("lexer: tokens, keywords and operators", "[lexer]") {
-  SourceFile file("t.attn", "attention f(x: f32[H]) { let y = x[h] >= -1.5e2 && !b; }"
-                            " // comment\n/* block */ -> == != <= || % ? :");
+  SourceFile file("t.attn",
+                  "attention f(x: f32[H]) { let y = x[h] >= -1.5e2 && !b; }"
+                  " // comment\n/* block */ -> == != <= || % ? :");
   DiagnosticEngine diags;
   auto tokens = lexAll(file, diags);
   CHECK(!diags.hasErrors());
   std::vector<TokenKind> expected = {
-      TokenKind::KwAttention, TokenKind::Identifier, TokenKind::LParen,
-      TokenKind::Identifier, TokenKind::Colon, TokenKind::Identifier,
-      TokenKind::LBracket, TokenKind::Identifier, TokenKind::RBracket,
-      TokenKind::RParen, TokenKind::LBrace, TokenKind::KwLet,
-      TokenKind::Identifier, TokenKind::Assign, TokenKind::Identifier,
-      TokenKind::LBracket, TokenKind::Identifier, TokenKind::RBracket,
-      TokenKind::GreaterEqual, TokenKind::Minus, TokenKind::Float,
-      TokenKind::AndAnd, TokenKind::Not, TokenKind::Identifier,
-      TokenKind::Semicolon, TokenKind::RBrace, TokenKind::Arrow,
-      TokenKind::Equal, TokenKind::NotEqual, TokenKind::LessEqual,
-      TokenKind::OrOr, TokenKind::Percent, TokenKind::Question,
+      TokenKind::KwAttention,  TokenKind::Identifier, TokenKind::LParen,
+      TokenKind::Identifier,   TokenKind::Colon,      TokenKind::Identifier,
+      TokenKind::LBracket,     TokenKind::Identifier, TokenKind::RBracket,
+      TokenKind::RParen,       TokenKind::LBrace,     TokenKind::KwLet,
+      TokenKind::Identifier,   TokenKind::Assign,     TokenKind::Identifier,
+      TokenKind::LBracket,     TokenKind::Identifier, TokenKind::RBracket,
+      TokenKind::GreaterEqual, TokenKind::Minus,      TokenKind::Float,
+      TokenKind::AndAnd,       TokenKind::Not,        TokenKind::Identifier,
+      TokenKind::Semicolon,    TokenKind::RBrace,     TokenKind::Arrow,
+      TokenKind::Equal,        TokenKind::NotEqual,   TokenKind::LessEqual,
+      TokenKind::OrOr,         TokenKind::Percent,    TokenKind::Question,
       TokenKind::Colon};
   CHECK(kinds(tokens) == expected);
   CHECK(tokens[20].text == "1.5e2");
@@ -168,7 +173,8 @@ TEST_CASE("parser: items, params and statements", "[parser]") {
       mask = near()
       normalize = softmax
     }
-    attention b() {})", file);
+    attention b() {})",
+                        file);
   REQUIRE(m.functions.size() == 1);
   CHECK(m.functions[0].name == "near");
   CHECK(m.functions[0].params[0].defaultValue != nullptr);

@@ -97,7 +97,8 @@ TEST_CASE("JIT: a kernel runs and writes every output", "[jit]") {
   REQUIRE(kernel.getParams().size() == 2);
   CHECK(kernel.getParams()[1].defaultValue == Approx(30.0));
   Buffers buf(2, 4, 2, 19, 19, 8);
-  TensorView lse = TensorView::contiguous(buf.lse.data(), DType::F32, {2, 4, 19});
+  TensorView lse =
+      TensorView::contiguous(buf.lse.data(), DType::F32, {2, 4, 19});
   buf.args.lse = &lse;
   runOrFail(kernel, buf.args);
   for (float x : buf.out)
@@ -124,33 +125,52 @@ TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
   };
   expectError([](Buffers &b) { b.args.q.shape = {4, 5, 8}; },
               "q must have rank 4 [B, H, N, D]; got rank 3");
-  expectError([](Buffers &b) { b.args.k.shape[3] = 9; },
-              "k must have shape [B, Hkv, M, D] = [1, 2, 7, 8]; got [1, 2, 7, 9]");
+  expectError(
+      [](Buffers &b) { b.args.k.shape[3] = 9; },
+      "k must have shape [B, Hkv, M, D] = [1, 2, 7, 8]; got [1, 2, 7, 9]");
   expectError([](Buffers &b) { b.args.v.dtype = DType::BF16; },
               "v must be f32; got bf16");
-  expectError([](Buffers &b) { b.args.out.shape[2] = 4; },
-              "out must have shape [B, H, N, Dv] = [1, 4, 5, 8]; got [1, 4, 4, 8]");
-  expectError([](Buffers &b) { b.args.q.shape[1] = 3; b.args.out.shape[1] = 3; },
-              "query heads H = 3 are not a multiple of key/value heads Hkv = 2");
+  expectError(
+      [](Buffers &b) { b.args.out.shape[2] = 4; },
+      "out must have shape [B, H, N, Dv] = [1, 4, 5, 8]; got [1, 4, 4, 8]");
+  expectError(
+      [](Buffers &b) {
+        b.args.q.shape[1] = 3;
+        b.args.out.shape[1] = 3;
+      },
+      "query heads H = 3 are not a multiple of key/value heads Hkv = 2");
   expectError([](Buffers &b) { b.args.params.clear(); },
               "missing param 'slopes' (f32[H])");
-  expectError([](Buffers &b) { b.args.params.emplace("slope", ParamValue(1.0)); },
-              "unknown param 'slope'; 'alibi_causal' takes slopes, cap");
-  expectError([](Buffers &b) { b.args.params.erase("slopes"); b.args.params.emplace("slopes", ParamValue(1.0)); },
-              "param 'slopes' is a tensor f32[H]; got a scalar");
-  expectError([](Buffers &b) { b.args.params.at("slopes").tensor->shape = {3}; },
-              "param 'slopes' has shape [3]; its type f32[H] wants 4 in dimension 0");
-  expectError([](Buffers &b) { b.args.params.emplace("cap", ParamValue(b.args.q)); },
-              "param 'cap' is a scalar f32; got a tensor");
+  expectError(
+      [](Buffers &b) { b.args.params.emplace("slope", ParamValue(1.0)); },
+      "unknown param 'slope'; 'alibi_causal' takes slopes, cap");
+  expectError(
+      [](Buffers &b) {
+        b.args.params.erase("slopes");
+        b.args.params.emplace("slopes", ParamValue(1.0));
+      },
+      "param 'slopes' is a tensor f32[H]; got a scalar");
+  expectError(
+      [](Buffers &b) { b.args.params.at("slopes").tensor->shape = {3}; },
+      "param 'slopes' has shape [3]; its type f32[H] wants 4 in dimension 0");
+  expectError(
+      [](Buffers &b) { b.args.params.emplace("cap", ParamValue(b.args.q)); },
+      "param 'cap' is a scalar f32; got a tensor");
   expectError([](Buffers &b) { b.args.q.data = nullptr; }, "q has no data");
-  expectError([](Buffers &b) { b.args.q.shape[2] = 0; b.args.out.shape[2] = 0; },
-              "q has an empty dimension");
+  expectError(
+      [](Buffers &b) {
+        b.args.q.shape[2] = 0;
+        b.args.out.shape[2] = 0;
+      },
+      "q has an empty dimension");
   expectError([](Buffers &b) { b.args.q.strides = {1}; },
               "q has 1 strides for rank 4");
 
-  Kernel sigmoid = compileOrFail(compiler, "attention s() { normalize = sigmoid }");
+  Kernel sigmoid =
+      compileOrFail(compiler, "attention s() { normalize = sigmoid }");
   Buffers buf(1, 1, 1, 3, 3, 8);
-  TensorView lse = TensorView::contiguous(buf.lse.data(), DType::F32, {1, 1, 3});
+  TensorView lse =
+      TensorView::contiguous(buf.lse.data(), DType::F32, {1, 1, 3});
   buf.args.lse = &lse;
   buf.args.params.clear();
   CHECK(errorOf(sigmoid.run(buf.args)).find("does not define lse") !=
@@ -161,9 +181,10 @@ TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
   Kernel d16 = compileOrFail(compiler, "attention d() {}", fixed);
   Buffers small(1, 1, 1, 3, 3, 8);
   small.args.params.clear();
-  CHECK(errorOf(d16.run(small.args))
-            .find("compiled for head dims D = 16, Dv = 16; got D = 8, Dv = 8") !=
-        std::string::npos);
+  CHECK(
+      errorOf(d16.run(small.args))
+          .find("compiled for head dims D = 16, Dv = 16; got D = 8, Dv = 8") !=
+      std::string::npos);
 }
 
 TEST_CASE("JIT: the value head dim may differ from the query/key head dim",
@@ -184,9 +205,11 @@ TEST_CASE("JIT: the value head dim may differ from the query/key head dim",
   check.sizes.valueDim = 24;
   llvm::Expected<CheckResult> wrong = checkKernel(kernel, kAlibi, "", check);
   REQUIRE(!wrong);
-  CHECK(llvm::toString(wrong.takeError())
-            .find("compiled for head dims D = 24, Dv = 40; got D = 24, Dv = 24") !=
-        std::string::npos);
+  CHECK(
+      llvm::toString(wrong.takeError())
+          .find(
+              "compiled for head dims D = 24, Dv = 40; got D = 24, Dv = 24") !=
+      std::string::npos);
   // A value head dim alone (the head dim at run time) is refused.
   CompileOptions valueOnly;
   valueOnly.valueHeadDim = 40;
@@ -204,8 +227,8 @@ TEST_CASE("JIT: compile errors carry the diagnostics", "[jit]") {
   std::string text = llvm::toString(kernel.takeError());
   CHECK(text.find("f.attn:1:24: error: type mismatch: the mask must be bool") !=
         std::string::npos);
-  llvm::Expected<Kernel> two = compiler.compile(
-      "attention a() {} attention b() {}", "", {}, "two.attn");
+  llvm::Expected<Kernel> two =
+      compiler.compile("attention a() {} attention b() {}", "", {}, "two.attn");
   REQUIRE(!two);
   CHECK(llvm::toString(two.takeError()).find("several variants (a, b)") !=
         std::string::npos);
@@ -334,9 +357,12 @@ attention document_causal(doc: i32[N]) {
     if (!kernel)
       return;
     // The forward kernel's cubin holds it alone; the block map has its own.
-    CHECK(kernel->getCudaSource().find("document_causal_blockmap") != std::string::npos);
-    CHECK(kernel->getCubin().find("document_causal_kernel") != std::string::npos);
-    CHECK(kernel->getCubin().find("document_causal_blockmap") == std::string::npos);
+    CHECK(kernel->getCudaSource().find("document_causal_blockmap") !=
+          std::string::npos);
+    CHECK(kernel->getCubin().find("document_causal_kernel") !=
+          std::string::npos);
+    CHECK(kernel->getCubin().find("document_causal_blockmap") ==
+          std::string::npos);
     CHECK(compiler.getStats().compilations == 1);
   }
   // Both cubins come back from the disk cache (an entry without the block
@@ -361,8 +387,10 @@ TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",
     if (!kernel)
       return;
     CHECK(kernel->getTarget() == "sm_90a");
-    CHECK(kernel->getCudaSource().find("alibi_causal_kernel") != std::string::npos);
-    CHECK(kernel->getCubin().substr(0, 4) == "\x7f" "ELF");
+    CHECK(kernel->getCudaSource().find("alibi_causal_kernel") !=
+          std::string::npos);
+    CHECK(kernel->getCubin().substr(0, 4) == "\x7f"
+                                             "ELF");
     CHECK(compiler.getStats().compilations == 1);
 
     // Host memory is refused before anything runs (with or without a GPU).
@@ -385,13 +413,15 @@ TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",
   REQUIRE(bool(again));
   CHECK(compiler.getStats().diskHits == 1);
   CHECK(compiler.getStats().compilations == 0);
-  CHECK(again->getCubin().substr(0, 4) == "\x7f" "ELF");
+  CHECK(again->getCubin().substr(0, 4) == "\x7f"
+                                          "ELF");
   // GPU-only requirements are compile errors with their reason.
   CompileOptions f32 = options;
   f32.dtype = DType::F32;
   auto bad = compiler.compile(kAlibi, "", f32);
   REQUIRE(!bad);
-  CHECK(llvm::toString(bad.takeError()).find("bf16 or f16") != std::string::npos);
+  CHECK(llvm::toString(bad.takeError()).find("bf16 or f16") !=
+        std::string::npos);
   CompileOptions noHead = options;
   noHead.headDim.reset();
   bad = compiler.compile(kAlibi, "", noHead);

@@ -22,9 +22,11 @@ struct Views {
   alignas(16) static inline unsigned short storage[8];
   TensorDims v[4];
   Views(i64 B, i64 H, i64 Hkv, i64 N, i64 M, i64 D) {
-    const i64 shapes[4][4] = {{B, H, N, D}, {B, Hkv, M, D}, {B, Hkv, M, D}, {B, H, N, D}};
+    const i64 shapes[4][4] = {
+        {B, H, N, D}, {B, Hkv, M, D}, {B, Hkv, M, D}, {B, H, N, D}};
     for (int t = 0; t < 4; ++t) {
-      i64 strides[4] = {shapes[t][1] * shapes[t][2] * shapes[t][3], shapes[t][2] * shapes[t][3], shapes[t][3], 1};
+      i64 strides[4] = {shapes[t][1] * shapes[t][2] * shapes[t][3],
+                        shapes[t][2] * shapes[t][3], shapes[t][3], 1};
       v[t] = tensor_dims(storage, shapes[t], strides, 4);
     }
   }
@@ -45,11 +47,12 @@ TEST_CASE("launch plan: shapes and layouts are checked", "[launch]") {
   CHECK(check_views(odd.v).check == LaunchCheck::kRowStride);
 }
 
-TEST_CASE("launch plan: the forward grid, plain and with packed heads", "[launch]") {
+TEST_CASE("launch plan: the forward grid, plain and with packed heads",
+          "[launch]") {
   Views v(2, 8, 2, 100, 300, 128);
   LaunchPlan plain;
   REQUIRE(!plan_forward(plain, v.v, nullptr, 64, 48));
-  CHECK(plain.args.tilesQ == 2); // ceil(100 / 64)
+  CHECK(plain.args.tilesQ == 2);  // ceil(100 / 64)
   CHECK(plain.args.tilesKv == 7); // ceil(300 / 48)
   CHECK(plain.forwardCtas == 2u * 8 * 2);
   CHECK(plain.args.group == 4);
@@ -58,8 +61,9 @@ TEST_CASE("launch plan: the forward grid, plain and with packed heads", "[launch
   REQUIRE(!plan_forward(packed, v.v, nullptr, 16, 32, /*packHeads=*/true));
   CHECK(packed.args.tilesQ == 25); // ceil(400 / 16)
   CHECK(packed.forwardCtas == 2u * 2 * 25);
-  plan_block_map(packed, /*blockMap=*/true, /*usesBatch=*/true, /*usesHead=*/true);
-  CHECK(packed.map.H == 2);     // kv heads
+  plan_block_map(packed, /*blockMap=*/true, /*usesBatch=*/true,
+                 /*usesHead=*/true);
+  CHECK(packed.map.H == 2); // kv heads
   CHECK(packed.map.group == 4);
   CHECK(packed.mapRows == 2 * 2 * 25);
 }
@@ -71,7 +75,8 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
     REQUIRE(!plan_forward(plan, v.v, nullptr, 16, 32, true));
     plan_block_map(plan, false, false, false);
     const i64 base = plan.forwardCtas, tiles = plan.args.tilesKv;
-    plan_splits(plan, /*sms=*/132, /*resident=*/4, /*maxSplits=*/128, /*dv=*/128);
+    plan_splits(plan, /*sms=*/132, /*resident=*/4, /*maxSplits=*/128,
+                /*dv=*/128);
     const int splits = plan.args.splits;
     CAPTURE(M, splits);
     CHECK(splits >= 1);
@@ -82,7 +87,8 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
     i64 covered = 0;
     for (int s = 0; s < splits; ++s) {
       int first = split_first_tile(int(tiles), splits, s);
-      int end = std::min<int>(split_first_tile(int(tiles), splits, s + 1), int(tiles));
+      int end = std::min<int>(split_first_tile(int(tiles), splits, s + 1),
+                              int(tiles));
       CHECK(first < end);
       covered += end - first;
     }
@@ -93,7 +99,8 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
     CHECK(plan.combineCtas == unsigned((rows + 3) / 4));
     std::vector<int> scratch(plan.scratchWords);
     bind_scratch(plan, scratch.data());
-    auto *parts = reinterpret_cast<float *>(scratch.data() + plan.scratchWords - plan.partialWords);
+    auto *parts = reinterpret_cast<float *>(scratch.data() + plan.scratchWords -
+                                            plan.partialWords);
     CHECK(plan.args.partialOut == parts);
     CHECK(plan.args.partialLse == parts + i64(splits) * rows * 128);
     CHECK(reinterpret_cast<uintptr_t>(plan.args.partialOut) % 8 == 0);
@@ -107,10 +114,11 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
   CHECK(plan.combineCtas > 0); // split_kv always combines
 }
 
-TEST_CASE("launch plan: resident CTAs by shared memory and registers", "[launch]") {
+TEST_CASE("launch plan: resident CTAs by shared memory and registers",
+          "[launch]") {
   CHECK(resident_ctas(32, 53504) == 4);
   CHECK(resident_ctas(32, 102656) == 2);
-  CHECK(resident_ctas(32, 0) == 8);   // 255 registers a thread
+  CHECK(resident_ctas(32, 0) == 8); // 255 registers a thread
   CHECK(resident_ctas(128, 83968) == 2);
   CHECK(resident_ctas(32, 300000) == 1);
 }

@@ -93,13 +93,14 @@ void checkAll(Compiler &compiler, const std::string &name,
     // More threads than decode's items: the keys split into parts that a
     // second round merges.
     check.threads = family == "cpu_decode" ? 8 : 0;
-    llvm::Expected<CheckResult> result = checkKernel(*kernel, source, "", check);
+    llvm::Expected<CheckResult> result =
+        checkKernel(*kernel, source, "", check);
     INFO(name << " " << toString(dtype) << " " << c.what);
     if (!result)
       FAIL(llvm::toString(result.takeError()));
-    INFO("first bad: " << result->firstBad << "; bad elements: "
-                       << result->badElements << "; max abs error "
-                       << result->maxAbsError);
+    INFO("first bad: " << result->firstBad
+                       << "; bad elements: " << result->badElements
+                       << "; max abs error " << result->maxAbsError);
     CHECK(result->passed);
   }
 }

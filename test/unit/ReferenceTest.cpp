@@ -6,9 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Reference/Reference.h"
 #include "CompileVariant.h"
 #include "Reference/RandomInputs.h"
-#include "Reference/Reference.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -51,7 +51,8 @@ double maxAbsDiff(const RefArray &a, const RefArray &b) {
 
 } // namespace
 
-TEST_CASE("reference: dense softmax matches a direct computation", "[reference]") {
+TEST_CASE("reference: dense softmax matches a direct computation",
+          "[reference]") {
   Compiled c = compile("attention dense() {}", /*fuse=*/false);
   AttnSizes sizes{2, 4, 2, 5, 7, 8, 8};
   RefInputs in = makeRandomInputs(c.variant(), sizes, 1);
@@ -78,15 +79,19 @@ TEST_CASE("reference: dense softmax matches a direct computation", "[reference]"
         for (int d = 0; d < 8; ++d) {
           double o = 0;
           for (int j = 0; j < 7; ++j)
-            o += std::exp(s[j] - m) / l * in.v.data[((b * 2 + h / 2) * 7 + j) * 8 + d];
-          CHECK(out.out.data[((b * 4 + h) * 5 + i) * 8 + d] == Approx(o).margin(1e-12));
+            o += std::exp(s[j] - m) / l *
+                 in.v.data[((b * 2 + h / 2) * 7 + j) * 8 + d];
+          CHECK(out.out.data[((b * 4 + h) * 5 + i) * 8 + d] ==
+                Approx(o).margin(1e-12));
         }
       }
 }
 
-TEST_CASE("reference: causal row 0 is v[0]; masked rows are 0 and -inf", "[reference]") {
-  Compiled c = compile("attention a(len: i32[B]) { mask = causal() && key_padding(len) }",
-                       /*fuse=*/true);
+TEST_CASE("reference: causal row 0 is v[0]; masked rows are 0 and -inf",
+          "[reference]") {
+  Compiled c = compile(
+      "attention a(len: i32[B]) { mask = causal() && key_padding(len) }",
+      /*fuse=*/true);
   AttnSizes sizes{2, 1, 1, 3, 3, 4, 4};
   RefInputs in = makeRandomInputs(c.variant(), sizes, 2);
   in.params[0].data = {3, 0}; // batch 1 has no key at all
@@ -106,7 +111,8 @@ TEST_CASE("reference: sigmoid, relu and integer semantics", "[reference]") {
     attention s() {
       score = score * 0.0 + f32((q_idx - 2 * kv_idx) / 3) + f32((q_idx - 5) % 3)
       normalize = relu
-    })", /*fuse=*/true);
+    })",
+                       /*fuse=*/true);
   AttnSizes sizes{1, 1, 1, 4, 3, 2, 1};
   RefInputs in = makeRandomInputs(c.variant(), sizes, 3);
   in.v.data = {1, 1, 1};
@@ -116,8 +122,7 @@ TEST_CASE("reference: sigmoid, relu and integer semantics", "[reference]") {
     double expected = 0;
     for (int j = 0; j < 3; ++j) {
       // floor division and floor remainder, as in Python
-      double t = std::floor((i - 2.0 * j) / 3) +
-                 ((i - 5) % 3 + 3) % 3;
+      double t = std::floor((i - 2.0 * j) / 3) + ((i - 5) % 3 + 3) % 3;
       expected += std::max(t, 0.0);
     }
     CHECK(out.out.data[i] == Approx(expected));
@@ -125,7 +130,8 @@ TEST_CASE("reference: sigmoid, relu and integer semantics", "[reference]") {
 }
 
 TEST_CASE("reference: errors are values", "[reference]") {
-  Compiled c = compile("attention d(doc: i32[N]) { mask = document(doc) }", true);
+  Compiled c =
+      compile("attention d(doc: i32[N]) { mask = document(doc) }", true);
   AttnSizes sizes{1, 1, 1, 4, 9, 4, 4}; // doc has N = 4 entries, keys go to 8
   RefInputs in = makeRandomInputs(c.variant(), sizes, 4);
   llvm::Expected<RefOutputs> out = evaluateReference(c.variant(), in);
@@ -140,9 +146,10 @@ TEST_CASE("reference: errors are values", "[reference]") {
         std::string::npos);
 }
 
-TEST_CASE("reference: every example's cascade equals its fused form", "[reference][fuse]") {
-  for (const auto &entry :
-       std::filesystem::directory_iterator(std::string(ATTNC_SOURCE_DIR) + "/examples")) {
+TEST_CASE("reference: every example's cascade equals its fused form",
+          "[reference][fuse]") {
+  for (const auto &entry : std::filesystem::directory_iterator(
+           std::string(ATTNC_SOURCE_DIR) + "/examples")) {
     if (entry.path().extension() != ".attn")
       continue;
     std::ifstream stream(entry.path());
@@ -152,10 +159,10 @@ TEST_CASE("reference: every example's cascade equals its fused form", "[referenc
     Compiled cascade = compile(text.str(), /*fuse=*/false);
     Compiled fused = compile(text.str(), /*fuse=*/true);
     // M <= N: doc[kv_idx] must stay within doc's N entries.
-    for (AttnSizes sizes : {AttnSizes{1, 2, 1, 33, 33, 8, 8},
-                            AttnSizes{2, 4, 2, 1, 1, 4, 4},
-                            AttnSizes{1, 3, 3, 20, 20, 16, 16},
-                            AttnSizes{1, 2, 2, 19, 7, 8, 8}}) {
+    for (AttnSizes sizes :
+         {AttnSizes{1, 2, 1, 33, 33, 8, 8}, AttnSizes{2, 4, 2, 1, 1, 4, 4},
+          AttnSizes{1, 3, 3, 20, 20, 16, 16},
+          AttnSizes{1, 2, 2, 19, 7, 8, 8}}) {
       RefInputs in = makeRandomInputs(cascade.variant(), sizes, 5);
       RefOutputs a = evaluate(cascade.variant(), in);
       RefOutputs b = evaluate(fused.variant(), in);

@@ -2,6 +2,7 @@
 
 #include "Check/Check.h"
 #include "Check/CopyBandwidth.h"
+#include "Conversion/Passes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Pipeline/Pipeline.h"
@@ -9,7 +10,6 @@
 #include "Target/KernelSignature.h"
 #include "Target/Target.h"
 #include "Transforms/Passes.h"
-#include "Conversion/Passes.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -51,8 +51,9 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.attn>"),
                                cl::Required, cl::cat(attncCategory),
                                cl::sub(cl::SubCommand::getTopLevel()),
                                cl::sub(runCommand));
-cl::opt<std::string> outputFile("o", cl::desc("Write the output to <file> "
-                                              "(default: standard output)"),
+cl::opt<std::string> outputFile("o",
+                                cl::desc("Write the output to <file> "
+                                         "(default: standard output)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(attncCategory));
 cl::opt<Emit> emit(
@@ -85,8 +86,8 @@ cl::opt<std::string> target(
              "from sm_80 up (sm_80, sm_86, sm_89, sm_90a, ..., for "
              "--emit=cuda|ptx|cubin); attnc run also takes gpu (this "
              "machine's GPU)"),
-    cl::init("cpu"), cl::cat(attncCategory), cl::sub(cl::SubCommand::getTopLevel()),
-    cl::sub(runCommand));
+    cl::init("cpu"), cl::cat(attncCategory),
+    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand));
 cl::opt<std::string> variantName("variant",
                                  cl::desc("The variant to compile to llvm or "
                                           "obj, when the file has several"),
@@ -120,40 +121,57 @@ cl::opt<bool> runBench("bench",
                                 "triton.testing.do_bench)"),
                        cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
-                        cl::init(10), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int> runThreads("threads", cl::desc("Worker threads (default: all cores)"),
-                        cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int64_t> runTileQ("tile-q",
-                          cl::desc("Query rows per tile (default: the target's)"),
-                          cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+                        cl::init(10), cl::sub(runCommand),
+                        cl::cat(attncCategory));
+cl::opt<int> runThreads("threads",
+                        cl::desc("Worker threads (default: all cores)"),
+                        cl::init(0), cl::sub(runCommand),
+                        cl::cat(attncCategory));
+cl::opt<int64_t>
+    runTileQ("tile-q", cl::desc("Query rows per tile (default: the target's)"),
+             cl::init(0), cl::sub(runCommand),
+             cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t> runTileKv("tile-kv",
                            cl::desc("Keys per tile (default: the target's)"),
-                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t> runVectorWidth("vector-width",
-                                cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
-                                cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+                           cl::init(0), cl::sub(runCommand),
+                           cl::sub(cl::SubCommand::getTopLevel()),
+                           cl::cat(attncCategory));
+cl::opt<int64_t>
+    runVectorWidth("vector-width",
+                   cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
+                   cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runIds("ids",
-                         cl::desc("Integer params (e.g. document ids) are drawn "
-                                  "from 0..ids-1 (default 4)"),
-                         cl::init(4), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int64_t> runWarps("warps",
-                           cl::desc("GPU: warps per CTA (default: 4 with the default "
-                                    "tile-q, else tile-q / 16, at most 8)"),
-                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+                        cl::desc("Integer params (e.g. document ids) are drawn "
+                                 "from 0..ids-1 (default 4)"),
+                        cl::init(4), cl::sub(runCommand),
+                        cl::cat(attncCategory));
+cl::opt<int64_t>
+    runWarps("warps",
+             cl::desc("GPU: warps per CTA (default: 4 with the default "
+                      "tile-q, else tile-q / 16, at most 8)"),
+             cl::init(0), cl::sub(runCommand),
+             cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
     cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
              "cpu_decode for N <= 16, decode, else cpu_tiles); sm80_mma or "
              "split_kv on GPUs (default: split_kv for N <= 16, else sm80_mma)"),
-    cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t> runStages("stages", cl::desc("GPU: K/V tiles in flight (default: the family's)"),
-                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t> runSplits("splits",
-                           cl::desc("split_kv: the most key ranges a call is cut into "
-                                    "(default 128; the launch picks by the GPU's size)"),
-                           cl::init(0), cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+    cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::cat(attncCategory));
+cl::opt<int64_t>
+    runStages("stages",
+              cl::desc("GPU: K/V tiles in flight (default: the family's)"),
+              cl::init(0), cl::sub(runCommand),
+              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::opt<int64_t>
+    runSplits("splits",
+              cl::desc("split_kv: the most key ranges a call is cut into "
+                       "(default 128; the launch picks by the GPU's size)"),
+              cl::init(0), cl::sub(runCommand),
+              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
-                          cl::init(1), cl::sub(runCommand), cl::cat(attncCategory));
+                          cl::init(1), cl::sub(runCommand),
+                          cl::cat(attncCategory));
 cl::opt<std::string> runSave(
     "save",
     cl::desc("Write the inputs and the kernel's outputs to DIR (NAME.f64 "
@@ -199,7 +217,8 @@ lists them.
 /// Keeps only the variant that --variant names (or the only one); false,
 /// with an error printed, when that is not exactly one.
 static bool selectOneVariant(mlir::ModuleOp module) {
-  SmallVector<mlir::attn::VariantOp> variants(module.getOps<mlir::attn::VariantOp>());
+  SmallVector<mlir::attn::VariantOp> variants(
+      module.getOps<mlir::attn::VariantOp>());
   std::string names;
   for (mlir::attn::VariantOp v : variants)
     names += (names.empty() ? "" : ", ") + v.getSymName().str();
@@ -210,8 +229,8 @@ static bool selectOneVariant(mlir::ModuleOp module) {
                   module.getOps<mlir::attn::VariantOp>().end());
   if (variants.size() != 1) {
     errs() << "attnc: error: "
-           << (variantName.empty() ? "the file defines several variants (" + names +
-                                         "); choose one with --variant"
+           << (variantName.empty() ? "the file defines several variants (" +
+                                         names + "); choose one with --variant"
                                    : "no variant named '" + variantName +
                                          "'; the file defines " + names)
            << "\n";
@@ -242,7 +261,8 @@ static int writeCHeader(const attnc::Target &target,
   std::error_code ec;
   raw_fd_ostream out(header, ec);
   if (ec) {
-    errs() << "attnc: error: cannot write '" << header << "': " << ec.message() << "\n";
+    errs() << "attnc: error: cannot write '" << header << "': " << ec.message()
+           << "\n";
     return 1;
   }
   out << target.emitCHeader(signature);
@@ -252,7 +272,8 @@ static int writeCHeader(const attnc::Target &target,
 /// --emit=llvm|obj|cuda|ptx|cubin: one scheduled variant through the
 /// target's lowering to the artifact; an object or CUDA file gets the C
 /// header of its entry point beside it.
-static int emitArtifact(attnc::Compilation &compilation, attnc::Artifact artifact) {
+static int emitArtifact(attnc::Compilation &compilation,
+                        attnc::Artifact artifact) {
   mlir::ModuleOp module = compilation.getModule();
   if (!selectOneVariant(module))
     return 1;
@@ -272,8 +293,8 @@ static int emitArtifact(attnc::Compilation &compilation, attnc::Artifact artifac
   }
   if (int rc = writeOutput(*code))
     return rc;
-  bool hasEntryPoint = artifact == attnc::Artifact::Object ||
-                       artifact == attnc::Artifact::CUDA;
+  bool hasEntryPoint =
+      artifact == attnc::Artifact::Object || artifact == attnc::Artifact::CUDA;
   if (!hasEntryPoint || outputFile == "-")
     return 0;
   return writeCHeader(target, *signature);
@@ -284,8 +305,8 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
   if (std::error_code ec = buffer.getError()) {
-    errs() << "attnc: error: cannot read '" << inputFile << "': " << ec.message()
-           << "\n";
+    errs() << "attnc: error: cannot read '" << inputFile
+           << "': " << ec.message() << "\n";
     return 1;
   }
   std::string source = (*buffer)->getBuffer().str();
@@ -321,9 +342,10 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   sizes.headDim = get("D", 64);
   sizes.valueDim = get("Dv", sizes.headDim);
 
-  attnc::DType dtype = elem == attnc::ast::ScalarType::BF16  ? attnc::DType::BF16
-                       : elem == attnc::ast::ScalarType::F16 ? attnc::DType::F16
-                                                             : attnc::DType::F32;
+  attnc::DType dtype = elem == attnc::ast::ScalarType::BF16 ? attnc::DType::BF16
+                       : elem == attnc::ast::ScalarType::F16
+                           ? attnc::DType::F16
+                           : attnc::DType::F32;
   attnc::CompileOptions options;
   options.target = target; // gpu: this machine's, found by the JIT
   bool onGPU = options.target != "cpu";
@@ -355,11 +377,13 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
     errs() << toString(kernel.takeError());
     return 1;
   }
-  int threads = runThreads > 0 ? int(runThreads)
-                               : int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = runThreads > 0
+                    ? int(runThreads)
+                    : int(std::max(1u, std::thread::hardware_concurrency()));
   outs() << "variant " << kernel->getName() << ": " << attnc::toString(dtype)
-         << ", B=" << sizes.batch << " H=" << sizes.heads << " Hkv=" << sizes.kvHeads
-         << " N=" << sizes.queries << " M=" << sizes.keys << " D=" << sizes.headDim
+         << ", B=" << sizes.batch << " H=" << sizes.heads
+         << " Hkv=" << sizes.kvHeads << " N=" << sizes.queries
+         << " M=" << sizes.keys << " D=" << sizes.headDim
          << " Dv=" << sizes.valueDim << ", ";
   if (onGPU)
     outs() << kernel->getTarget() << "\n";
@@ -398,18 +422,22 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
     outs() << "check: " << (result->passed ? "PASS" : "FAIL")
            << format("  max abs error %.3g, max rel error %.3g (tolerance: "
                      "atol %.0e + rtol %.0e * |ref|)\n",
-                     result->maxAbsError, result->maxRelError, tol.atol, tol.rtol);
+                     result->maxAbsError, result->maxRelError, tol.atol,
+                     tol.rtol);
     if (!result->passed)
-      outs() << "  " << result->badElements << " element(s) out of tolerance; first: "
-             << result->firstBad << "\n";
+      outs() << "  " << result->badElements
+             << " element(s) out of tolerance; first: " << result->firstBad
+             << "\n";
   }
   if (runBench) {
-    double flops = 2.0 * double(result->keptPairs) * (sizes.headDim + sizes.valueDim);
+    double flops =
+        2.0 * double(result->keptPairs) * (sizes.headDim + sizes.valueDim);
     if (result->keptPairs)
-      outs() << format("bench: median %.3f ms over %d runs, %.1f GFLOP/s over kept "
-                       "pairs\n",
-                       result->medianSeconds * 1e3, int(check.repeats),
-                       flops / result->medianSeconds * 1e-9);
+      outs() << format(
+          "bench: median %.3f ms over %d runs, %.1f GFLOP/s over kept "
+          "pairs\n",
+          result->medianSeconds * 1e3, int(check.repeats),
+          flops / result->medianSeconds * 1e-9);
     else
       outs() << format("bench: median %.3f ms over %d runs (kept pairs not "
                        "counted above 2^28 pairs)\n",
@@ -420,17 +448,19 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                      double(sizes.headDim + sizes.valueDim) *
                      double(attnc::getSizeInBytes(dtype));
     double kvRate = kvBytes / result->medianSeconds;
-    outs() << format("bench: K/V read %.2f GB/s (%.1f MB of K and V)", kvRate * 1e-9,
-                     kvBytes * 1e-6);
+    outs() << format("bench: K/V read %.2f GB/s (%.1f MB of K and V)",
+                     kvRate * 1e-9, kvBytes * 1e-6);
     if (!onGPU) {
-      double copyRate = attnc::measureCopyBandwidth(size_t(1) << 30, threads, 5);
+      double copyRate =
+          attnc::measureCopyBandwidth(size_t(1) << 30, threads, 5);
       outs() << format("; memcpy %.2f GB/s (1 GiB, %d thread(s)): %.0f%%",
                        copyRate * 1e-9, threads, 100.0 * kvRate / copyRate);
     }
     outs() << "\n";
   }
   if (!runCheck && !runBench)
-    outs() << "ran (use --check to compare with the reference, --bench to time)\n";
+    outs()
+        << "ran (use --check to compare with the reference, --bench to time)\n";
   return result->passed ? 0 : 1;
 }
 
@@ -450,13 +480,15 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(attncCategory);
   cl::ParseCommandLineOptions(argc, argv, kOverview);
 
-  std::optional<attnc::ast::ScalarType> elem = attnc::ast::parseScalarType(dtype);
+  std::optional<attnc::ast::ScalarType> elem =
+      attnc::ast::parseScalarType(dtype);
   if (!elem || !attnc::ast::isFloat(*elem)) {
     errs() << "attnc: error: --dtype must be f32, bf16 or f16; got '" << dtype
            << "'\n";
     return 1;
   }
-  if (headDim < 0 || headDim > 1024 || valueHeadDim < 0 || valueHeadDim > 1024) {
+  if (headDim < 0 || headDim > 1024 || valueHeadDim < 0 ||
+      valueHeadDim > 1024) {
     errs() << "attnc: error: --head-dim and --value-head-dim must be between 1 "
               "and 1024\n";
     return 1;
@@ -507,8 +539,8 @@ int main(int argc, char **argv) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
   if (std::error_code ec = buffer.getError()) {
-    errs() << "attnc: error: cannot read '" << inputFile << "': "
-           << ec.message() << "\n";
+    errs() << "attnc: error: cannot read '" << inputFile
+           << "': " << ec.message() << "\n";
     return 1;
   }
   attnc::SourceFile file(inputFile, (*buffer)->getBuffer().str());
@@ -521,17 +553,28 @@ int main(int argc, char **argv) {
 
   std::optional<attnc::Artifact> artifact;
   switch (emit) {
-  case Emit::LLVM: artifact = attnc::Artifact::LLVMIR; break;
-  case Emit::Obj: artifact = attnc::Artifact::Object; break;
-  case Emit::CUDA: artifact = attnc::Artifact::CUDA; break;
-  case Emit::PTX: artifact = attnc::Artifact::PTX; break;
-  case Emit::Cubin: artifact = attnc::Artifact::Cubin; break;
-  default: break;
+  case Emit::LLVM:
+    artifact = attnc::Artifact::LLVMIR;
+    break;
+  case Emit::Obj:
+    artifact = attnc::Artifact::Object;
+    break;
+  case Emit::CUDA:
+    artifact = attnc::Artifact::CUDA;
+    break;
+  case Emit::PTX:
+    artifact = attnc::Artifact::PTX;
+    break;
+  case Emit::Cubin:
+    artifact = attnc::Artifact::Cubin;
+    break;
+  default:
+    break;
   }
   if (outputFile == "-" && (emit == Emit::Obj || emit == Emit::Cubin)) {
     errs() << "attnc: error: --emit=" << (emit == Emit::Obj ? "obj" : "cubin")
-           << " writes a file: give -o FILE" << (emit == Emit::Obj ? ".o" : ".cubin")
-           << "\n";
+           << " writes a file: give -o FILE"
+           << (emit == Emit::Obj ? ".o" : ".cubin") << "\n";
     return 1;
   }
 
@@ -553,7 +596,8 @@ int main(int argc, char **argv) {
   }
   mlir::attn::ScheduleOptions schedule;
   schedule.family = runFamily;
-  schedule.tileQ = runTileQ, schedule.tileKv = runTileKv, schedule.warps = runWarps;
+  schedule.tileQ = runTileQ, schedule.tileKv = runTileKv,
+  schedule.warps = runWarps;
   schedule.stages = runStages, schedule.splits = runSplits;
   attnc::Compilation compilation(**compileTarget, schedule);
   attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
@@ -566,7 +610,8 @@ int main(int argc, char **argv) {
     return emitArtifact(compilation, *artifact);
 
   std::string error;
-  std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(outputFile, &error);
+  std::unique_ptr<ToolOutputFile> output =
+      mlir::openOutputFile(outputFile, &error);
   if (!output) {
     errs() << "attnc: error: " << error << "\n";
     return 1;

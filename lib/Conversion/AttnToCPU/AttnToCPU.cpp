@@ -46,9 +46,9 @@ MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
   SmallVector<int64_t> strides(rank, ShapedType::kDynamic);
   if (unitInnerStride)
     strides.back() = 1;
-  return MemRefType::get(SmallVector<int64_t>(rank, ShapedType::kDynamic), elem,
-                         StridedLayoutAttr::get(b.getContext(),
-                                                ShapedType::kDynamic, strides));
+  return MemRefType::get(
+      SmallVector<int64_t>(rank, ShapedType::kDynamic), elem,
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
 }
 
 Value KernelGenerator::toF32(Value value) {
@@ -56,7 +56,8 @@ Value KernelGenerator::toF32(Value value) {
   Type elem = getElementTypeOrSelf(type);
   if (elem.isF32())
     return value;
-  Type target = isa<VectorType>(type) ? Type(vec(b.getF32Type())) : b.getF32Type();
+  Type target =
+      isa<VectorType>(type) ? Type(vec(b.getF32Type())) : b.getF32Type();
   return arith::ExtFOp::create(b, loc, target, value);
 }
 
@@ -69,7 +70,8 @@ SmallVector<Value> KernelGenerator::forLoop(Value lb, Value ub, Value step,
     b.setInsertionPoint(block->getTerminator());
   else
     b.setInsertionPointToStart(block);
-  SmallVector<Value> results = body(op.getInductionVar(), op.getRegionIterArgs());
+  SmallVector<Value> results =
+      body(op.getInductionVar(), op.getRegionIterArgs());
   if (!init.empty())
     scf::YieldOp::create(b, loc, results);
   return SmallVector<Value>(op.getResults());
@@ -137,15 +139,15 @@ Value KernelGenerator::emitParamLoad(LoadOp load, ArrayRef<Value> given) {
 }
 
 /// The least and greatest of param[first..last], clamped to its extent.
-std::pair<Value, Value> KernelGenerator::emitLoadRange(LoadRangeOp op,
-                                                       Value first, Value last) {
+std::pair<Value, Value>
+KernelGenerator::emitLoadRange(LoadRangeOp op, Value first, Value last) {
   Value memref = outer.lookup(op.getParam());
   Value size = memref::DimOp::create(b, loc, memref, 0);
   Value lo = arith::MaxSIOp::create(b, loc, first, index(0));
   Value hi = arith::MinSIOp::create(
       b, loc, last, arith::SubIOp::create(b, loc, size, index(1)));
-  Value start = memref::LoadOp::create(b, loc, memref,
-                                       ValueRange{arith::MinSIOp::create(b, loc, lo, hi)});
+  Value start = memref::LoadOp::create(
+      b, loc, memref, ValueRange{arith::MinSIOp::create(b, loc, lo, hi)});
   bool isBool = op.getMin().getType().isInteger(1);
   SmallVector<Value> extremes = forLoop(
       lo, arith::AddIOp::create(b, loc, hi, index(1)), index(1), {start, start},
@@ -171,8 +173,9 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
         indices.push_back(mapping.lookupOrDefault(i));
       mapping.map(load.getResult(), emitParamLoad(load, indices));
     } else if (auto range = dyn_cast<LoadRangeOp>(op)) {
-      auto [min, max] = emitLoadRange(range, mapping.lookupOrDefault(range.getFirst()),
-                                      mapping.lookupOrDefault(range.getLast()));
+      auto [min, max] =
+          emitLoadRange(range, mapping.lookupOrDefault(range.getFirst()),
+                        mapping.lookupOrDefault(range.getLast()));
       mapping.map(range.getMin(), min);
       mapping.map(range.getMax(), max);
     } else {
@@ -211,8 +214,9 @@ Value KernelGenerator::emitRegionVector(Region &region, ValueRange args) {
       for (Value i : load.getIndices())
         indexVectors.push_back(lanes(i));
       Value result = arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(vec(load.getType()),
-                                         b.getZeroAttr(load.getType())));
+          b, loc,
+          DenseElementsAttr::get(vec(load.getType()),
+                                 b.getZeroAttr(load.getType())));
       for (int64_t lane = 0; lane < width; ++lane) {
         SmallVector<Value> indices;
         for (Value iv : indexVectors)
@@ -265,10 +269,10 @@ Value KernelGenerator::emitTileClass(Value lastRow, Value keyBegin,
   };
   SmallVector<Value> all = forLoop(
       index(0), packed, index(1), {yes, yes}, [&](Value h, ValueRange args) {
-        Value cls = emitRegion(
-            flash.getTileClass(),
-            {batch, arith::AddIOp::create(b, loc, headBase, h), firstQ, lastQ,
-             keyBegin, lastKey});
+        Value cls =
+            emitRegion(flash.getTileClass(),
+                       {batch, arith::AddIOp::create(b, loc, headBase, h),
+                        firstQ, lastQ, keyBegin, lastKey});
         return SmallVector<Value>{
             arith::AndIOp::create(b, loc, args[0], is(cls, TileClass::Full)),
             arith::AndIOp::create(b, loc, args[1], is(cls, TileClass::Empty))};
@@ -283,20 +287,22 @@ SmallVector<Value> KernelGenerator::emitRankOneScores(ArrayRef<Value> rs) {
   Type f32Type = b.getF32Type();
   int64_t numVectors = tileKv / width;
   SmallVector<Value> init(rowBlock * numVectors, zeroVector(f32Type));
-  return forLoop(index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
-    SmallVector<Value> keysT;
-    for (int64_t j = 0; j < numVectors; ++j)
-      keysT.push_back(vector::LoadOp::create(b, loc, vec(f32Type), kPack,
-                                             ValueRange{d, index(j * width)}));
-    SmallVector<Value> next;
-    for (int64_t i = 0; i < rowBlock; ++i) {
-      Value qd = splat(memref::LoadOp::create(b, loc, qPack, ValueRange{rs[i], d}));
-      for (int64_t j = 0; j < numVectors; ++j)
-        next.push_back(vector::FMAOp::create(b, loc, qd, keysT[j],
-                                             accs[i * numVectors + j]));
-    }
-    return next;
-  });
+  return forLoop(
+      index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
+        SmallVector<Value> keysT;
+        for (int64_t j = 0; j < numVectors; ++j)
+          keysT.push_back(vector::LoadOp::create(
+              b, loc, vec(f32Type), kPack, ValueRange{d, index(j * width)}));
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < rowBlock; ++i) {
+          Value qd = splat(
+              memref::LoadOp::create(b, loc, qPack, ValueRange{rs[i], d}));
+          for (int64_t j = 0; j < numVectors; ++j)
+            next.push_back(vector::FMAOp::create(b, loc, qd, keysT[j],
+                                                 accs[i * numVectors + j]));
+        }
+        return next;
+      });
 }
 
 /// Packs the key tile transposed and the value tile, in f32, padding keys
@@ -308,13 +314,14 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
   Value zerosF32 = zeroVector(f32Type);
   Value pass = zeroVector(elem);
   forLoop(index(0), index(tileKv), index(1), {}, [&](Value c, ValueRange) {
-    Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, count);
+    Value valid =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c, count);
     Value last = arith::SubIOp::create(b, loc, count, index(1));
-    Value key = arith::AddIOp::create(
-        b, loc, keyBegin, arith::MinUIOp::create(b, loc, c, last));
+    Value key = arith::AddIOp::create(b, loc, keyBegin,
+                                      arith::MinUIOp::create(b, loc, c, last));
     forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
-      Value x = toF32(memref::LoadOp::create(b, loc, k,
-                                             ValueRange{batch, kvHead, key, d}));
+      Value x = toF32(
+          memref::LoadOp::create(b, loc, k, ValueRange{batch, kvHead, key, d}));
       x = arith::SelectOp::create(b, loc, valid, x, zero);
       memref::StoreOp::create(b, loc, x, kPack, ValueRange{d, c});
       return SmallVector<Value>{};
@@ -345,11 +352,13 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   for (int64_t i = 0; i < width; ++i)
     iotaValues[i] = i;
   Value iota = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(VectorType::get({width}, b.getIndexType()),
-                                     ArrayRef<int64_t>(iotaValues)));
+      b, loc,
+      DenseElementsAttr::get(VectorType::get({width}, b.getIndexType()),
+                             ArrayRef<int64_t>(iotaValues)));
   Value lastRow = arith::SubIOp::create(
       b, loc, arith::AddIOp::create(b, loc, firstRow, numRows), index(1));
-  Value numBlocks = arith::CeilDivUIOp::create(b, loc, numRows, index(rowBlock));
+  Value numBlocks =
+      arith::CeilDivUIOp::create(b, loc, numRows, index(rowBlock));
 
   // Row blocks of `rowBlock` rows share every load of the key and value
   // tiles. Rows past the tile's end (at most rowBlock - 1) compute as its
@@ -369,8 +378,8 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
     }
 
     // Scores of the rows against the whole key tile.
-    SmallVector<Value> scores = decode ? emitDotScores(rs, keyBegin, count)
-                                       : emitRankOneScores(rs);
+    SmallVector<Value> scores =
+        decode ? emitDotScores(rs, keyBegin, count) : emitRankOneScores(rs);
 
     SmallVector<Value> corrs, newMs, newLs;
     for (int64_t i = 0; i < rowBlock; ++i) {
@@ -395,9 +404,11 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
           keep = arith::AndIOp::create(b, loc, keep,
                                        emitRegionVector(flash.getMask(), idx));
         if (auto t = flash.getTemperature())
-          s = arith::DivFOp::create(b, loc, s, splat(f32(t->convertToDouble())));
+          s = arith::DivFOp::create(b, loc, s,
+                                    splat(f32(t->convertToDouble())));
         if (auto bias = flash.getBias())
-          s = arith::AddFOp::create(b, loc, s, splat(f32(bias->convertToDouble())));
+          s = arith::AddFOp::create(b, loc, s,
+                                    splat(f32(bias->convertToDouble())));
         rowScores.push_back(s);
         keeps.push_back(keep);
       }
@@ -411,27 +422,29 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
                                                  splat(negInf));
           tileMax = arith::MaximumFOp::create(
               b, loc, tileMax,
-              vector::ReductionOp::create(b, loc, vector::CombiningKind::MAXIMUMF,
-                                          masked));
+              vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::MAXIMUMF, masked));
         }
         // A row whose kept scores are all -inf so far keeps m = -inf,
         // weight 0 and no rescaling (no inf - inf).
         newM = arith::MaximumFOp::create(b, loc, m, tileMax);
-        Value finite =
-            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, newM, negInf);
+        Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                                             newM, negInf);
         safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
-        corr = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, safeM));
+        corr = math::ExpOp::create(b, loc,
+                                   arith::SubFOp::create(b, loc, m, safeM));
       }
       Value sum = zero;
       for (int64_t j = 0; j < numVectors; ++j) {
         Value s = rowScores[j], p;
         if (softmax) {
-          p = math::ExpOp::create(b, loc,
-                                  arith::SubFOp::create(b, loc, s, splat(safeM)));
+          p = math::ExpOp::create(
+              b, loc, arith::SubFOp::create(b, loc, s, splat(safeM)));
         } else if (kind == NormalizerKind::Sigmoid) {
-          Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
-          p = arith::DivFOp::create(b, loc, splat(one),
-                                    arith::AddFOp::create(b, loc, splat(one), e));
+          Value e =
+              math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, s));
+          p = arith::DivFOp::create(
+              b, loc, splat(one), arith::AddFOp::create(b, loc, splat(one), e));
         } else if (kind == NormalizerKind::Relu) {
           p = arith::MaximumFOp::create(b, loc, s, zerosF32);
         } else {
@@ -439,15 +452,16 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         }
         p = arith::SelectOp::create(b, loc, keeps[j], p, zerosF32);
         if (softmax)
-          sum = arith::AddFOp::create(
-              b, loc, sum,
-              vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, p));
+          sum =
+              arith::AddFOp::create(b, loc, sum,
+                                    vector::ReductionOp::create(
+                                        b, loc, vector::CombiningKind::ADD, p));
         vector::StoreOp::create(b, loc, p, weights,
                                 ValueRange{index(i), index(j * width)});
       }
       if (softmax)
-        newL = arith::AddFOp::create(b, loc,
-                                     arith::MulFOp::create(b, loc, l, corr), sum);
+        newL = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, l, corr), sum);
       corrs.push_back(corr);
       newMs.push_back(newM);
       newLs.push_back(newL);
@@ -460,12 +474,14 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
       auto maskFrom = [&](Value start) {
         Value remaining = arith::SubIOp::create(b, loc, valueDim, start);
         return vector::CreateMaskOp::create(
-            b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
+            b, loc, VectorType::get({width}, b.getI1Type()),
+            ValueRange{remaining});
       };
       Value mask0 = maskFrom(d), mask1 = maskFrom(d1);
       SmallVector<Value> accs;
       for (int64_t i = 0; i < rowBlock; ++i)
-        for (auto [start, mask] : {std::make_pair(d, mask0), std::make_pair(d1, mask1)}) {
+        for (auto [start, mask] :
+             {std::make_pair(d, mask0), std::make_pair(d1, mask1)}) {
           Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
                                                  ValueRange{rs[i], start}, mask,
                                                  zerosF32);
@@ -478,21 +494,23 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
       auto valueAt = [&](Value c, Value start, Value mask) -> Value {
         if (!decode)
           return vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
-                                              ValueRange{c, start}, mask, zerosF32);
+                                              ValueRange{c, start}, mask,
+                                              zerosF32);
         Value key = arith::AddIOp::create(b, loc, keyBegin, c);
         return toF32(vector::MaskedLoadOp::create(
             b, loc, vec(elem), v, ValueRange{batch, kvHead, key, start}, mask,
             zeroVector(elem)));
       };
-      SmallVector<Value> result =
-          forLoop(index(0), count, index(1), accs, [&](Value c, ValueRange args) {
+      SmallVector<Value> result = forLoop(
+          index(0), count, index(1), accs, [&](Value c, ValueRange args) {
             Value v0 = valueAt(c, d, mask0), v1 = valueAt(c, d1, mask1);
             SmallVector<Value> next;
             for (int64_t i = 0; i < rowBlock; ++i) {
-              Value p = splat(
-                  memref::LoadOp::create(b, loc, weights, ValueRange{index(i), c}));
+              Value p = splat(memref::LoadOp::create(b, loc, weights,
+                                                     ValueRange{index(i), c}));
               next.push_back(vector::FMAOp::create(b, loc, p, v0, args[2 * i]));
-              next.push_back(vector::FMAOp::create(b, loc, p, v1, args[2 * i + 1]));
+              next.push_back(
+                  vector::FMAOp::create(b, loc, p, v1, args[2 * i + 1]));
             }
             return next;
           });
@@ -523,16 +541,15 @@ void KernelGenerator::emitFinalize() {
     return elem.isF32() ? x : Value(arith::TruncFOp::create(b, loc, target, x));
   };
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    auto [h, row] =
-        rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
+    auto [h, row] = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
     Value inv = one;
     if (flash.getNormalizer() == NormalizerKind::Softmax) {
       Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
       Value l = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
       Value positive =
           arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
-      inv = arith::SelectOp::create(b, loc, positive,
-                                    arith::DivFOp::create(b, loc, one, l), zero);
+      inv = arith::SelectOp::create(
+          b, loc, positive, arith::DivFOp::create(b, loc, one, l), zero);
       if (lse) {
         Value value =
             arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
@@ -589,25 +606,28 @@ void KernelGenerator::emitStartItem() {
   Type elem = flash.getQuery().getType().getElementType();
   Value scaleV = splat(scale);
   Value lastValid = arith::SubIOp::create(b, loc, endRow, index(1));
-  forLoop(index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
-    auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
-    vectorLoop(headDim, [&](Value d, Value mask) {
-      Value x = toF32(vector::MaskedLoadOp::create(
-          b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
-          zeroVector(elem)));
-      vector::MaskedStoreOp::create(b, loc, qPack, ValueRange{r, d}, mask,
-                                    arith::MulFOp::create(b, loc, x, scaleV));
-    });
-    memref::StoreOp::create(b, loc, f32(-std::numeric_limits<double>::infinity()),
-                            rowMax, ValueRange{r});
-    memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
-    vectorLoop(valueDim, [&](Value d, Value mask) {
-      vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
-                                    zerosF32);
-    });
-    return SmallVector<Value>{};
-  });
+  forLoop(
+      index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
+        auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
+        vectorLoop(headDim, [&](Value d, Value mask) {
+          Value x = toF32(vector::MaskedLoadOp::create(
+              b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
+              zeroVector(elem)));
+          vector::MaskedStoreOp::create(
+              b, loc, qPack, ValueRange{r, d}, mask,
+              arith::MulFOp::create(b, loc, x, scaleV));
+        });
+        memref::StoreOp::create(b, loc,
+                                f32(-std::numeric_limits<double>::infinity()),
+                                rowMax, ValueRange{r});
+        memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
+        vectorLoop(valueDim, [&](Value d, Value mask) {
+          vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                        zerosF32);
+        });
+        return SmallVector<Value>{};
+      });
 }
 
 void KernelGenerator::emitKeyTiles(Value first, Value last) {
@@ -615,7 +635,8 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
   forLoop(first, last, index(1), {}, [&](Value kt, ValueRange) {
     Value keyBegin = arith::MulIOp::create(b, loc, kt, index(tileKv));
     Value keyEnd = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)), numKeys);
+        b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)),
+        numKeys);
     if (!flash.hasMask()) {
       emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
       return SmallVector<Value>{};
@@ -650,8 +671,9 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
 LogicalResult KernelGenerator::generate() {
   MLIRContext *ctx = b.getContext();
   Type elem = flash.getQuery().getType().getElementType();
-  SmallVector<Type> argTypes = {rowMajor(4, elem, true), rowMajor(4, elem, true),
-                                rowMajor(4, elem, true), rowMajor(4, elem, true)};
+  SmallVector<Type> argTypes = {
+      rowMajor(4, elem, true), rowMajor(4, elem, true), rowMajor(4, elem, true),
+      rowMajor(4, elem, true)};
   if (flash.returnsLse())
     argTypes.push_back(rowMajor(3, b.getF32Type(), true));
   if (decode) {
@@ -660,7 +682,8 @@ LogicalResult KernelGenerator::generate() {
   }
   for (BlockArgument param : variant.getParams()) {
     if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
-      argTypes.push_back(rowMajor(tensor.getRank(), tensor.getElementType(), false));
+      argTypes.push_back(
+          rowMajor(tensor.getRank(), tensor.getElementType(), false));
     else
       argTypes.push_back(param.getType());
   }
@@ -723,7 +746,8 @@ LogicalResult KernelGenerator::generate() {
   } else {
     Value d = arith::IndexCastOp::create(b, loc, b.getI64Type(), headDim);
     Value df = arith::SIToFPOp::create(b, loc, b.getF32Type(), d);
-    scale = arith::DivFOp::create(b, loc, f32(1.0), math::SqrtOp::create(b, loc, df));
+    scale = arith::DivFOp::create(b, loc, f32(1.0),
+                                  math::SqrtOp::create(b, loc, df));
   }
   Type f32Type = b.getF32Type();
   // With 16 lanes (AVX-512, 32 registers) 4 rows x 4 score vectors fit in
@@ -774,8 +798,8 @@ LogicalResult KernelGenerator::generate() {
   Value partItems = arith::MulIOp::create(b, loc, items, splits);
   Value tilesPerPart = arith::CeilDivUIOp::create(b, loc, numKvTiles, splits);
   forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
-    Value isPart =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, work, partItems);
+    Value isPart = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         work, partItems);
     ifThenElse(
         isPart, {},
         [&] {

@@ -60,24 +60,26 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
               /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
           SmallVector<Value> next;
           for (int64_t i = 0; i < rowBlock; ++i) {
-            Value qd = vector::MaskedLoadOp::create(
-                b, loc, vec(f32Type), qPack, ValueRange{rs[i], d}, mask, zerosF32);
+            Value qd = vector::MaskedLoadOp::create(b, loc, vec(f32Type), qPack,
+                                                    ValueRange{rs[i], d}, mask,
+                                                    zerosF32);
             next.push_back(vector::FMAOp::create(b, loc, qd, kd, accs[i]));
           }
           return next;
         });
     for (int64_t i = 0; i < rowBlock; ++i)
-      memref::StoreOp::create(
-          b, loc,
-          vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, dots[i]),
-          scoreBuf, ValueRange{index(i), c});
+      memref::StoreOp::create(b, loc,
+                              vector::ReductionOp::create(
+                                  b, loc, vector::CombiningKind::ADD, dots[i]),
+                              scoreBuf, ValueRange{index(i), c});
     return SmallVector<Value>{};
   });
   SmallVector<Value> scores;
   for (int64_t i = 0; i < rowBlock; ++i)
     for (int64_t j = 0; j < tileKv / width; ++j)
-      scores.push_back(vector::LoadOp::create(b, loc, vec(f32Type), scoreBuf,
-                                              ValueRange{index(i), index(j * width)}));
+      scores.push_back(
+          vector::LoadOp::create(b, loc, vec(f32Type), scoreBuf,
+                                 ValueRange{index(i), index(j * width)}));
   return scores;
 }
 
@@ -122,11 +124,11 @@ void KernelGenerator::emitCombineParts(Value item) {
     // Softmax parts are scaled by exp(m_s - m); other normalizers add up.
     Value m = negInf, safeM = f32(0.0);
     if (softmax) {
-      m = forLoop(index(0), splits, index(1), {negInf},
-                  [&](Value sp, ValueRange args) {
-                    return SmallVector<Value>{arith::MaximumFOp::create(
-                        b, loc, args[0], field(sp, 0))};
-                  })[0];
+      m = forLoop(
+          index(0), splits, index(1), {negInf}, [&](Value sp, ValueRange args) {
+            return SmallVector<Value>{
+                arith::MaximumFOp::create(b, loc, args[0], field(sp, 0))};
+          })[0];
       Value finite =
           arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE, m, negInf);
       safeM = arith::SelectOp::create(b, loc, finite, m, safeM);
@@ -137,25 +139,25 @@ void KernelGenerator::emitCombineParts(Value item) {
       return math::ExpOp::create(
           b, loc, arith::SubFOp::create(b, loc, field(sp, 0), safeM));
     };
-    Value l = forLoop(index(0), splits, index(1), {f32(0.0)},
-                      [&](Value sp, ValueRange args) {
-                        return SmallVector<Value>{arith::AddFOp::create(
-                            b, loc, args[0],
-                            arith::MulFOp::create(b, loc, field(sp, 1),
-                                                  weight(sp)))};
-                      })[0];
+    Value l = forLoop(
+        index(0), splits, index(1), {f32(0.0)}, [&](Value sp, ValueRange args) {
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, loc, args[0],
+              arith::MulFOp::create(b, loc, field(sp, 1), weight(sp)))};
+        })[0];
     memref::StoreOp::create(b, loc, m, rowMax, ValueRange{r});
     memref::StoreOp::create(b, loc, l, rowSum, ValueRange{r});
     vectorLoop(valueDim, [&](Value d, Value mask) {
       Value column = arith::AddIOp::create(b, loc, d, index(2));
-      Value sum = forLoop(
-          index(0), splits, index(1), {zerosF32}, [&](Value sp, ValueRange args) {
-            Value a = vector::MaskedLoadOp::create(
-                b, loc, vec(f32Type), parts, ValueRange{partRow(sp), column},
-                mask, zerosF32);
-            return SmallVector<Value>{
-                vector::FMAOp::create(b, loc, splat(weight(sp)), a, args[0])};
-          })[0];
+      Value sum =
+          forLoop(index(0), splits, index(1), {zerosF32},
+                  [&](Value sp, ValueRange args) {
+                    Value a = vector::MaskedLoadOp::create(
+                        b, loc, vec(f32Type), parts,
+                        ValueRange{partRow(sp), column}, mask, zerosF32);
+                    return SmallVector<Value>{vector::FMAOp::create(
+                        b, loc, splat(weight(sp)), a, args[0])};
+                  })[0];
       vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask, sum);
     });
     return SmallVector<Value>{};

@@ -29,8 +29,8 @@ public:
         width(schedule.getVectorWidth()),
         decode(schedule.getFamily() == KernelFamily::CpuDecode) {
     // Scores come a vector of keys at a time.
-    this->tileKv = std::max<int64_t>(
-        this->width, llvm::alignTo(this->tileKv, this->width));
+    this->tileKv = std::max<int64_t>(this->width,
+                                     llvm::alignTo(this->tileKv, this->width));
   }
 
   LogicalResult generate();
@@ -67,7 +67,8 @@ private:
   /// above are broadcast, param reads are done lane by lane.
   Value emitRegionVector(Region &region, ValueRange args);
   Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
-  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first, Value last);
+  std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first,
+                                        Value last);
   /// The (head, query index) of packed row `row` of the work item.
   std::pair<Value, Value> rowHeadQuery(Value row);
   /// The class of the key tile [keyBegin, lastKey] for the item's rows

@@ -37,9 +37,7 @@ namespace {
 /// Whether a region reads param memory (its results then depend on data).
 bool readsParams(Region &region) {
   bool reads = false;
-  region.walk([&](Operation *op) {
-    reads |= isa<LoadOp, LoadRangeOp>(op);
-  });
+  region.walk([&](Operation *op) { reads |= isa<LoadOp, LoadRangeOp>(op); });
   return reads;
 }
 
@@ -52,10 +50,14 @@ static_assert(int(NormalizerKind::Softmax) == ATTNC_NORMALIZE_SOFTMAX &&
 
 const char *normalizerName(NormalizerKind kind) {
   switch (kind) {
-  case NormalizerKind::Softmax: return "ATTNC_NORMALIZE_SOFTMAX";
-  case NormalizerKind::Sigmoid: return "ATTNC_NORMALIZE_SIGMOID";
-  case NormalizerKind::Relu: return "ATTNC_NORMALIZE_RELU";
-  case NormalizerKind::Identity: return "ATTNC_NORMALIZE_NONE";
+  case NormalizerKind::Softmax:
+    return "ATTNC_NORMALIZE_SOFTMAX";
+  case NormalizerKind::Sigmoid:
+    return "ATTNC_NORMALIZE_SIGMOID";
+  case NormalizerKind::Relu:
+    return "ATTNC_NORMALIZE_RELU";
+  case NormalizerKind::Identity:
+    return "ATTNC_NORMALIZE_NONE";
   }
   llvm_unreachable("a NormalizerKind without a kernel enum");
 }
@@ -69,15 +71,17 @@ bool usesArgument(Region &region, unsigned i) {
 /// descriptors for q, k, v, out, lse and tensor params, C scalars, the
 /// status word) with a stream in place of the work range. Only nvcc sees it
 /// (NVRTC skips host code); attnc_cuda::HostCall does the work.
-static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp flash,
-                                   const CUDAKernelSpec &spec, StringRef v, StringRef c) {
+static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
+                                   FlashOp flash, const CUDAKernelSpec &spec,
+                                   StringRef v, StringRef c) {
   if (spec.numParams > 64)
     return flash.emitError("the AOT entry point takes up to 64 params; got ")
            << spec.numParams;
   std::string entry = variant.getSymName().str() + "_cuda";
   os << "\n#if !defined(__CUDACC_RTC__)\n"
      << "extern \"C\" int " << entry
-     << "(attnc_memref4 *q, attnc_memref4 *k, attnc_memref4 *v, attnc_memref4 *out";
+     << "(attnc_memref4 *q, attnc_memref4 *k, attnc_memref4 *v, attnc_memref4 "
+        "*out";
   if (flash.returnsLse())
     os << ", attnc_memref3 *lse";
   std::string fill;
@@ -101,7 +105,8 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp f
       cType = "float", member = "f";
     } else if (type.isBF16() || type.isF16()) {
       cType = "unsigned short", member = "f";
-      value = std::string("attnc_cuda::host_") + (type.isBF16() ? "bf16" : "f16") + "(" + name + ")";
+      value = std::string("attnc_cuda::host_") +
+              (type.isBF16() ? "bf16" : "f16") + "(" + name + ")";
     } else if (type.isInteger(1)) {
       cType = "bool";
     } else if (type.isInteger(32)) {
@@ -121,8 +126,7 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant, FlashOp f
      << (flash.returnsLse() ? "lse" : "nullptr") << ", status))\n"
      << "    return e;\n"
      << "  " << v << "::Params P = {};\n"
-     << fill
-     << "  return call.launch(P, " << spec.kernelName << ", "
+     << fill << "  return call.launch(P, " << spec.kernelName << ", "
      << (spec.blockMapName.empty() ? std::string("nullptr") : spec.blockMapName)
      << ", " << (spec.blockMapUsesBatch ? "true" : "false") << ", "
      << (spec.blockMapUsesHead ? "true" : "false") << ", "
@@ -136,7 +140,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
                                                       raw_ostream &os) {
   auto variants = llvm::to_vector(module.getOps<VariantOp>());
   if (variants.size() != 1)
-    return module.emitError("the CUDA backend translates one variant at a time");
+    return module.emitError(
+        "the CUDA backend translates one variant at a time");
   VariantOp variant = variants.front();
   FlashOp flash;
   variant.walk([&](FlashOp f) { flash = f; });
@@ -161,7 +166,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
              << dim;
   ScheduleAttr schedule = flash.getScheduleAttr();
   if (!schedule)
-    return flash.emitError("attn.flash has no schedule; run attn-select-schedule");
+    return flash.emitError(
+        "attn.flash has no schedule; run attn-select-schedule");
   const KernelFamily family = schedule.getFamily();
   const bool splitKv = family == KernelFamily::SplitKv;
   if (family != KernelFamily::Sm80Mma && !splitKv)
@@ -198,9 +204,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   const int64_t maxSharedBytes = 227 * 1024;
   if (spec.sharedBytes > maxSharedBytes)
     return flash.emitError("GPU tiles of ")
-           << spec.tileQ << " x " << spec.tileKv << " at head dim " << d << " need "
-           << spec.sharedBytes << " bytes of shared memory, more than the "
-           << maxSharedBytes << " a CTA can have; use a smaller tile_kv";
+           << spec.tileQ << " x " << spec.tileKv << " at head dim " << d
+           << " need " << spec.sharedBytes
+           << " bytes of shared memory, more than the " << maxSharedBytes
+           << " a CTA can have; use a smaller tile_kv";
   spec.numParams = variant.getNumArguments() - 3;
   if (splitKv) {
     spec.combineName = name + "_combine";
@@ -215,8 +222,9 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
 
   double scale = flash.getScale() ? flash.getScale()->convertToDouble()
                                   : 1.0 / std::sqrt(double(d));
-  double invTemperature =
-      flash.getTemperature() ? 1.0 / flash.getTemperature()->convertToDouble() : 1.0;
+  double invTemperature = flash.getTemperature()
+                              ? 1.0 / flash.getTemperature()->convertToDouble()
+                              : 1.0;
   double bias = flash.getBias() ? flash.getBias()->convertToDouble() : 0.0;
   const char *normalizer = normalizerName(flash.getNormalizer());
 
@@ -227,17 +235,23 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << "#pragma nv_diag_suppress 177\n"
      << "namespace {\n"
      << "struct " << v << " {\n"
-     << "  struct Params { attnc_cuda::ParamSlot s[" << std::max<int64_t>(1, spec.numParams)
-     << "]; };\n"
+     << "  struct Params { attnc_cuda::ParamSlot s["
+     << std::max<int64_t>(1, spec.numParams) << "]; };\n"
      << "  static constexpr int kNormalizer = " << normalizer << ";\n"
      << "  static constexpr float kScale = " << floatLiteral(scale) << ";\n"
-     << "  static constexpr float kInvTemperature = " << floatLiteral(invTemperature) << ";\n"
+     << "  static constexpr float kInvTemperature = "
+     << floatLiteral(invTemperature) << ";\n"
      << "  static constexpr float kBias = " << floatLiteral(bias) << ";\n"
-     << "  static constexpr bool kHasScoreMod = " << (flash.hasScoreMod() ? "true" : "false") << ";\n"
-     << "  static constexpr bool kHasMask = " << (flash.hasMask() ? "true" : "false") << ";\n"
-     << "  static constexpr bool kHasOutputMod = " << (flash.hasOutputMod() ? "true" : "false") << ";\n"
-     << "  static constexpr bool kHasTileClass = " << (flash.hasTileClass() ? "true" : "false") << ";\n"
-     << "  static constexpr bool kBlockList = " << (blockList ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasScoreMod = "
+     << (flash.hasScoreMod() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasMask = "
+     << (flash.hasMask() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasOutputMod = "
+     << (flash.hasOutputMod() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasTileClass = "
+     << (flash.hasTileClass() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kBlockList = "
+     << (blockList ? "true" : "false") << ";\n"
      << "  static constexpr bool kTileClassUsesHead = "
      << (usesArgument(flash.getTileClass(), 1) ? "true" : "false") << ";\n";
   // split_kv's tiles hold the query heads of one kv head (GQA packing).
@@ -258,15 +272,15 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   os << "};\n"
      << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
      << ", " << spec.tileKv << ", " << warps << ", " << stages << ", "
-     << (elem.isF16() ? "true" : "false") << (splitKv ? ", true" : "") << "> " << c
-     << ";\n"
+     << (elem.isF16() ? "true" : "false") << (splitKv ? ", true" : "") << "> "
+     << c << ";\n"
      << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
      << "// The JIT compiles the two kernels as two programs, in parallel.\n"
      << "#ifndef " << kSkipForwardMacro << "\n"
-     << "extern \"C\" __global__ void __launch_bounds__(" << spec.threads << ", "
-     << ctasPerSM << ")\n"
+     << "extern \"C\" __global__ void __launch_bounds__(" << spec.threads
+     << ", " << ctasPerSM << ")\n"
      << spec.kernelName << "(const attnc_cuda::FlashArgs a, const " << v
      << "::Params P) {\n"
      << "  attnc_cuda::FlashForward<" << v << ", " << c << ">::run(a, P);\n"

@@ -15,13 +15,20 @@ using namespace mlir;
 using namespace mlir::attn;
 
 FailureOr<std::string> RegionEmitter::elemStruct(Location loc, Type type) {
-  if (type.isF32()) return std::string("attnc_cuda::ElemF32");
-  if (type.isBF16()) return std::string("attnc_cuda::ElemBF16");
-  if (type.isF16()) return std::string("attnc_cuda::ElemF16");
-  if (type.isInteger(32)) return std::string("attnc_cuda::ElemI32");
-  if (type.isInteger(64)) return std::string("attnc_cuda::ElemI64");
-  if (type.isInteger(1)) return std::string("attnc_cuda::ElemBool");
-  return emitError(loc) << "the CUDA backend cannot read params of type " << type;
+  if (type.isF32())
+    return std::string("attnc_cuda::ElemF32");
+  if (type.isBF16())
+    return std::string("attnc_cuda::ElemBF16");
+  if (type.isF16())
+    return std::string("attnc_cuda::ElemF16");
+  if (type.isInteger(32))
+    return std::string("attnc_cuda::ElemI32");
+  if (type.isInteger(64))
+    return std::string("attnc_cuda::ElemI64");
+  if (type.isInteger(1))
+    return std::string("attnc_cuda::ElemBool");
+  return emitError(loc) << "the CUDA backend cannot read params of type "
+                        << type;
 }
 
 /// Params are the variant's block arguments after q, k and v.
@@ -52,7 +59,8 @@ FailureOr<std::string> RegionEmitter::operand(Operation *user, Value value) {
       return "(long long)(" + field + ".i)";
     if (type.isIntOrIndex())
       return "int(" + field + ".i)";
-    return user->emitError("the CUDA backend cannot pass param of type ") << type;
+    return user->emitError("the CUDA backend cannot pass param of type ")
+           << type;
   }
   return user->emitError("the CUDA backend cannot use a value defined outside "
                          "the region unless it is a constant or a param");
@@ -89,7 +97,8 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       .Case([&](LoadOp load) -> LogicalResult {
         FailureOr<int64_t> slot = paramSlot(&op, load.getParam());
         FailureOr<std::string> elem = elemStruct(
-            op.getLoc(), llvm::cast<TensorType>(load.getParam().getType()).getElementType());
+            op.getLoc(),
+            llvm::cast<TensorType>(load.getParam().getType()).getElementType());
         if (failed(slot) || failed(elem))
           return failure();
         std::string expr = "attnc_cuda::load_param<" + *elem + ">(P.s[" +
@@ -101,7 +110,8 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       })
       .Case([&](LoadRangeOp range) -> LogicalResult {
         FailureOr<int64_t> slot = paramSlot(&op, range.getParam());
-        Type elemType = llvm::cast<TensorType>(range.getParam().getType()).getElementType();
+        Type elemType =
+            llvm::cast<TensorType>(range.getParam().getType()).getElementType();
         FailureOr<std::string> elem = elemStruct(op.getLoc(), elemType);
         FailureOr<std::string> type = scalarCType(op.getLoc(), elemType);
         if (failed(slot) || failed(elem) || failed(type))
@@ -110,7 +120,8 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
         std::string hi = "v" + std::to_string(counter++);
         os << "    " << *type << " " << lo << ", " << hi << ";\n"
            << "    attnc_cuda::load_range<" << *elem << ">(P.s[" << *slot
-           << "], " << in[1] << ", " << in[2] << ", " << lo << ", " << hi << ");\n";
+           << "], " << in[1] << ", " << in[2] << ", " << lo << ", " << hi
+           << ");\n";
         names[range.getMin()] = lo;
         names[range.getMax()] = hi;
         return success();
@@ -125,8 +136,9 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
       });
 }
 
-LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
-                                            function_ref<bool(StringRef)> keep) {
+LogicalResult
+RegionEmitter::emitParameters(Region &region, RegionRole role,
+                              function_ref<bool(StringRef)> keep) {
   MLIRContext *ctx = variantBody.getParentOp()->getContext();
   ArrayRef<StringRef> argNames = getRegionArgumentNames(role);
   SmallVector<Type> argTypes = getRegionArgumentTypes(ctx, role);
@@ -134,7 +146,8 @@ LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
   for (auto [i, type] : llvm::enumerate(argTypes)) {
     if (!keep(argNames[i]))
       continue;
-    FailureOr<std::string> t = scalarCType(variantBody.getParentOp()->getLoc(), type);
+    FailureOr<std::string> t =
+        scalarCType(variantBody.getParentOp()->getLoc(), type);
     if (failed(t))
       return failure();
     os << (first ? "" : ", ") << *t << " " << argNames[i];
@@ -145,13 +158,14 @@ LogicalResult RegionEmitter::emitParameters(Region &region, RegionRole role,
   return success();
 }
 
-LogicalResult RegionEmitter::emitFunction(
-    Region &region, RegionRole role, StringRef name, StringRef identity,
-    StringRef leading, function_ref<bool(Operation *)> member,
-    const DenseMap<Value, std::string> *given) {
+LogicalResult
+RegionEmitter::emitFunction(Region &region, RegionRole role, StringRef name,
+                            StringRef identity, StringRef leading,
+                            function_ref<bool(Operation *)> member,
+                            const DenseMap<Value, std::string> *given) {
   MLIRContext *ctx = variantBody.getParentOp()->getContext();
-  FailureOr<std::string> result =
-      scalarCType(variantBody.getParentOp()->getLoc(), getRegionYieldType(ctx, role));
+  FailureOr<std::string> result = scalarCType(
+      variantBody.getParentOp()->getLoc(), getRegionYieldType(ctx, role));
   if (failed(result))
     return failure();
   os << "  static __device__ __forceinline__ " << *result << " " << name << "("
@@ -263,8 +277,9 @@ LogicalResult RegionEmitter::emitPairHook(Region &region, RegionRole role,
 
   // NAME: the per-pair ops (the yield among them) over the two structs.
   std::string structs =
-      ("const " + typePrefix + "Row &r, const " + typePrefix + "Col &c, ").str();
-  return emitFunction(region, role, name, identity, structs,
-                      [&](Operation *op) { return stage(op) == OnPair; },
-                      &fieldOf);
+      ("const " + typePrefix + "Row &r, const " + typePrefix + "Col &c, ")
+          .str();
+  return emitFunction(
+      region, role, name, identity, structs,
+      [&](Operation *op) { return stage(op) == OnPair; }, &fieldOf);
 }

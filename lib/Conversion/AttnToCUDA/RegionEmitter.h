@@ -33,10 +33,11 @@ public:
   /// &status)`: the ops of `region` that `member` accepts (all without one),
   /// with the values in `given` spelled as it says; an empty region gives a
   /// body that returns `identity`.
-  LogicalResult emitFunction(Region &region, RegionRole role, StringRef name,
-                             StringRef identity, StringRef leading = "",
-                             function_ref<bool(Operation *)> member = nullptr,
-                             const DenseMap<Value, std::string> *given = nullptr);
+  LogicalResult
+  emitFunction(Region &region, RegionRole role, StringRef name,
+               StringRef identity, StringRef leading = "",
+               function_ref<bool(Operation *)> member = nullptr,
+               const DenseMap<Value, std::string> *given = nullptr);
 
   /// A per-pair hook (score_mod, mask) in three stages, as FlexAttention's
   /// broadcasting gets them: `NAME_row` makes what depends on neither the

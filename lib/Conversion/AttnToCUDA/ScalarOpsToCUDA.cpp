@@ -100,18 +100,30 @@ std::string Operands::asUnsigned(unsigned i) const {
 /// The C++ spelling of an integer comparison.
 static std::string compareInts(arith::CmpIPredicate pred, StringRef a,
                                StringRef b, StringRef unsignedType) {
-  auto u = [&](StringRef x) { return ("(" + unsignedType + ")(" + x + ")").str(); };
+  auto u = [&](StringRef x) {
+    return ("(" + unsignedType + ")(" + x + ")").str();
+  };
   switch (pred) {
-  case arith::CmpIPredicate::eq: return (a + " == " + b).str();
-  case arith::CmpIPredicate::ne: return (a + " != " + b).str();
-  case arith::CmpIPredicate::slt: return (a + " < " + b).str();
-  case arith::CmpIPredicate::sle: return (a + " <= " + b).str();
-  case arith::CmpIPredicate::sgt: return (a + " > " + b).str();
-  case arith::CmpIPredicate::sge: return (a + " >= " + b).str();
-  case arith::CmpIPredicate::ult: return u(a) + " < " + u(b);
-  case arith::CmpIPredicate::ule: return u(a) + " <= " + u(b);
-  case arith::CmpIPredicate::ugt: return u(a) + " > " + u(b);
-  case arith::CmpIPredicate::uge: return u(a) + " >= " + u(b);
+  case arith::CmpIPredicate::eq:
+    return (a + " == " + b).str();
+  case arith::CmpIPredicate::ne:
+    return (a + " != " + b).str();
+  case arith::CmpIPredicate::slt:
+    return (a + " < " + b).str();
+  case arith::CmpIPredicate::sle:
+    return (a + " <= " + b).str();
+  case arith::CmpIPredicate::sgt:
+    return (a + " > " + b).str();
+  case arith::CmpIPredicate::sge:
+    return (a + " >= " + b).str();
+  case arith::CmpIPredicate::ult:
+    return u(a) + " < " + u(b);
+  case arith::CmpIPredicate::ule:
+    return u(a) + " <= " + u(b);
+  case arith::CmpIPredicate::ugt:
+    return u(a) + " > " + u(b);
+  case arith::CmpIPredicate::uge:
+    return u(a) + " >= " + u(b);
   }
   return "false";
 }
@@ -122,22 +134,38 @@ static std::string compareFloats(arith::CmpFPredicate pred, StringRef a,
                                  StringRef b) {
   std::string A = a.str(), B = b.str();
   switch (pred) {
-  case arith::CmpFPredicate::AlwaysFalse: return "false";
-  case arith::CmpFPredicate::AlwaysTrue: return "true";
-  case arith::CmpFPredicate::OEQ: return A + " == " + B;
-  case arith::CmpFPredicate::OGT: return A + " > " + B;
-  case arith::CmpFPredicate::OGE: return A + " >= " + B;
-  case arith::CmpFPredicate::OLT: return A + " < " + B;
-  case arith::CmpFPredicate::OLE: return A + " <= " + B;
-  case arith::CmpFPredicate::ONE: return "(" + A + " < " + B + " || " + A + " > " + B + ")";
-  case arith::CmpFPredicate::ORD: return "(" + A + " == " + A + " && " + B + " == " + B + ")";
-  case arith::CmpFPredicate::UEQ: return "!(" + A + " < " + B + " || " + A + " > " + B + ")";
-  case arith::CmpFPredicate::UGT: return "!(" + A + " <= " + B + ")";
-  case arith::CmpFPredicate::UGE: return "!(" + A + " < " + B + ")";
-  case arith::CmpFPredicate::ULT: return "!(" + A + " >= " + B + ")";
-  case arith::CmpFPredicate::ULE: return "!(" + A + " > " + B + ")";
-  case arith::CmpFPredicate::UNE: return A + " != " + B;
-  case arith::CmpFPredicate::UNO: return "(" + A + " != " + A + " || " + B + " != " + B + ")";
+  case arith::CmpFPredicate::AlwaysFalse:
+    return "false";
+  case arith::CmpFPredicate::AlwaysTrue:
+    return "true";
+  case arith::CmpFPredicate::OEQ:
+    return A + " == " + B;
+  case arith::CmpFPredicate::OGT:
+    return A + " > " + B;
+  case arith::CmpFPredicate::OGE:
+    return A + " >= " + B;
+  case arith::CmpFPredicate::OLT:
+    return A + " < " + B;
+  case arith::CmpFPredicate::OLE:
+    return A + " <= " + B;
+  case arith::CmpFPredicate::ONE:
+    return "(" + A + " < " + B + " || " + A + " > " + B + ")";
+  case arith::CmpFPredicate::ORD:
+    return "(" + A + " == " + A + " && " + B + " == " + B + ")";
+  case arith::CmpFPredicate::UEQ:
+    return "!(" + A + " < " + B + " || " + A + " > " + B + ")";
+  case arith::CmpFPredicate::UGT:
+    return "!(" + A + " <= " + B + ")";
+  case arith::CmpFPredicate::UGE:
+    return "!(" + A + " < " + B + ")";
+  case arith::CmpFPredicate::ULT:
+    return "!(" + A + " >= " + B + ")";
+  case arith::CmpFPredicate::ULE:
+    return "!(" + A + " > " + B + ")";
+  case arith::CmpFPredicate::UNE:
+    return A + " != " + B;
+  case arith::CmpFPredicate::UNO:
+    return "(" + A + " != " + A + " || " + B + " != " + B + ")";
   }
   return "false";
 }

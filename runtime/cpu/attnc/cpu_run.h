@@ -63,8 +63,7 @@ static inline int64_t attnc_cpu_elements(const int64_t *sizes, int rank) {
 }
 
 /* The strides of a dense view of `sizes`. */
-static inline void attnc_cpu_dense_strides(const int64_t *sizes, int rank,
-                                           int64_t *strides) {
+static inline void attnc_cpu_dense_strides(const int64_t *sizes, int rank, int64_t *strides) {
   int d;
   strides[rank - 1] = 1;
   for (d = rank - 1; d > 0; --d)
@@ -74,10 +73,8 @@ static inline void attnc_cpu_dense_strides(const int64_t *sizes, int rank,
 /* Copies a view to another of the same sizes; `to` and `from` point at
    element 0, strides are in elements. Rows with unit strides on both sides
    copy in one memcpy. */
-static inline void attnc_cpu_copy_strided(void *to, const int64_t *to_strides,
-                                          const void *from,
-                                          const int64_t *from_strides,
-                                          const int64_t *sizes, int rank,
+static inline void attnc_cpu_copy_strided(void *to, const int64_t *to_strides, const void *from,
+                                          const int64_t *from_strides, const int64_t *sizes, int rank,
                                           size_t elem_bytes) {
   int64_t index[ATTNC_CPU_MAX_RANK] = {0};
   int64_t rows = attnc_cpu_elements(sizes, rank - 1);
@@ -111,10 +108,8 @@ static inline void attnc_cpu_copy_strided(void *to, const int64_t *to_strides,
    returned in *scratch, and rewrites `strides` to the copy's; the elements
    are copied in when `copy_in`. Otherwise leaves the view and sets *scratch
    to NULL. Returns 0 or ATTNC_CPU_NO_MEMORY. */
-static inline int attnc_cpu_stage(void **data, int64_t *strides,
-                                  const int64_t *sizes, int rank,
-                                  size_t elem_bytes, int copy_in,
-                                  void **scratch) {
+static inline int attnc_cpu_stage(void **data, int64_t *strides, const int64_t *sizes, int rank, size_t elem_bytes,
+                                  int copy_in, void **scratch) {
   int64_t dense[ATTNC_CPU_MAX_RANK];
   *scratch = NULL;
   if (strides[rank - 1] == 1 || sizes[rank - 1] == 1)
@@ -124,8 +119,7 @@ static inline int attnc_cpu_stage(void **data, int64_t *strides,
     return ATTNC_CPU_NO_MEMORY;
   attnc_cpu_dense_strides(sizes, rank, dense);
   if (copy_in)
-    attnc_cpu_copy_strided(*scratch, dense, *data, strides, sizes, rank,
-                           elem_bytes);
+    attnc_cpu_copy_strided(*scratch, dense, *data, strides, sizes, rank, elem_bytes);
   *data = *scratch;
   memcpy(strides, dense, (size_t)rank * sizeof(int64_t));
   return 0;
@@ -133,17 +127,14 @@ static inline int attnc_cpu_stage(void **data, int64_t *strides,
 
 /* Ends attnc_cpu_stage: copies a staged view's elements back to the
    caller's (`to`, `to_strides`) when `copy_back`, and frees the copy. */
-static inline void attnc_cpu_unstage(void *scratch, void *to,
-                                     const int64_t *to_strides,
-                                     const int64_t *sizes, int rank,
+static inline void attnc_cpu_unstage(void *scratch, void *to, const int64_t *to_strides, const int64_t *sizes, int rank,
                                      size_t elem_bytes, int copy_back) {
   int64_t dense[ATTNC_CPU_MAX_RANK];
   if (!scratch)
     return;
   if (copy_back) {
     attnc_cpu_dense_strides(sizes, rank, dense);
-    attnc_cpu_copy_strided(to, to_strides, scratch, dense, sizes, rank,
-                           elem_bytes);
+    attnc_cpu_copy_strided(to, to_strides, scratch, dense, sizes, rank, elem_bytes);
   }
   free(scratch);
 }
@@ -160,9 +151,7 @@ typedef struct {
 /* The kernel's work items: (batch, head, tile_q-row query tile); or, when
    it packs heads (cpu_decode), (batch, kv head, tile_q of the (H / Hkv) * N
    rows of the heads that share the kv head). */
-static inline int64_t attnc_cpu_work_items(const attnc_cpu_schedule *s,
-                                           int64_t B, int64_t H, int64_t Hkv,
-                                           int64_t N) {
+static inline int64_t attnc_cpu_work_items(const attnc_cpu_schedule *s, int64_t B, int64_t H, int64_t Hkv, int64_t N) {
   if (s->packs_heads)
     return B * Hkv * ((H / Hkv * N + s->tile_q - 1) / s->tile_q);
   return B * H * ((N + s->tile_q - 1) / s->tile_q);
@@ -171,8 +160,7 @@ static inline int64_t attnc_cpu_work_items(const attnc_cpu_schedule *s,
 /* The key splits of each item: 1, unless a cpu_decode kernel has fewer
    items than `threads`; then enough for two parts per thread (claimed one
    at a time, they balance), at most max_splits and one per key tile. */
-static inline int64_t attnc_cpu_splits(const attnc_cpu_schedule *s,
-                                       int64_t items, int64_t M, int threads) {
+static inline int64_t attnc_cpu_splits(const attnc_cpu_schedule *s, int64_t items, int64_t M, int threads) {
   int64_t splits, tiles = (M + s->tile_kv - 1) / s->tile_kv;
   if (!s->packs_heads || items >= threads)
     return 1;
@@ -186,8 +174,7 @@ static inline int64_t attnc_cpu_splits(const attnc_cpu_schedule *s,
 
 /* The rows of the parts buffer [rows, Dv + 2] that `splits` > 1 needs: a
    row (m, l, then Dv accumulators) per query row of every part. */
-static inline int64_t attnc_cpu_part_rows(const attnc_cpu_schedule *s,
-                                          int64_t items, int64_t splits) {
+static inline int64_t attnc_cpu_part_rows(const attnc_cpu_schedule *s, int64_t items, int64_t splits) {
   return splits > 1 ? items * splits * s->tile_q : 0;
 }
 
@@ -208,8 +195,7 @@ static inline int attnc_cpu_thread_count(int requested, int64_t items) {
 
 /* Computes work items [begin, end) on thread `thread` (0 .. threads - 1);
    disjoint ranges run at once on different threads. */
-typedef void (*attnc_cpu_body)(void *context, int thread, int64_t begin,
-                               int64_t end);
+typedef void (*attnc_cpu_body)(void *context, int thread, int64_t begin, int64_t end);
 
 typedef struct {
   int64_t next, count; /* the next item and the end of the range */
@@ -223,8 +209,7 @@ typedef struct {
 } attnc_cpu_worker;
 
 /* Claims the next item of `queue` as [*begin, *end); 0 when none is left. */
-static inline int attnc_cpu_claim(attnc_cpu_queue *queue, int64_t *begin,
-                                  int64_t *end) {
+static inline int attnc_cpu_claim(attnc_cpu_queue *queue, int64_t *begin, int64_t *end) {
 #ifdef ATTNC_CPU_SERIAL
   int64_t item = queue->next++;
 #else
@@ -249,8 +234,7 @@ static inline void *attnc_cpu_work(void *worker) {
 /* Runs `body` over items [begin, end) on `threads` threads (the caller's
    and threads - 1 more; see attnc_cpu_thread_count). A thread that cannot
    be started leaves its items to the others. */
-static inline void attnc_cpu_run(int64_t begin, int64_t end, int threads,
-                                 attnc_cpu_body body, void *context) {
+static inline void attnc_cpu_run(int64_t begin, int64_t end, int threads, attnc_cpu_body body, void *context) {
   attnc_cpu_queue queue;
   attnc_cpu_worker self;
 #ifndef ATTNC_CPU_SERIAL
@@ -309,23 +293,17 @@ typedef struct {
 } attnc_cpu_call;
 
 /* The element 0 of a memref. */
-#define ATTNC_CPU_ELEMENT0(m, elem_bytes)                                      \
-  ((void *)((char *)(m).aligned + (m).offset * (int64_t)(elem_bytes)))
+#define ATTNC_CPU_ELEMENT0(m, elem_bytes) ((void *)((char *)(m).aligned + (m).offset * (int64_t)(elem_bytes)))
 
 /* Stages view `m` (a memref of `rank`) in scratch slot `slot` of `c`. */
-#define ATTNC_CPU_STAGE(c, m, rank, bytes, copy_in, slot)                      \
-  attnc_cpu_stage_memref(&(m).allocated, &(m).aligned, &(m).offset, (m).sizes, \
-                         (m).strides, rank, bytes, copy_in,                    \
+#define ATTNC_CPU_STAGE(c, m, rank, bytes, copy_in, slot)                                                              \
+  attnc_cpu_stage_memref(&(m).allocated, &(m).aligned, &(m).offset, (m).sizes, (m).strides, rank, bytes, copy_in,      \
                          &(c)->scratch[slot])
 
-static inline int attnc_cpu_stage_memref(void **allocated, void **aligned,
-                                         int64_t *offset, const int64_t *sizes,
-                                         int64_t *strides, int rank,
-                                         size_t elem_bytes, int copy_in,
-                                         void **scratch) {
+static inline int attnc_cpu_stage_memref(void **allocated, void **aligned, int64_t *offset, const int64_t *sizes,
+                                         int64_t *strides, int rank, size_t elem_bytes, int copy_in, void **scratch) {
   void *data = (char *)*aligned + *offset * (int64_t)elem_bytes;
-  int rc = attnc_cpu_stage(&data, strides, sizes, rank, elem_bytes, copy_in,
-                           scratch);
+  int rc = attnc_cpu_stage(&data, strides, sizes, rank, elem_bytes, copy_in, scratch);
   if (rc == 0 && *scratch) {
     *allocated = *aligned = data;
     *offset = 0;
@@ -333,9 +311,7 @@ static inline int attnc_cpu_stage_memref(void **allocated, void **aligned,
   return rc;
 }
 
-static inline int attnc_cpu_sizes_are(const int64_t *sizes, int64_t s0,
-                                      int64_t s1, int64_t s2, int64_t s3,
-                                      int rank) {
+static inline int attnc_cpu_sizes_are(const int64_t *sizes, int64_t s0, int64_t s1, int64_t s2, int64_t s3, int rank) {
   int64_t expected[4];
   int d;
   expected[0] = s0, expected[1] = s1, expected[2] = s2, expected[3] = s3;
@@ -351,14 +327,10 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
   attnc_cpu_unstage(c->scratch[0], NULL, NULL, NULL, 4, c->elem_bytes, 0);
   attnc_cpu_unstage(c->scratch[1], NULL, NULL, NULL, 4, c->elem_bytes, 0);
   attnc_cpu_unstage(c->scratch[2], NULL, NULL, NULL, 4, c->elem_bytes, 0);
-  attnc_cpu_unstage(
-      c->scratch[3], ATTNC_CPU_ELEMENT0(c->caller_out, c->elem_bytes),
-      c->caller_out.strides, c->out.sizes, 4, c->elem_bytes, copy_back);
-  attnc_cpu_unstage(
-      c->scratch[4],
-      c->lse_given ? ATTNC_CPU_ELEMENT0(c->caller_lse, sizeof(float)) : NULL,
-      c->caller_lse.strides, c->lse.sizes, 3, sizeof(float),
-      copy_back && c->lse_given);
+  attnc_cpu_unstage(c->scratch[3], ATTNC_CPU_ELEMENT0(c->caller_out, c->elem_bytes), c->caller_out.strides,
+                    c->out.sizes, 4, c->elem_bytes, copy_back);
+  attnc_cpu_unstage(c->scratch[4], c->lse_given ? ATTNC_CPU_ELEMENT0(c->caller_lse, sizeof(float)) : NULL,
+                    c->caller_lse.strides, c->lse.sizes, 3, sizeof(float), copy_back && c->lse_given);
   free(c->scratch[5]);
   free(c->status);
   memset(c->scratch, 0, sizeof(c->scratch));
@@ -372,13 +344,10 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
    that writes lse (`has_lse`) writes it to scratch. Returns 0, with
    everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID or
    ATTNC_CPU_NO_MEMORY, with nothing held. */
-static inline int
-attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
-                     const attnc_memref4 *k, const attnc_memref4 *v,
-                     const attnc_memref4 *out, const attnc_memref3 *lse,
-                     int has_lse, size_t elem_bytes, int64_t head_dim,
-                     int64_t value_head_dim,
-                     const attnc_cpu_schedule *schedule, int threads) {
+static inline int attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q, const attnc_memref4 *k,
+                                       const attnc_memref4 *v, const attnc_memref4 *out, const attnc_memref3 *lse,
+                                       int has_lse, size_t elem_bytes, int64_t head_dim, int64_t value_head_dim,
+                                       const attnc_cpu_schedule *schedule, int threads) {
   int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], D = q->sizes[3];
   int64_t Hkv = k->sizes[1], M = k->sizes[2], Dv = v->sizes[3];
   int d, rc = 0;
@@ -386,10 +355,8 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
   for (d = 0; d < 4; ++d)
     if (q->sizes[d] < 1 || k->sizes[d] < 1 || v->sizes[d] < 1)
       return ATTNC_CPU_INVALID;
-  if (!attnc_cpu_sizes_are(k->sizes, B, Hkv, M, D, 4) ||
-      !attnc_cpu_sizes_are(v->sizes, B, Hkv, M, Dv, 4) ||
-      !attnc_cpu_sizes_are(out->sizes, B, H, N, Dv, 4) || H % Hkv != 0 ||
-      (head_dim > 0 && D != head_dim) ||
+  if (!attnc_cpu_sizes_are(k->sizes, B, Hkv, M, D, 4) || !attnc_cpu_sizes_are(v->sizes, B, Hkv, M, Dv, 4) ||
+      !attnc_cpu_sizes_are(out->sizes, B, H, N, Dv, 4) || H % Hkv != 0 || (head_dim > 0 && D != head_dim) ||
       (value_head_dim > 0 && Dv != value_head_dim) ||
       (has_lse && lse && !attnc_cpu_sizes_are(lse->sizes, B, H, N, 0, 3)))
     return ATTNC_CPU_INVALID;
@@ -419,16 +386,14 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
   if (!rc && c->lse_given)
     rc = ATTNC_CPU_STAGE(c, c->lse, 3, sizeof(float), 0, 4);
   c->items = attnc_cpu_work_items(schedule, B, H, Hkv, N);
-  c->splits = attnc_cpu_splits(
-      schedule, c->items, M, attnc_cpu_thread_count(threads, INT64_MAX));
+  c->splits = attnc_cpu_splits(schedule, c->items, M, attnc_cpu_thread_count(threads, INT64_MAX));
   c->merges = c->splits > 1 ? c->items : 0;
   c->threads = attnc_cpu_thread_count(threads, c->items * c->splits);
   c->parts.sizes[0] = attnc_cpu_part_rows(schedule, c->items, c->splits);
   c->parts.sizes[1] = Dv + 2;
   attnc_cpu_dense_strides(c->parts.sizes, 2, c->parts.strides);
   if (!rc && c->parts.sizes[0] > 0) {
-    c->scratch[5] = malloc((size_t)attnc_cpu_elements(c->parts.sizes, 2) *
-                           sizeof(float));
+    c->scratch[5] = malloc((size_t)attnc_cpu_elements(c->parts.sizes, 2) * sizeof(float));
     c->parts.allocated = c->parts.aligned = c->scratch[5];
     if (!c->scratch[5])
       rc = ATTNC_CPU_NO_MEMORY;
@@ -444,8 +409,7 @@ attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q,
 }
 
 /* Thread `thread`'s status view, which the kernel's status argument takes. */
-static inline attnc_memref1 attnc_cpu_call_status(attnc_cpu_call *c,
-                                                  int thread) {
+static inline attnc_memref1 attnc_cpu_call_status(attnc_cpu_call *c, int thread) {
   attnc_memref1 s;
   s.allocated = s.aligned = &c->status[thread];
   s.offset = 0;

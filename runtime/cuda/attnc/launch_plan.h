@@ -161,10 +161,10 @@ struct LaunchPlan {
   FlashArgs args = {};   // the forward kernel's; status is the caller's
   BlockMapArgs map = {}; // the block-map kernel's (blockMap; bind_scratch)
   bool blockMap = false;
-  bool packHeads = false; // split_kv: tiles of the query heads of a kv head
-  i64 mapRows = 0;                        // (b, h, query tile) rows of the block map
-  i64 scratchWords = kScratchHeadWords;   // int32 words: the head, counts, lists, then parts
-  i64 partialWords = 0;                   // split-KV's parts (f32), at the end of the scratch
+  bool packHeads = false;               // split_kv: tiles of the query heads of a kv head
+  i64 mapRows = 0;                      // (b, h, query tile) rows of the block map
+  i64 scratchWords = kScratchHeadWords; // int32 words: the head, counts, lists, then parts
+  i64 partialWords = 0;                 // split-KV's parts (f32), at the end of the scratch
   unsigned forwardCtas = 0, blockMapCtas = 0, combineCtas = 0;
 };
 
@@ -211,8 +211,8 @@ inline void plan_block_map(LaunchPlan &plan, bool blockMap, bool usesBatch, bool
   plan.scratchWords = kScratchHeadWords + (blockMap ? plan.mapRows * (1 + a.tilesKv) : 0);
   if (blockMap) {
     const int mapB = usesBatch ? a.B : 1, mapH = usesHead ? heads : 1;
-    plan.map = BlockMapArgs{mapB, mapH, a.N, a.M, a.tilesQ, a.tilesKv, nullptr, nullptr, nullptr,
-                            plan.packHeads ? a.group : 1};
+    plan.map = BlockMapArgs{mapB,      mapH,    a.N,     a.M,     a.tilesQ,
+                            a.tilesKv, nullptr, nullptr, nullptr, plan.packHeads ? a.group : 1};
     plan.args.blockStrideB = usesBatch ? mapH * a.tilesQ : 0;
     plan.args.blockStrideH = usesHead ? a.tilesQ : 0;
   }

@@ -20,8 +20,16 @@ namespace attnc_cuda {
 // share the loads that several elements make, e.g. doc[q_idx] across a row)
 //===----------------------------------------------------------------------===//
 
-struct ElemF32 { typedef float value; static __device__ float read(const void *p, i64 i) { return static_cast<const float *>(p)[i]; } };
-struct ElemBF16 { typedef float value; static __device__ float read(const void *p, i64 i) { return __uint_as_float(u32(static_cast<const u16 *>(p)[i]) << 16); } };
+struct ElemF32 {
+  typedef float value;
+  static __device__ float read(const void *p, i64 i) { return static_cast<const float *>(p)[i]; }
+};
+struct ElemBF16 {
+  typedef float value;
+  static __device__ float read(const void *p, i64 i) {
+    return __uint_as_float(u32(static_cast<const u16 *>(p)[i]) << 16);
+  }
+};
 struct ElemF16 {
   typedef float value;
   static __device__ float read(const void *p, i64 i) {
@@ -31,9 +39,18 @@ struct ElemF16 {
     return f;
   }
 };
-struct ElemI32 { typedef int value; static __device__ int read(const void *p, i64 i) { return static_cast<const int *>(p)[i]; } };
-struct ElemI64 { typedef i64 value; static __device__ i64 read(const void *p, i64 i) { return static_cast<const i64 *>(p)[i]; } };
-struct ElemBool { typedef bool value; static __device__ bool read(const void *p, i64 i) { return static_cast<const unsigned char *>(p)[i] != 0; } };
+struct ElemI32 {
+  typedef int value;
+  static __device__ int read(const void *p, i64 i) { return static_cast<const int *>(p)[i]; }
+};
+struct ElemI64 {
+  typedef i64 value;
+  static __device__ i64 read(const void *p, i64 i) { return static_cast<const i64 *>(p)[i]; }
+};
+struct ElemBool {
+  typedef bool value;
+  static __device__ bool read(const void *p, i64 i) { return static_cast<const unsigned char *>(p)[i] != 0; }
+};
 
 template <class E, class... I>
 __device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int number, int &status, I... idx) {
@@ -60,7 +77,8 @@ __device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int 
 /// range clamped to its extent (attn.load_range); a range wholly past the
 /// end reads the last element, as the reference does.
 template <class E>
-__device__ __forceinline__ void load_range(const ParamSlot &s, i64 first, i64 last, typename E::value &lo, typename E::value &hi) {
+__device__ __forceinline__ void load_range(const ParamSlot &s, i64 first, i64 last, typename E::value &lo,
+                                           typename E::value &hi) {
   first = first < 0 ? 0 : first;
   last = last >= s.size[0] ? s.size[0] - 1 : last;
   lo = hi = E::read(s.ptr, (first < last ? first : last) * s.stride[0]);

@@ -12,7 +12,7 @@
 #ifndef ATTNC_CUDA_SM80_FORWARD_CUH
 #define ATTNC_CUDA_SM80_FORWARD_CUH
 
-#include "attnc/abi.h" // attnc_normalizer
+#include "attnc/abi.h"        // attnc_normalizer
 #include "attnc/flash_args.h" // forward_shared_bytes
 #include "attnc/primitives.cuh"
 #include "attnc/smem_tiles.cuh"
@@ -115,8 +115,8 @@ template <class V, class C> struct FlashForward {
   /// K^T, then the scale, the variant's score_mod and the normalizer. Rows
   /// past N and keys past M reach score_mod clamped into range (their
   /// results are dropped later), so that its param reads stay in bounds.
-  static __device__ __forceinline__ void scores(float (&S)[MF][BN / 8][4], const u16 *sQ, const u16 *sK, int warp, int lane,
-                                                int b, int h, int q0, int kv0, const FlashArgs &a,
+  static __device__ __forceinline__ void scores(float (&S)[MF][BN / 8][4], const u16 *sQ, const u16 *sK, int warp,
+                                                int lane, int b, int h, int q0, int kv0, const FlashArgs &a,
                                                 const typename V::Params &P, int &status) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
@@ -162,8 +162,7 @@ template <class V, class C> struct FlashForward {
               int q = rowQuery(a, q0 + rowOf(warp, lane, mf, e >> 1));
               int kv = min(kv0 + colOf(lane, nf, e), a.M - 1);
               int hq = rowHead(a, h, q0 + rowOf(warp, lane, mf, e >> 1));
-              t = V::score_mod(rows[mf][e >> 1], cols[nf][e & 1], S[mf][nf][e] * V::kScale, b, hq, q, kv, P,
-                               status) *
+              t = V::score_mod(rows[mf][e >> 1], cols[nf][e & 1], S[mf][nf][e] * V::kScale, b, hq, q, kv, P, status) *
                       kPost +
                   kBiasT;
             } else {
@@ -400,9 +399,9 @@ template <class V, class C> struct FlashForward {
     if (t >= 0) {
       const int tid = opaque(int(threadIdx.x));
       KCopy(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(sK + slot * 2 * KTile::elements(BN),
-                                                          TileWalker<V, C>::firstKey(t), a.M);
+                                                            TileWalker<V, C>::firstKey(t), a.M);
       VCopy(a.v + b * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(sV + slot * 2 * VTile::elements(BN),
-                                                          TileWalker<V, C>::firstKey(t), a.M);
+                                                            TileWalker<V, C>::firstKey(t), a.M);
     }
     cp_async_commit(); // empty groups keep the group count uniform
   }

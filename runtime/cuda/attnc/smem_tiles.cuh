@@ -75,10 +75,15 @@ template <int COLS, int BYTES> struct OutputStage {
   static __host__ __device__ constexpr int bytes(int rows) { return output_stage_bytes(rows, COLS, BYTES); }
 };
 
-template <bool B, class T, class F> struct Choose { typedef T type; };
-template <class T, class F> struct Choose<false, T, F> { typedef F type; };
+template <bool B, class T, class F> struct Choose {
+  typedef T type;
+};
+template <class T, class F> struct Choose<false, T, F> {
+  typedef F type;
+};
 /// The layout of a K or V tile: swizzled where the row width allows.
-template <int COLS> using StreamedTile = typename Choose<swizzles_rows(COLS), SwizzledTile<COLS>, PaddedTile<COLS>>::type;
+template <int COLS>
+using StreamedTile = typename Choose<swizzles_rows(COLS), SwizzledTile<COLS>, PaddedTile<COLS>>::type;
 
 /// One thread's part of copying tiles of ROWS rows from a global tensor
 /// (row stride `stride` elements) into `Tile`s with cp.async. Where
@@ -95,7 +100,7 @@ template <class Tile, int ROWS, int THREADS> struct TileCopy {
   static constexpr bool kStrided = THREADS % kChunks == 0 && ROWS % kRowStep == 0 && kRowStep % 8 == 0;
   const u16 *src; // kStrided: this thread's first element of row 0; else the tensor
   i64 stride;
-  u32 dst;        // kStrided: its byte offset in a tile
+  u32 dst; // kStrided: its byte offset in a tile
   int row, tid;
 
   __device__ __forceinline__ TileCopy(const u16 *g, i64 stride, int tid)

@@ -90,8 +90,8 @@ template <class V, class C> struct TileWalker {
       // not step 16 tiles at a time through the empty ones before and after
       // them (most of a sliding window's tiles, those past a causal diagonal).
       const int span = (hi - lo + 31) / 32;
-      const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, lo + (threadIdx.x % 32) * span, span, a.M, hi,
-                                           status, a.group);
+      const int cls =
+          classify_tiles<V, C>(P, b, h, qFirst, qLast, lo + (threadIdx.x % 32) * span, span, a.M, hi, status, a.group);
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
       next_ = kept ? lo + (__ffs(kept) - 1) * span : 0;
       end = kept ? min(lo + (32 - __clz(kept)) * span, hi) : 0;
