@@ -13,6 +13,7 @@
 #include "Reference/RandomInputs.h"
 #include "attnc/attnc.h"
 
+#include <map>
 #include <string>
 
 namespace attnc {
@@ -42,6 +43,9 @@ struct CheckOptions {
   /// When set, the inputs and the kernel's outputs are written there (see
   /// saveTensors in Check.cpp), for comparisons with other implementations.
   std::string saveDir;
+  /// Values for scalar params by name (the others take their default, or
+  /// 3 without one).
+  std::map<std::string, double> scalarParams;
 };
 
 struct CheckResult {

@@ -151,6 +151,11 @@ cl::opt<int64_t>
                       "tile-q, else tile-q / 16, at most 8)"),
              cl::init(0), cl::sub(runCommand),
              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::list<std::string> runParams(
+    "param",
+    cl::desc("A scalar param's value, NAME=VALUE (repeatable; default: the "
+             "param's default, else 3)"),
+    cl::value_desc("NAME=VALUE"), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
     cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
@@ -399,6 +404,17 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.compare = runCheck;
   check.idRange = std::max<int64_t>(1, runIds);
   check.saveDir = runSave;
+  for (const std::string &item : runParams) {
+    auto [name, text] = StringRef(item).split('=');
+    double value;
+    if (name.empty() || text.empty() || text.trim().getAsDouble(value)) {
+      errs() << "attnc: error: --param: expected NAME=VALUE with a number, "
+                "e.g. --param window=128; got '"
+             << item << "'\n";
+      return 1;
+    }
+    check.scalarParams[name.str()] = value;
+  }
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs.
   int64_t pairs = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
   check.countPairs = runBench && pairs <= (int64_t(1) << 28);
