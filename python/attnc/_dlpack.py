@@ -45,18 +45,16 @@ _get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 class View:
     """One array's DLTensor and what keeps its memory and shape alive."""
 
-    __slots__ = ("name", "tensor", "pointer", "_keep")
+    __slots__ = ("name", "tensor", "pointer", "shape", "_keep")
 
     def __init__(self, name, tensor, pointer, keep):
         self.name = name
         self.tensor = tensor
         self.pointer = pointer
+        # Read once: every check of a call reads it (a slice of the ctypes
+        # pointer is one call, not one per dimension).
+        self.shape = tuple(tensor.shape[:tensor.ndim])
         self._keep = keep
-
-    @property
-    def shape(self):
-        t = self.tensor
-        return tuple(t.shape[i] for i in range(t.ndim))
 
     @property
     def dtype(self):
@@ -79,9 +77,12 @@ class View:
 def view(name, array, output=False):
     """The DLPack view of `array`, which stays valid while the View lives.
     `output`: the kernel writes it, so it must be writable."""
-    if str(getattr(array, "dtype", "")) == "torch.bool":
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(array, torch.Tensor) and array.dtype == torch.bool:
         # torch 1.x cannot export bool; its uint8 view is the same bytes.
-        array = array.view(sys.modules["torch"].uint8)
+        # (Tested by type, not by str(dtype): numpy's dtype str costs more
+        # than the rest of a small call.)
+        array = array.view(torch.uint8)
     export = getattr(array, "__dlpack__", None)
     if export is not None:
         try:
