@@ -30,19 +30,29 @@
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include "SourceHash.inc" // ATTNC_SOURCE_HASH, made at build time
+
 #include <future>
 #include <map>
 #include <mutex>
 
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 using namespace attnc;
 
-/// Changes whenever generated code may change for the same input (keys
-/// also hold the target's code version, e.g. a hash of the CUDA templates,
-/// so that edits to those need no bump).
-constexpr const char *kCompilerVersion = "attnc-11";
+/// Changes whenever the compiler's sources change (a hash of lib/,
+/// dialect/, runtime/ and include/ made at build time), so that no cached
+/// kernel outlives the code that made it; keys also hold the target's code
+/// version (the CUDA templates' hash).
+constexpr const char *kCompilerVersion = "attnc-" ATTNC_SOURCE_HASH;
 
-/// The disk cache: one object file per kernel, behind a header that lets a
-/// damaged or truncated entry be told from a good one.
+/// The disk cache: one object file per kernel, behind a header that binds
+/// it to its key and lets a damaged or truncated entry be told from a good
+/// one: the magic, the key, then a SHA-256 of key and payload. An entry
+/// copied under another key's name is refused, not run.
 class DiskCache {
 public:
   explicit DiskCache(std::string dir) : dir(std::move(dir)) {}
@@ -50,16 +60,27 @@ public:
 
   enum class Lookup { Miss, Hit, Corrupt };
   Lookup load(llvm::StringRef key, std::string &object) const {
-    auto buffer = llvm::MemoryBuffer::getFile(path(key), /*IsText=*/false);
+    // Only a regular file, opened without blocking (a FIFO put there would
+    // hang a plain open), of a bounded size.
+    int fd = ::open(path(key).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+      return errno == ENOENT ? Lookup::Miss : Lookup::Corrupt;
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxEntryBytes) {
+      ::close(fd);
+      return Lookup::Corrupt;
+    }
+    auto buffer = llvm::MemoryBuffer::getOpenFile(fd, path(key), uint64_t(st.st_size),
+                                                  /*RequiresNullTerminator=*/false);
+    ::close(fd);
     if (!buffer)
-      return Lookup::Miss;
+      return Lookup::Corrupt;
     llvm::StringRef data = (*buffer)->getBuffer();
-    if (!data.consume_front(kMagic) || data.size() < 32)
+    if (!data.consume_front(kMagic) || !data.consume_front(key) ||
+        !data.consume_front("\n") || data.size() < 32)
       return Lookup::Corrupt;
     llvm::StringRef digest = data.take_front(32), payload = data.drop_front(32);
-    auto actual = llvm::SHA256::hash(llvm::arrayRefFromStringRef(payload));
-    if (digest != llvm::StringRef(reinterpret_cast<const char *>(actual.data()),
-                                  actual.size()))
+    if (digest != entryDigest(key, payload))
       return Lookup::Corrupt;
     object = payload.str();
     return Lookup::Hit;
@@ -75,11 +96,7 @@ public:
       return;
     {
       llvm::raw_fd_ostream out(fd, /*shouldClose=*/true);
-      auto digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(object));
-      out << kMagic
-          << llvm::StringRef(reinterpret_cast<const char *>(digest.data()),
-                             digest.size())
-          << object;
+      out << kMagic << key << "\n" << entryDigest(key, object) << object;
     }
     if (llvm::sys::fs::rename(temp, path(key)))
       llvm::sys::fs::remove(temp);
@@ -92,7 +109,19 @@ public:
   }
 
 private:
-  static constexpr llvm::StringLiteral kMagic = "ATTNC-KERNEL-1\n";
+  static constexpr llvm::StringLiteral kMagic = "ATTNC-KERNEL-2\n";
+  static constexpr off_t kMaxEntryBytes = off_t(1) << 30;
+
+  /// SHA-256 of the key and the payload, as 32 raw bytes.
+  static std::string entryDigest(llvm::StringRef key, llvm::StringRef payload) {
+    llvm::SHA256 hash;
+    hash.update(key);
+    hash.update("\n");
+    hash.update(payload);
+    auto digest = hash.final();
+    return std::string(reinterpret_cast<const char *>(digest.data()), digest.size());
+  }
+
   std::string dir;
 };
 

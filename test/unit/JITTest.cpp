@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <sys/stat.h>
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
@@ -337,6 +340,61 @@ TEST_CASE("JIT: the disk cache serves other compilers and survives damage",
     Compiler after(options);
     compileOrFail(after, kAlibi);
     CHECK(after.getStats().diskHits == 1);
+  }
+  llvm::sys::fs::remove_directories(dir);
+}
+
+TEST_CASE("JIT: a cache entry runs only under its own key; only regular files load",
+          "[jit][cache]") {
+  llvm::SmallString<128> dir;
+  REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-cache", dir));
+  CompilerOptions options{std::string(dir)};
+  auto entries = [&] {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+      found.push_back(it->path());
+    std::sort(found.begin(), found.end());
+    return found;
+  };
+  const char *kDense = "attention dense() { }";
+  {
+    Compiler first(options);
+    compileOrFail(first, kAlibi);
+    compileOrFail(first, kDense);
+  }
+  std::vector<std::string> two = entries();
+  REQUIRE(two.size() == 2);
+  // Each entry under the other's name: both refused as corrupt, rebuilt,
+  // and the kernels compute their own variant.
+  std::string a = two[0] + ".swap";
+  REQUIRE(!llvm::sys::fs::rename(two[0], a));
+  REQUIRE(!llvm::sys::fs::rename(two[1], two[0]));
+  REQUIRE(!llvm::sys::fs::rename(a, two[1]));
+  {
+    Compiler swapped(options);
+    compileOrFail(swapped, kAlibi);
+    compileOrFail(swapped, kDense);
+    CHECK(swapped.getStats().corruptEntries == 2);
+    CHECK(swapped.getStats().diskHits == 0);
+    CHECK(swapped.getStats().compilations == 2);
+  }
+  // A FIFO (or any non-regular file) in an entry's place neither hangs nor
+  // loads.
+  for (const std::string &entry : entries())
+    llvm::sys::fs::remove(entry);
+  {
+    Compiler once(options);
+    compileOrFail(once, kAlibi);
+  }
+  std::vector<std::string> one = entries();
+  REQUIRE(one.size() == 1);
+  llvm::sys::fs::remove(one[0]);
+  REQUIRE(::mkfifo(one[0].c_str(), 0600) == 0);
+  {
+    Compiler fifo(options);
+    compileOrFail(fifo, kAlibi);
+    CHECK(fifo.getStats().corruptEntries == 1);
   }
   llvm::sys::fs::remove_directories(dir);
 }
