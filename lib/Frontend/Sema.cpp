@@ -702,6 +702,14 @@ TExprPtr Checker::checkBinary(const Expr &e, const Env &env) {
   rhs = convert(rhs, *common, e.operands[1]->range, "the right operand");
   if (!lhs || !rhs)
     return nullptr;
+  // An integer divisor that is always 0 has no defined result (the CPU
+  // kernel would trap or loop): refuse it here, where it is written.
+  if ((e.op == Op::Div || e.op == Op::Rem) && isInteger(*common))
+    if (std::optional<double> divisor = evalConstant(rhs); divisor && *divisor == 0) {
+      error(e.operands[1]->range, "integer " + std::string(e.op == Op::Div ? "division" : "remainder") +
+                                      " by zero: the divisor is always 0");
+      return nullptr;
+    }
   b.type = isCompare ? ScalarType::Bool : *common;
   b.operands = {lhs, rhs};
   return node(std::move(b));
