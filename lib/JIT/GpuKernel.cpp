@@ -47,12 +47,13 @@ void loadFunctions(const Kernel::Impl &k) {
     k.loaded.kernel = *kernel;
     if (!k.cudaSpec.combineName.empty()) {
       auto combine = cuda::loadFunction(k.cubin, k.cudaSpec.combineName, 0);
+      if (!combine) {
+        k.loaded.error = llvm::toString(combine.takeError());
+        return;
+      }
       auto sms = cuda::getMultiprocessorCount();
-      if (!combine || !sms) {
-        k.loaded.error = !combine ? llvm::toString(combine.takeError())
-                                  : llvm::toString(sms.takeError());
-        if (combine)
-          llvm::consumeError(sms.takeError());
+      if (!sms) {
+        k.loaded.error = llvm::toString(sms.takeError());
         return;
       }
       k.loaded.combine = *combine;

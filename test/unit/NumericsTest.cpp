@@ -107,20 +107,9 @@ void checkAll(Compiler &compiler, const std::string &name,
 
 } // namespace
 
-TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
-  Compiler compiler;
-  for (const auto &entry : std::filesystem::directory_iterator(
-           std::string(ATTNC_SOURCE_DIR) + "/examples")) {
-    if (entry.path().extension() != ".attn")
-      continue;
-    std::string source = read(entry.path());
-    for (DType dtype : {DType::F32, DType::BF16})
-      checkAll(compiler, entry.path().filename().string(), source, dtype);
-  }
-}
-
-TEST_CASE("numerics: every example in the decode family, f32 and bf16",
-          "[numerics]") {
+/// Every examples/*.attn through checkAll in f32 and bf16 (family: the
+/// target's default when empty).
+static void checkEveryExample(const std::string &family) {
   Compiler compiler;
   for (const auto &entry : std::filesystem::directory_iterator(
            std::string(ATTNC_SOURCE_DIR) + "/examples")) {
@@ -129,8 +118,17 @@ TEST_CASE("numerics: every example in the decode family, f32 and bf16",
     std::string source = read(entry.path());
     for (DType dtype : {DType::F32, DType::BF16})
       checkAll(compiler, entry.path().filename().string(), source, dtype,
-               "cpu_decode");
+               family);
   }
+}
+
+TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
+  checkEveryExample("");
+}
+
+TEST_CASE("numerics: every example in the decode family, f32 and bf16",
+          "[numerics]") {
+  checkEveryExample("cpu_decode");
 }
 
 TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",

@@ -276,6 +276,12 @@ template <class V, class C> struct FlashForward {
       }
   }
 
+  /// A row's lse (natural log) from its base and sum; -inf when nothing was
+  /// kept.
+  static __device__ __forceinline__ float rowLse(float rowMax, float sum) {
+    return sum > 0.f ? (rowMax * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
+  }
+
   /// Packs weights that need no softmax (the other normalizers).
   static __device__ __forceinline__ void pack(const float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4]) {
 #pragma unroll
@@ -553,11 +559,12 @@ template <class V, class C> struct FlashForward {
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
           }
           inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
+          // Split-KV keeps every row's lse for its parts; elsewhere it is
+          // made only where it is stored (the sm80 epilogue stays lean).
           if constexpr (C::kSplitKv)
-            lse[mf][half] = sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
-          if (!kPacked && a.lse && q < a.N && (lane & 3) == 0)
-            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] =
-                sum > 0.f ? (rowMax[mf][half] * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
+            lse[mf][half] = rowLse(rowMax[mf][half], sum);
+          else if (a.lse && q < a.N && (lane & 3) == 0)
+            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse(rowMax[mf][half], sum);
         }
       }
     if constexpr (C::kSplitKv) {
