@@ -31,6 +31,7 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
 
     ```mlir
     #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 64, warps = 4, stages = 2>
+    #attn.schedule<sm90_wgmma, tile_q = 128, tile_kv = 128, warps = 12, stages = 2>
     #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 16>
     #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, vector_width = 16>
     #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>

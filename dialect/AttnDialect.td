@@ -74,7 +74,10 @@ def Attn_KernelFamily : I32EnumAttr<"KernelFamily",
       // CPU decode: a tile's rows are the queries of the query heads that
       // share a kv head (K/V read once per kv head), scores as dot products
       // over untransposed keys (no per-tile packing).
-      I32EnumAttrCase<"CpuDecode", 3, "cpu_decode">
+      I32EnumAttrCase<"CpuDecode", 3, "cpu_decode">,
+      // Hopper (sm_90a): the copy engine, mbarriers and wgmma, a producer
+      // warp and two consumer warpgroups of 64 query rows.
+      I32EnumAttrCase<"Sm90Wgmma", 4, "sm90_wgmma">
     ]> {
   let cppNamespace = "::mlir::attn";
 }

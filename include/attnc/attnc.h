@@ -93,7 +93,7 @@ struct CompileOptions {
   /// 0 (empty), and is forced otherwise, for comparisons and sweeps.
   std::string kernelFamily; // CPU: cpu_tiles, cpu_decode (decode: heads
                             // of a kv head packed); GPUs: sm80_mma,
-                            // split_kv (decode)
+                            // sm90_wgmma (sm_90a), split_kv (decode)
   int64_t tileQ = 0;        // query rows per tile
   int64_t tileKv = 0;       // keys per tile
   int64_t vectorWidth = 0;  // CPU: f32 lanes, 4, 8 or 16

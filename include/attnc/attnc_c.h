@@ -79,7 +79,7 @@ typedef struct attnc_compile_options {
   int64_t head_dim;       /* D when fixed, else 0 (GPUs: required) */
   int64_t value_head_dim; /* Dv when fixed and not D, else 0 */
   /* The schedule: 0 (NULL) lets the target choose, else forced. */
-  const char *kernel_family; /* cpu_tiles; GPUs: sm80_mma, split_kv */
+  const char *kernel_family; /* cpu_tiles; GPUs: sm80_mma, sm90_wgmma, split_kv */
   int64_t tile_q, tile_kv, vector_width, warps, stages, splits;
 } attnc_compile_options;
 void attnc_compile_options_init(attnc_compile_options *options);

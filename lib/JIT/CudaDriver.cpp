@@ -43,6 +43,12 @@ llvm::Error cuda::launch(Function, const unsigned (&)[3], unsigned, unsigned,
   return noCuda();
 }
 llvm::Error cuda::synchronize(Stream) { return noCuda(); }
+llvm::Error cuda::encodeTensorMap(void *, const void *,
+                                  const unsigned long long (&)[4],
+                                  const unsigned long long (&)[3],
+                                  const unsigned (&)[4]) {
+  return noCuda();
+}
 llvm::Expected<double> cuda::timeOnStream(Stream, int,
                                           llvm::function_ref<llvm::Error()>) {
   return noCuda();
@@ -65,7 +71,8 @@ struct Driver {
                       X(cuModuleGetFunction) X(cuFuncSetAttribute)             \
                           X(cuLaunchKernel) X(cuStreamSynchronize)             \
                               X(cuEventCreate) X(cuEventRecord)                \
-                                  X(cuEventElapsedTime) X(cuEventDestroy)
+                                  X(cuEventElapsedTime) X(cuEventDestroy)      \
+                                      X(cuTensorMapEncodeTiled)
 #define ATTNC_DECLARE(fn) decltype(&::fn) fn = nullptr;
   ATTNC_DRIVER_FUNCTIONS(ATTNC_DECLARE)
 #undef ATTNC_DECLARE
@@ -250,6 +257,27 @@ llvm::Error cuda::launch(Function fn, const unsigned (&grid)[3],
                                           grid[2], threads, 1, 1, sharedBytes,
                                           CUstream(stream), args, nullptr),
                "cuLaunchKernel");
+}
+
+llvm::Error cuda::encodeTensorMap(void *map, const void *base,
+                                  const unsigned long long (&sizes)[4],
+                                  const unsigned long long (&strides)[3],
+                                  const unsigned (&box)[4]) {
+  const cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+  cuuint64_t dims[4], bytes[3];
+  cuuint32_t boxDims[4];
+  for (int i = 0; i < 4; ++i)
+    dims[i] = sizes[i], boxDims[i] = box[i];
+  for (int i = 0; i < 3; ++i)
+    bytes[i] = strides[i];
+  return check(getDriver().cuTensorMapEncodeTiled(
+                   static_cast<CUtensorMap *>(map),
+                   CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void *>(base),
+                   dims, bytes, boxDims, elementStrides,
+                   CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+               "cuTensorMapEncodeTiled");
 }
 
 llvm::Error cuda::synchronize(Stream stream) {

@@ -50,6 +50,15 @@ llvm::Error launch(Function fn, const unsigned (&grid)[3], unsigned threads,
                    unsigned sharedBytes, Stream stream, void **args);
 llvm::Error synchronize(Stream stream);
 
+/// Encodes into `map` (128 bytes, 64-byte aligned) the tensor map of a
+/// rank-4 tensor of 16-bit elements at `base` (sizes and byte strides from
+/// the innermost dimension out), read in boxes of `box` elements through
+/// the 128-byte swizzle, zeros outside the tensor (cuTensorMapEncodeTiled).
+llvm::Error encodeTensorMap(void *map, const void *base,
+                            const unsigned long long (&sizes)[4],
+                            const unsigned long long (&strides)[3],
+                            const unsigned (&box)[4]);
+
 /// Times `repeats` calls of `body` on `stream` with events, each after a
 /// write that evicts L2, the calls queued without waiting for each other
 /// (triton.testing.do_bench's method): the median time in seconds.

@@ -146,8 +146,21 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     error = cuda::launch(k.loaded.blockMap, grid, attnc_cuda::kBlockMapThreads,
                          0, stream, mapArgs);
   }
+  // sm90_wgmma: the copy engine reads q, k and v through tensor maps.
+  attnc_cuda::TensorMaps maps;
+  if (!error && spec.tensorMaps) {
+    const int rows[3] = {int(spec.tileQ), int(spec.tileKv), int(spec.tileKv)};
+    attnc_cuda::TensorMap *map[3] = {&maps.q, &maps.k, &maps.v};
+    for (int t = 0; t < 3 && !error; ++t) {
+      attnc_cuda::TensorMapShape m = attnc_cuda::tensor_map_shape(views[t], rows[t]);
+      error = cuda::encodeTensorMap(map[t], m.base, m.sizes, m.strides, m.box);
+      if (error)
+        error = makeError(std::string(attnc_cuda::view_name(t)) + ": " +
+                          llvm::toString(std::move(error)));
+    }
+  }
   if (!error) {
-    void *kernelArgs[] = {&plan.args, slots.data()};
+    void *kernelArgs[] = {&plan.args, slots.data(), &maps};
     unsigned grid[3] = {plan.forwardCtas, 1, 1};
     error = cuda::launch(k.loaded.kernel, grid, unsigned(spec.threads),
                          unsigned(spec.sharedBytes), stream, kernelArgs);

@@ -69,7 +69,7 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
            "The target: cpu or sm_XX">,
     Option<"family", "family", "std::string", /*default=*/"\"\"",
-           "The kernel family (cpu_tiles, cpu_decode, sm80_mma, split_kv; empty: the target's)">,
+           "The kernel family (cpu_tiles, cpu_decode, sm80_mma, sm90_wgmma, split_kv; empty: the target's)">,
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
            "Query rows per tile (0: the target's choice)">,
     Option<"tileKv", "tile-kv", "int64_t", /*default=*/"0",

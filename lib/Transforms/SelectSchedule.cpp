@@ -43,7 +43,12 @@ struct AttnSelectSchedulePass
       return signalPassFailure();
     }
     KernelFamily kind = gpu ? KernelFamily::Sm80Mma : KernelFamily::CpuTiles;
-    if (!family.empty()) {
+    // Hopper's own kernels need the arch-specific target (wgmma, setmaxnreg).
+    bool hopper = target == "sm_90a";
+    if (hopper)
+      kind = KernelFamily::Sm90Wgmma;
+    bool forcedFamily = !family.empty();
+    if (forcedFamily) {
       std::optional<KernelFamily> forced = symbolizeKernelFamily(family);
       bool cpuFamily = forced && (*forced == KernelFamily::CpuTiles ||
                                   *forced == KernelFamily::CpuDecode);
@@ -53,6 +58,12 @@ struct AttnSelectSchedulePass
         return signalPassFailure();
       }
       kind = *forced;
+      if (kind == KernelFamily::Sm90Wgmma && !hopper) {
+        getOperation()->emitError("attn-select-schedule: kernel family "
+                                  "'sm90_wgmma' needs target sm_90a; got '")
+            << target << "'";
+        return signalPassFailure();
+      }
     }
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
@@ -70,6 +81,9 @@ struct AttnSelectSchedulePass
         break;
       case KernelFamily::Sm80Mma:
         schedule = scheduleForSm80(flash);
+        break;
+      case KernelFamily::Sm90Wgmma:
+        schedule = scheduleForSm90(flash, forcedFamily);
         break;
       }
       if (!schedule)
@@ -124,6 +138,36 @@ struct AttnSelectSchedulePass
                                     orChosen(warps, defaultGPUWarps(tiles, q)),
                                     orChosen(stages, 2), orChosen(splits, 1),
                                     /*vectorWidth=*/int64_t(0));
+  }
+
+  /// The wgmma kernel: 128 query rows (two consumer warpgroups of 64) and
+  /// 128-key tiles, 12 warps (the producer warpgroup too), 2 stages. It
+  /// takes head dims 64 and 128 (wgmma's widths, the swizzled panels); for
+  /// others the schedule falls back to sm80_mma and says why, unless the
+  /// family was asked for.
+  ScheduleAttr scheduleForSm90(FlashOp flash, bool forced) {
+    int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
+    int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
+    auto fits = [](int64_t dim) { return dim == 64 || dim == 128; };
+    if (!fits(d) || !fits(dv) || (tileQ > 0 && tileQ != 128) ||
+        (warps > 0 && warps != 12)) {
+      std::string why = !fits(d) || !fits(dv)
+                            ? "head dims 64 and 128"
+                            : "tile_q = 128 and warps = 12";
+      if (forced) {
+        flash.emitOpError("kernel family sm90_wgmma takes ") << why;
+        return {};
+      }
+      flash.emitRemark("sm90_wgmma takes ")
+          << why << "; this variant runs sm80_mma";
+      return scheduleForSm80(flash);
+    }
+    auto errorAt = [&] { return flash.emitOpError(); };
+    return ScheduleAttr::getChecked(
+        errorAt, &getContext(), KernelFamily::Sm90Wgmma, int64_t(128),
+        orChosen(tileKv, 128), int64_t(12), orChosen(stages, 2),
+        orChosen(splits, 1),
+        /*vectorWidth=*/int64_t(0));
   }
 
   /// Decode: a few query rows read every key once, so the work is the

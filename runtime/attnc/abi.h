@@ -68,6 +68,16 @@ struct FlashArgs {
   float *partialOut, *partialLse;
 };
 
+/// A tensor map (CUtensorMap: 128 opaque bytes, 64-byte aligned), made on
+/// the host by the driver's cuTensorMapEncodeTiled. The sm90_wgmma kernel
+/// takes the maps of q, k and v as one __grid_constant__ parameter.
+struct alignas(64) TensorMap {
+  u64 opaque[16];
+};
+struct TensorMaps {
+  TensorMap q, k, v;
+};
+
 /// What the block-map kernel writes: for every (b, h, query tile) row, the
 /// non-empty key tiles in order, each as tile * 2 + (1 if partial), and
 /// their count. Dimensions the classifier ignores have extent 1.

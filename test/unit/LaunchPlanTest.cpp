@@ -122,3 +122,31 @@ TEST_CASE("launch plan: resident CTAs by shared memory and registers",
   CHECK(resident_ctas(128, 83968) == 2);
   CHECK(resident_ctas(32, 300000) == 1);
 }
+
+TEST_CASE("launch plan: tensor maps of q, k and v (sm90_wgmma)", "[launch]") {
+  // q [2, 8, 300, 128] dense: sizes and byte strides from the head dim out.
+  Views dense(2, 8, 2, 300, 517, 128);
+  TensorMapShape q = tensor_map_shape(dense.v[0], 128);
+  CHECK(q.sizes[0] == 128);
+  CHECK(q.sizes[1] == 300);
+  CHECK(q.sizes[2] == 8);
+  CHECK(q.sizes[3] == 2);
+  CHECK(q.strides[0] == 256);
+  CHECK(q.strides[1] == 256 * 300);
+  CHECK(q.strides[2] == 256 * 300 * 8);
+  CHECK(q.box[0] == 64); // one 128-byte swizzled panel
+  CHECK(q.box[1] == 128);
+  CHECK(q.box[2] == 1);
+  CHECK(q.box[3] == 1);
+  // A dimension of size 1 gets a packed stride, whatever the view's (0
+  // here, which the driver would refuse).
+  Views one(1, 1, 1, 40, 40, 64);
+  one.v[1].stride[0] = 0;
+  one.v[1].stride[1] = 0;
+  TensorMapShape k = tensor_map_shape(one.v[1], 64);
+  CHECK(k.strides[0] == 128);
+  CHECK(k.strides[1] == 128 * 40);
+  CHECK(k.strides[2] == 128 * 40);
+  for (unsigned long long s : k.strides)
+    CHECK(s % 16 == 0);
+}

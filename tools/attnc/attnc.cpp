@@ -159,8 +159,10 @@ cl::list<std::string> runParams(
 cl::opt<std::string> runFamily(
     "family",
     cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
-             "cpu_decode for N <= 16, decode, else cpu_tiles); sm80_mma or "
-             "split_kv on GPUs (default: split_kv for N <= 16, else sm80_mma)"),
+             "cpu_decode for N <= 16, decode, else cpu_tiles); sm80_mma, "
+             "sm90_wgmma (sm_90a) or split_kv on GPUs (default: split_kv for "
+             "N <= 16, else sm90_wgmma on sm_90a where it fits, else "
+             "sm80_mma)"),
     cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()),
     cl::cat(attncCategory));
 cl::opt<int64_t>

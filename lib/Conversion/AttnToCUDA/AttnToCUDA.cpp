@@ -170,11 +170,13 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
         "attn.flash has no schedule; run attn-select-schedule");
   const KernelFamily family = schedule.getFamily();
   const bool splitKv = family == KernelFamily::SplitKv;
-  if (family != KernelFamily::Sm80Mma && !splitKv)
+  const bool wgmma = family == KernelFamily::Sm90Wgmma;
+  if (family != KernelFamily::Sm80Mma && !splitKv && !wgmma)
     return flash.emitError("the CUDA backend has no kernel family '")
            << stringifyKernelFamily(family) << "'";
   if (!splitKv && schedule.getSplits() != 1)
-    return flash.emitError("the sm80_mma kernels run one key split; got ")
+    return flash.emitError("the ")
+           << stringifyKernelFamily(family) << " kernels run one key split; got "
            << schedule.getSplits();
 
   CUDAKernelSpec spec;
@@ -186,19 +188,37 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   const int64_t stages = schedule.getStages();
   const int64_t warps = schedule.getWarps();
   if (stages < 2 || stages > 4)
-    return flash.emitError("the sm80_mma kernels run 2 to 4 stages; got ")
+    return flash.emitError("the ")
+           << stringifyKernelFamily(family) << " kernels run 2 to 4 stages; got "
            << stages;
-  if (!llvm::is_contained({1, 2, 4, 8}, warps))
-    return flash.emitError("GPU kernels run 1, 2, 4 or 8 warps; got ") << warps;
-  if (spec.tileQ % (16 * warps) != 0 || spec.tileKv % 16 != 0 ||
-      spec.tileQ > 256 || spec.tileKv > 256)
-    return flash.emitError("GPU tiles need tile_q a multiple of 16 * warps (")
-           << 16 * warps << ") and tile_kv a multiple of 16, both up to 256";
+  if (wgmma) {
+    // Sm90Config's static_asserts, as errors at the op.
+    if (d > 128 || dv > 128 || spec.tileQ != attnc_cuda::kSm90TileQ ||
+        warps != attnc_cuda::kSm90Threads / 32 ||
+        (spec.tileKv != 64 && spec.tileKv != 128))
+      return flash.emitError("the sm90_wgmma kernels take head dims 64 and "
+                             "128, tile_q = 128, tile_kv = 64 or 128 and "
+                             "12 warps");
+  } else {
+    if (!llvm::is_contained({1, 2, 4, 8}, warps))
+      return flash.emitError("GPU kernels run 1, 2, 4 or 8 warps; got ")
+             << warps;
+    if (spec.tileQ % (16 * warps) != 0 || spec.tileKv % 16 != 0 ||
+        spec.tileQ > 256 || spec.tileKv > 256)
+      return flash.emitError(
+                 "GPU tiles need tile_q a multiple of 16 * warps (")
+             << 16 * warps << ") and tile_kv a multiple of 16, both up to 256";
+  }
   spec.threads = warps * 32;
+  spec.tensorMaps = wgmma;
   // The shared memory by the templates' own rule (Config asserts that its
   // tiles agree; the generated code checks the number once more).
-  spec.sharedBytes = attnc_cuda::forward_shared_bytes(
-      int(d), int(dv), int(spec.tileQ), int(spec.tileKv), int(stages));
+  spec.sharedBytes =
+      wgmma ? attnc_cuda::sm90_shared_bytes(int(d), int(dv), int(spec.tileKv),
+                                            int(stages))
+            : attnc_cuda::forward_shared_bytes(int(d), int(dv),
+                                               int(spec.tileQ),
+                                               int(spec.tileKv), int(stages));
   // The opt-in limit of sm_80 and sm_90 (an SM's 228 KiB less 1 KiB that
   // the driver keeps per CTA).
   const int64_t maxSharedBytes = 227 * 1024;
@@ -269,21 +289,35 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   // registers for two CTAs spilled and measured 5-25% slower on the H100
   // (bench/RESULTS.md); 4-warp kernels at 255 registers fit two anyway.
   const int64_t ctasPerSM = 1;
-  os << "};\n"
-     << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
-     << ", " << spec.tileKv << ", " << warps << ", " << stages << ", "
-     << (elem.isF16() ? "true" : "false") << (splitKv ? ", true" : "") << "> "
-     << c << ";\n"
+  const char *f16 = elem.isF16() ? "true" : "false";
+  os << "};\n";
+  if (wgmma)
+    os << "typedef attnc_cuda::Sm90Config<" << d << ", " << dv << ", "
+       << spec.tileKv << ", " << stages << ", " << f16 << "> " << c << ";\n";
+  else
+    os << "typedef attnc_cuda::Config<" << d << ", " << dv << ", "
+       << spec.tileQ << ", " << spec.tileKv << ", " << warps << ", " << stages
+       << ", " << f16 << (splitKv ? ", true" : "") << "> " << c << ";\n";
+  os
      << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
+     << (wgmma ? "// wgmma and setmaxnreg need the arch-specific target.\n"
+                 "#if defined(__CUDA_ARCH__) && "
+                 "!defined(__CUDA_ARCH_FEAT_SM90_ALL)\n"
+                 "#error \"the sm90_wgmma kernel needs sm_90a (nvcc "
+                 "-gencode=arch=compute_90a,code=sm_90a)\"\n#endif\n"
+               : "")
      << "// The JIT compiles the two kernels as two programs, in parallel.\n"
      << "#ifndef " << kSkipForwardMacro << "\n"
      << "extern \"C\" __global__ void __launch_bounds__(" << spec.threads
      << ", " << ctasPerSM << ")\n"
      << spec.kernelName << "(const attnc_cuda::FlashArgs a, const " << v
-     << "::Params P) {\n"
-     << "  attnc_cuda::FlashForward<" << v << ", " << c << ">::run(a, P);\n"
+     << "::Params P"
+     << (wgmma ? ", const __grid_constant__ attnc_cuda::TensorMaps maps" : "")
+     << ") {\n"
+     << "  attnc_cuda::" << (wgmma ? "Sm90Forward<" : "FlashForward<") << v
+     << ", " << c << ">::run(a, P" << (wgmma ? ", maps" : "") << ");\n"
      << "}\n";
   if (splitKv)
     os << "\nextern \"C\" __global__ void "
@@ -309,7 +343,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
 void mlir::attn::registerToCUDATranslation() {
   TranslateFromMLIRRegistration registration(
       "attn-to-cuda",
-      "One fused, scheduled variant (family sm80_mma or split_kv) to CUDA C++",
+      "One fused, scheduled variant (family sm80_mma, sm90_wgmma or "
+      "split_kv) to CUDA C++",
       [](Operation *op, raw_ostream &os) -> LogicalResult {
         auto module = dyn_cast<ModuleOp>(op);
         if (!module)

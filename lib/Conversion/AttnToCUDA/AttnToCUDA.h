@@ -27,6 +27,10 @@ struct CUDAKernelSpec {
   // (empty for other families) and the most ranges a call may use.
   std::string combineName;
   int64_t maxSplits = 1;
+  // sm90_wgmma: the forward kernel takes the tensor maps of q, k and v
+  // (attnc_cuda::TensorMaps) as its third parameter, boxes of tileQ rows
+  // for q and tileKv rows for k and v.
+  bool tensorMaps = false;
 };
 
 /// Macros that leave one kernel out of the generated program: the JIT

@@ -51,6 +51,20 @@ ATTNC_HOST_DEVICE constexpr long long forward_shared_bytes(int d, int dv, int bm
   return 2LL * (bm * padded_pitch(d) + stages * bn * (streamed_pitch(d) + streamed_pitch(dv)));
 }
 
+/// The sm90_wgmma kernel: a producer warpgroup (one warp issues the copies)
+/// and two consumer warpgroups of 64 query rows each. Its shared memory,
+/// from a 1024-byte aligned base: Q, then `stages` K and V tiles, all in
+/// 128-byte swizzled panels of 64 columns (2 bytes an element, no padding),
+/// the epilogue's staging of O (16-bit values, rows padded by 8), and the
+/// mbarriers (Q's, then K's, V's and the empty slots', one per stage).
+constexpr int kSm90ConsumerWarps = 8, kSm90Threads = 384, kSm90TileQ = 128;
+ATTNC_HOST_DEVICE constexpr long long sm90_out_stage_bytes(int dv) { return 2LL * kSm90TileQ * (dv + 8); }
+ATTNC_HOST_DEVICE constexpr long long sm90_barrier_bytes(int stages) { return 8LL * (1 + 3 * stages); }
+ATTNC_HOST_DEVICE constexpr long long sm90_shared_bytes(int d, int dv, int bn, int stages) {
+  return 1024 /* alignment */ + 2LL * (kSm90TileQ * d + stages * bn * (d + dv)) + sm90_out_stage_bytes(dv) +
+         sm90_barrier_bytes(stages);
+}
+
 /// The block-map kernel runs a CTA of kBlockMapThreads per (b, h, query
 /// tile) row, the threads over its key tiles; its grid is a line of
 /// block_map_ctas of them (see build_block_map).

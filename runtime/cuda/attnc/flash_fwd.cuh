@@ -11,6 +11,8 @@
 //   smem_tiles.cuh     shared-memory tile layouts, TileCopy
 //   tile_walker.cuh    the key-tile walk and the block-map kernel's body
 //   sm80_forward.cuh   Config and the forward kernel FlashForward (sm_80+)
+//   hopper_primitives.cuh  mbarriers, the bulk tensor copy, wgmma (sm_90a)
+//   sm90_forward.cuh   Sm90Config and Sm90Forward, the sm90_wgmma kernel
 //   split_combine.cuh  split-KV's second kernel: merging the parts
 //   launch_plan.h      the host's checks and launch plan (JIT and AOT)
 //   host_launch.cuh    HostCall, the AOT entry points' launcher (nvcc only)
@@ -48,6 +50,8 @@
 #include "attnc/smem_tiles.cuh"
 #include "attnc/tile_walker.cuh"
 #include "attnc/sm80_forward.cuh"
+#include "attnc/hopper_primitives.cuh"
+#include "attnc/sm90_forward.cuh"
 #include "attnc/split_combine.cuh"
 #include "attnc/host_launch.cuh"
 

@@ -17,6 +17,7 @@
 #include "attnc/abi.h" // attnc_memref1..4
 #include "attnc/launch_plan.h"
 
+#include <cuda.h> // cuTensorMapEncodeTiled's type (called through cudaGetDriverEntryPoint)
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -48,9 +49,36 @@ inline double host_f16(unsigned short bits) {
   return bits >> 15 ? -magnitude : magnitude;
 }
 
+/// Encodes the tensor maps of q, k and v for the sm90_wgmma kernel (boxes
+/// of `tileQ` and `tileKv` rows), through the driver entry point that the
+/// runtime hands out (the program need not link libcuda).
+inline int encode_tensor_maps(TensorMaps &maps, const TensorDims (&views)[4], int tileQ, int tileKv) {
+  static decltype(&cuTensorMapEncodeTiled) encode = nullptr;
+  if (!encode) {
+    void *fn = nullptr;
+    cudaDriverEntryPointQueryResult found;
+    cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+    if (e != cudaSuccess || found != cudaDriverEntryPointSuccess || !fn)
+      return e != cudaSuccess ? e : cudaErrorNotSupported;
+    encode = reinterpret_cast<decltype(&cuTensorMapEncodeTiled)>(fn);
+  }
+  TensorMap *map[3] = {&maps.q, &maps.k, &maps.v};
+  for (int t = 0; t < 3; ++t) {
+    TensorMapShape m = tensor_map_shape(views[t], t == 0 ? tileQ : tileKv);
+    cuuint64_t sizes[4] = {m.sizes[0], m.sizes[1], m.sizes[2], m.sizes[3]};
+    cuuint64_t strides[3] = {m.strides[0], m.strides[1], m.strides[2]};
+    if (encode(reinterpret_cast<CUtensorMap *>(map[t]), CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void *>(m.base),
+               sizes, strides, m.box, m.elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+      return cudaErrorInvalidValue;
+  }
+  return cudaSuccess;
+}
+
 template <class V, class C> struct HostCall {
   LaunchPlan plan;
   unsigned long long emptyParams = 0; // slots (up to 64) of empty tensors, pointed at scratch
+  TensorMaps maps;                    // sm90_wgmma's (C::kTensorMaps)
 
   /// q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, DV], out [B, H, N, DV],
   /// lse [B, H, N] (may be null), status: a device int32 that is 0. Returns
@@ -65,6 +93,9 @@ template <class V, class C> struct HostCall {
     if (check_shapes(views, lseView, C::D, C::DV) || check_views(views) ||
         plan_forward(plan, views, lseView, C::BM, C::BN, C::kSplitKv))
       return cudaErrorInvalidValue;
+    if constexpr (C::kTensorMaps)
+      if (int e = encode_tensor_maps(maps, views, C::BM, C::BN))
+        return e;
     plan.args.status = reinterpret_cast<int *>(host_data(status, 4));
     return cudaSuccess;
   }
@@ -80,7 +111,10 @@ template <class V, class C> struct HostCall {
   /// rows per batch and head where the classifier reads them), then `kernel`,
   /// then, for split-KV (`combine` not null), the combine kernel when the
   /// plan cut the keys into more than one range (up to `maxSplits`).
-  int launch(typename V::Params &P, void (*kernel)(const FlashArgs, const typename V::Params),
+  /// `kernel` takes (FlashArgs, Params), and the tensor maps after them
+  /// where C::kTensorMaps.
+  template <class Kernel>
+  int launch(typename V::Params &P, Kernel kernel,
              void (*blockMap)(const BlockMapArgs, const typename V::Params), bool mapUsesBatch, bool mapUsesHead,
              void (*combine)(const FlashArgs, const typename V::Params), int maxSplits, cudaStream_t stream) {
     const FlashArgs &a = plan.args;
@@ -114,7 +148,10 @@ template <class V, class C> struct HostCall {
     if (e == cudaSuccess)
       e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
     if (e == cudaSuccess) {
-      kernel<<<dim3(plan.forwardCtas), C::kThreads, C::kSmemBytes, stream>>>(plan.args, P);
+      if constexpr (C::kTensorMaps)
+        kernel<<<dim3(plan.forwardCtas), kSm90Threads, C::kSmemBytes, stream>>>(plan.args, P, maps);
+      else
+        kernel<<<dim3(plan.forwardCtas), C::kThreads, C::kSmemBytes, stream>>>(plan.args, P);
       e = cudaGetLastError();
     }
     if (e == cudaSuccess && plan.combineCtas) {

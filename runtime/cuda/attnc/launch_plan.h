@@ -254,6 +254,28 @@ inline void plan_splits(LaunchPlan &plan, int sms, int resident, int maxSplits, 
   plan.combineCtas = unsigned(combine_ctas(a));
 }
 
+/// A rank-4 tensor map of 16-bit elements as the driver's
+/// cuTensorMapEncodeTiled takes it (sm90_wgmma's q, k and v): sizes and
+/// byte strides from the head dim out (head dim, rows, heads, batch), and a
+/// box of one 128-byte swizzled panel (64 columns) by `rows` rows. A
+/// dimension of size 1 gets the stride of a packed one (any multiple of 16
+/// will do; the caller's may be 0).
+struct TensorMapShape {
+  const void *base;
+  unsigned long long sizes[4], strides[3];
+  unsigned box[4], elementStrides[4];
+};
+inline TensorMapShape tensor_map_shape(const TensorDims &t, int rows) {
+  TensorMapShape m = {t.data, {}, {}, {64, unsigned(rows), 1, 1}, {1, 1, 1, 1}};
+  for (int i = 0; i < 4; ++i)
+    m.sizes[i] = (unsigned long long)t.size[3 - i];
+  for (int i = 0; i < 3; ++i) {
+    const unsigned long long packed = i == 0 ? m.sizes[0] * 2 : m.strides[i - 1] * m.sizes[i];
+    m.strides[i] = m.sizes[i + 1] == 1 ? packed : (unsigned long long)t.stride[2 - i] * 2;
+  }
+  return m;
+}
+
 /// Points the block map (if any) into `scratch` (plan.scratchWords words):
 /// counts after the head words, then the lists; its status word is
 /// args.status, which the caller sets first. Split-KV's parts take the last

@@ -37,6 +37,14 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_, bo
   typedef StreamedTile<DV> VTile;
   static constexpr int kSmemBytes = 2 * (QTile::elements(BM) + STAGES * (KTile::elements(BN) + VTile::elements(BN)));
   static_assert(kSmemBytes == forward_shared_bytes(D, DV, BM, BN, STAGES), "the host sizes the launch by this");
+  // The epilogue stages O in the whole of shared memory.
+  static constexpr int kOutStageBytes = kSmemBytes;
+  // Row sums: at value head dims up to 64 an extra MMA per 16 keys against
+  // a column of ones (the sum of the 16-bit weights that P V uses) costs
+  // less than an FADD per weight (see bench/RESULTS.md); at larger ones
+  // its registers made ptxas spill more.
+  static constexpr bool kSumsByMma = DV <= 64;
+  static constexpr bool kTensorMaps = false; // loads with cp.async
 };
 
 template <class V, class C> struct FlashForward {
@@ -112,7 +120,7 @@ template <class V, class C> struct FlashForward {
   }
 
   /// The weights' numerators of one key tile for this warp's rows: S = Q
-  /// K^T, then the scale, the variant's score_mod and the normalizer. Rows
+  /// K^T, then finishScores. Rows
   /// past N and keys past M reach score_mod clamped into range (their
   /// results are dropped later), so that its param reads stay in bounds.
   static __device__ __forceinline__ void scores(float (&S)[MF][BN / 8][4], const u16 *sQ, const u16 *sK, int warp,
@@ -145,6 +153,14 @@ template <class V, class C> struct FlashForward {
           mma2(S[mf][2 * np], S[mf][2 * np + 1], A[mf], Bf);
       }
     }
+    finishScores(S, warp, lane, b, h, q0, kv0, a, P, status);
+  }
+
+  /// Turns the raw products S = Q K^T of a key tile into the weights'
+  /// numerators: the scale, the variant's score_mod and the normalizer.
+  static __device__ __forceinline__ void finishScores(float (&S)[MF][BN / 8][4], int warp, int lane, int b, int h,
+                                                      int q0, int kv0, const FlashArgs &a,
+                                                      const typename V::Params &P, int &status) {
     // Raw scores go to softmax unscaled (kRawScores).
     if constexpr (!kRawScores) {
       typename V::ScoreRow rows[MF][2];
@@ -215,11 +231,8 @@ template <class V, class C> struct FlashForward {
   /// skips the rescale when no row needs it, which after the first few key
   /// tiles is the common case.
   static constexpr float kRescaleSlack = 8.f;
-  // Row sums: at value head dims up to 64 an extra MMA per 16 keys against
-  // a column of ones (the sum of the 16-bit weights that P V uses) costs
-  // less than an FADD per weight (see bench/RESULTS.md); at larger ones
-  // its registers made ptxas spill more.
-  static constexpr bool kSumByMma = kSoftmax && DV <= 64;
+  // Row sums by MMA or by FADD: the Config's choice (see Config).
+  static constexpr bool kSumByMma = kSoftmax && C::kSumsByMma;
   static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
                                                  float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
                                                  float (&rowSum)[MF][4]) {
@@ -324,13 +337,14 @@ template <class V, class C> struct FlashForward {
   static constexpr int kOutBytes = V::kHasOutputMod ? 4 : 2;
   static constexpr int outColumns() {
     int cols = DV;
-    while (cols > 8 && (DV % cols || output_stage_bytes(BM, cols, kOutBytes) > C::kSmemBytes))
+    while (cols > 8 && (DV % cols || output_stage_bytes(BM, cols, kOutBytes) > C::kOutStageBytes))
       cols -= 8;
     return cols;
   }
   static constexpr int kOutCols = outColumns();
   typedef OutputStage<kOutCols, kOutBytes> OutStage;
-  static_assert(DV % kOutCols == 0 && NT / 32 * OutStage::bytes(MF * 16) <= C::kSmemBytes, "each warp stages its rows");
+  static_assert(DV % kOutCols == 0 && NT / 32 * OutStage::bytes(MF * 16) <= C::kOutStageBytes,
+                "each warp stages its rows");
 
   static __device__ __forceinline__ void store(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
                                                unsigned char *smem, int warp, int lane, int b, int h, int q0,
@@ -391,6 +405,34 @@ template <class V, class C> struct FlashForward {
       }
       __syncwarp(); // the next chunk overwrites the stage
     }
+  }
+
+  /// The end of the softmax: each row's 1 / sum (0 for a row with nothing
+  /// kept) and lse, stored where asked for (split-KV keeps every row's lse
+  /// for its parts instead; elsewhere it is made only where it is stored,
+  /// so the epilogue stays lean). Other normalizers: 1, 0.
+  static __device__ __forceinline__ void finishRows(const float (&rowMax)[MF][2], const float (&rowSum)[MF][4],
+                                                    float (&inv)[MF][2], float (&lse)[MF][2], int warp, int lane,
+                                                    int b, int h, int q0, const FlashArgs &a) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        inv[mf][half] = 1.f, lse[mf][half] = 0.f;
+        if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
+          const int q = q0 + rowOf(warp, lane, mf, half);
+          float sum = rowSum[mf][half * 2];
+          if constexpr (!kSumByMma) {
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+          }
+          inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
+          if constexpr (C::kSplitKv)
+            lse[mf][half] = rowLse(rowMax[mf][half], sum);
+          else if (a.lse && q < a.N && (lane & 3) == 0)
+            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse(rowMax[mf][half], sum);
+        }
+      }
   }
 
   typedef TileCopy<KTile, BN, NT> KCopy;
@@ -546,27 +588,7 @@ template <class V, class C> struct FlashForward {
 
     // Epilogue: lse per row; O normalised and stored (store).
     float inv[MF][2], lse[MF][2];
-#pragma unroll
-    for (int mf = 0; mf < MF; ++mf)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        inv[mf][half] = 1.f, lse[mf][half] = 0.f;
-        if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
-          const int q = q0 + rowOf(warp, lane, mf, half);
-          float sum = rowSum[mf][half * 2];
-          if constexpr (!kSumByMma) {
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-          }
-          inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
-          // Split-KV keeps every row's lse for its parts; elsewhere it is
-          // made only where it is stored (the sm80 epilogue stays lean).
-          if constexpr (C::kSplitKv)
-            lse[mf][half] = rowLse(rowMax[mf][half], sum);
-          else if (a.lse && q < a.N && (lane & 3) == 0)
-            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse(rowMax[mf][half], sum);
-        }
-      }
+    finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
     if constexpr (C::kSplitKv) {
       storePartial(O, inv, lse, warp, lane, b, h, q0, a);
       if (status)
