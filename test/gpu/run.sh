@@ -6,7 +6,7 @@
 # flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
-#   [EXAMPLES="relative_bias document"] [PARTS="reference decode memcheck aot flex"] \
+#   [EXAMPLES="relative_bias document"] [PARTS="reference decode memcheck sass aot flex"] \
 #     test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
 # EXAMPLES limits the reference checks and memcheck to those variants (file
 # names without .attn; default all); PARTS picks the parts (default all).
@@ -14,7 +14,7 @@
 set -uo pipefail
 bin=${1:-build/bin}
 examples=${EXAMPLES:-}
-parts=${PARTS:-reference decode memcheck aot flex}
+parts=${PARTS:-reference decode memcheck sass aot flex}
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -54,6 +54,21 @@ for dtype in f16; do
     wanted reference && selected "$f" || continue
     out=$("$bin/attnc" run "$f" --target=gpu --dtype=$dtype --check --shape B=1,H=4,N=333,D=128 2>&1)
     if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $dtype"; echo "$out" | tail -4; fi
+  done
+done
+# The mma.sync family, which the GPUs before sm_90a run (sm_90a picks the
+# wgmma one where it fits): every example on two odd shapes, bf16 and f16.
+for f in examples/*.attn; do
+  wanted reference && selected "$f" || continue
+  for run in "B=2,H=8,Hkv=2,N=300,M=517,D=128:bf16" "B=1,H=4,Hkv=2,N=333,M=200,D=64:f16"; do
+    shape=${run%:*} dtype=${run#*:}
+    expect=pass
+    case "$f:$shape" in *document*M=517*) expect=oob;; esac
+    out=$("$bin/attnc" run "$f" --target=gpu --check --family=sm80_mma --dtype=$dtype --shape "$shape" --seed $RANDOM 2>&1)
+    rc=$?
+    if [ $expect = pass ] && [ $rc -eq 0 ]; then pass=$((pass+1))
+    elif [ $expect = oob ] && [ $rc -ne 0 ] && echo "$out" | grep -q "read out of bounds"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL sm80_mma $f $shape $dtype (expected: $expect)"; echo "$out" | tail -4; fi
   done
 done
 # B or H past 65535 (grids are lines of CTAs): key padding's block map
@@ -105,7 +120,7 @@ if wanted memcheck && command -v compute-sanitizer >/dev/null; then
     # document: M = N (its ids have shape [N]); the others with M != N, so
     # that the last key tile is partial (rows past M are zero-filled).
     m=333; case $f in *document*) m=200;; esac
-    for extra in "" "--family=split_kv"; do
+    for extra in "" "--family=sm80_mma" "--family=split_kv"; do
       if compute-sanitizer --tool memcheck --error-exitcode 9 \
           "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d $extra >/tmp/san.log 2>&1; then
         sanitized=$((sanitized+1))
@@ -115,6 +130,26 @@ if wanted memcheck && command -v compute-sanitizer >/dev/null; then
     done
   done
   echo "compute-sanitizer memcheck: $sanitized clean"
+fi
+# The Hopper family's cubin runs the tensor cores' and the copy engine's own
+# instructions (HGMMA, UTMALDG); the mma.sync family's runs HMMA.
+cuobjdump=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+if ! wanted sass; then
+  echo "SASS checks: not in PARTS"
+elif [ -x "$cuobjdump" ]; then
+  sass=$(mktemp -d)
+  for fam in sm90_wgmma sm80_mma; do
+    "$bin/attnc" examples/causal.attn --target=sm_90a --family=$fam --head-dim=128 --emit=cubin -o "$sass/$fam.cubin" &&
+      "$cuobjdump" --dump-sass "$sass/$fam.cubin" > "$sass/$fam.sass" || { fail=$((fail+1)); echo "SASS FAIL $fam: no cubin"; }
+  done
+  if grep -q 'HGMMA' "$sass/sm90_wgmma.sass" && grep -q 'UTMALDG' "$sass/sm90_wgmma.sass" &&
+     grep -q 'HMMA' "$sass/sm80_mma.sass" && ! grep -q 'HGMMA' "$sass/sm80_mma.sass"; then
+    echo "SASS checks: sm90_wgmma has HGMMA and UTMALDG, sm80_mma HMMA"
+  else
+    fail=$((fail+1)); echo "SASS FAIL: $(grep -c HGMMA "$sass/sm90_wgmma.sass") HGMMA, $(grep -c UTMALDG "$sass/sm90_wgmma.sass") UTMALDG in sm90_wgmma"
+  fi
+else
+  echo "SASS checks: skipped (no cuobjdump here)"
 fi
 if ! wanted aot; then
   echo "AOT entry points: not in PARTS"
