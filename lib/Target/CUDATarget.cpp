@@ -21,7 +21,7 @@
 #include <vector>
 
 #if ATTNC_HAVE_CUDA
-#include <nvrtc.h>
+#include "Target/NVRTC.h"
 #endif
 
 using namespace attnc;
@@ -93,14 +93,18 @@ compileWithNVRTC(std::string_view source, std::string_view target,
 #if !ATTNC_HAVE_CUDA
   return makeError("no NVRTC in this build");
 #else
+  llvm::Expected<const NVRTC &> loaded = getNVRTC();
+  if (!loaded)
+    return loaded.takeError();
+  const NVRTC &rtc = *loaded;
   std::string header(getCudaRuntimeHeader());
   std::string headerName = mlir::attn::getCUDARuntimeHeaderName().str();
   const char *headers[] = {header.c_str()};
   const char *includeNames[] = {headerName.c_str()};
   std::string src(source);
   nvrtcProgram program;
-  if (nvrtcCreateProgram(&program, src.c_str(), "attnc_kernel.cu", 1, headers,
-                         includeNames) != NVRTC_SUCCESS)
+  if (rtc.nvrtcCreateProgram(&program, src.c_str(), "attnc_kernel.cu", 1,
+                             headers, includeNames) != NVRTC_SUCCESS)
     return makeError("NVRTC could not create a program");
   // A real architecture gives a cubin; its virtual one, PTX.
   std::string arch(target);
@@ -122,33 +126,34 @@ compileWithNVRTC(std::string_view source, std::string_view target,
     options.push_back("--time=/dev/stderr");
   }
   nvrtcResult status =
-      nvrtcCompileProgram(program, int(options.size()), options.data());
+      rtc.nvrtcCompileProgram(program, int(options.size()), options.data());
   size_t logSize = 0;
-  nvrtcGetProgramLogSize(program, &logSize);
+  rtc.nvrtcGetProgramLogSize(program, &logSize);
   std::string log(logSize, '\0');
   if (logSize)
-    nvrtcGetProgramLog(program, log.data());
+    rtc.nvrtcGetProgramLog(program, log.data());
   if (verbose)
     llvm::errs() << log << "\n";
   if (status != NVRTC_SUCCESS) {
-    nvrtcDestroyProgram(&program);
+    rtc.nvrtcDestroyProgram(&program);
     return makeError("NVRTC failed to compile the generated CUDA (" +
-                     llvm::Twine(nvrtcGetErrorString(status)) + "):\n" + log);
+                     llvm::Twine(rtc.nvrtcGetErrorString(status)) + "):\n" +
+                     log);
   }
   std::string code;
   size_t size = 0;
   if (output == CudaOutput::Cubin) {
-    nvrtcGetCUBINSize(program, &size);
+    rtc.nvrtcGetCUBINSize(program, &size);
     code.resize(size);
-    nvrtcGetCUBIN(program, code.data());
+    rtc.nvrtcGetCUBIN(program, code.data());
   } else {
-    nvrtcGetPTXSize(program, &size);
+    rtc.nvrtcGetPTXSize(program, &size);
     code.resize(size);
-    nvrtcGetPTX(program, code.data());
+    rtc.nvrtcGetPTX(program, code.data());
     if (!code.empty() && code.back() == '\0')
       code.pop_back();
   }
-  nvrtcDestroyProgram(&program);
+  rtc.nvrtcDestroyProgram(&program);
   return code;
 #endif
 }

@@ -76,6 +76,8 @@ def _candidates():
         return
     here = Path(__file__).resolve().parent
     yield here / SONAME
+    # Installed: PREFIX/lib/python3/dist-packages/attnc beside PREFIX/lib.
+    yield here.parents[2] / SONAME
     # A checkout's python/attnc beside its build folder.
     yield here.parent.parent / "build" / "lib" / SONAME
     for prefix in dict.fromkeys([sys.prefix, sys.base_prefix, "/usr/local"]):
