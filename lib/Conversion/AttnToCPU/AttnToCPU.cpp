@@ -756,26 +756,34 @@ LogicalResult KernelGenerator::generate() {
   auto rowState = MemRefType::get({paddedRows()}, f32Type);
   rowMax = memref::AllocaOp::create(b, loc, rowState);
   rowSum = memref::AllocaOp::create(b, loc, rowState);
-  acc = memref::AllocaOp::create(
-      b, loc, MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
-      ValueRange{valueDim});
-  qPack = memref::AllocaOp::create(
-      b, loc, MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
-      ValueRange{headDim});
+  // Buffers sized by a head dim: 64-byte aligned heap blocks, once a call.
+  auto heapBuffer = [&](MemRefType type, Value size) -> Value {
+    Value buffer = memref::AllocOp::create(b, loc, type, ValueRange{size},
+                                           b.getI64IntegerAttr(64));
+    heapBuffers.push_back(buffer);
+    return buffer;
+  };
+  acc = heapBuffer(
+      MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type), valueDim);
+  qPack = heapBuffer(
+      MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type), headDim);
   if (decode) {
     scoreBuf = memref::AllocaOp::create(
         b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   } else {
-    kPack = memref::AllocaOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
-        ValueRange{headDim});
-    vPack = memref::AllocaOp::create(
-        b, loc, MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
-        ValueRange{valueDim});
+    kPack = heapBuffer(
+        MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type), headDim);
+    vPack = heapBuffer(
+        MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type), valueDim);
   }
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, index(tileKv));
+  auto emitReturn = [&] {
+    for (Value buffer : heapBuffers)
+      memref::DeallocOp::create(b, loc, buffer);
+    func::ReturnOp::create(b, loc);
+  };
 
   if (!decode) {
     forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
@@ -785,7 +793,7 @@ LogicalResult KernelGenerator::generate() {
       emitFinalize();
       return SmallVector<Value>{};
     });
-    func::ReturnOp::create(b, loc);
+    emitReturn();
     return success();
   }
 
@@ -836,7 +844,7 @@ LogicalResult KernelGenerator::generate() {
         });
     return SmallVector<Value>{};
   });
-  func::ReturnOp::create(b, loc);
+  emitReturn();
   return success();
 }
 

@@ -119,6 +119,10 @@ private:
   // ([D, tile_kv], so that scores come out a vector of keys at a time), the
   // value tile, and the weights of the row being accumulated.
   Value qPack, kPack, vPack, weights;
+  // The buffers whose size grows with the head dims, on the heap (a stack
+  // frame of 1 KB per unit of D overflowed the thread's stack at D =
+  // 16384); freed by emitReturn.
+  SmallVector<Value> heapBuffers;
   // Decode: the scores of the row block against the key tile.
   Value scoreBuf;
   // Decode's key splits: their number (per call) and the parts they write.
