@@ -48,6 +48,7 @@ void mlir::attn::buildSchedulePipeline(OpPassManager &pm,
 }
 
 void mlir::attn::buildCPULoweringPipeline(OpPassManager &pm) {
+  pm.addPass(createAttnDefineDivision());
   pm.addPass(createConvertAttnToCPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -71,6 +72,7 @@ void mlir::attn::buildCPULoweringPipeline(OpPassManager &pm) {
 }
 
 void mlir::attn::buildCUDAPreparePipeline(OpPassManager &pm) {
+  pm.addPass(createAttnDefineDivision());
   pm.addPass(createCSEPass());
 }
 

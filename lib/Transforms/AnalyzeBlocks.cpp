@@ -357,7 +357,11 @@ Abstract TileClassEmitter::divide(Operation *op) {
   };
   Value first = div(x.lo), last = div(x.hi);
   Value positive = cmp(arith::CmpIPredicate::sgt, d, index(0));
-  return interval(select(positive, first, last), select(positive, last, first));
+  // By zero the quotient is 0 (attn-define-division).
+  Value byZero = cmp(arith::CmpIPredicate::eq, d, index(0));
+  return interval(
+      select(byZero, index(0), select(positive, first, last)),
+      select(byZero, index(0), select(positive, last, first)));
 }
 
 Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
@@ -379,9 +383,15 @@ Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
                            arith::SubIOp::create(b, loc, index(0), eMinus1));
   Value generalHi =
       select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), index(0), eMinus1);
+  // By zero the remainder is the dividend (attn-define-division).
+  Value byZero = cmp(arith::CmpIPredicate::eq, d, index(0));
   return interval(
-      select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo),
-      select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi));
+      select(byZero, x.lo,
+             select(exact, arith::SubIOp::create(b, loc, x.lo, base),
+                    generalLo)),
+      select(byZero, x.hi,
+             select(exact, arith::SubIOp::create(b, loc, x.hi, base),
+                    generalHi)));
 }
 
 Abstract TileClassEmitter::minOrMax(Operation *op, bool isMin) {

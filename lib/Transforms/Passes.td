@@ -38,6 +38,21 @@ def AttnAnalyzeBlocks : Pass<"attn-analyze-blocks"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnDefineDivision : Pass<"attn-define-division"> {
+  let summary = "Give integer division by zero its defined result";
+  let description = [{
+    Integer division in the regions of `attn.flash` is defined for every
+    operand (docs/language.md): `x / 0` is 0, `x % 0` is `x`, floor and
+    ceiling division by 0 are 0, and the signed `MIN / -1` wraps to `MIN`
+    (its remainder is 0). The hardware's divide instructions trap or give
+    anything there (and LLVM takes such a division for undefined behaviour,
+    which made a kernel loop forever), so the backends' pipelines start with
+    this pass: each division gets a divisor that cannot trap and a select of
+    the defined result, as the float64 reference computes it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def AttnSelectSchedule : Pass<"attn-select-schedule"> {
   let summary = "Choose the kernel family and its schedule for each attn.flash";
   let description = [{
