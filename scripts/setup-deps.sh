@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-  libfmt-dev catch2
+  libfmt-dev catch2 libpng-dev
   clang-22 libclang-rt-22-dev
   libdlpack-dev python3-pytest python3-numpy python3-torch python3-pip
 )

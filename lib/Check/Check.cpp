@@ -321,28 +321,8 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   }
   RefInputs in = makeRandomInputs(variant, s, options.seed, anySize,
                                   options.idRange, qkvAsDoubles);
-  for (const auto &[name, value] : options.scalarParams) {
-    std::optional<size_t> found;
-    std::string names;
-    for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
-      std::string argName = variant.getArgumentName(arg.getArgNumber());
-      bool scalar = !mlir::isa<mlir::RankedTensorType>(arg.getType());
-      if (scalar)
-        names += (names.empty() ? "" : ", ") + argName;
-      if (argName == name) {
-        if (!scalar)
-          return makeError("--param " + name + ": '" + name +
-                           "' is a tensor param; only scalars take a value");
-        found = i;
-      }
-    }
-    if (!found)
-      return makeError("--param " + name + ": the variant has no scalar param '" +
-                       name + "'" +
-                       (names.empty() ? std::string(" (it has none)")
-                                      : " (its scalar params: " + names + ")"));
-    in.params[*found].data = {value};
-  }
+  if (llvm::Error e = setScalarParams(variant, options.scalarParams, in))
+    return e;
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";
   // q, k and v rows are read 16 bytes at a time (8 elements); out rows need

@@ -1,6 +1,7 @@
 //===- RandomInputs.cpp - random inputs for a variant ---------------------===//
 
 #include "Reference/RandomInputs.h"
+#include "Support/Error.h"
 #include "dialect/AttnOps.h"
 
 #include <algorithm>
@@ -89,6 +90,12 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
   } else {
     inputs.q.shape = q, inputs.k.shape = k, inputs.v.shape = v;
   }
+  // Without q, k and v, their draws are still made (and dropped) before a
+  // tensor param's, so that params do not depend on `withQKV`: a timed run
+  // and `attnc mask` see the params the check sees.
+  int64_t undrawn = withQKV ? 0
+                            : inputs.q.numElements() + inputs.k.numElements() +
+                                  inputs.v.numElements();
   for (BlockArgument arg : variant.getParams()) {
     unsigned index = arg.getArgNumber();
     Type type = arg.getType();
@@ -106,6 +113,9 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
       inputs.params.push_back(scalar);
       continue;
     }
+    std::uniform_real_distribution<double> dropped(-1, 1);
+    for (; undrawn > 0; --undrawn)
+      (void)dropped(rng);
     RefArray array =
         randomArray(paramShape(variant, arg, s, anySize), rng, -1, 1);
     if (elem.isInteger(1)) {
@@ -121,4 +131,32 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
     inputs.params.push_back(std::move(array));
   }
   return inputs;
+}
+
+llvm::Error attnc::setScalarParams(attn::VariantOp variant,
+                                   const std::map<std::string, double> &values,
+                                   RefInputs &inputs) {
+  for (const auto &[name, value] : values) {
+    std::optional<size_t> found;
+    std::string names;
+    for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
+      std::string argName = variant.getArgumentName(arg.getArgNumber());
+      bool scalar = !isa<RankedTensorType>(arg.getType());
+      if (scalar)
+        names += (names.empty() ? "" : ", ") + argName;
+      if (argName == name) {
+        if (!scalar)
+          return makeError("--param " + name + ": '" + name +
+                           "' is a tensor param; only scalars take a value");
+        found = i;
+      }
+    }
+    if (!found)
+      return makeError("--param " + name +
+                       ": the variant has no scalar param '" + name + "'" +
+                       (names.empty() ? std::string(" (it has none)")
+                                      : " (its scalar params: " + names + ")"));
+    inputs.params[*found].data = {value};
+  }
+  return llvm::Error::success();
 }

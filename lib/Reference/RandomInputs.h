@@ -5,6 +5,9 @@
 
 #include "Reference/Reference.h"
 
+#include <map>
+#include <string>
+
 namespace attnc {
 
 /// The sizes of one call.
@@ -20,7 +23,8 @@ struct AttnSizes {
 /// 3). A
 /// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
 /// `anySize`. Without `withQKV`, q, k and v get their shapes and no values
-/// (for a timing run, which makes its own, never the reference's doubles).
+/// (for a timing run, which makes its own, never the reference's doubles);
+/// the params are the same either way.
 RefInputs makeRandomInputs(mlir::attn::VariantOp variant,
                            const AttnSizes &sizes, uint64_t seed,
                            int64_t anySize = 300, int64_t idRange = 4,
@@ -31,6 +35,13 @@ RefInputs makeRandomInputs(mlir::attn::VariantOp variant,
 /// for them.
 int64_t countRandomInputs(mlir::attn::VariantOp variant, const AttnSizes &sizes,
                           int64_t anySize = 300, bool withQKV = true);
+
+/// Sets scalar params of `inputs` by name (`attnc run --param`); fails with
+/// a message naming the variant's scalar params on a name it lacks or a
+/// tensor param.
+llvm::Error setScalarParams(mlir::attn::VariantOp variant,
+                            const std::map<std::string, double> &values,
+                            RefInputs &inputs);
 
 } // namespace attnc
 

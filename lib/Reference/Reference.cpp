@@ -104,6 +104,7 @@ private:
   VariantOp variant;
   const RefInputs &inputs;
   bool qkvValues;
+  bool boundScalars = false; // evalIntRegion's binding, done once
   std::string error;
   llvm::DenseMap<Value, Scalar> scalars;          // defined in the body
   llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
@@ -748,12 +749,18 @@ llvm::Expected<int64_t> Interpreter::countKept() {
 
 llvm::Expected<int64_t> Interpreter::evalIntRegion(Region &region,
                                                    ArrayRef<int64_t> args) {
-  if (!bindArguments())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
-  for (Operation &op : variant.getBody().front())
-    if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
-        op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
+  // The params and the body's scalars are bound on the first call only.
+  if (!boundScalars) {
+    if (!bindArguments())
       return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+    for (Operation &op : variant.getBody().front())
+      if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+          op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
+        return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+    boundScalars = true;
+  }
+  if (!error.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   SmallVector<Scalar> scalarArgs(args.size());
   for (auto [i, a] : llvm::enumerate(args))
     scalarArgs[i].i = a;
@@ -763,12 +770,26 @@ llvm::Expected<int64_t> Interpreter::evalIntRegion(Region &region,
   return result;
 }
 
+struct IntRegionEvaluator::Impl {
+  Interpreter interpreter;
+};
+
+IntRegionEvaluator::IntRegionEvaluator(VariantOp variant,
+                                       const RefInputs &inputs)
+    : impl(new Impl{Interpreter(variant, inputs, /*qkvValues=*/false)}) {}
+
+IntRegionEvaluator::~IntRegionEvaluator() = default;
+
+llvm::Expected<int64_t> IntRegionEvaluator::evaluate(Region &region,
+                                                     ArrayRef<int64_t> args) {
+  return impl->interpreter.evalIntRegion(region, args);
+}
+
 llvm::Expected<int64_t> attnc::evaluateIntRegion(VariantOp variant,
                                                  const RefInputs &inputs,
                                                  Region &region,
                                                  ArrayRef<int64_t> args) {
-  Interpreter interpreter(variant, inputs, /*qkvValues=*/false);
-  return interpreter.evalIntRegion(region, args);
+  return IntRegionEvaluator(variant, inputs).evaluate(region, args);
 }
 
 llvm::Expected<int64_t> attnc::countKeptPairs(VariantOp variant,

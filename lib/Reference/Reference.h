@@ -17,6 +17,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,23 @@ llvm::Expected<int64_t> evaluateIntRegion(mlir::attn::VariantOp variant,
                                           const RefInputs &inputs,
                                           mlir::Region &region,
                                           llvm::ArrayRef<int64_t> args);
+
+/// Evaluates integer regions of one variant at many points (every tile or
+/// pair of a map), binding the params once where evaluateIntRegion binds
+/// them per call. `inputs` must outlive it.
+class IntRegionEvaluator {
+public:
+  IntRegionEvaluator(mlir::attn::VariantOp variant, const RefInputs &inputs);
+  ~IntRegionEvaluator();
+
+  /// As evaluateIntRegion; after an error every call fails with it.
+  llvm::Expected<int64_t> evaluate(mlir::Region &region,
+                                   llvm::ArrayRef<int64_t> args);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
 
 } // namespace attnc
 

@@ -1,10 +1,12 @@
 //===- attnc.cpp - the attnc command-line compiler ------------------------===//
 
+#include "CallOptions.h"
 #include "Check/Check.h"
 #include "Check/CopyBandwidth.h"
 #include "Conversion/Passes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
+#include "Mask.h"
 #include "Pipeline/Pipeline.h"
 #include "Target/Compilation.h"
 #include "Target/KernelSignature.h"
@@ -22,7 +24,6 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -47,15 +48,25 @@ cl::SubCommand runCommand(
     "run", "Compile a variant for the CPU, run it on random inputs, check it "
            "against the float64 reference (--check) and time it (--bench)");
 
+cl::SubCommand maskCommand(
+    "mask",
+    "Draw the block analysis' class of every (query tile, key tile) of one "
+    "(b, h): full, partial or skipped, with counts and kept pairs; -o M.png "
+    "writes it as a PNG (full blue #1f77b4, partial orange #ff7f0e, skipped "
+    "grey #f0f0f0; kept and dropped pairs with --pairs likewise)");
+
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.attn>"),
                                cl::Required, cl::cat(attncCategory),
                                cl::sub(cl::SubCommand::getTopLevel()),
-                               cl::sub(runCommand));
+                               cl::sub(runCommand), cl::sub(maskCommand));
 cl::opt<std::string> outputFile("o",
                                 cl::desc("Write the output to <file> "
-                                         "(default: standard output)"),
+                                         "(default: standard output; attnc "
+                                         "mask: the map as a PNG)"),
                                 cl::value_desc("file"), cl::init("-"),
-                                cl::cat(attncCategory));
+                                cl::cat(attncCategory),
+                                cl::sub(cl::SubCommand::getTopLevel()),
+                                cl::sub(maskCommand));
 cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::MLIR, "mlir",
@@ -87,7 +98,8 @@ cl::opt<std::string> target(
              "--emit=cuda|ptx|cubin); attnc run also takes gpu (this "
              "machine's GPU)"),
     cl::init("cpu"), cl::cat(attncCategory),
-    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand));
+    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
+    cl::sub(maskCommand));
 cl::opt<std::string> variantName("variant",
                                  cl::desc("The variant to compile to llvm or "
                                           "obj, when the file has several"),
@@ -105,11 +117,12 @@ cl::opt<std::string> runShape(
     "shape",
     cl::desc("Sizes of the call, e.g. B=1,H=16,Hkv=4,N=4096,M=4096,D=128 "
              "(defaults: B=1 H=8 Hkv=H N=256 M=N D=64 Dv=D)"),
-    cl::sub(runCommand), cl::cat(attncCategory));
+    cl::sub(runCommand), cl::sub(maskCommand), cl::cat(attncCategory));
 cl::opt<std::string> runVariant("variant",
                                 cl::desc("The variant to run, when the file "
                                          "has several"),
-                                cl::sub(runCommand), cl::cat(attncCategory));
+                                cl::sub(runCommand), cl::sub(maskCommand),
+                                cl::cat(attncCategory));
 cl::opt<bool> runCheck("check",
                        cl::desc("Compare with the float64 reference; exit 1 "
                                 "when out of tolerance"),
@@ -129,13 +142,12 @@ cl::opt<int> runThreads("threads",
                         cl::cat(attncCategory));
 cl::opt<int64_t>
     runTileQ("tile-q", cl::desc("Query rows per tile (default: the target's)"),
-             cl::init(0), cl::sub(runCommand),
+             cl::init(0), cl::sub(runCommand), cl::sub(maskCommand),
              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t> runTileKv("tile-kv",
-                           cl::desc("Keys per tile (default: the target's)"),
-                           cl::init(0), cl::sub(runCommand),
-                           cl::sub(cl::SubCommand::getTopLevel()),
-                           cl::cat(attncCategory));
+cl::opt<int64_t>
+    runTileKv("tile-kv", cl::desc("Keys per tile (default: the target's)"),
+              cl::init(0), cl::sub(runCommand), cl::sub(maskCommand),
+              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<int64_t>
     runVectorWidth("vector-width",
                    cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
@@ -143,7 +155,7 @@ cl::opt<int64_t>
 cl::opt<int64_t> runIds("ids",
                         cl::desc("Integer params (e.g. document ids) are drawn "
                                  "from 0..ids-1 (default 4)"),
-                        cl::init(4), cl::sub(runCommand),
+                        cl::init(4), cl::sub(runCommand), cl::sub(maskCommand),
                         cl::cat(attncCategory));
 cl::opt<int64_t>
     runWarps("warps",
@@ -155,7 +167,8 @@ cl::list<std::string> runParams(
     "param",
     cl::desc("A scalar param's value, NAME=VALUE (repeatable; default: the "
              "param's default, else 3)"),
-    cl::value_desc("NAME=VALUE"), cl::sub(runCommand), cl::cat(attncCategory));
+    cl::value_desc("NAME=VALUE"), cl::sub(runCommand), cl::sub(maskCommand),
+    cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
     cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
@@ -178,7 +191,7 @@ cl::opt<int64_t>
               cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand),
-                          cl::cat(attncCategory));
+                          cl::sub(maskCommand), cl::cat(attncCategory));
 cl::opt<std::string> runSave(
     "save",
     cl::desc("Write the inputs and the kernel's outputs to DIR (NAME.f64 "
@@ -189,6 +202,23 @@ cl::opt<bool> runStrided("strided",
                          cl::desc("Pass q, k, v and out with padded, "
                                   "non-contiguous strides"),
                          cl::sub(runCommand), cl::cat(attncCategory));
+// attnc mask
+cl::opt<bool> maskPairs("pairs",
+                        cl::desc("Draw the mask per pair of --window instead "
+                                 "of the tiles' classes"),
+                        cl::sub(maskCommand), cl::cat(attncCategory));
+cl::opt<std::string>
+    maskWindow("window",
+               cl::desc("The pairs --pairs draws: Q0,K0,ROWS,COLS (default "
+                        "0,0,32,64; at most 256 x 256)"),
+               cl::sub(maskCommand), cl::cat(attncCategory));
+cl::opt<int64_t> maskBatch("batch", cl::desc("The batch drawn (default 0)"),
+                           cl::init(0), cl::sub(maskCommand),
+                           cl::cat(attncCategory));
+cl::opt<int64_t> maskHead("head", cl::desc("The query head drawn (default 0)"),
+                          cl::init(0), cl::sub(maskCommand),
+                          cl::cat(attncCategory));
+
 cl::opt<int64_t> headDim("head-dim",
                          cl::desc("Fix the head dim D at compile time "
                                   "(default: given at run time)"),
@@ -206,6 +236,9 @@ constexpr const char *kOverview = R"(attnc: compiles attention variants.
   attnc run FILE.attn --shape B=1,H=8,N=1024,D=64 --check --bench
                                    run it on the CPU, check it against the
                                    float64 reference, time it
+  attnc mask FILE.attn --shape N=1024 [--pairs] [-o map.png]
+                                   draw its skipped, partial and full tiles
+                                   (docs/mask.md)
 
 A variant is written in the attnc language (docs/language.md), e.g.
 
@@ -220,31 +253,6 @@ exit status is 1 when there is any. MLIR's own flags (--mlir-print-ir-after-all,
 lists them.
 )";
 } // namespace
-
-/// Keeps only the variant that --variant names (or the only one); false,
-/// with an error printed, when that is not exactly one.
-static bool selectOneVariant(mlir::ModuleOp module) {
-  SmallVector<mlir::attn::VariantOp> variants(
-      module.getOps<mlir::attn::VariantOp>());
-  std::string names;
-  for (mlir::attn::VariantOp v : variants)
-    names += (names.empty() ? "" : ", ") + v.getSymName().str();
-  for (mlir::attn::VariantOp v : variants)
-    if (!variantName.empty() && v.getSymName() != variantName)
-      v.erase();
-  variants.assign(module.getOps<mlir::attn::VariantOp>().begin(),
-                  module.getOps<mlir::attn::VariantOp>().end());
-  if (variants.size() != 1) {
-    errs() << "attnc: error: "
-           << (variantName.empty() ? "the file defines several variants (" +
-                                         names + "); choose one with --variant"
-                                   : "no variant named '" + variantName +
-                                         "'; the file defines " + names)
-           << "\n";
-    return false;
-  }
-  return true;
-}
 
 /// Writes `text` to -o (default: standard output).
 static int writeOutput(StringRef text) {
@@ -282,8 +290,8 @@ static int writeCHeader(const attnc::Target &target,
 static int emitArtifact(attnc::Compilation &compilation,
                         attnc::Artifact artifact) {
   mlir::ModuleOp module = compilation.getModule();
-  if (!selectOneVariant(module))
-    return 1;
+  if (llvm::Error e = attnc::selectOneVariant(module, variantName))
+    return attnc::reportError(std::move(e));
   // The signature comes from the scheduled variant, before it is lowered.
   auto signature = attnc::readKernelSignature(module);
   if (!signature) {
@@ -309,45 +317,17 @@ static int emitArtifact(attnc::Compilation &compilation,
 
 /// `attnc run`: compile, run, check, time.
 static int runVariantCommand(attnc::ast::ScalarType elem) {
-  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
-      MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
-  if (std::error_code ec = buffer.getError()) {
-    errs() << "attnc: error: cannot read '" << inputFile
-           << "': " << ec.message() << "\n";
-    return 1;
-  }
-  std::string source = (*buffer)->getBuffer().str();
-
-  attnc::AttnSizes sizes;
-  std::map<std::string, int64_t> given;
-  SmallVector<StringRef> items;
-  StringRef(runShape).split(items, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef item : items) {
-    auto [key, value] = item.split('=');
-    int64_t n;
-    key = key.trim();
-    if (value.trim().getAsInteger(10, n) || n < 1 ||
-        !StringSwitch<bool>(key)
-             .Cases({"B", "H", "Hkv", "N", "M", "D", "Dv"}, true)
-             .Default(false)) {
-      errs() << "attnc: error: --shape: expected NAME=SIZE with NAME one of "
-                "B, H, Hkv, N, M, D, Dv and SIZE >= 1; got '"
-             << item << "'\n";
-      return 1;
-    }
-    given[key.str()] = n;
-  }
-  auto get = [&](const char *key, int64_t fallback) {
-    auto it = given.find(key);
-    return it == given.end() ? fallback : it->second;
-  };
-  sizes.batch = get("B", 1);
-  sizes.heads = get("H", 8);
-  sizes.kvHeads = get("Hkv", sizes.heads);
-  sizes.queries = get("N", 256);
-  sizes.keys = get("M", sizes.queries);
-  sizes.headDim = get("D", 64);
-  sizes.valueDim = get("Dv", sizes.headDim);
+  llvm::Expected<std::string> source = attnc::readInputFile(inputFile);
+  if (!source)
+    return attnc::reportError(source.takeError());
+  llvm::Expected<attnc::AttnSizes> parsedSizes = attnc::parseShape(runShape);
+  if (!parsedSizes)
+    return attnc::reportError(parsedSizes.takeError());
+  llvm::Expected<std::map<std::string, double>> scalarParams =
+      attnc::parseParamValues(runParams);
+  if (!scalarParams)
+    return attnc::reportError(scalarParams.takeError());
+  const attnc::AttnSizes &sizes = *parsedSizes;
 
   attnc::DType dtype = elem == attnc::ast::ScalarType::BF16 ? attnc::DType::BF16
                        : elem == attnc::ast::ScalarType::F16
@@ -376,7 +356,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
-      compiler.compile(source, runVariant, options, inputFile);
+      compiler.compile(*source, runVariant, options, inputFile);
   double compileMs = std::chrono::duration<double, std::milli>(
                          std::chrono::steady_clock::now() - start)
                          .count();
@@ -406,23 +386,13 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.compare = runCheck;
   check.idRange = std::max<int64_t>(1, runIds);
   check.saveDir = runSave;
-  for (const std::string &item : runParams) {
-    auto [name, text] = StringRef(item).split('=');
-    double value;
-    if (name.empty() || text.empty() || text.trim().getAsDouble(value)) {
-      errs() << "attnc: error: --param: expected NAME=VALUE with a number, "
-                "e.g. --param window=128; got '"
-             << item << "'\n";
-      return 1;
-    }
-    check.scalarParams[name.str()] = value;
-  }
+  check.scalarParams = *scalarParams;
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs.
   int64_t pairs = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
   check.countPairs = runBench && pairs <= (int64_t(1) << 28);
   check.repeats = runBench ? std::max(1, int(runRepeats)) : 0;
   llvm::Expected<attnc::CheckResult> result =
-      attnc::checkKernel(*kernel, source, kernel->getName(), check);
+      attnc::checkKernel(*kernel, *source, kernel->getName(), check);
   if (!result) {
     errs() << "attnc: error: " << toString(result.takeError()) << "\n";
     return 1;
@@ -553,6 +523,12 @@ int main(int argc, char **argv) {
 
   if (runCommand)
     return runVariantCommand(*elem);
+  if (maskCommand)
+    return attnc::runMaskCommand(
+        {inputFile, runVariant, runShape, target, *elem,
+         outputFile == "-" ? std::string() : std::string(outputFile), runTileQ,
+         runTileKv, maskBatch, maskHead, runSeed, runIds, runParams, maskPairs,
+         maskWindow});
 
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);

@@ -1,0 +1,91 @@
+//===- CallOptions.cpp - what attnc's subcommands parse alike -------------===//
+
+#include "CallOptions.h"
+#include "Support/Error.h"
+#include "dialect/AttnOps.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+Expected<attnc::AttnSizes> attnc::parseShape(StringRef text) {
+  std::map<std::string, int64_t> given;
+  SmallVector<StringRef> items;
+  text.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef item : items) {
+    auto [key, value] = item.split('=');
+    int64_t n;
+    key = key.trim();
+    if (value.trim().getAsInteger(10, n) || n < 1 ||
+        !StringSwitch<bool>(key)
+             .Cases({"B", "H", "Hkv", "N", "M", "D", "Dv"}, true)
+             .Default(false))
+      return makeError("--shape: expected NAME=SIZE with NAME one of B, H, "
+                       "Hkv, N, M, D, Dv and SIZE >= 1; got '" +
+                       item + "'");
+    given[key.str()] = n;
+  }
+  auto get = [&](const char *key, int64_t fallback) {
+    auto it = given.find(key);
+    return it == given.end() ? fallback : it->second;
+  };
+  AttnSizes sizes;
+  sizes.batch = get("B", 1);
+  sizes.heads = get("H", 8);
+  sizes.kvHeads = get("Hkv", sizes.heads);
+  sizes.queries = get("N", 256);
+  sizes.keys = get("M", sizes.queries);
+  sizes.headDim = get("D", 64);
+  sizes.valueDim = get("Dv", sizes.headDim);
+  return sizes;
+}
+
+Expected<std::map<std::string, double>>
+attnc::parseParamValues(ArrayRef<std::string> items) {
+  std::map<std::string, double> values;
+  for (const std::string &item : items) {
+    auto [name, text] = StringRef(item).split('=');
+    double value;
+    if (name.empty() || text.empty() || text.trim().getAsDouble(value))
+      return makeError("--param: expected NAME=VALUE with a number, e.g. "
+                       "--param window=128; got '" +
+                       item + "'");
+    values[name.str()] = value;
+  }
+  return values;
+}
+
+Expected<std::string> attnc::readInputFile(StringRef path) {
+  ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
+      MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError())
+    return makeError("cannot read '" + path + "': " + ec.message());
+  return (*buffer)->getBuffer().str();
+}
+
+Error attnc::selectOneVariant(mlir::ModuleOp module, StringRef name) {
+  SmallVector<mlir::attn::VariantOp> variants(
+      module.getOps<mlir::attn::VariantOp>());
+  std::string names;
+  for (mlir::attn::VariantOp v : variants)
+    names += (names.empty() ? "" : ", ") + v.getSymName().str();
+  for (mlir::attn::VariantOp v : variants)
+    if (!name.empty() && v.getSymName() != name)
+      v.erase();
+  if (!module.getOps<mlir::attn::VariantOp>().empty() &&
+      std::next(module.getOps<mlir::attn::VariantOp>().begin()) ==
+          module.getOps<mlir::attn::VariantOp>().end())
+    return Error::success();
+  return makeError(name.empty() ? "the file defines several variants (" +
+                                      names + "); choose one with --variant"
+                                : "no variant named '" + name +
+                                      "'; the file defines " + names);
+}
+
+int attnc::reportError(Error error) {
+  errs() << "attnc: error: " << toString(std::move(error)) << "\n";
+  return 1;
+}
