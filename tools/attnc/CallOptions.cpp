@@ -14,8 +14,12 @@ using namespace llvm;
 Expected<attnc::AttnSizes> attnc::parseShape(StringRef text) {
   std::map<std::string, int64_t> given;
   SmallVector<StringRef> items;
-  text.split(items, ',', -1, /*KeepEmpty=*/false);
+  if (!text.trim().empty())
+    text.split(items, ',', -1, /*KeepEmpty=*/true);
   for (StringRef item : items) {
+    if (item.trim().empty())
+      return makeError("--shape: an empty entry in '" + text +
+                       "' (entries are NAME=SIZE, separated by commas)");
     auto [key, value] = item.split('=');
     int64_t n;
     key = key.trim();
@@ -26,7 +30,8 @@ Expected<attnc::AttnSizes> attnc::parseShape(StringRef text) {
       return makeError("--shape: expected NAME=SIZE with NAME one of B, H, "
                        "Hkv, N, M, D, Dv and SIZE >= 1; got '" +
                        item + "'");
-    given[key.str()] = n;
+    if (!given.emplace(key.str(), n).second)
+      return makeError("--shape: " + key + " is given twice in '" + text + "'");
   }
   auto get = [&](const char *key, int64_t fallback) {
     auto it = given.find(key);

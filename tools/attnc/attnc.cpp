@@ -361,7 +361,12 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                          std::chrono::steady_clock::now() - start)
                          .count();
   if (!kernel) {
-    errs() << toString(kernel.takeError());
+    // Diagnostics of the source come rendered (FILE:LINE:COL: error: ...);
+    // any other failure gets the prefix.
+    std::string message = toString(kernel.takeError());
+    if (message.find(": error: ") == std::string::npos)
+      errs() << "attnc: error: ";
+    errs() << message << (StringRef(message).ends_with("\n") ? "" : "\n");
     return 1;
   }
   int threads = runThreads > 0
@@ -452,6 +457,48 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   return result->passed ? 0 : 1;
 }
 
+/// The options of attnc run and attnc mask that take a range, checked
+/// with the flag's name (the API would name its own field); "" when all
+/// hold. Options another command reads are refused rather than ignored.
+static std::string checkRunOptions() {
+  if (!runCommand && !maskCommand)
+    return "";
+  if (headDim.getNumOccurrences() || valueHeadDim.getNumOccurrences())
+    return std::string(runCommand ? "attnc run" : "attnc mask") +
+           " takes the head dims from --shape (D=, Dv=); --head-dim and "
+           "--value-head-dim are for attnc FILE --emit=...";
+  if (emit.getNumOccurrences())
+    return "--emit is for attnc FILE --emit=..., not for attnc run or attnc mask";
+  struct Range {
+    const char *flag;
+    int64_t value, lo, hi;
+    bool given;
+  };
+  const Range ranges[] = {
+      {"--threads", runThreads, 0, 4096, runThreads.getNumOccurrences() > 0},
+      {"--repeats", runRepeats, 1, 100000, runRepeats.getNumOccurrences() > 0},
+      {"--ids", runIds, 1, int64_t(1) << 31, runIds.getNumOccurrences() > 0},
+      {"--tile-q", runTileQ, 1, 4096, runTileQ.getNumOccurrences() > 0},
+      {"--tile-kv", runTileKv, 1, 4096, runTileKv.getNumOccurrences() > 0},
+      {"--stages", runStages, 1, 4096, runStages.getNumOccurrences() > 0},
+      {"--splits", runSplits, 1, 4096, runSplits.getNumOccurrences() > 0},
+  };
+  for (const Range &r : ranges)
+    if (r.given && (r.value < r.lo || r.value > r.hi))
+      return std::string(r.flag) + " must be between " + std::to_string(r.lo) +
+             " and " + std::to_string(r.hi) + "; got " +
+             std::to_string(r.value);
+  if (runWarps.getNumOccurrences() &&
+      !llvm::is_contained({1, 2, 4, 8}, int64_t(runWarps)))
+    return "--warps must be 1, 2, 4 or 8; got " +
+           std::to_string(runWarps);
+  if (runVectorWidth.getNumOccurrences() &&
+      !llvm::is_contained({4, 8, 16}, int64_t(runVectorWidth)))
+    return "--vector-width must be 4, 8 or 16; got " +
+           std::to_string(runVectorWidth);
+  return "";
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   // Pass names for --mlir-print-ir-after=... and friends, registered before
@@ -475,10 +522,17 @@ int main(int argc, char **argv) {
            << "'\n";
     return 1;
   }
-  if (headDim < 0 || headDim > 1024 || valueHeadDim < 0 ||
-      valueHeadDim > 1024) {
+  // A value given must be one the flag takes (0 means "the default" only
+  // when the flag is left out).
+  if ((headDim.getNumOccurrences() && (headDim < 1 || headDim > 1024)) ||
+      (valueHeadDim.getNumOccurrences() &&
+       (valueHeadDim < 1 || valueHeadDim > 1024))) {
     errs() << "attnc: error: --head-dim and --value-head-dim must be between 1 "
               "and 1024\n";
+    return 1;
+  }
+  if (std::string problem = checkRunOptions(); !problem.empty()) {
+    errs() << "attnc: error: " << problem << "\n";
     return 1;
   }
   if (valueHeadDim && !headDim) {
