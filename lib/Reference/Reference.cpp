@@ -1,6 +1,7 @@
 //===- Reference.cpp - float64 evaluation of a variant --------------------===//
 
 #include "Reference/Reference.h"
+#include "Reference/Interpreter.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -26,23 +27,9 @@ int64_t RefArray::numElements() const {
   return n;
 }
 
+using namespace attnc::reference;
+
 namespace {
-
-/// One scalar of a region: floats in `f`, integers, indices and bools in `i`.
-struct Scalar {
-  double f = 0;
-  int64_t i = 0;
-};
-
-/// A tensor of the cascade: scores (with which pairs are kept), weights or
-/// outputs, row-major.
-struct Tensor {
-  std::vector<int64_t> shape;
-  std::vector<double> data;
-  std::vector<char> keep; // scores only: 1 where the pair is kept
-};
-using TensorPtr = std::shared_ptr<Tensor>;
-
 int64_t wrapToWidth(int64_t v, Type type) {
   unsigned width = type.isIndex() ? 64 : type.getIntOrFloatBitWidth();
   if (width == 1)
@@ -65,54 +52,6 @@ double roundToType(double x, Type type) {
                 &lostInfo);
   return value.convertToDouble();
 }
-
-class ScalarEvaluator;
-
-class Interpreter {
-  friend class ScalarEvaluator;
-
-public:
-  /// Counting pairs and integer regions need q, k and v's shapes only:
-  /// their values may be absent then (`qkvValues` false).
-  Interpreter(VariantOp variant, const RefInputs &inputs, bool qkvValues = true)
-      : variant(variant), inputs(inputs), qkvValues(qkvValues) {}
-  llvm::Expected<RefOutputs> run();
-  llvm::Expected<int64_t> countKept();
-  llvm::Expected<int64_t> evalIntRegion(Region &region, ArrayRef<int64_t> args);
-
-private:
-  bool fail(const std::string &message) {
-    if (error.empty())
-      error = message;
-    return false;
-  }
-  bool bindArguments();
-  bool execute(Operation &op);
-  Scalar evalRegion(Region &region, ArrayRef<Scalar> args);
-  bool evalScalarOp(Operation &op, llvm::DenseMap<Value, Scalar> &values);
-  Scalar lookup(Value v, const llvm::DenseMap<Value, Scalar> &values);
-
-  TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
-  void applyScoreMod(Tensor &s, Region &region);
-  void applyMask(Tensor &s, Region &region);
-  TensorPtr normalize(const Tensor &s, NormalizerKind kind,
-                      std::optional<APFloat> bias,
-                      std::optional<APFloat> temperature, TensorPtr *lse);
-  TensorPtr aggregate(const Tensor &p, Value v);
-  void applyOutputMod(Tensor &o, Region &region);
-
-  VariantOp variant;
-  const RefInputs &inputs;
-  bool qkvValues;
-  bool boundScalars = false; // evalIntRegion's binding, done once
-  std::string error;
-  llvm::DenseMap<Value, Scalar> scalars;          // defined in the body
-  llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
-  llvm::DenseMap<Value, std::string> paramNames;
-  llvm::DenseMap<Value, TensorPtr> tensors;
-  RefOutputs outputs;
-};
-
 } // namespace
 
 bool Interpreter::bindArguments() {
@@ -175,6 +114,11 @@ Scalar Interpreter::lookup(Value v,
 
 Scalar Interpreter::evalRegion(Region &region, ArrayRef<Scalar> args) {
   llvm::DenseMap<Value, Scalar> values;
+  return evalRegion(region, args, values);
+}
+
+Scalar Interpreter::evalRegion(Region &region, ArrayRef<Scalar> args,
+                               llvm::DenseMap<Value, Scalar> &values) {
   Block &block = region.front();
   for (auto [arg, value] : llvm::zip(block.getArguments(), args))
     values[arg] = value;
@@ -184,7 +128,7 @@ Scalar Interpreter::evalRegion(Region &region, ArrayRef<Scalar> args) {
   return lookup(cast<YieldOp>(block.getTerminator()).getValue(), values);
 }
 
-namespace {
+namespace attnc::reference {
 /// Evaluates one op of a region, `op`: the ops of dialect/ScalarOps.def in
 /// float64 (floats) or wrapped two's complement (integers), and the param
 /// reads. One eval() per op; a table op without one does not compile.
@@ -438,7 +382,7 @@ private:
   Operation &op;
   llvm::DenseMap<Value, Scalar> &values;
 };
-} // namespace
+} // namespace attnc::reference
 
 bool ScalarEvaluator::eval(LoadRangeOp range) {
   const RefArray *array = interp.arrays.lookup(range.getParam());
@@ -747,18 +691,24 @@ llvm::Expected<int64_t> Interpreter::countKept() {
   return kept * (B / batches) * (H / heads);
 }
 
+bool Interpreter::bindBodyScalars() {
+  if (boundScalars)
+    return error.empty();
+  if (!bindArguments())
+    return false;
+  for (Operation &op : variant.getBody().front())
+    if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+        op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
+      return false;
+  boundScalars = true;
+  return true;
+}
+
 llvm::Expected<int64_t> Interpreter::evalIntRegion(Region &region,
                                                    ArrayRef<int64_t> args) {
   // The params and the body's scalars are bound on the first call only.
-  if (!boundScalars) {
-    if (!bindArguments())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
-    for (Operation &op : variant.getBody().front())
-      if (op.getNumRegions() == 0 && op.getNumResults() == 1 &&
-          op.getResult(0).getType().isIntOrIndexOrFloat() && !execute(op))
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
-    boundScalars = true;
-  }
+  if (!bindBodyScalars())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   if (!error.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   SmallVector<Scalar> scalarArgs(args.size());

@@ -51,6 +51,28 @@ struct RefOutputs {
   int64_t keptPairs = 0; // (b, h, q_idx, kv_idx) pairs the mask keeps
 };
 
+/// The gradients of a loss L with respect to a variant's inputs, given
+/// dL/dout: dq, dk, dv (k and v summed over the query heads that share them)
+/// and one array per param, of its shape, holding dL/dparam for float
+/// params the score_mod or output_mod reads (zeros for the others: masks,
+/// integer and bool params have no gradient).
+struct RefGradients {
+  RefArray dq, dk, dv;
+  std::vector<RefArray> dparams; // in the variant's order
+};
+
+/// The backward of a fused variant (one attn.flash) on `inputs` for the
+/// upstream gradient `dout` ([B, H, N, Dv]), in float64 from the
+/// materialised scores: output_mod and score_mod differentiated op by op
+/// (the rule of each op of dialect/ScalarOps.def that takes floats), the
+/// normalizer's backward (softmax from its probabilities), masked pairs and
+/// fully masked rows contributing nothing. Fails with a message on a
+/// cascade that is not fused, an op without a rule, or what
+/// evaluateReference fails on.
+llvm::Expected<RefGradients>
+evaluateReferenceBackward(mlir::attn::VariantOp variant,
+                          const RefInputs &inputs, const RefArray &dout);
+
 /// Evaluates `variant` on `inputs`. Fails with a message (never aborts) on a
 /// shape that does not fit, an out-of-bounds param read, or an op the
 /// reference does not know.

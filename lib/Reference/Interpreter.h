@@ -1,0 +1,106 @@
+//===- Interpreter.h - the float64 reference's interpreter ------*- C++ -*-===//
+//
+// Private to lib/Reference: the interpreter that Reference.cpp (the forward,
+// the counts, integer regions) and Backward.cpp (the gradients) share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_REFERENCE_INTERPRETER_H
+#define ATTNC_REFERENCE_INTERPRETER_H
+
+#include "Reference/Reference.h"
+#include "dialect/AttnOps.h"
+
+#include "llvm/ADT/APFloat.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnc::reference {
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// One scalar of a region: floats in `f`, integers, indices and bools in `i`.
+struct Scalar {
+  double f = 0;
+  int64_t i = 0;
+};
+
+/// A tensor of the cascade: scores (with which pairs are kept), weights or
+/// outputs, row-major.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+  std::vector<char> keep; // scores only: 1 where the pair is kept
+};
+using TensorPtr = std::shared_ptr<Tensor>;
+
+class ScalarEvaluator;
+
+class Interpreter {
+  friend class ScalarEvaluator;
+
+public:
+  /// Counting pairs and integer regions need q, k and v's shapes only:
+  /// their values may be absent then (`qkvValues` false).
+  Interpreter(VariantOp variant, const RefInputs &inputs, bool qkvValues = true)
+      : variant(variant), inputs(inputs), qkvValues(qkvValues) {}
+  llvm::Expected<RefOutputs> run();
+  llvm::Expected<int64_t> countKept();
+  llvm::Expected<int64_t> evalIntRegion(Region &region, ArrayRef<int64_t> args);
+  /// The gradients for `dout` (Backward.cpp).
+  llvm::Expected<RefGradients> backward(const RefArray &dout);
+  /// A value of a region (in `values`) or of the variant's body.
+  Scalar lookup(Value v, const llvm::DenseMap<Value, Scalar> &values);
+
+private:
+  bool fail(const std::string &message) {
+    if (error.empty())
+      error = message;
+    return false;
+  }
+  bool bindArguments();
+  bool execute(Operation &op);
+  Scalar evalRegion(Region &region, ArrayRef<Scalar> args);
+  bool evalScalarOp(Operation &op, llvm::DenseMap<Value, Scalar> &values);
+
+  TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
+  void applyScoreMod(Tensor &s, Region &region);
+  void applyMask(Tensor &s, Region &region);
+  TensorPtr normalize(const Tensor &s, NormalizerKind kind,
+                      std::optional<APFloat> bias,
+                      std::optional<APFloat> temperature, TensorPtr *lse);
+  TensorPtr aggregate(const Tensor &p, Value v);
+  void applyOutputMod(Tensor &o, Region &region);
+
+  // The backward (Backward.cpp).
+  Scalar evalRegion(Region &region, ArrayRef<Scalar> args,
+                    llvm::DenseMap<Value, Scalar> &values);
+  /// Adds `seed` times the derivative of `region`'s result (evaluated into
+  /// `values`) to the params' gradients; returns its derivative with
+  /// respect to the region's first argument.
+  double reverseRegion(Region &region,
+                       const llvm::DenseMap<Value, Scalar> &values, double seed,
+                       RefGradients &grads);
+  bool bindBodyScalars();
+
+  VariantOp variant;
+  const RefInputs &inputs;
+  bool qkvValues;
+  bool boundScalars = false; // evalIntRegion's binding, done once
+  std::string error;
+  llvm::DenseMap<Value, Scalar> scalars;          // defined in the body
+  llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
+  llvm::DenseMap<Value, std::string> paramNames;
+  llvm::DenseMap<Value, TensorPtr> tensors;
+  RefOutputs outputs;
+  llvm::DenseMap<Value, size_t> paramIndex; // a param's place in the inputs
+};
+
+} // namespace attnc::reference
+
+#endif // ATTNC_REFERENCE_INTERPRETER_H
