@@ -10,7 +10,9 @@
 #include "Frontend/Sema.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <sstream>
 #include <map>
 #include <set>
 
@@ -19,6 +21,9 @@ using namespace attnc::ast;
 using namespace attnc::sema;
 
 namespace {
+
+/// The largest finite f32, as a double.
+constexpr double kF32Max = FLT_MAX;
 
 /// Which variables an expression may read.
 enum class Context { Score, Mask, Output, Constant, Any };
@@ -422,6 +427,14 @@ TExprPtr Checker::check(const ExprPtr &e, const Env &env) {
   case Expr::Kind::IntLit:
     return constInt(e->intValue, ScalarType::I64, e->range, /*literal=*/true);
   case Expr::Kind::FloatLit:
+    // Float literals are f32: one beyond its range would be infinite.
+    if (!(std::fabs(e->floatValue) <= kF32Max)) {
+      std::ostringstream literal;
+      literal << e->floatValue;
+      error(e->range, "the constant " + literal.str() +
+                          " does not fit in f32 (its largest is 3.4e38)");
+      return nullptr;
+    }
     return constFloat(e->floatValue, ScalarType::F32, e->range);
   case Expr::Kind::BoolLit:
     return constBool(e->boolValue, e->range);
@@ -1173,8 +1186,10 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       TExprPtr e =
           checkStatement(stmt, Context::Constant, ScalarType::F32, "the scale");
       std::optional<double> value = evalConstant(e);
-      if (e && (!value || !(*value > 0) || !std::isfinite(*value)))
-        error(stmt.value->range, "the scale must be a positive constant");
+      // The scale is an f32 in the kernels: finite there too.
+      if (e && (!value || !(*value > 0) || !(*value <= kF32Max)))
+        error(stmt.value->range,
+              "the scale must be a positive constant (and finite in f32)");
       spec.scale = value;
       spec.scaleRange = stmt.targetRange;
     } else if (target == "normalize") {
