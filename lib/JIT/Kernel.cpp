@@ -13,7 +13,9 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 
+#include <cmath>
 #include <memory>
 
 using namespace attnc;
@@ -305,9 +307,27 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
       if (it == args.params.end() && !p.defaultValue)
         return makeError("missing param '" + p.name + "' (" + type +
                          ", no default)");
-      paramScalars.emplace_back(p.dtype, it != args.params.end()
-                                             ? it->second.scalar
-                                             : *p.defaultValue);
+      const double value =
+          it != args.params.end() ? it->second.scalar : *p.defaultValue;
+      // An integer or bool param takes an integer of its type's range: a
+      // conversion of anything else (NaN, 1e300, 2.5) is undefined or
+      // silently another value.
+      if (p.dtype == DType::I32 || p.dtype == DType::I64 ||
+          p.dtype == DType::Bool) {
+        const double lo = p.dtype == DType::I32    ? -2147483648.0
+                          : p.dtype == DType::Bool ? 0.0
+                                                   : -9223372036854775808.0;
+        const double hi = p.dtype == DType::I32    ? 2147483647.0
+                          : p.dtype == DType::Bool ? 1.0
+                                                   : 9223372036854775807.0;
+        if (!(value >= lo && value < hi + 1) || std::trunc(value) != value)
+          return makeError("param '" + p.name + "' is " + type +
+                           ": it takes an integer from " +
+                           llvm::formatv("{0:f0}", lo).str() + " to " +
+                           llvm::formatv("{0:f0}", hi).str() + "; got " +
+                           llvm::formatv("{0:e}", value).str());
+      }
+      paramScalars.emplace_back(p.dtype, value);
     }
   }
 
