@@ -302,6 +302,26 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   const bool qkvAsDoubles = options.compare || !options.saveDir.empty();
   const int64_t anySize = 300, maxElements = int64_t(1) << 30;
   int64_t elements = countRandomInputs(variant, s, anySize, qkvAsDoubles);
+  // The reference's own tensors, when it runs: the [B, H, N, M] scores and
+  // weights (about four copies) and the outputs (about three), in doubles.
+  // Products saturate: a huge shape is refused, never wrapped.
+  auto product = [](std::initializer_list<int64_t> factors) {
+    int64_t p = 1;
+    for (int64_t f : factors)
+      if (__builtin_mul_overflow(p, f, &p))
+        return std::numeric_limits<int64_t>::max();
+    return p;
+  };
+  auto sum = [](int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max()
+                                            : r;
+  };
+  if (qkvAsDoubles) {
+    elements = sum(elements, product({4, s.batch, s.heads, s.queries, s.keys}));
+    elements =
+        sum(elements, product({3, s.batch, s.heads, s.queries, s.valueDim}));
+  }
   auto gib = [](int64_t doubles) {
     return llvm::formatv("{0:f1} GiB", double(doubles) / (1 << 27)).str();
   };
@@ -313,8 +333,9 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                        std::to_string(std::max<int64_t>(
                            1, (keys ? s.keys : s.queries) / (factor + 1)));
     return makeError(
-        "the check's random inputs would take " + gib(elements) +
-        " as doubles (q, k, v and params, a param's `?` dims at " +
+        "the check's reference would take " + gib(elements) +
+        " as doubles (q, k, v, params, scores and outputs, a param's `?` "
+        "dims at " +
         std::to_string(anySize) + "); the reference takes up to " +
         gib(maxElements) + ": use smaller sizes (e.g. " + hint +
         "), or time it with --bench alone, which needs no reference");
