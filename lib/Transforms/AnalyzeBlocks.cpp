@@ -74,6 +74,61 @@ private:
   Value minS(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
   Value maxS(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
 
+  // Soundness at the integer edges: the bounds are computed in index
+  // values, which wrap as the mask's own integers do. Every bound whose
+  // computation may have wrapped (or that leaves the range of a narrower
+  // integer of the mask) sets `overflow`, which makes the tile partial:
+  // the mask is then evaluated per pair, exactly.
+  Value overflow;
+  void mayOverflow(Value flag) { overflow = orB(overflow, flag); }
+  Value isNegative(Value x) {
+    return cmp(arith::CmpIPredicate::slt, x, index(0));
+  }
+  /// x is the least integer of its width: its own negation, and not 0 (no
+  /// constant of the width: the CUDA backend keeps index values in 32 bits).
+  Value isMin(Value x) {
+    return andB(cmp(arith::CmpIPredicate::eq,
+                    arith::SubIOp::create(b, loc, index(0), x), x),
+                cmp(arith::CmpIPredicate::ne, x, index(0)));
+  }
+  Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value addChecked(Value x, Value y) {
+    Value r = arith::AddIOp::create(b, loc, x, y);
+    mayOverflow(isNegative(andI(xorI(x, r), xorI(y, r))));
+    return r;
+  }
+  Value subChecked(Value x, Value y) {
+    Value r = arith::SubIOp::create(b, loc, x, y);
+    mayOverflow(isNegative(andI(xorI(x, y), xorI(x, r))));
+    return r;
+  }
+  Value mulChecked(Value x, Value y) {
+    using P = arith::CmpIPredicate;
+    Value r = arith::MulIOp::create(b, loc, x, y);
+    // r / x == y unless it wrapped (x = 0 and -1 apart: -1 * MIN wraps).
+    Value trivial = orB(cmp(P::eq, x, index(0)), cmp(P::eq, x, index(-1)));
+    Value safe = select(trivial, index(1), x);
+    Value wrapped = andB(
+        notB(trivial), cmp(P::ne, arith::DivSIOp::create(b, loc, r, safe), y));
+    mayOverflow(orB(wrapped, andB(cmp(P::eq, x, index(-1)), isMin(y))));
+    return r;
+  }
+  /// The bounds of a result of `type` stay in its range (i32 and the like:
+  /// a narrower integer wraps where the index bounds would not).
+  void checkWidth(const Abstract &a, Type type) {
+    if (!type.isSignlessInteger() || type.getIntOrFloatBitWidth() >= 64 ||
+        type.isInteger(1))
+      return;
+    for (Value bound : {a.lo, a.hi}) {
+      if (!bound)
+        continue;
+      Value narrow = arith::IndexCastOp::create(b, loc, type, bound);
+      Value back = arith::IndexCastOp::create(b, loc, b.getIndexType(), narrow);
+      mayOverflow(cmp(arith::CmpIPredicate::ne, back, bound));
+    }
+  }
+
   Abstract interval(Value lo, Value hi) {
     Abstract a;
     a.kind = Abstract::Kind::Int;
@@ -309,8 +364,7 @@ Abstract TileClassEmitter::addOrSub(Operation *op, bool add) {
   auto combine = [&](Value a, Value c) -> Value {
     if (!a || !c)
       return Value();
-    return add ? Value(arith::AddIOp::create(b, loc, a, c))
-               : Value(arith::SubIOp::create(b, loc, a, c));
+    return add ? addChecked(a, c) : subChecked(a, c);
   };
   Abstract r = interval(combine(x.lo, yLo), combine(x.hi, yHi));
   if (x.constant && y.constant)
@@ -327,16 +381,14 @@ Abstract TileClassEmitter::abstract(arith::MulIOp op) {
     std::swap(x, y);
   if (x.constant) {
     Value c = index(*x.constant);
-    Value lo = y.lo ? Value(arith::MulIOp::create(b, loc, c, y.lo)) : Value();
-    Value hi = y.hi ? Value(arith::MulIOp::create(b, loc, c, y.hi)) : Value();
+    Value lo = y.lo ? mulChecked(c, y.lo) : Value();
+    Value hi = y.hi ? mulChecked(c, y.hi) : Value();
     return *x.constant >= 0 ? interval(lo, hi) : interval(hi, lo);
   }
   if (!bothBounded(x) || !bothBounded(y))
     return anything(type);
-  Value p[4] = {arith::MulIOp::create(b, loc, x.lo, y.lo),
-                arith::MulIOp::create(b, loc, x.lo, y.hi),
-                arith::MulIOp::create(b, loc, x.hi, y.lo),
-                arith::MulIOp::create(b, loc, x.hi, y.hi)};
+  Value p[4] = {mulChecked(x.lo, y.lo), mulChecked(x.lo, y.hi),
+                mulChecked(x.hi, y.lo), mulChecked(x.hi, y.hi)};
   return interval(minS(minS(p[0], p[1]), minS(p[2], p[3])),
                   maxS(maxS(p[0], p[1]), maxS(p[2], p[3])));
 }
@@ -356,12 +408,13 @@ Abstract TileClassEmitter::divide(Operation *op) {
                : Value(arith::DivSIOp::create(b, loc, a, safe));
   };
   Value first = div(x.lo), last = div(x.hi);
+  // MIN / -1 wraps to MIN: the interval's order breaks there.
+  mayOverflow(andB(cmp(arith::CmpIPredicate::eq, d, index(-1)), isMin(x.lo)));
   Value positive = cmp(arith::CmpIPredicate::sgt, d, index(0));
   // By zero the quotient is 0 (attn-define-division).
   Value byZero = cmp(arith::CmpIPredicate::eq, d, index(0));
-  return interval(
-      select(byZero, index(0), select(positive, first, last)),
-      select(byZero, index(0), select(positive, last, first)));
+  return interval(select(byZero, index(0), select(positive, first, last)),
+                  select(byZero, index(0), select(positive, last, first)));
 }
 
 Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
@@ -369,6 +422,7 @@ Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
   if (!bothBounded(x) || !y.lo || y.lo != y.hi)
     return anything(op.getType());
   Value d = y.lo;
+  mayOverflow(isMin(d));
   Value magnitude = maxS(d, arith::SubIOp::create(b, loc, index(0), d));
   Value e = maxS(magnitude, index(1));
   Value firstPeriod = arith::FloorDivSIOp::create(b, loc, x.lo, e);
@@ -386,12 +440,12 @@ Abstract TileClassEmitter::abstract(arith::RemSIOp op) {
   // By zero the remainder is the dividend (attn-define-division).
   Value byZero = cmp(arith::CmpIPredicate::eq, d, index(0));
   return interval(
-      select(byZero, x.lo,
-             select(exact, arith::SubIOp::create(b, loc, x.lo, base),
-                    generalLo)),
-      select(byZero, x.hi,
-             select(exact, arith::SubIOp::create(b, loc, x.hi, base),
-                    generalHi)));
+      select(
+          byZero, x.lo,
+          select(exact, arith::SubIOp::create(b, loc, x.lo, base), generalLo)),
+      select(
+          byZero, x.hi,
+          select(exact, arith::SubIOp::create(b, loc, x.hi, base), generalHi)));
 }
 
 Abstract TileClassEmitter::minOrMax(Operation *op, bool isMin) {
@@ -417,6 +471,7 @@ Abstract TileClassEmitter::abstract(math::AbsIOp op) {
     return interval(index(0), Value());
   Value negHi = arith::SubIOp::create(b, loc, index(0), x.hi);
   Value negLo = arith::SubIOp::create(b, loc, index(0), x.lo);
+  mayOverflow(isMin(x.lo)); // |MIN| wraps to MIN
   Value lo = select(
       cmp(arith::CmpIPredicate::sge, x.lo, index(0)), x.lo,
       select(cmp(arith::CmpIPredicate::sle, x.hi, index(0)), negHi, index(0)));
@@ -462,19 +517,24 @@ Value TileClassEmitter::emit(Region &mask, ValueRange tile) {
   values[block.getArgument(1)] = point(tile[1]);
   values[block.getArgument(2)] = interval(tile[2], tile[3]);
   values[block.getArgument(3)] = interval(tile[4], tile[5]);
+  overflow = boolean(false);
   for (Operation &op : block.without_terminator()) {
     if (op.getNumResults() != 1)
       continue;
-    values[op.getResult(0)] = abstractOp(op);
+    Abstract a = abstractOp(op);
+    if (a.kind == Abstract::Kind::Int)
+      checkWidth(a, op.getResult(0).getType());
+    values[op.getResult(0)] = a;
   }
   Abstract keep = get(cast<YieldOp>(block.getTerminator()).getValue());
   auto i8 = [&](TileClass c) {
     return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c)));
   };
-  return select(
-      keep.canTrue,
-      select(keep.canFalse, i8(TileClass::Partial), i8(TileClass::Full)),
-      i8(TileClass::Empty));
+  Value cls =
+      select(keep.canTrue,
+             select(keep.canFalse, i8(TileClass::Partial), i8(TileClass::Full)),
+             i8(TileClass::Empty));
+  return select(overflow, i8(TileClass::Partial), cls);
 }
 
 namespace {

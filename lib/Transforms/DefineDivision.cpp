@@ -34,8 +34,7 @@ Value constant(OpBuilder &b, Location loc, Type type, const APInt &value) {
 /// Rewrites `op` (lhs, rhs): the divisor becomes 1 where it is 0 (and, for
 /// signed ops, where lhs is MIN and rhs is -1, whose quotient 1 * MIN is
 /// the wrapped one), and where rhs is 0 the result is `whenZero(lhs)`.
-template <typename OpTy>
-void guard(OpTy op, bool isSigned, bool remainder) {
+template <typename OpTy> void guard(OpTy op, bool isSigned, bool remainder) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value lhs = op.getLhs(), rhs = op.getRhs();
@@ -58,8 +57,7 @@ void guard(OpTy op, bool isSigned, bool remainder) {
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, lhs, zero));
     Value overflow = arith::AndIOp::create(
         b, loc, isMin,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rhs,
-                              minusOne));
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rhs, minusOne));
     unsafe = arith::OrIOp::create(b, loc, byZero, overflow);
   }
   Value divisor = arith::SelectOp::create(b, loc, unsafe, one, rhs);

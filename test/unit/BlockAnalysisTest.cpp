@@ -58,15 +58,18 @@ std::string instantiate(std::string text, std::mt19937_64 &rng) {
   return text;
 }
 
-} // namespace
-
-TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
-          "[blocks]") {
-  std::mt19937_64 rng(2024);
-  int tilesChecked = 0, empty = 0, full = 0;
-  for (int round = 0; round < 3; ++round) {
-    for (const char *mask : kMasks) {
-      std::string expr = instantiate(mask, rng);
+/// Checks the classifier of each mask (its holes filled by `fill`) against
+/// the mask pair by pair on random tiles; counts the tiles it decided.
+struct Decided {
+  int tiles = 0, empty = 0, full = 0;
+};
+template <typename Fill>
+Decided checkTileClasses(llvm::ArrayRef<const char *> masks, int rounds,
+                         std::mt19937_64 &rng, Fill fill) {
+  Decided counts;
+  for (int round = 0; round < rounds; ++round) {
+    for (const char *mask : masks) {
+      std::string expr = fill(mask, rng);
       std::string source = "attention t(doc: i32[N], len: i32[B], "
                            "map: bool[H, ?, ?]) { mask = " +
                            expr + " }";
@@ -113,18 +116,49 @@ TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
                        << " kv " << k0 << ".." << k1 << " class " << *cls);
         if (*cls == int64_t(attn::TileClass::Empty)) {
           CHECK(!anyKept);
-          ++empty;
+          ++counts.empty;
         } else if (*cls == int64_t(attn::TileClass::Full)) {
           CHECK(!anyMasked);
-          ++full;
+          ++counts.full;
         } else {
           CHECK(*cls == int64_t(attn::TileClass::Partial));
         }
-        ++tilesChecked;
+        ++counts.tiles;
       }
     }
   }
+  return counts;
+}
+
+} // namespace
+
+TEST_CASE("block analysis: empty tiles keep nothing, full tiles mask nothing",
+          "[blocks]") {
+  std::mt19937_64 rng(2024);
+  Decided counts = checkTileClasses(kMasks, 3, rng, instantiate);
   // The analysis must also be useful: plenty of tiles are decided.
-  CHECK(empty > tilesChecked / 10);
-  CHECK(full > tilesChecked / 10);
+  CHECK(counts.empty > counts.tiles / 10);
+  CHECK(counts.full > counts.tiles / 10);
+}
+
+/// Masks whose index arithmetic wraps, or leaves i32, at the tiles' bounds:
+/// the classifier must stay sound (such tiles become partial).
+const char *kEdgeMasks[] = {
+    "q_idx + 9223372036854775800 > 0",
+    "kv_idx - 9223372036854775807 - %A < q_idx",
+    "q_idx * 4611686018427387904 >= kv_idx",
+    "(kv_idx + 1) * 3074457345618258603 > q_idx",
+    "abs(q_idx - 9223372036854775807 - 1 + kv_idx) > %A",
+    "(q_idx - 9223372036854775807 - 1) / (kv_idx - kv_idx - 1) < 0",
+    "(q_idx - 9223372036854775807 - 1) % (kv_idx - 9223372036854775807 - 1) == "
+    "0",
+    "i32(q_idx + 2147483640) > i32(kv_idx)",
+    "i32(kv_idx) * 1073741824 >= 0",
+    "q_idx - kv_idx >= %A - 9223372036854775807 - 1",
+};
+
+TEST_CASE("block analysis: sound where the index arithmetic wraps",
+          "[blocks]") {
+  std::mt19937_64 rng(7);
+  checkTileClasses(kEdgeMasks, 2, rng, instantiate);
 }
