@@ -392,9 +392,11 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.idRange = std::max<int64_t>(1, runIds);
   check.saveDir = runSave;
   check.scalarParams = *scalarParams;
-  // Counting interprets the mask per pair: skipped beyond 2^28 pairs.
-  int64_t pairs = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
-  check.countPairs = runBench && pairs <= (int64_t(1) << 28);
+  // Counting interprets the mask per pair: skipped beyond 2^28 pairs. In
+  // doubles: the product of huge sizes would overflow an int64_t.
+  const double pairs = double(sizes.batch) * double(sizes.heads) *
+                       double(sizes.queries) * double(sizes.keys);
+  check.countPairs = runBench && pairs <= double(int64_t(1) << 28);
   check.repeats = runBench ? std::max(1, int(runRepeats)) : 0;
   llvm::Expected<attnc::CheckResult> result =
       attnc::checkKernel(*kernel, *source, kernel->getName(), check);
@@ -402,11 +404,10 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
     errs() << "attnc: error: " << toString(result.takeError()) << "\n";
     return 1;
   }
-  int64_t total = sizes.batch * sizes.heads * sizes.queries * sizes.keys;
   auto keptLine = [&] {
-    outs() << format("kept pairs: %lld of %lld (%.1f%%)\n",
-                     (long long)result->keptPairs, (long long)total,
-                     100.0 * result->keptPairs / total);
+    outs() << format("kept pairs: %lld of %.0f (%.1f%%)\n",
+                     (long long)result->keptPairs, pairs,
+                     100.0 * double(result->keptPairs) / pairs);
   };
   if (runCheck || check.countPairs)
     keptLine();
@@ -437,7 +438,8 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                        result->medianSeconds * 1e3, int(check.repeats));
     // Decode is bound by reading the K/V cache: its bytes (all of them,
     // skipped tiles included) per second, beside what memcpy reaches here.
-    double kvBytes = double(sizes.batch * sizes.kvHeads * sizes.keys) *
+    double kvBytes = double(sizes.batch) * double(sizes.kvHeads) *
+                     double(sizes.keys) *
                      double(sizes.headDim + sizes.valueDim) *
                      double(attnc::getSizeInBytes(dtype));
     double kvRate = kvBytes / result->medianSeconds;
