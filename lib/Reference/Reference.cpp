@@ -181,6 +181,12 @@ public:
                       : d->quotient);
   }
   bool eval(arith::AndIOp) { return i(n(0) & n(1)); }
+  bool eval(arith::ShRSIOp) {
+    // Shifts by the width or more are poison in arith: they yield 0 or -1
+    // here (the sign), as the block analysis' range checks expect.
+    int64_t shift = n(1);
+    return i(shift < 0 || shift >= 64 ? (n(0) < 0 ? -1 : 0) : n(0) >> shift);
+  }
   bool eval(arith::OrIOp) { return i(n(0) | n(1)); }
   bool eval(arith::XOrIOp) { return i(n(0) ^ n(1)); }
   bool eval(arith::MinSIOp) { return i(std::min(n(0), n(1))); }
@@ -315,7 +321,7 @@ public:
   template <typename OpTy>
   std::enable_if_t<
       llvm::is_one_of<OpTy, arith::DivUIOp, arith::RemUIOp, arith::ShLIOp,
-                      arith::ShRSIOp, arith::ShRUIOp, arith::MinUIOp,
+                      arith::ShRUIOp, arith::MinUIOp,
                       arith::MaxUIOp, arith::FPToUIOp, math::ExpM1Op,
                       math::RoundOp, math::CopySignOp>::value,
       bool>

@@ -120,12 +120,15 @@ private:
     if (!type.isSignlessInteger() || type.getIntOrFloatBitWidth() >= 64 ||
         type.isInteger(1))
       return;
+    // x fits in N bits when x >> (N - 1) is 0 or -1 (a shift, not a
+    // round trip through the narrow type, which the canonicalizer folds).
+    const int64_t width = type.getIntOrFloatBitWidth();
     for (Value bound : {a.lo, a.hi}) {
       if (!bound)
         continue;
-      Value narrow = arith::IndexCastOp::create(b, loc, type, bound);
-      Value back = arith::IndexCastOp::create(b, loc, b.getIndexType(), narrow);
-      mayOverflow(cmp(arith::CmpIPredicate::ne, back, bound));
+      Value top = arith::ShRSIOp::create(b, loc, bound, index(width - 1));
+      mayOverflow(andB(cmp(arith::CmpIPredicate::ne, top, index(0)),
+                       cmp(arith::CmpIPredicate::ne, top, index(-1))));
     }
   }
 

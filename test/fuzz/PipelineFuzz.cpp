@@ -10,9 +10,11 @@
 // analysis (a wrong empty or full tile gives a wrong output). Integer
 // constants include values near the edges of int64.
 //
-//   attn-pipeline-fuzz SECONDS [SEED] [CORPUS_DIR]
+//   attn-pipeline-fuzz SECONDS [SEED] [CORPUS_DIR] [MAX_VARIANTS]
 // replays every .attn of CORPUS_DIR first (variants that once failed), then
-// generates variants for SECONDS. A failing variant is printed with its
+// generates variants for SECONDS or until MAX_VARIANTS (the sequence is a
+// function of SEED: a bounded run checks a prefix of it, the same on every
+// machine). A failing variant is printed with its
 // shape and seed; exit status 1 then.
 //
 //===----------------------------------------------------------------------===//
@@ -205,6 +207,7 @@ bool check(attnc::Compiler &compiler, const std::string &source, uint64_t seed,
 int main(int argc, char **argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 10;
   uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
+  const long maxVariants = argc > 4 ? std::atol(argv[4]) : -1;
   // No disk cache: every variant is new.
   attnc::CompilerOptions compilerOptions;
   compilerOptions.cacheDir = "";
@@ -222,8 +225,11 @@ int main(int argc, char **argv) {
     }
   Generator generator(seed);
   const auto start = std::chrono::steady_clock::now();
+  int generated = 0;
   while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-             .count() < seconds) {
+                 .count() < seconds &&
+         (maxVariants < 0 || generated < maxVariants)) {
+    ++generated;
     std::string source = generator.variant();
     failed += !check(compiler, source, seed + checked, rejected);
     ++checked;
