@@ -39,6 +39,7 @@ public:
   /// Propagates the adjoint of `op`'s result to its operands; false (with
   /// the error set) for a float op without a rule.
   bool propagate(Operation &op, double g) {
+    current = &op;
     using llvm::TypeSwitch;
     return TypeSwitch<Operation *, bool>(&op)
         .Case([&](arith::AddFOp) { return add(0, g) && add(1, g); })
@@ -115,24 +116,24 @@ private:
   double x(Operation &op, unsigned i) {
     return interp.lookup(op.getOperand(i), values).f;
   }
+  /// Adds `g` to the adjoint of operand `i` of the op being propagated.
   bool add(unsigned i, double g) {
-    adjoints[currentOperands[i]] += g;
+    adjoints[current->getOperand(i)] += g;
     return true;
   }
 
-public:
-  /// The op whose operands add() reaches.
-  void at(Operation &op) {
-    currentOperands.assign(op.operand_begin(), op.operand_end());
-  }
-
-private:
   Interpreter &interp;
   const llvm::DenseMap<Value, Scalar> &values;
   std::string &error;
   llvm::DenseMap<Value, double> adjoints;
-  SmallVector<Value> currentOperands;
+  Operation *current = nullptr;
 };
+
+/// A param's place among the variant's params (and the inputs'): its
+/// argument number after q, k and v.
+size_t paramNumber(Value param) {
+  return cast<BlockArgument>(param).getArgNumber() - 3;
+}
 
 RefArray zerosLike(const RefArray &a) {
   RefArray z;
@@ -160,18 +161,16 @@ double Interpreter::reverseRegion(Region &region,
       int64_t flat = 0;
       for (auto [d, index] : llvm::enumerate(load.getIndices()))
         flat = flat * array.dim(d) + lookup(index, values).i;
-      grads.dparams[paramIndex.lookup(load.getParam())].data[flat] += g;
+      grads.dparams[paramNumber(load.getParam())].data[flat] += g;
       continue;
     }
-    adjoints.at(op);
     if (!adjoints.propagate(op, g))
       return 0;
   }
   // Scalar float params read directly.
-  for (auto [param, index] : paramIndex)
-    if (!isa<RankedTensorType>(param.getType()) &&
-        isa<FloatType>(param.getType()) && adjoints.has(param))
-      grads.dparams[index].data[0] += adjoints.of(param);
+  for (BlockArgument param : variant.getParams())
+    if (isa<FloatType>(param.getType()) && adjoints.has(param))
+      grads.dparams[paramNumber(param)].data[0] += adjoints.of(param);
   return adjoints.has(block.getArgument(0)) ? adjoints.of(block.getArgument(0))
                                             : 0.0;
 }
@@ -198,10 +197,8 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
 
   RefGradients grads;
   grads.dq = zerosLike(q), grads.dk = zerosLike(k), grads.dv = zerosLike(v);
-  for (auto [i, param] : llvm::enumerate(variant.getParams())) {
-    paramIndex[param] = i;
-    grads.dparams.push_back(zerosLike(inputs.params[i]));
-  }
+  for (const RefArray &param : inputs.params)
+    grads.dparams.push_back(zerosLike(param));
 
   // The forward, keeping each step.
   TensorPtr raw = score(flash.getQuery(), flash.getKey(), flash.getScale());

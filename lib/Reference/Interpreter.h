@@ -98,7 +98,6 @@ private:
   llvm::DenseMap<Value, std::string> paramNames;
   llvm::DenseMap<Value, TensorPtr> tensors;
   RefOutputs outputs;
-  llvm::DenseMap<Value, size_t> paramIndex; // a param's place in the inputs
 };
 
 } // namespace attnc::reference

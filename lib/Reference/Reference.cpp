@@ -156,30 +156,10 @@ public:
   bool eval(arith::AddIOp) { return i(u(n(0)) + u(n(1))); }
   bool eval(arith::SubIOp) { return i(u(n(0)) - u(n(1))); }
   bool eval(arith::MulIOp) { return i(u(n(0)) * u(n(1))); }
-  bool eval(arith::DivSIOp) {
-    std::optional<Division> d = divide();
-    return d && i(d->quotient);
-  }
-  bool eval(arith::RemSIOp) {
-    std::optional<Division> d = divide();
-    return d && i(d->remainder);
-  }
-  bool eval(arith::FloorDivSIOp) {
-    std::optional<Division> d = divide();
-    if (d && n(1) == 0)
-      return i(0);
-    return d && i(d->remainder != 0 && ((d->remainder < 0) != (n(1) < 0))
-                      ? d->quotient - 1
-                      : d->quotient);
-  }
-  bool eval(arith::CeilDivSIOp) {
-    std::optional<Division> d = divide();
-    if (d && n(1) == 0)
-      return i(0);
-    return d && i(d->remainder != 0 && ((d->remainder < 0) == (n(1) < 0))
-                      ? d->quotient + 1
-                      : d->quotient);
-  }
+  bool eval(arith::DivSIOp) { return i(divide().quotient); }
+  bool eval(arith::RemSIOp) { return i(divide().remainder); }
+  bool eval(arith::FloorDivSIOp) { return i(roundedQuotient(/*up=*/false)); }
+  bool eval(arith::CeilDivSIOp) { return i(roundedQuotient(/*up=*/true)); }
   bool eval(arith::AndIOp) { return i(n(0) & n(1)); }
   bool eval(arith::ShRSIOp) {
     // Shifts by the width or more are poison in arith: they yield 0 or -1
@@ -321,9 +301,9 @@ public:
   template <typename OpTy>
   std::enable_if_t<
       llvm::is_one_of<OpTy, arith::DivUIOp, arith::RemUIOp, arith::ShLIOp,
-                      arith::ShRUIOp, arith::MinUIOp,
-                      arith::MaxUIOp, arith::FPToUIOp, math::ExpM1Op,
-                      math::RoundOp, math::CopySignOp>::value,
+                      arith::ShRUIOp, arith::MinUIOp, arith::MaxUIOp,
+                      arith::FPToUIOp, math::ExpM1Op, math::RoundOp,
+                      math::CopySignOp>::value,
       bool>
   eval(OpTy) {
     return unsupported();
@@ -365,7 +345,7 @@ private:
 
   /// The operands' quotient and remainder, wrapping (INT64_MIN / -1); by
   /// zero, 0 and the dividend.
-  std::optional<Division> divide() {
+  Division divide() {
     int64_t a = n(0), b = n(1);
     // Defined for a zero divisor (docs/language.md, attn-define-division):
     // quotient 0, remainder the dividend.
@@ -374,6 +354,15 @@ private:
     if (b == -1)
       return Division{static_cast<int64_t>(0 - u(a)), 0};
     return Division{a / b, a % b};
+  }
+
+  /// The quotient rounded toward -inf, or +inf when `up`; 0 by zero.
+  int64_t roundedQuotient(bool up) {
+    Division d = divide();
+    int64_t b = n(1);
+    if (b == 0 || d.remainder == 0 || ((d.remainder < 0) == (b < 0)) != up)
+      return d.quotient;
+    return up ? d.quotient + 1 : d.quotient - 1;
   }
 
   /// The integer operand read as unsigned at its width (index: 64 bits).
