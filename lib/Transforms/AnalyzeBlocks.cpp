@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Transforms/IntegerEdges.h"
 #include "Transforms/Passes.h"
 #include "dialect/RegionComposition.h"
 
@@ -84,13 +85,7 @@ private:
   Value isNegative(Value x) {
     return cmp(arith::CmpIPredicate::slt, x, index(0));
   }
-  /// x is the least integer of its width: its own negation, and not 0 (no
-  /// constant of the width: the CUDA backend keeps index values in 32 bits).
-  Value isMin(Value x) {
-    return andB(cmp(arith::CmpIPredicate::eq,
-                    arith::SubIOp::create(b, loc, index(0), x), x),
-                cmp(arith::CmpIPredicate::ne, x, index(0)));
-  }
+  Value isMin(Value x) { return buildIsSignedMin(b, loc, x, index(0)); }
   Value xorI(Value x, Value y) { return arith::XOrIOp::create(b, loc, x, y); }
   Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value addChecked(Value x, Value y) {

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Transforms/IntegerEdges.h"
 #include "Transforms/Passes.h"
 #include "dialect/AttnOps.h"
 
@@ -46,15 +47,8 @@ template <typename OpTy> void guard(OpTy op, bool isSigned, bool remainder) {
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rhs, zero);
   Value unsafe = byZero;
   if (isSigned) {
-    // lhs is MIN when it is its own negation and not 0: no constant of the
-    // width needed (the CUDA backend keeps index values in 32 bits, where
-    // MIN is another number).
     Value minusOne = constant(b, loc, type, APInt::getAllOnes(width));
-    Value negated = arith::SubIOp::create(b, loc, zero, lhs);
-    Value isMin = arith::AndIOp::create(
-        b, loc,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, negated, lhs),
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, lhs, zero));
+    Value isMin = buildIsSignedMin(b, loc, lhs, zero);
     Value overflow = arith::AndIOp::create(
         b, loc, isMin,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rhs, minusOne));
