@@ -50,7 +50,6 @@ template <class V, class C> struct Sm90Forward {
   typedef FlashForward<V, C> F; // the math on one fragment row a warp
   typedef TileWalker<V, C> Walker;
   static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN, STAGES = C::STAGES;
-  static constexpr bool kSoftmax = V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX;
 
   // Shared memory, in bytes from the aligned base (see sm90_shared_bytes).
   // A panel holds 64 columns of every row of a tile, 128 bytes a row.
@@ -152,7 +151,7 @@ template <class V, class C> struct Sm90Forward {
       if (partial || kv0 + BN > a.M)
         F::dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
       u32 Pk[1][BN / 16][4];
-      if constexpr (kSoftmax)
+      if constexpr (F::kSoftmax)
         F::softmax(S, Pk, O, rowMax, rowSum);
       else
         F::pack(S, Pk);
