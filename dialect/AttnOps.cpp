@@ -304,6 +304,24 @@ LogicalResult LoadOp::verify() {
   return success();
 }
 
+LogicalResult AccumulateOp::verify() {
+  auto variant = (*this)->getParentOfType<VariantOp>();
+  auto arg = dyn_cast<BlockArgument>(getParam());
+  if (!variant || !arg || arg.getOwner()->getParentOp() != variant ||
+      arg.getArgNumber() < VariantOp::kNumTensorInputs)
+    return emitOpError() << "accumulates into a param of the variant";
+  Type type = getParam().getType();
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!isa<FloatType>(tensor ? tensor.getElementType() : type))
+    return emitOpError() << "accumulates into float params; got " << type;
+  int64_t rank = tensor ? tensor.getRank() : 0;
+  if (static_cast<int64_t>(getIndices().size()) != rank)
+    return emitOpError() << "the param has rank " << rank
+                         << " but is indexed with " << getIndices().size()
+                         << " index(es)";
+  return success();
+}
+
 LogicalResult LoadRangeOp::verify() {
   if (getParam().getType().getRank() != 1)
     return emitOpError() << "summarises 1-D params; got rank "
@@ -457,6 +475,12 @@ LogicalResult FlashOp::verifyRegions() {
       failed(verifyRegionSignature(*this, getOutputMod(), RegionRole::OutputMod,
                                    /*allowEmpty=*/true)) ||
       failed(verifyRegionSignature(*this, getTileClass(), RegionRole::TileClass,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getScoreModGrad(),
+                                   RegionRole::ScoreModGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getOutputModGrad(),
+                                   RegionRole::OutputModGrad,
                                    /*allowEmpty=*/true)))
     return failure();
   return success();
@@ -470,10 +494,12 @@ void FlashOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 void FlashOp::getAsmBlockArgumentNames(Region &region,
                                        OpAsmSetValueNameFn setNameFn) {
-  RegionRole kind = &region == &getScoreMod()    ? RegionRole::ScoreMod
-                    : &region == &getMask()      ? RegionRole::Mask
-                    : &region == &getOutputMod() ? RegionRole::OutputMod
-                                                 : RegionRole::TileClass;
+  RegionRole kind = &region == &getScoreMod()        ? RegionRole::ScoreMod
+                    : &region == &getMask()          ? RegionRole::Mask
+                    : &region == &getOutputMod()     ? RegionRole::OutputMod
+                    : &region == &getScoreModGrad()  ? RegionRole::ScoreModGrad
+                    : &region == &getOutputModGrad() ? RegionRole::OutputModGrad
+                                                     : RegionRole::TileClass;
   nameRegionArguments(region, kind, setNameFn);
 }
 

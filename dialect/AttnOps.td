@@ -158,6 +158,26 @@ def Attn_LoadRangeOp : Attn_Op<"load_range", [Pure,
   let hasVerifier = 1;
 }
 
+def Attn_AccumulateOp : Attn_Op<"accumulate"> {
+  let summary = "adds to the gradient of a float param";
+  let description = [{
+    In a score_mod_grad or output_mod_grad region (which attn-differentiate
+    derives): adds `value` to the gradient of float param `param` at
+    `indices` (none for a scalar param). The param is an argument of the
+    enclosing variant; the kernels keep its gradient in f32 and add
+    atomically, since pairs of many threads reach one element.
+
+    ```mlir
+    attn.accumulate %g into %slopes[%h] : tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins F32:$value, AnyType:$param, Variadic<Index>:$indices);
+  let assemblyFormat = [{
+    $value `into` $param `[` $indices `]` attr-dict `:` type($param)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // The cascade
 //===----------------------------------------------------------------------===//
@@ -309,6 +329,12 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     score_mod, no mask, no output_mod). `gqa_group` is H / Hkv when both are
     static.
 
+    `score_mod_grad` and `output_mod_grad`, derived by `attn-differentiate`
+    for the backward, take the forward region's arguments and the adjoint of
+    its result and yield the adjoint of its first argument (the score, the
+    output element), adding param gradients with `attn.accumulate`; empty
+    when the forward region is, or before the pass.
+
     `tile_class`, derived from the mask by `attn-analyze-blocks`, classifies a
     tile of pairs — queries `q_first..q_last`, keys `kv_first..kv_last` of
     batch `b` and head `h` — as empty (0: skipped), partial (1: mask
@@ -339,20 +365,27 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
                        OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
-                        AnyRegion:$output_mod, AnyRegion:$tile_class);
+                        AnyRegion:$output_mod, AnyRegion:$tile_class,
+                        AnyRegion:$score_mod_grad, AnyRegion:$output_mod_grad);
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
     attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
     `->` `(` type(results) `)`
     (`score_mod` $score_mod^)? (`mask` $mask^)? (`output_mod` $output_mod^)?
-    (`tile_class` $tile_class^)?
+    (`tile_class` $tile_class^)? (`score_mod_grad` $score_mod_grad^)?
+    (`output_mod_grad` $output_mod_grad^)?
   }];
     let extraClassDeclaration = [{
     bool hasScoreMod() { return !getScoreMod().empty(); }
     bool hasMask() { return !getMask().empty(); }
     bool hasOutputMod() { return !getOutputMod().empty(); }
     bool hasTileClass() { return !getTileClass().empty(); }
+    /// Whether attn-differentiate ran: every forward region has its
+    /// derivative.
+    bool isDifferentiated() {
+      return (*this)->hasAttr("attn.differentiated");
+    }
     bool returnsLse() { return getLse() != nullptr; }
   }];
 }

@@ -20,6 +20,10 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
     return "output_mod";
   case RegionRole::TileClass:
     return "tile_class";
+  case RegionRole::ScoreModGrad:
+    return "score_mod_grad";
+  case RegionRole::OutputModGrad:
+    return "output_mod_grad";
   }
   llvm_unreachable("unknown region kind");
 }
@@ -30,6 +34,10 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
   static const StringRef tileClass[] = {"b",      "h",        "q_first",
                                         "q_last", "kv_first", "kv_last"};
+  static const StringRef scoreModGrad[] = {"score", "b",      "h",
+                                           "q_idx", "kv_idx", "dscore"};
+  static const StringRef outputModGrad[] = {"o",     "b", "h",
+                                            "q_idx", "d", "dout"};
   switch (kind) {
   case RegionRole::ScoreMod:
     return scoreMod;
@@ -39,6 +47,10 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
     return outputMod;
   case RegionRole::TileClass:
     return tileClass;
+  case RegionRole::ScoreModGrad:
+    return scoreModGrad;
+  case RegionRole::OutputModGrad:
+    return outputModGrad;
   }
   llvm_unreachable("unknown region kind");
 }
@@ -80,8 +92,11 @@ SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
   Builder b(ctx);
   SmallVector<Type> types(getRegionArgumentNames(kind).size(),
                           b.getIndexType());
-  if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod)
+  if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod ||
+      isGradRole(kind))
     types.front() = b.getF32Type();
+  if (isGradRole(kind))
+    types.back() = b.getF32Type();
   return types;
 }
 
@@ -111,7 +126,9 @@ static std::string describeSignature(MLIRContext *ctx, RegionRole kind) {
 }
 
 /// Whether a region may hold `op`: the table's scalar ops and param reads.
-static bool isRegionOp(Operation &op) {
+static bool isRegionOp(Operation &op, RegionRole kind) {
+  if (isa<AccumulateOp>(op))
+    return isGradRole(kind);
   return isa<
 #define ATTN_SCALAR_OP(CLASS, CUDA) CLASS,
 #include "dialect/ScalarOps.def"
@@ -148,7 +165,7 @@ LogicalResult mlir::attn::verifyRegionSignature(Operation *op, Region &region,
            << "the " << name << " region must yield " << expected
            << "; it yields " << yield.getValue().getType();
   for (Operation &inner : block)
-    if (!isRegionOp(inner))
+    if (!isRegionOp(inner, kind))
       return inner.emitOpError() << "is not one of the scalar ops that a "
                                  << name << " region may hold";
   return success();

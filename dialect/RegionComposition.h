@@ -17,9 +17,23 @@
 
 namespace mlir::attn {
 
-/// The roles a region plays in a variant: the three user regions, and the
-/// tile classifier that attn-analyze-blocks derives from the mask.
-enum class RegionRole { ScoreMod, Mask, OutputMod, TileClass };
+/// The roles a region plays in a variant: the three user regions, the tile
+/// classifier that attn-analyze-blocks derives from the mask, and the
+/// derivatives of score_mod and output_mod that attn-differentiate derives
+/// (the forward's arguments and the adjoint of its result, yielding the
+/// adjoint of its first argument; param gradients by attn.accumulate).
+enum class RegionRole {
+  ScoreMod,
+  Mask,
+  OutputMod,
+  TileClass,
+  ScoreModGrad,
+  OutputModGrad
+};
+
+inline bool isGradRole(RegionRole kind) {
+  return kind == RegionRole::ScoreModGrad || kind == RegionRole::OutputModGrad;
+}
 
 /// What a tile_class region yields for a tile of (query, key) pairs.
 enum class TileClass : int8_t {

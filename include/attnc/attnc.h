@@ -73,6 +73,23 @@ struct KernelArgs {
   bool synchronize = true;
 };
 
+/// What the backward reads and writes (Kernel::backward): the forward's
+/// inputs, its out and lse, and dL/dout; it writes dL/dq, dL/dk, dL/dv (k
+/// and v summed over the query heads that share them) in q's dtype, and
+/// the gradients of float params.
+struct BackwardArgs {
+  TensorView q, k, v, out, dout;
+  TensorView dq, dk, dv;
+  /// The forward's lse [B, H, N] (f32): required for softmax, which the
+  /// backward recomputes its weights from; null for other normalizers.
+  const TensorView *lse = nullptr;
+  std::map<std::string, ParamValue> params;
+  /// Where to write the gradient of float params, by name: f32 of the
+  /// param's shape ([1] for a scalar). Params not named are not returned.
+  std::map<std::string, TensorView> paramGrads;
+  int threads = 0; // as KernelArgs::threads
+};
+
 /// A param of a compiled variant, as its signature declares it.
 struct ParamInfo {
   std::string name;
@@ -100,6 +117,10 @@ struct CompileOptions {
   int64_t warps = 0;        // GPU: warps per CTA, 1, 2, 4 or 8
   int64_t stages = 0;       // GPU: K/V tiles in flight
   int64_t splits = 0;       // split_kv: most key ranges (per call: by GPU size)
+
+  /// Also compile the backward (Kernel::backward): the compiler
+  /// differentiates the score_mod and output_mod. CPU only so far.
+  bool backward = false;
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.
@@ -108,6 +129,11 @@ public:
   /// Checks every argument (dtype, rank, shape, strides, params) and runs the
   /// kernel; an error says what is wrong and nothing is written then.
   llvm::Error run(const KernelArgs &args) const;
+  /// The gradients of a loss given dL/dout (BackwardArgs); the kernel must
+  /// be compiled with CompileOptions::backward. Checks every argument as
+  /// run() does; nothing is written on an error.
+  llvm::Error backward(const BackwardArgs &args) const;
+  bool hasBackward() const;
 
   const std::string &getName() const;
   const std::vector<ParamInfo> &getParams() const;

@@ -7,6 +7,7 @@
 
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
+#include "Pipeline/Pipeline.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -239,6 +240,100 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
   }
 }
 
+/// Times `run` over `repeats` calls on the host; the median in seconds.
+llvm::Expected<double> timeOnHost(int repeats,
+                                  llvm::function_ref<llvm::Error()> run) {
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error e = run())
+      return std::move(e);
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+/// The backward half of checkKernel: a random dL/dout, gradients poisoned,
+/// the kernel's backward on the forward's own out and lse, then compared
+/// with the reference's gradients of the fused variant.
+llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
+                          const RefInputs &in, const KernelArgs &forward,
+                          const CheckOptions &options, CheckResult &result) {
+  auto variant = *module.getBody()->getOps<mlir::attn::VariantOp>().begin();
+  DType dtype = kernel.getDType();
+  const TensorView &out = forward.out;
+  HostTensor dout(dtype, out.shape, options.strided);
+  std::vector<double> doutValues(dout.view.numElements());
+  std::mt19937_64 rng(options.seed * 7 + 5);
+  std::uniform_real_distribution<double> dist(-1, 1);
+  for (double &x : doutValues)
+    x = dist(rng);
+  dout.fill(doutValues);
+  HostTensor dq(dtype, forward.q.shape, options.strided),
+      dk(dtype, forward.k.shape, options.strided),
+      dv(dtype, forward.v.shape, options.strided);
+  BackwardArgs args;
+  args.q = forward.q, args.k = forward.k, args.v = forward.v, args.out = out;
+  args.dout = dout.view;
+  args.dq = dq.view, args.dk = dk.view, args.dv = dv.view;
+  args.lse = forward.lse;
+  args.params = forward.params;
+  args.threads = options.threads;
+  // Every float param's gradient, f32 of its shape.
+  std::vector<std::unique_ptr<HostTensor>> grads(in.params.size());
+  for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
+    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(arg.getType())))
+      continue;
+    std::vector<int64_t> shape = in.params[i].shape;
+    if (shape.empty())
+      shape = {1};
+    grads[i] = std::make_unique<HostTensor>(DType::F32, shape, false);
+    args.paramGrads.emplace(variant.getArgumentName(arg.getArgNumber()),
+                            grads[i]->view);
+  }
+  for (HostTensor *t : {&dq, &dk, &dv})
+    t->poison();
+  for (auto &g : grads)
+    if (g)
+      g->poison();
+  if (llvm::Error e = kernel.backward(args))
+    return e;
+  if (options.compare) {
+    if (mlir::failed(
+            mlir::attn::runPipeline(module, mlir::attn::buildFusePipeline)))
+      return makeError("the check could not fuse the variant for the "
+                       "reference's backward");
+    RefArray upstream{out.shape, doutValues};
+    llvm::Expected<RefGradients> ref =
+        evaluateReferenceBackward(variant, in, upstream);
+    if (!ref)
+      return ref.takeError();
+    Tolerance tol = getTolerance(dtype);
+    compare("dq", dq, ref->dq, tol, result);
+    compare("dk", dk, ref->dk, tol, result);
+    compare("dv", dv, ref->dv, tol, result);
+    for (auto [i, arg] : llvm::enumerate(variant.getParams()))
+      if (grads[i]) {
+        std::string what = "d" + variant.getArgumentName(arg.getArgNumber());
+        RefArray want = ref->dparams[i];
+        want.shape = grads[i]->view.shape;
+        // Summed over every pair: the f32 sums of the kernel round more.
+        compare(what.c_str(), *grads[i], want, getTolerance(dtype), result);
+      }
+  }
+  if (options.repeats > 0) {
+    llvm::Expected<double> median =
+        timeOnHost(options.repeats, [&] { return kernel.backward(args); });
+    if (!median)
+      return median.takeError();
+    result.backwardMedianSeconds = *median;
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 /// Writes each tensor as `DIR/NAME.f64` (row-major float64 values, as the
@@ -314,8 +409,9 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   };
   auto sum = [](int64_t a, int64_t b) {
     int64_t r;
-    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max()
-                                            : r;
+    return __builtin_add_overflow(a, b, &r)
+               ? std::numeric_limits<int64_t>::max()
+               : r;
   };
   if (qkvAsDoubles) {
     elements = sum(elements, product({4, s.batch, s.heads, s.queries, s.keys}));
@@ -468,17 +564,18 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       return median.takeError();
     result.medianSeconds = *median;
   } else if (options.repeats > 0) {
-    std::vector<double> times;
-    for (int r = 0; r < options.repeats; ++r) {
-      auto start = std::chrono::steady_clock::now();
-      if (llvm::Error e = kernel.run(args))
-        return e;
-      times.push_back(std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
-    }
-    std::sort(times.begin(), times.end());
-    result.medianSeconds = times[times.size() / 2];
+    llvm::Expected<double> median =
+        timeOnHost(options.repeats, [&] { return kernel.run(args); });
+    if (!median)
+      return median.takeError();
+    result.medianSeconds = *median;
+  }
+  if (options.backward) {
+    if (gpu)
+      return makeError("the backward runs on the CPU only so far");
+    if (llvm::Error e =
+            checkBackward(kernel, *module, in, args, options, result))
+      return e;
   }
   return result;
 }

@@ -46,6 +46,10 @@ struct CheckOptions {
   /// Values for scalar params by name (the others take their default, or
   /// 3 without one).
   std::map<std::string, double> scalarParams;
+  /// Also run the backward (the kernel must have one) for a random dL/dout
+  /// after the forward, and compare dq, dk, dv and every float param's
+  /// gradient with the reference's (CPU kernels).
+  bool backward = false;
 };
 
 struct CheckResult {
@@ -55,6 +59,7 @@ struct CheckResult {
   std::string firstBad;     // where and what, when not passed
   int64_t keptPairs = 0;    // from the reference's mask
   double medianSeconds = 0; // when timed
+  double backwardMedianSeconds = 0; // the backward alone, when timed
 };
 
 /// Compiles `variant` of `source` for the reference, makes inputs, runs

@@ -22,6 +22,8 @@ namespace mlir::attn {
 
 /// The name of the CPU kernel generated for variant `name`.
 std::string getCPUKernelName(StringRef variantName);
+/// The name of its backward kernel (convert-attn-to-cpu{backward}).
+std::string getCPUBackwardKernelName(StringRef variantName);
 
 } // namespace mlir::attn
 

@@ -25,7 +25,18 @@ def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
     schedule (attn-select-schedule); a work item is one query tile, or for
     `cpu_decode` one key split of a tile of the packed rows of a kv head's
     query heads (then a merge of an item's splits; see cpu_run.h).
+
+    With `backward`, each variant also gets `func.func
+    @<name>_backward_kernel` (AttnToCPU/Backward.cpp), from the regions that
+    attn-differentiate derived: phase 0 runs over query rows (the output
+    before output_mod and dout through it, the row's rowsum(dO * O), dq and
+    the param gradients), phase 1 over keys (dk and dv, summed over the
+    query heads that share the key's head).
   }];
+  let options = [
+    Option<"backward", "backward", "bool", /*default=*/"false",
+           "also generate the backward kernel (after attn-differentiate)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

@@ -66,12 +66,14 @@ public:
     if (fd < 0)
       return errno == ENOENT ? Lookup::Miss : Lookup::Corrupt;
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxEntryBytes) {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size > kMaxEntryBytes) {
       ::close(fd);
       return Lookup::Corrupt;
     }
-    auto buffer = llvm::MemoryBuffer::getOpenFile(fd, path(key), uint64_t(st.st_size),
-                                                  /*RequiresNullTerminator=*/false);
+    auto buffer =
+        llvm::MemoryBuffer::getOpenFile(fd, path(key), uint64_t(st.st_size),
+                                        /*RequiresNullTerminator=*/false);
     ::close(fd);
     if (!buffer)
       return Lookup::Corrupt;
@@ -119,7 +121,8 @@ private:
     hash.update("\n");
     hash.update(payload);
     auto digest = hash.final();
-    return std::string(reinterpret_cast<const char *>(digest.data()), digest.size());
+    return std::string(reinterpret_cast<const char *>(digest.data()),
+                       digest.size());
   }
 
   std::string dir;
@@ -142,7 +145,8 @@ static std::string defaultCacheDir() {
 
 /// Loads a kernel's object file into a JIT of its own.
 static llvm::Error loadObject(const std::string &object,
-                              const std::string &name, Kernel::Impl &impl) {
+                              const std::string &name, bool backward,
+                              Kernel::Impl &impl) {
   auto jit = llvm::orc::LLJITBuilder().create();
   if (!jit)
     return jit.takeError();
@@ -160,6 +164,13 @@ static llvm::Error loadObject(const std::string &object,
   if (!entry)
     return entry.takeError();
   impl.entry = entry->toPtr<void (*)(void **)>();
+  if (backward) {
+    auto backwardEntry =
+        (*jit)->lookup(mlir::attn::getCPUBackwardKernelName(name) + "_packed");
+    if (!backwardEntry)
+      return backwardEntry.takeError();
+    impl.backwardEntry = backwardEntry->toPtr<void (*)(void **)>();
+  }
   impl.jit = std::move(*jit);
   return llvm::Error::success();
 }
@@ -199,9 +210,9 @@ struct Compiler::Impl {
 /// Loads what Target::compile produced into `impl`: a host object into a
 /// JIT of its own, or a CUDA bundle whose cubins load on the first run.
 static llvm::Error loadCode(const Target &target, const std::string &code,
-                            Kernel::Impl &impl) {
+                            bool backward, Kernel::Impl &impl) {
   if (!target.isGPU())
-    return loadObject(code, impl.name, impl);
+    return loadObject(code, impl.name, backward, impl);
   std::optional<CUDACode> cuda = CUDACode::parse(code);
   if (!cuda)
     return makeError("a damaged CUDA bundle");
@@ -234,6 +245,10 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     if (!options.headDim)
       return makeError("GPU kernels need the head dim at compile time "
                        "(CompileOptions::headDim)");
+    if (options.backward)
+      return makeError("the backward runs on the CPU only so far (target "
+                       "cpu); " +
+                       options.target + " kernels compute the forward");
   }
   if (options.valueHeadDim && !options.headDim)
     return makeError("valueHeadDim is fixed only together with headDim");
@@ -283,7 +298,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   EmitOptions emitOptions{toScalarType(options.dtype), options.headDim,
                           options.valueHeadDim};
   impl->valueHeadDim = emitOptions.valueDim();
-  Compilation compilation(**target, scheduleOptions(options));
+  Compilation compilation(**target, scheduleOptions(options),
+                          mlir::attn::LoweringOptions{options.backward});
   if (mlir::failed(compilation.build(ctx, {spec}, emitOptions)) ||
       mlir::failed(compilation.advanceTo(Stage::Fused)))
     return makeError("attnc: could not fuse '" + spec.name + "':\n" +
@@ -304,7 +320,8 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     llvm::raw_string_ostream os(key);
     module->print(os, mlir::OpPrintingFlags().printGenericOpForm());
     os << "|" << kCompilerVersion << "|target=" << options.target
-       << "|code=" << (*target)->getCodeVersion();
+       << "|code=" << (*target)->getCodeVersion()
+       << "|backward=" << options.backward;
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
   if (auto hit = cache.find(key); hit != cache.end()) {
@@ -315,7 +332,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   DiskCache::Lookup found =
       disk.enabled() ? disk.load(key, code) : DiskCache::Lookup::Miss;
   if (found == DiskCache::Lookup::Hit) {
-    if (llvm::Error e = loadCode(**target, code, *impl)) {
+    if (llvm::Error e = loadCode(**target, code, options.backward, *impl)) {
       // An entry that loads badly is as good as corrupt.
       llvm::consumeError(std::move(e));
       found = DiskCache::Lookup::Corrupt;
@@ -334,7 +351,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
       return makeError("attnc: " + llvm::toString(compiled.takeError()) +
                        (diagnostics.empty() ? "" : ":\n" + diagnostics));
     code = std::move(*compiled);
-    if (llvm::Error e = loadCode(**target, code, *impl))
+    if (llvm::Error e = loadCode(**target, code, options.backward, *impl))
       return makeError("attnc: could not load the kernel: " +
                        llvm::toString(std::move(e)));
     if (disk.enabled())

@@ -152,7 +152,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     const int rows[3] = {int(spec.tileQ), int(spec.tileKv), int(spec.tileKv)};
     attnc_cuda::TensorMap *map[3] = {&maps.q, &maps.k, &maps.v};
     for (int t = 0; t < 3 && !error; ++t) {
-      attnc_cuda::TensorMapShape m = attnc_cuda::tensor_map_shape(views[t], rows[t]);
+      attnc_cuda::TensorMapShape m =
+          attnc_cuda::tensor_map_shape(views[t], rows[t]);
       error = cuda::encodeTensorMap(map[t], m.base, m.sizes, m.strides, m.box);
       if (error)
         error = makeError(std::string(attnc_cuda::view_name(t)) + ": " +

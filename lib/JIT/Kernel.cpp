@@ -77,40 +77,27 @@ const std::string &Kernel::getTarget() const { return impl->target; }
 const std::string &Kernel::getCudaSource() const { return impl->cudaSource; }
 const std::string &Kernel::getCubin() const { return impl->cubin; }
 
-namespace {
-
-std::string shapeString(const std::vector<int64_t> &shape) {
+std::string attnc::shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
-/// A tensor the kernel can take: the caller's, or a dense copy when its
-/// innermost stride is not 1 (attnc_cpu_stage: the vector loads need unit
-/// stride).
-struct KernelTensor {
-  TensorView view;
-  const TensorView &original;
-  void *scratch = nullptr;
-  bool ok = false; // false: no memory for the copy
+void attnc::packParams(const Kernel::Impl &k,
+                       std::vector<MemRefDescriptor> &tensors,
+                       std::vector<ScalarStorage> &scalars,
+                       std::vector<void *> &packed) {
+  size_t tensor = 0, scalar = 0;
+  for (const ParamInfo &p : k.params) {
+    if (p.isTensor)
+      tensors[tensor++].pack(packed);
+    else
+      packed.push_back(&scalars[scalar++]);
+  }
+}
 
-  KernelTensor(const TensorView &given, bool isInput)
-      : view(given), original(given) {
-    ok = attnc_cpu_stage(&view.data, view.strides.data(), view.shape.data(),
-                         rank(), getSizeInBytes(view.dtype), isInput,
-                         &scratch) == 0;
-  }
-  KernelTensor(const KernelTensor &) = delete;
-  ~KernelTensor() { release(false); }
-  void release(bool writeBack) {
-    attnc_cpu_unstage(scratch, original.data, original.strides.data(),
-                      original.shape.data(), rank(), getSizeInBytes(view.dtype),
-                      writeBack);
-    scratch = nullptr;
-  }
-  int rank() const { return static_cast<int>(view.shape.size()); }
-};
+namespace {
 
 /// One thread's argument list for the packed entry: its begin, end and
 /// status differ from the others'. Not movable: `packed` points into it.
@@ -139,13 +126,7 @@ struct WorkerArgs {
       this->parts->pack(packed);
       packed.push_back(&this->splits);
     }
-    size_t tensorParam = 0, scalarParam = 0;
-    for (const ParamInfo &p : k.params) {
-      if (p.isTensor)
-        this->params[tensorParam++].pack(packed);
-      else
-        packed.push_back(&this->scalars[scalarParam++]);
-    }
+    packParams(k, this->params, this->scalars, packed);
     status.pack(packed);
     packed.push_back(&begin);
     packed.push_back(&end);
@@ -168,9 +149,12 @@ void runItems(void *context, int thread, int64_t begin, int64_t end) {
   work.entry(args.packed.data());
 }
 
+} // namespace
+
 /// Checks the common shape of a tensor argument.
-llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
-                        size_t rank, const char *layout, Device device) {
+llvm::Error attnc::checkTensor(const char *what, const TensorView &t,
+                               DType dtype, size_t rank, const char *layout,
+                               Device device) {
   if (!t.data)
     return makeError(llvm::Twine(what) + " has no data");
   if (t.device != device)
@@ -196,79 +180,62 @@ llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
   return llvm::Error::success();
 }
 
-} // namespace
-
-llvm::Error Kernel::run(const KernelArgs &args) const {
-  const Impl &k = *impl;
+llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
+                                             const TensorView &q,
+                                             const TensorView &kk,
+                                             const TensorView &v,
+                                             const TensorView &out) {
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
-  // q, k, v, out.
-  if (auto e = checkTensor("q", args.q, k.dtype, 4, "[B, H, N, D]", device))
+  if (auto e = checkTensor("q", q, k.dtype, 4, "[B, H, N, D]", device))
     return e;
-  if (auto e = checkTensor("k", args.k, k.dtype, 4, "[B, Hkv, M, D]", device))
+  if (auto e = checkTensor("k", kk, k.dtype, 4, "[B, Hkv, M, D]", device))
     return e;
-  if (auto e = checkTensor("v", args.v, k.dtype, 4, "[B, Hkv, M, Dv]", device))
+  if (auto e = checkTensor("v", v, k.dtype, 4, "[B, Hkv, M, Dv]", device))
     return e;
-  if (auto e =
-          checkTensor("out", args.out, k.dtype, 4, "[B, H, N, Dv]", device))
+  if (auto e = checkTensor("out", out, k.dtype, 4, "[B, H, N, Dv]", device))
     return e;
-  int64_t B = args.q.shape[0], H = args.q.shape[1], N = args.q.shape[2],
-          D = args.q.shape[3], Hkv = args.k.shape[1], M = args.k.shape[2],
-          Dv = args.v.shape[3];
+  int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3],
+          Hkv = kk.shape[1], M = kk.shape[2], Dv = v.shape[3];
   auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
                       std::vector<int64_t> expected) {
     return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
                      shapeString(expected) + "; got " + shapeString(t.shape));
   };
-  if (args.k.shape != std::vector<int64_t>{B, Hkv, M, D})
-    return mismatch("k", args.k, "[B, Hkv, M, D]", {B, Hkv, M, D});
-  if (args.v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
-    return mismatch("v", args.v, "[B, Hkv, M, Dv]", {B, Hkv, M, Dv});
+  if (kk.shape != std::vector<int64_t>{B, Hkv, M, D})
+    return mismatch("k", kk, "[B, Hkv, M, D]", {B, Hkv, M, D});
+  if (v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
+    return mismatch("v", v, "[B, Hkv, M, Dv]", {B, Hkv, M, Dv});
   if (H % Hkv != 0)
     return makeError(
         "query heads H = " + llvm::Twine(H) +
         " are not a multiple of key/value heads Hkv = " + llvm::Twine(Hkv));
-  if (args.out.shape != std::vector<int64_t>{B, H, N, Dv})
-    return mismatch("out", args.out, "[B, H, N, Dv]", {B, H, N, Dv});
+  if (out.shape != std::vector<int64_t>{B, H, N, Dv})
+    return mismatch("out", out, "[B, H, N, Dv]", {B, H, N, Dv});
   if (k.headDim && (D != *k.headDim || Dv != *k.valueHeadDim))
     return makeError(
         "this kernel was compiled for head dims D = " +
         llvm::Twine(*k.headDim) + ", Dv = " + llvm::Twine(*k.valueHeadDim) +
         "; got D = " + llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
-  if (args.lse && !k.hasLse)
-    return makeError("'" + k.name +
-                     "' does not define lse (its normalizer is "
-                     "not softmax); pass no lse");
-  std::vector<float> lseScratch;
-  TensorView lseView;
-  if (k.hasLse) {
-    if (args.lse) {
-      if (auto e =
-              checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
-        return e;
-      if (args.lse->shape != std::vector<int64_t>{B, H, N})
-        return mismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
-      lseView = *args.lse;
-    } else if (!k.isGPU()) {
-      lseScratch.resize(B * H * N);
-      lseView =
-          TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
-    }
-  }
+  return CallSizes{B, H, Hkv, N, M, D, Dv};
+}
 
-  // Params.
+llvm::Error attnc::checkParams(const Kernel::Impl &k,
+                               const std::map<std::string, ParamValue> &given,
+                               const CallSizes &call, Device device,
+                               std::vector<MemRefDescriptor> &paramTensors,
+                               std::vector<ScalarStorage> &paramScalars) {
+  const auto [B, H, Hkv, N, M, D, Dv] = call;
   std::map<std::string, int64_t> sizes = {{"B", B},  {"H", H}, {"Hkv", Hkv},
                                           {"N", N},  {"M", M}, {"D", D},
                                           {"Dv", Dv}};
   std::string declared;
   for (const ParamInfo &p : k.params)
     declared += (declared.empty() ? "" : ", ") + p.name;
-  for (const auto &[name, value] : args.params)
+  for (const auto &[name, value] : given)
     if (llvm::none_of(k.params,
                       [&](const ParamInfo &p) { return p.name == name; }))
       return makeError("unknown param '" + name + "'; '" + k.name + "' takes " +
                        (declared.empty() ? std::string("none") : declared));
-  std::vector<MemRefDescriptor> paramTensors;
-  std::vector<ScalarStorage> paramScalars;
   paramTensors.reserve(k.params.size());
   paramScalars.reserve(k.params.size());
   for (const ParamInfo &p : k.params) {
@@ -276,9 +243,9 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     if (p.isTensor) {
       type += "[" + llvm::join(p.dims, ", ") + "]";
     }
-    auto it = args.params.find(p.name);
+    auto it = given.find(p.name);
     if (p.isTensor) {
-      if (it == args.params.end())
+      if (it == given.end())
         return makeError("missing param '" + p.name + "' (" + type + ")");
       if (!it->second.tensor)
         return makeError("param '" + p.name + "' is a tensor " + type +
@@ -301,14 +268,14 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
       }
       paramTensors.emplace_back(t);
     } else {
-      if (it != args.params.end() && it->second.tensor)
+      if (it != given.end() && it->second.tensor)
         return makeError("param '" + p.name + "' is a scalar " + type +
                          "; got a tensor");
-      if (it == args.params.end() && !p.defaultValue)
+      if (it == given.end() && !p.defaultValue)
         return makeError("missing param '" + p.name + "' (" + type +
                          ", no default)");
       const double value =
-          it != args.params.end() ? it->second.scalar : *p.defaultValue;
+          it != given.end() ? it->second.scalar : *p.defaultValue;
       // An integer or bool param takes an integer of its type's range: a
       // conversion of anything else (NaN, 1e300, 2.5) is undefined or
       // silently another value.
@@ -331,8 +298,51 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     }
   }
 
+  return llvm::Error::success();
+}
+
+llvm::Error Kernel::run(const KernelArgs &args) const {
+  const Impl &k = *impl;
+  Device device = k.isGPU() ? Device::CUDA : Device::CPU;
+  llvm::Expected<CallSizes> checked =
+      checkInputs(k, args.q, args.k, args.v, args.out);
+  if (!checked)
+    return checked.takeError();
+  const auto [B, H, Hkv, N, M, D, Dv] = *checked;
+  auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
+                      std::vector<int64_t> expected) {
+    return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
+                     shapeString(expected) + "; got " + shapeString(t.shape));
+  };
+  if (args.lse && !k.hasLse)
+    return makeError("'" + k.name +
+                     "' does not define lse (its normalizer is "
+                     "not softmax); pass no lse");
+  std::vector<float> lseScratch;
+  TensorView lseView;
+  if (k.hasLse) {
+    if (args.lse) {
+      if (auto e =
+              checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
+        return e;
+      if (args.lse->shape != std::vector<int64_t>{B, H, N})
+        return mismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
+      lseView = *args.lse;
+    } else if (!k.isGPU()) {
+      lseScratch.resize(B * H * N);
+      lseView =
+          TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
+    }
+  }
+
+  std::vector<MemRefDescriptor> paramTensors;
+  std::vector<ScalarStorage> paramScalars;
+  if (auto e = checkParams(k, args.params, *checked, device, paramTensors,
+                           paramScalars))
+    return e;
+
   if (k.isGPU())
-    return runOnGPU(k, args, CallSizes{B, H, Hkv, N, M, D, Dv},
+    return runOnGPU(k, args, *checked,
                     k.hasLse && args.lse ? &lseView : nullptr, paramTensors,
                     paramScalars);
 

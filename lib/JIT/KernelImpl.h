@@ -32,6 +32,7 @@ struct Kernel::Impl {
   attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0};
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
+  void (*backwardEntry)(void **) = nullptr; // when compiled with backward
 
   // GPU kernels: the code, its launch shape, and the functions once loaded.
   // A block-map kernel compiles as its own program (blockMapCubin).
@@ -116,6 +117,61 @@ struct ScalarStorage {
 /// The sizes of one call, checked against each other.
 struct CallSizes {
   int64_t B, H, Hkv, N, M, D, Dv;
+};
+
+/// Checks the common shape of a tensor argument (`what` names it, `layout`
+/// says its dims, e.g. "[B, H, N, D]").
+llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
+                        size_t rank, const char *layout, Device device);
+
+/// Checks q, k, v and `out` (named `outName`) against each other and the
+/// kernel's head dims; the call's sizes.
+llvm::Expected<CallSizes> checkInputs(const Kernel::Impl &k,
+                                      const TensorView &q, const TensorView &kk,
+                                      const TensorView &v,
+                                      const TensorView &out);
+
+/// Checks `given` against the kernel's params and converts them: tensors
+/// (in declaration order) and scalars (in their type).
+llvm::Error checkParams(const Kernel::Impl &k,
+                        const std::map<std::string, ParamValue> &given,
+                        const CallSizes &sizes, Device device,
+                        std::vector<MemRefDescriptor> &tensors,
+                        std::vector<ScalarStorage> &scalars);
+
+/// Appends the params' arguments to a packed argument list, in declaration
+/// order: a tensor's descriptor fields, or a pointer to a scalar.
+void packParams(const Kernel::Impl &k, std::vector<MemRefDescriptor> &tensors,
+                std::vector<ScalarStorage> &scalars,
+                std::vector<void *> &packed);
+
+/// "[2, 3]".
+std::string shapeString(const std::vector<int64_t> &shape);
+
+/// A tensor the CPU kernel can take: the caller's, or a dense copy when its
+/// innermost stride is not 1 (attnc_cpu_stage: the vector loads need unit
+/// stride).
+struct KernelTensor {
+  TensorView view;
+  const TensorView &original;
+  void *scratch = nullptr;
+  bool ok = false; // false: no memory for the copy
+
+  KernelTensor(const TensorView &given, bool isInput)
+      : view(given), original(given) {
+    ok = attnc_cpu_stage(&view.data, view.strides.data(), view.shape.data(),
+                         rank(), getSizeInBytes(view.dtype), isInput,
+                         &scratch) == 0;
+  }
+  KernelTensor(const KernelTensor &) = delete;
+  ~KernelTensor() { release(false); }
+  void release(bool writeBack) {
+    attnc_cpu_unstage(scratch, original.data, original.strides.data(),
+                      original.shape.data(), rank(), getSizeInBytes(view.dtype),
+                      writeBack);
+    scratch = nullptr;
+  }
+  int rank() const { return static_cast<int>(view.shape.size()); }
 };
 
 /// The schedule pipeline's options for `options` (its forced fields).

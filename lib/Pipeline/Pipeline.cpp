@@ -47,9 +47,15 @@ void mlir::attn::buildSchedulePipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
-void mlir::attn::buildCPULoweringPipeline(OpPassManager &pm) {
+void mlir::attn::buildCPULoweringPipeline(OpPassManager &pm,
+                                          const LoweringOptions &options) {
+  // The derived regions recompute the forward's, divisions included.
+  if (options.backward)
+    pm.addPass(createAttnDifferentiate());
   pm.addPass(createAttnDefineDivision());
-  pm.addPass(createConvertAttnToCPU());
+  ConvertAttnToCPUOptions convert;
+  convert.backward = options.backward;
+  pm.addPass(createConvertAttnToCPU(convert));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());

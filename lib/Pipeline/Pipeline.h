@@ -36,6 +36,11 @@ struct ScheduleOptions {
           vectorWidth = 0;
 };
 
+/// What the lowering builds besides the forward kernel.
+struct LoweringOptions {
+  bool backward = false; // the backward kernel too (CPU): attn-differentiate
+};
+
 /// canonicalize, attn-fuse, canonicalize: the cascade to one attn.flash per
 /// variant (what `attnc --emit=fused` prints).
 void buildFusePipeline(OpPassManager &pm);
@@ -46,8 +51,10 @@ void buildSchedulePipeline(OpPassManager &pm, const ScheduleOptions &options);
 
 /// convert-attn-to-cpu, then scf/vector/math/memref/arith/func to the LLVM
 /// dialect: scheduled variants (family cpu_tiles) to CPU kernels ready for
-/// translation to LLVM IR.
-void buildCPULoweringPipeline(OpPassManager &pm);
+/// translation to LLVM IR; with `options.backward`, attn-differentiate first
+/// and the backward kernels too.
+void buildCPULoweringPipeline(OpPassManager &pm,
+                              const LoweringOptions &options = {});
 
 /// What runs between the schedule and the translation to CUDA (cse).
 void buildCUDAPreparePipeline(OpPassManager &pm);

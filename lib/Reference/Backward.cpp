@@ -67,6 +67,11 @@ public:
         .Case([&](math::Exp2Op) {
           return add(0, g * std::exp2(x(op, 0)) * kLn2);
         })
+        .Case([&](math::ExpM1Op) { return add(0, g * std::exp(x(op, 0))); })
+        .Case([&](math::CopySignOp) {
+          return add(0, g * std::copysign(1.0, x(op, 0)) *
+                            std::copysign(1.0, x(op, 1)));
+        })
         .Case([&](math::LogOp) { return add(0, g / x(op, 0)); })
         .Case([&](math::Log2Op) { return add(0, g / (x(op, 0) * kLn2)); })
         .Case([&](math::Log1pOp) { return add(0, g / (1 + x(op, 0))); })
@@ -103,8 +108,8 @@ public:
         // Rounding to a narrower float passes the gradient through.
         .Case<arith::ExtFOp, arith::TruncFOp>([&](auto) { return add(0, g); })
         // Piecewise constant, or from integers: no gradient.
-        .Case<math::FloorOp, math::CeilOp, arith::SIToFPOp, arith::UIToFPOp,
-              arith::ConstantOp>([&](auto) { return true; })
+        .Case<math::FloorOp, math::CeilOp, math::RoundOp, arith::SIToFPOp,
+              arith::UIToFPOp, arith::ConstantOp>([&](auto) { return true; })
         .Default([&](Operation *) {
           error = "reference: no derivative for '" +
                   op.getName().getStringRef().str() + "' in a region";

@@ -121,8 +121,10 @@ public:
   CPUTarget() : Target("cpu") {}
   bool isGPU() const override { return false; }
 
-  void buildLoweringPipeline(mlir::OpPassManager &pm) const override {
-    mlir::attn::buildCPULoweringPipeline(pm);
+  void buildLoweringPipeline(
+      mlir::OpPassManager &pm,
+      const mlir::attn::LoweringOptions &options) const override {
+    mlir::attn::buildCPULoweringPipeline(pm, options);
   }
 
   bool canEmit(Artifact artifact) const override {
@@ -157,6 +159,9 @@ public:
     if (!llvmModule)
       return llvmModule.takeError();
     addPackedEntry(**llvmModule, mlir::attn::getCPUKernelName(signature.name));
+    std::string backward = mlir::attn::getCPUBackwardKernelName(signature.name);
+    if ((*llvmModule)->getFunction(backward))
+      addPackedEntry(**llvmModule, backward);
     return emitHostObject(**llvmModule);
   }
 };

@@ -221,7 +221,9 @@ public:
     return hash;
   }
 
-  void buildLoweringPipeline(mlir::OpPassManager &pm) const override {
+  void
+  buildLoweringPipeline(mlir::OpPassManager &pm,
+                        const mlir::attn::LoweringOptions &) const override {
     mlir::attn::buildCUDAPreparePipeline(pm);
   }
 

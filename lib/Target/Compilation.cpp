@@ -7,8 +7,9 @@
 using namespace attnc;
 
 Compilation::Compilation(const Target &target,
-                         mlir::attn::ScheduleOptions schedule)
-    : target(target), schedule(std::move(schedule)) {
+                         mlir::attn::ScheduleOptions schedule,
+                         mlir::attn::LoweringOptions lowering)
+    : target(target), schedule(std::move(schedule)), lowering(lowering) {
   this->schedule.target = target.getName();
 }
 
@@ -36,7 +37,7 @@ mlir::LogicalResult Compilation::advanceTo(Stage to) {
       break;
     case Stage::Scheduled:
       result = runPipeline(*module, [&](mlir::OpPassManager &pm) {
-        target.buildLoweringPipeline(pm);
+        target.buildLoweringPipeline(pm, lowering);
       });
       break;
     case Stage::Lowered:

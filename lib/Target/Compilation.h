@@ -22,7 +22,8 @@ class Compilation {
 public:
   /// Compiles for `target` with `schedule`'s forced fields (its target is
   /// set to the target's name).
-  Compilation(const Target &target, mlir::attn::ScheduleOptions schedule);
+  Compilation(const Target &target, mlir::attn::ScheduleOptions schedule,
+              mlir::attn::LoweringOptions lowering = {});
 
   /// Builds the cascade of `variants` in `ctx`. Failures are reported
   /// through `ctx`'s diagnostic handlers.
@@ -40,6 +41,7 @@ public:
 private:
   const Target &target;
   mlir::attn::ScheduleOptions schedule;
+  mlir::attn::LoweringOptions lowering;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   Stage stage = Stage::Cascade;
 };

@@ -23,8 +23,9 @@ struct NVRTC {
 #define ATTNC_NVRTC_FUNCTIONS(X)                                               \
   X(nvrtcCreateProgram)                                                        \
   X(nvrtcCompileProgram)                                                       \
-  X(nvrtcDestroyProgram) X(nvrtcGetProgramLogSize) X(nvrtcGetProgramLog)       \
-      X(nvrtcGetCUBINSize) X(nvrtcGetCUBIN) X(nvrtcGetPTXSize) X(nvrtcGetPTX)  \
+  X(nvrtcDestroyProgram)                                                       \
+  X(nvrtcGetProgramLogSize) X(nvrtcGetProgramLog) X(nvrtcGetCUBINSize)         \
+      X(nvrtcGetCUBIN) X(nvrtcGetPTXSize) X(nvrtcGetPTX)                       \
           X(nvrtcGetErrorString)
 #define ATTNC_DECLARE(fn) decltype(&::fn) fn = nullptr;
   ATTNC_NVRTC_FUNCTIONS(ATTNC_DECLARE)

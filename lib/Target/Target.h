@@ -21,6 +21,9 @@
 
 namespace mlir {
 class OpPassManager;
+namespace attn {
+struct LoweringOptions;
+} // namespace attn
 } // namespace mlir
 
 namespace attnc {
@@ -50,7 +53,11 @@ public:
 
   /// Adds the passes from the scheduled IR to what emit() and compile()
   /// read (lib/Pipeline orders them).
-  virtual void buildLoweringPipeline(mlir::OpPassManager &pm) const = 0;
+  /// `options.backward`: the CPU target's backward kernels (attnc::Compiler
+  /// refuses it for GPUs before lowering).
+  virtual void
+  buildLoweringPipeline(mlir::OpPassManager &pm,
+                        const mlir::attn::LoweringOptions &options) const = 0;
 
   /// Whether emit() writes `artifact`.
   virtual bool canEmit(Artifact artifact) const = 0;

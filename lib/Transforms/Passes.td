@@ -53,6 +53,25 @@ def AttnDefineDivision : Pass<"attn-define-division"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnDifferentiate : Pass<"attn-differentiate"> {
+  let summary = "Derive the backward's regions of each attn.flash";
+  let description = [{
+    Fills `score_mod_grad` and `output_mod_grad` of every `attn.flash` that
+    has a score_mod or an output_mod: reverse-mode differentiation of the
+    region, op by op (one rule per op of dialect/ScalarOps.def that yields a
+    float; lib/Transforms/Derivatives.cpp). The derived region recomputes
+    the forward's values, then propagates the adjoint of the region's result
+    back to its first argument, which it yields; a float param read with
+    `attn.load` (or a scalar float param used directly) gets its gradient
+    with `attn.accumulate`. Integer values, comparisons, floor, ceil and
+    round carry no gradient (as in PyTorch's autograd); masks need no
+    derivative. Marks the op `attn.differentiated`; the CPU lowering's
+    backward kernels read these regions.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 def AttnSelectSchedule : Pass<"attn-select-schedule"> {
   let summary = "Choose the kernel family and its schedule for each attn.flash";
   let description = [{

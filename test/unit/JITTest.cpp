@@ -190,6 +190,98 @@ TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
       std::string::npos);
 }
 
+TEST_CASE("JIT: the backward's arguments are checked; nothing is written",
+          "[jit][backward]") {
+  Compiler compiler;
+  Kernel forwardOnly = compileOrFail(compiler, kAlibi);
+  CompileOptions withBackward;
+  withBackward.backward = true;
+  Kernel kernel = compileOrFail(compiler, kAlibi, withBackward);
+  CHECK(kernel.hasBackward());
+  CHECK_FALSE(forwardOnly.hasBackward());
+  const int64_t B = 1, H = 4, Hkv = 2, N = 5, M = 7, D = 8;
+  auto expectError = [&](const Kernel &k,
+                         const std::function<void(BackwardArgs &)> &spoil,
+                         const char *message) {
+    Buffers buf(B, H, Hkv, N, M, D);
+    TensorView lse =
+        TensorView::contiguous(buf.lse.data(), DType::F32, {B, H, N});
+    buf.args.lse = &lse;
+    runOrFail(kernel, buf.args);
+    std::vector<float> dout(buf.out.size(), 1.0f), dq(buf.q.size(), NAN),
+        dk(buf.k.size(), NAN), dv(buf.v.size(), NAN), dslopes(H, NAN),
+        dcap(1, NAN);
+    BackwardArgs args;
+    args.q = buf.args.q, args.k = buf.args.k, args.v = buf.args.v;
+    args.out = buf.args.out;
+    args.dout = TensorView::contiguous(dout.data(), DType::F32, {B, H, N, D});
+    args.dq = TensorView::contiguous(dq.data(), DType::F32, {B, H, N, D});
+    args.dk = TensorView::contiguous(dk.data(), DType::F32, {B, Hkv, M, D});
+    args.dv = TensorView::contiguous(dv.data(), DType::F32, {B, Hkv, M, D});
+    args.lse = &lse;
+    args.params = buf.args.params;
+    args.paramGrads.emplace(
+        "slopes", TensorView::contiguous(dslopes.data(), DType::F32, {H}));
+    args.paramGrads.emplace(
+        "cap", TensorView::contiguous(dcap.data(), DType::F32, {1}));
+    spoil(args);
+    llvm::Error e = k.backward(args);
+    if (!message) {
+      if (e)
+        FAIL(llvm::toString(std::move(e)));
+      for (const std::vector<float> *g : {&dq, &dk, &dv, &dslopes, &dcap})
+        for (float x : *g)
+          CHECK(std::isfinite(x));
+      return;
+    }
+    std::string text = errorOf(std::move(e));
+    INFO(text);
+    CHECK(text.find(message) != std::string::npos);
+    for (const std::vector<float> *g : {&dq, &dk, &dv, &dslopes, &dcap})
+      for (float x : *g)
+        CHECK(std::isnan(x));
+  };
+  expectError(kernel, [](BackwardArgs &) {}, nullptr);
+  expectError(
+      forwardOnly, [](BackwardArgs &) {},
+      "was compiled without its backward; compile it with "
+      "CompileOptions::backward");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.lse = nullptr; },
+      "needs the forward's lse");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.dout.shape[2] = 4; },
+      "dout must have shape [B, H, N, Dv] = [1, 4, 5, 8]; got "
+      "[1, 4, 4, 8]");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.dk.dtype = DType::BF16; },
+      "dk must be f32; got bf16");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.dq.data = nullptr; }, "dq has no data");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.params.clear(); },
+      "missing param 'slopes' (f32[H])");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.paramGrads.at("slopes").shape = {3}; },
+      "the gradient of param 'slopes' must have shape [4]; got [3]");
+  expectError(
+      kernel,
+      [](BackwardArgs &a) {
+        a.paramGrads.emplace("q", a.paramGrads.at("cap"));
+      },
+      "'q' is not a float param of 'alibi_causal': it has no gradient");
+
+  CompileOptions gpu = withBackward;
+  gpu.target = "sm_90a";
+  gpu.dtype = DType::BF16;
+  gpu.headDim = 64;
+  llvm::Expected<Kernel> refused = compiler.compile(kAlibi, "", gpu);
+  REQUIRE_FALSE(bool(refused));
+  CHECK(llvm::toString(refused.takeError())
+            .find("the backward runs on the CPU only so far") !=
+        std::string::npos);
+}
+
 TEST_CASE("JIT: the value head dim may differ from the query/key head dim",
           "[jit]") {
   Compiler compiler;
@@ -344,15 +436,17 @@ TEST_CASE("JIT: the disk cache serves other compilers and survives damage",
   llvm::sys::fs::remove_directories(dir);
 }
 
-TEST_CASE("JIT: a cache entry runs only under its own key; only regular files load",
-          "[jit][cache]") {
+TEST_CASE(
+    "JIT: a cache entry runs only under its own key; only regular files load",
+    "[jit][cache]") {
   llvm::SmallString<128> dir;
   REQUIRE(!llvm::sys::fs::createUniqueDirectory("attnc-cache", dir));
   CompilerOptions options{std::string(dir)};
   auto entries = [&] {
     std::vector<std::string> found;
     std::error_code ec;
-    for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+    for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+         it.increment(ec))
       found.push_back(it->path());
     std::sort(found.begin(), found.end());
     return found;

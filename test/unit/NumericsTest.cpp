@@ -66,12 +66,14 @@ bool sizedByQueries(const Kernel &kernel) {
   });
 }
 
+/// With `backward`, the gradients too (Check.cpp: checkBackward).
 void checkAll(Compiler &compiler, const std::string &name,
               const std::string &source, DType dtype,
-              const std::string &family = "") {
+              const std::string &family = "", bool backward = false) {
   CompileOptions options;
   options.dtype = dtype;
   options.kernelFamily = family;
+  options.backward = backward;
   // Small tiles: several work items, and empty, partial and full key tiles,
   // even at these sizes; for decode, 6 packed rows split a group of 4 or 8
   // heads across tiles.
@@ -93,6 +95,7 @@ void checkAll(Compiler &compiler, const std::string &name,
     // More threads than decode's items: the keys split into parts that a
     // second round merges.
     check.threads = family == "cpu_decode" ? 8 : 0;
+    check.backward = backward;
     llvm::Expected<CheckResult> result =
         checkKernel(*kernel, source, "", check);
     INFO(name << " " << toString(dtype) << " " << c.what);
@@ -109,7 +112,8 @@ void checkAll(Compiler &compiler, const std::string &name,
 
 /// Every examples/*.attn through checkAll in f32 and bf16 (family: the
 /// target's default when empty).
-static void checkEveryExample(const std::string &family) {
+static void checkEveryExample(const std::string &family,
+                              bool backward = false) {
   Compiler compiler;
   for (const auto &entry : std::filesystem::directory_iterator(
            std::string(ATTNC_SOURCE_DIR) + "/examples")) {
@@ -118,7 +122,7 @@ static void checkEveryExample(const std::string &family) {
     std::string source = read(entry.path());
     for (DType dtype : {DType::F32, DType::BF16})
       checkAll(compiler, entry.path().filename().string(), source, dtype,
-               family);
+               family, backward);
   }
 }
 
@@ -169,4 +173,45 @@ TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
            "attention plain_sum() { normalize = none(score) mask = kv_idx % 3 "
            "!= 1 }",
            DType::F32, "cpu_decode");
+}
+
+TEST_CASE("numerics: the backward of every example on the CPU, f32 and bf16",
+          "[numerics][backward]") {
+  checkEveryExample("", /*backward=*/true);
+}
+
+TEST_CASE("numerics: the backward of masked rows, learnable params and the "
+          "other normalizers",
+          "[numerics][backward]") {
+  Compiler compiler;
+  // Rows without a kept key: zero gradients, never NaN.
+  checkAll(compiler, "masked_rows",
+           "attention masked_rows() { mask = q_idx % 2 == 0 && q_idx < 5 && "
+           "kv_idx <= q_idx }",
+           DType::F32, "", true);
+  checkAll(compiler, "minus_inf",
+           "attention minus_inf() { score = q_idx > 3 ? -1.0 / 0.0 : score }",
+           DType::F32, "", true);
+  // Learnable: a per-head scalar through a non-linear score_mod, a bias
+  // table, a scalar with a default, and an output gate.
+  checkAll(compiler, "learnable",
+           "attention learnable(temp: f32[H], rel: f32[H, ?], g: f32 = 0.5, "
+           "gate: f32[Dv]) {\n"
+           "  score = tanh(score / temp[h]) * temp[h] + "
+           "rel[h, min(q_idx - kv_idx + 40, 80)] * g\n"
+           "  mask = kv_idx <= q_idx + 3\n"
+           "  output = o * sigmoid(gate[d]) + g * o * o\n}",
+           DType::F32, "", true);
+  checkAll(compiler, "relu_f16",
+           "attention relu_f16() { normalize = relu(score / 2.0 - 0.1) mask = "
+           "causal() }",
+           DType::F16, "", true);
+  checkAll(compiler, "sigmoid_bias",
+           "attention sigmoid_bias(w: f32) { score = score * w normalize = "
+           "sigmoid(score - 1.5) }",
+           DType::F32, "", true);
+  checkAll(compiler, "plain_sum",
+           "attention plain_sum() { normalize = none(score) mask = kv_idx % 3 "
+           "!= 1 }",
+           DType::F32, "", true);
 }

@@ -133,6 +133,12 @@ cl::opt<bool> runBench("bench",
                                 "L2 evicted before each run, runs queued, as "
                                 "triton.testing.do_bench)"),
                        cl::sub(runCommand), cl::cat(attncCategory));
+cl::opt<bool> runBackward(
+    "backward",
+    cl::desc("Also compile and run the backward (CPU): with --check, dq, dk, "
+             "dv and every float param's gradient against the float64 "
+             "reference for a random dL/dout; with --bench, its time"),
+    cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand),
                         cl::cat(attncCategory));
@@ -349,6 +355,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.stages = runStages;
   options.splits = runSplits;
   options.kernelFamily = runFamily;
+  options.backward = runBackward;
   // Decode (a few queries against many keys) runs best split across the keys
   // on GPUs, and with the heads of a kv head packed on the CPU.
   if (options.kernelFamily.empty() && sizes.queries <= 16)
@@ -392,6 +399,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.idRange = std::max<int64_t>(1, runIds);
   check.saveDir = runSave;
   check.scalarParams = *scalarParams;
+  check.backward = runBackward;
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs. In
   // doubles: the product of huge sizes would overflow an int64_t.
   const double pairs = double(sizes.batch) * double(sizes.heads) *
@@ -452,6 +460,17 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                        copyRate * 1e-9, threads, 100.0 * kvRate / copyRate);
     }
     outs() << "\n";
+    if (runBackward) {
+      // dq, dk (3 D) and dv, dp (2 Dv) products per kept pair.
+      double backwardFlops = 2.0 * double(result->keptPairs) *
+                             (3.0 * sizes.headDim + 2.0 * sizes.valueDim);
+      outs() << format("bench: backward median %.3f ms over %d runs",
+                       result->backwardMedianSeconds * 1e3, int(check.repeats));
+      if (result->keptPairs)
+        outs() << format(", %.1f GFLOP/s over kept pairs",
+                         backwardFlops / result->backwardMedianSeconds * 1e-9);
+      outs() << "\n";
+    }
   }
   if (!runCheck && !runBench)
     outs()
@@ -470,7 +489,8 @@ static std::string checkRunOptions() {
            " takes the head dims from --shape (D=, Dv=); --head-dim and "
            "--value-head-dim are for attnc FILE --emit=...";
   if (emit.getNumOccurrences())
-    return "--emit is for attnc FILE --emit=..., not for attnc run or attnc mask";
+    return "--emit is for attnc FILE --emit=..., not for attnc run or attnc "
+           "mask";
   struct Range {
     const char *flag;
     int64_t value, lo, hi;
@@ -492,8 +512,7 @@ static std::string checkRunOptions() {
              std::to_string(r.value);
   if (runWarps.getNumOccurrences() &&
       !llvm::is_contained({1, 2, 4, 8}, int64_t(runWarps)))
-    return "--warps must be 1, 2, 4 or 8; got " +
-           std::to_string(runWarps);
+    return "--warps must be 1, 2, 4 or 8; got " + std::to_string(runWarps);
   if (runVectorWidth.getNumOccurrences() &&
       !llvm::is_contained({4, 8, 16}, int64_t(runVectorWidth)))
     return "--vector-width must be 4, 8 or 16; got " +

@@ -39,6 +39,10 @@ std::string mlir::attn::getCPUKernelName(StringRef variantName) {
   return (variantName + "_kernel").str();
 }
 
+std::string mlir::attn::getCPUBackwardKernelName(StringRef variantName) {
+  return (variantName + "_backward_kernel").str();
+}
+
 using namespace mlir::attn::cpu;
 
 MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
@@ -49,6 +53,12 @@ MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
   return MemRefType::get(
       SmallVector<int64_t>(rank, ShapedType::kDynamic), elem,
       StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
+}
+
+Type KernelGenerator::paramArgType(BlockArgument param) {
+  if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
+    return rowMajor(tensor.getRank(), tensor.getElementType(), false);
+  return param.getType();
 }
 
 Value KernelGenerator::toF32(Value value) {
@@ -178,6 +188,9 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
                         mapping.lookupOrDefault(range.getLast()));
       mapping.map(range.getMin(), min);
       mapping.map(range.getMax(), max);
+    } else if (auto accumulate = dyn_cast<AccumulateOp>(op)) {
+      if (accumulateGrads)
+        emitAccumulate(accumulate, mapping);
     } else {
       b.clone(op, mapping);
     }
@@ -630,6 +643,30 @@ void KernelGenerator::emitStartItem() {
       });
 }
 
+void KernelGenerator::emitByClass(Value cls, function_ref<void(bool)> body) {
+  auto classIs = [&](TileClass c) {
+    return arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, cls,
+        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
+  };
+  ifThenElse(
+      classIs(TileClass::Full), {},
+      [&] {
+        body(/*withMask=*/false);
+        return SmallVector<Value>{};
+      },
+      [&] {
+        ifThenElse(
+            classIs(TileClass::Partial), {},
+            [&] {
+              body(/*withMask=*/true);
+              return SmallVector<Value>{};
+            },
+            [&] { return SmallVector<Value>{}; });
+        return SmallVector<Value>{};
+      });
+}
+
 void KernelGenerator::emitKeyTiles(Value first, Value last) {
   // Empty tiles are skipped, full ones evaluate no mask.
   forLoop(first, last, index(1), {}, [&](Value kt, ValueRange) {
@@ -643,27 +680,8 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
     }
     Value cls = emitTileClass(endRow, keyBegin,
                               arith::SubIOp::create(b, loc, keyEnd, index(1)));
-    auto classIs = [&](TileClass c) {
-      return arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, cls,
-          arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c))));
-    };
-    ifThenElse(
-        classIs(TileClass::Full), {},
-        [&] {
-          emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
-          return SmallVector<Value>{};
-        },
-        [&] {
-          ifThenElse(
-              classIs(TileClass::Partial), {},
-              [&] {
-                emitKeyTile(keyBegin, keyEnd, /*withMask=*/true);
-                return SmallVector<Value>{};
-              },
-              [&] { return SmallVector<Value>{}; });
-          return SmallVector<Value>{};
-        });
+    emitByClass(
+        cls, [&](bool withMask) { emitKeyTile(keyBegin, keyEnd, withMask); });
     return SmallVector<Value>{};
   });
 }
@@ -680,13 +698,8 @@ LogicalResult KernelGenerator::generate() {
     argTypes.push_back(rowMajor(2, b.getF32Type(), true)); // parts
     argTypes.push_back(b.getIndexType());                  // splits
   }
-  for (BlockArgument param : variant.getParams()) {
-    if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
-      argTypes.push_back(
-          rowMajor(tensor.getRank(), tensor.getElementType(), false));
-    else
-      argTypes.push_back(param.getType());
-  }
+  for (BlockArgument param : variant.getParams())
+    argTypes.push_back(paramArgType(param));
   argTypes.push_back(MemRefType::get({1}, b.getI32Type()));
   argTypes.push_back(b.getIndexType());
   argTypes.push_back(b.getIndexType());
@@ -771,10 +784,10 @@ LogicalResult KernelGenerator::generate() {
     scoreBuf = memref::AllocaOp::create(
         b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   } else {
-    kPack = heapBuffer(
-        MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type), headDim);
-    vPack = heapBuffer(
-        MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type), valueDim);
+    kPack = heapBuffer(MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
+                       headDim);
+    vPack = heapBuffer(MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
+                       valueDim);
   }
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
@@ -880,6 +893,15 @@ struct ConvertAttnToCPUPass
       KernelGenerator generator(variant, flash, schedule);
       if (failed(generator.generate()))
         return signalPassFailure();
+      if (backward) {
+        if (!flash.isDifferentiated()) {
+          flash.emitError("convert-attn-to-cpu: the backward kernel needs "
+                          "the derivatives of attn-differentiate");
+          return signalPassFailure();
+        }
+        if (failed(generateBackward(variant, flash, schedule)))
+          return signalPassFailure();
+      }
       variant.erase();
     }
   }

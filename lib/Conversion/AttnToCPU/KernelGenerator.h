@@ -35,9 +35,11 @@ public:
 
   LogicalResult generate();
 
-private:
+protected:
   // Types.
   MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
+  /// The kernel argument of `param`: a strided memref, or the scalar.
+  Type paramArgType(BlockArgument param);
   VectorType vec(Type elem) { return VectorType::get({width}, elem); }
 
   // Small builders.
@@ -92,6 +94,9 @@ private:
   void emitWorkItem(Value item);
   /// Fresh row state and the item's query rows packed in f32.
   void emitStartItem();
+  /// Runs body(false) for a full tile's class `cls`, body(true) for a
+  /// partial one (the mask evaluated per pair), nothing for an empty one.
+  void emitByClass(Value cls, function_ref<void(bool withMask)> body);
   /// Visits the item's key tiles [first, last) that are not empty.
   void emitKeyTiles(Value first, Value last);
   /// Decode's key splits: the row state of part `part` to its rows of
@@ -133,7 +138,16 @@ private:
   // (from `headBase`) per query index (1 head for cpu_tiles).
   Value batch, head, kvHead, headBase, packed, firstRow, endRow, numRows;
   IRMapping outer; // the variant's params and hoisted constants
+  // The backward's param gradients (f32 memrefs, scalars as [1]) by param;
+  // emitRegion adds to them at attn.accumulate while `accumulateGrads`.
+  IRMapping paramGrads;
+  bool accumulateGrads = false;
+  void emitAccumulate(AccumulateOp op, const IRMapping &mapping);
 };
+
+/// The backward kernel of a differentiated variant (Backward.cpp).
+LogicalResult generateBackward(VariantOp variant, FlashOp flash,
+                               ScheduleAttr schedule);
 
 } // namespace mlir::attn::cpu
 

@@ -480,3 +480,31 @@ func.func @f(%x: f32) {
   // expected-error @+1 {{expects parent op to be one of 'attn.score_mod, attn.mask, attn.output_mod, attn.flash'}}
   attn.yield %x : f32
 }
+
+// -----
+
+attn.variant @accumulate_int(%q: tensor<1x1x4x4xf32>, %k: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>,
+                             %n: tensor<?xi32> {attn.name = "n"}) -> tensor<1x1x4x4xf32> {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> (tensor<1x1x4x4xf32>)
+    score_mod_grad {
+    ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index, %dscore: f32):
+      // expected-error @below {{accumulates into float params; got 'tensor<?xi32>'}}
+      attn.accumulate %dscore into %n[%h] : tensor<?xi32>
+      attn.yield %dscore : f32
+    }
+  attn.return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+attn.variant @accumulate_in_score_mod(%q: tensor<1x1x4x4xf32>, %k: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>,
+                                      %w: f32 {attn.name = "w"}) -> tensor<1x1x4x4xf32> {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>) -> (tensor<1x1x4x4xf32>)
+    score_mod {
+    ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index):
+      // expected-error @below {{is not one of the scalar ops that a score_mod region may hold}}
+      attn.accumulate %score into %w[] : f32
+      attn.yield %score : f32
+    }
+  attn.return %o : tensor<1x1x4x4xf32>
+}

@@ -1,0 +1,218 @@
+//===- Backward.cpp - checking and running a CPU backward kernel ----------===//
+//
+// Kernel::backward: the arguments checked as Kernel::run checks them, then
+// the backward kernel's two phases (lib/Conversion/AttnToCPU/Backward.cpp)
+// on threads: every query row (dO through output_mod, delta, dq, param
+// gradients), then every key (dk, dv). The param gradients are summed in
+// zeroed f32 scratch and copied to the caller's views.
+//
+//===----------------------------------------------------------------------===//
+
+#include "JIT/KernelImpl.h"
+#include "Support/Error.h"
+#include "attnc/cpu_run.h"
+
+using namespace attnc;
+
+bool Kernel::hasBackward() const { return impl->backwardEntry != nullptr; }
+
+namespace {
+
+/// One thread's argument list for the backward's packed entry.
+struct BackwardWorker {
+  std::vector<MemRefDescriptor> tensors, params, grads;
+  std::vector<ScalarStorage> scalars;
+  MemRefDescriptor status;
+  int64_t phase = 0, begin = 0, end = 0;
+  std::vector<void *> packed;
+
+  BackwardWorker(const Kernel::Impl &k, std::vector<MemRefDescriptor> tensors,
+                 std::vector<MemRefDescriptor> params,
+                 std::vector<ScalarStorage> scalars,
+                 std::vector<MemRefDescriptor> grads, int32_t *statusSlot)
+      : tensors(std::move(tensors)), params(std::move(params)),
+        grads(std::move(grads)), scalars(std::move(scalars)),
+        status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
+    for (MemRefDescriptor &d : this->tensors)
+      d.pack(packed);
+    packParams(k, this->params, this->scalars, packed);
+    for (MemRefDescriptor &d : this->grads)
+      d.pack(packed);
+    status.pack(packed);
+    packed.push_back(&phase);
+    packed.push_back(&begin);
+    packed.push_back(&end);
+  }
+  BackwardWorker(const BackwardWorker &) = delete;
+};
+
+struct BackwardWork {
+  void (*entry)(void **);
+  std::vector<std::unique_ptr<BackwardWorker>> workers;
+  int64_t phase = 0;
+};
+
+void runBackwardItems(void *context, int thread, int64_t begin, int64_t end) {
+  BackwardWork &work = *static_cast<BackwardWork *>(context);
+  BackwardWorker &args = *work.workers[thread];
+  args.phase = work.phase;
+  args.begin = begin;
+  args.end = end;
+  work.entry(args.packed.data());
+}
+
+bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+} // namespace
+
+llvm::Error Kernel::backward(const BackwardArgs &args) const {
+  const Impl &k = *impl;
+  if (!k.backwardEntry)
+    return makeError(
+        k.isGPU() ? "the backward runs on the CPU only so far; '" + k.name +
+                        "' was compiled for " + k.target
+                  : "'" + k.name +
+                        "' was compiled without its backward; compile it with "
+                        "CompileOptions::backward");
+  llvm::Expected<CallSizes> checked =
+      checkInputs(k, args.q, args.k, args.v, args.out);
+  if (!checked)
+    return checked.takeError();
+  const auto [B, H, Hkv, N, M, D, Dv] = *checked;
+  const Device device = Device::CPU;
+  struct Same {
+    const char *name;
+    const TensorView &view;
+    const TensorView &like;
+    const char *layout;
+  };
+  for (const Same &t : {Same{"dout", args.dout, args.out, "[B, H, N, Dv]"},
+                        Same{"dq", args.dq, args.q, "[B, H, N, D]"},
+                        Same{"dk", args.dk, args.k, "[B, Hkv, M, D]"},
+                        Same{"dv", args.dv, args.v, "[B, Hkv, M, Dv]"}}) {
+    if (auto e = checkTensor(t.name, t.view, k.dtype, 4, t.layout, device))
+      return e;
+    if (t.view.shape != t.like.shape)
+      return makeError(llvm::Twine(t.name) + " must have shape " + t.layout +
+                       " = " + shapeString(t.like.shape) + "; got " +
+                       shapeString(t.view.shape));
+  }
+  if (k.hasLse && !args.lse)
+    return makeError("the backward of '" + k.name +
+                     "' needs the forward's lse (softmax recomputes its "
+                     "weights from it)");
+  if (!k.hasLse && args.lse)
+    return makeError("'" + k.name +
+                     "' defines no lse (its normalizer is not softmax); pass "
+                     "no lse");
+  if (args.lse) {
+    if (auto e =
+            checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
+      return e;
+    if (args.lse->shape != std::vector<int64_t>{B, H, N})
+      return makeError(
+          "lse must have shape [B, H, N] = " + shapeString({B, H, N}) +
+          "; got " + shapeString(args.lse->shape));
+  }
+  std::vector<MemRefDescriptor> paramTensors;
+  std::vector<ScalarStorage> paramScalars;
+  if (auto e = checkParams(k, args.params, *checked, device, paramTensors,
+                           paramScalars))
+    return e;
+
+  // The float params' gradients: zeroed f32 scratch of each param's shape.
+  std::vector<std::vector<float>> gradStorage;
+  std::vector<MemRefDescriptor> grads;
+  std::vector<const ParamInfo *> gradParams;
+  size_t tensorIndex = 0;
+  for (const ParamInfo &p : k.params) {
+    const MemRefDescriptor *tensor =
+        p.isTensor ? &paramTensors[tensorIndex++] : nullptr;
+    if (!isFloat(p.dtype))
+      continue;
+    std::vector<int64_t> shape =
+        tensor
+            ? std::vector<int64_t>(tensor->sizes, tensor->sizes + tensor->rank)
+            : std::vector<int64_t>{1};
+    if (auto it = args.paramGrads.find(p.name); it != args.paramGrads.end()) {
+      std::string what = "the gradient of param '" + p.name + "'";
+      if (auto e =
+              checkTensor(what.c_str(), it->second, DType::F32, shape.size(),
+                          "(f32, the param's shape)", device))
+        return e;
+      if (it->second.shape != shape)
+        return makeError(what + " must have shape " + shapeString(shape) +
+                         "; got " + shapeString(it->second.shape));
+    }
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    gradStorage.emplace_back(n, 0.0f);
+    grads.emplace_back(
+        TensorView::contiguous(gradStorage.back().data(), DType::F32, shape));
+    gradParams.push_back(&p);
+  }
+  for (const auto &[name, view] : args.paramGrads)
+    if (llvm::none_of(gradParams,
+                      [&](const ParamInfo *p) { return p->name == name; }))
+      return makeError("'" + name + "' is not a float param of '" + k.name +
+                       "': it has no gradient");
+
+  KernelTensor q(args.q, true), kk(args.k, true), v(args.v, true),
+      out(args.out, true), dout(args.dout, true), dq(args.dq, false),
+      dk(args.dk, false), dv(args.dv, false);
+  std::optional<KernelTensor> lse;
+  if (args.lse)
+    lse.emplace(*args.lse, true);
+  if (!q.ok || !kk.ok || !v.ok || !out.ok || !dout.ok || !dq.ok || !dk.ok ||
+      !dv.ok || (lse && !lse->ok))
+    return makeError("out of memory for a dense copy of a strided tensor");
+  // dO through output_mod and delta = rowsum(dO * O), from phase 0 to 1.
+  std::vector<float> dopre(B * H * N * Dv), delta(B * H * N);
+  std::vector<MemRefDescriptor> tensors;
+  for (KernelTensor *t : {&q, &kk, &v, &out, &dout, &dq, &dk, &dv})
+    tensors.emplace_back(t->view);
+  if (lse)
+    tensors.emplace_back(lse->view);
+  tensors.emplace_back(
+      TensorView::contiguous(dopre.data(), DType::F32, {B, H, N, Dv}));
+  tensors.emplace_back(
+      TensorView::contiguous(delta.data(), DType::F32, {B, H, N}));
+
+  const int64_t rows = B * H * N, keys = B * Hkv * M;
+  int threads = attnc_cpu_thread_count(args.threads, std::max(rows, keys));
+  std::vector<int32_t> status(threads, 0);
+  BackwardWork work{k.backwardEntry, {}};
+  for (int t = 0; t < threads; ++t)
+    work.workers.push_back(std::make_unique<BackwardWorker>(
+        k, tensors, paramTensors, paramScalars, grads, &status[t]));
+  work.phase = 0;
+  attnc_cpu_run(0, rows, std::min<int64_t>(threads, rows), runBackwardItems,
+                &work);
+  work.phase = 1;
+  attnc_cpu_run(0, keys, std::min<int64_t>(threads, keys), runBackwardItems,
+                &work);
+  for (int32_t s : status)
+    if (s != 0)
+      return makeError("param '" + k.params[s - 1].name +
+                       "' was read out of bounds (an index fell outside its "
+                       "shape); the gradients are not valid");
+  dq.release(true);
+  dk.release(true);
+  dv.release(true);
+  for (auto [i, p] : llvm::enumerate(gradParams)) {
+    auto it = args.paramGrads.find(p->name);
+    if (it == args.paramGrads.end())
+      continue;
+    std::vector<int64_t> dense(it->second.shape.size());
+    attnc_cpu_dense_strides(it->second.shape.data(), int(dense.size()),
+                            dense.data());
+    attnc_cpu_copy_strided(it->second.data, it->second.strides.data(),
+                           gradStorage[i].data(), dense.data(),
+                           it->second.shape.data(), int(dense.size()),
+                           sizeof(float));
+  }
+  return llvm::Error::success();
+}

@@ -1,0 +1,62 @@
+// attn-differentiate derives score_mod_grad and output_mod_grad: the
+// forward recomputed, then each op's rule in reverse; float param reads get
+// attn.accumulate, and the region yields the adjoint of its first argument.
+// RUN: attn-opt %s -split-input-file -attn-differentiate | FileCheck %s
+
+// score * w + bias[h]: d/dscore = dscore * w, dw += dscore * score,
+// dbias[h] += dscore.
+// CHECK-LABEL: attn.variant @learnable
+// CHECK: flash softmax(%q, %k, %v) {attn.differentiated}
+// CHECK: score_mod_grad {
+// CHECK-NEXT: ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index, %dscore: f32):
+// CHECK-NEXT: %[[M:.*]] = arith.mulf %score, %w : f32
+// CHECK-NEXT: %[[B:.*]] = attn.load %bias[%h] : tensor<?xf32>
+// CHECK-NEXT: arith.addf %[[M]], %[[B]] : f32
+// CHECK-NEXT: attn.accumulate %dscore into %bias[%h] : tensor<?xf32>
+// CHECK-NEXT: %[[DS:.*]] = arith.mulf %dscore, %w : f32
+// CHECK-NEXT: %[[DW:.*]] = arith.mulf %dscore, %score : f32
+// CHECK-NEXT: attn.accumulate %[[DW]] into %w[] : f32
+// CHECK-NEXT: attn.yield %[[DS]] : f32
+// CHECK-NEXT: }
+attn.variant @learnable(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: tensor<1x2x8x4xf32>,
+                        %w: f32 {attn.name = "w"}, %bias: tensor<?xf32> {attn.name = "bias"})
+    -> tensor<1x2x8x4xf32> {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> (tensor<1x2x8x4xf32>)
+    score_mod {
+    ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index):
+      %m = arith.mulf %score, %w : f32
+      %x = attn.load %bias[%h] : tensor<?xf32>
+      %s = arith.addf %m, %x : f32
+      attn.yield %s : f32
+    }
+  attn.return %o : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+// An output_mod with a branch: o > 0 ? o * o : 0 routes the adjoint through
+// the select; integer index math carries none.
+// CHECK-LABEL: attn.variant @gated
+// CHECK: output_mod_grad {
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %dout: f32):
+// CHECK: %[[C:.*]] = arith.cmpf ogt, %o
+// CHECK: %[[SQ:.*]] = arith.mulf %o, %o : f32
+// CHECK: arith.select %[[C]], %[[SQ]]
+// CHECK: %[[G:.*]] = arith.select %[[C]], %dout
+// CHECK: %[[A:.*]] = arith.mulf %[[G]], %o : f32
+// CHECK: %[[B:.*]] = arith.mulf %[[G]], %o : f32
+// CHECK: %[[SUM:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK-NEXT: attn.yield %[[SUM]] : f32
+attn.variant @gated(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: tensor<1x2x8x4xf32>)
+    -> tensor<1x2x8x4xf32> {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> (tensor<1x2x8x4xf32>)
+    output_mod {
+    ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+      %zero = arith.constant 0.0 : f32
+      %pos = arith.cmpf ogt, %o, %zero : f32
+      %sq = arith.mulf %o, %o : f32
+      %r = arith.select %pos, %sq, %zero : f32
+      attn.yield %r : f32
+    }
+  attn.return %o : tensor<1x2x8x4xf32>
+}
