@@ -85,8 +85,8 @@ def attention(q, k, v, variant, *, scale=None, enable_gqa=False,
     args = (name, q, k, v, tensor_names, tensors, scalar_names, scalars,
             scale, bool(return_lse))
     if _direct(q, k, v, tensors):
-        out, lse = _forward(*args)
-    elif CUSTOM_OP is not None:
+        return _forward(*args)
+    if CUSTOM_OP is not None:
         out, lse = CUSTOM_OP(*args)
     else:
         out, lse = _Attention.apply(name, q, k, v, tensor_names, scalar_names,
@@ -151,12 +151,14 @@ def _split_params(params):
     return ",".join(tensor_names), tensors, ",".join(scalar_names), scalars
 
 
-def _is_compiling():
-    compiler = getattr(torch, "compiler", None)
-    if compiler is not None and hasattr(compiler, "is_compiling"):
-        return compiler.is_compiling()
-    dynamo = getattr(torch, "_dynamo", None)
-    return dynamo is not None and dynamo.is_compiling()
+def _never():
+    return False
+
+
+# True while dynamo traces (torch 2.3: torch.compiler; 2.0: torch._dynamo).
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling",
+                        None) or getattr(getattr(torch, "_dynamo", None),
+                                         "is_compiling", _never)
 
 
 def _no_modes():
@@ -288,8 +290,7 @@ def _plain(x):
 
 def _forward(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
              scale, return_lse):
-    """(out, lse): lse is [B, H, N] when return_lse, else an empty tensor
-    (an op returns a fixed number of tensors)."""
+    """out, or (out, lse) when return_lse."""
     kernel = _kernel(name, q.dtype, q.device, q.shape[3], v.shape[3], scale)
     params = _params(kernel, tensor_names, tensors, scalar_names, scalars)
     q, k, v = _plain(q), _plain(k), _plain(v)
@@ -304,9 +305,16 @@ def _forward(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
     finally:
         if device is not None:
             device.__exit__(None, None, None)
-    if return_lse:
+    return result
+
+
+def _forward_pair(*args):
+    """(out, lse), lse empty unless asked for: an op returns a fixed number
+    of tensors."""
+    result = _forward(*args)
+    if args[-1]:
         return result
-    return result, q.new_empty((0,), dtype=torch.float32)
+    return result, result.new_empty((0,), dtype=torch.float32)
 
 
 def _backward(name, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
@@ -327,8 +335,8 @@ class _Attention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, name, q, k, v, tensor_names, scalar_names, scalars, scale,
                 return_lse, *tensors):
-        out, lse = _forward(name, q, k, v, tensor_names, list(tensors),
-                            scalar_names, scalars, scale, return_lse)
+        out, lse = _forward_pair(name, q, k, v, tensor_names, list(tensors),
+                                 scalar_names, scalars, scale, return_lse)
         ctx.save_for_backward(q, k, v, out, lse, *tensors)
         ctx.args = (name, tensor_names, scalar_names, scalars, scale)
         return out, lse
@@ -360,8 +368,8 @@ def _define_ops():
                      scalar_names: str, scalars: List[float],
                      scale: Optional[float],
                      return_lse: bool) -> Tuple[Tensor, Tensor]:
-        return _forward(variant, q, k, v, tensor_names, tensors, scalar_names,
-                        scalars, scale, return_lse)
+        return _forward_pair(variant, q, k, v, tensor_names, tensors,
+                             scalar_names, scalars, scale, return_lse)
 
     @attention_op.register_fake
     def _(variant, q, k, v, tensor_names, tensors, scalar_names, scalars,
