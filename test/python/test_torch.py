@@ -148,6 +148,17 @@ def test_kernels_are_cached():
     assert at.kernel_for(ALIBI).params[0].name == "slopes"
 
 
+def test_path_variant():
+    """A pathlib.Path is a file, like its str (one kernel for both)."""
+    q, k, v = inputs(H=2, Hkv=2)
+    path = ROOT / "examples" / "causal.attn"
+    out = at.attention(q, k, v, path)
+    np.testing.assert_allclose(out.numpy(), numpy_reference(q, k, v,
+                                                            mask=CAUSAL),
+                               **F32_TOLERANCE)
+    assert at.kernel_for(path) is at.kernel_for(str(path))
+
+
 def test_kernel_as_variant():
     q, k, v = inputs(H=2, Hkv=2)
     kernel = attnc.compile("attention c() { mask = causal() }")
