@@ -110,7 +110,8 @@ def _check_inputs(q, k, v, enable_gqa):
             raise TypeError(f"{name} must be a torch.Tensor; got "
                             f"{type(x).__name__}")
         if x.dim() != 4:
-            layout = "[B, H, N, D]" if name == "q" else "[B, Hkv, M, D]"
+            layout = {"q": "[B, H, N, D]", "k": "[B, Hkv, M, D]",
+                      "v": "[B, Hkv, M, Dv]"}[name]
             raise ValueError(f"{name} must have rank 4 ({layout}); got shape "
                              f"{list(x.shape)}")
     if q.dtype not in _DTYPES:

@@ -208,7 +208,7 @@ SLOPES = torch.tensor([0.5, 0.25])
      "torch.bfloat16"),
     ("q_rank", ValueError, "q must have rank 4 ([B, H, N, D]); got shape "
      "[2, 37, 16]"),
-    ("v_rank", ValueError, "v must have rank 4"),
+    ("v_rank", ValueError, "v must have rank 4 ([B, Hkv, M, Dv])"),
     ("q_type", TypeError, "q must be a torch.Tensor; got list"),
     ("gqa", ValueError, "q has H = 4 heads and k, v have Hkv = 2; pass "
      "enable_gqa=True"),
