@@ -1,7 +1,9 @@
 """A compiled variant as a Python callable."""
 
 import ctypes
+import itertools
 import sys
+import weakref
 from collections import namedtuple
 
 from . import _dlpack
@@ -28,12 +30,27 @@ Param.__doc__ = """A variant's param: kind "tensor" or "scalar", dtype "f32"...,
 dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
 
 # Names the call itself takes; a param with one of them goes in params=.
-_CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream", "params"}
+_CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream",
+                  "synchronize", "params"}
+
+# Every live kernel by its key: attnc.torch names a kernel in its custom op's
+# arguments by this string (an op takes no Python objects).
+_by_key = weakref.WeakValueDictionary()
+_serial = itertools.count()
+
+
+def kernel_by_key(key):
+    """The live Kernel whose `key` is `key`, or None."""
+    return _by_key.get(key)
 
 
 class Kernel:
     """A compiled variant: kernel(q, k, v, *, out=None, return_lse=False,
-    threads=0, **params) runs it and returns out (and lse on request)."""
+    threads=0, **params) runs it and returns out (and lse on request).
+
+    GPU kernels run on `stream` (default: torch's current stream of q's
+    device) and, unless synchronize=False, wait for the kernel, so that its
+    faults (a param read out of bounds) are reported by this call."""
 
     def __init__(self, handle):
         self._handle = ctypes.c_void_p(handle)
@@ -47,6 +64,8 @@ class Kernel:
         self._by_name = {p.name: p for p in self.params}
         self._device = _dlpack.KDL_CPU if self.target == "cpu" else \
             _dlpack.KDL_CUDA
+        self.key = f"attnc.Kernel#{next(_serial)}:{self.name}"
+        _by_key[self.key] = self
 
     def __del__(self):
         handle = getattr(self, "_handle", None)
@@ -71,7 +90,8 @@ class Kernel:
                         info.default_value if info.has_default else None)
 
     def __call__(self, q, k, v, *, out=None, lse=None, return_lse=False,
-                 threads=0, stream=None, params=None, **kwparams):
+                 threads=0, stream=None, synchronize=True, params=None,
+                 **kwparams):
         if params:
             kwparams = {**params, **kwparams}
         vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
@@ -108,7 +128,7 @@ class Kernel:
         args.params = param_args
         args.num_params = len(keep)
         args.threads = threads
-        args.synchronize = 1
+        args.synchronize = 1 if synchronize else 0
         if self._device == _dlpack.KDL_CUDA:
             args.stream = _cuda_stream(q, stream)
         if lib.attnc_kernel_run(self._handle, ctypes.byref(args)):

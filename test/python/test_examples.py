@@ -2,44 +2,13 @@
 float64 reference (`attnc run --check --save` writes its inputs and the
 checked outputs), and a few variants against a reference written here."""
 
-import math
-
 import numpy as np
 import pytest
 
 import attnc
-from conftest import EXAMPLES
-
-F32_TOLERANCE = dict(atol=2e-5, rtol=2e-4)  # lib/Check's, for f32
-BF16_TOLERANCE = dict(atol=1e-2, rtol=4e-2)
-
-
-def arguments(kernel, saved, convert):
-    """q, k, v and the params of `saved`, made by `convert(array, dtype)`."""
-    q, k, v = (convert(saved[n], kernel.dtype) for n in "qkv")
-    params = {}
-    for p in kernel.params:
-        value = saved[f"param.{p.name}"]
-        if p.kind == "tensor":
-            params[p.name] = convert(value, p.dtype)
-        else:
-            scalar = value.reshape(-1)[0]
-            params[p.name] = int(scalar) if p.dtype in ("i32", "i64") \
-                else float(scalar)
-    return q, k, v, params
-
-
-def to_numpy(array, dtype):
-    return array.astype({"f32": np.float32, "i32": np.int32, "i64": np.int64,
-                         "bool": np.bool_}[dtype])
-
-
-def check_outputs(kernel, saved, out, lse, tolerance):
-    np.testing.assert_allclose(out, saved["out"], **tolerance,
-                               err_msg=f"{kernel.name}: out")
-    if lse is not None:
-        np.testing.assert_allclose(lse, saved["lse"], **tolerance,
-                                   err_msg=f"{kernel.name}: lse")
+from conftest import (BF16_TOLERANCE, EXAMPLES, F32_TOLERANCE, arguments,
+                      check_outputs, reference_attention, to_numpy, to_torch,
+                      torch_dtypes)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -62,12 +31,6 @@ def test_torch(example, dtype, reference):
     torch = pytest.importorskip("torch")
     saved = reference(example)
     kernel = attnc.compile_file(example, dtype=dtype)
-    types = {"f32": torch.float32, "bf16": torch.bfloat16, "i32": torch.int32,
-             "i64": torch.int64, "bool": torch.bool}
-
-    def to_torch(array, dtype):
-        return torch.from_numpy(array).to(types[dtype])
-
     q, k, v, params = arguments(kernel, saved, to_torch)
     lse = None
     if kernel.returns_lse:
@@ -76,28 +39,9 @@ def test_torch(example, dtype, reference):
         lse = lse.numpy()
     else:
         out = kernel(q, k, v, **params)
-    assert isinstance(out, torch.Tensor) and out.dtype == types[dtype]
+    assert isinstance(out, torch.Tensor) and out.dtype == torch_dtypes()[dtype]
     tolerance = F32_TOLERANCE if dtype == "f32" else BF16_TOLERANCE
     check_outputs(kernel, saved, out.float().numpy(), lse, tolerance)
-
-
-def reference_attention(q, k, v, score_mod=None, mask=None):
-    """Softmax attention in float64; masked rows give 0."""
-    q, k, v = (x.astype(np.float64) for x in (q, k, v))
-    group = q.shape[1] // k.shape[1]
-    k, v = (np.repeat(x, group, axis=1) for x in (k, v))
-    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(q.shape[-1])
-    B, H, N, M = scores.shape
-    b, h, i, j = np.meshgrid(*map(np.arange, (B, H, N, M)), indexing="ij")
-    if score_mod is not None:
-        scores = score_mod(scores, b, h, i, j)
-    keep = np.ones_like(scores, bool) if mask is None else mask(b, h, i, j)
-    scores = np.where(keep, scores, -np.inf)
-    top = np.max(scores, axis=-1, keepdims=True)
-    weights = np.where(keep, np.exp(scores - np.where(np.isinf(top), 0, top)),
-                       0)
-    total = weights.sum(-1, keepdims=True)
-    return (weights / np.where(total == 0, 1, total)) @ v
 
 
 CASES = {
