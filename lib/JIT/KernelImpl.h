@@ -29,7 +29,9 @@ struct Kernel::Impl {
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
   /// CPU: how the work is cut (the schedule's tiles; cpu_decode packs the
   /// heads of a kv head and may split the keys).
-  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0};
+  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0, 0};
+  /// k and v are pages read through KernelArgs::paged's table.
+  bool pagedKv = false;
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
 
@@ -116,6 +118,7 @@ struct ScalarStorage {
 /// The sizes of one call, checked against each other.
 struct CallSizes {
   int64_t B, H, Hkv, N, M, D, Dv;
+  int64_t numPages = 0, pageSize = 0; // paged: M = max_pages * pageSize
 };
 
 /// The schedule pipeline's options for `options` (its forced fields).
