@@ -24,7 +24,11 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
     - `stages`: K/V tiles in flight (GPU families; 1 on the CPU);
     - `splits`: key splits whose partial results are combined (1: none;
       `split_kv`: the most a call may use, the launcher picks per call);
-    - `vector_width`: f32 lanes of the CPU kernel's vectors (0 on GPUs).
+    - `vector_width`: f32 lanes of the CPU kernel's vectors (0 on GPUs);
+    - `paged_kv`: 1 when k and v come as pages `[num_pages, page_size, Hkv,
+      D]` read through a page table `[B, max_pages]` (i32), with a key count
+      per sequence `[B]` (i32) beyond which keys are not kept (M is
+      max_pages * page_size); 0: `[B, Hkv, M, D]`.
 
     `cpu_decode` counts `tile_q` in packed rows: the H / Hkv query heads of
     one kv head times the queries.
@@ -35,6 +39,7 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
     #attn.schedule<cpu_tiles, tile_q = 64, tile_kv = 64, vector_width = 16>
     #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, vector_width = 16>
     #attn.schedule<split_kv, tile_q = 16, tile_kv = 32, warps = 1, stages = 3, splits = 128>
+    #attn.schedule<cpu_decode, tile_q = 64, tile_kv = 128, splits = 16, vector_width = 16, paged_kv = 1>
     ```
   }];
   let parameters = (ins
@@ -44,11 +49,12 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
     DefaultValuedParameter<"int64_t", "0">:$warps,
     DefaultValuedParameter<"int64_t", "1">:$stages,
     DefaultValuedParameter<"int64_t", "1">:$splits,
-    DefaultValuedParameter<"int64_t", "0">:$vector_width
+    DefaultValuedParameter<"int64_t", "0">:$vector_width,
+    DefaultValuedParameter<"int64_t", "0">:$paged_kv
   );
   let assemblyFormat = [{
     `<` $family `,` struct($tile_q, $tile_kv, $warps, $stages, $splits,
-                           $vector_width) `>`
+                           $vector_width, $paged_kv) `>`
   }];
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -32,7 +32,7 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    KernelFamily family, int64_t tileQ,
                                    int64_t tileKv, int64_t warps,
                                    int64_t stages, int64_t splits,
-                                   int64_t vectorWidth) {
+                                   int64_t vectorWidth, int64_t pagedKv) {
   for (auto [name, value] :
        {std::make_pair("tile_q", tileQ), std::make_pair("tile_kv", tileKv),
         std::make_pair("stages", stages), std::make_pair("splits", splits)})
@@ -46,5 +46,11 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "schedule: vector_width must be 4, 8 or 16 (0: "
                           "none); got "
                        << vectorWidth;
+  if (pagedKv != 0 && pagedKv != 1)
+    return emitError() << "schedule: paged_kv must be 0 or 1; got " << pagedKv;
+  if (pagedKv && family == KernelFamily::Sm90Wgmma)
+    return emitError() << "schedule: sm90_wgmma reads k and v through tensor "
+                          "maps, which cannot follow a page table; paged_kv "
+                          "runs sm80_mma or split_kv";
   return success();
 }

@@ -57,12 +57,27 @@ struct ParamValue {
   double scalar = 0;
 };
 
+/// A paged KV cache (the layout of vLLM and FlashInfer), for kernels
+/// compiled with CompileOptions::pagedKv: k and v are pages
+/// `[num_pages, page_size, Hkv, D]` (and Dv), and key j of sequence b is row
+/// j % page_size of page pageTable[b, j / page_size]. M is max_pages *
+/// page_size; keys j >= seqLens[b] are not kept (as if masked: a sequence
+/// of length 0 gives out 0 and lse -inf). Entries of the table past a
+/// sequence's last page are not read.
+struct PagedKV {
+  TensorView pageTable; // i32 [B, max_pages]
+  TensorView seqLens;   // i32 [B], each in [0, max_pages * page_size]
+};
+
 /// What a kernel reads and writes. `lse` may be null (it is then computed
 /// into scratch memory); it must be null for variants that define no lse.
 struct KernelArgs {
   TensorView q, k, v, out;
   TensorView *lse = nullptr;
   std::map<std::string, ParamValue> params;
+  /// The page table and lengths of a paged kernel (required then, and
+  /// refused otherwise); k and v are its pages.
+  std::optional<PagedKV> paged;
   /// Worker threads; 0 uses every core (CPU kernels).
   int threads = 0;
   /// GPU kernels: the CUstream / cudaStream_t to run on (null: the default
@@ -121,6 +136,10 @@ struct CompileOptions {
   /// Also compile the backward (Kernel::backward): the compiler
   /// differentiates the score_mod and output_mod. CPU only so far.
   bool backward = false;
+  /// A paged KV cache: the kernel takes k and v as pages and runs with
+  /// KernelArgs::paged (see PagedKV). sm_90a then runs sm80_mma or
+  /// split_kv (sm90_wgmma's tensor maps cannot follow a page table).
+  bool pagedKv = false;
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

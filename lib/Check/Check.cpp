@@ -333,6 +333,58 @@ llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
   }
   return llvm::Error::success();
 }
+/// Where CheckOptions::pageSize puts each key: a shuffled page per
+/// (sequence, slot) of the table, spare pages that no sequence uses, and
+/// a random length per sequence.
+struct PagedLayout {
+  int64_t pageSize = 0, maxPages = 0, numPages = 0;
+  std::vector<int64_t> table; // [B, maxPages], -1 past a sequence's pages
+  std::vector<int64_t> lengths;
+
+  static PagedLayout make(const AttnSizes &s, int64_t pageSize,
+                          bool fullLengths, uint64_t seed) {
+    PagedLayout l;
+    l.pageSize = pageSize;
+    l.maxPages = s.keys / pageSize;
+    l.numPages = s.batch * l.maxPages + l.maxPages / 2 + 1;
+    std::mt19937_64 rng(seed * 7 + 5);
+    std::vector<int64_t> order(l.numPages);
+    for (int64_t i = 0; i < l.numPages; ++i)
+      order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    std::uniform_int_distribution<int64_t> length(1, s.keys);
+    for (int64_t b = 0; b < s.batch; ++b)
+      l.lengths.push_back(fullLengths || b == 0 ? s.keys : length(rng));
+    l.table.assign(s.batch * l.maxPages, -1);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t p = 0; p * pageSize < l.lengths[b]; ++p)
+        l.table[b * l.maxPages + p] = order[b * l.maxPages + p];
+    return l;
+  }
+  /// [num_pages, page_size, Hkv, D] for a logical [B, Hkv, M, D].
+  std::vector<int64_t> pagesShape(const std::vector<int64_t> &logical) const {
+    return {numPages, pageSize, logical[1], logical[3]};
+  }
+  /// Lays `logical` out in `pages` (NaN where no sequence's key is),
+  /// rounding its values to the pages' dtype in place.
+  void fill(HostTensor &pages, RefArray &logical) const {
+    pages.poison();
+    int64_t Hkv = logical.dim(1), M = logical.dim(2), D = logical.dim(3);
+    const std::vector<int64_t> &st = pages.view.strides;
+    for (int64_t b = 0; b < logical.dim(0); ++b)
+      for (int64_t hk = 0; hk < Hkv; ++hk)
+        for (int64_t j = 0; j < lengths[b]; ++j) {
+          int64_t page = table[b * maxPages + j / pageSize];
+          for (int64_t d = 0; d < D; ++d) {
+            int64_t at =
+                page * st[0] + (j % pageSize) * st[1] + hk * st[2] + d * st[3];
+            double &value = logical.data[((b * Hkv + hk) * M + j) * D + d];
+            store(pages.view.data, pages.view.dtype, at, value);
+            value = load(pages.view.data, pages.view.dtype, at);
+          }
+        }
+  }
+};
 
 } // namespace
 
@@ -442,18 +494,36 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     return e;
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";
+  const bool paged = options.pageSize > 0;
+  if (paged && s.keys % options.pageSize != 0)
+    return makeError("a paged KV cache holds M = max_pages * page_size keys: "
+                     "M = " +
+                     std::to_string(s.keys) + " is not a multiple of " +
+                     std::to_string(options.pageSize));
+  PagedLayout layout;
+  if (paged)
+    layout = PagedLayout::make(s, options.pageSize, options.fullLengths,
+                               options.seed);
   // q, k and v rows are read 16 bytes at a time (8 elements); out rows need
   // only 4-byte alignment, so that their slower store path is checked too.
   int64_t inSlack = gpu ? 8 : 0, outSlack = gpu ? 2 : 0;
+  auto kvShape = [&](const RefArray &logical) {
+    return paged ? layout.pagesShape(logical.shape) : logical.shape;
+  };
   HostTensor q(dtype, in.q.shape, options.strided, inSlack),
-      k(dtype, in.k.shape, options.strided, inSlack),
-      v(dtype, in.v.shape, options.strided, inSlack),
+      k(dtype, kvShape(in.k), options.strided, inSlack),
+      v(dtype, kvShape(in.v), options.strided, inSlack),
       out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided,
           outSlack);
   if (qkvAsDoubles) {
     q.fill(in.q.data);
-    k.fill(in.k.data);
-    v.fill(in.v.data);
+    if (paged) {
+      layout.fill(k, in.k);
+      layout.fill(v, in.v);
+    } else {
+      k.fill(in.k.data);
+      v.fill(in.v.data);
+    }
   } else {
     q.fillRandom(options.seed * 3 + 1);
     k.fillRandom(options.seed * 3 + 2);
@@ -490,6 +560,23 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     if (auto e = place(*t, *view))
       return e;
   DeviceCopy *outCopy = gpu ? copies.back().get() : nullptr, *lseCopy = nullptr;
+  std::optional<HostTensor> table, lengths;
+  if (paged) {
+    in.keyLengths = layout.lengths;
+    table.emplace(DType::I32, std::vector<int64_t>{s.batch, layout.maxPages},
+                  false);
+    lengths.emplace(DType::I32, std::vector<int64_t>{s.batch}, false);
+    for (size_t i = 0; i < layout.table.size(); ++i)
+      store(table->view.data, DType::I32, i, layout.table[i]);
+    for (size_t b = 0; b < layout.lengths.size(); ++b)
+      store(lengths->view.data, DType::I32, b, double(layout.lengths[b]));
+    PagedKV pagedArgs;
+    if (auto e = place(*table, pagedArgs.pageTable))
+      return e;
+    if (auto e = place(*lengths, pagedArgs.seqLens))
+      return e;
+    args.paged = pagedArgs;
+  }
   if (lse) {
     if (auto e = place(*lse, lseView))
       return e;

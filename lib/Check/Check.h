@@ -43,6 +43,15 @@ struct CheckOptions {
   /// When set, the inputs and the kernel's outputs are written there (see
   /// saveTensors in Check.cpp), for comparisons with other implementations.
   std::string saveDir;
+  /// A paged KV cache (for kernels compiled with CompileOptions::pagedKv):
+  /// k and v laid out in shuffled pages of this many keys (sizes.keys must
+  /// be a multiple: M = max_pages * pageSize), the pages no sequence uses
+  /// and the keys past each sequence's length poisoned with NaN, the table
+  /// entries past a sequence's pages -1. 0: contiguous.
+  int64_t pageSize = 0;
+  /// Paged: every sequence holds M keys (otherwise random lengths in
+  /// [1, M], one of them M).
+  bool fullLengths = false;
   /// Values for scalar params by name (the others take their default, or
   /// 3 without one).
   std::map<std::string, double> scalarParams;

@@ -76,11 +76,14 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
                   : "'" + k.name +
                         "' was compiled without its backward; compile it with "
                         "CompileOptions::backward");
+  if (k.pagedKv)
+    return makeError("the backward takes contiguous k and v; '" + k.name +
+                     "' was compiled for a paged KV cache");
   llvm::Expected<CallSizes> checked =
-      checkInputs(k, args.q, args.k, args.v, args.out);
+      checkInputs(k, args.q, args.k, args.v, args.out, /*paged=*/nullptr);
   if (!checked)
     return checked.takeError();
-  const auto [B, H, Hkv, N, M, D, Dv] = *checked;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = *checked;
   const Device device = Device::CPU;
   struct Same {
     const char *name;

@@ -183,6 +183,7 @@ attnc::scheduleOptions(const CompileOptions &options) {
   o.tileQ = options.tileQ, o.tileKv = options.tileKv, o.warps = options.warps;
   o.stages = options.stages, o.splits = options.splits;
   o.vectorWidth = options.vectorWidth;
+  o.pagedKv = options.pagedKv;
   return o;
 }
 
@@ -312,7 +313,9 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   if (!signature)
     return signature.takeError();
   impl->cpuSchedule = {signature->tileQ, signature->tileKv,
-                       signature->maxSplits, signature->packsHeads};
+                       signature->maxSplits, signature->packsHeads,
+                       signature->pagedKv};
+  impl->pagedKv = signature->pagedKv;
 
   // The scheduled IR in generic form says everything about the kernel.
   std::string key;

@@ -79,8 +79,18 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
                             const std::vector<ScalarStorage> &scalarParams) {
   const mlir::attn::CUDAKernelSpec &spec = k.cudaSpec;
   // The views' sizes are s (checked against each other by the caller).
-  const TensorDims views[4] = {dims(args.q), dims(args.k), dims(args.v),
-                               dims(args.out)};
+  TensorDims views[4] = {dims(args.q), dims(args.k), dims(args.v),
+                         dims(args.out)};
+  // Paged: the pages as the [B, Hkv, M, D] views the launch plan takes.
+  const TensorDims pages = views[1];
+  if (spec.pagedKv) {
+    if (args.paged->pageTable.strides[1] != 1)
+      return makeError("the page table's rows must be contiguous (stride 1) "
+                       "on the GPU; got stride " +
+                       llvm::Twine(args.paged->pageTable.strides[1]));
+    views[1] = attnc_cuda::paged_logical_view(views[1], s.B, s.M / s.pageSize);
+    views[2] = attnc_cuda::paged_logical_view(views[2], s.B, s.M / s.pageSize);
+  }
   if (LaunchProblem p = attnc_cuda::check_views(views))
     return problemError(p);
   loadFunctions(k);
@@ -93,6 +103,9 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
           plan, views, lse ? &lseDims : nullptr, int(spec.tileQ),
           int(spec.tileKv), /*packHeads=*/!spec.combineName.empty()))
     return problemError(p);
+  if (spec.pagedKv)
+    attnc_cuda::plan_paged(plan, pages, dims(args.paged->pageTable),
+                           dims(args.paged->seqLens));
   for (const MemRefDescriptor &m : tensorParams)
     if (LaunchProblem p = attnc_cuda::check_param_rank(int64_t(m.rank)))
       return problemError(p);
@@ -185,6 +198,15 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   }
   if (released)
     return released;
+  if (status == attnc_cuda::kPagedBadPage)
+    return makeError("a page table entry that a sequence uses names no page "
+                     "of k and v (0 to " +
+                     llvm::Twine(s.numPages - 1) +
+                     "); the output is not valid");
+  if (status == attnc_cuda::kPagedBadLength)
+    return makeError("a sequence length is outside 0 to max_pages * "
+                     "page_size = " +
+                     llvm::Twine(s.M) + "; the output is not valid");
   if (status > 0 && size_t(status) <= k.params.size())
     return makeError("param '" + k.params[status - 1].name +
                      "' was read out of bounds (an index fell outside its "

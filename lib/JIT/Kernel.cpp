@@ -16,6 +16,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 
 using namespace attnc;
@@ -102,12 +103,13 @@ namespace {
 /// One thread's argument list for the packed entry: its begin, end and
 /// status differ from the others'. Not movable: `packed` points into it.
 /// cpu_decode kernels take the key splits' parts and their number after
-/// the tensors.
+/// the tensors; paged kernels, then the page table and lengths.
 struct WorkerArgs {
   std::vector<MemRefDescriptor> tensors, params;
   std::vector<ScalarStorage> scalars;
   std::optional<MemRefDescriptor> parts;
   int64_t splits;
+  std::vector<MemRefDescriptor> paging; // page table, lengths
   MemRefDescriptor status;
   int64_t begin = 0, end = 0;
   std::vector<void *> packed;
@@ -116,9 +118,10 @@ struct WorkerArgs {
              std::vector<MemRefDescriptor> params,
              std::vector<ScalarStorage> scalars,
              std::optional<MemRefDescriptor> parts, int64_t splits,
-             int32_t *statusSlot)
+             std::vector<MemRefDescriptor> paging, int32_t *statusSlot)
       : tensors(std::move(tensors)), params(std::move(params)),
         scalars(std::move(scalars)), parts(parts), splits(splits),
+        paging(std::move(paging)),
         status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
     for (MemRefDescriptor &d : this->tensors)
       d.pack(packed);
@@ -126,6 +129,8 @@ struct WorkerArgs {
       this->parts->pack(packed);
       packed.push_back(&this->splits);
     }
+    for (MemRefDescriptor &d : this->paging)
+      d.pack(packed);
     packParams(k, this->params, this->scalars, packed);
     status.pack(packed);
     packed.push_back(&begin);
@@ -184,13 +189,18 @@ llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
                                              const TensorView &q,
                                              const TensorView &kk,
                                              const TensorView &v,
-                                             const TensorView &out) {
+                                             const TensorView &out,
+                                             const PagedKV *paged) {
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   if (auto e = checkTensor("q", q, k.dtype, 4, "[B, H, N, D]", device))
     return e;
-  if (auto e = checkTensor("k", kk, k.dtype, 4, "[B, Hkv, M, D]", device))
+  const char *kLayout =
+      k.pagedKv ? "[num_pages, page_size, Hkv, D]" : "[B, Hkv, M, D]";
+  const char *vLayout =
+      k.pagedKv ? "[num_pages, page_size, Hkv, Dv]" : "[B, Hkv, M, Dv]";
+  if (auto e = checkTensor("k", kk, k.dtype, 4, kLayout, device))
     return e;
-  if (auto e = checkTensor("v", v, k.dtype, 4, "[B, Hkv, M, Dv]", device))
+  if (auto e = checkTensor("v", v, k.dtype, 4, vLayout, device))
     return e;
   if (auto e = checkTensor("out", out, k.dtype, 4, "[B, H, N, Dv]", device))
     return e;
@@ -201,10 +211,68 @@ llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
     return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
                      shapeString(expected) + "; got " + shapeString(t.shape));
   };
-  if (kk.shape != std::vector<int64_t>{B, Hkv, M, D})
-    return mismatch("k", kk, "[B, Hkv, M, D]", {B, Hkv, M, D});
-  if (v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
-    return mismatch("v", v, "[B, Hkv, M, Dv]", {B, Hkv, M, Dv});
+  int64_t numPages = 0, pageSize = 0;
+  if (k.pagedKv) {
+    if (!paged)
+      return makeError("'" + k.name +
+                       "' was compiled for a paged KV cache "
+                       "(CompileOptions::pagedKv): pass KernelArgs::paged, "
+                       "its page table and sequence lengths");
+        if (auto e = checkTensor("the page table", paged->pageTable, DType::I32, 2,
+                             "[B, max_pages]", device))
+      return e;
+    if (auto e = checkTensor("the sequence lengths", paged->seqLens, DType::I32,
+                             1, "[B]", device))
+      return e;
+    numPages = kk.shape[0], pageSize = kk.shape[1];
+    Hkv = kk.shape[2];
+    M = paged->pageTable.shape[1] * pageSize;
+    if (paged->pageTable.shape[0] != B)
+      return mismatch("the page table", paged->pageTable, "[B, max_pages]",
+                      {B, paged->pageTable.shape[1]});
+    if (paged->seqLens.shape[0] != B)
+      return mismatch("the sequence lengths", paged->seqLens, "[B]", {B});
+    if (kk.shape != std::vector<int64_t>{numPages, pageSize, Hkv, D})
+      return mismatch("k", kk, kLayout, {numPages, pageSize, Hkv, D});
+    if (v.shape != std::vector<int64_t>{numPages, pageSize, Hkv, Dv})
+      return mismatch("v", v, vLayout, {numPages, pageSize, Hkv, Dv});
+    if (M > std::numeric_limits<int32_t>::max())
+      return makeError("max_pages * page_size = " + llvm::Twine(M) +
+                       " keys exceed the 32-bit lengths");
+    if (!k.isGPU()) {
+      // The GPU's table is in device memory: its kernels check each entry
+      // as they read it.
+      int64_t batch = 0, slot = 0;
+      int rc = attnc_cpu_check_pages(
+          static_cast<const int32_t *>(paged->pageTable.data),
+          paged->pageTable.strides.data(), paged->pageTable.shape[1],
+          static_cast<const int32_t *>(paged->seqLens.data),
+          paged->seqLens.strides[0], B, numPages, pageSize, &batch, &slot);
+      const int32_t *lens = static_cast<const int32_t *>(paged->seqLens.data);
+      const int32_t *table = static_cast<const int32_t *>(paged->pageTable.data);
+      if (rc == ATTNC_CPU_BAD_LENGTH)
+        return makeError("sequence length " + llvm::Twine(batch) + " is " +
+                         llvm::Twine(lens[batch * paged->seqLens.strides[0]]) +
+                         "; it must be between 0 and max_pages * page_size = " +
+                         llvm::Twine(M));
+      if (rc == ATTNC_CPU_BAD_PAGE)
+        return makeError("page table entry [" + llvm::Twine(batch) + ", " +
+                         llvm::Twine(slot) + "] is " +
+                         llvm::Twine(table[batch * paged->pageTable.strides[0] +
+                                           slot * paged->pageTable.strides[1]]) +
+                         ", which names no page of k and v (0 to " +
+                         llvm::Twine(numPages - 1) + ")");
+    }
+  } else {
+    if (paged)
+      return makeError("'" + k.name +
+                       "' takes contiguous k and v; compile it with "
+                       "CompileOptions::pagedKv for a paged KV cache");
+    if (kk.shape != std::vector<int64_t>{B, Hkv, M, D})
+      return mismatch("k", kk, kLayout, {B, Hkv, M, D});
+    if (v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
+      return mismatch("v", v, vLayout, {B, Hkv, M, Dv});
+  }
   if (H % Hkv != 0)
     return makeError(
         "query heads H = " + llvm::Twine(H) +
@@ -216,7 +284,7 @@ llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
         "this kernel was compiled for head dims D = " +
         llvm::Twine(*k.headDim) + ", Dv = " + llvm::Twine(*k.valueHeadDim) +
         "; got D = " + llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
-  return CallSizes{B, H, Hkv, N, M, D, Dv};
+  return CallSizes{B, H, Hkv, N, M, D, Dv, numPages, pageSize};
 }
 
 llvm::Error attnc::checkParams(const Kernel::Impl &k,
@@ -224,7 +292,7 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
                                const CallSizes &call, Device device,
                                std::vector<MemRefDescriptor> &paramTensors,
                                std::vector<ScalarStorage> &paramScalars) {
-  const auto [B, H, Hkv, N, M, D, Dv] = call;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = call;
   std::map<std::string, int64_t> sizes = {{"B", B},  {"H", H}, {"Hkv", Hkv},
                                           {"N", N},  {"M", M}, {"D", D},
                                           {"Dv", Dv}};
@@ -305,10 +373,11 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   const Impl &k = *impl;
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   llvm::Expected<CallSizes> checked =
-      checkInputs(k, args.q, args.k, args.v, args.out);
+      checkInputs(k, args.q, args.k, args.v, args.out,
+                  args.paged ? &*args.paged : nullptr);
   if (!checked)
     return checked.takeError();
-  const auto [B, H, Hkv, N, M, D, Dv] = *checked;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = *checked;
   auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
                       std::vector<int64_t> expected) {
     return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
@@ -375,11 +444,17 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     parts.emplace(TensorView::contiguous(
         partsStorage.data(), DType::F32,
         {attnc_cpu_part_rows(&schedule, items, splits), Dv + 2}));
+  std::vector<MemRefDescriptor> paging;
+  if (args.paged) {
+    paging.emplace_back(args.paged->pageTable);
+    paging.emplace_back(args.paged->seqLens);
+  }
   std::vector<int32_t> status(threads, 0);
   Work work{k.entry, {}};
   for (int t = 0; t < threads; ++t)
-    work.workers.push_back(std::make_unique<WorkerArgs>(
-        k, tensors, paramTensors, paramScalars, parts, splits, &status[t]));
+    work.workers.push_back(
+        std::make_unique<WorkerArgs>(k, tensors, paramTensors, paramScalars,
+                                     parts, splits, paging, &status[t]));
   attnc_cpu_run(0, partItems, threads, runItems, &work);
   if (splits > 1)
     attnc_cpu_run(partItems, partItems + items, threads, runItems, &work);

@@ -29,7 +29,9 @@ struct Kernel::Impl {
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
   /// CPU: how the work is cut (the schedule's tiles; cpu_decode packs the
   /// heads of a kv head and may split the keys).
-  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0};
+  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0, 0};
+  /// k and v are pages read through KernelArgs::paged's table.
+  bool pagedKv = false;
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
   void (*backwardEntry)(void **) = nullptr; // when compiled with backward
@@ -117,6 +119,7 @@ struct ScalarStorage {
 /// The sizes of one call, checked against each other.
 struct CallSizes {
   int64_t B, H, Hkv, N, M, D, Dv;
+  int64_t numPages = 0, pageSize = 0; // paged: M = max_pages * pageSize
 };
 
 /// Checks the common shape of a tensor argument (`what` names it, `layout`
@@ -124,12 +127,14 @@ struct CallSizes {
 llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
                         size_t rank, const char *layout, Device device);
 
-/// Checks q, k, v and `out` (named `outName`) against each other and the
-/// kernel's head dims; the call's sizes.
+/// Checks q, k, v and out against each other and the kernel's head dims,
+/// and a paged kernel's table and lengths (`paged`, null for contiguous k
+/// and v); the call's sizes.
 llvm::Expected<CallSizes> checkInputs(const Kernel::Impl &k,
                                       const TensorView &q, const TensorView &kk,
                                       const TensorView &v,
-                                      const TensorView &out);
+                                      const TensorView &out,
+                                      const PagedKV *paged);
 
 /// Checks `given` against the kernel's params and converts them: tensors
 /// (in declaration order) and scalars (in their type).

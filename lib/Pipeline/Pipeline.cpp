@@ -42,6 +42,7 @@ void mlir::attn::buildSchedulePipeline(OpPassManager &pm,
   schedule.stages = options.stages;
   schedule.splits = options.splits;
   schedule.vectorWidth = options.vectorWidth;
+  schedule.pagedKv = options.pagedKv;
   pm.addPass(createAttnAnalyzeBlocks());
   pm.addPass(createAttnSelectSchedule(schedule));
   pm.addPass(createCanonicalizerPass());
@@ -123,13 +124,16 @@ struct SchedulePipelineOptions
   Option<int64_t> vectorWidth{*this, "vector-width",
                               llvm::cl::desc("CPU f32 lanes"),
                               llvm::cl::init(0)};
+  Option<bool> pagedKv{*this, "paged-kv",
+                       llvm::cl::desc("k and v as pages (a page table)"),
+                       llvm::cl::init(false)};
 
   mlir::attn::ScheduleOptions get(const std::string &defaultTarget) const {
     mlir::attn::ScheduleOptions o;
     o.target = target.empty() ? defaultTarget : std::string(target);
     o.family = family;
     o.tileQ = tileQ, o.tileKv = tileKv, o.warps = warps, o.stages = stages;
-    o.splits = splits, o.vectorWidth = vectorWidth;
+    o.splits = splits, o.vectorWidth = vectorWidth, o.pagedKv = pagedKv;
     return o;
   }
 };

@@ -34,6 +34,7 @@ struct ScheduleOptions {
   std::string family;         // a KernelFamily's name
   int64_t tileQ = 0, tileKv = 0, warps = 0, stages = 0, splits = 0,
           vectorWidth = 0;
+  bool pagedKv = false; // k and v as pages read through a page table
 };
 
 /// What the lowering builds besides the forward kernel.

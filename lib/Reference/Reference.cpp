@@ -441,6 +441,11 @@ TensorPtr Interpreter::score(Value qv, Value kv,
   s->shape = {B, H, N, M};
   s->data.resize(B * H * N * M);
   s->keep.assign(s->data.size(), 1);
+  if (!inputs.keyLengths.empty())
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t r = 0; r < H * N; ++r)
+        for (int64_t j = std::max<int64_t>(inputs.keyLengths[b], 0); j < M; ++j)
+          s->keep[(b * H * N + r) * M + j] = 0;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < N; ++i)
@@ -668,12 +673,17 @@ llvm::Expected<int64_t> Interpreter::countKept() {
     readsBatch |= !mask->getArgument(0).use_empty();
     readsHead |= !mask->getArgument(1).use_empty();
   }
+  // Sequences of their own lengths differ per batch too.
+  readsBatch |= !inputs.keyLengths.empty();
   int64_t batches = readsBatch ? B : 1, heads = readsHead ? H : 1;
   int64_t kept = 0;
   for (int64_t b = 0; b < batches; ++b)
     for (int64_t h = 0; h < heads; ++h)
       for (int64_t i = 0; i < N; ++i)
-        for (int64_t j = 0; j < M; ++j) {
+        for (int64_t j = 0; j < (inputs.keyLengths.empty()
+                                     ? M
+                                     : std::min(M, inputs.keyLengths[b]));
+             ++j) {
           Scalar args[4];
           args[0].i = b, args[1].i = h, args[2].i = i, args[3].i = j;
           bool keep = true;

@@ -43,6 +43,9 @@ struct RefArray {
 struct RefInputs {
   RefArray q, k, v;             // [B, H, N, D], [B, Hkv, M, D], [B, Hkv, M, Dv]
   std::vector<RefArray> params; // in the variant's order
+  /// Keys j >= keyLengths[b] take no part (as if masked), one per batch;
+  /// empty: every key (a paged KV cache's sequence lengths).
+  std::vector<int64_t> keyLengths;
 };
 
 struct RefOutputs {

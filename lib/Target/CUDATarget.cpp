@@ -167,7 +167,7 @@ std::string CUDACode::serialize() const {
      << spec.threads << " " << spec.sharedBytes << " " << spec.numParams << " "
      << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << " "
      << (spec.combineName.empty() ? "-" : spec.combineName) << " "
-     << spec.maxSplits << " " << spec.tensorMaps << "\n"
+     << spec.maxSplits << " " << spec.tensorMaps << " " << spec.pagedKv << "\n"
      << source.size() << " " << cubin.size() << "\n"
      << source << cubin << blockMapCubin;
   return out;
@@ -180,7 +180,7 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   llvm::SmallVector<llvm::StringRef> f;
   specLine.split(f, ' ');
   size_t sourceSize, cubinSize;
-  if (f.size() != 13 || sourceSizeText.getAsInteger(10, sourceSize) ||
+  if (f.size() != 14 || sourceSizeText.getAsInteger(10, sourceSize) ||
       cubinSizeText.getAsInteger(10, cubinSize) ||
       sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
     return std::nullopt;
@@ -199,6 +199,7 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   if (f[11].getAsInteger(10, s.maxSplits) || s.maxSplits < 1)
     return std::nullopt;
   s.tensorMaps = f[12] == "1";
+  s.pagedKv = f[13] == "1";
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
   code.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();

@@ -45,6 +45,7 @@ attnc::readKernelSignature(mlir::ModuleOp module) {
     sig.packsHeads =
         schedule.getFamily() == mlir::attn::KernelFamily::CpuDecode;
     sig.maxSplits = sig.packsHeads ? schedule.getSplits() : 1;
+    sig.pagedKv = schedule.getPagedKv() != 0;
   }
   sig.headDim = flash.getQuery().getType().getDimSize(3);
   sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
@@ -95,6 +96,10 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
   if (sig.headDim > 0)
     os << " or whose head dims are not D = " << sig.headDim
        << ", Dv = " << sig.valueHeadDim;
+  if (sig.pagedKv)
+    os << "; ATTNC_CPU_BAD_LENGTH for a\n   length outside [0, max_pages * "
+       << "page_size], ATTNC_CPU_BAD_PAGE for an entry a\n   sequence uses "
+       << "that names no page";
   os << "; ATTNC_CPU_NO_MEMORY when a\n   dense copy cannot be allocated. */\n"
      << "typedef struct {\n  attnc_cpu_call call;\n";
   for (const KernelSignature::Param &p : sig.params) {
@@ -110,24 +115,28 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "  attnc_memref1 status = attnc_cpu_call_status(&a->call, thread);\n"
      << "  " << entry << "(&a->call.q, &a->call.k, &a->call.v, &a->call.out"
      << (sig.hasLse ? ", &a->call.lse" : "")
-     << (sig.packsHeads ? ", &a->call.parts, a->call.splits" : "");
+     << (sig.packsHeads ? ", &a->call.parts, a->call.splits" : "")
+     << (sig.pagedKv ? ", &a->call.page_table, &a->call.seq_lens" : "");
   for (const KernelSignature::Param &p : sig.params)
     os << ", a->" << p.name;
   os << ", &status, begin, end);\n}\n\n"
      << "static inline int " << sig.name << "_run(attnc_memref4 *q, "
      << "attnc_memref4 *k, attnc_memref4 *v, attnc_memref4 *out"
-     << (sig.hasLse ? ", attnc_memref3 *lse" : "");
+     << (sig.hasLse ? ", attnc_memref3 *lse" : "")
+     << (sig.pagedKv ? ", attnc_memref2 *page_table, attnc_memref1 *seq_lens"
+                     : "");
   printParamDecls(os, sig);
   os << ", int threads) {\n"
      << "  static const attnc_cpu_schedule schedule = {" << sig.tileQ << ", "
      << sig.tileKv << ", " << sig.maxSplits << ", " << int(sig.packsHeads)
-     << "};\n"
+     << ", " << int(sig.pagedKv) << "};\n"
      << "  " << args << " a;\n"
      << "  int64_t parts;\n"
      << "  int rc = attnc_cpu_call_begin(&a.call, q, k, v, out, "
      << (sig.hasLse ? "lse, 1" : "0, 0") << ", sizeof(" << sig.elemCType
      << "), " << std::max<int64_t>(sig.headDim, 0) << ", "
-     << std::max<int64_t>(sig.valueHeadDim, 0) << ", &schedule, threads);\n"
+     << std::max<int64_t>(sig.valueHeadDim, 0) << ", &schedule, "
+     << (sig.pagedKv ? "page_table, seq_lens" : "0, 0") << ", threads);\n"
      << "  if (rc)\n    return rc;\n";
   for (const KernelSignature::Param &p : sig.params)
     os << "  a." << p.name << " = " << p.name << ";\n";
@@ -169,6 +178,12 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
           "v,\n"
        << "   out and lse. */\n"
        << getMemRefHeader();
+  if (sig.pagedKv)
+    os << "\n/* A paged KV cache: k [num_pages, page_size, Hkv, D] and v\n"
+       << "   [num_pages, page_size, Hkv, Dv] hold pages; key j of sequence b "
+          "is row\n   j % page_size of page page_table[b, j / page_size] "
+          "(page_table\n   [B, max_pages], M = max_pages * page_size); keys j "
+          ">= seq_lens[b]\n   are not kept. */";
   os << "\n/* q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, Dv] and out\n"
      << "   [B, H, N, Dv] hold " << sig.elemCType
      << (sig.elemCType == "uint16_t" ? " (f16 or bf16 bits)" : "") << ";";
@@ -216,6 +231,9 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
     os << ", attnc_memref3 *lse";
   if (sig.packsHeads)
     os << ", attnc_memref2 *parts /* float */, int64_t splits";
+  if (sig.pagedKv)
+    os << ", attnc_memref2 *page_table /* int32_t */, attnc_memref1 *seq_lens "
+          "/* int32_t */";
   printParamDecls(os, sig);
   os << ", attnc_memref1 *status /* int32_t */"
      << (gpu ? ", void *stream);\n\n" : ", int64_t begin, int64_t end);\n\n");

@@ -97,7 +97,10 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
 
     Every option other than `target` forces that field (0: the target's
     choice), for comparisons and sweeps; a forced value the family cannot
-    run is reported by the backend.
+    run is reported by the backend. `paged-kv` asks for a paged KV cache
+    (`paged_kv = 1`); `sm90_wgmma`, whose tensor maps cannot follow a page
+    table, then falls back to `sm80_mma` with a remark (an error when the
+    family was asked for).
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
@@ -116,6 +119,8 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
            "Key splits (0: the family's choice)">,
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "CPU: f32 lanes (0: the host's)">,
+    Option<"pagedKv", "paged-kv", "bool", /*default=*/"false",
+           "k and v as pages read through a page table (paged_kv = 1)">,
   ];
 }
 

@@ -114,11 +114,11 @@ struct AttnSelectSchedulePass
                            int64_t kv, int64_t maxSplits) {
     // Forced fields out of range are reported at the flash op.
     auto errorAt = [&] { return flash.emitOpError(); };
-    return ScheduleAttr::getChecked(errorAt, &getContext(), family,
-                                    orChosen(tileQ, q), orChosen(tileKv, kv),
-                                    /*warps=*/int64_t(0), orChosen(stages, 1),
-                                    orChosen(splits, maxSplits),
-                                    orChosen(vectorWidth, hostVectorWidth()));
+    return ScheduleAttr::getChecked(
+        errorAt, &getContext(), family, orChosen(tileQ, q),
+        orChosen(tileKv, kv),
+        /*warps=*/int64_t(0), orChosen(stages, 1), orChosen(splits, maxSplits),
+        orChosen(vectorWidth, hostVectorWidth()), int64_t(pagedKv));
   }
 
   /// The mma.sync templates: defaultGPUTiles and defaultGPUWarps.
@@ -132,12 +132,12 @@ struct AttnSelectSchedulePass
         readsParamPerPair(flash.getMask(), RegionRole::Mask));
     int64_t q = orChosen(tileQ, tiles.tileQ);
     auto errorAt = [&] { return flash.emitOpError(); };
-    return ScheduleAttr::getChecked(errorAt, &getContext(),
-                                    KernelFamily::Sm80Mma, q,
-                                    orChosen(tileKv, tiles.tileKv),
-                                    orChosen(warps, defaultGPUWarps(tiles, q)),
-                                    orChosen(stages, 2), orChosen(splits, 1),
-                                    /*vectorWidth=*/int64_t(0));
+    return ScheduleAttr::getChecked(
+        errorAt, &getContext(), KernelFamily::Sm80Mma, q,
+        orChosen(tileKv, tiles.tileKv),
+        orChosen(warps, defaultGPUWarps(tiles, q)), orChosen(stages, 2),
+        orChosen(splits, 1),
+        /*vectorWidth=*/int64_t(0), int64_t(pagedKv));
   }
 
   /// The wgmma kernel: 128 query rows (two consumer warpgroups of 64) and
@@ -150,10 +150,11 @@ struct AttnSelectSchedulePass
     int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
     auto fits = [](int64_t dim) { return dim == 64 || dim == 128; };
     if (!fits(d) || !fits(dv) || (tileQ > 0 && tileQ != 128) ||
-        (warps > 0 && warps != 12)) {
-      std::string why = !fits(d) || !fits(dv)
-                            ? "head dims 64 and 128"
-                            : "tile_q = 128 and warps = 12";
+        (warps > 0 && warps != 12) || pagedKv) {
+      std::string why = pagedKv ? "no paged KV cache (its tensor maps cannot "
+                                  "follow a page table)"
+                        : !fits(d) || !fits(dv) ? "head dims 64 and 128"
+                                                : "tile_q = 128 and warps = 12";
       if (forced) {
         flash.emitOpError("kernel family sm90_wgmma takes ") << why;
         return {};
@@ -167,7 +168,7 @@ struct AttnSelectSchedulePass
         errorAt, &getContext(), KernelFamily::Sm90Wgmma, int64_t(128),
         orChosen(tileKv, 128), int64_t(12), orChosen(stages, 2),
         orChosen(splits, 1),
-        /*vectorWidth=*/int64_t(0));
+        /*vectorWidth=*/int64_t(0), /*pagedKv=*/int64_t(0));
   }
 
   /// Decode: a few query rows read every key once, so the work is the
@@ -178,11 +179,11 @@ struct AttnSelectSchedulePass
   /// 0.177 ms at B=1, H=32/8, M=131072 (bench/RESULTS.md).
   ScheduleAttr scheduleForSplitKv(FlashOp flash) {
     auto errorAt = [&] { return flash.emitOpError(); };
-    return ScheduleAttr::getChecked(errorAt, &getContext(),
-                                    KernelFamily::SplitKv, orChosen(tileQ, 16),
-                                    orChosen(tileKv, 32), orChosen(warps, 1),
-                                    orChosen(stages, 3), orChosen(splits, 128),
-                                    /*vectorWidth=*/int64_t(0));
+    return ScheduleAttr::getChecked(
+        errorAt, &getContext(), KernelFamily::SplitKv, orChosen(tileQ, 16),
+        orChosen(tileKv, 32), orChosen(warps, 1), orChosen(stages, 3),
+        orChosen(splits, 128),
+        /*vectorWidth=*/int64_t(0), int64_t(pagedKv));
   }
 };
 } // namespace

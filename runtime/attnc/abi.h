@@ -66,7 +66,21 @@ struct FlashArgs {
   // the combine kernel writes out and lse.
   int splits;
   float *partialOut, *partialLse;
+  // A paged KV cache (Config's PAGED_KV): k and v are pages, ks and vs
+  // their (page, head, row) strides; key j of sequence b is row j %
+  // pageSize of page pageTable[b * tableStride + j / pageSize], M is
+  // max_pages * pageSize and keys at or past seqLens[b * lensStride] are
+  // not kept. An entry outside [0, numPages) or a length outside [0, M]
+  // reads page 0 (or keeps no key) and sets status to kPagedBadPage or
+  // kPagedBadLength.
+  const int *pageTable, *seqLens;
+  i64 tableStride, lensStride;
+  int pageSize, numPages;
 };
+
+/// Statuses of a paged call (FlashArgs::status; params use 1 + their
+/// position).
+enum { kPagedBadPage = -1, kPagedBadLength = -2 };
 
 /// A tensor map (CUtensorMap: 128 opaque bytes, 64-byte aligned), made on
 /// the host by the driver's cuTensorMapEncodeTiled. The sm90_wgmma kernel

@@ -6,7 +6,7 @@
 # flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
-#   [EXAMPLES="relative_bias document"] [PARTS="reference decode memcheck sass aot flex"] \
+#   [EXAMPLES="relative_bias document"] [PARTS="reference decode paged memcheck sass aot flex"] \
 #     test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
 # EXAMPLES limits the reference checks and memcheck to those variants (file
 # names without .attn; default all); PARTS picks the parts (default all).
@@ -14,7 +14,7 @@
 set -uo pipefail
 bin=${1:-build/bin}
 examples=${EXAMPLES:-}
-parts=${PARTS:-reference decode memcheck sass aot flex}
+parts=${PARTS:-reference decode paged memcheck sass aot flex}
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -109,6 +109,27 @@ for f in examples/*.attn; do
   # split_kv at prefill sizes too (block maps and windows over many splits).
   out=$("$bin/attnc" run "$f" --target=gpu --check --family=split_kv --strided --ids 6 --shape B=1,H=2,N=300,M=300,D=64 2>&1)
   if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL split_kv $f N=M=300"; echo "$out" | tail -4; fi
+done
+# A paged KV cache (--paged: shuffled pages, random lengths in 1..M, keys
+# past them and unused pages NaN): split_kv at decode shapes and sm80_mma
+# at a prefill one, pages of 16 (tiles straddle them: rows gathered), 64
+# and 256 (whole tiles per page), GQA 1 and 4, N = 1 and 4.
+paged_shapes=(
+  "B=3,H=8,Hkv=2,N=1,M=4099,D=128"
+  "B=2,H=4,N=4,M=1000,D=64"
+  "B=4,H=16,Hkv=4,N=1,M=20000,D=128"
+)
+for f in examples/*.attn; do
+  wanted paged && selected "$f" || continue
+  case "$f" in *document*|*block_sparse*) continue;; esac # params sized by N or ? (see decode)
+  for page in 16 64 256; do
+    for shape in "${paged_shapes[@]}"; do
+      out=$("$bin/attnc" run "$f" --target=gpu --check --paged=$page --shape "$shape" --seed $RANDOM 2>&1)
+      if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL paged=$page $f $shape"; echo "$out" | tail -4; fi
+    done
+    out=$("$bin/attnc" run "$f" --target=gpu --check --family=sm80_mma --paged=$page --shape B=2,H=4,Hkv=2,N=200,M=512,D=64 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL paged=$page sm80_mma $f"; echo "$out" | tail -4; fi
+  done
 done
 echo "reference checks: $pass passed, $fail failed"
 

@@ -55,6 +55,16 @@ std::string errorOf(llvm::Error e) {
   return llvm::toString(std::move(e));
 }
 
+/// A run that fails with `message` and writes nothing to `out`.
+void expectRunError(const Kernel &kernel, const KernelArgs &args,
+                    const std::vector<float> &out, const char *message) {
+  std::string text = errorOf(kernel.run(args));
+  INFO(text);
+  CHECK(text.find(message) != std::string::npos);
+  for (float x : out) // nothing was written
+    CHECK(std::isnan(x));
+}
+
 /// Runs and fails the test with the message of any error.
 void runOrFail(const Kernel &kernel, const KernelArgs &args) {
   if (llvm::Error e = kernel.run(args))
@@ -120,11 +130,7 @@ TEST_CASE("JIT: bad arguments are errors, never crashes", "[jit]") {
                          const char *message) {
     Buffers buf(1, 4, 2, 5, 7, 8);
     spoil(buf);
-    std::string text = errorOf(kernel.run(buf.args));
-    INFO(text);
-    CHECK(text.find(message) != std::string::npos);
-    for (float x : buf.out) // nothing was written
-      CHECK(std::isnan(x));
+    expectRunError(kernel, buf.args, buf.out, message);
   };
   expectError([](Buffers &b) { b.args.q.shape = {4, 5, 8}; },
               "q must have rank 4 [B, H, N, D]; got rank 3");
@@ -280,6 +286,103 @@ TEST_CASE("JIT: the backward's arguments are checked; nothing is written",
   CHECK(llvm::toString(refused.takeError())
             .find("the backward runs on the CPU only so far") !=
         std::string::npos);
+}
+
+namespace {
+/// A paged call: B = 2, H = 4, Hkv = 2, N = 1, D = 8; 5 pages of 4 keys,
+/// 2 a sequence (M = 8), lengths 8 and 3.
+struct PagedBuffers {
+  std::vector<float> q, k, v, out, lse;
+  std::vector<int32_t> table = {4, 1, 0, -1}, lens = {8, 3};
+  KernelArgs args;
+  TensorView lseView;
+  PagedBuffers() {
+    q.assign(2 * 4 * 1 * 8, 0.5f);
+    k.assign(5 * 4 * 2 * 8, 0.25f);
+    v.assign(5 * 4 * 2 * 8, 1.0f);
+    out.assign(2 * 4 * 1 * 8, NAN);
+    lse.assign(2 * 4, NAN);
+    args.q = TensorView::contiguous(q.data(), DType::F32, {2, 4, 1, 8});
+    args.k = TensorView::contiguous(k.data(), DType::F32, {5, 4, 2, 8});
+    args.v = TensorView::contiguous(v.data(), DType::F32, {5, 4, 2, 8});
+    args.out = TensorView::contiguous(out.data(), DType::F32, {2, 4, 1, 8});
+    lseView = TensorView::contiguous(lse.data(), DType::F32, {2, 4, 1});
+    args.lse = &lseView;
+    args.paged =
+        PagedKV{TensorView::contiguous(table.data(), DType::I32, {2, 2}),
+                TensorView::contiguous(lens.data(), DType::I32, {2})};
+  }
+};
+} // namespace
+
+TEST_CASE("JIT: a paged KV cache's bad tables and lengths are errors",
+          "[jit]") {
+  Compiler compiler;
+  for (const char *family : {"cpu_decode", "cpu_tiles"}) {
+    CompileOptions options;
+    options.kernelFamily = family;
+    options.pagedKv = true;
+    Kernel kernel = compileOrFail(compiler, "attention d() {}", options);
+    INFO(family);
+    {
+      PagedBuffers ok;
+      runOrFail(kernel, ok.args);
+      for (float x : ok.out)
+        CHECK(x == Approx(1.0f)); // every kept value row is 1
+      // A sequence of length 0 keeps no key: out 0 and lse -inf.
+      PagedBuffers empty;
+      empty.lens[1] = 0;
+      runOrFail(kernel, empty.args);
+      for (int i = 32; i < 64; ++i) // batch 1
+        CHECK(empty.out[i] == 0.0f);
+      for (int i = 4; i < 8; ++i)
+        CHECK(std::isinf(empty.lse[i]));
+      CHECK(empty.lse[4] < 0);
+    }
+    auto expectError = [&](const std::function<void(PagedBuffers &)> &spoil,
+                           const char *message) {
+      PagedBuffers buf;
+      spoil(buf);
+      expectRunError(kernel, buf.args, buf.out, message);
+    };
+    expectError([](PagedBuffers &b) { b.table[1] = 5; },
+                "page table entry [0, 1] is 5, which names no page of k and v "
+                "(0 to 4)");
+    expectError([](PagedBuffers &b) { b.table[2] = -3; },
+                "page table entry [1, 0] is -3");
+    expectError([](PagedBuffers &b) { b.lens[1] = 9; },
+                "sequence length 1 is 9; it must be between 0 and max_pages "
+                "* page_size = 8");
+    expectError([](PagedBuffers &b) { b.lens[0] = -1; },
+                "sequence length 0 is -1");
+    expectError([](PagedBuffers &b) { b.args.paged.reset(); },
+                "was compiled for a paged KV cache");
+    expectError(
+        [](PagedBuffers &b) { b.args.paged->seqLens.dtype = DType::I64; },
+        "the sequence lengths must be i32; got i64");
+    expectError([](PagedBuffers &b) { b.args.paged->pageTable.shape = {4}; },
+                "the page table must have rank 2 [B, max_pages]; got rank 1");
+    expectError(
+        [](PagedBuffers &b) {
+          b.args.paged->pageTable.shape = {1, 4};
+          b.args.paged->pageTable.strides = {4, 1};
+        },
+        "the page table must have shape [B, max_pages] = [2, 4]; got [1, 4]");
+    expectError([](PagedBuffers &b) { b.args.paged->seqLens.shape = {3}; },
+                "the sequence lengths must have shape [B] = [2]; got [3]");
+    expectError(
+        [](PagedBuffers &b) { b.args.v.shape[1] = 2; },
+        "v must have shape [num_pages, page_size, Hkv, Dv] = [5, 4, 2, 8]; "
+        "got [5, 2, 2, 8]");
+    expectError([](PagedBuffers &b) { b.args.k.dtype = DType::BF16; },
+                "k must be f32; got bf16");
+  }
+  // A contiguous kernel refuses pages.
+  Kernel contiguous = compileOrFail(compiler, "attention d() {}");
+  PagedBuffers buf;
+  CHECK(errorOf(contiguous.run(buf.args))
+            .find("takes contiguous k and v; compile it with "
+                  "CompileOptions::pagedKv") != std::string::npos);
 }
 
 TEST_CASE("JIT: the value head dim may differ from the query/key head dim",

@@ -7,7 +7,8 @@
 // (attnc::getTolerance). The decode family (cpu_decode) runs every example
 // at decode shapes: N = 1, 2, 4, 8 against more keys, GQA 1, 4 and 8, tiles
 // that split a kv head's packed rows mid-group, on 8 threads, so that items
-// fewer than threads split the keys.
+// fewer than threads split the keys; and on a paged KV cache (both CPU
+// families, shuffled pages of 16, 64 and 256 keys, random lengths).
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,6 +67,16 @@ bool sizedByQueries(const Kernel &kernel) {
   });
 }
 
+/// A check that ran and passed (what failed, otherwise).
+void expectPass(llvm::Expected<CheckResult> result) {
+  if (!result)
+    FAIL(llvm::toString(result.takeError()));
+  INFO("first bad: " << result->firstBad
+                     << "; bad elements: " << result->badElements
+                     << "; max abs error " << result->maxAbsError);
+  CHECK(result->passed);
+}
+
 /// With `backward`, the gradients too (Check.cpp: checkBackward).
 void checkAll(Compiler &compiler, const std::string &name,
               const std::string &source, DType dtype,
@@ -96,15 +107,8 @@ void checkAll(Compiler &compiler, const std::string &name,
     // second round merges.
     check.threads = family == "cpu_decode" ? 8 : 0;
     check.backward = backward;
-    llvm::Expected<CheckResult> result =
-        checkKernel(*kernel, source, "", check);
     INFO(name << " " << toString(dtype) << " " << c.what);
-    if (!result)
-      FAIL(llvm::toString(result.takeError()));
-    INFO("first bad: " << result->firstBad
-                       << "; bad elements: " << result->badElements
-                       << "; max abs error " << result->maxAbsError);
-    CHECK(result->passed);
+    expectPass(checkKernel(*kernel, source, "", check));
   }
 }
 
@@ -112,18 +116,22 @@ void checkAll(Compiler &compiler, const std::string &name,
 
 /// Every examples/*.attn through checkAll in f32 and bf16 (family: the
 /// target's default when empty).
+/// Calls `fn(file name, source)` for every examples/*.attn.
+static void forEachExample(
+    llvm::function_ref<void(const std::string &, const std::string &)> fn) {
+  for (const auto &entry : std::filesystem::directory_iterator(
+           std::string(ATTNC_SOURCE_DIR) + "/examples"))
+    if (entry.path().extension() == ".attn")
+      fn(entry.path().filename().string(), read(entry.path()));
+}
+
 static void checkEveryExample(const std::string &family,
                               bool backward = false) {
   Compiler compiler;
-  for (const auto &entry : std::filesystem::directory_iterator(
-           std::string(ATTNC_SOURCE_DIR) + "/examples")) {
-    if (entry.path().extension() != ".attn")
-      continue;
-    std::string source = read(entry.path());
+  forEachExample([&](const std::string &name, const std::string &source) {
     for (DType dtype : {DType::F32, DType::BF16})
-      checkAll(compiler, entry.path().filename().string(), source, dtype,
-               family, backward);
-  }
+      checkAll(compiler, name, source, dtype, family, backward);
+  });
 }
 
 TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
@@ -133,6 +141,64 @@ TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
 TEST_CASE("numerics: every example in the decode family, f32 and bf16",
           "[numerics]") {
   checkEveryExample("cpu_decode");
+}
+
+namespace {
+
+// A paged KV cache at decode shapes (keys: M = max_pages * page_size,
+// filled in per page size).
+const Case kPagedCases[] = {
+    {"paged N = 1, GQA 1", {2, 3, 3, 1, 0, 24, 24}, false},
+    {"paged N = 4, GQA 4", {3, 8, 2, 4, 0, 32, 32}, false},
+    {"paged N = 1, GQA 4, strided", {2, 4, 1, 1, 0, 20, 20}, true},
+    {"paged N = 4, GQA 1, Dv != D", {2, 2, 2, 4, 0, 16, 8}, false},
+};
+
+/// Every paged case at page sizes 16, 64 and 256 (pages shuffled, lengths
+/// random in 1..M, keys past them and unused pages NaN, table entries past
+/// a sequence's pages -1), against the reference on the gathered keys.
+void checkPaged(Compiler &compiler, const std::string &name,
+                const std::string &source, DType dtype,
+                const std::string &family, int64_t tileKv) {
+  CompileOptions options;
+  options.dtype = dtype;
+  options.kernelFamily = family;
+  options.pagedKv = true;
+  options.tileQ = family == "cpu_decode" ? 6 : 8;
+  options.tileKv = tileKv;
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, name);
+  if (!kernel)
+    FAIL(name << ": " << llvm::toString(kernel.takeError()));
+  if (sizedByQueries(*kernel))
+    return; // document ids per query position: keys past N read out of bounds
+  for (const Case &c : kPagedCases)
+    for (int64_t pageSize : {16, 64, 256}) {
+      CheckOptions check;
+      check.sizes = c.sizes;
+      // 5 pages of 16 (tiles of 24 straddle them), 3 of 64, 2 of 256.
+      check.sizes.keys = pageSize * (pageSize == 16   ? 5
+                                     : pageSize == 64 ? 3
+                                                      : 2);
+      check.strided = c.strided;
+      check.pageSize = pageSize;
+      check.seed = 17;
+      check.threads = 8;
+      INFO(name << " " << toString(dtype) << " " << family << " tile_kv "
+                << tileKv << " " << c.what << ", page size " << pageSize);
+      expectPass(checkKernel(*kernel, source, "", check));
+    }
+}
+
+} // namespace
+
+TEST_CASE("numerics: every example on a paged KV cache", "[numerics]") {
+  Compiler compiler;
+  forEachExample([&](const std::string &name, const std::string &source) {
+    // Key tiles of 16 fit the pages; tiles of 24 straddle pages of 16 and 64.
+    checkPaged(compiler, name, source, DType::F32, "cpu_decode", 24);
+    checkPaged(compiler, name, source, DType::BF16, "cpu_decode", 16);
+    checkPaged(compiler, name, source, DType::F32, "cpu_tiles", 24);
+  });
 }
 
 TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",

@@ -195,6 +195,24 @@ cl::opt<int64_t>
                        "(default 128; the launch picks by the GPU's size)"),
               cl::init(0), cl::sub(runCommand),
               cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
+cl::opt<bool> pagedKv("paged-kv",
+                      cl::desc("Compile for a paged KV cache: k and v as "
+                               "pages [num_pages, page_size, Hkv, D] read "
+                               "through a page table, with a length per "
+                               "sequence"),
+                      cl::cat(attncCategory));
+cl::opt<int64_t> runPaged(
+    "paged",
+    cl::desc("Run on a paged KV cache: K and V laid out in shuffled pages of "
+             "PAGE_SIZE keys, read through a page table, with random "
+             "sequence lengths in 1..M (M rounded up to a multiple of "
+             "PAGE_SIZE; --check masks the keys past each length)"),
+    cl::value_desc("PAGE_SIZE"), cl::init(0), cl::sub(runCommand),
+    cl::cat(attncCategory));
+cl::opt<bool> runFullLengths("full-lengths",
+                             cl::desc("With --paged: every sequence holds M "
+                                      "keys"),
+                             cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
                           cl::init(1), cl::sub(runCommand),
                           cl::sub(maskCommand), cl::cat(attncCategory));
@@ -333,7 +351,12 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
       attnc::parseParamValues(runParams);
   if (!scalarParams)
     return attnc::reportError(scalarParams.takeError());
-  const attnc::AttnSizes &sizes = *parsedSizes;
+  attnc::AttnSizes sizes = *parsedSizes;
+  if (runPaged > 0 && sizes.keys % runPaged != 0) {
+    sizes.keys += runPaged - sizes.keys % runPaged;
+    outs() << "paged: M rounded up to " << sizes.keys << " ("
+           << sizes.keys / runPaged << " pages of " << runPaged << ")\n";
+  }
 
   attnc::DType dtype = elem == attnc::ast::ScalarType::BF16 ? attnc::DType::BF16
                        : elem == attnc::ast::ScalarType::F16
@@ -356,6 +379,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.splits = runSplits;
   options.kernelFamily = runFamily;
   options.backward = runBackward;
+  options.pagedKv = runPaged > 0;
   // Decode (a few queries against many keys) runs best split across the keys
   // on GPUs, and with the heads of a kv head packed on the CPU.
   if (options.kernelFamily.empty() && sizes.queries <= 16)
@@ -400,6 +424,8 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.saveDir = runSave;
   check.scalarParams = *scalarParams;
   check.backward = runBackward;
+  check.pageSize = runPaged;
+  check.fullLengths = runFullLengths;
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs. In
   // doubles: the product of huge sizes would overflow an int64_t.
   const double pairs = double(sizes.batch) * double(sizes.heads) *
@@ -504,6 +530,7 @@ static std::string checkRunOptions() {
       {"--tile-kv", runTileKv, 1, 4096, runTileKv.getNumOccurrences() > 0},
       {"--stages", runStages, 1, 4096, runStages.getNumOccurrences() > 0},
       {"--splits", runSplits, 1, 4096, runSplits.getNumOccurrences() > 0},
+      {"--paged", runPaged, 1, 1 << 20, runPaged.getNumOccurrences() > 0},
   };
   for (const Range &r : ranges)
     if (r.given && (r.value < r.lo || r.value > r.hi))
@@ -513,6 +540,8 @@ static std::string checkRunOptions() {
   if (runWarps.getNumOccurrences() &&
       !llvm::is_contained({1, 2, 4, 8}, int64_t(runWarps)))
     return "--warps must be 1, 2, 4 or 8; got " + std::to_string(runWarps);
+  if (runFullLengths && runPaged <= 0)
+    return "--full-lengths goes with --paged=PAGE_SIZE";
   if (runVectorWidth.getNumOccurrences() &&
       !llvm::is_contained({4, 8, 16}, int64_t(runVectorWidth)))
     return "--vector-width must be 4, 8 or 16; got " +
@@ -668,6 +697,7 @@ int main(int argc, char **argv) {
   schedule.tileQ = runTileQ, schedule.tileKv = runTileKv,
   schedule.warps = runWarps;
   schedule.stages = runStages, schedule.splits = runSplits;
+  schedule.pagedKv = pagedKv;
   attnc::Compilation compilation(**compileTarget, schedule);
   attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
                        : emit == Emit::Fused ? attnc::Stage::Fused

@@ -332,16 +332,20 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
     Value last = arith::SubIOp::create(b, loc, count, index(1));
     Value key = arith::AddIOp::create(b, loc, keyBegin,
                                       arith::MinUIOp::create(b, loc, c, last));
+    // Paged: the key's page once per key (a tile may straddle pages).
+    auto [page, pageFirst] =
+        paged ? pageOf(key) : std::make_pair(batch, index(0));
     forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
-      Value x = toF32(
-          memref::LoadOp::create(b, loc, k, ValueRange{batch, kvHead, key, d}));
+      Value x = toF32(memref::LoadOp::create(
+          b, loc, k, kvIndices(page, pageFirst, key, d)));
       x = arith::SelectOp::create(b, loc, valid, x, zero);
       memref::StoreOp::create(b, loc, x, kPack, ValueRange{d, c});
       return SmallVector<Value>{};
     });
     vectorLoop(valueDim, [&](Value d, Value mask) {
       Value x = toF32(vector::MaskedLoadOp::create(
-          b, loc, vec(elem), v, ValueRange{batch, kvHead, key, d}, mask, pass));
+          b, loc, vec(elem), v, kvIndices(page, pageFirst, key, d), mask,
+          pass));
       x = arith::SelectOp::create(b, loc, valid, x, zerosF32);
       vector::MaskedStoreOp::create(b, loc, vPack, ValueRange{c, d}, mask, x);
     });
@@ -504,29 +508,46 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         }
       // Decode reads the values as stored; keys past `count` are not read.
       Type elem = flash.getValue().getType().getElementType();
-      auto valueAt = [&](Value c, Value start, Value mask) -> Value {
-        if (!decode)
-          return vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
-                                              ValueRange{c, start}, mask,
-                                              zerosF32);
-        Value key = arith::AddIOp::create(b, loc, keyBegin, c);
-        return toF32(vector::MaskedLoadOp::create(
-            b, loc, vec(elem), v, ValueRange{batch, kvHead, key, start}, mask,
-            zeroVector(elem)));
+      auto accumulate = [&](Value c, ValueRange args, Value v0, Value v1) {
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < rowBlock; ++i) {
+          Value p = splat(
+              memref::LoadOp::create(b, loc, weights, ValueRange{index(i), c}));
+          next.push_back(vector::FMAOp::create(b, loc, p, v0, args[2 * i]));
+          next.push_back(vector::FMAOp::create(b, loc, p, v1, args[2 * i + 1]));
+        }
+        return next;
       };
-      SmallVector<Value> result = forLoop(
-          index(0), count, index(1), accs, [&](Value c, ValueRange args) {
-            Value v0 = valueAt(c, d, mask0), v1 = valueAt(c, d1, mask1);
-            SmallVector<Value> next;
-            for (int64_t i = 0; i < rowBlock; ++i) {
-              Value p = splat(memref::LoadOp::create(b, loc, weights,
-                                                     ValueRange{index(i), c}));
-              next.push_back(vector::FMAOp::create(b, loc, p, v0, args[2 * i]));
-              next.push_back(
-                  vector::FMAOp::create(b, loc, p, v1, args[2 * i + 1]));
-            }
-            return next;
-          });
+      SmallVector<Value> result;
+      if (!decode) {
+        result = forLoop(
+            index(0), count, index(1), accs, [&](Value c, ValueRange args) {
+              auto packed = [&](Value start, Value mask) -> Value {
+                return vector::MaskedLoadOp::create(b, loc, vec(f32Type), vPack,
+                                                    ValueRange{c, start}, mask,
+                                                    zerosF32);
+              };
+              return accumulate(c, args, packed(d, mask0), packed(d1, mask1));
+            });
+      } else {
+        result = forEachKeySpan(
+            keyBegin, keyEnd, accs,
+            [&](Value lo, Value hi, Value page, Value pageFirst,
+                ValueRange spanAccs) {
+              return forLoop(
+                  lo, hi, index(1), spanAccs, [&](Value key, ValueRange args) {
+                    auto stored = [&](Value start, Value mask) -> Value {
+                      return toF32(vector::MaskedLoadOp::create(
+                          b, loc, vec(elem), v,
+                          kvIndices(page, pageFirst, key, start), mask,
+                          zeroVector(elem)));
+                    };
+                    Value c = arith::SubIOp::create(b, loc, key, keyBegin);
+                    return accumulate(c, args, stored(d, mask0),
+                                      stored(d1, mask1));
+                  });
+            });
+      }
       for (int64_t i = 0; i < rowBlock; ++i) {
         vector::MaskedStoreOp::create(b, loc, acc, ValueRange{rs[i], d}, mask0,
                                       result[2 * i]);
@@ -610,6 +631,7 @@ void KernelGenerator::emitWorkItem(Value item) {
       b, loc, arith::AddIOp::create(b, loc, firstRow, index(tileQ)),
       rowsPerItem);
   numRows = arith::SubIOp::create(b, loc, endRow, firstRow);
+  emitSequenceKeys();
 }
 
 void KernelGenerator::emitStartItem() {
@@ -673,7 +695,7 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
     Value keyBegin = arith::MulIOp::create(b, loc, kt, index(tileKv));
     Value keyEnd = arith::MinUIOp::create(
         b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)),
-        numKeys);
+        itemKeys);
     if (!flash.hasMask()) {
       emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
       return SmallVector<Value>{};
@@ -697,6 +719,10 @@ LogicalResult KernelGenerator::generate() {
   if (decode) {
     argTypes.push_back(rowMajor(2, b.getF32Type(), true)); // parts
     argTypes.push_back(b.getIndexType());                  // splits
+  }
+  if (paged) {
+    argTypes.push_back(rowMajor(2, b.getI32Type(), false)); // page table
+    argTypes.push_back(rowMajor(1, b.getI32Type(), false)); // lengths
   }
   for (BlockArgument param : variant.getParams())
     argTypes.push_back(paramArgType(param));
@@ -725,6 +751,10 @@ LogicalResult KernelGenerator::generate() {
     parts = entry->getArgument(next++);
     splits = entry->getArgument(next++);
   }
+  if (paged) {
+    pageTable = entry->getArgument(next++);
+    seqLens = entry->getArgument(next++);
+  }
   for (BlockArgument param : variant.getParams())
     outer.map(param, entry->getArgument(next++));
   status = entry->getArgument(next++);
@@ -744,8 +774,16 @@ LogicalResult KernelGenerator::generate() {
   Value heads = memref::DimOp::create(b, loc, q, 1);
   Value queries = memref::DimOp::create(b, loc, q, 2);
   headDim = memref::DimOp::create(b, loc, q, 3);
-  Value kvHeads = memref::DimOp::create(b, loc, k, 1);
-  numKeys = memref::DimOp::create(b, loc, k, 2);
+  // Paged k is [num_pages, page_size, Hkv, D]; M = max_pages * page_size.
+  Value kvHeads = memref::DimOp::create(b, loc, k, paged ? 2 : 1);
+  if (paged) {
+    numPages = memref::DimOp::create(b, loc, k, 0);
+    pageSize = memref::DimOp::create(b, loc, k, 1);
+    numKeys = arith::MulIOp::create(
+        b, loc, memref::DimOp::create(b, loc, pageTable, 1), pageSize);
+  } else {
+    numKeys = memref::DimOp::create(b, loc, k, 2);
+  }
   valueDim = memref::DimOp::create(b, loc, v, 3);
   group = arith::DivUIOp::create(b, loc, heads, kvHeads);
   // Decode's items are (batch, kv head, tile of group x N packed rows).
@@ -802,7 +840,7 @@ LogicalResult KernelGenerator::generate() {
     forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
       emitWorkItem(work);
       emitStartItem();
-      emitKeyTiles(index(0), numKvTiles);
+      emitKeyTiles(index(0), itemKvTiles);
       emitFinalize();
       return SmallVector<Value>{};
     });
@@ -817,7 +855,6 @@ LogicalResult KernelGenerator::generate() {
   Value items = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batches, headsPerBatch), numTiles);
   Value partItems = arith::MulIOp::create(b, loc, items, splits);
-  Value tilesPerPart = arith::CeilDivUIOp::create(b, loc, numKvTiles, splits);
   forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
     Value isPart = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                          work, partItems);
@@ -827,12 +864,15 @@ LogicalResult KernelGenerator::generate() {
           emitWorkItem(arith::DivUIOp::create(b, loc, work, splits));
           emitStartItem();
           Value split = arith::RemUIOp::create(b, loc, work, splits);
+          // Paged, the splits cut the item's own sequence.
+          Value tilesPerPart =
+              arith::CeilDivUIOp::create(b, loc, itemKvTiles, splits);
           Value first = arith::MinUIOp::create(
               b, loc, arith::MulIOp::create(b, loc, split, tilesPerPart),
-              numKvTiles);
+              itemKvTiles);
           Value last = arith::MinUIOp::create(
               b, loc, arith::AddIOp::create(b, loc, first, tilesPerPart),
-              numKvTiles);
+              itemKvTiles);
           emitKeyTiles(first, last);
           Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                               splits, index(1));

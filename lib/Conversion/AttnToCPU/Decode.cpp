@@ -29,51 +29,66 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
   Type elem = flash.getQuery().getType().getElementType();
   Value zerosF32 = zeroVector(f32Type);
   Value pass = zeroVector(elem);
-  Value lastKey = arith::SubIOp::create(b, loc, numKeys, index(1));
   Value lastValueColumn = arith::SubIOp::create(b, loc, valueDim, index(1));
-  forLoop(index(0), count, index(1), {}, [&](Value c, ValueRange) {
-    Value key = arith::AddIOp::create(b, loc, keyBegin, c);
-    Value keyAhead = arith::MinUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, key, index(kPrefetchKeys)),
-        lastKey);
-    SmallVector<Value> init(rowBlock, zerosF32);
-    SmallVector<Value> dots = forLoop(
-        index(0), headDim, index(width), init, [&](Value d, ValueRange accs) {
-          Value remaining = arith::SubIOp::create(b, loc, headDim, d);
-          Value mask = vector::CreateMaskOp::create(
-              b, loc, VectorType::get({width}, b.getI1Type()),
-              ValueRange{remaining});
-          Value kd = toF32(vector::MaskedLoadOp::create(
-              b, loc, vec(elem), k, ValueRange{batch, kvHead, key, d}, mask,
-              pass));
-          // One core streams K and V at a fraction of the memory's pace
-          // unless asked ahead: the key kPrefetchKeys on, and this key's
-          // value row for the accumulation after the tile's scores.
-          memref::PrefetchOp::create(b, loc, k,
-                                     ValueRange{batch, kvHead, keyAhead, d},
-                                     /*isWrite=*/false, /*localityHint=*/3,
-                                     /*isDataCache=*/true);
-          memref::PrefetchOp::create(
-              b, loc, v,
-              ValueRange{batch, kvHead, key,
-                         arith::MinUIOp::create(b, loc, d, lastValueColumn)},
-              /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rowBlock; ++i) {
-            Value qd = vector::MaskedLoadOp::create(b, loc, vec(f32Type), qPack,
-                                                    ValueRange{rs[i], d}, mask,
-                                                    zerosF32);
-            next.push_back(vector::FMAOp::create(b, loc, qd, kd, accs[i]));
-          }
-          return next;
+  Value keyEnd = arith::AddIOp::create(b, loc, keyBegin, count);
+  // Paged, the prefetch stays in the span's page.
+  Value lastKeyOfAll = arith::SubIOp::create(b, loc, numKeys, index(1));
+  forEachKeySpan(
+      keyBegin, keyEnd, {},
+      [&](Value lo, Value hi, Value page, Value pageFirst, ValueRange) {
+        Value lastKey = paged
+                            ? Value(arith::SubIOp::create(b, loc, hi, index(1)))
+                            : lastKeyOfAll;
+        forLoop(lo, hi, index(1), {}, [&](Value key, ValueRange) {
+          Value c = arith::SubIOp::create(b, loc, key, keyBegin);
+          Value keyAhead = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, key, index(kPrefetchKeys)),
+              lastKey);
+          SmallVector<Value> init(rowBlock, zerosF32);
+          SmallVector<Value> dots = forLoop(
+              index(0), headDim, index(width), init,
+              [&](Value d, ValueRange accs) {
+                Value remaining = arith::SubIOp::create(b, loc, headDim, d);
+                Value mask = vector::CreateMaskOp::create(
+                    b, loc, VectorType::get({width}, b.getI1Type()),
+                    ValueRange{remaining});
+                Value kd = toF32(vector::MaskedLoadOp::create(
+                    b, loc, vec(elem), k, kvIndices(page, pageFirst, key, d),
+                    mask, pass));
+                // One core streams K and V at a fraction of the memory's pace
+                // unless asked ahead: the key kPrefetchKeys on, and this key's
+                // value row for the accumulation after the tile's scores.
+                memref::PrefetchOp::create(
+                    b, loc, k, kvIndices(page, pageFirst, keyAhead, d),
+                    /*isWrite=*/false, /*localityHint=*/3,
+                    /*isDataCache=*/true);
+                memref::PrefetchOp::create(
+                    b, loc, v,
+                    kvIndices(
+                        page, pageFirst, key,
+                        arith::MinUIOp::create(b, loc, d, lastValueColumn)),
+                    /*isWrite=*/false, /*localityHint=*/3,
+                    /*isDataCache=*/true);
+                SmallVector<Value> next;
+                for (int64_t i = 0; i < rowBlock; ++i) {
+                  Value qd = vector::MaskedLoadOp::create(
+                      b, loc, vec(f32Type), qPack, ValueRange{rs[i], d}, mask,
+                      zerosF32);
+                  next.push_back(
+                      vector::FMAOp::create(b, loc, qd, kd, accs[i]));
+                }
+                return next;
+              });
+          for (int64_t i = 0; i < rowBlock; ++i)
+            memref::StoreOp::create(
+                b, loc,
+                vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            dots[i]),
+                scoreBuf, ValueRange{index(i), c});
+          return SmallVector<Value>{};
         });
-    for (int64_t i = 0; i < rowBlock; ++i)
-      memref::StoreOp::create(b, loc,
-                              vector::ReductionOp::create(
-                                  b, loc, vector::CombiningKind::ADD, dots[i]),
-                              scoreBuf, ValueRange{index(i), c});
-    return SmallVector<Value>{};
-  });
+        return SmallVector<Value>{};
+      });
   SmallVector<Value> scores;
   for (int64_t i = 0; i < rowBlock; ++i)
     for (int64_t j = 0; j < tileKv / width; ++j)

@@ -27,7 +27,8 @@ public:
       : variant(variant), flash(flash), b(variant), loc(flash.getLoc()),
         tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
         width(schedule.getVectorWidth()),
-        decode(schedule.getFamily() == KernelFamily::CpuDecode) {
+        decode(schedule.getFamily() == KernelFamily::CpuDecode),
+        paged(schedule.getPagedKv() != 0) {
     // Scores come a vector of keys at a time.
     this->tileKv = std::max<int64_t>(this->width,
                                      llvm::alignTo(this->tileKv, this->width));
@@ -62,6 +63,24 @@ protected:
                                 function_ref<SmallVector<Value>()> elseFn);
   /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
   void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
+
+  // Where keys live (Paged.cpp).
+  using SpanFn = function_ref<SmallVector<Value>(
+      Value lo, Value hi, Value page, Value pageFirstKey, ValueRange args)>;
+  /// Runs `body` over the keys [first, end) of the item's sequence in
+  /// spans that lie in one page, threading `args`: contiguous k and v are
+  /// one span (page: the batch); paged ones, one per page, whose number
+  /// comes from the page table (an entry out of range reads page 0: the
+  /// runtime has refused such tables before the kernel runs).
+  SmallVector<Value> forEachKeySpan(Value first, Value end, ValueRange init,
+                                    SpanFn body);
+  /// The indices of element `d` of key `key` in k or v, in its span's page.
+  SmallVector<Value> kvIndices(Value page, Value pageFirstKey, Value key,
+                               Value d);
+  /// The page and first key of the page that holds `key` (paged only).
+  std::pair<Value, Value> pageOf(Value key);
+  /// The keys of the item's sequence: M, or its length when paged.
+  void emitSequenceKeys();
 
   // The algorithm.
   Value emitRegion(Region &region, ValueRange args);
@@ -111,6 +130,8 @@ protected:
   Location loc;
   int64_t tileQ, tileKv, width;
   bool decode;
+  /// k and v are pages read through pageTable; seqLens cut each sequence.
+  bool paged;
   /// Query rows processed together (their buffers are padded to a multiple).
   int64_t rowBlock = 4;
   int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
@@ -118,6 +139,11 @@ protected:
   // Kernel values.
   Value q, k, v, out, lse, status;
   Value headDim, valueDim, numKeys, scale;
+  // Paged: the table [B, max_pages], the lengths [B], the page size and
+  // count; per item, its sequence's keys and key tiles (M and all tiles
+  // when not paged).
+  Value pageTable, seqLens, pageSize, numPages;
+  Value itemKeys, itemKvTiles;
   // Per query row of the tile: running max, running sum, accumulator.
   Value rowMax, rowSum, acc;
   // Packed f32 copies: the query tile (scaled), the key tile transposed

@@ -84,6 +84,8 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
         "*out";
   if (flash.returnsLse())
     os << ", attnc_memref3 *lse";
+  if (spec.pagedKv)
+    os << ", attnc_memref2 *page_table, attnc_memref1 *seq_lens";
   std::string fill;
   llvm::raw_string_ostream body(fill);
   for (BlockArgument param : variant.getParams()) {
@@ -123,7 +125,8 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
   os << ", attnc_memref1 *status, void *stream) {\n"
      << "  attnc_cuda::HostCall<" << v << ", " << c << "> call;\n"
      << "  if (int e = call.setViews(q, k, v, out, "
-     << (flash.returnsLse() ? "lse" : "nullptr") << ", status))\n"
+     << (flash.returnsLse() ? "lse" : "nullptr") << ", status"
+     << (spec.pagedKv ? ", page_table, seq_lens" : "") << "))\n"
      << "    return e;\n"
      << "  " << v << "::Params P = {};\n"
      << fill << "  return call.launch(P, " << spec.kernelName << ", "
@@ -211,6 +214,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   }
   spec.threads = warps * 32;
   spec.tensorMaps = wgmma;
+  spec.pagedKv = schedule.getPagedKv() != 0;
   // The shared memory by the templates' own rule (Config asserts that its
   // tiles agree; the generated code checks the number once more).
   spec.sharedBytes =
@@ -295,9 +299,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
     os << "typedef attnc_cuda::Sm90Config<" << d << ", " << dv << ", "
        << spec.tileKv << ", " << stages << ", " << f16 << "> " << c << ";\n";
   else
-    os << "typedef attnc_cuda::Config<" << d << ", " << dv << ", "
-       << spec.tileQ << ", " << spec.tileKv << ", " << warps << ", " << stages
-       << ", " << f16 << (splitKv ? ", true" : "") << "> " << c << ";\n";
+    os << "typedef attnc_cuda::Config<" << d << ", " << dv << ", " << spec.tileQ
+       << ", " << spec.tileKv << ", " << warps << ", " << stages << ", " << f16
+       << (splitKv || spec.pagedKv ? splitKv ? ", true" : ", false" : "")
+       << (spec.pagedKv ? ", true" : "") << "> " << c << ";\n";
   os
      << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"

@@ -31,6 +31,9 @@ struct CUDAKernelSpec {
   // (attnc_cuda::TensorMaps) as its third parameter, boxes of tileQ rows
   // for q and tileKv rows for k and v.
   bool tensorMaps = false;
+  // A paged KV cache: the kernels read k and v through a page table
+  // (FlashArgs' page fields); the AOT entry takes it and the lengths.
+  bool pagedKv = false;
 };
 
 /// Macros that leave one kernel out of the generated program: the JIT

@@ -45,8 +45,10 @@ extern "C" {
    return besides 0 and (for _run) 1 + the position of a param read out of
    bounds. */
 enum {
-  ATTNC_CPU_INVALID = -1,  /* views whose sizes the kernel cannot take */
-  ATTNC_CPU_NO_MEMORY = -2 /* a dense copy could not be allocated */
+  ATTNC_CPU_INVALID = -1,    /* views whose sizes the kernel cannot take */
+  ATTNC_CPU_NO_MEMORY = -2,  /* a dense copy could not be allocated */
+  ATTNC_CPU_BAD_LENGTH = -3, /* paged: a length outside [0, M] */
+  ATTNC_CPU_BAD_PAGE = -4    /* paged: a used table entry names no page */
 };
 
 /* The largest rank the copies take (q, k, v, out: 4; lse: 3). */
@@ -146,6 +148,7 @@ typedef struct {
   int64_t tile_q, tile_kv; /* rows and keys per tile */
   int64_t max_splits;      /* cpu_decode: the most key splits per item */
   int packs_heads;         /* cpu_decode: a tile packs a kv head's heads */
+  int paged_kv;            /* k and v are pages read through a table */
 } attnc_cpu_schedule;
 
 /* The kernel's work items: (batch, head, tile_q-row query tile); or, when
@@ -273,6 +276,35 @@ static inline void attnc_cpu_run(int64_t begin, int64_t end, int threads, attnc_
 #endif
 }
 
+/*===-- A paged KV cache ---------------------------------------------------===*/
+
+/* Checks a paged call's page table [B, max_pages] and lengths [B] (int32_t,
+   strides in elements) against k and v of `num_pages` pages of `page_size`
+   keys: every length must lie in [0, max_pages * page_size] (else
+   ATTNC_CPU_BAD_LENGTH, *batch its sequence) and every entry a sequence
+   uses (the first ceil(length / page_size) of its row) in [0, num_pages)
+   (else ATTNC_CPU_BAD_PAGE, *batch and *slot where). Entries past a
+   sequence's pages are not read, so they may hold anything. Returns 0. */
+static inline int attnc_cpu_check_pages(const int32_t *table, const int64_t *table_strides, int64_t max_pages,
+                                        const int32_t *lens, int64_t lens_stride, int64_t B, int64_t num_pages,
+                                        int64_t page_size, int64_t *batch, int64_t *slot) {
+  int64_t b, p;
+  for (b = 0; b < B; ++b) {
+    int64_t length = lens[b * lens_stride];
+    *batch = b;
+    *slot = 0;
+    if (length < 0 || length > max_pages * page_size)
+      return ATTNC_CPU_BAD_LENGTH;
+    for (p = 0; p * page_size < length; ++p) {
+      int64_t page = table[b * table_strides[0] + p * table_strides[1]];
+      *slot = p;
+      if (page < 0 || page >= num_pages)
+        return ATTNC_CPU_BAD_PAGE;
+    }
+  }
+  return 0;
+}
+
 /*===-- A whole call, for C callers ---------------------------------------===*/
 
 /* One call's views as the kernel takes them, its work and the threads'
@@ -283,6 +315,8 @@ typedef struct {
   attnc_memref4 caller_out;
   attnc_memref3 caller_lse;
   attnc_memref2 parts; /* cpu_decode's key splits (none: 0 rows) */
+  attnc_memref2 page_table; /* paged: [B, max_pages] int32_t */
+  attnc_memref1 seq_lens;   /* paged: [B] int32_t */
   void *scratch[6];    /* q, k, v, out, lse, parts */
   int has_lse, lse_given;
   size_t elem_bytes;
@@ -340,23 +374,45 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
 /* Checks one call's views against each other and the kernel's head dims
    (0 or less: any), stages them and sizes its work (items and key splits
    by `schedule`) and threads (`threads` as attnc_cpu_thread_count takes
-   it). `lse` may be NULL: then a kernel
-   that writes lse (`has_lse`) writes it to scratch. Returns 0, with
-   everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID or
-   ATTNC_CPU_NO_MEMORY, with nothing held. */
+   it). `lse` may be NULL: then a kernel that writes lse (`has_lse`)
+   writes it to scratch. A paged kernel (schedule->paged_kv) takes k and v
+   as pages [num_pages, page_size, Hkv, D] and `page_table` and `seq_lens`
+   (see attnc_cpu_check_pages); others take NULL for both. Returns 0, with
+   everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID,
+   ATTNC_CPU_BAD_LENGTH, ATTNC_CPU_BAD_PAGE or ATTNC_CPU_NO_MEMORY, with
+   nothing held. */
 static inline int attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q, const attnc_memref4 *k,
                                        const attnc_memref4 *v, const attnc_memref4 *out, const attnc_memref3 *lse,
                                        int has_lse, size_t elem_bytes, int64_t head_dim, int64_t value_head_dim,
-                                       const attnc_cpu_schedule *schedule, int threads) {
+                                       const attnc_cpu_schedule *schedule, const attnc_memref2 *page_table,
+                                       const attnc_memref1 *seq_lens, int threads) {
+  int paged = schedule->paged_kv;
   int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], D = q->sizes[3];
-  int64_t Hkv = k->sizes[1], M = k->sizes[2], Dv = v->sizes[3];
+  int64_t Hkv = k->sizes[paged ? 2 : 1], Dv = v->sizes[3];
+  int64_t P = k->sizes[0], S = k->sizes[1]; /* paged: pages, page size */
+  int64_t M = paged ? (page_table ? page_table->sizes[1] * S : 0) : k->sizes[2];
+  int64_t bad_b, bad_slot;
   int d, rc = 0;
   memset(c, 0, sizeof(*c));
   for (d = 0; d < 4; ++d)
     if (q->sizes[d] < 1 || k->sizes[d] < 1 || v->sizes[d] < 1)
       return ATTNC_CPU_INVALID;
-  if (!attnc_cpu_sizes_are(k->sizes, B, Hkv, M, D, 4) || !attnc_cpu_sizes_are(v->sizes, B, Hkv, M, Dv, 4) ||
-      !attnc_cpu_sizes_are(out->sizes, B, H, N, Dv, 4) || H % Hkv != 0 || (head_dim > 0 && D != head_dim) ||
+  if (paged != (page_table != NULL) || paged != (seq_lens != NULL))
+    return ATTNC_CPU_INVALID;
+  if (paged) {
+    if (page_table->sizes[0] != B || page_table->sizes[1] < 1 || seq_lens->sizes[0] != B ||
+        !attnc_cpu_sizes_are(k->sizes, P, S, Hkv, D, 4) || !attnc_cpu_sizes_are(v->sizes, P, S, Hkv, Dv, 4))
+      return ATTNC_CPU_INVALID;
+    rc = attnc_cpu_check_pages((const int32_t *)ATTNC_CPU_ELEMENT0(*page_table, 4), page_table->strides,
+                               page_table->sizes[1], (const int32_t *)ATTNC_CPU_ELEMENT0(*seq_lens, 4),
+                               seq_lens->strides[0], B, P, S, &bad_b, &bad_slot);
+    if (rc)
+      return rc;
+    c->page_table = *page_table, c->seq_lens = *seq_lens;
+  } else if (!attnc_cpu_sizes_are(k->sizes, B, Hkv, M, D, 4) || !attnc_cpu_sizes_are(v->sizes, B, Hkv, M, Dv, 4)) {
+    return ATTNC_CPU_INVALID;
+  }
+  if (!attnc_cpu_sizes_are(out->sizes, B, H, N, Dv, 4) || H % Hkv != 0 || (head_dim > 0 && D != head_dim) ||
       (value_head_dim > 0 && Dv != value_head_dim) ||
       (has_lse && lse && !attnc_cpu_sizes_are(lse->sizes, B, H, N, 0, 3)))
     return ATTNC_CPU_INVALID;

@@ -10,6 +10,7 @@
 //   params.cuh         reading params (load_param, load_range)
 //   smem_tiles.cuh     shared-memory tile layouts, TileCopy
 //   tile_walker.cuh    the key-tile walk and the block-map kernel's body
+//   paged_kv.cuh       a paged KV cache: page table, lengths, row gathers
 //   sm80_forward.cuh   Config and the forward kernel FlashForward (sm_80+)
 //   hopper_primitives.cuh  mbarriers, the bulk tensor copy, wgmma (sm_90a)
 //   sm90_forward.cuh   Sm90Config and Sm90Forward, the sm90_wgmma kernel
@@ -49,6 +50,7 @@
 #include "attnc/params.cuh"
 #include "attnc/smem_tiles.cuh"
 #include "attnc/tile_walker.cuh"
+#include "attnc/paged_kv.cuh"
 #include "attnc/sm80_forward.cuh"
 #include "attnc/hopper_primitives.cuh"
 #include "attnc/sm90_forward.cuh"

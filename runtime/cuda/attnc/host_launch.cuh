@@ -83,16 +83,32 @@ template <class V, class C> struct HostCall {
   /// q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, DV], out [B, H, N, DV],
   /// lse [B, H, N] (may be null), status: a device int32 that is 0. Returns
   /// cudaErrorInvalidValue for views the kernel cannot take.
+  /// A paged kernel (C::kPaged) takes k and v as pages [num_pages,
+  /// page_size, Hkv, D], a page table [B, max_pages] with rows of unit
+  /// stride and lengths [B] (int32, in device memory).
   int setViews(const attnc_memref4 *q, const attnc_memref4 *k, const attnc_memref4 *v, const attnc_memref4 *out,
-               const attnc_memref3 *lse, const attnc_memref1 *status) {
-    if (!q || !k || !v || !out || !status)
+               const attnc_memref3 *lse, const attnc_memref1 *status, const attnc_memref2 *pageTable = nullptr,
+               const attnc_memref1 *seqLens = nullptr) {
+    if (!q || !k || !v || !out || !status || C::kPaged != (pageTable && seqLens))
       return cudaErrorInvalidValue;
-    const TensorDims views[4] = {host_dims(q, 2), host_dims(k, 2), host_dims(v, 2), host_dims(out, 2)};
+    TensorDims views[4] = {host_dims(q, 2), host_dims(k, 2), host_dims(v, 2), host_dims(out, 2)};
+    TensorDims table = {}, lens = {}, pages = views[1];
+    if constexpr (C::kPaged) {
+      table = host_dims(pageTable, 4), lens = host_dims(seqLens, 4);
+      if (table.size[0] != views[0].size[0] || lens.size[0] != views[0].size[0] || table.stride[1] != 1 ||
+          views[2].size[0] != pages.size[0] || views[2].size[1] != pages.size[1] ||
+          i64(table.size[1]) * pages.size[1] > INT_MAX / 2)
+        return cudaErrorInvalidValue;
+      views[1] = paged_logical_view(pages, views[0].size[0], table.size[1]);
+      views[2] = paged_logical_view(views[2], views[0].size[0], table.size[1]);
+    }
     const TensorDims lseDims = lse ? host_dims(lse, 4) : TensorDims{};
     const TensorDims *lseView = lse ? &lseDims : nullptr;
     if (check_shapes(views, lseView, C::D, C::DV) || check_views(views) ||
         plan_forward(plan, views, lseView, C::BM, C::BN, C::kSplitKv))
       return cudaErrorInvalidValue;
+    if constexpr (C::kPaged)
+      plan_paged(plan, pages, table, lens);
     if constexpr (C::kTensorMaps)
       if (int e = encode_tensor_maps(maps, views, C::BM, C::BN))
         return e;

@@ -199,6 +199,30 @@ inline LaunchProblem plan_forward(LaunchPlan &plan, const TensorDims (&views)[4]
   return LaunchProblem();
 }
 
+/// A paged KV cache's k or v pages ([num_pages, page_size, Hkv, D]) as the
+/// [B, Hkv, M, D] view that check_views and plan_forward take, M =
+/// maxPages * page_size: its "batch" stride is the page stride (the kernel
+/// adds page * stride where it would add b * stride) and its row stride
+/// the pages' row stride.
+inline TensorDims paged_logical_view(const TensorDims &pages, i64 B, i64 maxPages) {
+  return TensorDims{pages.data,
+                    {B, pages.size[2], maxPages * pages.size[1], pages.size[3]},
+                    {pages.stride[0], pages.stride[2], pages.stride[1], pages.stride[3]}};
+}
+
+/// After plan_forward on the logical views: the page table [B, max_pages]
+/// (rows of unit stride: the caller checks) and lengths [B] (int32) of
+/// the `pages` of k.
+inline void plan_paged(LaunchPlan &plan, const TensorDims &pages, const TensorDims &table, const TensorDims &lens) {
+  FlashArgs &a = plan.args;
+  a.pageTable = static_cast<const int *>(table.data);
+  a.seqLens = static_cast<const int *>(lens.data);
+  a.tableStride = table.stride[0];
+  a.lensStride = lens.stride[0];
+  a.pageSize = int(pages.size[1]);
+  a.numPages = int(pages.size[0]);
+}
+
 /// Sizes the block map (when the kernel has one: its rows per batch and
 /// head where the classifier reads them) and the scratch: the head words,
 /// then a count and a list of tilesKv entries per row.

@@ -22,9 +22,11 @@ namespace attnc_cuda {
 
 /// Compile-time shape of the kernel: head dims, tile sizes, warps, stages,
 /// and whether the key range is split across CTAs (split_kv, decode).
-template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_, bool SPLIT_KV_ = false> struct Config {
+template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_, bool SPLIT_KV_ = false,
+          bool PAGED_KV_ = false>
+struct Config {
   static constexpr int D = D_, DV = DV_, BM = BM_, BN = BN_, NW = NW_, STAGES = STAGES_;
-  static constexpr bool F16 = F16_, kSplitKv = SPLIT_KV_;
+  static constexpr bool F16 = F16_, kSplitKv = SPLIT_KV_, kPaged = PAGED_KV_;
   static constexpr int kThreads = NW * 32;
   static constexpr int MF = BM / (16 * NW); // m16 fragments per warp
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
@@ -444,6 +446,12 @@ template <class V, class C> struct FlashForward {
   /// key-tile loop): a few integer ops per tile instead of registers held
   /// across it.
   static __device__ __forceinline__ void issue(int t, int slot, const FlashArgs &a, int b, int hk, u32 sK, u32 sV) {
+    if constexpr (C::kPaged) {
+      if (t >= 0)
+        issuePaged(TileWalker<V, C>::firstKey(t), slot, a, b, hk, sK, sV);
+      cp_async_commit();
+      return;
+    }
     if (t >= 0) {
       const int tid = opaque(int(threadIdx.x));
       KCopy(a.k + b * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(sK + slot * 2 * KTile::elements(BN),
@@ -452,6 +460,26 @@ template <class V, class C> struct FlashForward {
                                                             TileWalker<V, C>::firstKey(t), a.M);
     }
     cp_async_commit(); // empty groups keep the group count uniform
+  }
+
+  /// A paged KV cache: the tile's keys from their pages. A tile within one
+  /// page (page sizes that are multiples of BN) copies as a contiguous one
+  /// from that page; others gather their rows page by page. Keys at or past
+  /// the sequence's length (a.M here) are zero-filled.
+  static __device__ __forceinline__ void issuePaged(int key, int slot, const FlashArgs &a, int b, int hk, u32 sK,
+                                                    u32 sV) {
+    const int tid = opaque(int(threadIdx.x));
+    const u32 k = sK + slot * 2 * KTile::elements(BN), v = sV + slot * 2 * VTile::elements(BN);
+    if (a.pageSize % BN == 0) {
+      const int pageSlot = key / a.pageSize, first = pageSlot * a.pageSize;
+      const i64 page = page_of(a, b, pageSlot);
+      const int end = min(a.M - first, a.pageSize);
+      KCopy(a.k + page * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(k, key - first, end);
+      VCopy(a.v + page * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(v, key - first, end);
+    } else {
+      copy_paged_rows<KTile, BN, NT>(k, a.k + hk * a.ks[1], a.ks[0], a.ks[2], a, b, key, tid);
+      copy_paged_rows<VTile, BN, NT>(v, a.v + hk * a.vs[1], a.vs[0], a.vs[2], a, b, key, tid);
+    }
   }
 
   /// The grid is one line of B * H * tilesQ CTAs, dispatched in order.
@@ -512,7 +540,21 @@ template <class V, class C> struct FlashForward {
       }
   }
 
-  static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P) {
+  /// A paged KV cache: the CTA's walk runs over its sequence's keys (a.M
+  /// becomes its length; see paged_kv.cuh).
+  static __device__ __forceinline__ void run(const FlashArgs &args, const typename V::Params &P) {
+    if constexpr (C::kPaged) {
+      int status = 0;
+      const FlashArgs a = paged_sequence(args, batchHead(args) / gridHeads(args), status);
+      if (status)
+        atomicCAS(args.status, 0, status);
+      runOn(a, P);
+    } else {
+      runOn(args, P);
+    }
+  }
+
+  static __device__ __forceinline__ void runOn(const FlashArgs &a, const typename V::Params &P) {
     extern __shared__ __align__(128) unsigned char smem[];
     u16 *sQ = reinterpret_cast<u16 *>(smem);
     u16 *sK = sQ + QTile::elements(BM);
@@ -532,10 +574,12 @@ template <class V, class C> struct FlashForward {
     // it), loading into slot (it + i) % STAGES; the array shifts by one per
     // iteration (compile-time indices keep it in registers).
     int status = 0;
-    int firstTile = 0, endTile = a.tilesKv;
+    // Paged: the sequence's tiles (a.tilesKv stays the block map's stride).
+    const int tilesKv = C::kPaged ? (a.M + BN - 1) / BN : a.tilesKv;
+    int firstTile = 0, endTile = tilesKv;
     if constexpr (C::kSplitKv) {
-      firstTile = min(split_first_tile(a.tilesKv, a.splits, split(a)), a.tilesKv);
-      endTile = min(split_first_tile(a.tilesKv, a.splits, split(a) + 1), a.tilesKv);
+      firstTile = min(split_first_tile(tilesKv, a.splits, split(a)), tilesKv);
+      endTile = min(split_first_tile(tilesKv, a.splits, split(a) + 1), tilesKv);
     }
     TileWalker<V, C> walk(a, P, b, h, qt, status, firstTile, endTile);
     int tile[C::STAGES];

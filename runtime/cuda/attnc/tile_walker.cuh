@@ -79,8 +79,9 @@ template <class V, class C> struct TileWalker {
       int row = b * a.blockStrideB + h * a.blockStrideH + qt;
       end = a.blockCount[row];
       list = a.blockList + i64(row) * a.tilesKv;
-      if constexpr (C::kSplitKv) {
-        // The list ascends: the range's entries are found by bisection.
+      if constexpr (C::kSplitKv || C::kPaged) {
+        // The list ascends: the range's entries are found by bisection
+        // (paged: the tiles of the sequence's length).
         next_ = lowerBound(0, end, lo);
         end = lowerBound(next_, end, hi);
       }
@@ -95,7 +96,7 @@ template <class V, class C> struct TileWalker {
       const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
       next_ = kept ? lo + (__ffs(kept) - 1) * span : 0;
       end = kept ? min(lo + (32 - __clz(kept)) * span, hi) : 0;
-    } else if constexpr (C::kSplitKv) {
+    } else if constexpr (C::kSplitKv || C::kPaged) {
       next_ = lo, end = hi;
     }
   }
@@ -139,7 +140,7 @@ template <class V, class C> struct TileWalker {
       pending &= pending - 1; // the lowest set bit is in the low half
       return (next_ - 16 + i) * 2 + (pending >> (16 + i) & 1);
     } else {
-      if (next_ >= (C::kSplitKv ? end : a.tilesKv))
+      if (next_ >= (C::kSplitKv || C::kPaged ? end : a.tilesKv))
         return -1;
       return next_++ * 2 + V::kHasMask;
     }
