@@ -89,7 +89,8 @@ def _options(target="cpu", dtype=None, head_dim=None, value_head_dim=None,
              family=None, tile_q=0, tile_kv=0, vector_width=0, warps=0,
              stages=0, splits=0):
     options = _lib.CompileOptions()
-    lib.attnc_compile_options_init(ctypes.byref(options))
+    lib.attnc_compile_options_init_size(ctypes.byref(options),
+                                        ctypes.sizeof(options))
     options.target = target.encode()
     if dtype is not None:
         options.dtype = _dlpack.DTYPES.index(_dtype_name(dtype))
