@@ -9,10 +9,16 @@
 |*   if (attnc_compile(c, src, strlen(src), NULL, NULL, NULL, &k))            *|
 |*     fprintf(stderr, "%s\n", attnc_last_error());                           *|
 |*                                                                            *|
-|* Every function that can fail returns an attnc_status; on failure the      *|
+|* Every function that can fail returns an attnc_status; on failure the       *|
 |* message is attnc_last_error() (per thread, valid until the thread's next   *|
 |* call). Nothing aborts on bad input. Structs that may grow start with       *|
-|* `struct_size`, set by their _init function.                                *|
+|* `struct_size`, set by their _init function. They grow only at their end,   *|
+|* and the library reads a field only when `struct_size` covers it: a caller  *|
+|* built against an older header gets the defaults of the newer fields. A     *|
+|* struct that has grown is set up by attnc_X_init_size(p, sizeof *p), which  *|
+|* the attnc_X_init macro calls and which writes no more than the caller's    *|
+|* size; the attnc_X_init symbol stays for old binaries and sets up the old   *|
+|* layout.                                                                    *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -81,8 +87,16 @@ typedef struct attnc_compile_options {
   /* The schedule: 0 (NULL) lets the target choose, else forced. */
   const char *kernel_family; /* cpu_tiles; GPUs: sm80_mma, sm90_wgmma, split_kv */
   int64_t tile_q, tile_kv, vector_width, warps, stages, splits;
+  /* Also compile the backward (attnc_kernel_backward); CPU only so far, a
+     GPU target refuses it. Default 0. */
+  int backward;
 } attnc_compile_options;
-void attnc_compile_options_init(attnc_compile_options *options);
+/// Sets up the first `size` bytes of `options` (sizeof *options: the
+/// header's struct) with the defaults.
+void attnc_compile_options_init_size(attnc_compile_options *options,
+                                     size_t size);
+#define attnc_compile_options_init(options)                                    \
+  attnc_compile_options_init_size((options), sizeof *(options))
 
 /// Compiles variant `variant` (NULL or "": the only one) of `source`
 /// (`length` bytes); `options` NULL takes the defaults; `file_name` (NULL:
@@ -148,6 +162,42 @@ void attnc_run_args_init(attnc_run_args *args);
 /// CPU or, for GPU kernels, on the current CUDA context's device.
 attnc_status attnc_kernel_run(const attnc_kernel *kernel,
                               const attnc_run_args *args);
+
+/// Whether the kernel was compiled with its backward
+/// (attnc_compile_options.backward).
+int attnc_kernel_has_backward(const attnc_kernel *kernel);
+
+/// Where the backward writes a float param's gradient: f32, of the param's
+/// shape ([1] for a scalar).
+typedef struct attnc_param_grad {
+  const char *name;
+  DLTensor *grad;
+} attnc_param_grad;
+
+typedef struct attnc_backward_args {
+  size_t struct_size;
+  /* The forward's inputs and its out: as attnc_run_args. */
+  const DLTensor *q, *k, *v, *out;
+  const DLTensor *dout;   /* dL/dout [B, H, N, Dv] */
+  DLTensor *dq, *dk, *dv; /* written: shaped as q, k, v, in their dtype */
+  /* The forward's lse [B, H, N] f32: required for softmax (the backward
+     recomputes its weights from it), NULL for other normalizers. */
+  const DLTensor *lse;
+  const attnc_param_arg *params; /* as the forward's */
+  size_t num_params;
+  /* The float params whose gradients to write; the others are not. */
+  const attnc_param_grad *param_grads;
+  size_t num_param_grads;
+  int threads; /* worker threads, 0 for every core */
+} attnc_backward_args;
+void attnc_backward_args_init(attnc_backward_args *args);
+
+/// The gradients of a loss given dL/dout (see attnc::Kernel::backward); the
+/// kernel must be compiled with attnc_compile_options.backward. Every
+/// argument is checked as attnc_kernel_run checks them; nothing is written
+/// on an error. dk and dv sum over the query heads that share a kv head.
+attnc_status attnc_kernel_backward(const attnc_kernel *kernel,
+                                   const attnc_backward_args *args);
 
 #ifdef __cplusplus
 }

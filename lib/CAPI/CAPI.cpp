@@ -9,11 +9,15 @@
 #include "attnc/attnc_c.h"
 
 #include "CAPI/DLPack.h"
+#include "Support/Error.h"
 #include "attnc/attnc.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -47,12 +51,24 @@ attnc_status succeed() {
   return ATTNC_OK;
 }
 
+/// The size of the first attnc_compile_options, which ended at `splits`.
+constexpr size_t kFirstCompileOptionsSize =
+    offsetof(attnc_compile_options, splits) + sizeof(int64_t);
+
+/// Whether a struct's `struct_size` covers `field` (a field added after the
+/// caller's header was written is not there).
+template <typename Struct, typename Field>
+bool covers(const Struct *s, const Field *field) {
+  return reinterpret_cast<const char *>(field) + sizeof(Field) <=
+         reinterpret_cast<const char *>(s) + s->struct_size;
+}
+
 /// The options of `c` (NULL: the defaults), or an error message.
 std::optional<std::string> toOptions(const attnc_compile_options *c,
                                      attnc::CompileOptions &options) {
   if (!c)
     return std::nullopt;
-  if (c->struct_size < sizeof(attnc_compile_options))
+  if (c->struct_size < kFirstCompileOptionsSize)
     return std::string("attnc_compile_options was not set up by "
                        "attnc_compile_options_init");
   if (c->target)
@@ -74,6 +90,8 @@ std::optional<std::string> toOptions(const attnc_compile_options *c,
   options.warps = c->warps;
   options.stages = c->stages;
   options.splits = c->splits;
+  if (covers(c, &c->backward))
+    options.backward = c->backward != 0;
   return std::nullopt;
 }
 
@@ -125,6 +143,43 @@ llvm::Expected<attnc::ParamValue> toParam(const attnc_param_arg &arg) {
   return attnc::ParamValue(value);
 }
 
+/// The params of a call, by name.
+llvm::Error toParams(const char *entry, const attnc_param_arg *params,
+                     size_t count,
+                     std::map<std::string, attnc::ParamValue> &result) {
+  if (count && !params)
+    return attnc::makeError(std::string(entry) + ": null params");
+  for (size_t i = 0; i < count; ++i) {
+    const attnc_param_arg &arg = params[i];
+    if (!arg.name)
+      return attnc::makeError("param " + std::to_string(i) + " has no name");
+    auto value = toParam(arg);
+    if (!value)
+      return value.takeError();
+    if (!result.emplace(arg.name, *value).second)
+      return attnc::makeError("param '" + std::string(arg.name) +
+                              "' is given twice");
+  }
+  return llvm::Error::success();
+}
+
+/// The views of DLPack tensors, each named for its errors.
+struct NamedTensor {
+  const char *what;
+  const DLTensor *from;
+  attnc::TensorView *to;
+  bool isOutput;
+};
+llvm::Error toViews(std::initializer_list<NamedTensor> tensors) {
+  for (const NamedTensor &t : tensors) {
+    auto view = attnc::viewOfDLTensor(t.what, t.from, t.isOutput);
+    if (!view)
+      return view.takeError();
+    *t.to = std::move(*view);
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 extern "C" {
@@ -148,12 +203,20 @@ attnc_status attnc_compiler_create(const char *cacheDir,
 
 void attnc_compiler_destroy(attnc_compiler *compiler) { delete compiler; }
 
-void attnc_compile_options_init(attnc_compile_options *options) {
+void attnc_compile_options_init_size(attnc_compile_options *options,
+                                     size_t size) {
   if (!options)
     return;
-  *options = attnc_compile_options{};
-  options->struct_size = sizeof(attnc_compile_options);
-  options->dtype = -1;
+  attnc_compile_options defaults{};
+  defaults.struct_size = std::min(size, sizeof defaults);
+  defaults.dtype = -1;
+  std::memcpy(options, &defaults, defaults.struct_size);
+}
+
+// The function that binaries built before `backward` call (the header's
+// macro of that name calls the _size one): it sets up the first layout.
+void(attnc_compile_options_init)(attnc_compile_options *options) {
+  attnc_compile_options_init_size(options, kFirstCompileOptionsSize);
 }
 
 attnc_status attnc_compile(attnc_compiler *compiler, const char *source,
@@ -237,43 +300,89 @@ attnc_status attnc_kernel_run(const attnc_kernel *kernel,
     return fail(ATTNC_ERROR_ARGUMENT,
                 "attnc_run_args was not set up by attnc_run_args_init");
   attnc::KernelArgs args;
-  for (auto [what, from, to, isOutput] :
-       {std::tuple{"q", c->q, &args.q, false},
-        {"k", c->k, &args.k, false},
-        {"v", c->v, &args.v, false},
-        {"out", static_cast<const DLTensor *>(c->out), &args.out, true}}) {
-    auto view = attnc::viewOfDLTensor(what, from, isOutput);
-    if (!view)
-      return fail(ATTNC_ERROR_ARGUMENT, view.takeError());
-    *to = std::move(*view);
-  }
+  if (llvm::Error e = toViews({{"q", c->q, &args.q, false},
+                               {"k", c->k, &args.k, false},
+                               {"v", c->v, &args.v, false},
+                               {"out", c->out, &args.out, true}}))
+    return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
   attnc::TensorView lse;
   if (c->lse) {
-    auto view = attnc::viewOfDLTensor("lse", c->lse, true);
-    if (!view)
-      return fail(ATTNC_ERROR_ARGUMENT, view.takeError());
-    lse = std::move(*view);
+    if (llvm::Error e = toViews({{"lse", c->lse, &lse, true}}))
+      return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
     args.lse = &lse;
   }
-  if (c->num_params && !c->params)
-    return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_run: null params");
-  for (size_t i = 0; i < c->num_params; ++i) {
-    const attnc_param_arg &arg = c->params[i];
-    if (!arg.name)
-      return fail(ATTNC_ERROR_ARGUMENT,
-                  "param " + std::to_string(i) + " has no name");
-    auto value = toParam(arg);
-    if (!value)
-      return fail(ATTNC_ERROR_ARGUMENT, value.takeError());
-    if (!args.params.emplace(arg.name, *value).second)
-      return fail(ATTNC_ERROR_ARGUMENT,
-                  "param '" + std::string(arg.name) + "' is given twice");
-  }
+  if (llvm::Error e =
+          toParams("attnc_kernel_run", c->params, c->num_params, args.params))
+    return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
   args.threads = c->threads;
   args.stream = c->stream;
   args.synchronize = c->synchronize != 0;
   // Kernel::run checks every argument before anything runs.
   if (llvm::Error e = kernel->kernel.run(args))
+    return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+  return succeed();
+}
+
+int attnc_kernel_has_backward(const attnc_kernel *kernel) {
+  return kernel && kernel->kernel.hasBackward();
+}
+
+void attnc_backward_args_init(attnc_backward_args *args) {
+  if (!args)
+    return;
+  *args = attnc_backward_args{};
+  args->struct_size = sizeof(attnc_backward_args);
+}
+
+attnc_status attnc_kernel_backward(const attnc_kernel *kernel,
+                                   const attnc_backward_args *c) {
+  if (!kernel || !c)
+    return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_backward: null argument");
+  if (c->struct_size < sizeof(attnc_backward_args))
+    return fail(ATTNC_ERROR_ARGUMENT, "attnc_backward_args was not set up by "
+                                      "attnc_backward_args_init");
+  // Refused first, with Kernel::backward's message (its first check):
+  // without a backward no argument could be right.
+  if (!kernel->kernel.hasBackward())
+    return fail(ATTNC_ERROR_ARGUMENT,
+                kernel->kernel.backward(attnc::BackwardArgs{}));
+  attnc::BackwardArgs args;
+  if (llvm::Error e = toViews({{"q", c->q, &args.q, false},
+                               {"k", c->k, &args.k, false},
+                               {"v", c->v, &args.v, false},
+                               {"out", c->out, &args.out, false},
+                               {"dout", c->dout, &args.dout, false},
+                               {"dq", c->dq, &args.dq, true},
+                               {"dk", c->dk, &args.dk, true},
+                               {"dv", c->dv, &args.dv, true}}))
+    return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+  attnc::TensorView lse;
+  if (c->lse) {
+    if (llvm::Error e = toViews({{"lse", c->lse, &lse, false}}))
+      return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+    args.lse = &lse;
+  }
+  if (llvm::Error e = toParams("attnc_kernel_backward", c->params,
+                               c->num_params, args.params))
+    return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+  if (c->num_param_grads && !c->param_grads)
+    return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_backward: null "
+                                      "param_grads");
+  for (size_t i = 0; i < c->num_param_grads; ++i) {
+    const attnc_param_grad &grad = c->param_grads[i];
+    if (!grad.name)
+      return fail(ATTNC_ERROR_ARGUMENT,
+                  "param gradient " + std::to_string(i) + " has no name");
+    std::string what = "the gradient of param '" + std::string(grad.name) + "'";
+    auto view = attnc::viewOfDLTensor(what.c_str(), grad.grad, true);
+    if (!view)
+      return fail(ATTNC_ERROR_ARGUMENT, view.takeError());
+    if (!args.paramGrads.emplace(grad.name, std::move(*view)).second)
+      return fail(ATTNC_ERROR_ARGUMENT, what + " is given twice");
+  }
+  args.threads = c->threads;
+  // Kernel::backward checks every argument before anything runs.
+  if (llvm::Error e = kernel->kernel.backward(args))
     return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
   return succeed();
 }

@@ -87,9 +87,10 @@ def _dtype_name(dtype):
 
 def _options(target="cpu", dtype=None, head_dim=None, value_head_dim=None,
              family=None, tile_q=0, tile_kv=0, vector_width=0, warps=0,
-             stages=0, splits=0):
+             stages=0, splits=0, backward=False):
     options = _lib.CompileOptions()
-    lib.attnc_compile_options_init(ctypes.byref(options))
+    lib.attnc_compile_options_init_size(ctypes.byref(options),
+                                        ctypes.sizeof(options))
     options.target = target.encode()
     if dtype is not None:
         options.dtype = _dlpack.DTYPES.index(_dtype_name(dtype))
@@ -103,6 +104,9 @@ def _options(target="cpu", dtype=None, head_dim=None, value_head_dim=None,
             raise ValueError(f"{name} must be a non-negative int; got "
                              f"{value!r}")
         setattr(options, name, value)
+    if not isinstance(backward, bool):
+        raise TypeError(f"backward must be a bool; got {backward!r}")
+    options.backward = backward
     return ctypes.byref(options)
 
 
@@ -120,7 +124,8 @@ def _default_compiler():
 
 def compile(source, variant=None, *, target="cpu", dtype=None, head_dim=None,
             value_head_dim=None, family=None, tile_q=0, tile_kv=0,
-            vector_width=0, warps=0, stages=0, splits=0, compiler=None):
+            vector_width=0, warps=0, stages=0, splits=0, backward=False,
+            compiler=None):
     """Compiles `variant` of the attnc source text `source` (the only one
     when None) into a callable Kernel.
 
@@ -128,12 +133,14 @@ def compile(source, variant=None, *, target="cpu", dtype=None, head_dim=None,
     ("f32" default, "bf16", "f16"; numpy/torch dtypes too); head_dim,
     value_head_dim: fix D and Dv (GPUs need D); family, tile_q, tile_kv,
     vector_width, warps, stages, splits: force the schedule (0 or None: the
-    target's choice). Raises CompileError with the compiler's diagnostics."""
+    target's choice); backward: also compile the backward (Kernel.backward;
+    the CPU only so far, a GPU target refuses it). Raises CompileError with
+    the compiler's diagnostics."""
     return (compiler or _default_compiler()).compile(
         source, variant, target=target, dtype=dtype, head_dim=head_dim,
         value_head_dim=value_head_dim, family=family, tile_q=tile_q,
         tile_kv=tile_kv, vector_width=vector_width, warps=warps,
-        stages=stages, splits=splits)
+        stages=stages, splits=splits, backward=backward)
 
 
 def compile_file(path, variant=None, *, compiler=None, **options):

@@ -31,7 +31,8 @@ dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
 
 # Names the call itself takes; a param with one of them goes in params=.
 _CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream",
-                  "synchronize", "params"}
+                  "synchronize", "params", "dout"}
+_FLOATS = ("f32", "f16", "bf16")
 
 # Every live kernel by its key: attnc.torch names a kernel in its custom op's
 # arguments by this string (an op takes no Python objects).
@@ -94,16 +95,7 @@ class Kernel:
                  **kwparams):
         if params:
             kwparams = {**params, **kwparams}
-        vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
-                      self._check("v", v, 4))
-        B, H, N, D = vq.shape
-        Hkv, M = vk.shape[1], vk.shape[2]
-        Dv = vv.shape[3]
-        _expect_shape(vk, (B, Hkv, M, D), "[B, Hkv, M, D]")
-        _expect_shape(vv, (B, Hkv, M, Dv), "[B, Hkv, M, Dv]")
-        if H % Hkv:
-            raise ValueError(f"query heads H = {H} (q) are not a multiple of "
-                             f"key/value heads Hkv = {Hkv} (k, v)")
+        vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
         if (return_lse or lse is not None) and not self.returns_lse:
             raise ValueError(f"'{self.name}' does not define lse (its "
                              "normalizer is not softmax)")
@@ -134,6 +126,99 @@ class Kernel:
         if lib.attnc_kernel_run(self._handle, ctypes.byref(args)):
             raise KernelError(_lib.last_error())
         return (out, lse) if return_lse else out
+
+    @property
+    def has_backward(self):
+        """Whether the kernel was compiled with backward=True."""
+        return bool(lib.attnc_kernel_has_backward(self._handle))
+
+    def backward(self, q, k, v, out, dout, lse=None, *, threads=0,
+                 params=None, **kwparams):
+        """The gradients of a loss L given dout = dL/dout: (dq, dk, dv,
+        {param: grad}) for the forward's q, k, v, out (and lse, required for
+        softmax variants) and the same params. dq, dk, dv are shaped as q, k,
+        v in the kernel's dtype (dk and dv summed over the query heads of a
+        kv head); every float param has a float32 gradient of its shape (a
+        scalar's is 0-d). Outputs are made with the library of the input
+        they belong to. Needs a kernel compiled with backward=True (CPU)."""
+        if not self.has_backward:
+            if self.target != "cpu":
+                raise KernelError(f"the backward runs on the CPU only so "
+                                  f"far; '{self.name}' was compiled for "
+                                  f"{self.target}")
+            raise KernelError(f"'{self.name}' was compiled without its "
+                              "backward; compile it with backward=True")
+        if params:
+            kwparams = {**params, **kwparams}
+        vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
+        vout = self._check("out", out, 4)
+        _expect_shape(vout, (B, H, N, Dv), "[B, H, N, Dv]")
+        vdout = self._check("dout", dout, 4)
+        _expect_shape(vdout, (B, H, N, Dv), "[B, H, N, Dv]")
+        vlse = None
+        if self.returns_lse:
+            if lse is None:
+                raise ValueError(f"the backward of '{self.name}' needs the "
+                                 "forward's lse (run it with "
+                                 "return_lse=True)")
+            vlse = self._check("lse", lse, 3, dtype="f32")
+            _expect_shape(vlse, (B, H, N), "[B, H, N]")
+        elif lse is not None:
+            raise ValueError(f"'{self.name}' does not define lse (its "
+                             "normalizer is not softmax); pass no lse")
+        param_args, keep = self._param_args(kwparams)
+
+        grads = [_empty_like(x, view.shape, None)
+                 for x, view in ((q, vq), (k, vk), (v, vv))]
+        vgrads = [self._check(name, g, 4, output=True)
+                  for name, g in zip(("dq", "dk", "dv"), grads)]
+        # Every float param's gradient, a scalar left to its default too.
+        param_grads, entries, alive, views = {}, [], [], iter(keep)
+        for p in self.params:
+            view = next(views) if p.name in kwparams else None
+            if p.dtype not in _FLOATS:
+                continue
+            shape = view.shape if p.kind == "tensor" else (1,)
+            grad = _empty_like(q, shape, "float32")
+            vgrad = _dlpack.view(f"the gradient of param '{p.name}'", grad,
+                                 output=True)
+            param_grads[p.name] = grad
+            entries.append(_lib.ParamGrad(p.name.encode(), vgrad.pointer))
+            alive.append(vgrad)
+
+        args = _lib.BackwardArgs()
+        args.struct_size = ctypes.sizeof(_lib.BackwardArgs)
+        args.q, args.k, args.v = vq.pointer, vk.pointer, vv.pointer
+        args.out, args.dout = vout.pointer, vdout.pointer
+        args.dq, args.dk, args.dv = (g.pointer for g in vgrads)
+        if vlse is not None:
+            args.lse = vlse.pointer
+        args.params = param_args
+        args.num_params = len(keep)
+        args.param_grads = (_lib.ParamGrad * max(len(entries), 1))(*entries)
+        args.num_param_grads = len(entries)
+        args.threads = threads
+        if lib.attnc_kernel_backward(self._handle, ctypes.byref(args)):
+            raise KernelError(_lib.last_error())
+        for p in self.params:
+            if p.kind == "scalar" and p.name in param_grads:
+                param_grads[p.name] = param_grads[p.name].reshape(())
+        return grads[0], grads[1], grads[2], param_grads
+
+    def _check_inputs(self, q, k, v):
+        """The views of q, k, v, checked against each other, and the shape
+        of out."""
+        vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
+                      self._check("v", v, 4))
+        B, H, N, D = vq.shape
+        Hkv, M = vk.shape[1], vk.shape[2]
+        Dv = vv.shape[3]
+        _expect_shape(vk, (B, Hkv, M, D), "[B, Hkv, M, D]")
+        _expect_shape(vv, (B, Hkv, M, Dv), "[B, Hkv, M, Dv]")
+        if H % Hkv:
+            raise ValueError(f"query heads H = {H} (q) are not a multiple of "
+                             f"key/value heads Hkv = {Hkv} (k, v)")
+        return vq, vk, vv, (B, H, N, Dv)
 
     def _check(self, name, array, rank, output=False, dtype=None):
         view = _dlpack.view(name, array, output)

@@ -27,6 +27,7 @@ class CompileOptions(ctypes.Structure):
         ("warps", ctypes.c_int64),
         ("stages", ctypes.c_int64),
         ("splits", ctypes.c_int64),
+        ("backward", ctypes.c_int),
     ]
 
 
@@ -65,6 +66,33 @@ class RunArgs(ctypes.Structure):
         ("threads", ctypes.c_int),
         ("stream", ctypes.c_void_p),
         ("synchronize", ctypes.c_int),
+    ]
+
+
+class ParamGrad(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("grad", ctypes.POINTER(DLTensor)),
+    ]
+
+
+class BackwardArgs(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("q", ctypes.POINTER(DLTensor)),
+        ("k", ctypes.POINTER(DLTensor)),
+        ("v", ctypes.POINTER(DLTensor)),
+        ("out", ctypes.POINTER(DLTensor)),
+        ("dout", ctypes.POINTER(DLTensor)),
+        ("dq", ctypes.POINTER(DLTensor)),
+        ("dk", ctypes.POINTER(DLTensor)),
+        ("dv", ctypes.POINTER(DLTensor)),
+        ("lse", ctypes.POINTER(DLTensor)),
+        ("params", ctypes.POINTER(ParamArg)),
+        ("num_params", ctypes.c_size_t),
+        ("param_grads", ctypes.POINTER(ParamGrad)),
+        ("num_param_grads", ctypes.c_size_t),
+        ("threads", ctypes.c_int),
     ]
 
 
@@ -108,7 +136,8 @@ def _declare(lib):
         "attnc_last_error": (c.c_char_p, []),
         "attnc_compiler_create": (c.c_int, [c.c_char_p, c.POINTER(c.c_void_p)]),
         "attnc_compiler_destroy": (None, [c.c_void_p]),
-        "attnc_compile_options_init": (None, [c.POINTER(CompileOptions)]),
+        "attnc_compile_options_init_size": (None, [c.POINTER(CompileOptions),
+                                                    c.c_size_t]),
         "attnc_compile": (c.c_int, [c.c_void_p, c.c_char_p, c.c_size_t,
                                     c.c_char_p, c.POINTER(CompileOptions),
                                     c.c_char_p, c.POINTER(c.c_void_p)]),
@@ -125,6 +154,9 @@ def _declare(lib):
                                          c.POINTER(ParamInfo)]),
         "attnc_run_args_init": (None, [c.POINTER(RunArgs)]),
         "attnc_kernel_run": (c.c_int, [c.c_void_p, c.POINTER(RunArgs)]),
+        "attnc_kernel_has_backward": (c.c_int, [c.c_void_p]),
+        "attnc_kernel_backward": (c.c_int, [c.c_void_p,
+                                            c.POINTER(BackwardArgs)]),
     }
     for name, (restype, argtypes) in sig.items():
         fn = getattr(lib, name)

@@ -17,8 +17,10 @@ torch (Debian's 1.13) has no custom ops: there `attention` calls a
 `torch.autograd.Function` directly, which works eagerly but not inside a
 compiled graph.
 
-attnc has no backward kernels yet: a backward through `attention` raises
-NotImplementedError naming the variant; it never returns gradients.
+On the CPU, variants are compiled with their backward: gradients flow to
+q, k, v and to float tensor params (a scalar param passed as a tensor
+too; a Python number gets none). The GPU backward is not available yet: a
+backward through a CUDA call raises NotImplementedError.
 
 This module imports torch; `import attnc` does not (attnc.torch is loaded on
 first use).
@@ -59,7 +61,8 @@ def attention(q, k, v, variant, *, scale=None, enable_gqa=False,
 
     Raises TypeError or ValueError naming the tensor for a bad call,
     attnc.CompileError for a variant that does not compile, and
-    NotImplementedError from the backward (attnc has none yet)."""
+    NotImplementedError from a backward through a CUDA call (the GPU
+    backward is not available yet)."""
     _check_inputs(q, k, v, enable_gqa)
     if isinstance(variant, Kernel):
         if scale is not None:
@@ -237,7 +240,9 @@ def _compile(name, dtype, target, head_dim, value_head_dim, scale):
             source, file_name = f.read(), name
     if scale is not None:
         source = _with_scale(source, scale)
-    options = {"target": target, "dtype": _DTYPES[dtype]}
+    # The CPU kernels carry their backward, for autograd.
+    options = {"target": target, "dtype": _DTYPES[dtype],
+               "backward": target == "cpu"}
     if target != "cpu":
         options["head_dim"] = head_dim
         if value_head_dim != head_dim:
@@ -309,24 +314,62 @@ def _forward(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
     return result
 
 
-def _forward_pair(*args):
-    """(out, lse), lse empty unless asked for: an op returns a fixed number
-    of tensors."""
-    result = _forward(*args)
-    if args[-1]:
+def _forward_pair(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
+                  scale, return_lse):
+    """(out, lse): what the op and the Function return. lse is computed for
+    every softmax variant, asked for or not, since the backward needs it;
+    for other normalizers it is zeros (an op returns a fixed number of
+    tensors, of shapes its fake knows without the kernel)."""
+    kernel = _kernel(name, q.dtype, q.device, q.shape[3], v.shape[3], scale)
+    want_lse = return_lse or kernel.returns_lse
+    result = _forward(name, q, k, v, tensor_names, tensors, scalar_names,
+                      scalars, scale, want_lse)
+    if want_lse:
         return result
-    return result, result.new_empty((0,), dtype=torch.float32)
+    return result, result.new_zeros(q.shape[:3], dtype=torch.float32)
+
+
+def _is_float(x):
+    return x.is_floating_point()
 
 
 def _backward(name, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
               tensors, scalar_names, scalars, scale):
-    """(dq, dk, dv). attnc has no backward kernels yet (issue 25): when
-    Kernel.backward exists, it is called here, and only here."""
+    """(dq, dk, dv, the gradients of the float tensors among `tensors` in
+    their order), from Kernel.backward; this is the only place that calls
+    it."""
+    if q.device.type != "cpu":
+        raise NotImplementedError(
+            "attnc: the GPU backward is not available yet (the backward of "
+            f"attnc.torch.attention runs on the CPU only, this call ran on "
+            f"{q.device}); run it under torch.no_grad() or on tensors that "
+            "do not require grad")
+    if grad_lse is not None and bool(grad_lse.ne(0).any()):
+        raise NotImplementedError(
+            "attnc: the gradient through lse is not available yet (the "
+            "backward takes dL/dout only); use the lse that return_lse=True "
+            "returns without differentiating it, e.g. lse.detach()")
     kernel = _kernel(name, q.dtype, q.device, q.shape[3], v.shape[3], scale)
-    raise NotImplementedError(
-        f"attnc: the backward of variant '{kernel.name}' is not available yet "
-        "(attnc has no backward kernels); run attnc.torch.attention under "
-        "torch.no_grad() or on tensors that do not require grad")
+    if not kernel.has_backward:
+        raise ValueError(
+            f"the attnc.Kernel '{kernel.name}' was compiled without its "
+            "backward; compile it with attnc.compile(..., backward=True) "
+            "for autograd")
+    params = _params(kernel, tensor_names, tensors, scalar_names, scalars)
+    q, k, v, out, grad_out = map(_plain, (q, k, v, out, grad_out))
+    dq, dk, dv, grads = kernel.backward(
+        q, k, v, out, grad_out, lse.detach() if kernel.returns_lse else None,
+        params=params)
+    names = tensor_names.split(",") if tensor_names else []
+    tensor_grads = [grads[n].reshape(t.shape).to(t.dtype)
+                    for n, t in zip(names, tensors) if _is_float(t)]
+    return dq, dk, dv, tensor_grads
+
+
+def _param_grads(tensors, tensor_grads):
+    """One gradient per tensor param: the float ones' in order, else None."""
+    grads = iter(tensor_grads)
+    return [next(grads) if _is_float(t) else None for t in tensors]
 
 
 class _Attention(torch.autograd.Function):
@@ -340,23 +383,24 @@ class _Attention(torch.autograd.Function):
                                  scalar_names, scalars, scale, return_lse)
         ctx.save_for_backward(q, k, v, out, lse, *tensors)
         ctx.args = (name, tensor_names, scalar_names, scalars, scale)
+        ctx.kernel = kernel_by_key(name)  # an attnc.Kernel lives until then
         return out, lse
 
     @staticmethod
     def backward(ctx, grad_out, grad_lse):
         name, tensor_names, scalar_names, scalars, scale = ctx.args
         q, k, v, out, lse, *tensors = ctx.saved_tensors
-        dq, dk, dv = _backward(name, grad_out, grad_lse, q, k, v, out, lse,
-                               tensor_names, tensors, scalar_names, scalars,
-                               scale)
-        return (None, dq, dk, dv, None, None, None, None, None) + \
-            (None,) * len(tensors)
+        dq, dk, dv, tensor_grads = _backward(
+            name, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
+            tensors, scalar_names, scalars, scale)
+        return (None, dq, dk, dv, None, None, None, None, None,
+                *_param_grads(tensors, tensor_grads))
 
 
 def _define_ops():
     """torch.ops.attnc.attention and .attention_backward (torch >= 2.4), or
     None. The backward is an op of its own, so that a compiled training graph
-    traces it (through its fake) and only running it raises."""
+    traces it (through its fake)."""
     library = torch.library
     if not (hasattr(library, "custom_op") and hasattr(library,
                                                       "register_autograd")):
@@ -377,38 +421,41 @@ def _define_ops():
           scale, return_lse):
         B, H, N = q.shape[0], q.shape[1], q.shape[2]
         out = q.new_empty((B, H, N, v.shape[3]))
-        lse_shape = (B, H, N) if return_lse else (0,)
-        return out, q.new_empty(lse_shape, dtype=torch.float32)
+        return out, q.new_empty((B, H, N), dtype=torch.float32)
 
     @library.custom_op("attnc::attention_backward", mutates_args=())
     def backward_op(variant: str, grad_out: Tensor, grad_lse: Optional[Tensor],
                     q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
                     tensor_names: str, tensors: List[Tensor],
                     scalar_names: str, scalars: List[float],
-                    scale: Optional[float]) -> Tuple[Tensor, Tensor, Tensor]:
+                    scale: Optional[float]
+                    ) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
         return _backward(variant, grad_out, grad_lse, q, k, v, out, lse,
                          tensor_names, tensors, scalar_names, scalars, scale)
 
     @backward_op.register_fake
-    def _(variant, grad_out, grad_lse, q, k, v, *rest):
-        return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    def _(variant, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
+          tensors, *rest):
+        return (torch.empty_like(q), torch.empty_like(k), torch.empty_like(v),
+                [torch.empty_like(t) for t in tensors if _is_float(t)])
 
     def setup_context(ctx, inputs, output):
         (variant, q, k, v, tensor_names, tensors, scalar_names, scalars,
          scale, _) = inputs
         ctx.save_for_backward(q, k, v, *output, *tensors)
         ctx.args = (variant, tensor_names, scalar_names, scalars, scale)
+        ctx.kernel = kernel_by_key(variant)  # an attnc.Kernel lives until then
 
     def backward(ctx, grad_out, grad_lse):
         variant, tensor_names, scalar_names, scalars, scale = ctx.args
         q, k, v, out, lse, *tensors = ctx.saved_tensors
-        dq, dk, dv = backward_op(variant, grad_out, grad_lse, q, k, v, out,
-                                 lse, tensor_names, tensors, scalar_names,
-                                 scalars, scale)
+        dq, dk, dv, tensor_grads = backward_op(
+            variant, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
+            tensors, scalar_names, scalars, scale)
         # One gradient per input, lists shaped as their inputs (an empty
         # list of floats is a list, a non-empty one a leaf).
-        return (None, dq, dk, dv, None, [None] * len(tensors), None,
-                None if scalars else [], None, None)
+        return (None, dq, dk, dv, None, _param_grads(tensors, tensor_grads),
+                None, None if scalars else [], None, None)
 
     attention_op.register_autograd(backward, setup_context=setup_context)
     return torch.ops.attnc.attention.default

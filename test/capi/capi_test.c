@@ -1,7 +1,8 @@
 /*===- capi_test.c - the C API, from C ------------------------------------===*\
 |*                                                                            *|
 |* Compiles and runs a variant through attnc_c.h and checks the result with a *|
-|* direct computation; every refusal returns its status and a message.        *|
+|* direct computation, and its backward against central differences of that  *|
+|* computation; every refusal returns its status and a message.              *|
 |* `attnc-capi-test --bench` times one small call instead.                   *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
@@ -9,12 +10,17 @@
 #include "attnc/attnc_c.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static int failures = 0;
+
+/* What binaries built against the first header call (the header's macro
+   of that name calls attnc_compile_options_init_size). */
+void(attnc_compile_options_init)(attnc_compile_options *options);
 
 #define EXPECT(cond)                                                           \
   do {                                                                         \
@@ -46,15 +52,15 @@ static const char *kAlibi =
 enum { N = 5, D = 4 };
 
 /* out[i] of one head by the definition, in double. */
-static void reference(const float *q, const float *k, const float *v,
-                      double slope, double *out) {
+static void reference(const double *q, const double *k, const double *v,
+                      double slope, double scale, double *out) {
   for (int i = 0; i < N; ++i) {
     double s[N], top = -INFINITY, total = 0;
     for (int j = 0; j < N; ++j) {
       double dot = 0;
       for (int d = 0; d < D; ++d)
-        dot += (double)q[i * D + d] * k[j * D + d];
-      s[j] = dot / sqrt(D) + slope * (j - i);
+        dot += q[i * D + d] * k[j * D + d];
+      s[j] = dot / sqrt(D) * scale + slope * (j - i);
       top = s[j] > top ? s[j] : top;
     }
     for (int j = 0; j < N; ++j)
@@ -64,6 +70,37 @@ static void reference(const float *q, const float *k, const float *v,
       for (int j = 0; j < N; ++j)
         out[i * D + d] += s[j] / total * v[j * D + d];
     }
+  }
+}
+
+static void widen(const float *from, double *to, int n) {
+  for (int i = 0; i < n; ++i)
+    to[i] = from[i];
+}
+
+/* The inputs of one reference call: q, k, v, then slope and scale. */
+enum { kInputs = 3 * N * D + 2 };
+
+/* sum(dout * out) of the reference at `x` (laid out as kInputs). */
+static double loss(const double *x, const float *dout) {
+  double out[N * D], total = 0;
+  reference(x, x + N * D, x + 2 * N * D, x[3 * N * D], x[3 * N * D + 1], out);
+  for (int i = 0; i < N * D; ++i)
+    total += dout[i] * out[i];
+  return total;
+}
+
+/* d loss / d x by central differences, in double. */
+static void referenceGradient(double *x, const float *dout, double *grad) {
+  const double h = 1e-6;
+  for (int i = 0; i < kInputs; ++i) {
+    double keep = x[i];
+    x[i] = keep + h;
+    double up = loss(x, dout);
+    x[i] = keep - h;
+    double down = loss(x, dout);
+    x[i] = keep;
+    grad[i] = (up - down) / (2 * h);
   }
 }
 
@@ -109,8 +146,10 @@ static void testRun(attnc_kernel *kernel) {
 
   EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_OK);
   EXPECT(strcmp(attnc_last_error(), "") == 0);
-  double expected[N * D];
-  reference(q, k, v, 0.5, expected);
+  double expected[N * D], x[kInputs];
+  widen(q, x, N * D), widen(k, x + N * D, N * D),
+      widen(v, x + 2 * N * D, N * D);
+  reference(x, x + N * D, x + 2 * N * D, 0.5, 1.0, expected);
   for (int i = 0; i < N * D; ++i)
     EXPECT(fabs(out[i] - expected[i]) < 1e-5);
 }
@@ -152,6 +191,134 @@ static void testParams(attnc_kernel *kernel) {
   EXPECT(attnc_kernel_param(kernel, 1, &info) == ATTNC_OK);
   EXPECT(!info.is_tensor && info.has_default && info.default_value == 1.0);
   EXPECT(attnc_kernel_param(kernel, 2, &info) == ATTNC_ERROR_ARGUMENT);
+}
+
+/* The backward of alibi (slopes, and the scale as a learnable scalar)
+   against central differences of the reference; then its refusals, each
+   leaving dq as it was. `forwardOnly` was compiled without a backward. */
+static void testBackward(attnc_compiler *compiler, attnc_kernel *forwardOnly) {
+  EXPECT(!attnc_kernel_has_backward(forwardOnly));
+  attnc_compile_options options;
+  attnc_compile_options_init(&options);
+  options.backward = 1;
+  attnc_kernel *kernel = NULL;
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, &options, NULL,
+                       &kernel) == ATTNC_OK);
+  if (!kernel)
+    return;
+  EXPECT(attnc_kernel_has_backward(kernel));
+
+  const float slope = 0.5f, scale = 0.8f;
+  float q[N * D], k[N * D], v[N * D], out[N * D], lse[N], dout[N * D];
+  float dq[N * D], dk[N * D], dv[N * D], slopes[1] = {slope};
+  float dslopes[2] = {7, 7}, dscale[1] = {7};
+  for (int i = 0; i < N * D; ++i) {
+    q[i] = sinf(i), k[i] = cosf(i * 0.7f), v[i] = (float)(i % 7) - 3;
+    dout[i] = cosf(i * 1.3f);
+    dq[i] = 7;
+  }
+  int64_t shape[4] = {1, 1, N, D}, lseShape[3] = {1, 1, N}, one[1] = {1};
+  DLTensor tq = tensor(q, 4, shape), tk = tensor(k, 4, shape),
+           tv = tensor(v, 4, shape), tout = tensor(out, 4, shape),
+           tlse = tensor(lse, 3, lseShape), tdout = tensor(dout, 4, shape),
+           tdq = tensor(dq, 4, shape), tdk = tensor(dk, 4, shape),
+           tdv = tensor(dv, 4, shape), tslopes = tensor(slopes, 1, one),
+           tdslopes = tensor(dslopes, 1, one), tdscale = tensor(dscale, 1, one);
+  attnc_param_arg params[2] = {{"slopes", &tslopes, 0, 0, 0},
+                               {"scale", NULL, scale, 0, 0}};
+  attnc_run_args run;
+  attnc_run_args_init(&run);
+  run.q = &tq, run.k = &tk, run.v = &tv, run.out = &tout, run.lse = &tlse;
+  run.params = params, run.num_params = 2;
+  EXPECT(attnc_kernel_run(kernel, &run) == ATTNC_OK);
+
+  attnc_param_grad grads[2] = {{"slopes", &tdslopes}, {"scale", &tdscale}};
+  attnc_backward_args args;
+  attnc_backward_args_init(&args);
+  args.q = &tq, args.k = &tk, args.v = &tv, args.out = &tout;
+  args.dout = &tdout, args.dq = &tdq, args.dk = &tdk, args.dv = &tdv;
+  args.params = params, args.num_params = 2;
+  args.param_grads = grads, args.num_param_grads = 2;
+
+  /* Refusals first: nothing is written. */
+  EXPECT(attnc_kernel_backward(forwardOnly, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "compiled without its backward"));
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "needs the forward's lse"));
+  args.lse = &tlse;
+  int64_t shorter[4] = {1, 1, N - 1, D};
+  tdq.shape = shorter;
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "dq must have shape [B, H, N, D] = "
+                                    "[1, 1, 5, 4]; got [1, 1, 4, 4]"));
+  tdq.shape = shape;
+  int64_t two[1] = {2};
+  tdslopes.shape = two;
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(),
+                "the gradient of param 'slopes' must have shape [1]"));
+  tdslopes.shape = one;
+  grads[1].name = "bias";
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "'bias' is not a float param"));
+  grads[1].name = "slopes";
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "is given twice"));
+  grads[1].name = "scale";
+  args.struct_size = 0;
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "attnc_backward_args_init"));
+  args.struct_size = sizeof args;
+  EXPECT(attnc_kernel_backward(kernel, NULL) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(dq[0] == 7 && dslopes[0] == 7 && dscale[0] == 7);
+
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_OK);
+  EXPECT(strcmp(attnc_last_error(), "") == 0);
+  double x[kInputs], expected[kInputs];
+  widen(q, x, N * D), widen(k, x + N * D, N * D),
+      widen(v, x + 2 * N * D, N * D);
+  x[3 * N * D] = slope, x[3 * N * D + 1] = scale;
+  referenceGradient(x, dout, expected);
+  const float *got[3] = {dq, dk, dv};
+  for (int t = 0; t < 3; ++t)
+    for (int i = 0; i < N * D; ++i)
+      EXPECT(fabs(got[t][i] - expected[t * N * D + i]) <
+             1e-4 * (1 + fabs(expected[t * N * D + i])));
+  EXPECT(fabs(dslopes[0] - expected[3 * N * D]) <
+         1e-4 * (1 + fabs(expected[3 * N * D])));
+  EXPECT(fabs(dscale[0] - expected[3 * N * D + 1]) <
+         1e-4 * (1 + fabs(expected[3 * N * D + 1])));
+  /* The gradients are not all zero (the check above could not fail then). */
+  EXPECT(fabs(dslopes[0]) > 1e-3 && fabs(dscale[0]) > 1e-3);
+
+  /* Only the gradients asked for are written. */
+  dscale[0] = 7;
+  args.num_param_grads = 1;
+  EXPECT(attnc_kernel_backward(kernel, &args) == ATTNC_OK);
+  EXPECT(dscale[0] == 7);
+  attnc_kernel_destroy(kernel);
+
+  /* A binary built against the first attnc_compile_options (which ended at
+     `splits`) calls the function attnc_compile_options_init: it writes only
+     that layout, and what lies past it is not read. */
+  memset(&options, 0x55, sizeof options);
+  (attnc_compile_options_init)(&options);
+  EXPECT(options.struct_size == offsetof(attnc_compile_options, backward));
+  EXPECT(options.dtype == -1 && options.tile_q == 0 && options.splits == 0);
+  EXPECT(options.backward == 0x55555555);
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, &options, NULL,
+                       &kernel) == ATTNC_OK);
+  EXPECT(kernel && !attnc_kernel_has_backward(kernel));
+  attnc_kernel_destroy(kernel);
+  /* A GPU target refuses the backward. */
+  attnc_compile_options_init(&options);
+  options.backward = 1;
+  options.target = "sm_80";
+  options.dtype = ATTNC_BF16;
+  options.head_dim = D;
+  EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, &options, NULL,
+                       &kernel) == ATTNC_ERROR_COMPILE);
+  EXPECT(strstr(attnc_last_error(), "the backward runs on the CPU only"));
 }
 
 /* The median time of one B=1, H=1, N=16, D=64 dense call, in microseconds. */
@@ -202,6 +369,8 @@ int main(int argc, char **argv) {
   attnc_kernel *kernel = NULL;
   EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, NULL, NULL,
                        &kernel) == ATTNC_OK);
+  if (kernel)
+    testBackward(compiler, kernel);
   /* A kernel outlives its compiler. */
   attnc_compiler_destroy(compiler);
   if (kernel) {

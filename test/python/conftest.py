@@ -118,3 +118,32 @@ def reference_attention(q, k, v, score_mod=None, mask=None, scale=None):
                        0)
     total = weights.sum(-1, keepdims=True)
     return (weights / np.where(total == 0, 1, total)) @ v
+
+
+def torch_reference(q, k, v, score_mod=None, mask=None, normalize="softmax",
+                    scale=None):
+    """The forward in torch on float64 leaves, so that torch's autograd gives
+    the reference gradients: softmax (every row keeps a key), sigmoid or
+    none over the kept pairs. score_mod(s, b, h, i, j) and mask(b, h, i, j)
+    take broadcastable index tensors."""
+    import torch
+    group = q.shape[1] // k.shape[1]
+    k, v = (x.repeat_interleave(group, 1) for x in (k, v))
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-1, -2) * scale
+    B, H, N, M = scores.shape
+    b, h, i, j = (torch.arange(n).view([-1 if d == a else 1
+                                        for d in range(4)])
+                  for a, n in enumerate((B, H, N, M)))
+    if score_mod is not None:
+        scores = score_mod(scores, b, h, i, j)
+    keep = torch.ones_like(scores, dtype=torch.bool) if mask is None else \
+        mask(b, h, i, j).expand(scores.shape)
+    if normalize == "softmax":
+        weights = scores.masked_fill(~keep, float("-inf")).softmax(-1)
+    elif normalize == "sigmoid":
+        weights = torch.sigmoid(scores) * keep
+    else:
+        weights = scores * keep
+    return weights @ v

@@ -1,6 +1,6 @@
 """attnc.torch.attention: every example against the float64 reference, the
 flex_attention-shaped arguments (enable_gqa, scale, return_lse, params as
-keywords), the refusals, and the backward's refusal."""
+keywords), the refusals. The backward: test_backward.py."""
 
 import subprocess
 import sys
@@ -172,17 +172,6 @@ def test_kernel_as_variant():
     with pytest.raises(TypeError, match=r"q must be f32 \(the kernel.s dtype\); "
                        "got bfloat16"):
         at.attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), kernel)
-
-
-def test_backward_is_refused():
-    q, k, v = inputs(H=2, Hkv=2)
-    q.requires_grad_()
-    out = at.attention(q, k, v, ALIBI, slopes=torch.tensor([0.5, 0.25]))
-    assert out.requires_grad
-    with pytest.raises(NotImplementedError, match="attnc: the backward of "
-                       "variant 'alibi_causal' is not available yet"):
-        out.sum().backward()
-    assert q.grad is None
 
 
 def test_no_grad_needs_no_backward():
