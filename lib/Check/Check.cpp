@@ -589,7 +589,9 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     std::string name = variant.getArgumentName(arg.getArgNumber());
     RefArray &value = in.params[i];
     if (value.shape.empty()) {
-      args.params.emplace(name, ParamValue(value.data[0]));
+      // A call size is the kernel's to set.
+      if (!variant.getArgAttr(arg.getArgNumber(), "attn.size"))
+        args.params.emplace(name, ParamValue(value.data[0]));
       continue;
     }
     auto tensor = mlir::cast<mlir::RankedTensorType>(arg.getType());

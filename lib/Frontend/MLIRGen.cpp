@@ -112,6 +112,8 @@ void Generator::emit(const VariantSpec &spec) {
   for (const ParamSpec &param : spec.params) {
     SmallVector<NamedAttribute> attrs = {
         builder.getNamedAttr("attn.name", builder.getStringAttr(param.name))};
+    if (param.isSize)
+      attrs.push_back(builder.getNamedAttr("attn.size", builder.getUnitAttr()));
     if (param.type.isTensor) {
       SmallVector<int64_t> shape;
       SmallVector<Attribute> dims;

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <sstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 using namespace attnc;
 using namespace attnc::ast;
@@ -178,7 +178,7 @@ std::string suggest(std::string_view name, std::vector<std::string> candidates,
          (candidates.size() > 16 ? ", ..." : "");
 }
 
-/// The call sizes, which expressions cannot read yet.
+/// The call sizes, which expressions read as i64 params of their own.
 bool isSizeName(std::string_view name) {
   return name == "B" || name == "H" || name == "Hkv" || name == "N" ||
          name == "M" || name == "D" || name == "Dv";
@@ -265,7 +265,7 @@ private:
   std::set<const Function *> brokenFunctions;
 
   // State of the variant being checked.
-  const std::vector<ParamSpec> *params = nullptr;
+  std::vector<ParamSpec> *params = nullptr;
   std::map<std::string, unsigned> paramIndex;
   std::map<std::string, Binding> lets;
   std::map<std::pair<const Stmt *, int>, std::pair<TExprPtr, bool>> letCache;
@@ -521,6 +521,14 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
     v.var = info.var;
     return node(std::move(v));
   }
+  if (!env.inFunction && params && isSizeName(e.name) &&
+      !paramIndex.count(e.name) && ctx != Context::Constant) {
+    // The first read of a call size makes it a param (see ParamSpec::isSize).
+    ParamSpec size{e.name, TypeSpec{}, e.range, std::nullopt, true};
+    size.type.elem = ScalarType::I64;
+    paramIndex[e.name] = params->size();
+    params->push_back(std::move(size));
+  }
   if (!env.inFunction && params) {
     auto it = paramIndex.find(e.name);
     if (it != paramIndex.end()) {
@@ -547,9 +555,12 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
     error(e.range, "'" + e.name + "' is a normalizer; use it as 'normalize = " +
                        e.name + "'");
   else if (isSizeName(e.name))
-    error(e.range, "unknown name '" + e.name +
-                       "': the call's sizes (B, H, Hkv, N, M, D, Dv) cannot "
-                       "be read in expressions yet; pass the value as a param");
+    error(e.range,
+          "the call's size '" + e.name + "' " +
+              (env.inFunction ? std::string("cannot be read inside a function; "
+                                            "pass it as an argument")
+                              : std::string("is known only at run time; ") +
+                                    describeContext(ctx)));
   else
     error(e.range, "unknown name '" + e.name + "'" +
                        suggest(e.name, namesInScope(env, false), "names"));
@@ -718,9 +729,12 @@ TExprPtr Checker::checkBinary(const Expr &e, const Env &env) {
   // An integer divisor that is always 0 has no defined result (the CPU
   // kernel would trap or loop): refuse it here, where it is written.
   if ((e.op == Op::Div || e.op == Op::Rem) && isInteger(*common))
-    if (std::optional<double> divisor = evalConstant(rhs); divisor && *divisor == 0) {
-      error(e.operands[1]->range, "integer " + std::string(e.op == Op::Div ? "division" : "remainder") +
-                                      " by zero: the divisor is always 0");
+    if (std::optional<double> divisor = evalConstant(rhs);
+        divisor && *divisor == 0) {
+      error(e.operands[1]->range,
+            "integer " +
+                std::string(e.op == Op::Div ? "division" : "remainder") +
+                " by zero: the divisor is always 0");
       return nullptr;
     }
   b.type = isCompare ? ScalarType::Bool : *common;

@@ -89,6 +89,10 @@ struct ParamSpec {
   ast::TypeSpec type;
   SourceRange range;
   std::optional<TExprPtr> defaultValue; // a Const, scalars only
+  /// A call size read in an expression (B, H, Hkv, N, M, D, Dv): an i64
+  /// param the runtime sets from the call's shapes, never given by a caller,
+  /// so that a new N or M needs no new kernel.
+  bool isSize = false;
 };
 
 struct VariantSpec {

@@ -293,6 +293,9 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                               ? double(def.boolValue)
                               : double(def.intValue);
     }
+    if (!p.isSize)
+      impl->callerParams.push_back(info);
+    impl->isSizeParam.push_back(p.isSize);
     impl->params.push_back(std::move(info));
   }
 

@@ -64,15 +64,15 @@ struct Driver {
 #define ATTNC_DRIVER_FUNCTIONS(X)                                              \
   X(cuInit)                                                                    \
   X(cuGetErrorString)                                                          \
-  X(cuDeviceGet) X(cuDeviceGetAttribute) X(cuDevicePrimaryCtxRetain)           \
-      X(cuCtxGetCurrent) X(cuCtxSetCurrent) X(cuCtxGetDevice) X(cuMemAlloc)    \
-          X(cuMemFree) X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemAllocAsync)      \
-              X(cuMemFreeAsync) X(cuMemsetD32Async) X(cuModuleLoadData)        \
-                  X(cuModuleGetFunction) X(cuFuncSetAttribute)                 \
-                      X(cuLaunchKernel) X(cuStreamSynchronize)                 \
-                          X(cuEventCreate) X(cuEventRecord)                    \
-                              X(cuEventElapsedTime) X(cuEventDestroy)          \
-                                  X(cuTensorMapEncodeTiled)
+  X(cuDeviceGet)                                                               \
+  X(cuDeviceGetAttribute) X(cuDevicePrimaryCtxRetain) X(cuCtxGetCurrent)       \
+      X(cuCtxSetCurrent) X(cuCtxGetDevice) X(cuMemAlloc) X(cuMemFree)          \
+          X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemAllocAsync) X(cuMemFreeAsync) \
+              X(cuMemsetD32Async) X(cuModuleLoadData) X(cuModuleGetFunction)   \
+                  X(cuFuncSetAttribute) X(cuLaunchKernel)                      \
+                      X(cuStreamSynchronize) X(cuEventCreate) X(cuEventRecord) \
+                          X(cuEventElapsedTime) X(cuEventDestroy)              \
+                              X(cuTensorMapEncodeTiled)
 #define ATTNC_DECLARE(fn) decltype(&::fn) fn = nullptr;
   ATTNC_DRIVER_FUNCTIONS(ATTNC_DECLARE)
 #undef ATTNC_DECLARE

@@ -71,7 +71,9 @@ int64_t TensorView::numElements() const {
 }
 
 const std::string &Kernel::getName() const { return impl->name; }
-const std::vector<ParamInfo> &Kernel::getParams() const { return impl->params; }
+const std::vector<ParamInfo> &Kernel::getParams() const {
+  return impl->callerParams;
+}
 bool Kernel::returnsLse() const { return impl->hasLse; }
 DType Kernel::getDType() const { return impl->dtype; }
 const std::string &Kernel::getTarget() const { return impl->target; }
@@ -185,12 +187,10 @@ llvm::Error attnc::checkTensor(const char *what, const TensorView &t,
   return llvm::Error::success();
 }
 
-llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
-                                             const TensorView &q,
-                                             const TensorView &kk,
-                                             const TensorView &v,
-                                             const TensorView &out,
-                                             const PagedKV *paged) {
+llvm::Expected<CallSizes>
+attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
+                   const TensorView &kk, const TensorView &v,
+                   const TensorView &out, const PagedKV *paged) {
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   if (auto e = checkTensor("q", q, k.dtype, 4, "[B, H, N, D]", device))
     return e;
@@ -218,7 +218,7 @@ llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
                        "' was compiled for a paged KV cache "
                        "(CompileOptions::pagedKv): pass KernelArgs::paged, "
                        "its page table and sequence lengths");
-        if (auto e = checkTensor("the page table", paged->pageTable, DType::I32, 2,
+    if (auto e = checkTensor("the page table", paged->pageTable, DType::I32, 2,
                              "[B, max_pages]", device))
       return e;
     if (auto e = checkTensor("the sequence lengths", paged->seqLens, DType::I32,
@@ -249,19 +249,21 @@ llvm::Expected<CallSizes> attnc::checkInputs(const Kernel::Impl &k,
           static_cast<const int32_t *>(paged->seqLens.data),
           paged->seqLens.strides[0], B, numPages, pageSize, &batch, &slot);
       const int32_t *lens = static_cast<const int32_t *>(paged->seqLens.data);
-      const int32_t *table = static_cast<const int32_t *>(paged->pageTable.data);
+      const int32_t *table =
+          static_cast<const int32_t *>(paged->pageTable.data);
       if (rc == ATTNC_CPU_BAD_LENGTH)
         return makeError("sequence length " + llvm::Twine(batch) + " is " +
                          llvm::Twine(lens[batch * paged->seqLens.strides[0]]) +
                          "; it must be between 0 and max_pages * page_size = " +
                          llvm::Twine(M));
       if (rc == ATTNC_CPU_BAD_PAGE)
-        return makeError("page table entry [" + llvm::Twine(batch) + ", " +
-                         llvm::Twine(slot) + "] is " +
-                         llvm::Twine(table[batch * paged->pageTable.strides[0] +
-                                           slot * paged->pageTable.strides[1]]) +
-                         ", which names no page of k and v (0 to " +
-                         llvm::Twine(numPages - 1) + ")");
+        return makeError(
+            "page table entry [" + llvm::Twine(batch) + ", " +
+            llvm::Twine(slot) + "] is " +
+            llvm::Twine(table[batch * paged->pageTable.strides[0] +
+                              slot * paged->pageTable.strides[1]]) +
+            ", which names no page of k and v (0 to " +
+            llvm::Twine(numPages - 1) + ")");
     }
   } else {
     if (paged)
@@ -297,16 +299,20 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
                                           {"N", N},  {"M", M}, {"D", D},
                                           {"Dv", Dv}};
   std::string declared;
-  for (const ParamInfo &p : k.params)
+  for (const ParamInfo &p : k.callerParams)
     declared += (declared.empty() ? "" : ", ") + p.name;
   for (const auto &[name, value] : given)
-    if (llvm::none_of(k.params,
+    if (llvm::none_of(k.callerParams,
                       [&](const ParamInfo &p) { return p.name == name; }))
       return makeError("unknown param '" + name + "'; '" + k.name + "' takes " +
                        (declared.empty() ? std::string("none") : declared));
   paramTensors.reserve(k.params.size());
   paramScalars.reserve(k.params.size());
-  for (const ParamInfo &p : k.params) {
+  for (auto [i, p] : llvm::enumerate(k.params)) {
+    if (k.isSizeParam[i]) {
+      paramScalars.emplace_back(p.dtype, double(sizes.at(p.name)));
+      continue;
+    }
     std::string type = std::string(toString(p.dtype));
     if (p.isTensor) {
       type += "[" + llvm::join(p.dims, ", ") + "]";
@@ -372,9 +378,8 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
 llvm::Error Kernel::run(const KernelArgs &args) const {
   const Impl &k = *impl;
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
-  llvm::Expected<CallSizes> checked =
-      checkInputs(k, args.q, args.k, args.v, args.out,
-                  args.paged ? &*args.paged : nullptr);
+  llvm::Expected<CallSizes> checked = checkInputs(
+      k, args.q, args.k, args.v, args.out, args.paged ? &*args.paged : nullptr);
   if (!checked)
     return checked.takeError();
   const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = *checked;

@@ -23,7 +23,11 @@ namespace attnc {
 struct Kernel::Impl {
   std::string target = "cpu";
   std::string name;
-  std::vector<ParamInfo> params;
+  std::vector<ParamInfo> params; // every param, in the kernel's order
+  /// Which params are call sizes (B, H, ..., read in expressions), which
+  /// run() sets from the shapes; the others, which callers give.
+  std::vector<bool> isSizeParam;
+  std::vector<ParamInfo> callerParams;
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
@@ -130,11 +134,9 @@ llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
 /// Checks q, k, v and out against each other and the kernel's head dims,
 /// and a paged kernel's table and lengths (`paged`, null for contiguous k
 /// and v); the call's sizes.
-llvm::Expected<CallSizes> checkInputs(const Kernel::Impl &k,
-                                      const TensorView &q, const TensorView &kk,
-                                      const TensorView &v,
-                                      const TensorView &out,
-                                      const PagedKV *paged);
+llvm::Expected<CallSizes>
+checkInputs(const Kernel::Impl &k, const TensorView &q, const TensorView &kk,
+            const TensorView &v, const TensorView &out, const PagedKV *paged);
 
 /// Checks `given` against the kernel's params and converts them: tensors
 /// (in declaration order) and scalars (in their type).

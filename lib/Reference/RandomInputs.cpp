@@ -23,6 +23,18 @@ static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
   return array;
 }
 
+/// The call size named B, H, Hkv, N, M, D or Dv; -1 for another name.
+static int64_t callSize(const AttnSizes &s, StringRef name) {
+  return name == "B"     ? s.batch
+         : name == "H"   ? s.heads
+         : name == "Hkv" ? s.kvHeads
+         : name == "N"   ? s.queries
+         : name == "M"   ? s.keys
+         : name == "D"   ? s.headDim
+         : name == "Dv"  ? s.valueDim
+                         : -1;
+}
+
 /// A tensor param's shape: dims named B, H, Hkv, N, M, D or Dv take that
 /// size, `?` takes `anySize`.
 static std::vector<int64_t> paramShape(attn::VariantOp variant,
@@ -36,16 +48,9 @@ static std::vector<int64_t> paramShape(attn::VariantOp variant,
     StringRef name = names && d < int64_t(names.size())
                          ? cast<StringAttr>(names[d]).getValue()
                          : StringRef("?");
-    int64_t size = !tensor.isDynamicDim(d) ? tensor.getDimSize(d)
-                   : name == "B"           ? s.batch
-                   : name == "H"           ? s.heads
-                   : name == "Hkv"         ? s.kvHeads
-                   : name == "N"           ? s.queries
-                   : name == "M"           ? s.keys
-                   : name == "D"           ? s.headDim
-                   : name == "Dv"          ? s.valueDim
-                                           : anySize;
-    shape.push_back(size);
+    int64_t size =
+        !tensor.isDynamicDim(d) ? tensor.getDimSize(d) : callSize(s, name);
+    shape.push_back(size < 0 ? anySize : size);
   }
   return shape;
 }
@@ -104,7 +109,9 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
     if (!tensor) {
       RefArray scalar;
       auto def = variant.getArgAttrOfType<TypedAttr>(index, "attn.default");
-      if (auto f = dyn_cast_or_null<FloatAttr>(def))
+      if (variant.getArgAttr(index, "attn.size"))
+        scalar.data = {double(callSize(s, variant.getArgumentName(index)))};
+      else if (auto f = dyn_cast_or_null<FloatAttr>(def))
         scalar.data = {f.getValueAsDouble()};
       else if (auto i = dyn_cast_or_null<IntegerAttr>(def))
         scalar.data = {double(i.getValue().getSExtValue())};
@@ -142,9 +149,13 @@ llvm::Error attnc::setScalarParams(attn::VariantOp variant,
     for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
       std::string argName = variant.getArgumentName(arg.getArgNumber());
       bool scalar = !isa<RankedTensorType>(arg.getType());
-      if (scalar)
+      bool size = bool(variant.getArgAttr(arg.getArgNumber(), "attn.size"));
+      if (scalar && !size)
         names += (names.empty() ? "" : ", ") + argName;
       if (argName == name) {
+        if (size)
+          return makeError("--param " + name + ": '" + name +
+                           "' is a size of the call; --shape sets it");
         if (!scalar)
           return makeError("--param " + name + ": '" + name +
                            "' is a tensor param; only scalars take a value");

@@ -385,6 +385,28 @@ TEST_CASE("JIT: a paged KV cache's bad tables and lengths are errors",
                   "CompileOptions::pagedKv") != std::string::npos);
 }
 
+TEST_CASE("JIT: the call's sizes read in expressions are set at run time",
+          "[jit]") {
+  Compiler compiler;
+  const char *source =
+      "attention logm() { normalize = sigmoid(score - log(M)) }";
+  Kernel kernel = compileOrFail(compiler, source);
+  CHECK(kernel.getParams().empty()); // M is not the caller's to give
+  for (int64_t M : {5, 40}) {
+    CheckOptions check;
+    check.sizes = {1, 2, 2, 7, M, 8, 8};
+    llvm::Expected<CheckResult> result = checkKernel(kernel, source, "", check);
+    REQUIRE(bool(result));
+    CHECK(result->passed);
+  }
+  CHECK(compiler.getStats().compilations == 1);
+  Buffers buf(1, 4, 2, 5, 7, 8);
+  buf.args.params.clear();
+  buf.args.params.emplace("M", ParamValue(3.0));
+  CHECK(errorOf(kernel.run(buf.args)).find("unknown param 'M'") !=
+        std::string::npos);
+}
+
 TEST_CASE("JIT: the value head dim may differ from the query/key head dim",
           "[jit]") {
   Compiler compiler;
