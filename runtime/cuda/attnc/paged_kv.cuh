@@ -27,6 +27,29 @@ __device__ __forceinline__ i64 page_of(const FlashArgs &a, int b, int slot) {
   return 0;
 }
 
+/// Where a CTA's walk is in its sequence's page table: consecutive key
+/// tiles mostly share a page, so the entry is read once a page, and the
+/// next page's entry is loaded when a page starts (its load is not waited
+/// for until the walk reaches that page), keeping the table's latency out
+/// of the tile copies.
+struct PageCursor {
+  int slot = -1, nextEntry = -1;
+  i64 page = 0;
+
+  /// The page of slot `s` of sequence b (whose length is a.M).
+  __device__ __forceinline__ i64 at(const FlashArgs &a, int b, int s) {
+    if (s == slot)
+      return page;
+    if (s == slot + 1 && nextEntry >= 0 && nextEntry < a.numPages)
+      page = nextEntry;
+    else
+      page = page_of(a, b, s);
+    slot = s;
+    nextEntry = (s + 1) * a.pageSize < a.M ? a.pageTable[b * a.tableStride + s + 1] : -1;
+    return page;
+  }
+};
+
 /// The launch's arguments for sequence b: M becomes its length (so that
 /// the walk, the split ranges and the dropped pairs stop there), checked
 /// against max_pages * pageSize (a bad one keeps no key and sets `status`).

@@ -445,10 +445,11 @@ template <class V, class C> struct FlashForward {
   /// here from the launch's values (opaque, so not hoisted out of the
   /// key-tile loop): a few integer ops per tile instead of registers held
   /// across it.
-  static __device__ __forceinline__ void issue(int t, int slot, const FlashArgs &a, int b, int hk, u32 sK, u32 sV) {
+  static __device__ __forceinline__ void issue(int t, int slot, const FlashArgs &a, int b, int hk, u32 sK, u32 sV,
+                                               PageCursor &pages) {
     if constexpr (C::kPaged) {
       if (t >= 0)
-        issuePaged(TileWalker<V, C>::firstKey(t), slot, a, b, hk, sK, sV);
+        issuePaged(TileWalker<V, C>::firstKey(t), slot, a, b, hk, sK, sV, pages);
       cp_async_commit();
       return;
     }
@@ -467,12 +468,12 @@ template <class V, class C> struct FlashForward {
   /// from that page; others gather their rows page by page. Keys at or past
   /// the sequence's length (a.M here) are zero-filled.
   static __device__ __forceinline__ void issuePaged(int key, int slot, const FlashArgs &a, int b, int hk, u32 sK,
-                                                    u32 sV) {
+                                                    u32 sV, PageCursor &pages) {
     const int tid = opaque(int(threadIdx.x));
     const u32 k = sK + slot * 2 * KTile::elements(BN), v = sV + slot * 2 * VTile::elements(BN);
     if (a.pageSize % BN == 0) {
       const int pageSlot = key / a.pageSize, first = pageSlot * a.pageSize;
-      const i64 page = page_of(a, b, pageSlot);
+      const i64 page = pages.at(a, b, pageSlot);
       const int end = min(a.M - first, a.pageSize);
       KCopy(a.k + page * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(k, key - first, end);
       VCopy(a.v + page * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(v, key - first, end);
@@ -583,10 +584,11 @@ template <class V, class C> struct FlashForward {
     }
     TileWalker<V, C> walk(a, P, b, h, qt, status, firstTile, endTile);
     int tile[C::STAGES];
+    PageCursor pages; // paged KV only
 #pragma unroll
     for (int s = 0; s < C::STAGES; ++s) {
       tile[s] = walk.next();
-      issue(tile[s], s, a, b, hk, sKAddr, sVAddr);
+      issue(tile[s], s, a, b, hk, sKAddr, sVAddr, pages);
     }
 
     // rowSum[mf] is laid out as an m16n8 accumulator: with kSumByMma every
@@ -626,7 +628,7 @@ template <class V, class C> struct FlashForward {
       for (int s = 0; s + 1 < C::STAGES; ++s)
         tile[s] = tile[s + 1];
       tile[C::STAGES - 1] = walk.next();
-      issue(tile[C::STAGES - 1], slot, a, b, hk, sKAddr, sVAddr);
+      issue(tile[C::STAGES - 1], slot, a, b, hk, sKAddr, sVAddr, pages);
     }
     cp_async_wait<0>();
 
