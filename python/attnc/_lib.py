@@ -5,7 +5,6 @@ import os
 import sys
 from pathlib import Path
 
-from ._dlpack import DLTensor
 
 SONAME = "libattnc.so.0"
 C_API_VERSION = 0
@@ -53,14 +52,16 @@ class ParamArg(ctypes.Structure):
     ]
 
 
+# The DLTensor pointers of the structs below are c_void_p: a View's address
+# (ctypes.addressof, an int) goes in without building a pointer object.
 class RunArgs(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
-        ("q", ctypes.POINTER(DLTensor)),
-        ("k", ctypes.POINTER(DLTensor)),
-        ("v", ctypes.POINTER(DLTensor)),
-        ("out", ctypes.POINTER(DLTensor)),
-        ("lse", ctypes.POINTER(DLTensor)),
+        ("q", ctypes.c_void_p),
+        ("k", ctypes.c_void_p),
+        ("v", ctypes.c_void_p),
+        ("out", ctypes.c_void_p),
+        ("lse", ctypes.c_void_p),
         ("params", ctypes.POINTER(ParamArg)),
         ("num_params", ctypes.c_size_t),
         ("threads", ctypes.c_int),
@@ -72,22 +73,22 @@ class RunArgs(ctypes.Structure):
 class ParamGrad(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
-        ("grad", ctypes.POINTER(DLTensor)),
+        ("grad", ctypes.c_void_p),
     ]
 
 
 class BackwardArgs(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
-        ("q", ctypes.POINTER(DLTensor)),
-        ("k", ctypes.POINTER(DLTensor)),
-        ("v", ctypes.POINTER(DLTensor)),
-        ("out", ctypes.POINTER(DLTensor)),
-        ("dout", ctypes.POINTER(DLTensor)),
-        ("dq", ctypes.POINTER(DLTensor)),
-        ("dk", ctypes.POINTER(DLTensor)),
-        ("dv", ctypes.POINTER(DLTensor)),
-        ("lse", ctypes.POINTER(DLTensor)),
+        ("q", ctypes.c_void_p),
+        ("k", ctypes.c_void_p),
+        ("v", ctypes.c_void_p),
+        ("out", ctypes.c_void_p),
+        ("dout", ctypes.c_void_p),
+        ("dq", ctypes.c_void_p),
+        ("dk", ctypes.c_void_p),
+        ("dv", ctypes.c_void_p),
+        ("lse", ctypes.c_void_p),
         ("params", ctypes.POINTER(ParamArg)),
         ("num_params", ctypes.c_size_t),
         ("param_grads", ctypes.POINTER(ParamGrad)),
