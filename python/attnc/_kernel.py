@@ -31,7 +31,7 @@ dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
 
 # Names the call itself takes; a param with one of them goes in params=.
 _CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream",
-                  "synchronize", "params", "dout"}
+                  "synchronize", "params", "dout", "page_table", "seq_lens"}
 _FLOATS = ("f32", "f16", "bf16")
 
 _RUN_ARGS_SIZE = ctypes.sizeof(_lib.RunArgs)
@@ -55,7 +55,16 @@ class Kernel:
 
     GPU kernels run on `stream` (default: torch's current stream of q's
     device) and, unless synchronize=False, wait for the kernel, so that its
-    faults (a param read out of bounds) are reported by this call."""
+    faults (a param read out of bounds) are reported by this call.
+
+    A kernel compiled with paged_kv=True takes k and v as a paged KV cache,
+    pages [num_pages, page_size, Hkv, D] (v: Dv), and each call passes
+    page_table= (int32 [B, max_pages]: key j of sequence b is row
+    j % page_size of page page_table[b, j // page_size]) and seq_lens=
+    (int32 [B]: keys j >= seq_lens[b] are not kept)."""
+
+    # Set by the compiler that made it (a kernel made otherwise is not).
+    paged_kv = False
 
     def __init__(self, handle):
         self._handle = ctypes.c_void_p(handle)
@@ -102,10 +111,16 @@ class Kernel:
 
     def __call__(self, q, k, v, *, out=None, lse=None, return_lse=False,
                  threads=0, stream=None, synchronize=True, params=None,
-                 **kwparams):
+                 page_table=None, seq_lens=None, **kwparams):
         if params:
             kwparams = {**params, **kwparams}
-        vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
+        table_address = lens_address = None
+        if self.paged_kv or page_table is not None or seq_lens is not None:
+            vq, vk, vv, vtable, vlens, (B, H, N, Dv) = self._check_paged(
+                q, k, v, page_table, seq_lens)
+            table_address, lens_address = vtable.pointer, vlens.pointer
+        else:
+            vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
         if (return_lse or lse is not None) and not self.returns_lse:
             raise ValueError(f"'{self.name}' does not define lse (its "
                              "normalizer is not softmax)")
@@ -133,7 +148,8 @@ class Kernel:
         args = _lib.RunArgs(_RUN_ARGS_SIZE, vq.pointer, vk.pointer,
                             vv.pointer, vout.pointer, lse_address, param_args,
                             count, threads, stream_address,
-                            1 if synchronize else 0)
+                            1 if synchronize else 0, table_address,
+                            lens_address)
         if _run(self._handle, _byref(args)):
             raise KernelError(_lib.last_error())
         return (out, lse) if return_lse else out
@@ -231,6 +247,39 @@ class Kernel:
                              f"key/value heads Hkv = {Hkv} (k, v)")
         return vq, vk, vv, (B, H, N, Dv)
 
+    def _check_paged(self, q, k, v, page_table, seq_lens):
+        """_check_inputs for a paged call: the views of q, k and v (pages),
+        of the page table and lengths, and the shape of out."""
+        if not self.paged_kv:
+            raise ValueError(f"'{self.name}' takes contiguous k and v; "
+                             "compile it with paged_kv=True to pass "
+                             "page_table= and seq_lens=")
+        if page_table is None or seq_lens is None:
+            missing = " and ".join(n for n, x in (("page_table", page_table),
+                                                  ("seq_lens", seq_lens))
+                                   if x is None)
+            raise ValueError(f"'{self.name}' was compiled with paged_kv=True:"
+                             f" pass {missing} (int32 [B, max_pages] and "
+                             "[B]) with k and v as pages [num_pages, "
+                             "page_size, Hkv, D]")
+        vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
+                      self._check("v", v, 4))
+        vtable = self._check("page_table", page_table, 2, dtype="i32")
+        vlens = self._check("seq_lens", seq_lens, 1, dtype="i32")
+        B, H, N, D = vq.shape
+        pages, page_size, Hkv = vk.shape[0], vk.shape[1], vk.shape[2]
+        Dv = vv.shape[3]
+        _expect_shape(vk, (pages, page_size, Hkv, D),
+                      "[num_pages, page_size, Hkv, D]")
+        _expect_shape(vv, (pages, page_size, Hkv, Dv),
+                      "[num_pages, page_size, Hkv, Dv]")
+        _expect_shape(vtable, (B, vtable.shape[1]), "[B, max_pages]")
+        _expect_shape(vlens, (B,), "[B]")
+        if H % Hkv:
+            raise ValueError(f"query heads H = {H} (q) are not a multiple of "
+                             f"key/value heads Hkv = {Hkv} (k, v)")
+        return vq, vk, vv, vtable, vlens, (B, H, N, Dv)
+
     def _check(self, name, array, rank, output=False, dtype=None):
         view = _dlpack.view(name, array, output)
         if view.device_type != self._device:
@@ -239,8 +288,9 @@ class Kernel:
                              f"compiled for {where}")
         expected = dtype or self.dtype
         if view.dtype != expected:
-            raise TypeError(f"{name} must be {expected} (the kernel's dtype); "
-                            f"got {view.describe_dtype()}")
+            why = "" if dtype else " (the kernel's dtype)"
+            raise TypeError(f"{name} must be {expected}{why}; got "
+                            f"{view.describe_dtype()}")
         if view.ndim != rank:
             raise ValueError(f"{name} must have rank {rank}; got shape "
                              f"{list(view.shape)}")

@@ -27,6 +27,7 @@ class CompileOptions(ctypes.Structure):
         ("stages", ctypes.c_int64),
         ("splits", ctypes.c_int64),
         ("backward", ctypes.c_int),
+        ("paged_kv", ctypes.c_int),
     ]
 
 
@@ -67,6 +68,8 @@ class RunArgs(ctypes.Structure):
         ("threads", ctypes.c_int),
         ("stream", ctypes.c_void_p),
         ("synchronize", ctypes.c_int),
+        ("page_table", ctypes.c_void_p),
+        ("seq_lens", ctypes.c_void_p),
     ]
 
 
@@ -153,7 +156,7 @@ def _declare(lib):
         "attnc_kernel_num_params": (c.c_size_t, [c.c_void_p]),
         "attnc_kernel_param": (c.c_int, [c.c_void_p, c.c_size_t,
                                          c.POINTER(ParamInfo)]),
-        "attnc_run_args_init": (None, [c.POINTER(RunArgs)]),
+        "attnc_run_args_init_size": (None, [c.POINTER(RunArgs), c.c_size_t]),
         "attnc_kernel_run": (c.c_int, [c.c_void_p, c.POINTER(RunArgs)]),
         "attnc_kernel_has_backward": (c.c_int, [c.c_void_p]),
         "attnc_kernel_backward": (c.c_int, [c.c_void_p,
