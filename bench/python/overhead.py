@@ -7,8 +7,10 @@ Times, in one process, the median of single calls of the same compiled
 kernel (dense, f32, CPU, one thread) three ways: the C API alone (one
 attnc_kernel_run on pre-built DLPack views: the kernel's own time plus the
 C call), the package with `out=` given, and the package allocating `out`;
-for numpy arrays and, when torch is there, torch tensors. The overhead is
-the package's median minus the C API's.
+for numpy arrays and, when torch is there, torch tensors, and then
+attnc.torch.attention (its own kernel, with its backward, on every core,
+compared with that kernel's C API call at threads=0). The overhead is the
+package's median minus the C API's.
 """
 import argparse, ctypes, os, statistics, sys, time
 
