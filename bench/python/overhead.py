@@ -7,8 +7,10 @@ Times, in one process, the median of single calls of the same compiled
 kernel (dense, f32, CPU, one thread) three ways: the C API alone (one
 attnc_kernel_run on pre-built DLPack views: the kernel's own time plus the
 C call), the package with `out=` given, and the package allocating `out`;
-for numpy arrays and, when torch is there, torch tensors. The overhead is
-the package's median minus the C API's.
+for numpy arrays and, when torch is there, torch tensors, and then
+attnc.torch.attention (its own kernel, with its backward, on every core,
+compared with that kernel's C API call at threads=0). The overhead is the
+package's median minus the C API's.
 """
 import argparse, ctypes, os, statistics, sys, time
 
@@ -54,13 +56,31 @@ def main():
         tout = torch.empty_like(tq)
         rows.append(("torch, out given", median_us(lambda: kernel(tq, tk, tv, out=tout, threads=1), args.calls)))
         rows.append(("torch, out allocated", median_us(lambda: kernel(tq, tk, tv, threads=1), args.calls)))
+        import attnc.torch as at
+        # attnc.torch compiles the file itself (with its backward on the
+        # CPU) and runs on every core: compare with its own Kernel's
+        # C API time at threads=0.
+        tkernel = at.kernel_for("examples/dense.attn")
+        run0 = _lib.RunArgs()
+        ctypes.memmove(ctypes.byref(run0), ctypes.byref(run), ctypes.sizeof(run))
+        run0.threads = 0
+        torch_views = [_dlpack.view(n, a, n == "out") for n, a in (("q", tq), ("k", tk), ("v", tv), ("out", tout))]
+        run0.q, run0.k, run0.v, run0.out = (w.pointer for w in torch_views)
+        c_api0 = median_us(lambda: lib.attnc_kernel_run(tkernel._handle, ctypes.byref(run0)), args.calls)
+        at_us = median_us(lambda: at.attention(tq, tk, tv, "examples/dense.attn"), args.calls)
+        rows.append(("attnc.torch.attention (all cores)", at_us, c_api0))
+        if at.CUSTOM_OP is not None:
+            op = at.CUSTOM_OP
+            rows.append(("torch.ops.attnc.attention (all cores)", median_us(
+                lambda: op("examples/dense.attn", tq, tk, tv, "", [], "", [], None, False),
+                args.calls), c_api0))
     except ImportError:
         pass
     print(f"B={B} H={H} N={N} D={D}, f32, CPU, 1 thread, median of {args.calls} calls")
     print("| call | median us | over the C API |")
     print("|---|---|---|")
-    for name, us in rows:
-        print(f"| {name} | {us:.1f} | {us - c_api:+.1f} |")
+    for name, us, *base in rows:
+        print(f"| {name} | {us:.1f} | {us - (base[0] if base else c_api):+.1f} |")
 
 if __name__ == "__main__":
     main()

@@ -90,6 +90,10 @@ typedef struct attnc_compile_options {
   /* Also compile the backward (attnc_kernel_backward); CPU only so far, a
      GPU target refuses it. Default 0. */
   int backward;
+  /* A paged KV cache (attnc::CompileOptions::pagedKv): k and v are pages
+     [num_pages, page_size, Hkv, D] and each run passes
+     attnc_run_args.page_table and seq_lens. Default 0. */
+  int paged_kv;
 } attnc_compile_options;
 /// Sets up the first `size` bytes of `options` (sizeof *options: the
 /// header's struct) with the defaults.
@@ -154,8 +158,19 @@ typedef struct attnc_run_args {
   void *stream;    /* GPU: the CUstream / cudaStream_t, NULL the default */
   int synchronize; /* GPU: wait for the kernel (reports its faults); default 1
                     */
+  /* A paged kernel's (attnc_compile_options.paged_kv) page table
+     [B, max_pages] and sequence lengths [B], int32 (see attnc::PagedKV):
+     key j of sequence b is row j % page_size of page
+     page_table[b, j / page_size], and keys j >= seq_lens[b] are not kept.
+     k and v are then the pages [num_pages, page_size, Hkv, D] (and Dv).
+     Both NULL (the default) for other kernels. */
+  const DLTensor *page_table, *seq_lens;
 } attnc_run_args;
-void attnc_run_args_init(attnc_run_args *args);
+/// Sets up the first `size` bytes of `args` (sizeof *args) with the
+/// defaults.
+void attnc_run_args_init_size(attnc_run_args *args, size_t size);
+#define attnc_run_args_init(args)                                              \
+  attnc_run_args_init_size((args), sizeof *(args))
 
 /// Checks every argument and runs the kernel (see attnc::Kernel::run).
 /// Tensors are DLPack views (strides in elements, NULL: row-major), on the

@@ -55,6 +55,10 @@ attnc_status succeed() {
 constexpr size_t kFirstCompileOptionsSize =
     offsetof(attnc_compile_options, splits) + sizeof(int64_t);
 
+/// The size of the first attnc_run_args, which ended at `synchronize`.
+constexpr size_t kFirstRunArgsSize =
+    offsetof(attnc_run_args, synchronize) + sizeof(int);
+
 /// Whether a struct's `struct_size` covers `field` (a field added after the
 /// caller's header was written is not there).
 template <typename Struct, typename Field>
@@ -92,6 +96,8 @@ std::optional<std::string> toOptions(const attnc_compile_options *c,
   options.splits = c->splits;
   if (covers(c, &c->backward))
     options.backward = c->backward != 0;
+  if (covers(c, &c->paged_kv))
+    options.pagedKv = c->paged_kv != 0;
   return std::nullopt;
 }
 
@@ -284,19 +290,26 @@ attnc_status attnc_kernel_param(const attnc_kernel *kernel, size_t index,
   return succeed();
 }
 
-void attnc_run_args_init(attnc_run_args *args) {
+void attnc_run_args_init_size(attnc_run_args *args, size_t size) {
   if (!args)
     return;
-  *args = attnc_run_args{};
-  args->struct_size = sizeof(attnc_run_args);
-  args->synchronize = 1;
+  attnc_run_args defaults{};
+  defaults.struct_size = std::min(size, sizeof defaults);
+  defaults.synchronize = 1;
+  std::memcpy(args, &defaults, defaults.struct_size);
+}
+
+// The function that binaries built before `page_table` call (the header's
+// macro of that name calls the _size one): it sets up the first layout.
+void(attnc_run_args_init)(attnc_run_args *args) {
+  attnc_run_args_init_size(args, kFirstRunArgsSize);
 }
 
 attnc_status attnc_kernel_run(const attnc_kernel *kernel,
                               const attnc_run_args *c) {
   if (!kernel || !c)
     return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_run: null argument");
-  if (c->struct_size < sizeof(attnc_run_args))
+  if (c->struct_size < kFirstRunArgsSize)
     return fail(ATTNC_ERROR_ARGUMENT,
                 "attnc_run_args was not set up by attnc_run_args_init");
   attnc::KernelArgs args;
@@ -314,6 +327,21 @@ attnc_status attnc_kernel_run(const attnc_kernel *kernel,
   if (llvm::Error e =
           toParams("attnc_kernel_run", c->params, c->num_params, args.params))
     return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+  const DLTensor *pageTable = covers(c, &c->page_table) ? c->page_table
+                                                        : nullptr;
+  const DLTensor *seqLens = covers(c, &c->seq_lens) ? c->seq_lens : nullptr;
+  if (pageTable || seqLens) {
+    if (!pageTable || !seqLens)
+      return fail(ATTNC_ERROR_ARGUMENT,
+                  std::string("attnc_kernel_run: a paged call needs ") +
+                      (pageTable ? "seq_lens" : "page_table") + " too");
+    attnc::PagedKV paged;
+    if (llvm::Error e = toViews(
+            {{"the page table", pageTable, &paged.pageTable, false},
+             {"the sequence lengths", seqLens, &paged.seqLens, false}}))
+      return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
+    args.paged = std::move(paged);
+  }
   args.threads = c->threads;
   args.stream = c->stream;
   args.synchronize = c->synchronize != 0;

@@ -42,14 +42,18 @@ class Compiler:
                             f"{type(source).__name__}")
         text = source.encode()
         file_name = options.pop("file_name", "<source>")
-        return self._kernel(lib.attnc_compile, text, len(text),
-                            _encode(variant), _options(**options),
-                            os.fsencode(file_name))
+        kernel = self._kernel(lib.attnc_compile, text, len(text),
+                              _encode(variant), _options(**options),
+                              os.fsencode(file_name))
+        kernel.paged_kv = bool(options.get("paged_kv"))
+        return kernel
 
     def compile_file(self, path, variant=None, **options):
         """Compiles `variant` of the file at `path`."""
-        return self._kernel(lib.attnc_compile_file, os.fsencode(path),
-                            _encode(variant), _options(**options))
+        kernel = self._kernel(lib.attnc_compile_file, os.fsencode(path),
+                              _encode(variant), _options(**options))
+        kernel.paged_kv = bool(options.get("paged_kv"))
+        return kernel
 
     def _kernel(self, entry, *args):
         handle = ctypes.c_void_p()
@@ -87,7 +91,7 @@ def _dtype_name(dtype):
 
 def _options(target="cpu", dtype=None, head_dim=None, value_head_dim=None,
              family=None, tile_q=0, tile_kv=0, vector_width=0, warps=0,
-             stages=0, splits=0, backward=False):
+             stages=0, splits=0, backward=False, paged_kv=False):
     options = _lib.CompileOptions()
     lib.attnc_compile_options_init_size(ctypes.byref(options),
                                         ctypes.sizeof(options))
@@ -107,6 +111,9 @@ def _options(target="cpu", dtype=None, head_dim=None, value_head_dim=None,
     if not isinstance(backward, bool):
         raise TypeError(f"backward must be a bool; got {backward!r}")
     options.backward = backward
+    if not isinstance(paged_kv, bool):
+        raise TypeError(f"paged_kv must be a bool; got {paged_kv!r}")
+    options.paged_kv = paged_kv
     return ctypes.byref(options)
 
 
@@ -125,7 +132,7 @@ def _default_compiler():
 def compile(source, variant=None, *, target="cpu", dtype=None, head_dim=None,
             value_head_dim=None, family=None, tile_q=0, tile_kv=0,
             vector_width=0, warps=0, stages=0, splits=0, backward=False,
-            compiler=None):
+            paged_kv=False, compiler=None):
     """Compiles `variant` of the attnc source text `source` (the only one
     when None) into a callable Kernel.
 
@@ -134,13 +141,15 @@ def compile(source, variant=None, *, target="cpu", dtype=None, head_dim=None,
     value_head_dim: fix D and Dv (GPUs need D); family, tile_q, tile_kv,
     vector_width, warps, stages, splits: force the schedule (0 or None: the
     target's choice); backward: also compile the backward (Kernel.backward;
-    the CPU only so far, a GPU target refuses it). Raises CompileError with
+    the CPU only so far, a GPU target refuses it); paged_kv: take k and v
+    as a paged KV cache (pages [num_pages, page_size, Hkv, D], each call
+    passing page_table= and seq_lens=; see Kernel). Raises CompileError with
     the compiler's diagnostics."""
     return (compiler or _default_compiler()).compile(
         source, variant, target=target, dtype=dtype, head_dim=head_dim,
         value_head_dim=value_head_dim, family=family, tile_q=tile_q,
         tile_kv=tile_kv, vector_width=vector_width, warps=warps,
-        stages=stages, splits=splits, backward=backward)
+        stages=stages, splits=splits, backward=backward, paged_kv=paged_kv)
 
 
 def compile_file(path, variant=None, *, compiler=None, **options):

@@ -43,24 +43,35 @@ _get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 
 
 class View:
-    """One array's DLTensor and what keeps its memory and shape alive."""
+    """One array's DLTensor and what keeps its memory and shape alive; what
+    every check reads is kept as plain Python values (reading a ctypes
+    struct's field builds an object each time)."""
 
-    __slots__ = ("name", "tensor", "pointer", "shape", "_keep")
+    __slots__ = ("name", "tensor", "pointer", "shape", "ndim", "dtype",
+                 "device_type", "device_id", "_keep")
 
-    def __init__(self, name, tensor, pointer, keep):
+    def __init__(self, name, tensor, keep, shape=None, dtype=False,
+                 device=None):
         self.name = name
         self.tensor = tensor
-        self.pointer = pointer
-        # Read once: every check of a call reads it (a slice of the ctypes
-        # pointer is one call, not one per dimension).
-        self.shape = tuple(tensor.shape[:tensor.ndim])
+        # The address, which the run arguments' pointer fields take.
+        self.pointer = ctypes.addressof(tensor)
+        # Read once (a slice of the ctypes pointer is one call, not one per
+        # dimension), unless the caller knows it.
+        self.shape = tuple(tensor.shape[:tensor.ndim]) if shape is None \
+            else shape
+        self.ndim = len(self.shape)
+        if dtype is False:
+            d = tensor.dtype
+            dtype = _FROM_DLPACK.get((d.code, d.bits)) if d.lanes == 1 \
+                else None
+        # The attnc name of the dtype, or None when attnc has none.
+        self.dtype = dtype
+        if device is None:
+            d = tensor.device
+            device = (d.device_type, d.device_id)
+        self.device_type, self.device_id = device
         self._keep = keep
-
-    @property
-    def dtype(self):
-        """The attnc name of the dtype, or None when attnc has none."""
-        d = self.tensor.dtype
-        return _FROM_DLPACK.get((d.code, d.bits)) if d.lanes == 1 else None
 
     def describe_dtype(self):
         d = self.tensor.dtype
@@ -69,20 +80,25 @@ class View:
 
     @property
     def device(self):
-        d = self.tensor.device
-        kind = _DEVICES.get(d.device_type, f"device type {d.device_type}")
-        return kind if d.device_type == KDL_CPU else f"{kind}:{d.device_id}"
+        kind = _DEVICES.get(self.device_type,
+                            f"device type {self.device_type}")
+        return kind if self.device_type == KDL_CPU else \
+            f"{kind}:{self.device_id}"
 
 
 def view(name, array, output=False):
     """The DLPack view of `array`, which stays valid while the View lives.
     `output`: the kernel writes it, so it must be writable."""
     torch = sys.modules.get("torch")
-    if torch is not None and isinstance(array, torch.Tensor) and array.dtype == torch.bool:
-        # torch 1.x cannot export bool; its uint8 view is the same bytes.
-        # (Tested by type, not by str(dtype): numpy's dtype str costs more
-        # than the rest of a small call.)
-        array = array.view(torch.uint8)
+    if torch is not None and isinstance(array, torch.Tensor):
+        if type(array) is torch.Tensor:
+            fast = _torch_view(name, array, torch)
+            if fast is not None:
+                return fast
+        if array.dtype == torch.bool:
+            # torch 1.x cannot export bool; its uint8 view is the same
+            # bytes.
+            array = array.view(torch.uint8)
     export = getattr(array, "__dlpack__", None)
     if export is not None:
         try:
@@ -96,8 +112,7 @@ def view(name, array, output=False):
             capsule = None
         if capsule is not None:
             address = _get_pointer(capsule, b"dltensor")
-            tensor = DLTensor.from_address(address)
-            return View(name, tensor, ctypes.pointer(tensor), capsule)
+            return View(name, DLTensor.from_address(address), capsule)
     interface = getattr(array, "__array_interface__", None)
     if interface is not None:
         if output and interface["data"][1]:
@@ -106,6 +121,66 @@ def view(name, array, output=False):
     raise TypeError(
         f"{name} must be an array that speaks DLPack (numpy, torch, ...); "
         f"got {type(array).__name__}")
+
+
+# torch dtype -> ((DLPack code, bits), attnc name), built on first use; bool
+# goes as uint8 bytes, as torch 1.x exports it.
+_torch_dtypes = None
+# (shape, strides, dtype, device) -> (the DLTensor of that layout with no
+# data, what it points to: shape and strides arrays, read-only to the
+# library): a call copies it and sets its data. Cleared when it grows large.
+_layouts = {}
+_LAYOUTS_MAX = 1024
+_from_copy = DLTensor.from_buffer_copy
+
+
+def _torch_view(name, t, torch):
+    """The DLTensor of a plain torch tensor on the CPU or a CUDA GPU, built
+    from its pointer, sizes, strides and dtype (no capsule: torch's
+    `__dlpack__` is Python code that costs microseconds a tensor), or None
+    for anything else (which then takes the DLPack path and its errors)."""
+    global _torch_dtypes
+    if _torch_dtypes is None:
+        _torch_dtypes = {
+            torch.float32: ((2, 32), "f32"), torch.float16: ((2, 16), "f16"),
+            torch.bfloat16: ((4, 16), "bf16"), torch.int32: ((0, 32), "i32"),
+            torch.int64: ((0, 64), "i64"), torch.bool: ((1, 8), "bool")}
+    dtype = t.dtype
+    entry = _torch_dtypes.get(dtype)
+    if entry is None or t.layout is not torch.strided or t.is_neg() or \
+            t.is_conj():
+        return None
+    if t.is_cuda:
+        where = (KDL_CUDA, t.get_device())
+    elif t.is_cpu:
+        where = (KDL_CPU, 0)
+    else:
+        return None
+    if t.requires_grad:
+        # As torch's __dlpack__ refuses it: the kernel would bypass autograd.
+        raise TypeError(f"{name} cannot be passed through DLPack: it "
+                        f"requires grad (pass {name}.detach())")
+    shape = tuple(t.shape)
+    key = (shape, t.stride(), dtype, where)
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _layout(shape, key[1], entry[0], where)
+        if len(_layouts) >= _LAYOUTS_MAX:
+            _layouts.clear()
+        _layouts[key] = layout
+    tensor = _from_copy(layout[0])
+    tensor.data = t.data_ptr()
+    return View(name, tensor, (t, layout), shape, entry[1], where)
+
+
+def _layout(shape, strides, code_bits, where):
+    ndim = len(shape)
+    shape_array = (ctypes.c_int64 * max(ndim, 1))(*shape)
+    strides_array = (ctypes.c_int64 * max(ndim, 1))(*strides)
+    template = DLTensor(None, DLDevice(*where), ndim,
+                        DLDataType(code_bits[0], code_bits[1], 1),
+                        shape_array, strides_array, 0)
+    return template, shape_array, strides_array
 
 
 # Array-interface typestr (kind, bytes) to DLPack (code, bits).
@@ -144,5 +219,5 @@ def _from_array_interface(name, array, interface):
     if strides_array is not None:
         tensor.strides = ctypes.cast(strides_array,
                                      ctypes.POINTER(ctypes.c_int64))
-    return View(name, tensor, ctypes.pointer(tensor),
-                (array, shape_array, strides_array))
+    return View(name, tensor, (array, shape_array, strides_array),
+                tuple(shape), device=(KDL_CPU, 0))

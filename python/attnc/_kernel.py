@@ -31,8 +31,12 @@ dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
 
 # Names the call itself takes; a param with one of them goes in params=.
 _CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream",
-                  "synchronize", "params", "dout"}
+                  "synchronize", "params", "dout", "page_table", "seq_lens"}
 _FLOATS = ("f32", "f16", "bf16")
+
+_RUN_ARGS_SIZE = ctypes.sizeof(_lib.RunArgs)
+_run = lib.attnc_kernel_run
+_byref = ctypes.byref
 
 # Every live kernel by its key: attnc.torch names a kernel in its custom op's
 # arguments by this string (an op takes no Python objects).
@@ -51,7 +55,16 @@ class Kernel:
 
     GPU kernels run on `stream` (default: torch's current stream of q's
     device) and, unless synchronize=False, wait for the kernel, so that its
-    faults (a param read out of bounds) are reported by this call."""
+    faults (a param read out of bounds) are reported by this call.
+
+    A kernel compiled with paged_kv=True takes k and v as a paged KV cache,
+    pages [num_pages, page_size, Hkv, D] (v: Dv), and each call passes
+    page_table= (int32 [B, max_pages]: key j of sequence b is row
+    j % page_size of page page_table[b, j // page_size]) and seq_lens=
+    (int32 [B]: keys j >= seq_lens[b] are not kept)."""
+
+    # Set by the compiler that made it (a kernel made otherwise is not).
+    paged_kv = False
 
     def __init__(self, handle):
         self._handle = ctypes.c_void_p(handle)
@@ -63,6 +76,12 @@ class Kernel:
         self.returns_lse = bool(lib.attnc_kernel_returns_lse(h))
         self.params = tuple(self._read_params())
         self._by_name = {p.name: p for p in self.params}
+        # Whether a call must name params (a tensor, or a scalar without a
+        # default); when it need not and names none, the call passes this
+        # empty list, made once.
+        self._required = any(p.kind == "tensor" or p.default is None
+                             for p in self.params)
+        self._no_params = (_lib.ParamArg * 1)()
         self._device = _dlpack.KDL_CPU if self.target == "cpu" else \
             _dlpack.KDL_CUDA
         self.key = f"attnc.Kernel#{next(_serial)}:{self.name}"
@@ -92,38 +111,46 @@ class Kernel:
 
     def __call__(self, q, k, v, *, out=None, lse=None, return_lse=False,
                  threads=0, stream=None, synchronize=True, params=None,
-                 **kwparams):
+                 page_table=None, seq_lens=None, **kwparams):
         if params:
             kwparams = {**params, **kwparams}
-        vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
+        table_address = lens_address = None
+        if self.paged_kv or page_table is not None or seq_lens is not None:
+            vq, vk, vv, vtable, vlens, (B, H, N, Dv) = self._check_paged(
+                q, k, v, page_table, seq_lens)
+            table_address, lens_address = vtable.pointer, vlens.pointer
+        else:
+            vq, vk, vv, (B, H, N, Dv) = self._check_inputs(q, k, v)
         if (return_lse or lse is not None) and not self.returns_lse:
             raise ValueError(f"'{self.name}' does not define lse (its "
                              "normalizer is not softmax)")
         if out is None:
             out = _empty_like(q, (B, H, N, Dv), None)
         vout = self._check("out", out, 4, output=True)
-        _expect_shape(vout, (B, H, N, Dv), "[B, H, N, Dv]")
-        vlse = None
+        if vout.shape != (B, H, N, Dv):
+            _expect_shape(vout, (B, H, N, Dv), "[B, H, N, Dv]")
+        lse_address = None
         if return_lse and lse is None:
             lse = _empty_like(q, (B, H, N), "float32")
         if lse is not None:
             vlse = self._check("lse", lse, 3, output=True, dtype="f32")
             _expect_shape(vlse, (B, H, N), "[B, H, N]")
-
-        param_args, keep = self._param_args(kwparams)
-        args = _lib.RunArgs()
-        args.struct_size = ctypes.sizeof(_lib.RunArgs)
-        args.q, args.k, args.v = vq.pointer, vk.pointer, vv.pointer
-        args.out = vout.pointer
-        if vlse is not None:
-            args.lse = vlse.pointer
-        args.params = param_args
-        args.num_params = len(keep)
-        args.threads = threads
-        args.synchronize = 1 if synchronize else 0
+            lse_address = vlse.pointer
+        if kwparams or self._required:
+            param_args, keep = self._param_args(kwparams)
+            count = len(keep)
+        else:
+            param_args, count = self._no_params, 0
+        stream_address = None
         if self._device == _dlpack.KDL_CUDA:
-            args.stream = _cuda_stream(q, stream)
-        if lib.attnc_kernel_run(self._handle, ctypes.byref(args)):
+            stream_address = _cuda_stream(q, vq, stream)
+        # One constructor call: the fields in the header's order.
+        args = _lib.RunArgs(_RUN_ARGS_SIZE, vq.pointer, vk.pointer,
+                            vv.pointer, vout.pointer, lse_address, param_args,
+                            count, threads, stream_address,
+                            1 if synchronize else 0, table_address,
+                            lens_address)
+        if _run(self._handle, _byref(args)):
             raise KernelError(_lib.last_error())
         return (out, lse) if return_lse else out
 
@@ -220,18 +247,51 @@ class Kernel:
                              f"key/value heads Hkv = {Hkv} (k, v)")
         return vq, vk, vv, (B, H, N, Dv)
 
+    def _check_paged(self, q, k, v, page_table, seq_lens):
+        """_check_inputs for a paged call: the views of q, k and v (pages),
+        of the page table and lengths, and the shape of out."""
+        if not self.paged_kv:
+            raise ValueError(f"'{self.name}' takes contiguous k and v; "
+                             "compile it with paged_kv=True to pass "
+                             "page_table= and seq_lens=")
+        if page_table is None or seq_lens is None:
+            missing = " and ".join(n for n, x in (("page_table", page_table),
+                                                  ("seq_lens", seq_lens))
+                                   if x is None)
+            raise ValueError(f"'{self.name}' was compiled with paged_kv=True:"
+                             f" pass {missing} (int32 [B, max_pages] and "
+                             "[B]) with k and v as pages [num_pages, "
+                             "page_size, Hkv, D]")
+        vq, vk, vv = (self._check("q", q, 4), self._check("k", k, 4),
+                      self._check("v", v, 4))
+        vtable = self._check("page_table", page_table, 2, dtype="i32")
+        vlens = self._check("seq_lens", seq_lens, 1, dtype="i32")
+        B, H, N, D = vq.shape
+        pages, page_size, Hkv = vk.shape[0], vk.shape[1], vk.shape[2]
+        Dv = vv.shape[3]
+        _expect_shape(vk, (pages, page_size, Hkv, D),
+                      "[num_pages, page_size, Hkv, D]")
+        _expect_shape(vv, (pages, page_size, Hkv, Dv),
+                      "[num_pages, page_size, Hkv, Dv]")
+        _expect_shape(vtable, (B, vtable.shape[1]), "[B, max_pages]")
+        _expect_shape(vlens, (B,), "[B]")
+        if H % Hkv:
+            raise ValueError(f"query heads H = {H} (q) are not a multiple of "
+                             f"key/value heads Hkv = {Hkv} (k, v)")
+        return vq, vk, vv, vtable, vlens, (B, H, N, Dv)
+
     def _check(self, name, array, rank, output=False, dtype=None):
         view = _dlpack.view(name, array, output)
-        device = view.tensor.device.device_type
-        if device != self._device:
+        if view.device_type != self._device:
             where = "the CPU" if self.target == "cpu" else f"a GPU ({self.target})"
             raise ValueError(f"{name} is on {view.device}; '{self.name}' was "
                              f"compiled for {where}")
         expected = dtype or self.dtype
         if view.dtype != expected:
-            raise TypeError(f"{name} must be {expected} (the kernel's dtype); "
-                            f"got {view.describe_dtype()}")
-        if view.tensor.ndim != rank:
+            why = "" if dtype else " (the kernel's dtype)"
+            raise TypeError(f"{name} must be {expected}{why}; got "
+                            f"{view.describe_dtype()}")
+        if view.ndim != rank:
             raise ValueError(f"{name} must have rank {rank}; got shape "
                              f"{list(view.shape)}")
         return view
@@ -258,7 +318,7 @@ class Kernel:
                     raise TypeError(f"{what} is a tensor {_describe(p)}; got "
                                     f"a {type(value).__name__}")
                 view = self._check(what, value, len(p.dims), dtype=p.dtype)
-                arg.tensor = ctypes.cast(view.pointer, ctypes.c_void_p)
+                arg.tensor = view.pointer
                 keep.append(view)
             else:
                 arg.is_int, arg.value, arg.int_value = _scalar(what, p, value)
@@ -317,12 +377,19 @@ def _empty_like(like, shape, dtype):
                  else getattr(module, dtype))
 
 
-def _cuda_stream(like, stream):
+def _cuda_stream(like, view, stream):
     """The stream a GPU kernel runs on: the caller's, else torch's current
-    stream of `like`'s device, else the default stream."""
+    stream of `like`'s device (`view` is its view), else the default
+    stream."""
     if stream is not None:
         return getattr(stream, "cuda_stream", stream)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(like, torch.Tensor) and like.is_cuda:
+        # The cudaStream_t itself (torch >= 1.11 built with CUDA):
+        # torch.cuda.current_stream() builds a Stream object, microseconds,
+        # to read the same number from.
+        raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+        if raw is not None:
+            return raw(view.device_id)
         return torch.cuda.current_stream(like.device).cuda_stream
     return None

@@ -5,7 +5,6 @@ import os
 import sys
 from pathlib import Path
 
-from ._dlpack import DLTensor
 
 SONAME = "libattnc.so.0"
 C_API_VERSION = 0
@@ -28,6 +27,7 @@ class CompileOptions(ctypes.Structure):
         ("stages", ctypes.c_int64),
         ("splits", ctypes.c_int64),
         ("backward", ctypes.c_int),
+        ("paged_kv", ctypes.c_int),
     ]
 
 
@@ -53,41 +53,45 @@ class ParamArg(ctypes.Structure):
     ]
 
 
+# The DLTensor pointers of the structs below are c_void_p: a View's address
+# (ctypes.addressof, an int) goes in without building a pointer object.
 class RunArgs(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
-        ("q", ctypes.POINTER(DLTensor)),
-        ("k", ctypes.POINTER(DLTensor)),
-        ("v", ctypes.POINTER(DLTensor)),
-        ("out", ctypes.POINTER(DLTensor)),
-        ("lse", ctypes.POINTER(DLTensor)),
+        ("q", ctypes.c_void_p),
+        ("k", ctypes.c_void_p),
+        ("v", ctypes.c_void_p),
+        ("out", ctypes.c_void_p),
+        ("lse", ctypes.c_void_p),
         ("params", ctypes.POINTER(ParamArg)),
         ("num_params", ctypes.c_size_t),
         ("threads", ctypes.c_int),
         ("stream", ctypes.c_void_p),
         ("synchronize", ctypes.c_int),
+        ("page_table", ctypes.c_void_p),
+        ("seq_lens", ctypes.c_void_p),
     ]
 
 
 class ParamGrad(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char_p),
-        ("grad", ctypes.POINTER(DLTensor)),
+        ("grad", ctypes.c_void_p),
     ]
 
 
 class BackwardArgs(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
-        ("q", ctypes.POINTER(DLTensor)),
-        ("k", ctypes.POINTER(DLTensor)),
-        ("v", ctypes.POINTER(DLTensor)),
-        ("out", ctypes.POINTER(DLTensor)),
-        ("dout", ctypes.POINTER(DLTensor)),
-        ("dq", ctypes.POINTER(DLTensor)),
-        ("dk", ctypes.POINTER(DLTensor)),
-        ("dv", ctypes.POINTER(DLTensor)),
-        ("lse", ctypes.POINTER(DLTensor)),
+        ("q", ctypes.c_void_p),
+        ("k", ctypes.c_void_p),
+        ("v", ctypes.c_void_p),
+        ("out", ctypes.c_void_p),
+        ("dout", ctypes.c_void_p),
+        ("dq", ctypes.c_void_p),
+        ("dk", ctypes.c_void_p),
+        ("dv", ctypes.c_void_p),
+        ("lse", ctypes.c_void_p),
         ("params", ctypes.POINTER(ParamArg)),
         ("num_params", ctypes.c_size_t),
         ("param_grads", ctypes.POINTER(ParamGrad)),
@@ -152,7 +156,7 @@ def _declare(lib):
         "attnc_kernel_num_params": (c.c_size_t, [c.c_void_p]),
         "attnc_kernel_param": (c.c_int, [c.c_void_p, c.c_size_t,
                                          c.POINTER(ParamInfo)]),
-        "attnc_run_args_init": (None, [c.POINTER(RunArgs)]),
+        "attnc_run_args_init_size": (None, [c.POINTER(RunArgs), c.c_size_t]),
         "attnc_kernel_run": (c.c_int, [c.c_void_p, c.POINTER(RunArgs)]),
         "attnc_kernel_has_backward": (c.c_int, [c.c_void_p]),
         "attnc_kernel_backward": (c.c_int, [c.c_void_p,

@@ -277,13 +277,17 @@ def _with_scale(source, scale):
 
 
 def _params(kernel, tensor_names, tensors, scalar_names, scalars):
+    if not (tensor_names or scalar_names):
+        return None
     params = dict(zip(tensor_names.split(",") if tensor_names else (),
                       (_plain(t) for t in tensors)))
-    kinds = {p.name: p.dtype for p in kernel.params}
+    kinds = kernel._by_name
     for name, value in zip(scalar_names.split(",") if scalar_names else (),
                            scalars):
         # Integer params were carried as floats; bool params too.
-        if kinds.get(name) in ("i32", "i64", "bool") and value.is_integer():
+        param = kinds.get(name)
+        if param is not None and param.dtype in ("i32", "i64", "bool") and \
+                value.is_integer():
             value = int(value)
         params[name] = value
     return params
@@ -294,6 +298,12 @@ def _plain(x):
     return x.detach() if x.requires_grad else x
 
 
+# The current CUDA device's index (torch.cuda.current_device() less its
+# lazy-init check: a CUDA tensor exists, so CUDA is initialized).
+_current_device = getattr(torch._C, "_cuda_getDevice", None) or \
+    torch.cuda.current_device
+
+
 def _forward(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
              scale, return_lse):
     """out, or (out, lse) when return_lse."""
@@ -301,7 +311,7 @@ def _forward(name, q, k, v, tensor_names, tensors, scalar_names, scalars,
     params = _params(kernel, tensor_names, tensors, scalar_names, scalars)
     q, k, v = _plain(q), _plain(k), _plain(v)
     device = None
-    if q.is_cuda and q.device.index != torch.cuda.current_device():
+    if q.is_cuda and q.get_device() != _current_device():
         # The C API runs on the current CUDA context: make it q's device's.
         device = torch.cuda.device(q.device)
         device.__enter__()

@@ -21,6 +21,7 @@ static int failures = 0;
 /* What binaries built against the first header call (the header's macro
    of that name calls attnc_compile_options_init_size). */
 void(attnc_compile_options_init)(attnc_compile_options *options);
+void(attnc_run_args_init)(attnc_run_args *args);
 
 #define EXPECT(cond)                                                           \
   do {                                                                         \
@@ -321,6 +322,98 @@ static void testBackward(attnc_compiler *compiler, attnc_kernel *forwardOnly) {
   EXPECT(strstr(attnc_last_error(), "the backward runs on the CPU only"));
 }
 
+/* A paged KV cache: B = 2 sequences of 5 and 3 keys in pages of 2 rows
+   (H = Hkv = 1, D = 4, two queries each), against softmax attention over
+   each sequence's keys gathered from its pages, in double. */
+static void testPaged(attnc_compiler *compiler) {
+  enum { B = 2, NQ = 2, PS = 2, PAGES = 5, MAXP = 3, DD = 4 };
+  const char *dense = "attention dense() {}";
+  attnc_compile_options options;
+  attnc_compile_options_init(&options);
+  options.paged_kv = 1;
+  attnc_kernel *kernel = NULL, *contiguous = NULL;
+  EXPECT(attnc_compile(compiler, dense, strlen(dense), NULL, &options, NULL,
+                       &kernel) == ATTNC_OK);
+  EXPECT(attnc_compile(compiler, dense, strlen(dense), NULL, NULL, NULL,
+                       &contiguous) == ATTNC_OK);
+  if (!kernel || !contiguous)
+    return;
+  float q[B * NQ * DD], k[PAGES * PS * DD], v[PAGES * PS * DD],
+      out[B * NQ * DD];
+  for (int i = 0; i < B * NQ * DD; ++i)
+    q[i] = sinf(i * 0.3f), out[i] = 7;
+  for (int i = 0; i < PAGES * PS * DD; ++i)
+    k[i] = cosf(i * 0.7f), v[i] = (float)(i % 5) - 2;
+  int32_t table[B * MAXP] = {3, 0, 4, 1, 2, 0}, lens[B] = {5, 3};
+  int64_t qShape[4] = {B, 1, NQ, DD}, kShape[4] = {PAGES, PS, 1, DD},
+          tableShape[2] = {B, MAXP}, lensShape[1] = {B};
+  DLTensor tq = tensor(q, 4, qShape), tk = tensor(k, 4, kShape),
+           tv = tensor(v, 4, kShape), tout = tensor(out, 4, qShape),
+           ttable = tensor(NULL, 2, tableShape), tlens = tensor(NULL, 1,
+                                                                lensShape);
+  ttable.data = table, tlens.data = lens;
+  ttable.dtype.code = tlens.dtype.code = kDLInt;
+  attnc_run_args args;
+  attnc_run_args_init(&args);
+  EXPECT(args.page_table == NULL && args.seq_lens == NULL);
+  args.q = &tq, args.k = &tk, args.v = &tv, args.out = &tout;
+  args.threads = 1;
+
+  /* Without its table, with half of it, or from the first layout (which
+     has no table), a paged kernel refuses the call and writes nothing. */
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "paged KV cache"));
+  args.page_table = &ttable;
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "needs seq_lens too"));
+  args.seq_lens = &tlens;
+  attnc_run_args old;
+  memset(&old, 0x55, sizeof old);
+  (attnc_run_args_init)(&old);
+  EXPECT(old.struct_size ==
+         offsetof(attnc_run_args, synchronize) + sizeof(int));
+  EXPECT(old.synchronize == 1 && old.q == NULL);
+  old.q = &tq, old.k = &tk, old.v = &tv, old.out = &tout, old.threads = 1;
+  EXPECT(attnc_kernel_run(kernel, &old) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "paged KV cache"));
+  /* A contiguous kernel refuses a table. */
+  EXPECT(attnc_kernel_run(contiguous, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "contiguous k and v"));
+  /* A page the table names that k and v do not have. */
+  table[1] = PAGES;
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_ERROR_ARGUMENT);
+  EXPECT(strstr(attnc_last_error(), "names no page"));
+  table[1] = 0;
+  for (int i = 0; i < B * NQ * DD; ++i)
+    EXPECT(out[i] == 7);
+
+  EXPECT(attnc_kernel_run(kernel, &args) == ATTNC_OK);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < NQ; ++i) {
+      const float *qi = q + (b * NQ + i) * DD;
+      double s[MAXP * PS], top = -INFINITY, total = 0;
+      for (int j = 0; j < lens[b]; ++j) {
+        const float *kj = k + (table[b * MAXP + j / PS] * PS + j % PS) * DD;
+        double dot = 0;
+        for (int d = 0; d < DD; ++d)
+          dot += (double)qi[d] * kj[d];
+        s[j] = dot / sqrt(DD);
+        top = s[j] > top ? s[j] : top;
+      }
+      for (int j = 0; j < lens[b]; ++j)
+        total += s[j] = exp(s[j] - top);
+      for (int d = 0; d < DD; ++d) {
+        double expected = 0;
+        for (int j = 0; j < lens[b]; ++j)
+          expected += s[j] / total *
+                      v[(table[b * MAXP + j / PS] * PS + j % PS) * DD + d];
+        EXPECT(fabs(out[(b * NQ + i) * DD + d] - expected) < 1e-5);
+      }
+    }
+  attnc_kernel_destroy(kernel);
+  attnc_kernel_destroy(contiguous);
+}
+
 /* The median time of one B=1, H=1, N=16, D=64 dense call, in microseconds. */
 static int bench(attnc_compiler *compiler) {
   const char *dense = "attention dense() {}";
@@ -366,6 +459,7 @@ int main(int argc, char **argv) {
   EXPECT(attnc_c_api_version() == ATTNC_C_API_VERSION);
   EXPECT(strlen(attnc_version()) > 0);
   testCompileErrors(compiler);
+  testPaged(compiler);
   attnc_kernel *kernel = NULL;
   EXPECT(attnc_compile(compiler, kAlibi, strlen(kAlibi), NULL, NULL, NULL,
                        &kernel) == ATTNC_OK);

@@ -202,6 +202,39 @@ def current_stream():
     close("out on a side stream", out, expected, **BF16)
 
 
+@check
+def paged_kv():
+    """A paged kernel (attnc.compile(paged_kv=True)) on CUDA bf16 pages
+    with GQA, against the definition on K and V gathered from the pages
+    with keys past each sequence's length masked; then a page the table
+    names that k and v lack, reported by the synchronizing call."""
+    import attnc
+    Hkv, page, pages, max_pages = 2, 64, 12, 4
+    source = "attention paged() {}"
+    kernel = attnc.compile(source, target=at._target(torch.device("cuda")),
+                           dtype="bf16", head_dim=D, paged_kv=True)
+    q = randn(B, H, 8, D, seed=20)
+    k, v = (randn(pages, page, Hkv, D, seed=s) for s in (21, 22))
+    table = torch.tensor([[5, 0, 9, 2], [11, 3, 7, 1]], dtype=torch.int32,
+                         device="cuda")
+    lens = torch.tensor([200, 77], dtype=torch.int32, device="cuda")
+    out = kernel(q, k, v, page_table=table, seq_lens=lens)
+    gathered = [x[table.long()].reshape(B, max_pages * page, Hkv, D)
+                .transpose(1, 2) for x in (k, v)]
+    expected, _ = reference(q, *gathered, mask_mod=lambda b, h, i, j:
+                            j < lens.view(-1, 1, 1, 1))
+    error = close("paged vs gathered", out, expected, **BF16)
+    bad = table.clone()
+    bad[1, 0] = pages
+    try:
+        kernel(q, k, v, page_table=bad, seq_lens=lens)
+    except attnc.KernelError as e:
+        assert "names no page" in str(e), e
+    else:
+        raise AssertionError("a page past k's was not reported")
+    return f"max |error| {error:.3g}"
+
+
 def need_op():
     if at.CUSTOM_OP is None:
         raise Skip(f"torch {torch.__version__} has no torch.library.custom_op")

@@ -205,3 +205,27 @@ def test_compiler_cache_dir(tmp_path):
     assert kernel.name == "cached"
     assert any(tmp_path.iterdir()), "the disk cache stays empty"
     assert attnc.version()
+
+
+def test_torch_view_matches_dlpack():
+    """The DLTensor built from a torch tensor's pointer, sizes and strides
+    (no capsule) is the one torch's DLPack export describes."""
+    torch = pytest.importorskip("torch")
+    from attnc import _dlpack
+    base = torch.arange(2 * 3 * 5 * 4, dtype=torch.float32).reshape(2, 3, 5, 4)
+    cases = [base, base.transpose(1, 2), base[:, 1:, 2:], base.bfloat16(),
+             base.half()[..., ::2], base.int(), base.long(), base > 3]
+    for t in cases:
+        fast = _dlpack.view("t", t)
+        capsule = torch.utils.dlpack.to_dlpack(
+            t.view(torch.uint8) if t.dtype == torch.bool else t)
+        slow = _dlpack.View("t", _dlpack.DLTensor.from_address(
+            _dlpack._get_pointer(capsule, b"dltensor")), capsule)
+        a, b = fast.tensor, slow.tensor
+        assert a.data + a.byte_offset == b.data + b.byte_offset
+        assert fast.shape == slow.shape and fast.dtype == slow.dtype
+        assert (a.dtype.code, a.dtype.bits, a.dtype.lanes) == \
+            (b.dtype.code, b.dtype.bits, b.dtype.lanes)
+        assert (fast.device_type, fast.device_id) == (1, 0) == \
+            (slow.device_type, slow.device_id)
+        assert list(a.strides[:a.ndim]) == list(t.stride())
