@@ -65,10 +65,11 @@ __device__ __forceinline__ FlashArgs paged_sequence(const FlashArgs &args, int b
 /// Copies the keys [first, first + ROWS) of sequence b into `tile` row by
 /// row, each from its page (for pages that a tile straddles): `base` is
 /// the kv head's row 0 of page 0, `pageStride` and `rowStride` in
-/// elements; keys at or past a.M are zero-filled.
+/// elements; keys at or past a.M are zero-filled. A thread's chunks walk
+/// its rows in order, so `pages` reads each page's entry once.
 template <class Tile, int ROWS, int THREADS>
 __device__ __forceinline__ void copy_paged_rows(u32 tile, const u16 *base, i64 pageStride, i64 rowStride,
-                                                const FlashArgs &a, int b, int first, int tid) {
+                                                const FlashArgs &a, int b, int first, int tid, PageCursor &pages) {
   constexpr int kChunks = Tile::kChunks, kTotal = ROWS * kChunks;
 #pragma unroll
   for (int i = 0; i < (kTotal + THREADS - 1) / THREADS; ++i) {
@@ -77,7 +78,7 @@ __device__ __forceinline__ void copy_paged_rows(u32 tile, const u16 *base, i64 p
     const u16 *src = base;
     if (valid) {
       const int slot = key / a.pageSize;
-      src += page_of(a, b, slot) * pageStride + i64(key - slot * a.pageSize) * rowStride + chunk * 8;
+      src += pages.at(a, b, slot) * pageStride + i64(key - slot * a.pageSize) * rowStride + chunk * 8;
     }
     if (kTotal % THREADS == 0 || c < kTotal)
       cp_async16(tile + 2 * Tile::offset(r, chunk), src, valid);

@@ -478,8 +478,8 @@ template <class V, class C> struct FlashForward {
       KCopy(a.k + page * a.ks[0] + hk * a.ks[1], a.ks[2], tid)(k, key - first, end);
       VCopy(a.v + page * a.vs[0] + hk * a.vs[1], a.vs[2], tid)(v, key - first, end);
     } else {
-      copy_paged_rows<KTile, BN, NT>(k, a.k + hk * a.ks[1], a.ks[0], a.ks[2], a, b, key, tid);
-      copy_paged_rows<VTile, BN, NT>(v, a.v + hk * a.vs[1], a.vs[0], a.vs[2], a, b, key, tid);
+      copy_paged_rows<KTile, BN, NT>(k, a.k + hk * a.ks[1], a.ks[0], a.ks[2], a, b, key, tid, pages);
+      copy_paged_rows<VTile, BN, NT>(v, a.v + hk * a.vs[1], a.vs[0], a.vs[2], a, b, key, tid, pages);
     }
   }
 
