@@ -32,7 +32,8 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    KernelFamily family, int64_t tileQ,
                                    int64_t tileKv, int64_t warps,
                                    int64_t stages, int64_t splits,
-                                   int64_t vectorWidth, int64_t pagedKv) {
+                                   int64_t vectorWidth, int64_t pagedKv,
+                                   int64_t ragged) {
   for (auto [name, value] :
        {std::make_pair("tile_q", tileQ), std::make_pair("tile_kv", tileKv),
         std::make_pair("stages", stages), std::make_pair("splits", splits)})
@@ -52,5 +53,13 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "schedule: sm90_wgmma reads k and v through tensor "
                           "maps, which cannot follow a page table; paged_kv "
                           "runs sm80_mma or split_kv";
+  if (ragged != 0 && ragged != 1)
+    return emitError() << "schedule: ragged must be 0 or 1; got " << ragged;
+  if (ragged && family == KernelFamily::Sm90Wgmma)
+    return emitError() << "schedule: sm90_wgmma does not take ragged "
+                          "batches yet; ragged runs sm80_mma or split_kv";
+  if (ragged && pagedKv)
+    return emitError() << "schedule: ragged batches over a paged KV cache "
+                          "are not supported yet (ragged and paged_kv)";
   return success();
 }

@@ -69,6 +69,26 @@ struct PagedKV {
   TensorView seqLens;   // i32 [B], each in [0, max_pages * page_size]
 };
 
+/// A ragged batch (FlashAttention's varlen convention), for kernels
+/// compiled with CompileOptions::ragged: S sequences of their own lengths
+/// packed along the token axis, q `[1, H, total_q, D]`, k and v `[1, Hkv,
+/// total_k, D]` (and Dv), out `[1, H, total_q, Dv]`, lse `[1, H, total_q]`.
+/// Sequence s holds queries cuSeqlensQ[s] .. cuSeqlensQ[s + 1] - 1 and keys
+/// cuSeqlensK[s] .. cuSeqlensK[s + 1] - 1; it attends to its own keys only.
+/// The regions see b = s and q_idx, kv_idx as positions within the
+/// sequence (so causal() is q_idx >= kv_idx from each sequence's first
+/// token: top-left aligned; write `kv_idx <= q_idx + (M - N)` for
+/// FlashAttention's bottom-right alignment), and the call's sizes N and M
+/// read in expressions are the sequence's lengths; B is S, and a tensor
+/// param's dimensions named N and M are the longest sequence's lengths.
+/// Offsets start at 0, never decrease and end at the packed length; a
+/// sequence may be empty (no queries: nothing written; no keys: out 0 and
+/// lse -inf).
+struct RaggedBatch {
+  TensorView cuSeqlensQ; // i32 [S + 1]
+  TensorView cuSeqlensK; // i32 [S + 1]
+};
+
 /// What a kernel reads and writes. `lse` may be null (it is then computed
 /// into scratch memory); it must be null for variants that define no lse.
 struct KernelArgs {
@@ -78,6 +98,9 @@ struct KernelArgs {
   /// The page table and lengths of a paged kernel (required then, and
   /// refused otherwise); k and v are its pages.
   std::optional<PagedKV> paged;
+  /// The offsets of a ragged kernel's sequences (required then, and
+  /// refused otherwise); q, k, v, out and lse pack them.
+  std::optional<RaggedBatch> ragged;
   /// Worker threads; 0 uses every core (CPU kernels).
   int threads = 0;
   /// GPU kernels: the CUstream / cudaStream_t to run on (null: the default
@@ -140,6 +163,10 @@ struct CompileOptions {
   /// KernelArgs::paged (see PagedKV). sm_90a then runs sm80_mma or
   /// split_kv (sm90_wgmma's tensor maps cannot follow a page table).
   bool pagedKv = false;
+  /// Ragged batches: the kernel takes packed sequences and runs with
+  /// KernelArgs::ragged (see RaggedBatch). CPU targets only so far; not
+  /// with pagedKv or backward.
+  bool ragged = false;
 };
 
 /// A compiled variant; cheap to copy, safe to run from several threads.

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 
 using namespace attnc;
 
@@ -386,6 +387,131 @@ struct PagedLayout {
   }
 };
 
+/// A ragged batch's offsets, and how its sequences move between a dense
+/// batch [S, heads, longest, dim] and the packed [1, heads, total, dim].
+struct RaggedLayout {
+  std::vector<int64_t> queries, keys; // per sequence
+  std::vector<int64_t> cuQ, cuK;      // S + 1 offsets
+
+  RaggedLayout(std::vector<int64_t> q, std::vector<int64_t> k)
+      : queries(std::move(q)), keys(std::move(k)) {
+    cuQ = {0}, cuK = {0};
+    for (size_t s = 0; s < queries.size(); ++s) {
+      cuQ.push_back(cuQ.back() + queries[s]);
+      cuK.push_back(cuK.back() + keys[s]);
+    }
+  }
+  /// The sequences' rows of `dense` packed along axis 2 (`cu` the offsets).
+  static RefArray pack(const RefArray &dense, const std::vector<int64_t> &cu) {
+    int64_t S = dense.dim(0), heads = dense.dim(1), longest = dense.dim(2);
+    int64_t dim = dense.shape.size() > 3 ? dense.dim(3) : 1;
+    RefArray packed;
+    packed.shape = dense.shape;
+    packed.shape[0] = 1, packed.shape[2] = cu.back();
+    packed.data.assign(packed.numElements(), 0);
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < cu[s + 1] - cu[s]; ++i)
+          for (int64_t d = 0; d < dim; ++d)
+            packed.data[(h * cu.back() + cu[s] + i) * dim + d] =
+                dense.data[((s * heads + h) * longest + i) * dim + d];
+    return packed;
+  }
+  /// Sequence `s` of `dense`, its first `length` rows, as a batch of one.
+  static RefArray slice(const RefArray &dense, int64_t s, int64_t length) {
+    int64_t heads = dense.dim(1), longest = dense.dim(2), dim = dense.dim(3);
+    RefArray one;
+    one.shape = {1, heads, length, dim};
+    if (dense.data.empty()) // a timing run's q, k and v have no values
+      return one;
+    one.data.reserve(one.numElements());
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < length; ++i)
+        for (int64_t d = 0; d < dim; ++d)
+          one.data.push_back(
+              dense.data[((s * heads + h) * longest + i) * dim + d]);
+    return one;
+  }
+  /// Writes sequence s's [1, heads, n, dim] result into `packed`.
+  static void unpack(const RefArray &one, int64_t first, RefArray &packed) {
+    int64_t heads = one.dim(1), n = one.dim(2);
+    int64_t dim = one.shape.size() > 3 ? one.dim(3) : 1;
+    int64_t total = packed.dim(2);
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t d = 0; d < dim; ++d)
+          packed.data[(h * total + first + i) * dim + d] =
+              one.data[(h * n + i) * dim + d];
+  }
+
+  /// Sequence `s` of `dense` as a batch of one: b = s, the call's N and M
+  /// its lengths, a sequence without keys as one key not kept.
+  RefInputs sequence(mlir::attn::VariantOp variant, const RefInputs &dense,
+                     size_t s) const {
+    RefInputs one;
+    one.batchOffset = int64_t(s);
+    int64_t keyRows = std::max<int64_t>(keys[s], 1);
+    one.q = slice(dense.q, s, queries[s]);
+    one.k = slice(dense.k, s, keyRows);
+    one.v = slice(dense.v, s, keyRows);
+    if (keys[s] == 0)
+      one.keyLengths = {0};
+    one.params = dense.params;
+    for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
+      if (!variant.getArgAttr(arg.getArgNumber(), "attn.size"))
+        continue;
+      std::string name = variant.getArgumentName(arg.getArgNumber());
+      if (name == "N")
+        one.params[i].data = {double(queries[s])};
+      else if (name == "M")
+        one.params[i].data = {double(keys[s])};
+    }
+    return one;
+  }
+
+  /// The reference of every sequence, packed as the kernel writes them.
+  llvm::Expected<RefOutputs> reference(mlir::attn::VariantOp variant,
+                                       const RefInputs &dense, int64_t heads,
+                                       int64_t valueDim, bool hasLse) const {
+    RefOutputs packed;
+    packed.out.shape = {1, heads, cuQ.back(), valueDim};
+    packed.out.data.assign(packed.out.numElements(), 0);
+    if (hasLse) {
+      packed.lse.shape = {1, heads, cuQ.back()};
+      packed.lse.data.assign(packed.lse.numElements(), 0);
+    }
+    for (size_t s = 0; s < queries.size(); ++s) {
+      if (queries[s] == 0)
+        continue;
+      llvm::Expected<RefOutputs> ref =
+          evaluateReference(variant, sequence(variant, dense, s));
+      if (!ref)
+        return ref.takeError();
+      packed.keptPairs += ref->keptPairs;
+      unpack(ref->out, cuQ[s], packed.out);
+      if (hasLse)
+        unpack(ref->lse, cuQ[s], packed.lse);
+    }
+    return packed;
+  }
+
+  /// The pairs every sequence's mask keeps.
+  llvm::Expected<int64_t> countKept(mlir::attn::VariantOp variant,
+                                    const RefInputs &dense) const {
+    int64_t kept = 0;
+    for (size_t s = 0; s < queries.size(); ++s) {
+      if (queries[s] == 0 || keys[s] == 0)
+        continue;
+      llvm::Expected<int64_t> one =
+          countKeptPairs(variant, sequence(variant, dense, s));
+      if (!one)
+        return one.takeError();
+      kept += *one;
+    }
+    return kept;
+  }
+};
+
 } // namespace
 
 /// Writes each tensor as `DIR/NAME.f64` (row-major float64 values, as the
@@ -442,7 +568,36 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     return makeError(errors);
   auto variant = *module->getBody()->getOps<mlir::attn::VariantOp>().begin();
 
-  const AttnSizes &s = options.sizes;
+  // A ragged batch is drawn as a dense one of its longest lengths.
+  const bool ragged = !options.raggedQueries.empty();
+  std::optional<RaggedLayout> raggedLayout;
+  AttnSizes s = options.sizes;
+  if (ragged) {
+    if (options.raggedKeys.size() != options.raggedQueries.size())
+      return makeError("a ragged batch takes a key count for each of its " +
+                       std::to_string(options.raggedQueries.size()) +
+                       " sequences; got " +
+                       std::to_string(options.raggedKeys.size()));
+    if (options.pageSize > 0 || options.backward)
+      return makeError("ragged batches take neither a paged KV cache nor "
+                       "the backward yet");
+    raggedLayout.emplace(options.raggedQueries, options.raggedKeys);
+    s.batch = int64_t(options.raggedQueries.size());
+    s.queries = s.keys = 1;
+    for (size_t i = 0; i < options.raggedQueries.size(); ++i) {
+      if (options.raggedQueries[i] < 0 || options.raggedKeys[i] < 0)
+        return makeError("sequence lengths cannot be negative");
+      s.queries = std::max(s.queries, options.raggedQueries[i]);
+      s.keys = std::max(s.keys, options.raggedKeys[i]);
+    }
+    if (raggedLayout->cuQ.back() < 1 || raggedLayout->cuK.back() < 1)
+      return makeError("a ragged batch needs at least one query and one key "
+                       "in all (q and k have no empty dimension)");
+    if (raggedLayout->cuQ.back() > std::numeric_limits<int32_t>::max() ||
+        raggedLayout->cuK.back() > std::numeric_limits<int32_t>::max())
+      return makeError("a ragged batch's offsets are 32-bit: at most 2^31 - "
+                       "1 tokens in all");
+  }
   // The reference holds its inputs in doubles: refuse what would not fit
   // rather than fail to allocate (a `?` dim of a param takes 300). A run
   // that neither compares nor saves makes q, k and v in their own dtype.
@@ -510,12 +665,36 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   auto kvShape = [&](const RefArray &logical) {
     return paged ? layout.pagesShape(logical.shape) : logical.shape;
   };
-  HostTensor q(dtype, in.q.shape, options.strided, inSlack),
-      k(dtype, kvShape(in.k), options.strided, inSlack),
-      v(dtype, kvShape(in.v), options.strided, inSlack),
-      out(dtype, {s.batch, s.heads, s.queries, s.valueDim}, options.strided,
+  // Ragged: q, k, v, out and lse pack the sequences along axis 2.
+  const int64_t packedB = ragged ? 1 : s.batch;
+  const int64_t packedN = ragged ? raggedLayout->cuQ.back() : s.queries;
+  const int64_t packedM = ragged ? raggedLayout->cuK.back() : s.keys;
+  HostTensor q(dtype, {packedB, s.heads, packedN, s.headDim}, options.strided,
+               inSlack),
+      k(dtype,
+        ragged ? std::vector<int64_t>{1, s.kvHeads, packedM, s.headDim}
+               : kvShape(in.k),
+        options.strided, inSlack),
+      v(dtype,
+        ragged ? std::vector<int64_t>{1, s.kvHeads, packedM, s.valueDim}
+               : kvShape(in.v),
+        options.strided, inSlack),
+      out(dtype, {packedB, s.heads, packedN, s.valueDim}, options.strided,
           outSlack);
-  if (qkvAsDoubles) {
+  if (qkvAsDoubles && ragged) {
+    // Rounded to the dtype in the dense arrays the reference reads, then
+    // packed.
+    for (RefArray *dense : {&in.q, &in.k, &in.v}) {
+      HostTensor rounding(dtype, dense->shape, false);
+      rounding.fill(dense->data);
+    }
+    RefArray pq = RaggedLayout::pack(in.q, raggedLayout->cuQ),
+             pk = RaggedLayout::pack(in.k, raggedLayout->cuK),
+             pv = RaggedLayout::pack(in.v, raggedLayout->cuK);
+    q.fill(pq.data);
+    k.fill(pk.data);
+    v.fill(pv.data);
+  } else if (qkvAsDoubles) {
     q.fill(in.q.data);
     if (paged) {
       layout.fill(k, in.k);
@@ -532,7 +711,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   out.poison();
   std::optional<HostTensor> lse;
   if (kernel.returnsLse()) {
-    lse.emplace(DType::F32, std::vector<int64_t>{s.batch, s.heads, s.queries},
+    lse.emplace(DType::F32, std::vector<int64_t>{packedB, s.heads, packedN},
                 options.strided, inSlack);
     lse->poison();
   }
@@ -577,6 +756,21 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       return e;
     args.paged = pagedArgs;
   }
+  std::optional<HostTensor> cuQ, cuK;
+  if (ragged) {
+    RaggedBatch offsets;
+    for (auto [cu, values, view] :
+         {std::make_tuple(&cuQ, &raggedLayout->cuQ, &offsets.cuSeqlensQ),
+          std::make_tuple(&cuK, &raggedLayout->cuK, &offsets.cuSeqlensK)}) {
+      cu->emplace(DType::I32, std::vector<int64_t>{int64_t(values->size())},
+                  false);
+      for (size_t i = 0; i < values->size(); ++i)
+        store((*cu)->view.data, DType::I32, i, double((*values)[i]));
+      if (auto e = place(**cu, *view))
+        return e;
+    }
+    args.ragged = offsets;
+  }
   if (lse) {
     if (auto e = place(*lse, lseView))
       return e;
@@ -619,7 +813,18 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       return a;
     };
     std::vector<std::pair<std::string, RefArray>> saved = {
-        {"q", in.q}, {"k", in.k}, {"v", in.v}, {"out", values(out)}};
+        {"q", ragged ? values(q) : in.q},
+        {"k", ragged ? values(k) : in.k},
+        {"v", ragged ? values(v) : in.v},
+        {"out", values(out)}};
+    if (ragged) {
+      auto offsets = [](const std::vector<int64_t> &cu) {
+        return RefArray{{int64_t(cu.size())},
+                        std::vector<double>(cu.begin(), cu.end())};
+      };
+      saved.push_back({"cu_seqlens_q", offsets(raggedLayout->cuQ)});
+      saved.push_back({"cu_seqlens_k", offsets(raggedLayout->cuK)});
+    }
     if (lse)
       saved.push_back({"lse", values(*lse)});
     for (auto [i, arg] : llvm::enumerate(variant.getParams()))
@@ -630,7 +835,10 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   }
   CheckResult result;
   if (options.compare) {
-    llvm::Expected<RefOutputs> ref = evaluateReference(variant, in);
+    llvm::Expected<RefOutputs> ref =
+        ragged ? raggedLayout->reference(variant, in, s.heads, s.valueDim,
+                                         bool(lse))
+               : evaluateReference(variant, in);
     if (!ref)
       return ref.takeError();
     result.keptPairs = ref->keptPairs;
@@ -640,7 +848,8 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       compare("lse", *lse, ref->lse, tol, result);
   }
   if (!options.compare && options.countPairs) {
-    llvm::Expected<int64_t> kept = countKeptPairs(variant, in);
+    llvm::Expected<int64_t> kept = ragged ? raggedLayout->countKept(variant, in)
+                                          : countKeptPairs(variant, in);
     if (!kept)
       return kept.takeError();
     result.keptPairs = *kept;

@@ -52,6 +52,14 @@ struct CheckOptions {
   /// Paged: every sequence holds M keys (otherwise random lengths in
   /// [1, M], one of them M).
   bool fullLengths = false;
+  /// A ragged batch (for kernels compiled with CompileOptions::ragged): the
+  /// query and key count of each sequence (as many of each; empty: a dense
+  /// batch). The sequences are drawn as a dense batch of sizes.batch = S
+  /// sequences of the longest lengths (sizes.queries and sizes.keys are
+  /// set from them), packed into q [1, H, total_q, D] and k, v [1, Hkv,
+  /// total_k, D]; the reference runs each sequence as a batch of one, with
+  /// b = s and the call's N and M its lengths.
+  std::vector<int64_t> raggedQueries, raggedKeys;
   /// Values for scalar params by name (the others take their default, or
   /// 3 without one).
   std::map<std::string, double> scalarParams;

@@ -76,6 +76,9 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
                   : "'" + k.name +
                         "' was compiled without its backward; compile it with "
                         "CompileOptions::backward");
+  if (k.ragged)
+    return makeError("the backward takes a dense batch; '" + k.name +
+                     "' was compiled for ragged batches");
   if (k.pagedKv)
     return makeError("the backward takes contiguous k and v; '" + k.name +
                      "' was compiled for a paged KV cache");
@@ -83,7 +86,9 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
       checkInputs(k, args.q, args.k, args.v, args.out, /*paged=*/nullptr);
   if (!checked)
     return checked.takeError();
-  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = *checked;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize, ragged, totalQ,
+              totalK] = *checked;
+  (void)ragged, (void)totalQ, (void)totalK;
   const Device device = Device::CPU;
   struct Same {
     const char *name;

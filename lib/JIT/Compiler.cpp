@@ -184,6 +184,7 @@ attnc::scheduleOptions(const CompileOptions &options) {
   o.stages = options.stages, o.splits = options.splits;
   o.vectorWidth = options.vectorWidth;
   o.pagedKv = options.pagedKv;
+  o.ragged = options.ragged;
   return o;
 }
 
@@ -251,6 +252,13 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
                        "cpu); " +
                        options.target + " kernels compute the forward");
   }
+  if (options.ragged && options.backward)
+    return makeError("ragged batches (CompileOptions::ragged) have no "
+                     "backward yet; compile the forward alone");
+  if (options.ragged && options.pagedKv)
+    return makeError("ragged batches over a paged KV cache "
+                     "(CompileOptions::ragged and pagedKv) are not supported "
+                     "yet");
   if (options.valueHeadDim && !options.headDim)
     return makeError("valueHeadDim is fixed only together with headDim");
   for (std::optional<int64_t> dim : {options.headDim, options.valueHeadDim})
@@ -315,10 +323,11 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   llvm::Expected<KernelSignature> signature = readKernelSignature(module);
   if (!signature)
     return signature.takeError();
-  impl->cpuSchedule = {signature->tileQ, signature->tileKv,
+  impl->cpuSchedule = {signature->tileQ,     signature->tileKv,
                        signature->maxSplits, signature->packsHeads,
-                       signature->pagedKv};
+                       signature->pagedKv,   signature->ragged};
   impl->pagedKv = signature->pagedKv;
+  impl->ragged = signature->ragged;
 
   // The scheduled IR in generic form says everything about the kernel.
   std::string key;

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <tuple>
 
 using namespace attnc;
 
@@ -111,7 +112,8 @@ struct WorkerArgs {
   std::vector<ScalarStorage> scalars;
   std::optional<MemRefDescriptor> parts;
   int64_t splits;
-  std::vector<MemRefDescriptor> paging; // page table, lengths
+  std::vector<MemRefDescriptor> paging; // page table, lengths; or offsets
+  std::optional<int64_t> maxQueries;    // ragged: the longest sequence's
   MemRefDescriptor status;
   int64_t begin = 0, end = 0;
   std::vector<void *> packed;
@@ -120,10 +122,11 @@ struct WorkerArgs {
              std::vector<MemRefDescriptor> params,
              std::vector<ScalarStorage> scalars,
              std::optional<MemRefDescriptor> parts, int64_t splits,
-             std::vector<MemRefDescriptor> paging, int32_t *statusSlot)
+             std::vector<MemRefDescriptor> paging, int32_t *statusSlot,
+             std::optional<int64_t> maxQueries)
       : tensors(std::move(tensors)), params(std::move(params)),
         scalars(std::move(scalars)), parts(parts), splits(splits),
-        paging(std::move(paging)),
+        paging(std::move(paging)), maxQueries(maxQueries),
         status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
     for (MemRefDescriptor &d : this->tensors)
       d.pack(packed);
@@ -133,6 +136,8 @@ struct WorkerArgs {
     }
     for (MemRefDescriptor &d : this->paging)
       d.pack(packed);
+    if (this->maxQueries)
+      packed.push_back(&*this->maxQueries);
     packParams(k, this->params, this->scalars, packed);
     status.pack(packed);
     packed.push_back(&begin);
@@ -157,6 +162,54 @@ void runItems(void *context, int thread, int64_t begin, int64_t end) {
 }
 
 } // namespace
+
+/// Checks a ragged batch's offsets against the packed lengths of `packed`
+/// (its N and M); the call's sizes as a ragged kernel sees them.
+static llvm::Expected<CallSizes> checkRagged(const RaggedBatch &ragged,
+                                             Device device, CallSizes packed) {
+  for (auto [what, t] : {std::pair<const char *, const TensorView *>(
+                             "cu_seqlens_q", &ragged.cuSeqlensQ),
+                         {"cu_seqlens_k", &ragged.cuSeqlensK}}) {
+    if (auto e = checkTensor(what, *t, DType::I32, 1, "[S + 1]", device))
+      return std::move(e);
+    if (t->shape[0] < 2)
+      return makeError(llvm::Twine(what) +
+                       " must hold S + 1 >= 2 offsets (a first 0 and the end "
+                       "of each sequence); got " +
+                       shapeString(t->shape));
+  }
+  if (ragged.cuSeqlensK.shape[0] != ragged.cuSeqlensQ.shape[0])
+    return makeError(
+        "cu_seqlens_k has " + llvm::Twine(ragged.cuSeqlensK.shape[0]) +
+        " offsets and cu_seqlens_q " + llvm::Twine(ragged.cuSeqlensQ.shape[0]) +
+        ": both take one per sequence and one more");
+  CallSizes sizes = packed;
+  sizes.ragged = true;
+  sizes.totalQ = packed.N, sizes.totalK = packed.M;
+  sizes.B = ragged.cuSeqlensQ.shape[0] - 1;
+  for (auto [what, t, total, longest, axis] :
+       {std::make_tuple("cu_seqlens_q", &ragged.cuSeqlensQ, packed.N, &sizes.N,
+                        "total_q (q's dimension 2)"),
+        std::make_tuple("cu_seqlens_k", &ragged.cuSeqlensK, packed.M, &sizes.M,
+                        "total_k (k's dimension 2)")}) {
+    const int32_t *cu = static_cast<const int32_t *>(t->data);
+    int64_t stride = t->strides[0], at = 0;
+    if (attnc_cpu_check_offsets(cu, stride, sizes.B, total, longest, &at)) {
+      std::string here = std::string(what) + "[" + std::to_string(at) +
+                         "] = " + std::to_string(cu[at * stride]);
+      if (at == 0 && cu[0] != 0)
+        return makeError(here + "; the offsets start at 0");
+      if (at > 0 && cu[at * stride] < cu[(at - 1) * stride])
+        return makeError(here + " is less than " + what + "[" +
+                         std::to_string(at - 1) +
+                         "] = " + std::to_string(cu[(at - 1) * stride]) +
+                         ": offsets must not decrease");
+      return makeError(here + "; the last offset must be the packed length " +
+                       axis + " = " + std::to_string(total));
+    }
+  }
+  return sizes;
+}
 
 /// Checks the common shape of a tensor argument.
 llvm::Error attnc::checkTensor(const char *what, const TensorView &t,
@@ -190,19 +243,38 @@ llvm::Error attnc::checkTensor(const char *what, const TensorView &t,
 llvm::Expected<CallSizes>
 attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
                    const TensorView &kk, const TensorView &v,
-                   const TensorView &out, const PagedKV *paged) {
+                   const TensorView &out, const PagedKV *paged,
+                   const RaggedBatch *ragged) {
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
-  if (auto e = checkTensor("q", q, k.dtype, 4, "[B, H, N, D]", device))
+  if (k.ragged && !ragged)
+    return makeError("'" + k.name +
+                     "' was compiled for ragged batches "
+                     "(CompileOptions::ragged): pass KernelArgs::ragged, the "
+                     "offsets cu_seqlens_q and cu_seqlens_k");
+  if (!k.ragged && ragged)
+    return makeError("'" + k.name +
+                     "' takes a dense batch; compile it with "
+                     "CompileOptions::ragged for packed sequences");
+  if (auto e =
+          checkTensor("q", q, k.dtype, 4,
+                      k.ragged ? "[1, H, total_q, D]" : "[B, H, N, D]", device))
     return e;
-  const char *kLayout =
-      k.pagedKv ? "[num_pages, page_size, Hkv, D]" : "[B, Hkv, M, D]";
-  const char *vLayout =
-      k.pagedKv ? "[num_pages, page_size, Hkv, Dv]" : "[B, Hkv, M, Dv]";
+  if (k.ragged && q.shape[0] != 1)
+    return makeError("q of a ragged batch packs its sequences as [1, H, "
+                     "total_q, D]; got " +
+                     shapeString(q.shape));
+  const char *kLayout = k.pagedKv  ? "[num_pages, page_size, Hkv, D]"
+                        : k.ragged ? "[1, Hkv, total_k, D]"
+                                   : "[B, Hkv, M, D]";
+  const char *vLayout = k.pagedKv  ? "[num_pages, page_size, Hkv, Dv]"
+                        : k.ragged ? "[1, Hkv, total_k, Dv]"
+                                   : "[B, Hkv, M, Dv]";
+  const char *outLayout = k.ragged ? "[1, H, total_q, Dv]" : "[B, H, N, Dv]";
   if (auto e = checkTensor("k", kk, k.dtype, 4, kLayout, device))
     return e;
   if (auto e = checkTensor("v", v, k.dtype, 4, vLayout, device))
     return e;
-  if (auto e = checkTensor("out", out, k.dtype, 4, "[B, H, N, Dv]", device))
+  if (auto e = checkTensor("out", out, k.dtype, 4, outLayout, device))
     return e;
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3],
           Hkv = kk.shape[1], M = kk.shape[2], Dv = v.shape[3];
@@ -280,12 +352,14 @@ attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
         "query heads H = " + llvm::Twine(H) +
         " are not a multiple of key/value heads Hkv = " + llvm::Twine(Hkv));
   if (out.shape != std::vector<int64_t>{B, H, N, Dv})
-    return mismatch("out", out, "[B, H, N, Dv]", {B, H, N, Dv});
+    return mismatch("out", out, outLayout, {B, H, N, Dv});
   if (k.headDim && (D != *k.headDim || Dv != *k.valueHeadDim))
     return makeError(
         "this kernel was compiled for head dims D = " +
         llvm::Twine(*k.headDim) + ", Dv = " + llvm::Twine(*k.valueHeadDim) +
         "; got D = " + llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
+  if (k.ragged)
+    return checkRagged(*ragged, device, CallSizes{B, H, Hkv, N, M, D, Dv});
   return CallSizes{B, H, Hkv, N, M, D, Dv, numPages, pageSize};
 }
 
@@ -294,7 +368,9 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
                                const CallSizes &call, Device device,
                                std::vector<MemRefDescriptor> &paramTensors,
                                std::vector<ScalarStorage> &paramScalars) {
-  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = call;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize, ragged, totalQ,
+              totalK] = call;
+  (void)numPages, (void)pageSize, (void)ragged, (void)totalQ, (void)totalK;
   std::map<std::string, int64_t> sizes = {{"B", B},  {"H", H}, {"Hkv", Hkv},
                                           {"N", N},  {"M", M}, {"D", D},
                                           {"Dv", Dv}};
@@ -379,10 +455,15 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   const Impl &k = *impl;
   Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   llvm::Expected<CallSizes> checked = checkInputs(
-      k, args.q, args.k, args.v, args.out, args.paged ? &*args.paged : nullptr);
+      k, args.q, args.k, args.v, args.out, args.paged ? &*args.paged : nullptr,
+      args.ragged ? &*args.ragged : nullptr);
   if (!checked)
     return checked.takeError();
-  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize] = *checked;
+  const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize, ragged, totalQ,
+              totalK] = *checked;
+  (void)numPages, (void)pageSize, (void)totalK;
+  // lse is laid out as out: packed when ragged.
+  const int64_t lseB = ragged ? 1 : B, lseN = ragged ? totalQ : N;
   auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
                       std::vector<int64_t> expected) {
     return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
@@ -396,16 +477,16 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   TensorView lseView;
   if (k.hasLse) {
     if (args.lse) {
-      if (auto e =
-              checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
+      const char *layout = ragged ? "[1, H, total_q]" : "[B, H, N]";
+      if (auto e = checkTensor("lse", *args.lse, DType::F32, 3, layout, device))
         return e;
-      if (args.lse->shape != std::vector<int64_t>{B, H, N})
-        return mismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
+      if (args.lse->shape != std::vector<int64_t>{lseB, H, lseN})
+        return mismatch("lse", *args.lse, layout, {lseB, H, lseN});
       lseView = *args.lse;
     } else if (!k.isGPU()) {
-      lseScratch.resize(B * H * N);
-      lseView =
-          TensorView::contiguous(lseScratch.data(), DType::F32, {B, H, N});
+      lseScratch.resize(lseB * H * lseN);
+      lseView = TensorView::contiguous(lseScratch.data(), DType::F32,
+                                       {lseB, H, lseN});
     }
   }
 
@@ -454,12 +535,17 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     paging.emplace_back(args.paged->pageTable);
     paging.emplace_back(args.paged->seqLens);
   }
+  // Ragged: the offsets, then the longest sequence's queries.
+  if (args.ragged) {
+    paging.emplace_back(args.ragged->cuSeqlensQ);
+    paging.emplace_back(args.ragged->cuSeqlensK);
+  }
   std::vector<int32_t> status(threads, 0);
   Work work{k.entry, {}};
   for (int t = 0; t < threads; ++t)
-    work.workers.push_back(
-        std::make_unique<WorkerArgs>(k, tensors, paramTensors, paramScalars,
-                                     parts, splits, paging, &status[t]));
+    work.workers.push_back(std::make_unique<WorkerArgs>(
+        k, tensors, paramTensors, paramScalars, parts, splits, paging,
+        &status[t], ragged ? std::optional<int64_t>(N) : std::nullopt));
   attnc_cpu_run(0, partItems, threads, runItems, &work);
   if (splits > 1)
     attnc_cpu_run(partItems, partItems + items, threads, runItems, &work);

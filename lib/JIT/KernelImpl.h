@@ -33,9 +33,11 @@ struct Kernel::Impl {
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
   /// CPU: how the work is cut (the schedule's tiles; cpu_decode packs the
   /// heads of a kv head and may split the keys).
-  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0, 0};
+  attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0, 0, 0};
   /// k and v are pages read through KernelArgs::paged's table.
   bool pagedKv = false;
+  /// Packed sequences with KernelArgs::ragged's offsets.
+  bool ragged = false;
   std::shared_ptr<llvm::orc::LLJIT> jit;
   void (*entry)(void **) = nullptr; // the packed kernel: args[i] -> i-th arg
   void (*backwardEntry)(void **) = nullptr; // when compiled with backward
@@ -124,6 +126,11 @@ struct ScalarStorage {
 struct CallSizes {
   int64_t B, H, Hkv, N, M, D, Dv;
   int64_t numPages = 0, pageSize = 0; // paged: M = max_pages * pageSize
+  /// Ragged: B is the sequences, N and M the longest one's lengths (what
+  /// params are sized by and the work items count), and the packed
+  /// lengths of q and k.
+  bool ragged = false;
+  int64_t totalQ = 0, totalK = 0;
 };
 
 /// Checks the common shape of a tensor argument (`what` names it, `layout`
@@ -136,7 +143,8 @@ llvm::Error checkTensor(const char *what, const TensorView &t, DType dtype,
 /// and v); the call's sizes.
 llvm::Expected<CallSizes>
 checkInputs(const Kernel::Impl &k, const TensorView &q, const TensorView &kk,
-            const TensorView &v, const TensorView &out, const PagedKV *paged);
+            const TensorView &v, const TensorView &out, const PagedKV *paged,
+            const RaggedBatch *ragged = nullptr);
 
 /// Checks `given` against the kernel's params and converts them: tensors
 /// (in declaration order) and scalars (in their type).

@@ -43,6 +43,7 @@ void mlir::attn::buildSchedulePipeline(OpPassManager &pm,
   schedule.splits = options.splits;
   schedule.vectorWidth = options.vectorWidth;
   schedule.pagedKv = options.pagedKv;
+  schedule.ragged = options.ragged;
   pm.addPass(createAttnAnalyzeBlocks());
   pm.addPass(createAttnSelectSchedule(schedule));
   pm.addPass(createCanonicalizerPass());
@@ -127,6 +128,9 @@ struct SchedulePipelineOptions
   Option<bool> pagedKv{*this, "paged-kv",
                        llvm::cl::desc("k and v as pages (a page table)"),
                        llvm::cl::init(false)};
+  Option<bool> ragged{*this, "ragged",
+                      llvm::cl::desc("packed sequences (cu_seqlens offsets)"),
+                      llvm::cl::init(false)};
 
   mlir::attn::ScheduleOptions get(const std::string &defaultTarget) const {
     mlir::attn::ScheduleOptions o;
@@ -134,6 +138,7 @@ struct SchedulePipelineOptions
     o.family = family;
     o.tileQ = tileQ, o.tileKv = tileKv, o.warps = warps, o.stages = stages;
     o.splits = splits, o.vectorWidth = vectorWidth, o.pagedKv = pagedKv;
+    o.ragged = ragged;
     return o;
   }
 };

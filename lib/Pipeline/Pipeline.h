@@ -35,6 +35,7 @@ struct ScheduleOptions {
   int64_t tileQ = 0, tileKv = 0, warps = 0, stages = 0, splits = 0,
           vectorWidth = 0;
   bool pagedKv = false; // k and v as pages read through a page table
+  bool ragged = false;  // packed sequences given by cumulative offsets
 };
 
 /// What the lowering builds besides the forward kernel.

@@ -475,7 +475,8 @@ void Interpreter::applyScoreMod(Tensor &s, Region &region) {
   forEach(s, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t j) {
     Scalar args[5];
     args[0].f = s.data[flat];
-    args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = j;
+    args[1].i = b + inputs.batchOffset, args[2].i = h, args[3].i = i,
+    args[4].i = j;
     s.data[flat] = evalRegion(region, args).f;
   });
 }
@@ -483,7 +484,8 @@ void Interpreter::applyScoreMod(Tensor &s, Region &region) {
 void Interpreter::applyMask(Tensor &s, Region &region) {
   forEach(s, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t j) {
     Scalar args[4];
-    args[0].i = b, args[1].i = h, args[2].i = i, args[3].i = j;
+    args[0].i = b + inputs.batchOffset, args[1].i = h, args[2].i = i,
+    args[3].i = j;
     if (s.keep[flat] && !evalRegion(region, args).i)
       s.keep[flat] = 0;
   });
@@ -568,7 +570,8 @@ void Interpreter::applyOutputMod(Tensor &o, Region &region) {
   forEach(o, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t d) {
     Scalar args[5];
     args[0].f = o.data[flat];
-    args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = d;
+    args[1].i = b + inputs.batchOffset, args[2].i = h, args[3].i = i,
+    args[4].i = d;
     o.data[flat] = evalRegion(region, args).f;
   });
 }
@@ -685,7 +688,8 @@ llvm::Expected<int64_t> Interpreter::countKept() {
                                      : std::min(M, inputs.keyLengths[b]));
              ++j) {
           Scalar args[4];
-          args[0].i = b, args[1].i = h, args[2].i = i, args[3].i = j;
+          args[0].i = b + inputs.batchOffset, args[1].i = h, args[2].i = i,
+          args[3].i = j;
           bool keep = true;
           for (Region *mask : masks)
             keep = keep && evalRegion(*mask, args).i;

@@ -46,6 +46,9 @@ struct RefInputs {
   /// Keys j >= keyLengths[b] take no part (as if masked), one per batch;
   /// empty: every key (a paged KV cache's sequence lengths).
   std::vector<int64_t> keyLengths;
+  /// Added to b where the regions see it: a ragged batch's sequence s,
+  /// evaluated as a batch of one, sees b = s.
+  int64_t batchOffset = 0;
 };
 
 struct RefOutputs {

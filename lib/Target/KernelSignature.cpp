@@ -46,6 +46,7 @@ attnc::readKernelSignature(mlir::ModuleOp module) {
         schedule.getFamily() == mlir::attn::KernelFamily::CpuDecode;
     sig.maxSplits = sig.packsHeads ? schedule.getSplits() : 1;
     sig.pagedKv = schedule.getPagedKv() != 0;
+    sig.ragged = schedule.getRagged() != 0;
   }
   sig.headDim = flash.getQuery().getType().getDimSize(3);
   sig.valueHeadDim = flash.getValue().getType().getDimSize(3);
@@ -100,6 +101,9 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
     os << "; ATTNC_CPU_BAD_LENGTH for a\n   length outside [0, max_pages * "
        << "page_size], ATTNC_CPU_BAD_PAGE for an entry a\n   sequence uses "
        << "that names no page";
+  if (sig.ragged)
+    os << "; ATTNC_CPU_BAD_OFFSETS for offsets\n   that do not run 0, ..., "
+       << "total without decreasing";
   os << "; ATTNC_CPU_NO_MEMORY when a\n   dense copy cannot be allocated. */\n"
      << "typedef struct {\n  attnc_cpu_call call;\n";
   for (const KernelSignature::Param &p : sig.params) {
@@ -116,7 +120,8 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "  " << entry << "(&a->call.q, &a->call.k, &a->call.v, &a->call.out"
      << (sig.hasLse ? ", &a->call.lse" : "")
      << (sig.packsHeads ? ", &a->call.parts, a->call.splits" : "")
-     << (sig.pagedKv ? ", &a->call.page_table, &a->call.seq_lens" : "");
+     << (sig.pagedKv ? ", &a->call.page_table, &a->call.seq_lens" : "")
+     << (sig.ragged ? ", &a->call.cu_q, &a->call.cu_k, a->call.max_q" : "");
   for (const KernelSignature::Param &p : sig.params)
     os << ", a->" << p.name;
   os << ", &status, begin, end);\n}\n\n"
@@ -124,19 +129,24 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "attnc_memref4 *k, attnc_memref4 *v, attnc_memref4 *out"
      << (sig.hasLse ? ", attnc_memref3 *lse" : "")
      << (sig.pagedKv ? ", attnc_memref2 *page_table, attnc_memref1 *seq_lens"
-                     : "");
+                     : "")
+     << (sig.ragged
+             ? ", attnc_memref1 *cu_seqlens_q, attnc_memref1 *cu_seqlens_k"
+             : "");
   printParamDecls(os, sig);
   os << ", int threads) {\n"
      << "  static const attnc_cpu_schedule schedule = {" << sig.tileQ << ", "
      << sig.tileKv << ", " << sig.maxSplits << ", " << int(sig.packsHeads)
-     << ", " << int(sig.pagedKv) << "};\n"
+     << ", " << int(sig.pagedKv) << ", " << int(sig.ragged) << "};\n"
      << "  " << args << " a;\n"
      << "  int64_t parts;\n"
      << "  int rc = attnc_cpu_call_begin(&a.call, q, k, v, out, "
      << (sig.hasLse ? "lse, 1" : "0, 0") << ", sizeof(" << sig.elemCType
      << "), " << std::max<int64_t>(sig.headDim, 0) << ", "
      << std::max<int64_t>(sig.valueHeadDim, 0) << ", &schedule, "
-     << (sig.pagedKv ? "page_table, seq_lens" : "0, 0") << ", threads);\n"
+     << (sig.pagedKv ? "page_table, seq_lens" : "0, 0")
+     << (sig.ragged ? ", cu_seqlens_q, cu_seqlens_k" : ", 0, 0")
+     << ", threads);\n"
      << "  if (rc)\n    return rc;\n";
   for (const KernelSignature::Param &p : sig.params)
     os << "  a." << p.name << " = " << p.name << ";\n";
@@ -184,6 +194,13 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
           "is row\n   j % page_size of page page_table[b, j / page_size] "
           "(page_table\n   [B, max_pages], M = max_pages * page_size); keys j "
           ">= seq_lens[b]\n   are not kept. */";
+  if (sig.ragged)
+    os << "\n/* Ragged batches: q [1, H, total_q, D], k and v [1, Hkv, "
+          "total_k, D],\n   out [1, H, total_q, Dv] and lse [1, H, total_q] "
+          "pack S sequences;\n   sequence s holds queries cu_seqlens_q[s] .. "
+          "cu_seqlens_q[s + 1] - 1 and\n   keys cu_seqlens_k[s] .. "
+          "cu_seqlens_k[s + 1] - 1 (int32_t [S + 1]). The\n   kernel entry "
+          "takes the offsets and the longest sequence's queries. */";
   os << "\n/* q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, Dv] and out\n"
      << "   [B, H, N, Dv] hold " << sig.elemCType
      << (sig.elemCType == "uint16_t" ? " (f16 or bf16 bits)" : "") << ";";
@@ -234,6 +251,9 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
   if (sig.pagedKv)
     os << ", attnc_memref2 *page_table /* int32_t */, attnc_memref1 *seq_lens "
           "/* int32_t */";
+  if (sig.ragged)
+    os << ", attnc_memref1 *cu_seqlens_q /* int32_t */, attnc_memref1 "
+          "*cu_seqlens_k /* int32_t */, int64_t max_q";
   printParamDecls(os, sig);
   os << ", attnc_memref1 *status /* int32_t */"
      << (gpu ? ", void *stream);\n\n" : ", int64_t begin, int64_t end);\n\n");

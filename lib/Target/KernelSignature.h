@@ -26,6 +26,7 @@ struct KernelSignature {
   bool packsHeads = false; // cpu_decode: tiles of the heads of a kv head...
   int64_t maxSplits = 1;   // ...cut into up to this many key splits
   bool pagedKv = false;    // k and v as pages, with a page table and lengths
+  bool ragged = false;     // packed sequences with cu_seqlens offsets
   int64_t headDim = 0, valueHeadDim = 0; // D and Dv; dynamic: negative
 };
 

@@ -100,7 +100,9 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
     run is reported by the backend. `paged-kv` asks for a paged KV cache
     (`paged_kv = 1`); `sm90_wgmma`, whose tensor maps cannot follow a page
     table, then falls back to `sm80_mma` with a remark (an error when the
-    family was asked for).
+    family was asked for). `ragged` asks for packed sequences of their own
+    lengths (`ragged = 1`), on the CPU families only so far (an error on a
+    GPU target).
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
@@ -121,6 +123,8 @@ def AttnSelectSchedule : Pass<"attn-select-schedule"> {
            "CPU: f32 lanes (0: the host's)">,
     Option<"pagedKv", "paged-kv", "bool", /*default=*/"false",
            "k and v as pages read through a page table (paged_kv = 1)">,
+    Option<"ragged", "ragged", "bool", /*default=*/"false",
+           "packed sequences given by cumulative offsets (ragged = 1)">,
   ];
 }
 

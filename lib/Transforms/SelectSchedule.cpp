@@ -68,6 +68,15 @@ struct AttnSelectSchedulePass
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
         return;
+      // Ragged batches run on the CPU families only so far.
+      if (ragged && kind != KernelFamily::CpuTiles &&
+          kind != KernelFamily::CpuDecode) {
+        flash.emitOpError("ragged batches (cu_seqlens) run on the CPU "
+                          "(cpu_tiles, cpu_decode) only so far; kernel "
+                          "family ")
+            << stringifyKernelFamily(kind) << " does not take them yet";
+        return signalPassFailure();
+      }
       ScheduleAttr schedule;
       switch (kind) {
       case KernelFamily::CpuTiles:
@@ -114,11 +123,12 @@ struct AttnSelectSchedulePass
                            int64_t kv, int64_t maxSplits) {
     // Forced fields out of range are reported at the flash op.
     auto errorAt = [&] { return flash.emitOpError(); };
-    return ScheduleAttr::getChecked(
-        errorAt, &getContext(), family, orChosen(tileQ, q),
-        orChosen(tileKv, kv),
-        /*warps=*/int64_t(0), orChosen(stages, 1), orChosen(splits, maxSplits),
-        orChosen(vectorWidth, hostVectorWidth()), int64_t(pagedKv));
+    return ScheduleAttr::getChecked(errorAt, &getContext(), family,
+                                    orChosen(tileQ, q), orChosen(tileKv, kv),
+                                    /*warps=*/int64_t(0), orChosen(stages, 1),
+                                    orChosen(splits, maxSplits),
+                                    orChosen(vectorWidth, hostVectorWidth()),
+                                    int64_t(pagedKv), int64_t(ragged));
   }
 
   /// The mma.sync templates: defaultGPUTiles and defaultGPUWarps.
@@ -137,7 +147,7 @@ struct AttnSelectSchedulePass
         orChosen(tileKv, tiles.tileKv),
         orChosen(warps, defaultGPUWarps(tiles, q)), orChosen(stages, 2),
         orChosen(splits, 1),
-        /*vectorWidth=*/int64_t(0), int64_t(pagedKv));
+        /*vectorWidth=*/int64_t(0), int64_t(pagedKv), /*ragged=*/int64_t(0));
   }
 
   /// The wgmma kernel: 128 query rows (two consumer warpgroups of 64) and
@@ -168,7 +178,8 @@ struct AttnSelectSchedulePass
         errorAt, &getContext(), KernelFamily::Sm90Wgmma, int64_t(128),
         orChosen(tileKv, 128), int64_t(12), orChosen(stages, 2),
         orChosen(splits, 1),
-        /*vectorWidth=*/int64_t(0), /*pagedKv=*/int64_t(0));
+        /*vectorWidth=*/int64_t(0), /*pagedKv=*/int64_t(0),
+        /*ragged=*/int64_t(0));
   }
 
   /// Decode: a few query rows read every key once, so the work is the
@@ -183,7 +194,7 @@ struct AttnSelectSchedulePass
         errorAt, &getContext(), KernelFamily::SplitKv, orChosen(tileQ, 16),
         orChosen(tileKv, 32), orChosen(warps, 1), orChosen(stages, 3),
         orChosen(splits, 128),
-        /*vectorWidth=*/int64_t(0), int64_t(pagedKv));
+        /*vectorWidth=*/int64_t(0), int64_t(pagedKv), /*ragged=*/int64_t(0));
   }
 };
 } // namespace

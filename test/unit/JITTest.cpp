@@ -385,6 +385,147 @@ TEST_CASE("JIT: a paged KV cache's bad tables and lengths are errors",
                   "CompileOptions::pagedKv") != std::string::npos);
 }
 
+namespace {
+/// A ragged call: H = 4, Hkv = 2, D = 8; sequences of 2, 0 and 3 queries
+/// and 4, 3 and 0 keys (q [1, 4, 5, 8], k and v [1, 2, 7, 8]); every key
+/// is the same and value rows of sequence s hold s + 1.
+struct RaggedBuffers {
+  std::vector<float> q, k, v, out, lse;
+  std::vector<int32_t> cuQ = {0, 2, 2, 5}, cuK = {0, 4, 7, 7};
+  KernelArgs args;
+  TensorView lseView;
+  RaggedBuffers() {
+    q.assign(4 * 5 * 8, 0.5f);
+    k.assign(2 * 7 * 8, 0.25f);
+    v.assign(2 * 7 * 8, 1.0f);
+    for (int h = 0; h < 2; ++h)
+      for (int j = 4; j < 7; ++j)
+        for (int d = 0; d < 8; ++d)
+          v[(h * 7 + j) * 8 + d] = 2.0f;
+    out.assign(4 * 5 * 8, NAN);
+    lse.assign(4 * 5, NAN);
+    args.q = TensorView::contiguous(q.data(), DType::F32, {1, 4, 5, 8});
+    args.k = TensorView::contiguous(k.data(), DType::F32, {1, 2, 7, 8});
+    args.v = TensorView::contiguous(v.data(), DType::F32, {1, 2, 7, 8});
+    args.out = TensorView::contiguous(out.data(), DType::F32, {1, 4, 5, 8});
+    lseView = TensorView::contiguous(lse.data(), DType::F32, {1, 4, 5});
+    args.lse = &lseView;
+    args.ragged =
+        RaggedBatch{TensorView::contiguous(cuQ.data(), DType::I32, {4}),
+                    TensorView::contiguous(cuK.data(), DType::I32, {4})};
+  }
+};
+} // namespace
+
+TEST_CASE("JIT: ragged batches' offsets are checked; sequences stay apart",
+          "[jit]") {
+  Compiler compiler;
+  for (const char *family : {"cpu_decode", "cpu_tiles"}) {
+    CompileOptions options;
+    options.kernelFamily = family;
+    options.ragged = true;
+    options.tileQ = 2, options.tileKv = 2;
+    Kernel kernel = compileOrFail(compiler, "attention d() {}", options);
+    INFO(family);
+    {
+      RaggedBuffers ok;
+      runOrFail(kernel, ok.args);
+      // Sequence 0 (tokens 0, 1) reads its own values (1); sequence 2
+      // (tokens 2..4) has no keys: out 0, lse -inf.
+      for (int h = 0; h < 4; ++h)
+        for (int t = 0; t < 5; ++t)
+          for (int d = 0; d < 8; ++d)
+            CHECK(ok.out[(h * 5 + t) * 8 + d] == (t < 2 ? 1.0f : 0.0f));
+      for (int h = 0; h < 4; ++h) {
+        CHECK(std::isfinite(ok.lse[h * 5]));
+        CHECK(std::isinf(ok.lse[h * 5 + 3]));
+        CHECK(ok.lse[h * 5 + 3] < 0);
+      }
+      // Sequence 1 now holds the queries: it reads only values of 2.
+      RaggedBuffers second;
+      second.cuQ = {0, 0, 5, 5};
+      runOrFail(kernel, second.args);
+      for (float x : second.out)
+        CHECK(x == Approx(2.0f));
+    }
+    auto expectError = [&](const std::function<void(RaggedBuffers &)> &spoil,
+                           const char *message) {
+      RaggedBuffers buf;
+      spoil(buf);
+      expectRunError(kernel, buf.args, buf.out, message);
+    };
+    expectError([](RaggedBuffers &b) { b.cuQ[0] = 1; },
+                "cu_seqlens_q[0] = 1; the offsets start at 0");
+    expectError([](RaggedBuffers &b) { b.cuK[2] = 3; },
+                "cu_seqlens_k[2] = 3 is less than cu_seqlens_k[1] = 4: "
+                "offsets must not decrease");
+    expectError([](RaggedBuffers &b) { b.cuQ[3] = 4; },
+                "cu_seqlens_q[3] = 4; the last offset must be the packed "
+                "length total_q (q's dimension 2) = 5");
+    expectError([](RaggedBuffers &b) { b.cuK[3] = 9; },
+                "cu_seqlens_k[3] = 9; the last offset must be the packed "
+                "length total_k (k's dimension 2) = 7");
+    expectError(
+        [](RaggedBuffers &b) { b.args.ragged->cuSeqlensQ.dtype = DType::I64; },
+        "cu_seqlens_q must be i32; got i64");
+    expectError(
+        [](RaggedBuffers &b) {
+          b.args.ragged->cuSeqlensK.shape = {2, 2};
+        },
+        "cu_seqlens_k must have rank 1 [S + 1]; got rank 2");
+    expectError([](RaggedBuffers &b) { b.args.ragged->cuSeqlensK.shape = {3}; },
+                "cu_seqlens_k has 3 offsets and cu_seqlens_q 4");
+    expectError([](RaggedBuffers &b) { b.args.ragged->cuSeqlensQ.shape = {1}; },
+                "cu_seqlens_q must hold S + 1 >= 2 offsets");
+    expectError([](RaggedBuffers &b) { b.args.ragged.reset(); },
+                "was compiled for ragged batches (CompileOptions::ragged)");
+    expectError(
+        [](RaggedBuffers &b) {
+          b.args.q.shape = {5, 4, 1, 8};
+          b.args.q.strides = {32, 8, 8, 1};
+        },
+        "q of a ragged batch packs its sequences as [1, H, total_q, D]; got "
+        "[5, 4, 1, 8]");
+    expectError(
+        [](RaggedBuffers &b) {
+          b.args.out.shape = {1, 4, 4, 8};
+        },
+        "out must have shape [1, H, total_q, Dv] = [1, 4, 5, 8]; got [1, 4, "
+        "4, 8]");
+    expectError(
+        [](RaggedBuffers &b) {
+          b.lseView.shape = {1, 4, 4};
+        },
+        "lse must have shape [1, H, total_q] = [1, 4, 5]; got [1, 4, 4]");
+  }
+  // A dense kernel refuses offsets; GPU targets and the backward refuse
+  // ragged batches when compiling.
+  Kernel dense = compileOrFail(compiler, "attention d() {}");
+  RaggedBuffers buf;
+  CHECK(errorOf(dense.run(buf.args))
+            .find("takes a dense batch; compile it with "
+                  "CompileOptions::ragged") != std::string::npos);
+  CompileOptions gpu;
+  gpu.ragged = true;
+  gpu.target = "sm_80";
+  gpu.dtype = DType::BF16;
+  gpu.headDim = 64;
+  llvm::Expected<Kernel> refused =
+      compiler.compile("attention d() {}", "", gpu);
+  REQUIRE_FALSE(bool(refused));
+  CHECK(llvm::toString(refused.takeError())
+            .find("ragged batches (cu_seqlens) run on the CPU") !=
+        std::string::npos);
+  CompileOptions backward;
+  backward.ragged = true;
+  backward.backward = true;
+  llvm::Expected<Kernel> noBackward =
+      compiler.compile("attention d() {}", "", backward);
+  REQUIRE_FALSE(bool(noBackward));
+  CHECK(llvm::toString(noBackward.takeError()).find("have no backward yet") !=
+        std::string::npos);
+}
+
 TEST_CASE("JIT: the call's sizes read in expressions are set at run time",
           "[jit]") {
   Compiler compiler;

@@ -8,7 +8,10 @@
 // at decode shapes: N = 1, 2, 4, 8 against more keys, GQA 1, 4 and 8, tiles
 // that split a kv head's packed rows mid-group, on 8 threads, so that items
 // fewer than threads split the keys; and on a paged KV cache (both CPU
-// families, shuffled pages of 16, 64 and 256 keys, random lengths).
+// families, shuffled pages of 16, 64 and 256 keys, random lengths); and on
+// ragged batches (both families, packed sequences of 0..64 queries and
+// keys, N != M per sequence, GQA, strided), against the reference run per
+// sequence.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +21,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -199,6 +203,109 @@ TEST_CASE("numerics: every example on a paged KV cache", "[numerics]") {
     checkPaged(compiler, name, source, DType::BF16, "cpu_decode", 16);
     checkPaged(compiler, name, source, DType::F32, "cpu_tiles", 24);
   });
+}
+
+namespace {
+
+// Ragged batches: packed sequences of lengths 1..64, an empty one, N != M
+// per sequence, GQA, strided views.
+struct RaggedCase {
+  const char *what;
+  AttnSizes sizes; // batch, queries and keys come from the lengths
+  std::vector<int64_t> queries, keys;
+  bool strided;
+};
+const RaggedCase kRaggedCases[] = {
+    {"ragged N = M, lengths 1..64",
+     {0, 3, 3, 0, 0, 24, 24},
+     {1, 17, 64, 5},
+     {1, 17, 64, 5},
+     false},
+    {"ragged N != M, GQA 8:2",
+     {0, 8, 2, 0, 0, 32, 32},
+     {3, 40, 1, 9, 64},
+     {20, 33, 1, 64, 2},
+     false},
+    {"ragged empty sequences, strided, Dv != D",
+     {0, 2, 1, 0, 0, 20, 12},
+     {0, 12, 7, 2},
+     {5, 0, 30, 9},
+     true},
+    {"ragged decode, GQA 8",
+     {0, 8, 1, 0, 0, 16, 16},
+     {1, 1, 2, 4},
+     {64, 1, 37, 50},
+     false},
+    // Items fewer than threads: cpu_decode splits each sequence's keys.
+    {"ragged decode, key splits",
+     {0, 4, 1, 0, 0, 16, 16},
+     {1, 2},
+     {64, 30},
+     false},
+};
+
+/// Every ragged case against the reference run per sequence.
+void checkRagged(Compiler &compiler, const std::string &name,
+                 const std::string &source, DType dtype,
+                 const std::string &family) {
+  CompileOptions options;
+  options.dtype = dtype;
+  options.kernelFamily = family;
+  options.ragged = true;
+  // Several query tiles per long sequence, a key tile straddling ends.
+  options.tileQ = family == "cpu_decode" ? 6 : 8;
+  options.tileKv = family == "cpu_decode" ? 16 : 8;
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, name);
+  if (!kernel)
+    FAIL(name << ": " << llvm::toString(kernel.takeError()));
+  for (const RaggedCase &c : kRaggedCases) {
+    CheckOptions check;
+    check.sizes = c.sizes;
+    check.strided = c.strided;
+    check.raggedQueries = c.queries;
+    check.raggedKeys = c.keys;
+    // Document ids, one per query position, are indexed by kv_idx too:
+    // keys stay within the longest sequence's queries.
+    if (sizedByQueries(*kernel)) {
+      int64_t longest = *std::max_element(c.queries.begin(), c.queries.end());
+      for (int64_t &k : check.raggedKeys)
+        k = std::min(k, longest);
+    }
+    check.seed = 23;
+    check.threads = 8;
+    INFO(name << " " << toString(dtype) << " " << family << " " << c.what);
+    expectPass(checkKernel(*kernel, source, "", check));
+  }
+}
+
+} // namespace
+
+TEST_CASE("numerics: every example on ragged batches", "[numerics]") {
+  Compiler compiler;
+  forEachExample([&](const std::string &name, const std::string &source) {
+    checkRagged(compiler, name, source, DType::F32, "cpu_tiles");
+    checkRagged(compiler, name, source, DType::BF16, "cpu_tiles");
+    checkRagged(compiler, name, source, DType::F32, "cpu_decode");
+  });
+}
+
+TEST_CASE("numerics: a ragged batch's N and M are each sequence's lengths",
+          "[numerics]") {
+  // A bottom-right aligned causal mask (FlashAttention's for N != M):
+  // correct only if the call's N and M are each sequence's own lengths.
+  Compiler compiler;
+  const char *source = "attention br() { mask = kv_idx <= q_idx + (M - N) }";
+  CompileOptions options;
+  options.ragged = true;
+  options.tileQ = 8, options.tileKv = 8;
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, "br");
+  if (!kernel)
+    FAIL(llvm::toString(kernel.takeError()));
+  CheckOptions check;
+  check.sizes = {0, 2, 2, 0, 0, 16, 16};
+  check.raggedQueries = {3, 20, 1};
+  check.raggedKeys = {30, 20, 9};
+  expectPass(checkKernel(*kernel, source, "", check));
 }
 
 TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",

@@ -8,6 +8,7 @@
 #include "Frontend/MLIRGen.h"
 #include "Mask.h"
 #include "Pipeline/Pipeline.h"
+#include "Support/Error.h"
 #include "Target/Compilation.h"
 #include "Target/KernelSignature.h"
 #include "Target/Target.h"
@@ -35,6 +36,8 @@
 
 #include <chrono>
 #include <map>
+#include <numeric>
+#include <random>
 #include <thread>
 
 using namespace llvm;
@@ -209,6 +212,20 @@ cl::opt<int64_t> runPaged(
              "PAGE_SIZE; --check masks the keys past each length)"),
     cl::value_desc("PAGE_SIZE"), cl::init(0), cl::sub(runCommand),
     cl::cat(attncCategory));
+cl::opt<bool> raggedBatch("ragged",
+                          cl::desc("Compile for ragged batches: packed "
+                                   "sequences of their own lengths given by "
+                                   "offsets cu_seqlens_q and cu_seqlens_k "
+                                   "(CPU targets)"),
+                          cl::cat(attncCategory));
+cl::opt<std::string> runRagged(
+    "ragged",
+    cl::desc("Run on a ragged batch (packed sequences, FlashAttention's "
+             "varlen offsets): L1,L2,... gives each sequence L queries and L "
+             "keys, Q:K both counts; 'random' draws B sequences (--shape) of "
+             "1..N queries and 1..M keys (one of N and M)"),
+    cl::value_desc("LENGTHS|random"), cl::init(""), cl::sub(runCommand),
+    cl::cat(attncCategory));
 cl::opt<bool> runFullLengths("full-lengths",
                              cl::desc("With --paged: every sequence holds M "
                                       "keys"),
@@ -339,6 +356,40 @@ static int emitArtifact(attnc::Compilation &compilation,
   return writeCHeader(target, *signature);
 }
 
+/// --ragged=L1,L2,... (Q:K for both counts) or --ragged=random (B
+/// sequences of 1..N queries and 1..M keys, the first of N and M).
+static llvm::Error parseRaggedLengths(StringRef spec,
+                                      const attnc::AttnSizes &sizes,
+                                      uint64_t seed, std::vector<int64_t> &q,
+                                      std::vector<int64_t> &k) {
+  if (spec == "random") {
+    std::mt19937_64 rng(seed * 11 + 3);
+    std::uniform_int_distribution<int64_t> queries(1, sizes.queries),
+        keys(1, sizes.keys);
+    for (int64_t s = 0; s < sizes.batch; ++s) {
+      q.push_back(s == 0 ? sizes.queries : queries(rng));
+      k.push_back(s == 0 ? sizes.keys : keys(rng));
+    }
+    return llvm::Error::success();
+  }
+  SmallVector<StringRef> items;
+  spec.split(items, ',');
+  for (StringRef item : items) {
+    auto [qs, ks] = item.trim().split(':');
+    int64_t nq = 0, nk = 0;
+    if (qs.getAsInteger(10, nq) ||
+        (ks.empty() ? (nk = nq, false) : ks.getAsInteger(10, nk)) || nq < 0 ||
+        nk < 0 || nq > (int64_t(1) << 30) || nk > (int64_t(1) << 30))
+      return attnc::makeError("--ragged takes lengths L1,L2,... (Q:K for a "
+                              "sequence of Q queries and K keys) or "
+                              "'random'; got '" +
+                              item.str() + "'");
+    q.push_back(nq);
+    k.push_back(nk);
+  }
+  return llvm::Error::success();
+}
+
 /// `attnc run`: compile, run, check, time.
 static int runVariantCommand(attnc::ast::ScalarType elem) {
   llvm::Expected<std::string> source = attnc::readInputFile(inputFile);
@@ -352,6 +403,23 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   if (!scalarParams)
     return attnc::reportError(scalarParams.takeError());
   attnc::AttnSizes sizes = *parsedSizes;
+  // A ragged batch: the sequences' lengths; sizes take the longest.
+  std::vector<int64_t> raggedQ, raggedK;
+  if (!runRagged.empty()) {
+    if (llvm::Error e =
+            parseRaggedLengths(runRagged, sizes, runSeed, raggedQ, raggedK))
+      return attnc::reportError(std::move(e));
+    int64_t totalQ = 0, totalK = 0;
+    sizes.queries = sizes.keys = 1;
+    for (size_t i = 0; i < raggedQ.size(); ++i) {
+      totalQ += raggedQ[i], totalK += raggedK[i];
+      sizes.queries = std::max(sizes.queries, raggedQ[i]);
+      sizes.keys = std::max(sizes.keys, raggedK[i]);
+    }
+    sizes.batch = int64_t(raggedQ.size());
+    outs() << "ragged: " << raggedQ.size() << " sequence(s), total_q=" << totalQ
+           << " total_k=" << totalK << " (N and M below: the longest)\n";
+  }
   if (runPaged > 0 && sizes.keys % runPaged != 0) {
     sizes.keys += runPaged - sizes.keys % runPaged;
     outs() << "paged: M rounded up to " << sizes.keys << " ("
@@ -380,6 +448,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.kernelFamily = runFamily;
   options.backward = runBackward;
   options.pagedKv = runPaged > 0;
+  options.ragged = !raggedQ.empty();
   // Decode (a few queries against many keys) runs best split across the keys
   // on GPUs, and with the heads of a kv head packed on the CPU.
   if (options.kernelFamily.empty() && sizes.queries <= 16)
@@ -426,10 +495,17 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.backward = runBackward;
   check.pageSize = runPaged;
   check.fullLengths = runFullLengths;
+  check.raggedQueries = raggedQ;
+  check.raggedKeys = raggedK;
   // Counting interprets the mask per pair: skipped beyond 2^28 pairs. In
   // doubles: the product of huge sizes would overflow an int64_t.
-  const double pairs = double(sizes.batch) * double(sizes.heads) *
-                       double(sizes.queries) * double(sizes.keys);
+  double pairs = double(sizes.batch) * double(sizes.heads) *
+                 double(sizes.queries) * double(sizes.keys);
+  if (!raggedQ.empty()) { // the pairs within each sequence
+    pairs = 0;
+    for (size_t i = 0; i < raggedQ.size(); ++i)
+      pairs += double(sizes.heads) * double(raggedQ[i]) * double(raggedK[i]);
+  }
   check.countPairs = runBench && pairs <= double(int64_t(1) << 28);
   check.repeats = runBench ? std::max(1, int(runRepeats)) : 0;
   llvm::Expected<attnc::CheckResult> result =
@@ -472,8 +548,12 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
                        result->medianSeconds * 1e3, int(check.repeats));
     // Decode is bound by reading the K/V cache: its bytes (all of them,
     // skipped tiles included) per second, beside what memcpy reaches here.
-    double kvBytes = double(sizes.batch) * double(sizes.kvHeads) *
-                     double(sizes.keys) *
+    // Ragged: the packed keys.
+    double keyRows = double(sizes.batch) * double(sizes.keys);
+    if (!raggedK.empty())
+      keyRows =
+          double(std::accumulate(raggedK.begin(), raggedK.end(), int64_t(0)));
+    double kvBytes = keyRows * double(sizes.kvHeads) *
                      double(sizes.headDim + sizes.valueDim) *
                      double(attnc::getSizeInBytes(dtype));
     double kvRate = kvBytes / result->medianSeconds;
@@ -698,6 +778,7 @@ int main(int argc, char **argv) {
   schedule.warps = runWarps;
   schedule.stages = runStages, schedule.splits = runSplits;
   schedule.pagedKv = pagedKv;
+  schedule.ragged = raggedBatch;
   attnc::Compilation compilation(**compileTarget, schedule);
   attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
                        : emit == Emit::Fused ? attnc::Stage::Fused

@@ -271,8 +271,8 @@ Value KernelGenerator::emitTileClass(Value lastRow, Value keyBegin,
     return classValue(TileClass::Partial);
   Value lastPacked = arith::SubIOp::create(b, loc, lastRow, index(1));
   if (!decode)
-    return emitRegion(flash.getTileClass(),
-                      {batch, head, firstRow, lastPacked, keyBegin, lastKey});
+    return emitRegion(flash.getTileClass(), {regionBatch(), head, firstRow,
+                                             lastPacked, keyBegin, lastKey});
   Value firstQ = arith::DivUIOp::create(b, loc, firstRow, packed);
   Value lastQ = arith::DivUIOp::create(b, loc, lastPacked, packed);
   Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
@@ -282,10 +282,10 @@ Value KernelGenerator::emitTileClass(Value lastRow, Value keyBegin,
   };
   SmallVector<Value> all = forLoop(
       index(0), packed, index(1), {yes, yes}, [&](Value h, ValueRange args) {
-        Value cls =
-            emitRegion(flash.getTileClass(),
-                       {batch, arith::AddIOp::create(b, loc, headBase, h),
-                        firstQ, lastQ, keyBegin, lastKey});
+        Value cls = emitRegion(flash.getTileClass(),
+                               {regionBatch(),
+                                arith::AddIOp::create(b, loc, headBase, h),
+                                firstQ, lastQ, keyBegin, lastKey});
         return SmallVector<Value>{
             arith::AndIOp::create(b, loc, args[0], is(cls, TileClass::Full)),
             arith::AndIOp::create(b, loc, args[1], is(cls, TileClass::Empty))};
@@ -411,8 +411,8 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         // bounds for them, and `keep` drops them.
         Value lastKey = splat(arith::SubIOp::create(b, loc, keyEnd, index(1)));
         Value clamped = arith::MinUIOp::create(b, loc, keys, lastKey);
-        SmallVector<Value> idx = {splat(batch), splat(heads[i]), splat(rows[i]),
-                                  clamped};
+        SmallVector<Value> idx = {splat(regionBatch()), splat(heads[i]),
+                                  splat(rows[i]), clamped};
         Value s = scores[i * numVectors + j];
         if (flash.hasScoreMod())
           s = emitRegionVector(flash.getScoreMod(),
@@ -588,16 +588,17 @@ void KernelGenerator::emitFinalize() {
         Value value =
             arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
         value = arith::SelectOp::create(b, loc, positive, value, negInf);
-        memref::StoreOp::create(b, loc, value, lse, ValueRange{batch, h, row});
+        memref::StoreOp::create(b, loc, value, lse,
+                                ValueRange{batch, h, qRow(row)});
       }
     }
     if (flash.hasOutputMod()) {
       forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
         Value o = arith::MulFOp::create(
             b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{r, d}), inv);
-        o = emitRegion(flash.getOutputMod(), {o, batch, h, row, d});
+        o = emitRegion(flash.getOutputMod(), {o, regionBatch(), h, row, d});
         memref::StoreOp::create(b, loc, fromF32(o), out,
-                                ValueRange{batch, h, row, d});
+                                ValueRange{batch, h, qRow(row), d});
         return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
@@ -607,8 +608,8 @@ void KernelGenerator::emitFinalize() {
       Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
                                              ValueRange{r, d}, mask, zerosF32);
       a = arith::MulFOp::create(b, loc, a, invV);
-      vector::MaskedStoreOp::create(b, loc, out, ValueRange{batch, h, row, d},
-                                    mask, fromF32(a));
+      vector::MaskedStoreOp::create(
+          b, loc, out, ValueRange{batch, h, qRow(row), d}, mask, fromF32(a));
     });
     return SmallVector<Value>{};
   });
@@ -631,6 +632,8 @@ void KernelGenerator::emitWorkItem(Value item) {
       b, loc, arith::AddIOp::create(b, loc, firstRow, index(tileQ)),
       rowsPerItem);
   numRows = arith::SubIOp::create(b, loc, endRow, firstRow);
+  if (ragged)
+    emitRaggedSequence();
   emitSequenceKeys();
 }
 
@@ -647,7 +650,7 @@ void KernelGenerator::emitStartItem() {
             b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
         vectorLoop(headDim, [&](Value d, Value mask) {
           Value x = toF32(vector::MaskedLoadOp::create(
-              b, loc, vec(elem), q, ValueRange{batch, h, row, d}, mask,
+              b, loc, vec(elem), q, ValueRange{batch, h, qRow(row), d}, mask,
               zeroVector(elem)));
           vector::MaskedStoreOp::create(
               b, loc, qPack, ValueRange{r, d}, mask,
@@ -708,6 +711,19 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
   });
 }
 
+LogicalResult KernelGenerator::cloneHoisted() {
+  for (Operation &op : variant.getBody().front().without_terminator()) {
+    if (&op == flash.getOperation())
+      continue;
+    if (op.getNumRegions() != 0 || !isPure(&op))
+      return op.emitError("convert-attn-to-cpu: unexpected operation beside "
+                          "attn.flash in variant '")
+             << variant.getSymName() << "'";
+    b.clone(op, outer);
+  }
+  return success();
+}
+
 LogicalResult KernelGenerator::generate() {
   MLIRContext *ctx = b.getContext();
   Type elem = flash.getQuery().getType().getElementType();
@@ -723,6 +739,11 @@ LogicalResult KernelGenerator::generate() {
   if (paged) {
     argTypes.push_back(rowMajor(2, b.getI32Type(), false)); // page table
     argTypes.push_back(rowMajor(1, b.getI32Type(), false)); // lengths
+  }
+  if (ragged) {
+    argTypes.push_back(rowMajor(1, b.getI32Type(), false)); // cu_seqlens_q
+    argTypes.push_back(rowMajor(1, b.getI32Type(), false)); // cu_seqlens_k
+    argTypes.push_back(b.getIndexType()); // the longest sequence's queries
   }
   for (BlockArgument param : variant.getParams())
     argTypes.push_back(paramArgType(param));
@@ -755,24 +776,25 @@ LogicalResult KernelGenerator::generate() {
     pageTable = entry->getArgument(next++);
     seqLens = entry->getArgument(next++);
   }
+  if (ragged) {
+    cuQ = entry->getArgument(next++);
+    cuK = entry->getArgument(next++);
+    maxQueries = entry->getArgument(next++);
+  }
   for (BlockArgument param : variant.getParams())
     outer.map(param, entry->getArgument(next++));
   status = entry->getArgument(next++);
   Value begin = entry->getArgument(next++), end = entry->getArgument(next++);
 
   // Constants that canonicalization hoisted out of the regions.
-  for (Operation &op : variant.getBody().front().without_terminator()) {
-    if (&op == flash.getOperation())
-      continue;
-    if (op.getNumRegions() != 0 || !isPure(&op))
-      return op.emitError("convert-attn-to-cpu: unexpected operation beside "
-                          "attn.flash in variant '")
-             << variant.getSymName() << "'";
-    b.clone(op, outer);
-  }
+  if (failed(cloneHoisted()))
+    return failure();
 
   Value heads = memref::DimOp::create(b, loc, q, 1);
-  Value queries = memref::DimOp::create(b, loc, q, 2);
+  // Ragged: q holds every sequence's queries; items are sized by the
+  // longest, and those past a sequence's rows have none.
+  Value queries =
+      ragged ? maxQueries : Value(memref::DimOp::create(b, loc, q, 2));
   headDim = memref::DimOp::create(b, loc, q, 3);
   // Paged k is [num_pages, page_size, Hkv, D]; M = max_pages * page_size.
   Value kvHeads = memref::DimOp::create(b, loc, k, paged ? 2 : 1);
@@ -839,9 +861,11 @@ LogicalResult KernelGenerator::generate() {
   if (!decode) {
     forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
       emitWorkItem(work);
-      emitStartItem();
-      emitKeyTiles(index(0), itemKvTiles);
-      emitFinalize();
+      ifItemHasRows([&] {
+        emitStartItem();
+        emitKeyTiles(index(0), itemKvTiles);
+        emitFinalize();
+      });
       return SmallVector<Value>{};
     });
     emitReturn();
@@ -851,7 +875,10 @@ LogicalResult KernelGenerator::generate() {
   // Decode: items [0, items * splits) are parts, each over a range of the
   // key tiles; with splits > 1, items [items * splits, items * (splits + 1))
   // merge an item's parts (the runtime runs them after every part).
-  Value batches = memref::DimOp::create(b, loc, q, 0);
+  Value batches =
+      ragged ? Value(arith::SubIOp::create(
+                   b, loc, memref::DimOp::create(b, loc, cuQ, 0), index(1)))
+             : Value(memref::DimOp::create(b, loc, q, 0));
   Value items = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, batches, headsPerBatch), numTiles);
   Value partItems = arith::MulIOp::create(b, loc, items, splits);
@@ -862,37 +889,41 @@ LogicalResult KernelGenerator::generate() {
         isPart, {},
         [&] {
           emitWorkItem(arith::DivUIOp::create(b, loc, work, splits));
-          emitStartItem();
-          Value split = arith::RemUIOp::create(b, loc, work, splits);
-          // Paged, the splits cut the item's own sequence.
-          Value tilesPerPart =
-              arith::CeilDivUIOp::create(b, loc, itemKvTiles, splits);
-          Value first = arith::MinUIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, split, tilesPerPart),
-              itemKvTiles);
-          Value last = arith::MinUIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, first, tilesPerPart),
-              itemKvTiles);
-          emitKeyTiles(first, last);
-          Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                              splits, index(1));
-          ifThenElse(
-              whole, {},
-              [&] {
-                emitFinalize();
-                return SmallVector<Value>{};
-              },
-              [&] {
-                emitStoreParts(work);
-                return SmallVector<Value>{};
-              });
+          ifItemHasRows([&] {
+            emitStartItem();
+            Value split = arith::RemUIOp::create(b, loc, work, splits);
+            // Paged or ragged, the splits cut the item's own sequence.
+            Value tilesPerPart =
+                arith::CeilDivUIOp::create(b, loc, itemKvTiles, splits);
+            Value first = arith::MinUIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, split, tilesPerPart),
+                itemKvTiles);
+            Value last = arith::MinUIOp::create(
+                b, loc, arith::AddIOp::create(b, loc, first, tilesPerPart),
+                itemKvTiles);
+            emitKeyTiles(first, last);
+            Value whole = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::eq, splits, index(1));
+            ifThenElse(
+                whole, {},
+                [&] {
+                  emitFinalize();
+                  return SmallVector<Value>{};
+                },
+                [&] {
+                  emitStoreParts(work);
+                  return SmallVector<Value>{};
+                });
+          });
           return SmallVector<Value>{};
         },
         [&] {
           Value item = arith::SubIOp::create(b, loc, work, partItems);
           emitWorkItem(item);
-          emitCombineParts(item);
-          emitFinalize();
+          ifItemHasRows([&] {
+            emitCombineParts(item);
+            emitFinalize();
+          });
           return SmallVector<Value>{};
         });
     return SmallVector<Value>{};

@@ -31,12 +31,12 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
   Value pass = zeroVector(elem);
   Value lastValueColumn = arith::SubIOp::create(b, loc, valueDim, index(1));
   Value keyEnd = arith::AddIOp::create(b, loc, keyBegin, count);
-  // Paged, the prefetch stays in the span's page.
+  // Paged, the prefetch stays in the span's page; ragged, in the sequence.
   Value lastKeyOfAll = arith::SubIOp::create(b, loc, numKeys, index(1));
   forEachKeySpan(
       keyBegin, keyEnd, {},
       [&](Value lo, Value hi, Value page, Value pageFirst, ValueRange) {
-        Value lastKey = paged
+        Value lastKey = paged || ragged
                             ? Value(arith::SubIOp::create(b, loc, hi, index(1)))
                             : lastKeyOfAll;
         forLoop(lo, hi, index(1), {}, [&](Value key, ValueRange) {

@@ -28,7 +28,7 @@ public:
         tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
         width(schedule.getVectorWidth()),
         decode(schedule.getFamily() == KernelFamily::CpuDecode),
-        paged(schedule.getPagedKv() != 0) {
+        paged(schedule.getPagedKv() != 0), ragged(schedule.getRagged() != 0) {
     // Scores come a vector of keys at a time.
     this->tileKv = std::max<int64_t>(this->width,
                                      llvm::alignTo(this->tileKv, this->width));
@@ -79,8 +79,26 @@ protected:
                                Value d);
   /// The page and first key of the page that holds `key` (paged only).
   std::pair<Value, Value> pageOf(Value key);
-  /// The keys of the item's sequence: M, or its length when paged.
+  /// The keys of the item's sequence: M, or its length when paged or
+  /// ragged.
   void emitSequenceKeys();
+
+  // Ragged batches (Ragged.cpp).
+  /// Ragged: the item's sequence from the offsets (its first query and key,
+  /// its lengths), the rows it has and whether the item has any; the
+  /// call's sizes N and M become the sequence's lengths for the regions.
+  void emitRaggedSequence();
+  /// Query row `row` of the item's sequence as an index into q, out, lse.
+  Value qRow(Value row) {
+    return ragged ? Value(arith::AddIOp::create(b, loc, row, qStart)) : row;
+  }
+  /// The b the regions see: the sequence (ragged) or the batch.
+  Value regionBatch() { return ragged ? seq : batch; }
+  /// Runs `body` when the item has rows (always, unless ragged).
+  void ifItemHasRows(function_ref<void()> body);
+  /// Clones the variant's ops beside attn.flash (hoisted constants) with
+  /// `outer`; again per item when ragged remaps the call's sizes.
+  LogicalResult cloneHoisted();
 
   // The algorithm.
   Value emitRegion(Region &region, ValueRange args);
@@ -132,6 +150,8 @@ protected:
   bool decode;
   /// k and v are pages read through pageTable; seqLens cut each sequence.
   bool paged;
+  /// Packed sequences: cuQ and cuK give each one's queries and keys.
+  bool ragged;
   /// Query rows processed together (their buffers are padded to a multiple).
   int64_t rowBlock = 4;
   int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
@@ -144,6 +164,11 @@ protected:
   // when not paged).
   Value pageTable, seqLens, pageSize, numPages;
   Value itemKeys, itemKvTiles;
+  // Ragged: the offsets [S + 1] (i32), the longest sequence's queries (the
+  // item space is sized by it); per item, the sequence, its first query and
+  // key, its lengths, and whether the item has rows.
+  Value cuQ, cuK, maxQueries;
+  Value seq, qStart, kStart, seqQueries, seqKeys, itemHasRows;
   // Per query row of the tile: running max, running sum, accumulator.
   Value rowMax, rowSum, acc;
   // Packed f32 copies: the query tile (scaled), the key tile transposed

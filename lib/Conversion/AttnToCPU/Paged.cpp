@@ -48,11 +48,17 @@ SmallVector<Value> KernelGenerator::forEachKeySpan(Value first, Value end,
 SmallVector<Value> KernelGenerator::kvIndices(Value page, Value pageFirstKey,
                                               Value key, Value d) {
   if (!paged)
-    return {page, kvHead, key, d};
+    return {page, kvHead,
+            ragged ? arith::AddIOp::create(b, loc, key, kStart) : key, d};
   return {page, arith::SubIOp::create(b, loc, key, pageFirstKey), kvHead, d};
 }
 
 void KernelGenerator::emitSequenceKeys() {
+  if (ragged) {
+    itemKeys = seqKeys;
+    itemKvTiles = arith::CeilDivUIOp::create(b, loc, itemKeys, index(tileKv));
+    return;
+  }
   if (!paged) {
     itemKeys = numKeys;
     itemKvTiles = numKvTiles;

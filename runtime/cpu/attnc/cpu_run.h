@@ -48,7 +48,8 @@ enum {
   ATTNC_CPU_INVALID = -1,    /* views whose sizes the kernel cannot take */
   ATTNC_CPU_NO_MEMORY = -2,  /* a dense copy could not be allocated */
   ATTNC_CPU_BAD_LENGTH = -3, /* paged: a length outside [0, M] */
-  ATTNC_CPU_BAD_PAGE = -4    /* paged: a used table entry names no page */
+  ATTNC_CPU_BAD_PAGE = -4,   /* paged: a used table entry names no page */
+  ATTNC_CPU_BAD_OFFSETS = -5 /* ragged: offsets not 0, ..., total, increasing */
 };
 
 /* The largest rank the copies take (q, k, v, out: 4; lse: 3). */
@@ -149,6 +150,7 @@ typedef struct {
   int64_t max_splits;      /* cpu_decode: the most key splits per item */
   int packs_heads;         /* cpu_decode: a tile packs a kv head's heads */
   int paged_kv;            /* k and v are pages read through a table */
+  int ragged;              /* packed sequences given by cu_seqlens offsets */
 } attnc_cpu_schedule;
 
 /* The kernel's work items: (batch, head, tile_q-row query tile); or, when
@@ -305,6 +307,31 @@ static inline int attnc_cpu_check_pages(const int32_t *table, const int64_t *tab
   return 0;
 }
 
+/*===-- Ragged batches -----------------------------------------------------===*/
+
+/* Checks a ragged call's offsets `cu` [S + 1] (int32_t, `stride` in
+   elements) against the packed length `total`: cu[0] = 0, each at least
+   the one before, cu[S] = total. Returns 0 with the longest sequence in
+   *longest; or ATTNC_CPU_BAD_OFFSETS with *at the first offset that is
+   wrong. A ragged item space is S x heads x the longest sequence's tiles
+   (the kernel takes that longest query count; items past a sequence's rows
+   do nothing). */
+static inline int attnc_cpu_check_offsets(const int32_t *cu, int64_t stride, int64_t S, int64_t total, int64_t *longest,
+                                          int64_t *at) {
+  int64_t s;
+  *longest = 0;
+  for (s = 0; s <= S; ++s) {
+    int64_t here = cu[s * stride];
+    *at = s;
+    if (s == 0 ? here != 0 : here < cu[(s - 1) * stride])
+      return ATTNC_CPU_BAD_OFFSETS;
+    if (s > 0 && here - cu[(s - 1) * stride] > *longest)
+      *longest = here - cu[(s - 1) * stride];
+  }
+  *at = S;
+  return cu[S * stride] == total ? 0 : ATTNC_CPU_BAD_OFFSETS;
+}
+
 /*===-- A whole call, for C callers ---------------------------------------===*/
 
 /* One call's views as the kernel takes them, its work and the threads'
@@ -317,6 +344,8 @@ typedef struct {
   attnc_memref2 parts; /* cpu_decode's key splits (none: 0 rows) */
   attnc_memref2 page_table; /* paged: [B, max_pages] int32_t */
   attnc_memref1 seq_lens;   /* paged: [B] int32_t */
+  attnc_memref1 cu_q, cu_k; /* ragged: [S + 1] int32_t */
+  int64_t max_q;            /* ragged: the longest sequence's queries */
   void *scratch[6];    /* q, k, v, out, lse, parts */
   int has_lse, lse_given;
   size_t elem_bytes;
@@ -377,16 +406,21 @@ static inline void attnc_cpu_call_release(attnc_cpu_call *c, int copy_back) {
    it). `lse` may be NULL: then a kernel that writes lse (`has_lse`)
    writes it to scratch. A paged kernel (schedule->paged_kv) takes k and v
    as pages [num_pages, page_size, Hkv, D] and `page_table` and `seq_lens`
-   (see attnc_cpu_check_pages); others take NULL for both. Returns 0, with
-   everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID,
-   ATTNC_CPU_BAD_LENGTH, ATTNC_CPU_BAD_PAGE or ATTNC_CPU_NO_MEMORY, with
-   nothing held. */
+   (see attnc_cpu_check_pages); others take NULL for both. A ragged kernel
+   (schedule->ragged) takes q [1, H, total_q, D], k and v [1, Hkv,
+   total_k, D] and out likewise, and the offsets `cu_q` and `cu_k` [S + 1]
+   (see attnc_cpu_check_offsets); others take NULL for both. Returns 0,
+   with everything to release by attnc_cpu_call_end; or ATTNC_CPU_INVALID,
+   ATTNC_CPU_BAD_LENGTH, ATTNC_CPU_BAD_PAGE, ATTNC_CPU_BAD_OFFSETS or
+   ATTNC_CPU_NO_MEMORY, with nothing held. */
 static inline int attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q, const attnc_memref4 *k,
                                        const attnc_memref4 *v, const attnc_memref4 *out, const attnc_memref3 *lse,
                                        int has_lse, size_t elem_bytes, int64_t head_dim, int64_t value_head_dim,
                                        const attnc_cpu_schedule *schedule, const attnc_memref2 *page_table,
-                                       const attnc_memref1 *seq_lens, int threads) {
-  int paged = schedule->paged_kv;
+                                       const attnc_memref1 *seq_lens, const attnc_memref1 *cu_q,
+                                       const attnc_memref1 *cu_k, int threads) {
+  int paged = schedule->paged_kv, ragged = schedule->ragged;
+  int64_t seqs = 0, max_q = 0, max_k = 0, bad_at = 0;
   int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2], D = q->sizes[3];
   int64_t Hkv = k->sizes[paged ? 2 : 1], Dv = v->sizes[3];
   int64_t P = k->sizes[0], S = k->sizes[1]; /* paged: pages, page size */
@@ -399,6 +433,21 @@ static inline int attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q
       return ATTNC_CPU_INVALID;
   if (paged != (page_table != NULL) || paged != (seq_lens != NULL))
     return ATTNC_CPU_INVALID;
+  if (ragged != (cu_q != NULL) || ragged != (cu_k != NULL))
+    return ATTNC_CPU_INVALID;
+  if (ragged) {
+    seqs = cu_q->sizes[0] - 1;
+    if (B != 1 || seqs < 1 || cu_k->sizes[0] != seqs + 1)
+      return ATTNC_CPU_INVALID;
+    rc = attnc_cpu_check_offsets((const int32_t *)ATTNC_CPU_ELEMENT0(*cu_q, 4), cu_q->strides[0], seqs, N, &max_q,
+                                 &bad_at);
+    if (!rc)
+      rc = attnc_cpu_check_offsets((const int32_t *)ATTNC_CPU_ELEMENT0(*cu_k, 4), cu_k->strides[0], seqs, M, &max_k,
+                                   &bad_at);
+    if (rc)
+      return rc;
+    c->cu_q = *cu_q, c->cu_k = *cu_k, c->max_q = max_q;
+  }
   if (paged) {
     if (page_table->sizes[0] != B || page_table->sizes[1] < 1 || seq_lens->sizes[0] != B ||
         !attnc_cpu_sizes_are(k->sizes, P, S, Hkv, D, 4) || !attnc_cpu_sizes_are(v->sizes, P, S, Hkv, Dv, 4))
@@ -441,8 +490,10 @@ static inline int attnc_cpu_call_begin(attnc_cpu_call *c, const attnc_memref4 *q
     rc = ATTNC_CPU_STAGE(c, c->out, 4, elem_bytes, 0, 3);
   if (!rc && c->lse_given)
     rc = ATTNC_CPU_STAGE(c, c->lse, 3, sizeof(float), 0, 4);
-  c->items = attnc_cpu_work_items(schedule, B, H, Hkv, N);
-  c->splits = attnc_cpu_splits(schedule, c->items, M, attnc_cpu_thread_count(threads, INT64_MAX));
+  /* Ragged: sequences x heads x the longest sequence's tiles. */
+  c->items =
+      ragged ? attnc_cpu_work_items(schedule, seqs, H, Hkv, max_q) : attnc_cpu_work_items(schedule, B, H, Hkv, N);
+  c->splits = attnc_cpu_splits(schedule, c->items, ragged ? max_k : M, attnc_cpu_thread_count(threads, INT64_MAX));
   c->merges = c->splits > 1 ? c->items : 0;
   c->threads = attnc_cpu_thread_count(threads, c->items * c->splits);
   c->parts.sizes[0] = attnc_cpu_part_rows(schedule, c->items, c->splits);
