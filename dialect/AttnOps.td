@@ -381,10 +381,12 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     bool hasMask() { return !getMask().empty(); }
     bool hasOutputMod() { return !getOutputMod().empty(); }
     bool hasTileClass() { return !getTileClass().empty(); }
-    /// Whether attn-differentiate ran: every forward region has its
-    /// derivative.
+    /// Whether every forward region that needs one has its derivative
+    /// (attn-differentiate's result; trivially so without score_mod and
+    /// output_mod).
     bool isDifferentiated() {
-      return (*this)->hasAttr("attn.differentiated");
+      return (!hasScoreMod() || !getScoreModGrad().empty()) &&
+             (!hasOutputMod() || !getOutputModGrad().empty());
     }
     bool returnsLse() { return getLse() != nullptr; }
   }];

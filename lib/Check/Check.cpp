@@ -321,8 +321,7 @@ llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
         std::string what = "d" + variant.getArgumentName(arg.getArgNumber());
         RefArray want = ref->dparams[i];
         want.shape = grads[i]->view.shape;
-        // Summed over every pair: the f32 sums of the kernel round more.
-        compare(what.c_str(), *grads[i], want, getTolerance(dtype), result);
+        compare(what.c_str(), *grads[i], want, tol, result);
       }
   }
   if (options.repeats > 0) {

@@ -103,9 +103,7 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
     if (auto e = checkTensor(t.name, t.view, k.dtype, 4, t.layout, device))
       return e;
     if (t.view.shape != t.like.shape)
-      return makeError(llvm::Twine(t.name) + " must have shape " + t.layout +
-                       " = " + shapeString(t.like.shape) + "; got " +
-                       shapeString(t.view.shape));
+      return shapeMismatch(t.name, t.view, t.layout, t.like.shape);
   }
   if (k.hasLse && !args.lse)
     return makeError("the backward of '" + k.name +
@@ -120,9 +118,7 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
             checkTensor("lse", *args.lse, DType::F32, 3, "[B, H, N]", device))
       return e;
     if (args.lse->shape != std::vector<int64_t>{B, H, N})
-      return makeError(
-          "lse must have shape [B, H, N] = " + shapeString({B, H, N}) +
-          "; got " + shapeString(args.lse->shape));
+      return shapeMismatch("lse", *args.lse, "[B, H, N]", {B, H, N});
   }
   std::vector<MemRefDescriptor> paramTensors;
   std::vector<ScalarStorage> paramScalars;
@@ -154,10 +150,8 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
         return makeError(what + " must have shape " + shapeString(shape) +
                          "; got " + shapeString(it->second.shape));
     }
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    gradStorage.emplace_back(n, 0.0f);
+    gradStorage.emplace_back(
+        attnc_cpu_elements(shape.data(), int(shape.size())), 0.0f);
     grads.emplace_back(
         TensorView::contiguous(gradStorage.back().data(), DType::F32, shape));
     gradParams.push_back(&p);

@@ -101,6 +101,13 @@ void attnc::packParams(const Kernel::Impl &k,
   }
 }
 
+llvm::Error attnc::shapeMismatch(const llvm::Twine &what, const TensorView &t,
+                                 const llvm::Twine &layout,
+                                 const std::vector<int64_t> &expected) {
+  return makeError(what + " must have shape " + layout + " = " +
+                   shapeString(expected) + "; got " + shapeString(t.shape));
+}
+
 namespace {
 
 /// One thread's argument list for the packed entry: its begin, end and
@@ -278,11 +285,6 @@ attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
     return e;
   int64_t B = q.shape[0], H = q.shape[1], N = q.shape[2], D = q.shape[3],
           Hkv = kk.shape[1], M = kk.shape[2], Dv = v.shape[3];
-  auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
-                      std::vector<int64_t> expected) {
-    return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
-                     shapeString(expected) + "; got " + shapeString(t.shape));
-  };
   int64_t numPages = 0, pageSize = 0;
   if (k.pagedKv) {
     if (!paged)
@@ -300,14 +302,14 @@ attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
     Hkv = kk.shape[2];
     M = paged->pageTable.shape[1] * pageSize;
     if (paged->pageTable.shape[0] != B)
-      return mismatch("the page table", paged->pageTable, "[B, max_pages]",
-                      {B, paged->pageTable.shape[1]});
+      return shapeMismatch("the page table", paged->pageTable, "[B, max_pages]",
+                           {B, paged->pageTable.shape[1]});
     if (paged->seqLens.shape[0] != B)
-      return mismatch("the sequence lengths", paged->seqLens, "[B]", {B});
+      return shapeMismatch("the sequence lengths", paged->seqLens, "[B]", {B});
     if (kk.shape != std::vector<int64_t>{numPages, pageSize, Hkv, D})
-      return mismatch("k", kk, kLayout, {numPages, pageSize, Hkv, D});
+      return shapeMismatch("k", kk, kLayout, {numPages, pageSize, Hkv, D});
     if (v.shape != std::vector<int64_t>{numPages, pageSize, Hkv, Dv})
-      return mismatch("v", v, vLayout, {numPages, pageSize, Hkv, Dv});
+      return shapeMismatch("v", v, vLayout, {numPages, pageSize, Hkv, Dv});
     if (M > std::numeric_limits<int32_t>::max())
       return makeError("max_pages * page_size = " + llvm::Twine(M) +
                        " keys exceed the 32-bit lengths");
@@ -343,16 +345,16 @@ attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
                        "' takes contiguous k and v; compile it with "
                        "CompileOptions::pagedKv for a paged KV cache");
     if (kk.shape != std::vector<int64_t>{B, Hkv, M, D})
-      return mismatch("k", kk, kLayout, {B, Hkv, M, D});
+      return shapeMismatch("k", kk, kLayout, {B, Hkv, M, D});
     if (v.shape != std::vector<int64_t>{B, Hkv, M, Dv})
-      return mismatch("v", v, vLayout, {B, Hkv, M, Dv});
+      return shapeMismatch("v", v, vLayout, {B, Hkv, M, Dv});
   }
   if (H % Hkv != 0)
     return makeError(
         "query heads H = " + llvm::Twine(H) +
         " are not a multiple of key/value heads Hkv = " + llvm::Twine(Hkv));
   if (out.shape != std::vector<int64_t>{B, H, N, Dv})
-    return mismatch("out", out, outLayout, {B, H, N, Dv});
+    return shapeMismatch("out", out, outLayout, {B, H, N, Dv});
   if (k.headDim && (D != *k.headDim || Dv != *k.valueHeadDim))
     return makeError(
         "this kernel was compiled for head dims D = " +
@@ -464,11 +466,6 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   (void)numPages, (void)pageSize, (void)totalK;
   // lse is laid out as out: packed when ragged.
   const int64_t lseB = ragged ? 1 : B, lseN = ragged ? totalQ : N;
-  auto mismatch = [&](const char *what, const TensorView &t, const char *layout,
-                      std::vector<int64_t> expected) {
-    return makeError(llvm::Twine(what) + " must have shape " + layout + " = " +
-                     shapeString(expected) + "; got " + shapeString(t.shape));
-  };
   if (args.lse && !k.hasLse)
     return makeError("'" + k.name +
                      "' does not define lse (its normalizer is "
@@ -481,7 +478,7 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
       if (auto e = checkTensor("lse", *args.lse, DType::F32, 3, layout, device))
         return e;
       if (args.lse->shape != std::vector<int64_t>{lseB, H, lseN})
-        return mismatch("lse", *args.lse, layout, {lseB, H, lseN});
+        return shapeMismatch("lse", *args.lse, layout, {lseB, H, lseN});
       lseView = *args.lse;
     } else if (!k.isGPU()) {
       lseScratch.resize(lseB * H * lseN);

@@ -163,6 +163,11 @@ void packParams(const Kernel::Impl &k, std::vector<MemRefDescriptor> &tensors,
 /// "[2, 3]".
 std::string shapeString(const std::vector<int64_t> &shape);
 
+/// "WHAT must have shape LAYOUT = [expected]; got [t's]".
+llvm::Error shapeMismatch(const llvm::Twine &what, const TensorView &t,
+                          const llvm::Twine &layout,
+                          const std::vector<int64_t> &expected);
+
 /// A tensor the CPU kernel can take: the caller's, or a dense copy when its
 /// innermost stride is not 1 (attnc_cpu_stage: the vector loads need unit
 /// stride).

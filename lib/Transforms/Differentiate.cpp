@@ -110,17 +110,14 @@ struct AttnDifferentiatePass
     : attn::impl::AttnDifferentiateBase<AttnDifferentiatePass> {
   void runOnOperation() override {
     WalkResult result = getOperation()->walk([&](FlashOp flash) {
-      if (flash.isDifferentiated())
-        return WalkResult::advance();
-      if (flash.hasScoreMod() &&
+      if (flash.hasScoreMod() && flash.getScoreModGrad().empty() &&
           failed(differentiate(flash.getScoreMod(), flash.getScoreModGrad(),
                                RegionRole::ScoreModGrad, flash.getLoc())))
         return WalkResult::interrupt();
-      if (flash.hasOutputMod() &&
+      if (flash.hasOutputMod() && flash.getOutputModGrad().empty() &&
           failed(differentiate(flash.getOutputMod(), flash.getOutputModGrad(),
                                RegionRole::OutputModGrad, flash.getLoc())))
         return WalkResult::interrupt();
-      flash->setAttr("attn.differentiated", UnitAttr::get(&getContext()));
       return WalkResult::advance();
     });
     if (result.wasInterrupted())

@@ -65,7 +65,7 @@ def AttnDifferentiate : Pass<"attn-differentiate"> {
     `attn.load` (or a scalar float param used directly) gets its gradient
     with `attn.accumulate`. Integer values, comparisons, floor, ceil and
     round carry no gradient (as in PyTorch's autograd); masks need no
-    derivative. Marks the op `attn.differentiated`; the CPU lowering's
+    derivative. A region already derived is kept; the CPU lowering's
     backward kernels read these regions.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",

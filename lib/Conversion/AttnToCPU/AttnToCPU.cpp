@@ -55,6 +55,20 @@ MemRefType KernelGenerator::rowMajor(int64_t rank, Type elem,
       StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
 }
 
+Block *KernelGenerator::startKernel(StringRef name, ArrayRef<Type> argTypes) {
+  b.setInsertionPoint(variant);
+  auto func =
+      func::FuncOp::create(b, variant.getLoc(), name,
+                           FunctionType::get(b.getContext(), argTypes, {}));
+  // The JIT sets LLVM's vector-width preference from this; the C interface
+  // (_mlir_ciface_<name>, memrefs by pointer) is the AOT objects' entry.
+  func->setAttr("attn.vector_width", b.getI64IntegerAttr(width));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  return entry;
+}
+
 Type KernelGenerator::paramArgType(BlockArgument param) {
   if (auto tensor = dyn_cast<RankedTensorType>(param.getType()))
     return rowMajor(tensor.getRank(), tensor.getElementType(), false);
@@ -725,7 +739,6 @@ LogicalResult KernelGenerator::cloneHoisted() {
 }
 
 LogicalResult KernelGenerator::generate() {
-  MLIRContext *ctx = b.getContext();
   Type elem = flash.getQuery().getType().getElementType();
   SmallVector<Type> argTypes = {
       rowMajor(4, elem, true), rowMajor(4, elem, true), rowMajor(4, elem, true),
@@ -751,16 +764,7 @@ LogicalResult KernelGenerator::generate() {
   argTypes.push_back(b.getIndexType());
   argTypes.push_back(b.getIndexType());
 
-  b.setInsertionPoint(variant);
-  auto func = func::FuncOp::create(b, variant.getLoc(),
-                                   getCPUKernelName(variant.getSymName()),
-                                   FunctionType::get(ctx, argTypes, {}));
-  // The JIT sets LLVM's vector-width preference from this; the C interface
-  // (_mlir_ciface_<name>, memrefs by pointer) is the AOT objects' entry.
-  func->setAttr("attn.vector_width", b.getI64IntegerAttr(width));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
+  Block *entry = startKernel(getCPUKernelName(variant.getSymName()), argTypes);
   unsigned next = 0;
   q = entry->getArgument(next++);
   k = entry->getArgument(next++);

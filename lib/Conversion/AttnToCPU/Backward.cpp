@@ -387,7 +387,6 @@ void BackwardGenerator::emitKeyItem(Value item) {
 }
 
 LogicalResult BackwardGenerator::generateBackward() {
-  MLIRContext *ctx = b.getContext();
   Type elem = flash.getQuery().getType().getElementType();
   Type f32Type = b.getF32Type();
   bool softmax = flash.getNormalizer() == NormalizerKind::Softmax;
@@ -412,14 +411,8 @@ LogicalResult BackwardGenerator::generateBackward() {
   argTypes.push_back(MemRefType::get({1}, b.getI32Type())); // status
   argTypes.append(3, b.getIndexType());                     // phase, begin, end
 
-  b.setInsertionPoint(variant);
-  auto func = func::FuncOp::create(
-      b, variant.getLoc(), getCPUBackwardKernelName(variant.getSymName()),
-      FunctionType::get(ctx, argTypes, {}));
-  func->setAttr("attn.vector_width", b.getI64IntegerAttr(width));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  Block *entry = func.addEntryBlock();
-  b.setInsertionPointToStart(entry);
+  Block *entry =
+      startKernel(getCPUBackwardKernelName(variant.getSymName()), argTypes);
   unsigned next = 0;
   for (Value *tensor : {&q, &k, &v, &out, &dout, &dq, &dk, &dv})
     *tensor = entry->getArgument(next++);

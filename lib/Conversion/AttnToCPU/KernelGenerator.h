@@ -41,6 +41,9 @@ protected:
   MemRefType rowMajor(int64_t rank, Type elem, bool unitInnerStride);
   /// The kernel argument of `param`: a strided memref, or the scalar.
   Type paramArgType(BlockArgument param);
+  /// Starts kernel function `name` before the variant, the builder at its
+  /// entry block; returns the block.
+  Block *startKernel(StringRef name, ArrayRef<Type> argTypes);
   VectorType vec(Type elem) { return VectorType::get({width}, elem); }
 
   // Small builders.

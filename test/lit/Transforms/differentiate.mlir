@@ -6,7 +6,6 @@
 // score * w + bias[h]: d/dscore = dscore * w, dw += dscore * score,
 // dbias[h] += dscore.
 // CHECK-LABEL: attn.variant @learnable
-// CHECK: flash softmax(%q, %k, %v) {attn.differentiated}
 // CHECK: score_mod_grad {
 // CHECK-NEXT: ^bb0(%score: f32, %b: index, %h: index, %q_idx: index, %kv_idx: index, %dscore: f32):
 // CHECK-NEXT: %[[M:.*]] = arith.mulf %score, %w : f32
