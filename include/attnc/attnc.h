@@ -124,8 +124,12 @@ struct BackwardArgs {
   std::map<std::string, ParamValue> params;
   /// Where to write the gradient of float params, by name: f32 of the
   /// param's shape ([1] for a scalar). Params not named are not returned.
+  /// On the GPU the gradients must be contiguous, in device memory.
   std::map<std::string, TensorView> paramGrads;
   int threads = 0; // as KernelArgs::threads
+  /// GPU kernels: as KernelArgs::stream and synchronize.
+  void *stream = nullptr;
+  bool synchronize = true;
 };
 
 /// A param of a compiled variant, as its signature declares it.

@@ -1,10 +1,11 @@
-//===- Backward.cpp - checking and running a CPU backward kernel ----------===//
+//===- Backward.cpp - checking and running a backward kernel --------------===//
 //
-// Kernel::backward: the arguments checked as Kernel::run checks them, then
-// the backward kernel's two phases (lib/Conversion/AttnToCPU/Backward.cpp)
-// on threads: every query row (dO through output_mod, delta, dq, param
-// gradients), then every key (dk, dv). The param gradients are summed in
-// zeroed f32 scratch and copied to the caller's views.
+// Kernel::backward: the arguments checked as Kernel::run checks them; on
+// the GPU then GpuBackward.cpp's kernels, on the CPU the backward kernel's
+// two phases (lib/Conversion/AttnToCPU/Backward.cpp) on threads: every
+// query row (dO through output_mod, delta, dq, param gradients), then every
+// key (dk, dv). The param gradients are summed in zeroed f32 scratch and
+// copied to the caller's views.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,7 +15,9 @@
 
 using namespace attnc;
 
-bool Kernel::hasBackward() const { return impl->backwardEntry != nullptr; }
+bool Kernel::hasBackward() const {
+  return impl->backwardEntry != nullptr || !impl->cudaSpec.backwardName.empty();
+}
 
 namespace {
 
@@ -65,17 +68,60 @@ bool isFloat(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16;
 }
 
+/// The shape of param `p`'s gradient: the tensor's ([1] for a scalar).
+std::vector<int64_t> gradShape(const MemRefDescriptor *tensor) {
+  return tensor
+             ? std::vector<int64_t>(tensor->sizes, tensor->sizes + tensor->rank)
+             : std::vector<int64_t>{1};
+}
+
+/// The GPU's backward writes the gradients in place: each must be
+/// contiguous f32 device memory of its param's shape.
+llvm::Error backwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
+                          const CallSizes &sizes,
+                          const std::vector<MemRefDescriptor> &paramTensors,
+                          const std::vector<ScalarStorage> &paramScalars) {
+  std::vector<float *> grads(k.params.size(), nullptr);
+  size_t tensorIndex = 0;
+  for (auto [i, p] : llvm::enumerate(k.params)) {
+    const MemRefDescriptor *tensor =
+        p.isTensor ? &paramTensors[tensorIndex++] : nullptr;
+    auto it = args.paramGrads.find(p.name);
+    if (it == args.paramGrads.end())
+      continue;
+    std::string what = "the gradient of param '" + p.name + "'";
+    if (!isFloat(p.dtype))
+      return makeError("'" + p.name + "' is not a float param of '" + k.name +
+                       "': it has no gradient");
+    std::vector<int64_t> shape = gradShape(tensor);
+    if (auto e = checkTensor(what.c_str(), it->second, DType::F32, shape.size(),
+                             "(f32, the param's shape)", Device::CUDA))
+      return e;
+    if (it->second.shape != shape)
+      return makeError(what + " must have shape " + shapeString(shape) +
+                       "; got " + shapeString(it->second.shape));
+    std::vector<int64_t> dense(shape.size());
+    attnc_cpu_dense_strides(shape.data(), int(shape.size()), dense.data());
+    if (it->second.strides != dense)
+      return makeError(what + " must be contiguous on the GPU");
+    grads[i] = static_cast<float *>(it->second.data);
+  }
+  for (const auto &[name, view] : args.paramGrads)
+    if (llvm::none_of(k.params,
+                      [&](const ParamInfo &p) { return p.name == name; }))
+      return makeError("'" + name + "' is not a float param of '" + k.name +
+                       "': it has no gradient");
+  return runBackwardOnGPU(k, args, sizes, paramTensors, paramScalars, grads);
+}
+
 } // namespace
 
 llvm::Error Kernel::backward(const BackwardArgs &args) const {
   const Impl &k = *impl;
-  if (!k.backwardEntry)
-    return makeError(
-        k.isGPU() ? "the backward runs on the CPU only so far; '" + k.name +
-                        "' was compiled for " + k.target
-                  : "'" + k.name +
-                        "' was compiled without its backward; compile it with "
-                        "CompileOptions::backward");
+  if (!k.backwardEntry && k.cudaSpec.backwardName.empty())
+    return makeError("'" + k.name +
+                     "' was compiled without its backward; compile it with "
+                     "CompileOptions::backward");
   if (k.ragged)
     return makeError("the backward takes a dense batch; '" + k.name +
                      "' was compiled for ragged batches");
@@ -89,7 +135,7 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
   const auto [B, H, Hkv, N, M, D, Dv, numPages, pageSize, ragged, totalQ,
               totalK] = *checked;
   (void)ragged, (void)totalQ, (void)totalK;
-  const Device device = Device::CPU;
+  const Device device = k.isGPU() ? Device::CUDA : Device::CPU;
   struct Same {
     const char *name;
     const TensorView &view;
@@ -126,6 +172,9 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
                            paramScalars))
     return e;
 
+  if (k.isGPU())
+    return backwardOnGPU(k, args, *checked, paramTensors, paramScalars);
+
   // The float params' gradients: zeroed f32 scratch of each param's shape.
   std::vector<std::vector<float>> gradStorage;
   std::vector<MemRefDescriptor> grads;
@@ -136,10 +185,7 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
         p.isTensor ? &paramTensors[tensorIndex++] : nullptr;
     if (!isFloat(p.dtype))
       continue;
-    std::vector<int64_t> shape =
-        tensor
-            ? std::vector<int64_t>(tensor->sizes, tensor->sizes + tensor->rank)
-            : std::vector<int64_t>{1};
+    std::vector<int64_t> shape = gradShape(tensor);
     if (auto it = args.paramGrads.find(p.name); it != args.paramGrads.end()) {
       std::string what = "the gradient of param '" + p.name + "'";
       if (auto e =

@@ -221,7 +221,11 @@ static llvm::Error loadCode(const Target &target, const std::string &code,
   impl.cudaSource = std::move(cuda->source);
   impl.cubin = std::move(cuda->cubin);
   impl.blockMapCubin = std::move(cuda->blockMapCubin);
+  impl.backwardCubin = std::move(cuda->backwardCubin);
   impl.cudaSpec = cuda->spec;
+  if (backward != !impl.cudaSpec.backwardName.empty())
+    return makeError("a CUDA bundle with or without the backward, against "
+                     "its key");
   return llvm::Error::success();
 }
 
@@ -247,10 +251,6 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     if (!options.headDim)
       return makeError("GPU kernels need the head dim at compile time "
                        "(CompileOptions::headDim)");
-    if (options.backward)
-      return makeError("the backward runs on the CPU only so far (target "
-                       "cpu); " +
-                       options.target + " kernels compute the forward");
   }
   if (options.ragged && options.backward)
     return makeError("ragged batches (CompileOptions::ragged) have no "
@@ -323,6 +323,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
   llvm::Expected<KernelSignature> signature = readKernelSignature(module);
   if (!signature)
     return signature.takeError();
+  signature->backward = options.backward;
   impl->cpuSchedule = {signature->tileQ,     signature->tileKv,
                        signature->maxSplits, signature->packsHeads,
                        signature->pagedKv,   signature->ragged};

@@ -73,6 +73,33 @@ void loadFunctions(const Kernel::Impl &k) {
 
 } // namespace
 
+std::vector<ParamSlot> attnc::makeParamSlots(
+    const Kernel::Impl &k, const std::vector<MemRefDescriptor> &tensorParams,
+    const std::vector<ScalarStorage> &scalarParams, const void *emptyTarget) {
+  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()),
+                               ParamSlot{});
+  size_t tensor = 0, scalar = 0;
+  for (size_t i = 0; i < k.params.size(); ++i) {
+    ParamSlot &slot = slots[i];
+    if (k.params[i].isTensor) {
+      const MemRefDescriptor &m = tensorParams[tensor++];
+      bool empty =
+          attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides, int(m.rank));
+      slot.ptr = empty ? emptyTarget : m.aligned;
+    } else {
+      const ScalarStorage &v = scalarParams[scalar++];
+      bool isFloat =
+          v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
+      slot.f = isFloat ? (v.type == DType::F32 ? double(v.f32) : v.value) : 0;
+      slot.i = v.type == DType::Bool  ? int64_t(v.i1)
+               : v.type == DType::I32 ? int64_t(v.i32)
+               : v.type == DType::I64 ? v.i64
+                                      : 0;
+    }
+  }
+  return slots;
+}
+
 llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
                             const CallSizes &s, const TensorView *lse,
                             const std::vector<MemRefDescriptor> &tensorParams,
@@ -128,29 +155,10 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   plan.args.status = base;
   attnc_cuda::bind_scratch(plan, base);
 
-  std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()),
-                               ParamSlot{});
-  size_t tensor = 0, scalar = 0;
-  for (size_t i = 0; i < k.params.size(); ++i) {
-    ParamSlot &slot = slots[i];
-    if (k.params[i].isTensor) {
-      const MemRefDescriptor &m = tensorParams[tensor++];
-      // An empty tensor points at the scratch words (16 bytes, one element
-      // of any type; see set_tensor_extent).
-      bool empty =
-          attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides, int(m.rank));
-      slot.ptr = empty ? static_cast<const void *>(base) : m.aligned;
-    } else {
-      const ScalarStorage &v = scalarParams[scalar++];
-      bool isFloat =
-          v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
-      slot.f = isFloat ? (v.type == DType::F32 ? double(v.f32) : v.value) : 0;
-      slot.i = v.type == DType::Bool  ? int64_t(v.i1)
-               : v.type == DType::I32 ? int64_t(v.i32)
-               : v.type == DType::I64 ? v.i64
-                                      : 0;
-    }
-  }
+  // An empty tensor points at the scratch words (16 bytes, one element of
+  // any type; see set_tensor_extent).
+  std::vector<ParamSlot> slots =
+      makeParamSlots(k, tensorParams, scalarParams, base);
 
   llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
   if (!error && blockMap) {
@@ -185,31 +193,47 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     error = cuda::launch(k.loaded.combine, grid, attnc_cuda::kCombineThreads, 0,
                          stream, combineArgs);
   }
+  llvm::Expected<int> status =
+      finishGPUCall(*scratch, stream, args.synchronize, std::move(error));
+  if (!status)
+    return status.takeError();
+  if (*status == attnc_cuda::kPagedBadPage)
+    return makeError("a page table entry that a sequence uses names no page "
+                     "of k and v (0 to " +
+                     llvm::Twine(s.numPages - 1) +
+                     "); the output is not valid");
+  if (*status == attnc_cuda::kPagedBadLength)
+    return makeError("a sequence length is outside 0 to max_pages * "
+                     "page_size = " +
+                     llvm::Twine(s.M) + "; the output is not valid");
+  return paramReadError(k, *status, "the output is not valid");
+}
+
+llvm::Expected<int> attnc::finishGPUCall(cuda::DevicePtr scratch,
+                                         cuda::Stream stream, bool synchronize,
+                                         llvm::Error error) {
   int status = 0;
-  if (!error && args.synchronize) {
+  if (!error && synchronize) {
     error = cuda::synchronize(stream);
     if (!error)
-      error = cuda::copyToHost(&status, *scratch, sizeof status);
+      error = cuda::copyToHost(&status, scratch, sizeof status);
   }
-  llvm::Error released = cuda::releaseAsync(*scratch, stream);
+  llvm::Error released = cuda::releaseAsync(scratch, stream);
   if (error) {
     llvm::consumeError(std::move(released));
     return error;
   }
   if (released)
     return released;
-  if (status == attnc_cuda::kPagedBadPage)
-    return makeError("a page table entry that a sequence uses names no page "
-                     "of k and v (0 to " +
-                     llvm::Twine(s.numPages - 1) +
-                     "); the output is not valid");
-  if (status == attnc_cuda::kPagedBadLength)
-    return makeError("a sequence length is outside 0 to max_pages * "
-                     "page_size = " +
-                     llvm::Twine(s.M) + "; the output is not valid");
+  return status;
+}
+
+llvm::Error attnc::paramReadError(const Kernel::Impl &k, int status,
+                                  const char *consequence) {
   if (status > 0 && size_t(status) <= k.params.size())
     return makeError("param '" + k.params[status - 1].name +
                      "' was read out of bounds (an index fell outside its "
-                     "shape); the output is not valid");
+                     "shape); " +
+                     consequence);
   return llvm::Error::success();
 }

@@ -5,6 +5,7 @@
 
 #include "Conversion/AttnToCUDA/AttnToCUDA.h"
 #include "Pipeline/Pipeline.h"
+#include "attnc/abi.h"
 #include "attnc/attnc.h"
 #include "attnc/cpu_run.h"
 
@@ -44,7 +45,8 @@ struct Kernel::Impl {
 
   // GPU kernels: the code, its launch shape, and the functions once loaded.
   // A block-map kernel compiles as its own program (blockMapCubin).
-  std::string cudaSource, cubin, blockMapCubin;
+  // The backward's kernels are a program of their own too (backwardCubin).
+  std::string cudaSource, cubin, blockMapCubin, backwardCubin;
   mlir::attn::CUDAKernelSpec cudaSpec;
   struct Loaded {
     void *kernel = nullptr, *blockMap = nullptr, *combine = nullptr;
@@ -53,6 +55,12 @@ struct Kernel::Impl {
   };
   mutable std::once_flag loadOnce;
   mutable Loaded loaded;
+  struct LoadedBackward {
+    void *recompute = nullptr, *rows = nullptr, *main = nullptr, *dq = nullptr;
+    std::string error;
+  };
+  mutable std::once_flag loadBackwardOnce;
+  mutable LoadedBackward loadedBackward;
 
   bool isGPU() const { return target != "cpu"; }
 };
@@ -196,6 +204,31 @@ struct KernelTensor {
 
 /// The schedule pipeline's options for `options` (its forced fields).
 mlir::attn::ScheduleOptions scheduleOptions(const CompileOptions &options);
+
+/// Runs a GPU kernel's backward on checked arguments (GpuBackward.cpp):
+/// `grads` holds, in the kernel's param order, where each float param's
+/// gradient goes (null: not asked for).
+llvm::Error runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
+                             const CallSizes &sizes,
+                             const std::vector<MemRefDescriptor> &tensorParams,
+                             const std::vector<ScalarStorage> &scalarParams,
+                             const std::vector<float *> &grads);
+
+/// The param slots of a GPU launch (GpuKernel.cpp): tensors' extents and
+/// pointers (an empty one at `emptyTarget`), scalars' values.
+std::vector<attnc_cuda::ParamSlot> makeParamSlots(
+    const Kernel::Impl &k, const std::vector<MemRefDescriptor> &tensorParams,
+    const std::vector<ScalarStorage> &scalarParams, const void *emptyTarget);
+
+/// The end of a GPU call (GpuKernel.cpp): waits for its kernels when
+/// `synchronize`, reads the status word at the start of its scratch and
+/// releases the scratch; `error` (the launches') comes first.
+llvm::Expected<int> finishGPUCall(uint64_t scratch, void *stream,
+                                  bool synchronize, llvm::Error error);
+/// The error of a status that names a param read out of bounds ("param
+/// 'x' was read out of bounds ...; CONSEQUENCE"), else success.
+llvm::Error paramReadError(const Kernel::Impl &k, int status,
+                           const char *consequence);
 
 /// Runs a GPU kernel on checked arguments (GpuKernel.cpp).
 llvm::Error runOnGPU(const Kernel::Impl &k, const KernelArgs &args,

@@ -79,7 +79,10 @@ void mlir::attn::buildCPULoweringPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void mlir::attn::buildCUDAPreparePipeline(OpPassManager &pm) {
+void mlir::attn::buildCUDAPreparePipeline(OpPassManager &pm,
+                                          const LoweringOptions &options) {
+  if (options.backward)
+    pm.addPass(createAttnDifferentiate());
   pm.addPass(createAttnDefineDivision());
   pm.addPass(createCSEPass());
 }

@@ -58,8 +58,10 @@ void buildSchedulePipeline(OpPassManager &pm, const ScheduleOptions &options);
 void buildCPULoweringPipeline(OpPassManager &pm,
                               const LoweringOptions &options = {});
 
-/// What runs between the schedule and the translation to CUDA (cse).
-void buildCUDAPreparePipeline(OpPassManager &pm);
+/// What runs between the schedule and the translation to CUDA (cse); with
+/// `options.backward`, attn-differentiate first.
+void buildCUDAPreparePipeline(OpPassManager &pm,
+                              const LoweringOptions &options = {});
 
 /// Makes runPipeline apply MLIR's pass-manager command-line options, for a
 /// tool that registered them (mlir::registerPassManagerCLOptions and

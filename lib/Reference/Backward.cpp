@@ -202,6 +202,8 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
 
   RefGradients grads;
   grads.dq = zerosLike(q), grads.dk = zerosLike(k), grads.dv = zerosLike(v);
+  grads.dqNoise = zerosLike(q), grads.dkNoise = zerosLike(k),
+  grads.dvNoise = zerosLike(v);
   for (const RefArray &param : inputs.params)
     grads.dparams.push_back(zerosLike(param));
 
@@ -252,9 +254,11 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
         for (int64_t j = 0; j < M; ++j) {
           const double *vr = &v.data[((b * Hkv + hk) * M + j) * Dv];
           double *dvr = &grads.dv.data[((b * Hkv + hk) * M + j) * Dv];
+          double *nvr = &grads.dvNoise.data[((b * Hkv + hk) * M + j) * Dv];
           double dot = 0;
           for (int64_t d = 0; d < Dv; ++d) {
             dvr[d] += pr[j] * dor[d];
+            nvr[d] += (pr[j] * dor[d]) * (pr[j] * dor[d]);
             dot += dor[d] * vr[d];
           }
           dP[j] = dot;
@@ -302,15 +306,23 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
           }
           const double *kr = &k.data[((b * Hkv + hk) * M + j) * D];
           double *dkr = &grads.dk.data[((b * Hkv + hk) * M + j) * D];
+          double *nkr = &grads.dkNoise.data[((b * Hkv + hk) * M + j) * D];
+          double *nqr = &grads.dqNoise.data[row * D];
           for (int64_t d = 0; d < D; ++d) {
-            dqr[d] += scale * ds * kr[d];
-            dkr[d] += scale * ds * qr[d];
+            const double tq = scale * ds * kr[d], tk = scale * ds * qr[d];
+            dqr[d] += tq;
+            dkr[d] += tk;
+            nqr[d] += tq * tq;
+            nkr[d] += tk * tk;
           }
         }
         if (!error.empty())
           return failure(error);
       }
     }
+  for (RefArray *noise : {&grads.dqNoise, &grads.dkNoise, &grads.dvNoise})
+    for (double &x : noise->data)
+      x = std::sqrt(x);
   return grads;
 }
 

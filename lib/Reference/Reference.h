@@ -64,6 +64,10 @@ struct RefOutputs {
 /// integer and bool params have no gradient).
 struct RefGradients {
   RefArray dq, dk, dv;
+  /// Per element of dq, dk and dv: the root of the sum of squares of the
+  /// terms it sums (e.g. p_ij * dO_i for dv_j), the scale of the noise that
+  /// rounding those terms' 16-bit factors adds (checks allow a multiple).
+  RefArray dqNoise, dkNoise, dvNoise;
   std::vector<RefArray> dparams; // in the variant's order
 };
 

@@ -64,9 +64,9 @@ llvm::Error attnc::checkGPUTarget(llvm::StringRef t) {
 
 /// The CUDA C++ of the one prepared variant of `module`.
 static llvm::FailureOr<mlir::attn::CUDAKernelSpec>
-translate(mlir::ModuleOp module, std::string &source) {
+translate(mlir::ModuleOp module, std::string &source, bool backward = false) {
   llvm::raw_string_ostream os(source);
-  return mlir::attn::translateToCUDA(module, os);
+  return mlir::attn::translateToCUDA(module, os, backward);
 }
 
 /// `source` with the tile templates pasted in place of their include, so
@@ -167,22 +167,29 @@ std::string CUDACode::serialize() const {
      << spec.threads << " " << spec.sharedBytes << " " << spec.numParams << " "
      << spec.blockMapUsesBatch << " " << spec.blockMapUsesHead << " "
      << (spec.combineName.empty() ? "-" : spec.combineName) << " "
-     << spec.maxSplits << " " << spec.tensorMaps << " " << spec.pagedKv << "\n"
-     << source.size() << " " << cubin.size() << "\n"
-     << source << cubin << blockMapCubin;
+     << spec.maxSplits << " " << spec.tensorMaps << " " << spec.pagedKv << " "
+     << (spec.backwardName.empty() ? "-" : spec.backwardName) << " "
+     << spec.backwardSharedBytes << " " << spec.recomputeSharedBytes << " "
+     << spec.hasOutputMod << "\n"
+     << source.size() << " " << cubin.size() << " " << blockMapCubin.size()
+     << "\n"
+     << source << cubin << blockMapCubin << backwardCubin;
   return out;
 }
 
 std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   auto [specLine, rest] = data.split('\n');
   auto [sizeLine, payload] = rest.split('\n');
-  auto [sourceSizeText, cubinSizeText] = sizeLine.split(' ');
-  llvm::SmallVector<llvm::StringRef> f;
+  llvm::SmallVector<llvm::StringRef> f, sizes;
   specLine.split(f, ' ');
-  size_t sourceSize, cubinSize;
-  if (f.size() != 14 || sourceSizeText.getAsInteger(10, sourceSize) ||
-      cubinSizeText.getAsInteger(10, cubinSize) ||
-      sourceSize > payload.size() || cubinSize > payload.size() - sourceSize)
+  sizeLine.split(sizes, ' ');
+  size_t sourceSize, cubinSize, mapSize;
+  if (f.size() != 18 || sizes.size() != 3 ||
+      sizes[0].getAsInteger(10, sourceSize) ||
+      sizes[1].getAsInteger(10, cubinSize) ||
+      sizes[2].getAsInteger(10, mapSize) || sourceSize > payload.size() ||
+      cubinSize > payload.size() - sourceSize ||
+      mapSize > payload.size() - sourceSize - cubinSize)
     return std::nullopt;
   CUDACode code;
   mlir::attn::CUDAKernelSpec &s = code.spec;
@@ -200,11 +207,20 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
     return std::nullopt;
   s.tensorMaps = f[12] == "1";
   s.pagedKv = f[13] == "1";
+  s.backwardName = f[14] == "-" ? "" : f[14].str();
+  if (f[15].getAsInteger(10, s.backwardSharedBytes) ||
+      f[16].getAsInteger(10, s.recomputeSharedBytes))
+    return std::nullopt;
+  s.hasOutputMod = f[17] == "1";
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
-  code.blockMapCubin = payload.drop_front(sourceSize + cubinSize).str();
+  code.blockMapCubin =
+      payload.drop_front(sourceSize + cubinSize).take_front(mapSize).str();
+  code.backwardCubin =
+      payload.drop_front(sourceSize + cubinSize + mapSize).str();
   if (code.cubin.empty() ||
-      s.blockMapName.empty() != code.blockMapCubin.empty())
+      s.blockMapName.empty() != code.blockMapCubin.empty() ||
+      s.backwardName.empty() != code.backwardCubin.empty())
     return std::nullopt;
   return code;
 }
@@ -222,10 +238,10 @@ public:
     return hash;
   }
 
-  void
-  buildLoweringPipeline(mlir::OpPassManager &pm,
-                        const mlir::attn::LoweringOptions &) const override {
-    mlir::attn::buildCUDAPreparePipeline(pm);
+  void buildLoweringPipeline(
+      mlir::OpPassManager &pm,
+      const mlir::attn::LoweringOptions &options) const override {
+    mlir::attn::buildCUDAPreparePipeline(pm, options);
   }
 
   bool canEmit(Artifact artifact) const override {
@@ -251,39 +267,50 @@ public:
     return generateCHeader(signature, /*gpu=*/true);
   }
 
-  llvm::Expected<std::string> compile(mlir::ModuleOp module,
-                                      const KernelSignature &) const override {
+  llvm::Expected<std::string>
+  compile(mlir::ModuleOp module,
+          const KernelSignature &signature) const override {
     CUDACode code;
     llvm::FailureOr<mlir::attn::CUDAKernelSpec> spec =
-        translate(module, code.source);
+        translate(module, code.source, signature.backward);
     if (mlir::failed(spec))
       return makeError("could not generate CUDA");
     code.spec = *spec;
-    // A block map compiles as its own program beside the forward kernel's,
-    // in parallel: NVRTC's optimiser and ptxas run one kernel at a time.
+    // The block map and the backward compile as programs of their own
+    // beside the forward kernel's, in parallel: NVRTC's optimiser and
+    // ptxas run one kernel at a time.
     const std::string &source = code.source;
-    bool blockMap = !spec->blockMapName.empty();
-    std::future<llvm::Expected<std::string>> mapCubin;
-    if (blockMap)
-      mapCubin = std::async(std::launch::async, [&] {
-        return compileWithNVRTC(source, getName(), CudaOutput::Cubin,
-                                {mlir::attn::kSkipForwardMacro});
+    using mlir::attn::kSkipBackwardMacro;
+    using mlir::attn::kSkipBlockMapMacro;
+    using mlir::attn::kSkipForwardMacro;
+    auto start = [&](std::vector<std::string> skipped) {
+      return std::async(std::launch::async, [&, skipped] {
+        return compileWithNVRTC(source, getName(), CudaOutput::Cubin, skipped);
       });
-    llvm::Expected<std::string> cubin = compileWithNVRTC(
-        source, getName(), CudaOutput::Cubin,
-        blockMap ? llvm::ArrayRef<std::string>{mlir::attn::kSkipBlockMapMacro}
-                 : llvm::ArrayRef<std::string>{});
-    if (blockMap) {
-      llvm::Expected<std::string> map = mapCubin.get();
-      if (!map) {
-        if (!cubin)
-          llvm::consumeError(cubin.takeError());
-        return map.takeError();
-      }
-      code.blockMapCubin = std::move(*map);
+    };
+    std::future<llvm::Expected<std::string>> mapCubin, backwardCubin;
+    if (!spec->blockMapName.empty())
+      mapCubin = start({kSkipForwardMacro, kSkipBackwardMacro});
+    if (!spec->backwardName.empty())
+      backwardCubin = start({kSkipForwardMacro, kSkipBlockMapMacro});
+    llvm::Expected<std::string> cubin =
+        compileWithNVRTC(source, getName(), CudaOutput::Cubin,
+                         {kSkipBlockMapMacro, kSkipBackwardMacro});
+    // Every program's result is taken, so that no error goes unread.
+    llvm::Error error = cubin ? llvm::Error::success() : cubin.takeError();
+    for (auto [future, into] :
+         {std::make_pair(&mapCubin, &code.blockMapCubin),
+          std::make_pair(&backwardCubin, &code.backwardCubin)}) {
+      if (!future->valid())
+        continue;
+      llvm::Expected<std::string> part = future->get();
+      if (!part)
+        error = llvm::joinErrors(std::move(error), part.takeError());
+      else
+        *into = std::move(*part);
     }
-    if (!cubin)
-      return cubin.takeError();
+    if (error)
+      return error;
     code.cubin = std::move(*cubin);
     return code.serialize();
   }

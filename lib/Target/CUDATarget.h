@@ -18,11 +18,12 @@ namespace attnc {
 llvm::Error checkGPUTarget(llvm::StringRef target);
 
 /// A compiled GPU kernel, as Target::compile hands it to the JIT: the CUDA
-/// source, the forward kernel's cubin, the block-map kernel's (a program of
-/// its own, empty when the variant has none) and what the launch needs.
+/// source, the forward kernel's cubin, the block-map kernel's and the
+/// backward kernels' (programs of their own, empty when the variant has
+/// none) and what the launch needs.
 struct CUDACode {
   mlir::attn::CUDAKernelSpec spec;
-  std::string source, cubin, blockMapCubin;
+  std::string source, cubin, blockMapCubin, backwardCubin;
 
   /// The bytes Target::compile returns (and the disk cache keeps).
   std::string serialize() const;

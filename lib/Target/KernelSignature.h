@@ -28,6 +28,7 @@ struct KernelSignature {
   bool pagedKv = false;    // k and v as pages, with a page table and lengths
   bool ragged = false;     // packed sequences with cu_seqlens offsets
   int64_t headDim = 0, valueHeadDim = 0; // D and Dv; dynamic: negative
+  bool backward = false; // the backward's kernels too (set by the caller)
 };
 
 /// Reads the signature of the (single) scheduled variant of `module`.

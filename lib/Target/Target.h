@@ -53,8 +53,9 @@ public:
 
   /// Adds the passes from the scheduled IR to what emit() and compile()
   /// read (lib/Pipeline orders them).
-  /// `options.backward`: the CPU target's backward kernels (attnc::Compiler
-  /// refuses it for GPUs before lowering).
+  /// `options.backward`: the variant differentiated and its backward
+  /// kernels built too (compile() then takes a signature whose `backward`
+  /// is set).
   virtual void
   buildLoweringPipeline(mlir::OpPassManager &pm,
                         const mlir::attn::LoweringOptions &options) const = 0;

@@ -78,6 +78,30 @@ struct FlashArgs {
   int pageSize, numPages;
 };
 
+/// The backward's tensors and sizes (sm80_backward.cuh): the forward's
+/// call (q, k, v, out, lse, sizes and status; `partialOut` holds the
+/// recomputed output before output_mod, f32 [B * H * N][DV], where the
+/// backward needs it exactly) and the gradients. dO is `dout`, or after
+/// output_mod's gradient `dopre` (contiguous, the forward's 16-bit type);
+/// delta is rowsum(dO * O) and lse2 the lse in base 2 per row (f32
+/// [B * H][backward_row_pitch(N)], zeroed); dq is summed in f32 in
+/// `dqAccum` ([B * H * N][D], zeroed) and converted into `dq` at the end.
+struct BackwardArgs {
+  FlashArgs f;
+  const u16 *dout;
+  u16 *dopre;
+  float *delta, *lse2, *dqAccum;
+  u16 *dq, *dk, *dv;
+  i64 dos[3], dqs[3], dks[3], dvs[3];
+  int tilesQ, tilesKv; // the backward's own tiles
+};
+
+/// Where the backward adds a float param's gradient (f32, contiguous in
+/// the param's shape); null for a gradient the caller did not ask for.
+struct GradSlot {
+  float *ptr;
+};
+
 /// Statuses of a paged call (FlashArgs::status; params use 1 + their
 /// position).
 enum { kPagedBadPage = -1, kPagedBadLength = -2 };

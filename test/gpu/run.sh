@@ -6,7 +6,7 @@
 # flex_attention where it can express the variant (test/gpu/flex_check.py).
 #
 # usage (on a machine with a GPU, from the project root):
-#   [EXAMPLES="relative_bias document"] [PARTS="reference decode paged memcheck sass aot flex"] \
+#   [EXAMPLES="relative_bias document"] [PARTS="reference backward decode paged memcheck sass aot flex"] \
 #     test/gpu/run.sh [BIN_DIR]      (BIN_DIR holds attnc; default build/bin)
 # EXAMPLES limits the reference checks and memcheck to those variants (file
 # names without .attn; default all); PARTS picks the parts (default all).
@@ -14,7 +14,7 @@
 set -uo pipefail
 bin=${1:-build/bin}
 examples=${EXAMPLES:-}
-parts=${PARTS:-reference decode paged memcheck sass aot flex}
+parts=${PARTS:-reference backward decode paged memcheck sass aot flex}
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -69,6 +69,23 @@ for f in examples/*.attn; do
     if [ $expect = pass ] && [ $rc -eq 0 ]; then pass=$((pass+1))
     elif [ $expect = oob ] && [ $rc -ne 0 ] && echo "$out" | grep -q "read out of bounds"; then pass=$((pass+1))
     else fail=$((fail+1)); echo "FAIL sm80_mma $f $shape $dtype (expected: $expect)"; echo "$out" | tail -4; fi
+  done
+done
+# The backward (attnc run --backward --check: dq, dk, dv and every float
+# param's gradient against the float64 reference's), head dims 64 and 128,
+# GQA, N = 1, Dv != D, bf16 and f16.
+for f in examples/*.attn; do
+  wanted backward && selected "$f" || continue
+  for run in "B=2,H=4,Hkv=2,N=300,M=517,D=128:bf16" "B=1,H=2,N=1,M=77,D=64:bf16" \
+             "B=2,H=2,N=130,M=64,D=64,Dv=128:bf16" "B=1,H=4,Hkv=2,N=333,M=200,D=64:f16"; do
+    shape=${run%:*} dtype=${run#*:}
+    expect=pass
+    case "$f:$shape" in *document*M=517*|*document*M=77*) expect=oob;; esac
+    out=$("$bin/attnc" run "$f" --target=gpu --backward --check --dtype=$dtype --shape "$shape" --seed $RANDOM 2>&1)
+    rc=$?
+    if [ $expect = pass ] && [ $rc -eq 0 ]; then pass=$((pass+1))
+    elif [ $expect = oob ] && [ $rc -ne 0 ] && echo "$out" | grep -q "read out of bounds"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL backward $f $shape $dtype (expected: $expect)"; echo "$out" | tail -4; fi
   done
 done
 # B or H past 65535 (grids are lines of CTAs): key padding's block map

@@ -22,9 +22,13 @@ TEST_CASE("CUDACode: every spec field survives serialize and parse",
   s.sharedBytes = 199736, s.numParams = 3;
   s.blockMapUsesBatch = true, s.blockMapUsesHead = true;
   s.combineName = "v_combine", s.maxSplits = 7, s.tensorMaps = true;
+  s.pagedKv = true;
+  s.backwardName = "v_backward", s.backwardSharedBytes = 148480;
+  s.recomputeSharedBytes = 41984, s.hasOutputMod = true;
   code.source = "source";
   code.cubin = "cubin";
   code.blockMapCubin = "map";
+  code.backwardCubin = "backward";
   std::optional<CUDACode> back = CUDACode::parse(code.serialize());
   REQUIRE(back);
   const mlir::attn::CUDAKernelSpec &t = back->spec;
@@ -41,6 +45,12 @@ TEST_CASE("CUDACode: every spec field survives serialize and parse",
   CHECK(t.combineName == s.combineName);
   CHECK(t.maxSplits == s.maxSplits);
   CHECK(t.tensorMaps);
+  CHECK(t.pagedKv);
+  CHECK(t.backwardName == s.backwardName);
+  CHECK(t.backwardSharedBytes == s.backwardSharedBytes);
+  CHECK(t.recomputeSharedBytes == s.recomputeSharedBytes);
+  CHECK(t.hasOutputMod);
+  CHECK(back->backwardCubin == "backward");
   CHECK(back->source == "source");
   CHECK(back->cubin == "cubin");
   CHECK(back->blockMapCubin == "map");
@@ -48,8 +58,12 @@ TEST_CASE("CUDACode: every spec field survives serialize and parse",
   CUDACode plain = code;
   plain.spec.tensorMaps = false;
   plain.spec.blockMapUsesHead = false;
+  plain.spec.backwardName.clear();
+  plain.backwardCubin.clear();
   std::optional<CUDACode> again = CUDACode::parse(plain.serialize());
   REQUIRE(again);
   CHECK(!again->spec.tensorMaps);
   CHECK(!again->spec.blockMapUsesHead);
+  CHECK(again->spec.backwardName.empty());
+  CHECK(again->backwardCubin.empty());
 }

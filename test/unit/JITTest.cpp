@@ -277,14 +277,24 @@ TEST_CASE("JIT: the backward's arguments are checked; nothing is written",
       },
       "'q' is not a float param of 'alibi_causal': it has no gradient");
 
+  // The GPU's backward compiles through NVRTC here (no device needed) for
+  // head dims 64 and 128, as a program of its own; larger ones are refused.
   CompileOptions gpu = withBackward;
   gpu.target = "sm_90a";
   gpu.dtype = DType::BF16;
   gpu.headDim = 64;
+  std::optional<Kernel> onGpu = compileForGPU(compiler, kAlibi, gpu);
+  if (!onGpu)
+    return;
+  CHECK(onGpu->hasBackward());
+  CHECK(onGpu->getCudaSource().find("alibi_causal_backward_rows") !=
+        std::string::npos);
+  CHECK(onGpu->getCubin().find("alibi_causal_backward") == std::string::npos);
+  gpu.headDim = 256;
   llvm::Expected<Kernel> refused = compiler.compile(kAlibi, "", gpu);
   REQUIRE_FALSE(bool(refused));
   CHECK(llvm::toString(refused.takeError())
-            .find("the backward runs on the CPU only so far") !=
+            .find("the GPU backward takes head dims 64 and 128; got D = 256") !=
         std::string::npos);
 }
 
@@ -469,9 +479,7 @@ TEST_CASE("JIT: ragged batches' offsets are checked; sequences stay apart",
         [](RaggedBuffers &b) { b.args.ragged->cuSeqlensQ.dtype = DType::I64; },
         "cu_seqlens_q must be i32; got i64");
     expectError(
-        [](RaggedBuffers &b) {
-          b.args.ragged->cuSeqlensK.shape = {2, 2};
-        },
+        [](RaggedBuffers &b) { b.args.ragged->cuSeqlensK.shape = {2, 2}; },
         "cu_seqlens_k must have rank 1 [S + 1]; got rank 2");
     expectError([](RaggedBuffers &b) { b.args.ragged->cuSeqlensK.shape = {3}; },
                 "cu_seqlens_k has 3 offsets and cu_seqlens_q 4");
@@ -487,15 +495,11 @@ TEST_CASE("JIT: ragged batches' offsets are checked; sequences stay apart",
         "q of a ragged batch packs its sequences as [1, H, total_q, D]; got "
         "[5, 4, 1, 8]");
     expectError(
-        [](RaggedBuffers &b) {
-          b.args.out.shape = {1, 4, 4, 8};
-        },
+        [](RaggedBuffers &b) { b.args.out.shape = {1, 4, 4, 8}; },
         "out must have shape [1, H, total_q, Dv] = [1, 4, 5, 8]; got [1, 4, "
         "4, 8]");
     expectError(
-        [](RaggedBuffers &b) {
-          b.lseView.shape = {1, 4, 4};
-        },
+        [](RaggedBuffers &b) { b.lseView.shape = {1, 4, 4}; },
         "lse must have shape [1, H, total_q] = [1, 4, 5]; got [1, 4, 4]");
   }
   // A dense kernel refuses offsets; GPU targets and the backward refuse

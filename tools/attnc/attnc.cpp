@@ -138,9 +138,9 @@ cl::opt<bool> runBench("bench",
                        cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runBackward(
     "backward",
-    cl::desc("Also compile and run the backward (CPU): with --check, dq, dk, "
-             "dv and every float param's gradient against the float64 "
-             "reference for a random dL/dout; with --bench, its time"),
+    cl::desc("Also compile and run the backward (CPU and GPU): with --check, "
+             "dq, dk, dv and every float param's gradient against the "
+             "float64 reference for a random dL/dout; with --bench, its time"),
     cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand),

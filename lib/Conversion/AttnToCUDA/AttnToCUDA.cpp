@@ -139,8 +139,55 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
   return success();
 }
 
+/// The backward's kernels (sm80_backward.cuh) and the recomputation of the
+/// output, a forward kernel that walks by the tile classifier (its tiles
+/// are not the forward's, so it cannot read the forward's block map).
+static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
+                                StringRef v, int64_t d, int64_t dv,
+                                const char *f16) {
+  const std::string &bwd = spec.backwardName;
+  os << "\n#ifndef " << kSkipBackwardMacro << "\n"
+     << "namespace {\n"
+     << "struct " << v << "_recompute : " << v
+     << " { static constexpr bool kBlockList = false; };\n"
+     << "typedef attnc_cuda::Config<" << d << ", " << dv
+     << ", attnc_cuda::kRecomputeTile, attnc_cuda::kRecomputeTile, "
+        "attnc_cuda::kRecomputeWarps, attnc_cuda::kRecomputeStages, "
+     << f16 << ", false, false, true> " << bwd << "_recompute_config;\n"
+     << "static_assert(" << bwd
+     << "_recompute_config::kSmemBytes == " << spec.recomputeSharedBytes
+     << ", \"the launch's shared memory size\");\n"
+     << "typedef attnc_cuda::BackwardConfig<" << d << ", " << dv << ", " << f16
+     << "> " << bwd << "_config;\n"
+     << "} // namespace\n"
+     << "extern \"C\" __global__ void __launch_bounds__("
+        "attnc_cuda::kRecomputeWarps * 32, 1)\n"
+     << bwd << "_recompute(const attnc_cuda::FlashArgs a, const " << v
+     << "::Params P) {\n"
+     << "  attnc_cuda::FlashForward<" << v << "_recompute, " << bwd
+     << "_recompute_config>::run(a, P);\n}\n"
+     << "extern \"C\" __global__ void "
+        "__launch_bounds__(attnc_cuda::kBwdRowThreads)\n"
+     << bwd << "_rows(const attnc_cuda::BackwardArgs a, const " << v
+     << "::Params P, const " << v << "::Grads G) {\n"
+     << "  attnc_cuda::backward_rows<" << v << ", " << bwd
+     << "_config>(a, P, G);\n}\n"
+     << "extern \"C\" __global__ void "
+        "__launch_bounds__(attnc_cuda::kBwdThreads, 1)\n"
+     << bwd << "(const attnc_cuda::BackwardArgs a, const " << v
+     << "::Params P, const " << v << "::Grads G) {\n"
+     << "  attnc_cuda::FlashBackward<" << v << ", " << bwd
+     << "_config>::run(a, P, G);\n}\n"
+     << "extern \"C\" __global__ void "
+        "__launch_bounds__(attnc_cuda::kBwdRowThreads)\n"
+     << bwd << "_dq(const attnc_cuda::BackwardArgs a) {\n"
+     << "  attnc_cuda::backward_dq<" << v << ", " << bwd << "_config>(a);\n}\n"
+     << "#endif\n";
+}
+
 FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
-                                                      raw_ostream &os) {
+                                                      raw_ostream &os,
+                                                      bool withBackward) {
   auto variants = llvm::to_vector(module.getOps<VariantOp>());
   if (variants.size() != 1)
     return module.emitError(
@@ -179,8 +226,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
            << stringifyKernelFamily(family) << "'";
   if (!splitKv && schedule.getSplits() != 1)
     return flash.emitError("the ")
-           << stringifyKernelFamily(family) << " kernels run one key split; got "
-           << schedule.getSplits();
+           << stringifyKernelFamily(family)
+           << " kernels run one key split; got " << schedule.getSplits();
 
   CUDAKernelSpec spec;
   std::string name = variant.getSymName().str();
@@ -192,8 +239,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   const int64_t warps = schedule.getWarps();
   if (stages < 2 || stages > 4)
     return flash.emitError("the ")
-           << stringifyKernelFamily(family) << " kernels run 2 to 4 stages; got "
-           << stages;
+           << stringifyKernelFamily(family)
+           << " kernels run 2 to 4 stages; got " << stages;
   if (wgmma) {
     // Sm90Config's static_asserts, as errors at the op.
     if (d > 128 || dv > 128 || spec.tileQ != attnc_cuda::kSm90TileQ ||
@@ -208,8 +255,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
              << warps;
     if (spec.tileQ % (16 * warps) != 0 || spec.tileKv % 16 != 0 ||
         spec.tileQ > 256 || spec.tileKv > 256)
-      return flash.emitError(
-                 "GPU tiles need tile_q a multiple of 16 * warps (")
+      return flash.emitError("GPU tiles need tile_q a multiple of 16 * warps (")
              << 16 * warps << ") and tile_kv a multiple of 16, both up to 256";
   }
   spec.threads = warps * 32;
@@ -220,8 +266,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
   spec.sharedBytes =
       wgmma ? attnc_cuda::sm90_shared_bytes(int(d), int(dv), int(spec.tileKv),
                                             int(stages))
-            : attnc_cuda::forward_shared_bytes(int(d), int(dv),
-                                               int(spec.tileQ),
+            : attnc_cuda::forward_shared_bytes(int(d), int(dv), int(spec.tileQ),
                                                int(spec.tileKv), int(stages));
   // The opt-in limit of sm_80 and sm_90 (an SM's 228 KiB less 1 KiB that
   // the driver keeps per CTA).
@@ -233,6 +278,26 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
            << " bytes of shared memory, more than the " << maxSharedBytes
            << " a CTA can have; use a smaller tile_kv";
   spec.numParams = variant.getNumArguments() - 3;
+  const bool backward = withBackward;
+  if (backward) {
+    if (!flash.isDifferentiated())
+      return flash.emitError("the backward needs the differentiated regions; "
+                             "run attn-differentiate");
+    if (spec.pagedKv)
+      return flash.emitError("the backward takes contiguous k and v, not a "
+                             "paged KV cache");
+    if ((d != 64 && d != 128) || (dv != 64 && dv != 128))
+      return flash.emitError("the GPU backward takes head dims 64 and 128; "
+                             "got D = ")
+             << d << ", Dv = " << dv;
+    spec.backwardName = name + "_backward";
+    spec.hasOutputMod = flash.hasOutputMod();
+    spec.backwardSharedBytes =
+        attnc_cuda::backward_shared_bytes(int(d), int(dv));
+    spec.recomputeSharedBytes = attnc_cuda::forward_shared_bytes(
+        int(d), int(dv), attnc_cuda::kRecomputeTile, attnc_cuda::kRecomputeTile,
+        attnc_cuda::kRecomputeStages);
+  }
   if (splitKv) {
     spec.combineName = name + "_combine";
     spec.maxSplits = schedule.getSplits();
@@ -289,6 +354,18 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,
                                   "tile_class", flash.hasMask() ? "1" : "2")))
     return failure();
+  if (backward) {
+    // The gradients' hooks take where float params' gradients go (`G`).
+    os << "  struct Grads { attnc_cuda::GradSlot g["
+       << std::max<int64_t>(1, spec.numParams) << "]; };\n";
+    if (failed(emitter.emitFunction(flash.getScoreModGrad(),
+                                    RegionRole::ScoreModGrad, "score_mod_grad",
+                                    "dscore", "const Grads &G, ")) ||
+        failed(emitter.emitFunction(
+            flash.getOutputModGrad(), RegionRole::OutputModGrad,
+            "output_mod_grad", "dout", "const Grads &G, ")))
+      return failure();
+  }
   // No register cap beyond one CTA an SM: capping 8-warp kernels at 128
   // registers for two CTAs spilled and measured 5-25% slower on the H100
   // (bench/RESULTS.md); 4-warp kernels at 255 registers fit two anyway.
@@ -303,8 +380,7 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
        << ", " << spec.tileKv << ", " << warps << ", " << stages << ", " << f16
        << (splitKv || spec.pagedKv ? splitKv ? ", true" : ", false" : "")
        << (spec.pagedKv ? ", true" : "") << "> " << c << ";\n";
-  os
-     << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
+  os << "static_assert(" << c << "::kSmemBytes == " << spec.sharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n\n"
      << (wgmma ? "// wgmma and setmaxnreg need the arch-specific target.\n"
@@ -340,6 +416,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
        << "::Params P) {\n"
        << "  attnc_cuda::build_block_map<" << v << ", " << c << ">(a, P);\n"
        << "}\n#endif\n";
+  if (backward)
+    emitBackwardKernels(os, spec, v, d, dv, f16);
   if (failed(emitHostEntry(os, variant, flash, spec, v, c)))
     return failure();
   return spec;

@@ -34,13 +34,20 @@ struct CUDAKernelSpec {
   // A paged KV cache: the kernels read k and v through a page table
   // (FlashArgs' page fields); the AOT entry takes it and the lengths.
   bool pagedKv = false;
+  // A differentiated variant's backward (sm80_backward.cuh): kernels
+  // `B` (the main one), `B_rows`, `B_dq` for backwardName B, and the
+  // output's recomputation `B_recompute`; they compile as their own program.
+  std::string backwardName;
+  int64_t backwardSharedBytes = 0, recomputeSharedBytes = 0;
+  bool hasOutputMod = false; // the backward's dO goes through output_mod
 };
 
-/// Macros that leave one kernel out of the generated program: the JIT
-/// compiles a variant's block map and forward kernel as two programs, in
-/// parallel.
+/// Macros that leave kernels out of the generated program: the JIT
+/// compiles a variant's block map, forward kernel and backward kernels as
+/// separate programs, in parallel.
 inline constexpr const char *kSkipForwardMacro = "ATTNC_NO_FORWARD";
 inline constexpr const char *kSkipBlockMapMacro = "ATTNC_NO_BLOCKMAP";
+inline constexpr const char *kSkipBackwardMacro = "ATTNC_NO_BACKWARD";
 
 /// The name of the include that holds the tile templates.
 StringRef getCUDARuntimeHeaderName();
@@ -50,8 +57,10 @@ StringRef getCUDARuntimeHeaderName();
 /// that NVRTC skips).
 /// Everything of the launch comes from the flash op's `#attn.schedule`
 /// (family sm80_mma). Reports unsupported ops, types and schedules as
-/// located errors.
-FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os);
+/// located errors. `withBackward`: also the backward's kernels (the
+/// variant differentiated by attn-differentiate).
+FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os,
+                                          bool withBackward = false);
 
 /// Registers `attn-to-cuda` with mlir-translate's registry, for
 /// attn-translate.

@@ -126,6 +126,19 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
         names[range.getMax()] = hi;
         return success();
       })
+      .Case([&](AccumulateOp acc) -> LogicalResult {
+        // The grad hooks take the gradients' slots as `G` (sm80_backward.cuh).
+        FailureOr<int64_t> slot = paramSlot(&op, acc.getParam());
+        if (failed(slot))
+          return failure();
+        std::string s = std::to_string(*slot);
+        os << "    attnc_cuda::accumulate_grad(G.g[" << s << "], P.s[" << s
+           << "], " << in[0];
+        for (size_t i = 2; i < in.size(); ++i)
+          os << ", " << in[i];
+        os << ");\n";
+        return success();
+      })
       .Case([&](YieldOp) {
         os << "    return " << in[0] << ";\n";
         return success();

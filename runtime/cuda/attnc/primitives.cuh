@@ -90,6 +90,24 @@ template <bool F16> __device__ __forceinline__ u32 pack2(float lo, float hi) {
   return r;
 }
 
+/// The low and high 16-bit values of a packed pair, as floats.
+template <bool F16> __device__ __forceinline__ float unpack_lo(u32 w) {
+  if constexpr (F16) {
+    float f;
+    asm("{ .reg .b16 l, h; mov.b32 {l, h}, %1; cvt.f32.f16 %0, l; }" : "=f"(f) : "r"(w));
+    return f;
+  }
+  return __uint_as_float(w << 16);
+}
+template <bool F16> __device__ __forceinline__ float unpack_hi(u32 w) {
+  if constexpr (F16) {
+    float f;
+    asm("{ .reg .b16 l, h; mov.b32 {l, h}, %1; cvt.f32.f16 %0, h; }" : "=f"(f) : "r"(w));
+    return f;
+  }
+  return __uint_as_float(w & 0xffff0000u);
+}
+
 __device__ __forceinline__ float tanh_approx(float x) {
   float y;
   asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));

@@ -21,12 +21,15 @@
 namespace attnc_cuda {
 
 /// Compile-time shape of the kernel: head dims, tile sizes, warps, stages,
-/// and whether the key range is split across CTAs (split_kv, decode).
+/// whether the key range is split across CTAs (split_kv, decode), and
+/// whether the kernel recomputes the output for the backward (RECOMPUTE:
+/// the normalised output before output_mod, in f32, to FlashArgs'
+/// partialOut as [B * H * N][DV]).
 template <int D_, int DV_, int BM_, int BN_, int NW_, int STAGES_, bool F16_, bool SPLIT_KV_ = false,
-          bool PAGED_KV_ = false>
+          bool PAGED_KV_ = false, bool RECOMPUTE_ = false>
 struct Config {
   static constexpr int D = D_, DV = DV_, BM = BM_, BN = BN_, NW = NW_, STAGES = STAGES_;
-  static constexpr bool F16 = F16_, kSplitKv = SPLIT_KV_, kPaged = PAGED_KV_;
+  static constexpr bool F16 = F16_, kSplitKv = SPLIT_KV_, kPaged = PAGED_KV_, kRecompute = RECOMPUTE_;
   static constexpr int kThreads = NW * 32;
   static constexpr int MF = BM / (16 * NW); // m16 fragments per warp
   static_assert(MF >= 1 && MF * 16 * NW == BM, "BM must be a multiple of 16 * warps");
@@ -286,6 +289,8 @@ template <class V, class C> struct FlashForward {
           p[e] = ex2(fmaf(S[mf][nf][e], kIn, base[mf][e >> 1]));
           if constexpr (!kSumByMma)
             rowSum[mf][(e >> 1) * 2] += p[e];
+          if constexpr (C::kRecompute)
+            S[mf][nf][e] = p[e]; // for accumulateResidual
         }
         packWeights(Pk, mf, nf, p);
       }
@@ -327,6 +332,31 @@ template <class V, class C> struct FlashForward {
           mma16816<C::F16>(rowSum[mf], Pk[mf][j], ones, ones);
       }
     }
+  }
+
+  /// The backward's recomputation adds P V once more with what the 16-bit
+  /// weights Pk dropped of S's (P = hi + lo): O then has the weights' f32
+  /// precision, which the backward's delta = rowsum(dO * O) needs (a param's
+  /// gradient sums the rounding of every row).
+  static __device__ __forceinline__ void accumulateResidual(const float (&S)[MF][BN / 8][4],
+                                                            const u32 (&Pk)[MF][BN / 16][4],
+                                                            float (&O)[MF][DV / 8][4], float (&rowSum)[MF][4],
+                                                            const u16 *sV, int lane) {
+    u32 lo[MF][BN / 16][4];
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int nf = 0; nf < BN / 8; ++nf) {
+        float r[4];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const u32 hi = Pk[mf][nf / 2][(nf & 1) * 2 + half];
+          r[half * 2] = S[mf][nf][half * 2] - unpack_lo<C::F16>(hi);
+          r[half * 2 + 1] = S[mf][nf][half * 2 + 1] - unpack_hi<C::F16>(hi);
+        }
+        packWeights(lo, mf, nf, r);
+      }
+    accumulate(lo, O, rowSum, sV, lane);
   }
 
   // The epilogue stages each warp's rows of O through shared memory (its
@@ -541,6 +571,25 @@ template <class V, class C> struct FlashForward {
       }
   }
 
+  /// The backward's recomputation: this CTA's rows of the normalised
+  /// output before output_mod, in f32, to partialOut.
+  static __device__ __forceinline__ void storeRecomputed(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
+                                                         int warp, int lane, int b, int h, int q0, const FlashArgs &a) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int q = q0 + rowOf(warp, lane, mf, half);
+        if (q >= a.N)
+          continue;
+        float *o = a.partialOut + ((i64(b) * a.H + h) * a.N + q) * DV + (lane & 3) * 2;
+#pragma unroll
+        for (int dn = 0; dn < DV / 8; ++dn)
+          *reinterpret_cast<F32x2 *>(o + dn * 8) =
+              F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
+      }
+  }
+
   /// A paged KV cache: the CTA's walk runs over its sequence's keys (a.M
   /// becomes its length; see paged_kv.cuh).
   static __device__ __forceinline__ void run(const FlashArgs &args, const typename V::Params &P) {
@@ -623,6 +672,8 @@ template <class V, class C> struct FlashForward {
       else
         pack(S, Pk);
       accumulate(Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
+      if constexpr (C::kRecompute)
+        accumulateResidual(S, Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
       __syncthreads(); // every warp is done with this slot
 #pragma unroll
       for (int s = 0; s + 1 < C::STAGES; ++s)
@@ -637,6 +688,12 @@ template <class V, class C> struct FlashForward {
     finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
     if constexpr (C::kSplitKv) {
       storePartial(O, inv, lse, warp, lane, b, h, q0, a);
+      if (status)
+        atomicCAS(a.status, 0, status);
+      return;
+    }
+    if constexpr (C::kRecompute) {
+      storeRecomputed(O, inv, warp, lane, b, h, q0, a);
       if (status)
         atomicCAS(a.status, 0, status);
       return;

@@ -34,6 +34,7 @@ template <int D_, int DV_, int BN_, int STAGES_, bool F16_> struct Sm90Config {
   static constexpr int D = D_, DV = DV_, BM = kSm90TileQ, BN = BN_, NW = kSm90ConsumerWarps, STAGES = STAGES_;
   static constexpr bool F16 = F16_, kSplitKv = false, kSumsByMma = false;
   static constexpr bool kPaged = false;     // tensor maps cannot follow a page table
+  static constexpr bool kRecompute = false; // the backward recomputes with sm80 tiles
   static constexpr bool kTensorMaps = true; // the kernel's third parameter
   static constexpr int kThreads = NW * 32, MF = 1;
   static_assert(D % 64 == 0 && DV % 64 == 0 && (DV == 64 || DV == 128), "wgmma's widths: DV 64 or 128");

@@ -1,0 +1,508 @@
+//===- sm80_backward.cuh - the backward kernels for sm_80 and up -*- CUDA -*-===//
+//
+// FlashAttention-2's backward with mma.sync, for a differentiated variant
+// (V::score_mod_grad, V::output_mod_grad; float params' gradients through
+// accumulate_grad), in three kernels on BackwardArgs:
+//   backward_rows      a warp per query row: dO through output_mod's
+//                      gradient, delta = rowsum(dO * O), the row's lse in
+//                      base 2 (+inf for a row with nothing kept, so that
+//                      its weights come out 0);
+//   FlashBackward      a CTA per (b, kv head, key tile): K and V resident,
+//                      the query tiles of every head of the group streamed
+//                      through (only those the tile classifier keeps), dK
+//                      and dV in registers (deterministic, summed over the
+//                      group), dQ added to an f32 buffer with atomics;
+//   backward_dq        the f32 dq scaled and stored in the 16-bit type.
+// Per pair it recomputes S = Q K^T, the score_mod, the mask and the weight
+// p from the saved lse, and dP = dO V^T; du by the normalizer (softmax: p
+// (dP - delta)), then score_mod_grad back to the raw score.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTNC_CUDA_SM80_BACKWARD_CUH
+#define ATTNC_CUDA_SM80_BACKWARD_CUH
+
+#include "attnc/abi.h"        // BackwardArgs, GradSlot
+#include "attnc/flash_args.h" // backward_shared_bytes
+#include "attnc/primitives.cuh"
+#include "attnc/smem_tiles.cuh"
+
+namespace attnc_cuda {
+
+__device__ __forceinline__ void red_add(float *p, float v) {
+  asm volatile("red.global.add.f32 [%0], %1;" ::"l"(p), "f"(v) : "memory");
+}
+/// p[0] += x, p[1] += y (p 8-byte aligned).
+__device__ __forceinline__ void red_add2(float *p, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" ::"l"(p), "f"(x), "f"(y) : "memory");
+#else
+  red_add(p, x);
+  red_add(p + 1, y);
+#endif
+}
+
+/// Adds `value` to a float param's gradient at `idx` (attn.accumulate):
+/// nothing when the caller asked for no gradient, or when the index is out
+/// of bounds (the forward's read reports it). The gradient is f32 and
+/// contiguous in the param's shape. A warp whose lanes all add to one
+/// element (a per-head slope, a scalar) sums first and adds once.
+template <class... I>
+__device__ __forceinline__ void accumulate_grad(GradSlot g, const ParamSlot &s, float value, I... idx) {
+  if (!g.ptr)
+    return;
+  const i64 ix[] = {i64(idx)..., 0};
+  i64 offset = 0;
+  bool ok = true;
+#pragma unroll
+  for (int d = 0; d < int(sizeof...(I)); ++d) {
+    ok &= u64(ix[d]) < u64(s.size[d]);
+    offset = offset * s.size[d] + ix[d];
+  }
+  offset = ok ? offset : -1;
+  const unsigned active = __activemask();
+  const i64 first = __shfl_sync(active, offset, __ffs(active) - 1);
+  if (active == 0xffffffffu && __all_sync(active, offset == first)) {
+#pragma unroll
+    for (int m = 16; m >= 1; m /= 2)
+      value += __shfl_xor_sync(0xffffffffu, value, m);
+    if (threadIdx.x % 32 == 0 && offset >= 0)
+      red_add(g.ptr + offset, value);
+    return;
+  }
+  if (offset >= 0)
+    red_add(g.ptr + offset, value);
+}
+
+/// The backward's shape (flash_args.h has its numbers): KF m16 fragments
+/// of keys per warp; dQ's product splits the query tile's rows into kRowGroups
+/// of 16 and its columns into kColGroups, a warp each.
+template <int D_, int DV_, bool F16_> struct BackwardConfig {
+  static constexpr int D = D_, DV = DV_, BM = kBwdTileQ, BN = kBwdTileKv;
+  static constexpr bool F16 = F16_;
+  static constexpr int kThreads = kBwdThreads, NW = kThreads / 32;
+  static constexpr int KF = BN / (16 * NW);
+  static_assert(KF >= 1 && KF * 16 * NW == BN, "BN is a multiple of 16 * warps");
+  static constexpr int kRowGroups = BM / 16, kColGroups = NW / kRowGroups;
+  static_assert(kRowGroups * kColGroups == NW && D % (16 * kColGroups) == 0, "dQ's warps tile BM x D");
+  typedef StreamedTile<D> QTile;
+  typedef StreamedTile<D> KTile;
+  typedef StreamedTile<DV> VTile;
+  typedef StreamedTile<DV> OTile; // dO
+  typedef SwizzledTile<BM> STile; // dS, [key][query]
+  static constexpr int kSmemBytes = 2 * (KTile::elements(BN) + VTile::elements(BN) + 2 * QTile::elements(BM) +
+                                         2 * OTile::elements(BM) + STile::elements(BN)) +
+                                    4 * 4 * BM;
+  static_assert(kSmemBytes == backward_shared_bytes(D, DV), "the host sizes the launch by this");
+};
+
+/// The preprocessing, a warp per row (b, h, q) of the forward's output.
+template <class V, class C>
+__device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typename V::Params &P,
+                                              const typename V::Grads &G) {
+  constexpr int DV = C::DV;
+  const FlashArgs &f = a.f;
+  const i64 row = i64(blockIdx.x) * (kBwdRowThreads / 32) + threadIdx.x / 32;
+  if (row >= i64(f.B) * f.H * f.N)
+    return;
+  const int lane = threadIdx.x % 32, q = int(row % f.N), h = int(row / f.N % f.H), b = int(row / f.N / f.H);
+  int status = 0;
+  float delta = 0.f;
+  const u16 *g = a.dout + b * a.dos[0] + h * a.dos[1] + q * a.dos[2];
+  const u16 *out = f.out + b * f.os[0] + h * f.os[1] + q * f.os[2];
+  const float *recomputed = f.partialOut ? f.partialOut + row * DV : nullptr;
+  for (int d = lane * 2; d < DV; d += 64) {
+    float o[2], dO[2];
+    const u32 gw = *reinterpret_cast<const u32 *>(g + d);
+    dO[0] = unpack_lo<C::F16>(gw), dO[1] = unpack_hi<C::F16>(gw);
+    if (recomputed) {
+      o[0] = recomputed[d], o[1] = recomputed[d + 1];
+    } else {
+      const u32 ow = *reinterpret_cast<const u32 *>(out + d);
+      o[0] = unpack_lo<C::F16>(ow), o[1] = unpack_hi<C::F16>(ow);
+    }
+    if constexpr (V::kHasOutputMod) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e)
+        dO[e] = V::output_mod_grad(G, o[e], b, h, q, d + e, dO[e], P, status);
+      *reinterpret_cast<u32 *>(a.dopre + row * DV + d) = pack2<C::F16>(dO[0], dO[1]);
+    }
+    delta += dO[0] * o[0] + dO[1] * o[1];
+  }
+#pragma unroll
+  for (int m = 16; m >= 1; m /= 2)
+    delta += __shfl_xor_sync(0xffffffffu, delta, m);
+  if (lane == 0) {
+    const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N) + q;
+    a.delta[at] = delta;
+    if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
+      const float lse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
+      // Base 2, +inf for a row with nothing kept: exp2(u - inf) is 0.
+      a.lse2[at] = lse == neg_inf() ? -neg_inf() : lse * kLog2e;
+    }
+  }
+  if (status)
+    atomicCAS(f.status, 0, status);
+}
+
+/// dq = scale * dqAccum in the 16-bit type, a thread per pair of values.
+template <class V, class C> __device__ __forceinline__ void backward_dq(const BackwardArgs &a) {
+  constexpr int D = C::D;
+  const FlashArgs &f = a.f;
+  const i64 pair = i64(blockIdx.x) * kBwdRowThreads + threadIdx.x;
+  if (pair >= i64(f.B) * f.H * f.N * (D / 2))
+    return;
+  const i64 row = pair / (D / 2);
+  const int d = int(pair % (D / 2)) * 2, q = int(row % f.N), h = int(row / f.N % f.H), b = int(row / f.N / f.H);
+  const F32x2 x = *reinterpret_cast<const F32x2 *>(a.dqAccum + row * D + d);
+  *reinterpret_cast<u32 *>(a.dq + b * a.dqs[0] + h * a.dqs[1] + q * a.dqs[2] + d) =
+      pack2<C::F16>(x.x * V::kScale, x.y * V::kScale);
+}
+
+template <class V, class C> struct FlashBackward {
+  static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN, KF = C::KF, NT = C::kThreads;
+  typedef typename C::QTile QTile;
+  typedef typename C::KTile KTile;
+  typedef typename C::VTile VTile;
+  typedef typename C::OTile OTile;
+  typedef typename C::STile STile;
+
+  /// Fragment element e of key fragment kf and query fragment nf of a
+  /// warp's S^T: key row keyOf, query column queryOf (the m16n8 layout, rows
+  /// being keys).
+  static __device__ __forceinline__ int keyOf(int warp, int lane, int kf, int half) {
+    return (warp * KF + kf) * 16 + (lane >> 2) + half * 8;
+  }
+  static __device__ __forceinline__ int queryOf(int lane, int nf, int e) { return nf * 8 + (lane & 3) * 2 + (e & 1); }
+
+  static __device__ __forceinline__ void mma2(float (&c0)[4], float (&c1)[4], const u32 (&a)[4], const u32 (&b)[4]) {
+    mma16816<C::F16>(c0, a, b[0], b[1]);
+    mma16816<C::F16>(c1, a, b[2], b[3]);
+  }
+
+  /// X[kf][nf] = A B^T over `K` columns: A the warp's key rows of a tile
+  /// (sA, [key][k]), B the query tile (sB, [query][k]).
+  template <class ATile, class BTile, int K>
+  static __device__ __forceinline__ void keyQueryProduct(float (&X)[KF][BM / 8][4], const u16 *sA, const u16 *sB,
+                                                         int warp, int lane) {
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          X[kf][nf][e] = 0.f;
+    u32 aAddr = opaque(smem_addr(sA + ATile::offset(warp * KF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+    u32 bAddr = opaque(smem_addr(sB + BTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
+#pragma unroll
+    for (int k = 0; k < K / 16; ++k) {
+      u32 A[KF][4];
+#pragma unroll
+      for (int kf = 0; kf < KF; ++kf)
+        ldmatrix_x4(A[kf], ATile::at(aAddr, kf * 16, k * 2));
+#pragma unroll
+      for (int np = 0; np < BM / 16; ++np) {
+        u32 Bf[4];
+        ldmatrix_x4(Bf, BTile::at(bAddr, np * 16, k * 2));
+#pragma unroll
+        for (int kf = 0; kf < KF; ++kf)
+          mma2(X[kf][2 * np], X[kf][2 * np + 1], A[kf], Bf);
+      }
+    }
+  }
+
+  /// Acc[kf] += X^T-packed (the warp's key rows, queries as k) times the
+  /// query tile sB ([query][N]): dV += P^T dO, dK += dS^T Q.
+  template <class BTile, int N>
+  static __device__ __forceinline__ void accumulateKeys(float (&Acc)[KF][N / 8][4], const float (&X)[KF][BM / 8][4],
+                                                        const u16 *sB, int lane) {
+    u32 Xk[KF][BM / 16][4];
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf) {
+        Xk[kf][nf / 2][(nf & 1) * 2] = pack2<C::F16>(X[kf][nf][0], X[kf][nf][1]);
+        Xk[kf][nf / 2][(nf & 1) * 2 + 1] = pack2<C::F16>(X[kf][nf][2], X[kf][nf][3]);
+      }
+    u32 bAddr = opaque(smem_addr(sB + BTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+#pragma unroll
+    for (int j = 0; j < BM / 16; ++j)
+#pragma unroll
+      for (int dp = 0; dp < N / 16; ++dp) {
+        u32 Bf[4];
+        ldmatrix_x4_trans(Bf, BTile::at(bAddr, j * 16, dp * 2));
+#pragma unroll
+        for (int kf = 0; kf < KF; ++kf)
+          mma2(Acc[kf][2 * dp], Acc[kf][2 * dp + 1], Xk[kf][j], Bf);
+      }
+  }
+
+  /// The pairs of one (key tile, query tile): S (raw products) becomes the
+  /// weights p and dP becomes dS = dL/d(raw score); pairs not kept give 0.
+  static __device__ __forceinline__ void pairs(float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
+                                               const float *sLse, const float *sDelta, int warp, int lane, int b,
+                                               int h, int q0, int kv0, bool partial, const BackwardArgs &a,
+                                               const typename V::Params &P, const typename V::Grads &G,
+                                               int &status) {
+    const FlashArgs &f = a.f;
+    typename V::ScoreRow srows[BM / 8][2];
+    typename V::ScoreCol scols[KF][2];
+    typename V::MaskRow mrows[BM / 8][2];
+    typename V::MaskCol mcols[KF][2];
+#pragma unroll
+    for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int q = min(q0 + queryOf(lane, nf, j), f.N - 1);
+        if constexpr (V::kHasScoreMod)
+          V::score_mod_row(srows[nf][j], b, h, q, P, status);
+        if constexpr (V::kHasMask)
+          V::mask_row(mrows[nf][j], b, h, q, P, status);
+      }
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int kv = min(kv0 + keyOf(warp, lane, kf, half), f.M - 1);
+        if constexpr (V::kHasScoreMod)
+          V::score_mod_col(scols[kf][half], b, h, kv, P, status);
+        if constexpr (V::kHasMask)
+          V::mask_col(mcols[kf][half], b, h, kv, P, status);
+      }
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int qi = queryOf(lane, nf, e), q = q0 + qi, kvRaw = kv0 + keyOf(warp, lane, kf, e >> 1);
+          const int qc = min(q, f.N - 1), kv = min(kvRaw, f.M - 1);
+          bool keep = q < f.N && kvRaw < f.M;
+          if constexpr (V::kHasMask)
+            keep &= !partial | V::mask(mrows[nf][e & 1], mcols[kf][e >> 1], b, h, qc, kv, P, status);
+          const float raw = S[kf][nf][e] * V::kScale;
+          float s = raw;
+          if constexpr (V::kHasScoreMod)
+            s = V::score_mod(srows[nf][e & 1], scols[kf][e >> 1], raw, b, h, qc, kv, P, status);
+          const float u = s * V::kInvTemperature + V::kBias, dp = dP[kf][nf][e];
+          float p, du;
+          if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
+            p = ex2(u * kLog2e - sLse[qi]);
+            du = p * (dp - sDelta[qi]);
+          } else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SIGMOID) {
+            p = __fdividef(1.f, 1.f + ex2(-u * kLog2e));
+            du = dp * p * (1.f - p);
+          } else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_RELU) {
+            p = fmaxf(u, 0.f);
+            du = u > 0.f ? dp : 0.f;
+          } else {
+            p = u;
+            du = dp;
+          }
+          du *= V::kInvTemperature;
+          float ds = 0.f;
+          if constexpr (V::kHasScoreMod) {
+            // Pairs not kept add nothing to the params' gradients (their
+            // scores may be infinite).
+            if (keep)
+              ds = V::score_mod_grad(G, raw, b, h, qc, kv, du, P, status);
+          } else {
+            ds = du;
+          }
+          S[kf][nf][e] = keep ? p : 0.f;
+          dP[kf][nf][e] = keep ? ds : 0.f;
+        }
+  }
+
+  /// dQ += dS K for this warp's part of the query tile (kRowGroups x
+  /// kColGroups), added to the f32 dqAccum.
+  static __device__ __forceinline__ void addQueryGrads(const u16 *sS, const u16 *sK, int warp, int lane, int b, int h,
+                                                       int q0, const BackwardArgs &a) {
+    constexpr int kCols = D / C::kColGroups;
+    const int rg = warp % C::kRowGroups, cg = warp / C::kRowGroups;
+    float dQ[kCols / 8][4];
+#pragma unroll
+    for (int n = 0; n < kCols / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        dQ[n][e] = 0.f;
+    u32 sAddr = opaque(smem_addr(sS + STile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
+    u32 kAddr = opaque(smem_addr(sK + KTile::offset((lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
+#pragma unroll
+    for (int k = 0; k < BN / 16; ++k) {
+      u32 A[4];
+      ldmatrix_x4_trans(A, STile::at(sAddr, k * 16, rg * 2));
+#pragma unroll
+      for (int dp = 0; dp < kCols / 16; ++dp) {
+        u32 Bf[4];
+        ldmatrix_x4_trans(Bf, KTile::at(kAddr, k * 16, cg * kCols / 8 + dp * 2));
+        mma2(dQ[2 * dp], dQ[2 * dp + 1], A, Bf);
+      }
+    }
+    const FlashArgs &f = a.f;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int q = q0 + rg * 16 + (lane >> 2) + half * 8;
+      if (q >= f.N)
+        continue;
+      float *row = a.dqAccum + ((i64(b) * f.H + h) * f.N + q) * D + cg * kCols + (lane & 3) * 2;
+#pragma unroll
+      for (int n = 0; n < kCols / 8; ++n)
+        red_add2(row + n * 8, dQ[n][half * 2], dQ[n][half * 2 + 1]);
+    }
+  }
+
+  /// The query tiles a key tile meets, over the heads of its group: codes
+  /// (head in group * tilesQ + query tile) * 2 + (1 if partial), from the
+  /// tile classifier, 32 query tiles a warp's ballot.
+  struct QueryWalk {
+    const BackwardArgs &a;
+    const typename V::Params &P;
+    int b, hk, kvFirst, kvLast, next_ = 0, end;
+    u32 kept = 0, partial = 0;
+    int &status;
+    __device__ QueryWalk(const BackwardArgs &a, const typename V::Params &P, int b, int hk, int kv0, int &status)
+        : a(a), P(P), b(b), hk(hk), kvFirst(kv0), kvLast(min(kv0 + BN, a.f.M) - 1),
+          end(a.f.group * a.tilesQ), status(status) {}
+    __device__ __forceinline__ int next() {
+      while (kept == 0) {
+        if (next_ >= end)
+          return -1;
+        const int t = next_ + int(threadIdx.x % 32);
+        int cls = 0;
+        if (t < end) {
+          const int g = t / a.tilesQ, qt = t % a.tilesQ, h = hk * a.f.group + g;
+          cls = V::kHasMask ? 1 : 2;
+          if constexpr (V::kHasTileClass)
+            cls = V::tile_class(b, h, qt * BM, min(qt * BM + BM, a.f.N) - 1, kvFirst, kvLast, P, status);
+        }
+        kept = __ballot_sync(0xffffffffu, cls != 0);
+        partial = __ballot_sync(0xffffffffu, cls == 1);
+        next_ += 32;
+      }
+      const int i = __ffs(kept) - 1;
+      kept &= kept - 1;
+      return (next_ - 32 + i) * 2 + int(partial >> i & 1);
+    }
+  };
+
+  static __device__ __forceinline__ void issue(int code, int slot, const BackwardArgs &a, int b, int hk, u16 *sQ,
+                                               u16 *sO, float *sLse, float *sDelta) {
+    if (code >= 0) {
+      const FlashArgs &f = a.f;
+      const int t = code >> 1, h = hk * f.group + t / a.tilesQ, q0 = t % a.tilesQ * BM;
+      const int tid = opaque(int(threadIdx.x));
+      TileCopy<QTile, BM, NT>(f.q + b * f.qs[0] + h * f.qs[1], f.qs[2], tid)(
+          smem_addr(sQ + slot * QTile::elements(BM)), q0, f.N);
+      const u16 *dO = a.dopre ? a.dopre + (i64(b) * f.H + h) * f.N * DV : a.dout + b * a.dos[0] + h * a.dos[1];
+      TileCopy<OTile, BM, NT>(dO, a.dopre ? DV : a.dos[2], tid)(smem_addr(sO + slot * OTile::elements(BM)), q0, f.N);
+      // lse and delta: BM floats each, 16 bytes a thread.
+      const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N) + q0;
+      if (tid < BM / 4)
+        cp_async16(smem_addr(sLse + slot * BM + tid * 4), a.lse2 + at + tid * 4, true);
+      else if (tid < BM / 2)
+        cp_async16(smem_addr(sDelta + slot * BM + (tid - BM / 4) * 4), a.delta + at + (tid - BM / 4) * 4, true);
+    }
+    cp_async_commit();
+  }
+
+  static __device__ __forceinline__ void run(const BackwardArgs &a, const typename V::Params &P,
+                                             const typename V::Grads &G) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    u16 *sK = reinterpret_cast<u16 *>(smem);
+    u16 *sV = sK + KTile::elements(BN);
+    u16 *sQ = sV + VTile::elements(BN);
+    u16 *sO = sQ + 2 * QTile::elements(BM);
+    u16 *sS = sO + 2 * OTile::elements(BM);
+    float *sLse = reinterpret_cast<float *>(sS + STile::elements(BN));
+    float *sDelta = sLse + 2 * BM;
+    const FlashArgs &f = a.f;
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    // Heaviest key tiles first (under causal masks the first ones).
+    const int heads = f.H / f.group, kt = int(blockIdx.x) / (f.B * heads), bhk = int(blockIdx.x) % (f.B * heads);
+    const int hk = bhk % heads, b = bhk / heads, kv0 = kt * BN;
+    TileCopy<KTile, BN, NT>(f.k + b * f.ks[0] + hk * f.ks[1], f.ks[2], tid)(smem_addr(sK), kv0, f.M);
+    TileCopy<VTile, BN, NT>(f.v + b * f.vs[0] + hk * f.vs[1], f.vs[2], tid)(smem_addr(sV), kv0, f.M);
+    cp_async_commit();
+
+    int status = 0;
+    QueryWalk walk(a, P, b, hk, kv0, status);
+    int tile[2];
+#pragma unroll
+    for (int s = 0; s < 2; ++s) {
+      tile[s] = walk.next();
+      issue(tile[s], s, a, b, hk, sQ, sO, sLse, sDelta);
+    }
+    float dK[KF][D / 8][4], dV[KF][DV / 8][4];
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf) {
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          dK[kf][n][e] = 0.f;
+#pragma unroll
+      for (int n = 0; n < DV / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          dV[kf][n][e] = 0.f;
+    }
+#pragma unroll 1
+    for (int it = 0; tile[0] >= 0; ++it) {
+      const int slot = it & 1, t = tile[0] >> 1;
+      const int h = hk * f.group + t / a.tilesQ, q0 = t % a.tilesQ * BM;
+      cp_async_wait<1>();
+      __syncthreads();
+      const u16 *q = sQ + slot * QTile::elements(BM), *dO = sO + slot * OTile::elements(BM);
+      float S[KF][BM / 8][4], dP[KF][BM / 8][4];
+      keyQueryProduct<KTile, QTile, D>(S, sK, q, warp, lane);
+      keyQueryProduct<VTile, OTile, DV>(dP, sV, dO, warp, lane);
+      pairs(S, dP, sLse + slot * BM, sDelta + slot * BM, warp, lane, b, h, q0, kv0, tile[0] & 1, a, P, G, status);
+      accumulateKeys<OTile, DV>(dV, S, dO, lane);
+      accumulateKeys<QTile, D>(dK, dP, q, lane);
+      // dS to shared memory, [key][query], for dQ's product.
+#pragma unroll
+      for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+        for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int r = keyOf(warp, lane, kf, half), c = queryOf(lane, nf, 0);
+            *reinterpret_cast<u32 *>(sS + STile::offset(r, c / 8) + c % 8) =
+                pack2<C::F16>(dP[kf][nf][half * 2], dP[kf][nf][half * 2 + 1]);
+          }
+      __syncthreads();
+      addQueryGrads(sS, sK, warp, lane, b, h, q0, a);
+      __syncthreads(); // every warp is done with this slot and with dS
+      tile[0] = tile[1];
+      tile[1] = walk.next();
+      issue(tile[1], slot, a, b, hk, sQ, sO, sLse, sDelta);
+    }
+    cp_async_wait<0>();
+
+    // dK (times the scale: the raw score is scale * q.k) and dV.
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int kv = kv0 + keyOf(warp, lane, kf, half);
+        if (kv >= f.M)
+          continue;
+        u16 *k = a.dk + b * a.dks[0] + hk * a.dks[1] + kv * a.dks[2] + (lane & 3) * 2;
+        u16 *v = a.dv + b * a.dvs[0] + hk * a.dvs[1] + kv * a.dvs[2] + (lane & 3) * 2;
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n)
+          *reinterpret_cast<u32 *>(k + n * 8) =
+              pack2<C::F16>(dK[kf][n][half * 2] * V::kScale, dK[kf][n][half * 2 + 1] * V::kScale);
+#pragma unroll
+        for (int n = 0; n < DV / 8; ++n)
+          *reinterpret_cast<u32 *>(v + n * 8) = pack2<C::F16>(dV[kf][n][half * 2], dV[kf][n][half * 2 + 1]);
+      }
+    if (status)
+      atomicCAS(f.status, 0, status);
+  }
+};
+
+} // namespace attnc_cuda
+
+#endif // ATTNC_CUDA_SM80_BACKWARD_CUH
