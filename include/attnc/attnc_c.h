@@ -87,8 +87,8 @@ typedef struct attnc_compile_options {
   /* The schedule: 0 (NULL) lets the target choose, else forced. */
   const char *kernel_family; /* cpu_tiles; GPUs: sm80_mma, sm90_wgmma, split_kv */
   int64_t tile_q, tile_kv, vector_width, warps, stages, splits;
-  /* Also compile the backward (attnc_kernel_backward); CPU only so far, a
-     GPU target refuses it. Default 0. */
+  /* Also compile the backward (attnc_kernel_backward); GPUs take head
+     dims 64 and 128. Default 0. */
   int backward;
   /* A paged KV cache (attnc::CompileOptions::pagedKv): k and v are pages
      [num_pages, page_size, Hkv, D] and each run passes
@@ -204,8 +204,14 @@ typedef struct attnc_backward_args {
   const attnc_param_grad *param_grads;
   size_t num_param_grads;
   int threads; /* worker threads, 0 for every core */
+  void *stream;    /* GPU: as attnc_run_args.stream */
+  int synchronize; /* GPU: as attnc_run_args.synchronize; default 1 */
 } attnc_backward_args;
-void attnc_backward_args_init(attnc_backward_args *args);
+/// Sets up the first `size` bytes of `args` (sizeof *args) with the
+/// defaults.
+void attnc_backward_args_init_size(attnc_backward_args *args, size_t size);
+#define attnc_backward_args_init(args)                                         \
+  attnc_backward_args_init_size((args), sizeof *(args))
 
 /// The gradients of a loss given dL/dout (see attnc::Kernel::backward); the
 /// kernel must be compiled with attnc_compile_options.backward. Every

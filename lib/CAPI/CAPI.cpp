@@ -59,6 +59,10 @@ constexpr size_t kFirstCompileOptionsSize =
 constexpr size_t kFirstRunArgsSize =
     offsetof(attnc_run_args, synchronize) + sizeof(int);
 
+/// The size of the first attnc_backward_args, which ended at `threads`.
+constexpr size_t kFirstBackwardArgsSize =
+    offsetof(attnc_backward_args, threads) + sizeof(int);
+
 /// Whether a struct's `struct_size` covers `field` (a field added after the
 /// caller's header was written is not there).
 template <typename Struct, typename Field>
@@ -355,18 +359,26 @@ int attnc_kernel_has_backward(const attnc_kernel *kernel) {
   return kernel && kernel->kernel.hasBackward();
 }
 
-void attnc_backward_args_init(attnc_backward_args *args) {
+void attnc_backward_args_init_size(attnc_backward_args *args, size_t size) {
   if (!args)
     return;
-  *args = attnc_backward_args{};
-  args->struct_size = sizeof(attnc_backward_args);
+  attnc_backward_args defaults{};
+  defaults.struct_size = std::min(size, sizeof defaults);
+  defaults.synchronize = 1;
+  std::memcpy(args, &defaults, defaults.struct_size);
+}
+
+// The function that binaries built before `stream` call (the header's
+// macro of that name calls the _size one): it sets up the first layout.
+void(attnc_backward_args_init)(attnc_backward_args *args) {
+  attnc_backward_args_init_size(args, kFirstBackwardArgsSize);
 }
 
 attnc_status attnc_kernel_backward(const attnc_kernel *kernel,
                                    const attnc_backward_args *c) {
   if (!kernel || !c)
     return fail(ATTNC_ERROR_ARGUMENT, "attnc_kernel_backward: null argument");
-  if (c->struct_size < sizeof(attnc_backward_args))
+  if (c->struct_size < kFirstBackwardArgsSize)
     return fail(ATTNC_ERROR_ARGUMENT, "attnc_backward_args was not set up by "
                                       "attnc_backward_args_init");
   // Refused first, with Kernel::backward's message (its first check):
@@ -409,6 +421,10 @@ attnc_status attnc_kernel_backward(const attnc_kernel *kernel,
       return fail(ATTNC_ERROR_ARGUMENT, what + " is given twice");
   }
   args.threads = c->threads;
+  if (covers(c, &c->synchronize)) {
+    args.stream = c->stream;
+    args.synchronize = c->synchronize != 0;
+  }
   // Kernel::backward checks every argument before anything runs.
   if (llvm::Error e = kernel->kernel.backward(args))
     return fail(ATTNC_ERROR_ARGUMENT, std::move(e));

@@ -141,7 +141,7 @@ def compile(source, variant=None, *, target="cpu", dtype=None, head_dim=None,
     value_head_dim: fix D and Dv (GPUs need D); family, tile_q, tile_kv,
     vector_width, warps, stages, splits: force the schedule (0 or None: the
     target's choice); backward: also compile the backward (Kernel.backward;
-    the CPU only so far, a GPU target refuses it); paged_kv: take k and v
+    GPUs take head dims 64 and 128); paged_kv: take k and v
     as a paged KV cache (pages [num_pages, page_size, Hkv, D], each call
     passing page_table= and seq_lens=; see Kernel). Raises CompileError with
     the compiler's diagnostics."""

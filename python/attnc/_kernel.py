@@ -160,19 +160,16 @@ class Kernel:
         return bool(lib.attnc_kernel_has_backward(self._handle))
 
     def backward(self, q, k, v, out, dout, lse=None, *, threads=0,
-                 params=None, **kwparams):
+                 stream=None, synchronize=True, params=None, **kwparams):
         """The gradients of a loss L given dout = dL/dout: (dq, dk, dv,
         {param: grad}) for the forward's q, k, v, out (and lse, required for
         softmax variants) and the same params. dq, dk, dv are shaped as q, k,
         v in the kernel's dtype (dk and dv summed over the query heads of a
         kv head); every float param has a float32 gradient of its shape (a
         scalar's is 0-d). Outputs are made with the library of the input
-        they belong to. Needs a kernel compiled with backward=True (CPU)."""
+        they belong to. Needs a kernel compiled with backward=True; on the
+        GPU it runs on `stream` as run() does."""
         if not self.has_backward:
-            if self.target != "cpu":
-                raise KernelError(f"the backward runs on the CPU only so "
-                                  f"far; '{self.name}' was compiled for "
-                                  f"{self.target}")
             raise KernelError(f"'{self.name}' was compiled without its "
                               "backward; compile it with backward=True")
         if params:
@@ -225,6 +222,9 @@ class Kernel:
         args.param_grads = (_lib.ParamGrad * max(len(entries), 1))(*entries)
         args.num_param_grads = len(entries)
         args.threads = threads
+        if self._device == _dlpack.KDL_CUDA:
+            args.stream = _cuda_stream(q, vq, stream)
+        args.synchronize = 1 if synchronize else 0
         if lib.attnc_kernel_backward(self._handle, ctypes.byref(args)):
             raise KernelError(_lib.last_error())
         for p in self.params:

@@ -97,6 +97,8 @@ class BackwardArgs(ctypes.Structure):
         ("param_grads", ctypes.POINTER(ParamGrad)),
         ("num_param_grads", ctypes.c_size_t),
         ("threads", ctypes.c_int),
+        ("stream", ctypes.c_void_p),
+        ("synchronize", ctypes.c_int),
     ]
 
 

@@ -17,10 +17,9 @@ torch (Debian's 1.13) has no custom ops: there `attention` calls a
 `torch.autograd.Function` directly, which works eagerly but not inside a
 compiled graph.
 
-On the CPU, variants are compiled with their backward: gradients flow to
-q, k, v and to float tensor params (a scalar param passed as a tensor
-too; a Python number gets none). The GPU backward is not available yet: a
-backward through a CUDA call raises NotImplementedError.
+Variants are compiled with their backward (on the GPU for head dims 64
+and 128): gradients flow to q, k, v and to float tensor params (a scalar
+param passed as a tensor too; a Python number gets none).
 
 This module imports torch; `import attnc` does not (attnc.torch is loaded on
 first use).
@@ -240,9 +239,11 @@ def _compile(name, dtype, target, head_dim, value_head_dim, scale):
             source, file_name = f.read(), name
     if scale is not None:
         source = _with_scale(source, scale)
-    # The CPU kernels carry their backward, for autograd.
+    # Kernels carry their backward, for autograd: the GPU's where it takes
+    # the head dims (64 and 128).
     options = {"target": target, "dtype": _DTYPES[dtype],
-               "backward": target == "cpu"}
+               "backward": target == "cpu" or
+               (head_dim in (64, 128) and value_head_dim in (64, 128))}
     if target != "cpu":
         options["head_dim"] = head_dim
         if value_head_dim != head_dim:
@@ -348,12 +349,6 @@ def _backward(name, grad_out, grad_lse, q, k, v, out, lse, tensor_names,
     """(dq, dk, dv, the gradients of the float tensors among `tensors` in
     their order), from Kernel.backward; this is the only place that calls
     it."""
-    if q.device.type != "cpu":
-        raise NotImplementedError(
-            "attnc: the GPU backward is not available yet (the backward of "
-            f"attnc.torch.attention runs on the CPU only, this call ran on "
-            f"{q.device}); run it under torch.no_grad() or on tensors that "
-            "do not require grad")
     if grad_lse is not None and bool(grad_lse.ne(0).any()):
         raise NotImplementedError(
             "attnc: the gradient through lse is not available yet (the "
