@@ -10,7 +10,8 @@ triton.testing.do_bench (median), flex compiled for the shape alone
 (`torch.compile(flex_attention, dynamic=False)`, its BlockMask built once);
 attnc's `Kernel::backward` timed by `attnc run --target=gpu --backward
 --bench` in BIN_DIR (CUDA events, median of its own inputs; the forward's
-out and lse given, as an autograd backward has them). TFLOP/s at 10 * D
+out and lse given, as an autograd backward has them; no param gradients,
+as flex's score_mods here capture none). TFLOP/s at 10 * D
 flops per kept pair (the backward's five products).
 """
 import argparse, os, re, subprocess, sys
@@ -92,7 +93,7 @@ def main():
         for name, path, mask_mod, score_mod, is_causal in VARIANTS:
             if name.split()[0] not in chosen:
                 continue
-            flops = 10.0 * D * kept_pairs(name, n)
+            flops = 10.0 * D * H * kept_pairs(name, n)
             tf = lambda ms: flops / (ms * 1e-3) / 1e12 if ms else None
             q, k, v = (torch.randn(1, H, n, D, device="cuda", dtype=torch.bfloat16, requires_grad=True)
                        for _ in range(3))

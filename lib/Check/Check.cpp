@@ -326,10 +326,12 @@ llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
   args.lse = forward.lse;
   args.params = forward.params;
   args.threads = options.threads;
-  // Every float param's gradient, f32 of its shape.
+  // Every float param's gradient, f32 of its shape, when checked (a bench
+  // alone times dq, dk and dv, as for params that need no gradient).
   std::vector<std::unique_ptr<HostTensor>> grads(in.params.size());
   for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
-    if (!mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(arg.getType())))
+    if (!options.compare ||
+        !mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(arg.getType())))
       continue;
     std::vector<int64_t> shape = in.params[i].shape;
     if (shape.empty())

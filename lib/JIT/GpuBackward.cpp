@@ -116,7 +116,9 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   // Scratch, in 4-byte words: the status head, lse2 and delta, dq's f32
   // sums, the recomputed output (f32) and dO after output_mod (16-bit).
   const int64_t rows = s.B * s.H * s.N;
-  const int64_t rowWords = s.B * s.H * attnc_cuda::backward_row_pitch(int(s.N));
+  const int bm = int(spec.backwardTileQ), bn = int(spec.backwardTileKv);
+  const int64_t rowWords =
+      s.B * s.H * attnc_cuda::backward_row_pitch(int(s.N), bm);
   const int64_t head = attnc_cuda::kScratchHeadWords;
   const int64_t dqWords = rows * s.D;
   const int64_t outWords = recomputeOut ? rows * s.Dv : 0;
@@ -148,8 +150,8 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
     a.dks[d] = dk.stride[d];
     a.dvs[d] = dv.stride[d];
   }
-  a.tilesQ = int((s.N + attnc_cuda::kBwdTileQ - 1) / attnc_cuda::kBwdTileQ);
-  a.tilesKv = int((s.M + attnc_cuda::kBwdTileKv - 1) / attnc_cuda::kBwdTileKv);
+  a.tilesQ = int((s.N + bm - 1) / bm);
+  a.tilesKv = int((s.M + bn - 1) / bn);
 
   std::vector<attnc_cuda::ParamSlot> slots =
       makeParamSlots(k, tensorParams, scalarParams, base);
@@ -193,7 +195,7 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   launch(k.loadedBackward.rows, (rows + rowsPerCta - 1) / rowsPerCta,
          attnc_cuda::kBwdRowThreads, 0, kernelArgs);
   launch(k.loadedBackward.main, s.B * s.Hkv * a.tilesKv,
-         attnc_cuda::kBwdThreads, spec.backwardSharedBytes, kernelArgs);
+         int(spec.backwardThreads), spec.backwardSharedBytes, kernelArgs);
   const int64_t pairs = rows * (s.D / 2);
   void *dqArgs[] = {&a};
   launch(k.loadedBackward.dq,

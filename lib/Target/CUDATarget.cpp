@@ -170,7 +170,8 @@ std::string CUDACode::serialize() const {
      << spec.maxSplits << " " << spec.tensorMaps << " " << spec.pagedKv << " "
      << (spec.backwardName.empty() ? "-" : spec.backwardName) << " "
      << spec.backwardSharedBytes << " " << spec.recomputeSharedBytes << " "
-     << spec.hasOutputMod << "\n"
+     << spec.hasOutputMod << " " << spec.backwardTileQ << " "
+     << spec.backwardTileKv << " " << spec.backwardThreads << "\n"
      << source.size() << " " << cubin.size() << " " << blockMapCubin.size()
      << "\n"
      << source << cubin << blockMapCubin << backwardCubin;
@@ -184,7 +185,7 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   specLine.split(f, ' ');
   sizeLine.split(sizes, ' ');
   size_t sourceSize, cubinSize, mapSize;
-  if (f.size() != 18 || sizes.size() != 3 ||
+  if (f.size() != 21 || sizes.size() != 3 ||
       sizes[0].getAsInteger(10, sourceSize) ||
       sizes[1].getAsInteger(10, cubinSize) ||
       sizes[2].getAsInteger(10, mapSize) || sourceSize > payload.size() ||
@@ -212,6 +213,10 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
       f[16].getAsInteger(10, s.recomputeSharedBytes))
     return std::nullopt;
   s.hasOutputMod = f[17] == "1";
+  if (f[18].getAsInteger(10, s.backwardTileQ) ||
+      f[19].getAsInteger(10, s.backwardTileKv) ||
+      f[20].getAsInteger(10, s.backwardThreads))
+    return std::nullopt;
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();
   code.blockMapCubin =

@@ -84,7 +84,7 @@ struct FlashArgs {
 /// backward needs it exactly) and the gradients. dO is `dout`, or after
 /// output_mod's gradient `dopre` (contiguous, the forward's 16-bit type);
 /// delta is rowsum(dO * O) and lse2 the lse in base 2 per row (f32
-/// [B * H][backward_row_pitch(N)], zeroed); dq is summed in f32 in
+/// [B * H][backward_row_pitch(N, BM)], zeroed); dq is summed in f32 in
 /// `dqAccum` ([B * H * N][D], zeroed) and converted into `dq` at the end.
 struct BackwardArgs {
   FlashArgs f;

@@ -25,6 +25,7 @@ TEST_CASE("CUDACode: every spec field survives serialize and parse",
   s.pagedKv = true;
   s.backwardName = "v_backward", s.backwardSharedBytes = 148480;
   s.recomputeSharedBytes = 41984, s.hasOutputMod = true;
+  s.backwardTileQ = 64, s.backwardTileKv = 128, s.backwardThreads = 256;
   code.source = "source";
   code.cubin = "cubin";
   code.blockMapCubin = "map";
@@ -50,6 +51,9 @@ TEST_CASE("CUDACode: every spec field survives serialize and parse",
   CHECK(t.backwardSharedBytes == s.backwardSharedBytes);
   CHECK(t.recomputeSharedBytes == s.recomputeSharedBytes);
   CHECK(t.hasOutputMod);
+  CHECK(t.backwardTileQ == 64);
+  CHECK(t.backwardTileKv == 128);
+  CHECK(t.backwardThreads == 256);
   CHECK(back->backwardCubin == "backward");
   CHECK(back->source == "source");
   CHECK(back->cubin == "cubin");

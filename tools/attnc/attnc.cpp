@@ -570,8 +570,9 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
       // dq, dk (3 D) and dv, dp (2 Dv) products per kept pair.
       double backwardFlops = 2.0 * double(result->keptPairs) *
                              (3.0 * sizes.headDim + 2.0 * sizes.valueDim);
-      outs() << format("bench: backward median %.3f ms over %d runs",
-                       result->backwardMedianSeconds * 1e3, int(check.repeats));
+      outs() << format("bench: backward median %.3f ms over %d runs%s",
+                       result->backwardMedianSeconds * 1e3, int(check.repeats),
+                       runCheck ? "" : " (dq, dk, dv; no param gradients)");
       if (result->keptPairs)
         outs() << format(", %.1f GFLOP/s over kept pairs",
                          backwardFlops / result->backwardMedianSeconds * 1e-9);

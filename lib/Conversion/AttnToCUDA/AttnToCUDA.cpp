@@ -25,6 +25,9 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -157,8 +160,12 @@ static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
      << "static_assert(" << bwd
      << "_recompute_config::kSmemBytes == " << spec.recomputeSharedBytes
      << ", \"the launch's shared memory size\");\n"
-     << "typedef attnc_cuda::BackwardConfig<" << d << ", " << dv << ", " << f16
-     << "> " << bwd << "_config;\n"
+     << "typedef attnc_cuda::BackwardConfig<" << d << ", " << dv << ", "
+     << spec.backwardTileQ << ", " << spec.backwardTileKv << ", "
+     << spec.backwardThreads / 32 << ", " << f16 << "> " << bwd << "_config;\n"
+     << "static_assert(" << bwd
+     << "_config::kSmemBytes == " << spec.backwardSharedBytes
+     << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n"
      << "extern \"C\" __global__ void __launch_bounds__("
         "attnc_cuda::kRecomputeWarps * 32, 1)\n"
@@ -172,8 +179,8 @@ static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
      << "::Params P, const " << v << "::Grads G) {\n"
      << "  attnc_cuda::backward_rows<" << v << ", " << bwd
      << "_config>(a, P, G);\n}\n"
-     << "extern \"C\" __global__ void "
-        "__launch_bounds__(attnc_cuda::kBwdThreads, 1)\n"
+     << "extern \"C\" __global__ void __launch_bounds__("
+     << spec.backwardThreads << ", 1)\n"
      << bwd << "(const attnc_cuda::BackwardArgs a, const " << v
      << "::Params P, const " << v << "::Grads G) {\n"
      << "  attnc_cuda::FlashBackward<" << v << ", " << bwd
@@ -292,8 +299,18 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
              << d << ", Dv = " << dv;
     spec.backwardName = name + "_backward";
     spec.hasOutputMod = flash.hasOutputMod();
-    spec.backwardSharedBytes =
-        attnc_cuda::backward_shared_bytes(int(d), int(dv));
+    spec.backwardTileQ = attnc_cuda::kBwdTileQ;
+    spec.backwardTileKv = attnc_cuda::kBwdTileKv;
+    spec.backwardThreads = attnc_cuda::kBwdWarps * 32;
+    if (const char *tiles = std::getenv("ATTNC_BACKWARD_TILES")) {
+      // Tuning only: BM,BN,warps.
+      int bm, bn, nw;
+      if (std::sscanf(tiles, "%d,%d,%d", &bm, &bn, &nw) == 3)
+        spec.backwardTileQ = bm, spec.backwardTileKv = bn,
+        spec.backwardThreads = nw * 32;
+    }
+    spec.backwardSharedBytes = attnc_cuda::backward_shared_bytes(
+        int(d), int(dv), int(spec.backwardTileQ), int(spec.backwardTileKv));
     spec.recomputeSharedBytes = attnc_cuda::forward_shared_bytes(
         int(d), int(dv), attnc_cuda::kRecomputeTile, attnc_cuda::kRecomputeTile,
         attnc_cuda::kRecomputeStages);

@@ -39,6 +39,7 @@ struct CUDAKernelSpec {
   // output's recomputation `B_recompute`; they compile as their own program.
   std::string backwardName;
   int64_t backwardSharedBytes = 0, recomputeSharedBytes = 0;
+  int64_t backwardTileQ = 0, backwardTileKv = 0, backwardThreads = 0;
   bool hasOutputMod = false; // the backward's dO goes through output_mod
 };
 

@@ -65,26 +65,28 @@ ATTNC_HOST_DEVICE constexpr long long sm90_shared_bytes(int d, int dv, int bn, i
          sm90_barrier_bytes(stages);
 }
 
-/// The backward (sm80_backward.cuh): a CTA of kBwdThreads per (b, kv head,
-/// key tile of kBwdTileKv keys) walks query tiles of kBwdTileQ rows, Q and
-/// dO streamed through two buffers each. Its shared memory: K and V (rows
+/// The backward (sm80_backward.cuh): a CTA of NW warps per (b, kv head,
+/// key tile of BN keys) walks query tiles of BM rows (by default
+/// kBwdTileQ, kBwdTileKv and kBwdWarps), Q and dO streamed through two
+/// buffers each. Its shared memory: K and V (rows
 /// swizzled or padded as the forward's), two Q and two dO tiles, the dS
 /// tile (kBwdTileKv rows of kBwdTileQ, swizzled), and two rows each of the
 /// query tile's lse and delta (f32). The preprocessing and the dq
 /// conversion run a warp per row in CTAs of kBwdRowThreads. The backward's
 /// recomputation of the output (where it needs it exactly) is a forward
 /// kernel of kRecomputeTile x kRecomputeTile tiles, 4 warps, 2 stages.
-constexpr int kBwdThreads = 256, kBwdTileQ = 64, kBwdTileKv = 128, kBwdRowThreads = 128;
+constexpr int kBwdWarps = 8, kBwdTileQ = 64, kBwdTileKv = 128, kBwdRowThreads = 128;
 constexpr int kRecomputeTile = 64, kRecomputeWarps = 4, kRecomputeStages = 2;
-ATTNC_HOST_DEVICE constexpr long long backward_shared_bytes(int d, int dv) {
-  return 2LL * (kBwdTileKv * (streamed_pitch(d) + streamed_pitch(dv)) +
-                2 * kBwdTileQ * (streamed_pitch(d) + streamed_pitch(dv)) + kBwdTileKv * kBwdTileQ) +
-         4LL * 4 * kBwdTileQ;
+ATTNC_HOST_DEVICE constexpr long long backward_shared_bytes(int d, int dv, int bm, int bn) {
+  return 2LL * (bn * (streamed_pitch(d) + streamed_pitch(dv)) + 2 * bm * (streamed_pitch(d) + streamed_pitch(dv)) +
+                bn * (bm % 64 ? bm + 8 : bm)) +
+         4LL * 4 * bm;
 }
 /// The rows of the backward's lse and delta scratch per (b, h): whole
-/// query tiles, so that a tile's rows copy as aligned 16-byte chunks.
-ATTNC_HOST_DEVICE inline long long backward_row_pitch(int N) {
-  return (long long)((N + kBwdTileQ - 1) / kBwdTileQ) * kBwdTileQ;
+/// query tiles of `bm` rows, so that a tile's rows copy as aligned 16-byte
+/// chunks.
+ATTNC_HOST_DEVICE inline long long backward_row_pitch(int N, int bm) {
+  return (long long)((N + bm - 1) / bm) * bm;
 }
 
 /// The block-map kernel runs a CTA of kBlockMapThreads per (b, h, query

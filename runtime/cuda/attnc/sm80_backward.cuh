@@ -77,10 +77,10 @@ __device__ __forceinline__ void accumulate_grad(GradSlot g, const ParamSlot &s, 
 /// The backward's shape (flash_args.h has its numbers): KF m16 fragments
 /// of keys per warp; dQ's product splits the query tile's rows into kRowGroups
 /// of 16 and its columns into kColGroups, a warp each.
-template <int D_, int DV_, bool F16_> struct BackwardConfig {
-  static constexpr int D = D_, DV = DV_, BM = kBwdTileQ, BN = kBwdTileKv;
+template <int D_, int DV_, int BM_, int BN_, int NW_, bool F16_> struct BackwardConfig {
+  static constexpr int D = D_, DV = DV_, BM = BM_, BN = BN_;
   static constexpr bool F16 = F16_;
-  static constexpr int kThreads = kBwdThreads, NW = kThreads / 32;
+  static constexpr int NW = NW_, kThreads = NW * 32;
   static constexpr int KF = BN / (16 * NW);
   static_assert(KF >= 1 && KF * 16 * NW == BN, "BN is a multiple of 16 * warps");
   static constexpr int kRowGroups = BM / 16, kColGroups = NW / kRowGroups;
@@ -89,11 +89,11 @@ template <int D_, int DV_, bool F16_> struct BackwardConfig {
   typedef StreamedTile<D> KTile;
   typedef StreamedTile<DV> VTile;
   typedef StreamedTile<DV> OTile; // dO
-  typedef SwizzledTile<BM> STile; // dS, [key][query]
+  typedef StreamedTile<BM> STile; // dS, [key][query]
   static constexpr int kSmemBytes = 2 * (KTile::elements(BN) + VTile::elements(BN) + 2 * QTile::elements(BM) +
                                          2 * OTile::elements(BM) + STile::elements(BN)) +
                                     4 * 4 * BM;
-  static_assert(kSmemBytes == backward_shared_bytes(D, DV), "the host sizes the launch by this");
+  static_assert(kSmemBytes == backward_shared_bytes(D, DV, BM, BN), "the host sizes the launch by this");
 };
 
 /// The preprocessing, a warp per row (b, h, q) of the forward's output.
@@ -133,7 +133,7 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
   for (int m = 16; m >= 1; m /= 2)
     delta += __shfl_xor_sync(0xffffffffu, delta, m);
   if (lane == 0) {
-    const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N) + q;
+    const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N, C::BM) + q;
     a.delta[at] = delta;
     if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
       const float lse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
@@ -397,7 +397,7 @@ template <class V, class C> struct FlashBackward {
       const u16 *dO = a.dopre ? a.dopre + (i64(b) * f.H + h) * f.N * DV : a.dout + b * a.dos[0] + h * a.dos[1];
       TileCopy<OTile, BM, NT>(dO, a.dopre ? DV : a.dos[2], tid)(smem_addr(sO + slot * OTile::elements(BM)), q0, f.N);
       // lse and delta: BM floats each, 16 bytes a thread.
-      const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N) + q0;
+      const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N, BM) + q0;
       if (tid < BM / 4)
         cp_async16(smem_addr(sLse + slot * BM + tid * 4), a.lse2 + at + tid * 4, true);
       else if (tid < BM / 2)
