@@ -25,8 +25,6 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cstdio>
-#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -299,16 +297,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
              << d << ", Dv = " << dv;
     spec.backwardName = name + "_backward";
     spec.hasOutputMod = flash.hasOutputMod();
+    // 64 x 128 with 8 warps measured best (bench/RESULTS.md).
     spec.backwardTileQ = attnc_cuda::kBwdTileQ;
     spec.backwardTileKv = attnc_cuda::kBwdTileKv;
     spec.backwardThreads = attnc_cuda::kBwdWarps * 32;
-    if (const char *tiles = std::getenv("ATTNC_BACKWARD_TILES")) {
-      // Tuning only: BM,BN,warps.
-      int bm, bn, nw;
-      if (std::sscanf(tiles, "%d,%d,%d", &bm, &bn, &nw) == 3)
-        spec.backwardTileQ = bm, spec.backwardTileKv = bn,
-        spec.backwardThreads = nw * 32;
-    }
     spec.backwardSharedBytes = attnc_cuda::backward_shared_bytes(
         int(d), int(dv), int(spec.backwardTileQ), int(spec.backwardTileKv));
     spec.recomputeSharedBytes = attnc_cuda::forward_shared_bytes(
