@@ -25,7 +25,6 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
-
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -365,14 +364,16 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
     return failure();
   if (backward) {
     // The gradients' hooks take where float params' gradients go (`G`).
-    os << "  struct Grads { attnc_cuda::GradSlot g["
-       << std::max<int64_t>(1, spec.numParams) << "]; };\n";
+    // `Grads` as the host passes them, `GradSums` as a thread adds to them.
+    const int64_t slots = std::max<int64_t>(1, spec.numParams);
+    os << "  struct Grads { attnc_cuda::GradSlot g[" << slots << "]; };\n"
+       << "  typedef attnc_cuda::GradSums<" << slots << "> GradSums;\n";
     if (failed(emitter.emitFunction(flash.getScoreModGrad(),
                                     RegionRole::ScoreModGrad, "score_mod_grad",
-                                    "dscore", "const Grads &G, ")) ||
+                                    "dscore", "GradSums &G, ")) ||
         failed(emitter.emitFunction(
             flash.getOutputModGrad(), RegionRole::OutputModGrad,
-            "output_mod_grad", "dout", "const Grads &G, ")))
+            "output_mod_grad", "dout", "GradSums &G, ")))
       return failure();
   }
   // No register cap beyond one CTA an SM: capping 8-warp kernels at 128

@@ -42,13 +42,40 @@ __device__ __forceinline__ void red_add2(float *p, float x, float y) {
 #endif
 }
 
+/// A float param's gradient as one thread adds to it: the element it added
+/// to last and what it has not written yet, so that the pairs that add to
+/// one element (a per-head slope, a scalar) sum in a register and write
+/// once, when the element changes or the kernel ends (flush).
+struct GradSum {
+  float *ptr; // null: no gradient asked for
+  i64 offset;
+  float sum;
+  __device__ __forceinline__ void flush() {
+    if (ptr && offset >= 0 && sum != 0.f)
+      red_add(ptr + offset, sum);
+    sum = 0.f;
+  }
+};
+template <int N> struct GradSums {
+  GradSum g[N];
+  __device__ __forceinline__ explicit GradSums(const GradSlot (&slots)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      g[i] = GradSum{slots[i].ptr, -1, 0.f};
+  }
+  __device__ __forceinline__ void flush() {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      g[i].flush();
+  }
+};
+
 /// Adds `value` to a float param's gradient at `idx` (attn.accumulate):
 /// nothing when the caller asked for no gradient, or when the index is out
 /// of bounds (the forward's read reports it). The gradient is f32 and
-/// contiguous in the param's shape. A warp whose lanes all add to one
-/// element (a per-head slope, a scalar) sums first and adds once.
+/// contiguous in the param's shape.
 template <class... I>
-__device__ __forceinline__ void accumulate_grad(GradSlot g, const ParamSlot &s, float value, I... idx) {
+__device__ __forceinline__ void accumulate_grad(GradSum &g, const ParamSlot &s, float value, I... idx) {
   if (!g.ptr)
     return;
   const i64 ix[] = {i64(idx)..., 0};
@@ -60,18 +87,11 @@ __device__ __forceinline__ void accumulate_grad(GradSlot g, const ParamSlot &s, 
     offset = offset * s.size[d] + ix[d];
   }
   offset = ok ? offset : -1;
-  const unsigned active = __activemask();
-  const i64 first = __shfl_sync(active, offset, __ffs(active) - 1);
-  if (active == 0xffffffffu && __all_sync(active, offset == first)) {
-#pragma unroll
-    for (int m = 16; m >= 1; m /= 2)
-      value += __shfl_xor_sync(0xffffffffu, value, m);
-    if (threadIdx.x % 32 == 0 && offset >= 0)
-      red_add(g.ptr + offset, value);
-    return;
+  if (offset != g.offset) {
+    g.flush();
+    g.offset = offset;
   }
-  if (offset >= 0)
-    red_add(g.ptr + offset, value);
+  g.sum += value;
 }
 
 /// The backward's shape (flash_args.h has its numbers): KF m16 fragments
@@ -99,7 +119,7 @@ template <int D_, int DV_, int BM_, int BN_, int NW_, bool F16_> struct Backward
 /// The preprocessing, a warp per row (b, h, q) of the forward's output.
 template <class V, class C>
 __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typename V::Params &P,
-                                              const typename V::Grads &G) {
+                                              const typename V::Grads &grads) {
   constexpr int DV = C::DV;
   const FlashArgs &f = a.f;
   const i64 row = i64(blockIdx.x) * (kBwdRowThreads / 32) + threadIdx.x / 32;
@@ -107,6 +127,7 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
     return;
   const int lane = threadIdx.x % 32, q = int(row % f.N), h = int(row / f.N % f.H), b = int(row / f.N / f.H);
   int status = 0;
+  typename V::GradSums G(grads.g);
   float delta = 0.f;
   const u16 *g = a.dout + b * a.dos[0] + h * a.dos[1] + q * a.dos[2];
   const u16 *out = f.out + b * f.os[0] + h * f.os[1] + q * f.os[2];
@@ -132,6 +153,7 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
 #pragma unroll
   for (int m = 16; m >= 1; m /= 2)
     delta += __shfl_xor_sync(0xffffffffu, delta, m);
+  G.flush();
   if (lane == 0) {
     const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N, C::BM) + q;
     a.delta[at] = delta;
@@ -242,7 +264,7 @@ template <class V, class C> struct FlashBackward {
   static __device__ __forceinline__ void pairs(float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
                                                const float *sLse, const float *sDelta, int warp, int lane, int b,
                                                int h, int q0, int kv0, bool partial, const BackwardArgs &a,
-                                               const typename V::Params &P, const typename V::Grads &G,
+                                               const typename V::Params &P, typename V::GradSums &G,
                                                int &status) {
     const FlashArgs &f = a.f;
     typename V::ScoreRow srows[BM / 8][2];
@@ -407,7 +429,7 @@ template <class V, class C> struct FlashBackward {
   }
 
   static __device__ __forceinline__ void run(const BackwardArgs &a, const typename V::Params &P,
-                                             const typename V::Grads &G) {
+                                             const typename V::Grads &grads) {
     extern __shared__ __align__(128) unsigned char smem[];
     u16 *sK = reinterpret_cast<u16 *>(smem);
     u16 *sV = sK + KTile::elements(BN);
@@ -426,6 +448,7 @@ template <class V, class C> struct FlashBackward {
     cp_async_commit();
 
     int status = 0;
+    typename V::GradSums G(grads.g);
     QueryWalk walk(a, P, b, hk, kv0, status);
     int tile[2];
 #pragma unroll
@@ -479,6 +502,7 @@ template <class V, class C> struct FlashBackward {
       issue(tile[1], slot, a, b, hk, sQ, sO, sLse, sDelta);
     }
     cp_async_wait<0>();
+    G.flush();
 
     // dK (times the scale: the raw score is scale * q.k) and dV.
 #pragma unroll
