@@ -407,7 +407,7 @@ def backward():
     q, k, v = qkv(Hkv=2, n=333, seed=40)
     for t in (q, k, v):
         t.requires_grad_()
-    out = at.attention(q, k, v, path, cap=50.0)
+    out = at.attention(q, k, v, path, enable_gqa=True, cap=50.0)
     g = randn(*out.shape, seed=41)
     out.backward(g)
     got = [t.grad.clone() for t in (q, k, v)]
@@ -429,8 +429,8 @@ def backward():
     worst = max(worst, normwise("dslopes", got_slopes, slopes.grad))
     if at.CUSTOM_OP is None:
         return f"eager only (no custom op); worst {worst:.3g} of the largest"
-    import torch._dynamo
-    torch._dynamo.reset()
+    from torch import _dynamo
+    _dynamo.reset()
     module = Block(path)
     q, k, v = module_inputs()
     q.requires_grad_()
@@ -438,8 +438,10 @@ def backward():
     eager = (q.grad.clone(), module.scale.grad.clone())
     q.grad, module.scale.grad = None, None
     torch.compile(module)(q, k, v).float().sum().backward()
-    normwise("compiled dq", q.grad, eager[0], rtol=1e-3)
-    normwise("compiled dscale", module.scale.grad, eager[1], rtol=1e-3)
+    # dq's atomics add in any order: compiled and eager agree to bf16's
+    # rounding, not bit for bit.
+    normwise("compiled dq", q.grad, eager[0], rtol=1e-2)
+    normwise("compiled dscale", module.scale.grad, eager[1], rtol=1e-2)
     return f"worst {worst:.3g} of the largest; compiled matches eager"
 
 
