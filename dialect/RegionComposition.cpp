@@ -24,20 +24,33 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
     return "score_mod_grad";
   case RegionRole::OutputModGrad:
     return "output_mod_grad";
+  case RegionRole::Sink:
+    return "sink";
+  case RegionRole::SinkGrad:
+    return "sink_grad";
   }
   llvm_unreachable("unknown region kind");
+}
+
+bool mlir::attn::readsRowStatistics(Region &region) {
+  return !region.empty() &&
+         (!region.getArgument(kOutputModLseArg).use_empty() ||
+          !region.getArgument(kOutputModRowSumArg).use_empty());
 }
 
 ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   static const StringRef scoreMod[] = {"score", "b", "h", "q_idx", "kv_idx"};
   static const StringRef mask[] = {"b", "h", "q_idx", "kv_idx"};
-  static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
+  static const StringRef outputMod[] = {"o", "b",   "h",      "q_idx",
+                                        "d", "lse", "row_sum"};
   static const StringRef tileClass[] = {"b",      "h",        "q_first",
                                         "q_last", "kv_first", "kv_last"};
   static const StringRef scoreModGrad[] = {"score", "b",      "h",
                                            "q_idx", "kv_idx", "dscore"};
-  static const StringRef outputModGrad[] = {"o",     "b", "h",
-                                            "q_idx", "d", "dout"};
+  static const StringRef outputModGrad[] = {"o", "b",   "h",       "q_idx",
+                                            "d", "lse", "row_sum", "dout"};
+  static const StringRef sink[] = {"b", "h"};
+  static const StringRef sinkGrad[] = {"b", "h", "dsink"};
   switch (kind) {
   case RegionRole::ScoreMod:
     return scoreMod;
@@ -51,6 +64,10 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
     return scoreModGrad;
   case RegionRole::OutputModGrad:
     return outputModGrad;
+  case RegionRole::Sink:
+    return sink;
+  case RegionRole::SinkGrad:
+    return sinkGrad;
   }
   llvm_unreachable("unknown region kind");
 }
@@ -93,8 +110,10 @@ SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
   SmallVector<Type> types(getRegionArgumentNames(kind).size(),
                           b.getIndexType());
   if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod ||
-      isGradRole(kind))
+      kind == RegionRole::ScoreModGrad || kind == RegionRole::OutputModGrad)
     types.front() = b.getF32Type();
+  if (kind == RegionRole::OutputMod || kind == RegionRole::OutputModGrad)
+    types[kOutputModLseArg] = types[kOutputModRowSumArg] = b.getF32Type();
   if (isGradRole(kind))
     types.back() = b.getF32Type();
   return types;

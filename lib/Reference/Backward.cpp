@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Reference/Interpreter.h"
+#include "dialect/RegionComposition.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -212,8 +213,11 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
     applyScoreMod(*s, flash.getScoreMod());
   if (flash.hasMask())
     applyMask(*s, flash.getMask());
+  if (readsRowStatistics(flash.getOutputMod()))
+    return failure("reference: the backward of an output_mod that reads lse "
+                   "or row_sum is not supported yet");
   TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
-                          flash.getTemperature(), nullptr);
+                          flash.getTemperature(), flash.getSink());
   TensorPtr o = aggregate(*p, flash.getValue());
   if (!error.empty())
     return failure(error);
@@ -224,9 +228,10 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
     for (int64_t flat = 0, e = int64_t(dO.size()); flat < e; ++flat) {
       int64_t d = flat % Dv, i = flat / Dv % N, h = flat / (Dv * N) % H,
               b = flat / (Dv * N * H);
-      Scalar args[5];
+      Scalar args[7];
       args[0].f = o->data[flat];
       args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = d;
+      args[5].f = rowLse[flat / Dv], args[6].f = rowSum[flat / Dv];
       llvm::DenseMap<Value, Scalar> values;
       evalRegion(flash.getOutputMod(), args, values);
       dO[flat] =
@@ -263,6 +268,16 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
         double rowDot = 0;
         for (int64_t j = 0; j < M; ++j)
           rowDot += pr[j] * dP[j];
+        // The sink's weight exp(sink - lse) moves against every key's:
+        // dL/dsink = -exp(sink - lse) * rowDot, then through its region.
+        if (flash.hasSink() && rowDot != 0) {
+          Scalar args[2];
+          args[0].i = b + inputs.batchOffset, args[1].i = h;
+          llvm::DenseMap<Value, Scalar> values;
+          double sink = evalRegion(flash.getSink(), args, values).f;
+          double dsink = -std::exp(sink - rowLse[row]) * rowDot;
+          reverseRegion(flash.getSink(), values, dsink, grads);
+        }
         for (int64_t j = 0; j < M; ++j) {
           const int64_t flat = row * M + j;
           const double u = s->data[flat] / temperature + bias;

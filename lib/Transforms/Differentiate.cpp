@@ -1,7 +1,8 @@
 //===- Differentiate.cpp - the backward's regions of attn.flash -----------===//
 //
-// Reverse-mode differentiation of score_mod and output_mod into
-// score_mod_grad and output_mod_grad (Passes.td: AttnDifferentiate): the
+// Reverse-mode differentiation of score_mod, output_mod and sink into
+// score_mod_grad, output_mod_grad and sink_grad (Passes.td:
+// AttnDifferentiate): the
 // forward region is recomputed, then each op, last to first, passes the
 // adjoint of its result to its operands by its rule (Derivatives.cpp).
 //
@@ -114,9 +115,21 @@ struct AttnDifferentiatePass
           failed(differentiate(flash.getScoreMod(), flash.getScoreModGrad(),
                                RegionRole::ScoreModGrad, flash.getLoc())))
         return WalkResult::interrupt();
+      // lse and the row sum depend on every score of the row: their
+      // adjoints would flow back into the normalizer's backward, which
+      // does not take them yet.
+      if (readsRowStatistics(flash.getOutputMod())) {
+        flash.emitError("attn-differentiate: the backward of an output_mod "
+                        "that reads lse or row_sum is not supported yet");
+        return WalkResult::interrupt();
+      }
       if (flash.hasOutputMod() && flash.getOutputModGrad().empty() &&
           failed(differentiate(flash.getOutputMod(), flash.getOutputModGrad(),
                                RegionRole::OutputModGrad, flash.getLoc())))
+        return WalkResult::interrupt();
+      if (flash.hasSink() && flash.getSinkGrad().empty() &&
+          failed(differentiate(flash.getSink(), flash.getSinkGrad(),
+                               RegionRole::SinkGrad, flash.getLoc())))
         return WalkResult::interrupt();
       return WalkResult::advance();
     });

@@ -3,7 +3,7 @@
 // evaluateReferenceBackward against central differences of
 // evaluateReference, on tiny shapes: every example (odd sizes, GQA 2:1, N !=
 // M where the variant allows it) for dq, dk, dv and the gradient of every
-// float param, a learnable bias of its own, and fully masked rows.
+// float param, a learnable bias of its own, a sink, and fully masked rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -137,6 +137,20 @@ TEST_CASE("backward reference: a learnable bias and scalar",
     })",
                                                  /*fuse=*/true);
   checkGradients("learned", c.variant(), {2, 2, 2, 5, 5, 3, 4}, 11);
+}
+
+TEST_CASE("backward reference: a sink's gradient, through its region",
+          "[reference][backward]") {
+  // A per-head sink times a scalar, and rows that keep nothing (their
+  // weight all on the sink: no gradient).
+  test::CompiledVariant c = test::compileVariant(R"(
+    attention sinks(sinks: f32[H], w: f32 = 0.8) {
+      mask = kv_idx <= q_idx && q_idx != 2
+      sink = sinks[h] * w - 0.5
+      output = o * o
+    })",
+                                                 /*fuse=*/true);
+  checkGradients("sinks", c.variant(), {2, 2, 1, 5, 6, 3, 4}, 13);
 }
 
 TEST_CASE("backward reference: the other normalizers",

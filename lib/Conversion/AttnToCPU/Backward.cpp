@@ -306,9 +306,12 @@ void BackwardGenerator::emitRowItem(Value item) {
           Value o = memref::LoadOp::create(b, loc, outAcc, ValueRange{d});
           Value g = toF32(
               memref::LoadOp::create(b, loc, dout, ValueRange{batch, h, i, d}));
-          Value dO = flash.hasOutputMod() ? emitRegion(flash.getOutputModGrad(),
-                                                       {o, batch, h, i, d, g})
-                                          : g;
+          // attn-differentiate refuses output_mods that read lse or
+          // row_sum: their arguments here are placeholders.
+          Value dO = flash.hasOutputMod()
+                         ? emitRegion(flash.getOutputModGrad(),
+                                      {o, batch, h, i, d, rowLse, f32(0.0), g})
+                         : g;
           memref::StoreOp::create(b, loc, dO, dopre,
                                   ValueRange{batch, h, i, d});
           return SmallVector<Value>{arith::AddFOp::create(
@@ -337,6 +340,22 @@ void BackwardGenerator::emitRowItem(Value item) {
   }
   memref::StoreOp::create(b, loc, rowDot, delta, ValueRange{batch, h, i});
   rowDelta = rowDot;
+  // The sink's gradient: its weight exp(sink - lse) moves against every
+  // key's, dL/dsink = -exp(sink - lse) * delta, then through sink_grad.
+  if (flash.hasSink()) {
+    Value sink = emitRegion(flash.getSink(), {batch, h});
+    // A sink of -inf in a row with nothing kept: lse -inf, no weight.
+    Value weight = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, rowLse,
+                              f32(-std::numeric_limits<double>::infinity())),
+        f32(0.0),
+        math::ExpOp::create(b, loc,
+                            arith::SubFOp::create(b, loc, sink, rowLse)));
+    Value dsink = arith::NegFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, weight, rowDot));
+    emitRegion(flash.getSinkGrad(), {batch, h, dsink});
+  }
 
   // dq, and the score_mod's param gradients (each pair once, here).
   zero(rowAcc, headDim);

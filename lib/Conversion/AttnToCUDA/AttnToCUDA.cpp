@@ -182,6 +182,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
            << stringifyKernelFamily(family) << " kernels run one key split; got "
            << schedule.getSplits();
 
+  if (readsRowStatistics(flash.getOutputMod()))
+    return flash.emitError("the GPU kernels do not pass lse and row_sum to "
+                           "output statements yet (--target=cpu does)");
+
   CUDAKernelSpec spec;
   std::string name = variant.getSymName().str();
   spec.kernelName = name + "_kernel";
@@ -272,6 +276,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << (flash.hasMask() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasOutputMod = "
      << (flash.hasOutputMod() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasSink = "
+     << (flash.hasSink() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasTileClass = "
      << (flash.hasTileClass() ? "true" : "false") << ";\n"
      << "  static constexpr bool kBlockList = "
@@ -286,6 +292,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
                                   "Mask", "true")) ||
       failed(emitter.emitFunction(flash.getOutputMod(), RegionRole::OutputMod,
                                   "output_mod", "o")) ||
+      failed(emitter.emitFunction(flash.getSink(), RegionRole::Sink, "sink",
+                                  "0.f")) ||
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,
                                   "tile_class", flash.hasMask() ? "1" : "2")))
     return failure();

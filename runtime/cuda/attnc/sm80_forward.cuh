@@ -409,13 +409,26 @@ template <class V, class C> struct FlashForward {
     }
   }
 
+  /// An attention sink (natural units) joins a row's sum at the end, one
+  /// more logit that weighs no value: the base moves to max(base, sink),
+  /// and `sum` becomes the total, `keys` the weight of the accumulated
+  /// keys relative to it; `top` is the new base (base 2), -inf when both are.
+  static __device__ __forceinline__ void addSink(float rowMax, float sink, float &sum, float &keys, float &top) {
+    const float base = rowMax == neg_inf() ? neg_inf() : rowMax * kIn + kOff, sinkT = sink * kLog2e;
+    top = fmaxf(base, sinkT);
+    keys = top == neg_inf() ? 0.f : ex2(base - top);
+    sum = top == neg_inf() ? 0.f : fmaf(sum, keys, ex2(sinkT - top));
+  }
+
   /// The end of the softmax: each row's 1 / sum (0 for a row with nothing
   /// kept) and lse, stored where asked for (split-KV keeps every row's lse
-  /// for its parts instead; elsewhere it is made only where it is stored,
-  /// so the epilogue stays lean). Other normalizers: 1, 0.
+  /// for its parts instead, and combine_splits adds the sink; elsewhere it
+  /// is made only where it is stored, so the epilogue stays lean). Other
+  /// normalizers: 1, 0.
   static __device__ __forceinline__ void finishRows(const float (&rowMax)[MF][2], const float (&rowSum)[MF][4],
                                                     float (&inv)[MF][2], float (&lse)[MF][2], int warp, int lane,
-                                                    int b, int h, int q0, const FlashArgs &a) {
+                                                    int b, int h, int q0, const FlashArgs &a,
+                                                    const typename V::Params &P, int &status) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -427,6 +440,14 @@ template <class V, class C> struct FlashForward {
           if constexpr (!kSumByMma) {
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+          }
+          if constexpr (V::kHasSink && !C::kSplitKv) {
+            float keys, top;
+            addSink(rowMax[mf][half], V::sink(b, rowHead(a, h, q), P, status), sum, keys, top);
+            inv[mf][half] = sum > 0.f ? keys / sum : 0.f;
+            if (a.lse && q < a.N && (lane & 3) == 0)
+              a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = sum > 0.f ? (top + __log2f(sum)) * kLn2 : neg_inf();
+            continue;
           }
           inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
           if constexpr (C::kSplitKv)
@@ -634,7 +655,7 @@ template <class V, class C> struct FlashForward {
 
     // Epilogue: lse per row; O normalised and stored (store).
     float inv[MF][2], lse[MF][2];
-    finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
+    finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a, P, status);
     if constexpr (C::kSplitKv) {
       storePartial(O, inv, lse, warp, lane, b, h, q0, a);
       if (status)

@@ -175,7 +175,7 @@ template <class V, class C> struct Sm90Forward {
     }
 
     float inv[1][2], lse[1][2];
-    F::finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
+    F::finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a, P, status);
     F::store(O, inv, smem + kOut, warp, lane, b, h, q0, a, P, status);
   }
 

@@ -37,7 +37,7 @@ attn.variant @learnable(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: te
 // the select; integer index math carries none.
 // CHECK-LABEL: attn.variant @gated
 // CHECK: output_mod_grad {
-// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %dout: f32):
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse: f32, %row_sum: f32, %dout: f32):
 // CHECK: %[[C:.*]] = arith.cmpf ogt, %o
 // CHECK: %[[SQ:.*]] = arith.mulf %o, %o : f32
 // CHECK: arith.select %[[C]], %[[SQ]]
@@ -50,12 +50,34 @@ attn.variant @gated(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: tensor
     -> tensor<1x2x8x4xf32> {
   %o = attn.flash softmax(%q, %k, %v) : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> (tensor<1x2x8x4xf32>)
     output_mod {
-    ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+    ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
       %zero = arith.constant 0.0 : f32
       %pos = arith.cmpf ogt, %o, %zero : f32
       %sq = arith.mulf %o, %o : f32
       %r = arith.select %pos, %sq, %zero : f32
       attn.yield %r : f32
+    }
+  attn.return %o : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+// The sink's derivative accumulates its params' gradients and yields 0 (its
+// first argument is b).
+// CHECK-LABEL: attn.variant @sink
+// CHECK: sink_grad {
+// CHECK-NEXT: ^bb0(%b: index, %h: index, %dsink: f32):
+// CHECK-NEXT: attn.load %sinks[%h] : tensor<?xf32>
+// CHECK-NEXT: attn.accumulate %dsink into %sinks[%h] : tensor<?xf32>
+// CHECK-NEXT: %[[Z:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: attn.yield %[[Z]] : f32
+attn.variant @sink(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x8x4xf32>, %v: tensor<1x2x8x4xf32>,
+                   %sinks: tensor<?xf32> {attn.name = "sinks"}) -> tensor<1x2x8x4xf32> {
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> (tensor<1x2x8x4xf32>)
+    sink {
+    ^bb0(%b: index, %h: index):
+      %x = attn.load %sinks[%h] : tensor<?xf32>
+      attn.yield %x : f32
     }
   attn.return %o : tensor<1x2x8x4xf32>
 }
