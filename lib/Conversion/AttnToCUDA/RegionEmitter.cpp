@@ -171,12 +171,7 @@ RegionEmitter::emitFunction(Region &region, RegionRole role, StringRef name,
   os << "  static __device__ __forceinline__ " << *result << " " << name << "("
      << leading;
   names.clear();
-  // The GPU kernels do not pass the row's statistics to output_mod yet
-  // (translateToCUDA refuses regions that read them).
-  auto passed = [&](StringRef arg) {
-    return role != RegionRole::OutputMod || (arg != "lse" && arg != "row_sum");
-  };
-  if (failed(emitParameters(region, role, passed)))
+  if (failed(emitParameters(region, role, [](StringRef) { return true; })))
     return failure();
   os << ", const Params &P, int &status) {\n";
   if (region.empty()) {

@@ -54,6 +54,22 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
         total += ex2((sink - top) * kLog2e);
     }
   }
+  // The row's statistics for output_mod: lse (with the sink), the sum of
+  // the weights (softmax: the keys' share of the total; the other
+  // normalizers' parts add their sums, kept where softmax keeps lse).
+  float rowLse = top == neg_inf() ? neg_inf() : top + __logf(total), rowSum = 0.f;
+  if constexpr (V::kOutputModReadsStats) {
+    if constexpr (kSoftmax) {
+      const float sinkTerm = V::kHasSink && top != neg_inf() ? ex2((sink - top) * kLog2e) : 0.f;
+      rowSum = total > 0.f ? (total - sinkTerm) / total : 0.f;
+    } else {
+      for (int s = lane; s < splits; s += 32)
+        rowSum += a.partialLse[s * rows + row];
+#pragma unroll
+      for (int m = 16; m >= 1; m /= 2)
+        rowSum += __shfl_xor_sync(0xffffffffu, rowSum, m);
+    }
+  }
   float o[kPairs][2];
 #pragma unroll
   for (int j = 0; j < kPairs; ++j)
@@ -77,14 +93,14 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
     const int d = 64 * j + 2 * lane;
     float lo = o[j][0], hi = o[j][1];
     if constexpr (V::kHasOutputMod) {
-      lo = V::output_mod(lo, b, h, q, d, P, status);
-      hi = V::output_mod(hi, b, h, q, d + 1, P, status);
+      lo = V::output_mod(lo, b, h, q, d, rowLse, rowSum, P, status);
+      hi = V::output_mod(hi, b, h, q, d + 1, rowLse, rowSum, P, status);
     }
     *reinterpret_cast<u32 *>(out + 64 * j) = pack2<C::F16>(lo, hi);
   }
   if constexpr (kSoftmax)
     if (a.lse && lane == 0)
-      a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = top == neg_inf() ? neg_inf() : top + __logf(total);
+      a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse;
   if (status)
     atomicCAS(a.status, 0, status);
 }
