@@ -504,6 +504,12 @@ LogicalResult FlashOp::verifyRegions() {
       failed(verifyRegionSignature(*this, getSink(), RegionRole::Sink,
                                    /*allowEmpty=*/true)) ||
       failed(verifyRegionSignature(*this, getSinkGrad(), RegionRole::SinkGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getOutputModLseGrad(),
+                                   RegionRole::OutputModLseGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getOutputModRowSumGrad(),
+                                   RegionRole::OutputModRowSumGrad,
                                    /*allowEmpty=*/true)))
     return failure();
   if (hasOutputMod() && getNormalizer() != NormalizerKind::Softmax &&
@@ -522,14 +528,17 @@ void FlashOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 void FlashOp::getAsmBlockArgumentNames(Region &region,
                                        OpAsmSetValueNameFn setNameFn) {
-  RegionRole kind = &region == &getScoreMod()        ? RegionRole::ScoreMod
-                    : &region == &getMask()          ? RegionRole::Mask
-                    : &region == &getOutputMod()     ? RegionRole::OutputMod
-                    : &region == &getScoreModGrad()  ? RegionRole::ScoreModGrad
-                    : &region == &getOutputModGrad() ? RegionRole::OutputModGrad
-                    : &region == &getSink()          ? RegionRole::Sink
-                    : &region == &getSinkGrad()      ? RegionRole::SinkGrad
-                                                     : RegionRole::TileClass;
+  RegionRole kind =
+      &region == &getScoreMod()              ? RegionRole::ScoreMod
+      : &region == &getMask()                ? RegionRole::Mask
+      : &region == &getOutputMod()           ? RegionRole::OutputMod
+      : &region == &getScoreModGrad()        ? RegionRole::ScoreModGrad
+      : &region == &getOutputModGrad()       ? RegionRole::OutputModGrad
+      : &region == &getSink()                ? RegionRole::Sink
+      : &region == &getSinkGrad()            ? RegionRole::SinkGrad
+      : &region == &getOutputModLseGrad()    ? RegionRole::OutputModLseGrad
+      : &region == &getOutputModRowSumGrad() ? RegionRole::OutputModRowSumGrad
+                                             : RegionRole::TileClass;
   nameRegionArguments(region, kind, setNameFn);
 }
 

@@ -362,7 +362,10 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     arguments and the adjoint of its result and yield the adjoint of its
     first argument (the score, the output element; 0 for the sink), adding
     param gradients with `attn.accumulate`; empty when the forward region
-    is, or before the pass.
+    is, or before the pass. `output_mod_lse_grad` and
+    `output_mod_row_sum_grad` (output_mod_grad's signature) yield the
+    adjoint of output_mod's `lse` and `row_sum` arguments instead, without
+    param gradients, where the output_mod reads them.
 
     `tile_class`, derived from the mask by `attn-analyze-blocks`, classifies a
     tile of pairs — queries `q_first..q_last`, keys `kv_first..kv_last` of
@@ -396,7 +399,9 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
                         AnyRegion:$output_mod, AnyRegion:$tile_class,
                         AnyRegion:$score_mod_grad, AnyRegion:$output_mod_grad,
-                        AnyRegion:$sink, AnyRegion:$sink_grad);
+                        AnyRegion:$sink, AnyRegion:$sink_grad,
+                        AnyRegion:$output_mod_lse_grad,
+                        AnyRegion:$output_mod_row_sum_grad);
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
@@ -405,7 +410,8 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     (`score_mod` $score_mod^)? (`mask` $mask^)? (`sink` $sink^)?
     (`output_mod` $output_mod^)? (`tile_class` $tile_class^)?
     (`score_mod_grad` $score_mod_grad^)? (`output_mod_grad` $output_mod_grad^)?
-    (`sink_grad` $sink_grad^)?
+    (`sink_grad` $sink_grad^)? (`output_mod_lse_grad` $output_mod_lse_grad^)?
+    (`output_mod_row_sum_grad` $output_mod_row_sum_grad^)?
   }];
     let extraClassDeclaration = [{
     bool hasScoreMod() { return !getScoreMod().empty(); }
@@ -419,7 +425,10 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     bool isDifferentiated() {
       return (!hasScoreMod() || !getScoreModGrad().empty()) &&
              (!hasOutputMod() || !getOutputModGrad().empty()) &&
-             (!hasSink() || !getSinkGrad().empty());
+             (!hasSink() || !getSinkGrad().empty()) &&
+             (!readsLse(getOutputMod()) || !getOutputModLseGrad().empty()) &&
+             (!readsRowSum(getOutputMod()) ||
+              !getOutputModRowSumGrad().empty());
     }
     bool returnsLse() { return getLse() != nullptr; }
   }];

@@ -28,14 +28,25 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
     return "sink";
   case RegionRole::SinkGrad:
     return "sink_grad";
+  case RegionRole::OutputModLseGrad:
+    return "output_mod_lse_grad";
+  case RegionRole::OutputModRowSumGrad:
+    return "output_mod_row_sum_grad";
   }
   llvm_unreachable("unknown region kind");
 }
 
-bool mlir::attn::readsRowStatistics(Region &region) {
+bool mlir::attn::readsLse(Region &region) {
+  return !region.empty() && !region.getArgument(kOutputModLseArg).use_empty();
+}
+
+bool mlir::attn::readsRowSum(Region &region) {
   return !region.empty() &&
-         (!region.getArgument(kOutputModLseArg).use_empty() ||
-          !region.getArgument(kOutputModRowSumArg).use_empty());
+         !region.getArgument(kOutputModRowSumArg).use_empty();
+}
+
+bool mlir::attn::readsRowStatistics(Region &region) {
+  return readsLse(region) || readsRowSum(region);
 }
 
 ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
@@ -63,6 +74,8 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   case RegionRole::ScoreModGrad:
     return scoreModGrad;
   case RegionRole::OutputModGrad:
+  case RegionRole::OutputModLseGrad:
+  case RegionRole::OutputModRowSumGrad:
     return outputModGrad;
   case RegionRole::Sink:
     return sink;
@@ -109,10 +122,11 @@ SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
   Builder b(ctx);
   SmallVector<Type> types(getRegionArgumentNames(kind).size(),
                           b.getIndexType());
+  bool outputGrad = hasOutputModGradSignature(kind);
   if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod ||
-      kind == RegionRole::ScoreModGrad || kind == RegionRole::OutputModGrad)
+      kind == RegionRole::ScoreModGrad || outputGrad)
     types.front() = b.getF32Type();
-  if (kind == RegionRole::OutputMod || kind == RegionRole::OutputModGrad)
+  if (kind == RegionRole::OutputMod || outputGrad)
     types[kOutputModLseArg] = types[kOutputModRowSumArg] = b.getF32Type();
   if (isGradRole(kind))
     types.back() = b.getF32Type();

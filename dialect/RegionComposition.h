@@ -33,12 +33,26 @@ enum class RegionRole {
   ScoreModGrad,
   OutputModGrad,
   Sink,
-  SinkGrad
+  SinkGrad,
+  // output_mod's derivatives by its lse and row_sum arguments (the
+  // signature of output_mod_grad; no param gradients: output_mod_grad adds
+  // those once).
+  OutputModLseGrad,
+  OutputModRowSumGrad
 };
 
 inline bool isGradRole(RegionRole kind) {
   return kind == RegionRole::ScoreModGrad ||
-         kind == RegionRole::OutputModGrad || kind == RegionRole::SinkGrad;
+         kind == RegionRole::OutputModGrad || kind == RegionRole::SinkGrad ||
+         kind == RegionRole::OutputModLseGrad ||
+         kind == RegionRole::OutputModRowSumGrad;
+}
+
+/// Whether a region of `kind` has output_mod_grad's signature.
+inline bool hasOutputModGradSignature(RegionRole kind) {
+  return kind == RegionRole::OutputModGrad ||
+         kind == RegionRole::OutputModLseGrad ||
+         kind == RegionRole::OutputModRowSumGrad;
 }
 
 /// The output_mod arguments that carry the row's statistics: its lse
@@ -47,6 +61,8 @@ constexpr unsigned kOutputModLseArg = 5, kOutputModRowSumArg = 6;
 
 /// Whether the output_mod `region` reads the row's lse or row sum.
 bool readsRowStatistics(Region &region);
+bool readsLse(Region &region);
+bool readsRowSum(Region &region);
 
 /// What a tile_class region yields for a tile of (query, key) pairs.
 enum class TileClass : int8_t {

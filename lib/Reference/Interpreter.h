@@ -89,10 +89,11 @@ private:
                     llvm::DenseMap<Value, Scalar> &values);
   /// Adds `seed` times the derivative of `region`'s result (evaluated into
   /// `values`) to the params' gradients; returns its derivative with
-  /// respect to the region's first argument.
+  /// respect to the region's first argument. With `rowStats` (output_mod),
+  /// adds those with respect to its lse and row_sum to rowStats[0], [1].
   double reverseRegion(Region &region,
                        const llvm::DenseMap<Value, Scalar> &values, double seed,
-                       RefGradients &grads);
+                       RefGradients &grads, double *rowStats = nullptr);
   bool bindBodyScalars();
 
   VariantOp variant;

@@ -69,7 +69,9 @@ def AttnDifferentiate : Pass<"attn-differentiate"> {
     round carry no gradient (as in PyTorch's autograd); masks need no
     derivative. A region already derived is kept; the CPU lowering's
     backward kernels read these regions. An output_mod that reads the row's
-    lse or row_sum is refused (not yet differentiated).
+    lse or row_sum also gets `output_mod_lse_grad` / `output_mod_row_sum_grad`
+    (its derivative by that argument, without param gradients), which the
+    backward passes on to every score of the row.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];

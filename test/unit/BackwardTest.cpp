@@ -153,6 +153,36 @@ TEST_CASE("backward reference: a sink's gradient, through its region",
   checkGradients("sinks", c.variant(), {2, 2, 1, 5, 6, 3, 4}, 13);
 }
 
+TEST_CASE("backward reference: output statements that read lse and row_sum",
+          "[reference][backward]") {
+  // Softmax with and without a sink (rows that keep nothing: the sink
+  // alone, or lse -inf, where a param times lse would have the derivative
+  // 0 * inf), and the other normalizers' row sums.
+  const char *sources[] = {
+      R"(attention a(g: f32 = 0.5) {
+        mask = kv_idx <= q_idx && q_idx != 2
+        output = o * sigmoid(lse) * g + g * row_sum * o
+      })",
+      R"(attention b(sinks: f32[H], g: f32 = 0.7) {
+        mask = kv_idx <= q_idx && q_idx != 2
+        sink = sinks[h] * g
+        output = o * tanh(lse) + row_sum * row_sum + g * lse
+      })",
+      R"(attention c(bias: f32[H]) {
+        normalize = sigmoid(score + bias[h])
+        output = o / (1.0 + row_sum) + 0.1 * row_sum
+      })",
+      R"(attention d() {
+        normalize = relu(score - 0.1)
+        output = o * row_sum
+      })",
+  };
+  for (const char *source : sources) {
+    test::CompiledVariant c = test::compileVariant(source, /*fuse=*/true);
+    checkGradients(source, c.variant(), {2, 2, 1, 5, 6, 3, 4}, 17);
+  }
+}
+
 TEST_CASE("backward reference: the other normalizers",
           "[reference][backward]") {
   for (const char *normalizer : {"sigmoid", "relu", "none"}) {

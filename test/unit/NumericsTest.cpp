@@ -385,6 +385,11 @@ TEST_CASE("numerics: output statements read lse and row_sum", "[numerics]") {
     for (const char *source : sources)
       for (DType dtype : {DType::F32, DType::BF16})
         checkAll(compiler, "stats", source, dtype, family);
+  // The backward: lse and row_sum pass their adjoints on to every score of
+  // the row (and to the sink).
+  for (const char *source : sources)
+    for (DType dtype : {DType::F32, DType::BF16})
+      checkAll(compiler, "stats", source, dtype, "", /*backward=*/true);
 }
 
 TEST_CASE("numerics: the backward of every example on the CPU, f32 and bf16",
