@@ -172,6 +172,15 @@ TEST_CASE("builder and DSL agree: quiet softmax", "[builder]") {
   checkSameIR("quiet_softmax.attn", v);
 }
 
+TEST_CASE("builder and DSL agree: sigmoid normalized by its row sum",
+          "[builder]") {
+  VariantBuilder v("sigmoid_normalized");
+  v.normalize("sigmoid", score() - 4.0);
+  v.mask(causalMask());
+  v.output(o() / call("max", {row_sum(), Expr(1.0)}));
+  checkSameIR("sigmoid_normalized.attn", v);
+}
+
 TEST_CASE("builder and DSL agree: the row's statistics", "[builder]") {
   VariantBuilder v("stats");
   v.normalize("softmax");
