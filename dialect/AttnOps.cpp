@@ -152,9 +152,12 @@ static LogicalResult verifyOutputs(Operation *op, const AttnSizes &sizes,
 
 static LogicalResult verifyNormalizer(Operation *op, NormalizerKind kind,
                                       std::optional<double> temperature,
-                                      bool returnsLse) {
+                                      bool returnsLse, bool hasSink) {
   if (returnsLse && kind != NormalizerKind::Softmax)
     return op->emitOpError() << "only softmax defines lse; the normalizer is "
+                             << stringifyNormalizerKind(kind);
+  if (hasSink && kind != NormalizerKind::Softmax)
+    return op->emitOpError() << "only softmax takes a sink; the normalizer is "
                              << stringifyNormalizerKind(kind);
   if (temperature && !(*temperature > 0.0 && std::isfinite(*temperature)))
     return op->emitOpError()
@@ -396,14 +399,30 @@ LogicalResult NormalizeOp::verify() {
   std::optional<double> temperature;
   if (auto t = getTemperature())
     temperature = t->convertToDouble();
-  if (failed(
-          verifyNormalizer(*this, getKind(), temperature, getLse() != nullptr)))
+  if (failed(verifyNormalizer(*this, getKind(), temperature,
+                              getLse() != nullptr, hasSink())))
     return failure();
   if (!getLse())
     return success();
   auto s = getScores().getType().getShape();
   return ShapeChecker{*this}.expect("lse", getLse().getType(),
                                     {s[0], s[1], s[2]}, "[B, H, N]");
+}
+
+LogicalResult NormalizeOp::verifyRegions() {
+  return verifyRegionSignature(*this, getSink(), RegionRole::Sink,
+                               /*allowEmpty=*/true);
+}
+
+void NormalizeOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getProbs(), "probs");
+  if (getLse())
+    setNameFn(getLse(), "lse");
+}
+
+void NormalizeOp::getAsmBlockArgumentNames(Region &region,
+                                           OpAsmSetValueNameFn setNameFn) {
+  nameRegionArguments(region, RegionRole::Sink, setNameFn);
 }
 
 LogicalResult AggregateOp::verify() {
@@ -450,8 +469,8 @@ LogicalResult FlashOp::verify() {
   std::optional<double> temperature;
   if (auto t = getTemperature())
     temperature = t->convertToDouble();
-  if (failed(
-          verifyNormalizer(*this, getNormalizer(), temperature, returnsLse())))
+  if (failed(verifyNormalizer(*this, getNormalizer(), temperature, returnsLse(),
+                              hasSink())))
     return failure();
   if (std::optional<uint64_t> group = getGqaGroup()) {
     int64_t g = static_cast<int64_t>(*group);
@@ -481,8 +500,23 @@ LogicalResult FlashOp::verifyRegions() {
                                    /*allowEmpty=*/true)) ||
       failed(verifyRegionSignature(*this, getOutputModGrad(),
                                    RegionRole::OutputModGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getSink(), RegionRole::Sink,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getSinkGrad(), RegionRole::SinkGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getOutputModLseGrad(),
+                                   RegionRole::OutputModLseGrad,
+                                   /*allowEmpty=*/true)) ||
+      failed(verifyRegionSignature(*this, getOutputModRowSumGrad(),
+                                   RegionRole::OutputModRowSumGrad,
                                    /*allowEmpty=*/true)))
     return failure();
+  if (hasOutputMod() && getNormalizer() != NormalizerKind::Softmax &&
+      !getOutputMod().getArgument(kOutputModLseArg).use_empty())
+    return emitOpError() << "the output_mod reads lse, which only softmax "
+                            "defines; the normalizer is "
+                         << stringifyNormalizerKind(getNormalizer());
   return success();
 }
 
@@ -494,12 +528,17 @@ void FlashOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 void FlashOp::getAsmBlockArgumentNames(Region &region,
                                        OpAsmSetValueNameFn setNameFn) {
-  RegionRole kind = &region == &getScoreMod()        ? RegionRole::ScoreMod
-                    : &region == &getMask()          ? RegionRole::Mask
-                    : &region == &getOutputMod()     ? RegionRole::OutputMod
-                    : &region == &getScoreModGrad()  ? RegionRole::ScoreModGrad
-                    : &region == &getOutputModGrad() ? RegionRole::OutputModGrad
-                                                     : RegionRole::TileClass;
+  RegionRole kind =
+      &region == &getScoreMod()              ? RegionRole::ScoreMod
+      : &region == &getMask()                ? RegionRole::Mask
+      : &region == &getOutputMod()           ? RegionRole::OutputMod
+      : &region == &getScoreModGrad()        ? RegionRole::ScoreModGrad
+      : &region == &getOutputModGrad()       ? RegionRole::OutputModGrad
+      : &region == &getSink()                ? RegionRole::Sink
+      : &region == &getSinkGrad()            ? RegionRole::SinkGrad
+      : &region == &getOutputModLseGrad()    ? RegionRole::OutputModLseGrad
+      : &region == &getOutputModRowSumGrad() ? RegionRole::OutputModRowSumGrad
+                                             : RegionRole::TileClass;
   nameRegionArguments(region, kind, setNameFn);
 }
 

@@ -15,6 +15,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "dialect/RegionComposition.h" // readsLse, in isDifferentiated
+
 #include "dialect/AttnEnums.h.inc"
 #define GET_ATTRDEF_CLASSES
 #include "dialect/AttnAttrs.h.inc"

@@ -99,7 +99,8 @@ def Attn_ReturnOp : Attn_Op<"return", [
 
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, ReturnLike, Terminator,
-    ParentOneOf<["ScoreModOp", "MaskOp", "OutputModOp", "FlashOp"]>]> {
+    ParentOneOf<["ScoreModOp", "MaskOp", "NormalizeOp", "OutputModOp",
+                 "FlashOp"]>]> {
   let summary = "yields a region's scalar result";
   let arguments = (ins AnyType:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
@@ -254,7 +255,9 @@ def Attn_MaskOp : Attn_RegionOp<"mask", [AllTypesMatch<["scores", "result"]>]> {
     let hasCanonicalizer = 1;
 }
 
-def Attn_NormalizeOp : Attn_Op<"normalize", [Pure]> {
+def Attn_NormalizeOp : Attn_Op<"normalize", [Pure,
+    DeclareOpInterfaceMethods<OpAsmOpInterface,
+                              ["getAsmResultNames", "getAsmBlockArgumentNames"]>]> {
   let summary = "turns kept scores into weights: softmax, sigmoid, relu or none";
   let description = [{
     With `t = s / temperature + bias` (temperature 1 and bias 0 by default),
@@ -263,10 +266,22 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [Pure]> {
     Softmax may also return `lse = log(sum over kept keys of exp(t))` per row,
     `-inf` for a row with no kept key.
 
+    Softmax may take a `sink` region, `(b: index, h: index) -> f32`: a logit
+    per row that joins the row's sum but weighs no value (gpt-oss's attention
+    sinks; a constant 0 is "softmax + 1"). With it the weight of a kept pair
+    is `exp(t - lse)` with `lse = log(exp(sink) + sum over kept keys of
+    exp(t))`: lse includes the sink, and a row with no kept key gives
+    weights 0 and `lse = sink`.
+
     ```mlir
     %p, %lse = attn.normalize softmax %s : tensor<?x?x?x?xf32>
                  -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
     %p = attn.normalize sigmoid %s bias -8.0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+    %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32> sink {
+    ^bb0(%b: index, %h: index):
+      %x = attn.load %sinks[%h] : tensor<?xf32>
+      attn.yield %x : f32
+    }
     ```
   }];
   let arguments = (ins Attn_NormalizerKind:$kind, Attn_ScoreTensor:$scores,
@@ -274,11 +289,16 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [Pure]> {
                        OptionalAttr<F64Attr>:$temperature);
   let results = (outs Attn_ScoreTensor:$probs,
                       Optional<Attn_ScoreTensor>:$lse);
+  let regions = (region AnyRegion:$sink);
   let assemblyFormat = [{
     $kind $scores (`bias` $bias^)? (`temperature` $temperature^)? attr-dict
-    `:` type($scores) `->` type(results)
+    `:` type($scores) `->` type(results) (`sink` $sink^)?
   }];
   let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    bool hasSink() { return !getSink().empty(); }
+  }];
 }
 
 def Attn_AggregateOp : Attn_Op<"aggregate", [Pure]> {
@@ -301,11 +321,16 @@ def Attn_AggregateOp : Attn_Op<"aggregate", [Pure]> {
 
 def Attn_OutputModOp : Attn_RegionOp<"output_mod", [
     AllTypesMatch<["input", "result"]>]> {
-  let summary = "rewrites each output element from its value and (b, h, q_idx, d)";
+  let summary = "rewrites each output element from its value, (b, h, q_idx, d) and the row's statistics";
   let description = [{
-    The region maps `(o: f32, b, h, q_idx, d: index)` to the new f32 output
-    element (for example a sigmoid gate read from a param). `d` indexes the
-    head dimension so that per-channel gates can be expressed.
+    The region maps `(o: f32, b, h, q_idx, d: index, lse, row_sum: f32)` to
+    the new f32 output element (for example a sigmoid gate read from a
+    param). `d` indexes the head dimension so that per-channel gates can be
+    expressed. `lse` is the row's lse (softmax only: with a sink, it
+    includes the sink; `-inf` for a row with nothing kept and no sink) and
+    `row_sum` the sum of the row's weights over its kept keys, for every
+    normalizer (softmax: 1, or 1 - exp(sink - lse) with a sink; 0 for a row
+    with nothing kept).
   }];
   let arguments = (ins Attn_FloatTensor:$input);
   let results = (outs Attn_FloatTensor:$result);
@@ -329,11 +354,18 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     score_mod, no mask, no output_mod). `gqa_group` is H / Hkv when both are
     static.
 
-    `score_mod_grad` and `output_mod_grad`, derived by `attn-differentiate`
-    for the backward, take the forward region's arguments and the adjoint of
-    its result and yield the adjoint of its first argument (the score, the
-    output element), adding param gradients with `attn.accumulate`; empty
-    when the forward region is, or before the pass.
+    `sink` (softmax only, `(b, h) -> f32`) is the normalizer's sink logit
+    (see `attn.normalize`); empty: no sink.
+
+    `score_mod_grad`, `output_mod_grad` and `sink_grad`, derived by
+    `attn-differentiate` for the backward, take the forward region's
+    arguments and the adjoint of its result and yield the adjoint of its
+    first argument (the score, the output element; 0 for the sink), adding
+    param gradients with `attn.accumulate`; empty when the forward region
+    is, or before the pass. `output_mod_lse_grad` and
+    `output_mod_row_sum_grad` (output_mod_grad's signature) yield the
+    adjoint of output_mod's `lse` and `row_sum` arguments instead, without
+    param gradients, where the output_mod reads them.
 
     `tile_class`, derived from the mask by `attn-analyze-blocks`, classifies a
     tile of pairs — queries `q_first..q_last`, keys `kv_first..kv_last` of
@@ -366,27 +398,37 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
                         AnyRegion:$output_mod, AnyRegion:$tile_class,
-                        AnyRegion:$score_mod_grad, AnyRegion:$output_mod_grad);
+                        AnyRegion:$score_mod_grad, AnyRegion:$output_mod_grad,
+                        AnyRegion:$sink, AnyRegion:$sink_grad,
+                        AnyRegion:$output_mod_lse_grad,
+                        AnyRegion:$output_mod_row_sum_grad);
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
     attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
     `->` `(` type(results) `)`
-    (`score_mod` $score_mod^)? (`mask` $mask^)? (`output_mod` $output_mod^)?
-    (`tile_class` $tile_class^)? (`score_mod_grad` $score_mod_grad^)?
-    (`output_mod_grad` $output_mod_grad^)?
+    (`score_mod` $score_mod^)? (`mask` $mask^)? (`sink` $sink^)?
+    (`output_mod` $output_mod^)? (`tile_class` $tile_class^)?
+    (`score_mod_grad` $score_mod_grad^)? (`output_mod_grad` $output_mod_grad^)?
+    (`sink_grad` $sink_grad^)? (`output_mod_lse_grad` $output_mod_lse_grad^)?
+    (`output_mod_row_sum_grad` $output_mod_row_sum_grad^)?
   }];
     let extraClassDeclaration = [{
     bool hasScoreMod() { return !getScoreMod().empty(); }
     bool hasMask() { return !getMask().empty(); }
     bool hasOutputMod() { return !getOutputMod().empty(); }
     bool hasTileClass() { return !getTileClass().empty(); }
+    bool hasSink() { return !getSink().empty(); }
     /// Whether every forward region that needs one has its derivative
-    /// (attn-differentiate's result; trivially so without score_mod and
-    /// output_mod).
+    /// (attn-differentiate's result; trivially so without score_mod,
+    /// output_mod and sink).
     bool isDifferentiated() {
       return (!hasScoreMod() || !getScoreModGrad().empty()) &&
-             (!hasOutputMod() || !getOutputModGrad().empty());
+             (!hasOutputMod() || !getOutputModGrad().empty()) &&
+             (!hasSink() || !getSinkGrad().empty()) &&
+             (!readsLse(getOutputMod()) || !getOutputModLseGrad().empty()) &&
+             (!readsRowSum(getOutputMod()) ||
+              !getOutputModRowSumGrad().empty());
     }
     bool returnsLse() { return getLse() != nullptr; }
   }];

@@ -24,20 +24,44 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
     return "score_mod_grad";
   case RegionRole::OutputModGrad:
     return "output_mod_grad";
+  case RegionRole::Sink:
+    return "sink";
+  case RegionRole::SinkGrad:
+    return "sink_grad";
+  case RegionRole::OutputModLseGrad:
+    return "output_mod_lse_grad";
+  case RegionRole::OutputModRowSumGrad:
+    return "output_mod_row_sum_grad";
   }
   llvm_unreachable("unknown region kind");
+}
+
+bool mlir::attn::readsLse(Region &region) {
+  return !region.empty() && !region.getArgument(kOutputModLseArg).use_empty();
+}
+
+bool mlir::attn::readsRowSum(Region &region) {
+  return !region.empty() &&
+         !region.getArgument(kOutputModRowSumArg).use_empty();
+}
+
+bool mlir::attn::readsRowStatistics(Region &region) {
+  return readsLse(region) || readsRowSum(region);
 }
 
 ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   static const StringRef scoreMod[] = {"score", "b", "h", "q_idx", "kv_idx"};
   static const StringRef mask[] = {"b", "h", "q_idx", "kv_idx"};
-  static const StringRef outputMod[] = {"o", "b", "h", "q_idx", "d"};
+  static const StringRef outputMod[] = {"o", "b",   "h",      "q_idx",
+                                        "d", "lse", "row_sum"};
   static const StringRef tileClass[] = {"b",      "h",        "q_first",
                                         "q_last", "kv_first", "kv_last"};
   static const StringRef scoreModGrad[] = {"score", "b",      "h",
                                            "q_idx", "kv_idx", "dscore"};
-  static const StringRef outputModGrad[] = {"o",     "b", "h",
-                                            "q_idx", "d", "dout"};
+  static const StringRef outputModGrad[] = {"o", "b",   "h",       "q_idx",
+                                            "d", "lse", "row_sum", "dout"};
+  static const StringRef sink[] = {"b", "h"};
+  static const StringRef sinkGrad[] = {"b", "h", "dsink"};
   switch (kind) {
   case RegionRole::ScoreMod:
     return scoreMod;
@@ -50,7 +74,13 @@ ArrayRef<StringRef> mlir::attn::getRegionArgumentNames(RegionRole kind) {
   case RegionRole::ScoreModGrad:
     return scoreModGrad;
   case RegionRole::OutputModGrad:
+  case RegionRole::OutputModLseGrad:
+  case RegionRole::OutputModRowSumGrad:
     return outputModGrad;
+  case RegionRole::Sink:
+    return sink;
+  case RegionRole::SinkGrad:
+    return sinkGrad;
   }
   llvm_unreachable("unknown region kind");
 }
@@ -92,9 +122,12 @@ SmallVector<Type> mlir::attn::getRegionArgumentTypes(MLIRContext *ctx,
   Builder b(ctx);
   SmallVector<Type> types(getRegionArgumentNames(kind).size(),
                           b.getIndexType());
+  bool outputGrad = hasOutputModGradSignature(kind);
   if (kind == RegionRole::ScoreMod || kind == RegionRole::OutputMod ||
-      isGradRole(kind))
+      kind == RegionRole::ScoreModGrad || outputGrad)
     types.front() = b.getF32Type();
+  if (kind == RegionRole::OutputMod || outputGrad)
+    types[kOutputModLseArg] = types[kOutputModRowSumArg] = b.getF32Type();
   if (isGradRole(kind))
     types.back() = b.getF32Type();
   return types;

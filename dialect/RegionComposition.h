@@ -17,23 +17,52 @@
 
 namespace mlir::attn {
 
-/// The roles a region plays in a variant: the three user regions, the tile
-/// classifier that attn-analyze-blocks derives from the mask, and the
-/// derivatives of score_mod and output_mod that attn-differentiate derives
-/// (the forward's arguments and the adjoint of its result, yielding the
-/// adjoint of its first argument; param gradients by attn.accumulate).
+/// The roles a region plays in a variant: the user regions (score_mod, mask,
+/// output_mod and softmax's sink, the per-(b, h) logit that takes part in
+/// the row's sum without a value), the tile classifier that
+/// attn-analyze-blocks derives from the mask, and the derivatives of
+/// score_mod, output_mod and sink that attn-differentiate derives (the
+/// forward's arguments and the adjoint of its result, yielding the adjoint
+/// of its first argument, 0 for the sink, whose first argument is b; param
+/// gradients by attn.accumulate).
 enum class RegionRole {
   ScoreMod,
   Mask,
   OutputMod,
   TileClass,
   ScoreModGrad,
-  OutputModGrad
+  OutputModGrad,
+  Sink,
+  SinkGrad,
+  // output_mod's derivatives by its lse and row_sum arguments (the
+  // signature of output_mod_grad; no param gradients: output_mod_grad adds
+  // those once).
+  OutputModLseGrad,
+  OutputModRowSumGrad
 };
 
 inline bool isGradRole(RegionRole kind) {
-  return kind == RegionRole::ScoreModGrad || kind == RegionRole::OutputModGrad;
+  return kind == RegionRole::ScoreModGrad ||
+         kind == RegionRole::OutputModGrad || kind == RegionRole::SinkGrad ||
+         kind == RegionRole::OutputModLseGrad ||
+         kind == RegionRole::OutputModRowSumGrad;
 }
+
+/// Whether a region of `kind` has output_mod_grad's signature.
+inline bool hasOutputModGradSignature(RegionRole kind) {
+  return kind == RegionRole::OutputModGrad ||
+         kind == RegionRole::OutputModLseGrad ||
+         kind == RegionRole::OutputModRowSumGrad;
+}
+
+/// The output_mod arguments that carry the row's statistics: its lse
+/// (softmax) and the sum of its weights (every normalizer).
+constexpr unsigned kOutputModLseArg = 5, kOutputModRowSumArg = 6;
+
+/// Whether the output_mod `region` reads the row's lse or row sum.
+bool readsRowStatistics(Region &region);
+bool readsLse(Region &region);
+bool readsRowSum(Region &region);
 
 /// What a tile_class region yields for a tile of (query, key) pairs.
 enum class TileClass : int8_t {
@@ -45,7 +74,8 @@ enum class TileClass : int8_t {
 /// The region's name as the DSL and the assembly format spell it.
 StringRef getRegionRoleName(RegionRole kind);
 
-/// The names of the block arguments, e.g. (score, b, h, q_idx, kv_idx).
+/// The names of the block arguments, e.g. (score, b, h, q_idx, kv_idx);
+/// output_mod's are (o, b, h, q_idx, d, lse, row_sum).
 ArrayRef<StringRef> getRegionArgumentNames(RegionRole kind);
 
 /// The block argument types, e.g. (f32, index, index, index, index).

@@ -62,6 +62,9 @@ VARIANTS = [
     ("softcap 30 + causal", "bench/gpu/variants/softcap_causal.attn", causal, "softcap", None),
     ("document + causal", "examples/document.attn", "document", None, None),
     ("prefix-LM 2048", "examples/prefix_lm.attn", prefix, None, None),
+    # flex has no sink: its column is plain causal, the cost a sink must
+    # match (issue 27: within 3% of plain softmax; compare with "causal").
+    ("sinks + causal", "examples/sinks.attn", causal, None, None),
 ]
 
 def bench(fn):
@@ -85,6 +88,8 @@ def attnc_params(name, slopes, docs):
         return {"slopes": slopes}
     if name.startswith("document"):
         return {"doc": docs.int()}
+    if name.startswith("sinks"):
+        return {"sinks": torch.linspace(-1.0, 2.0, H, device="cuda")}
     return {}
 
 def package_attnc(path, family, q, k, v, params):

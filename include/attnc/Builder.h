@@ -78,6 +78,10 @@ Expr q_idx();
 Expr kv_idx();
 Expr o();
 Expr d();
+/// The row's statistics, in output statements: its lse (softmax) and the
+/// sum of its weights.
+Expr lse();
+Expr row_sum();
 
 /// `cond ? a : b`.
 Expr select(const Expr &cond, const Expr &a, const Expr &b);
@@ -125,6 +129,8 @@ public:
   /// the score.
   VariantBuilder &normalize(std::string_view kind);
   VariantBuilder &normalize(std::string_view kind, const Expr &argument);
+  /// `sink = value`: softmax's sink logit, an expression of b, h and params.
+  VariantBuilder &sink(const Expr &value);
   VariantBuilder &output(const Expr &value);
   VariantBuilder &scale(double value);
 

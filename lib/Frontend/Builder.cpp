@@ -84,6 +84,8 @@ Expr attnc::q_idx() { return Expr(ast::makeName("q_idx")); }
 Expr attnc::kv_idx() { return Expr(ast::makeName("kv_idx")); }
 Expr attnc::o() { return Expr(ast::makeName("o")); }
 Expr attnc::d() { return Expr(ast::makeName("d")); }
+Expr attnc::lse() { return Expr(ast::makeName("lse")); }
+Expr attnc::row_sum() { return Expr(ast::makeName("row_sum")); }
 
 Expr attnc::select(const Expr &cond, const Expr &a, const Expr &b) {
   return Expr(ast::makeTernary(cond.getNode(), a.getNode(), b.getNode()));
@@ -224,6 +226,10 @@ VariantBuilder &VariantBuilder::normalize(std::string_view kind,
                                           const Expr &argument) {
   attention->body.push_back(statement(
       "normalize", ast::makeCall(std::string(kind), {argument.getNode()})));
+  return *this;
+}
+VariantBuilder &VariantBuilder::sink(const Expr &value) {
+  attention->body.push_back(statement("sink", value.getNode()));
   return *this;
 }
 VariantBuilder &VariantBuilder::output(const Expr &value) {

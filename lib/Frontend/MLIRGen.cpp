@@ -181,12 +181,16 @@ void Generator::emit(const VariantSpec &spec) {
                                        returnsLse ? Type(lseType) : Type(),
                                        kind, scores, /*bias=*/nullptr,
                                        /*temperature=*/nullptr);
+  if (spec.sink)
+    emitRegion(normalize.getSink(), RegionRole::Sink, spec.sink,
+               {Var::Batch, Var::Head});
   Value out = AggregateOp::create(builder, variantLoc, vo, normalize.getProbs(),
                                   variant.getValue());
   for (auto [expr, range] : llvm::zip(spec.outputMods, spec.outputModRanges)) {
     auto op = OutputModOp::create(builder, loc(range), vo, out);
     emitRegion(op.getBody(), RegionRole::OutputMod, expr,
-               {Var::Output, Var::Batch, Var::Head, Var::QIdx, Var::Dim});
+               {Var::Output, Var::Batch, Var::Head, Var::QIdx, Var::Dim,
+                Var::Lse, Var::RowSum});
     out = op.getResult();
   }
   SmallVector<Value> returned = {out};

@@ -26,7 +26,7 @@ namespace {
 constexpr double kF32Max = FLT_MAX;
 
 /// Which variables an expression may read.
-enum class Context { Score, Mask, Output, Constant, Any };
+enum class Context { Score, Mask, Sink, Output, Constant, Any };
 
 struct VarInfo {
   const char *name;
@@ -41,6 +41,8 @@ constexpr VarInfo kVars[] = {
     {"kv_idx", Var::KvIdx, ScalarType::I64},
     {"o", Var::Output, ScalarType::F32},
     {"d", Var::Dim, ScalarType::I64},
+    {"lse", Var::Lse, ScalarType::F32},
+    {"row_sum", Var::RowSum, ScalarType::F32},
 };
 
 bool isAvailable(Var var, Context ctx) {
@@ -50,13 +52,17 @@ bool isAvailable(Var var, Context ctx) {
   case Context::Constant:
     return false;
   case Context::Score:
-    return var != Var::Output && var != Var::Dim;
+    return var == Var::Score || var == Var::Batch || var == Var::Head ||
+           var == Var::QIdx || var == Var::KvIdx;
   case Context::Mask:
     return var == Var::Batch || var == Var::Head || var == Var::QIdx ||
            var == Var::KvIdx;
+  case Context::Sink:
+    return var == Var::Batch || var == Var::Head;
   case Context::Output:
     return var == Var::Output || var == Var::Batch || var == Var::Head ||
-           var == Var::QIdx || var == Var::Dim;
+           var == Var::QIdx || var == Var::Dim || var == Var::Lse ||
+           var == Var::RowSum;
   }
   return false;
 }
@@ -67,8 +73,10 @@ const char *describeContext(Context ctx) {
     return "a score sees score, b, h, q_idx and kv_idx";
   case Context::Mask:
     return "a mask sees b, h, q_idx and kv_idx";
+  case Context::Sink:
+    return "a sink sees b and h";
   case Context::Output:
-    return "an output sees o, b, h, q_idx and d";
+    return "an output sees o, b, h, q_idx, d, lse and row_sum";
   case Context::Constant:
     return "this must be a constant";
   case Context::Any:
@@ -83,6 +91,8 @@ const char *contextName(Context ctx) {
     return "a score";
   case Context::Mask:
     return "a mask";
+  case Context::Sink:
+    return "a sink";
   case Context::Output:
     return "an output";
   case Context::Constant:
@@ -272,6 +282,7 @@ private:
   Context ctx = Context::Any;
   unsigned scoreVersion = 0;
   bool readsScore = false;
+  SourceRange lseRead; // the first read of lse (only softmax defines it)
   std::vector<std::pair<const Function *, SourceRange>> callStack;
   size_t numNodes = 0;
   bool tooLarge = false;
@@ -517,6 +528,8 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
     }
     if (info.var == Var::Score)
       readsScore = true;
+    if (info.var == Var::Lse && !lseRead.file)
+      lseRead = e.range;
     TExpr v{TExpr::Kind::Var, info.type, e.range};
     v.var = info.var;
     return node(std::move(v));
@@ -1129,13 +1142,14 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
   letCache.clear();
   paramIndex.clear();
   scoreVersion = 0;
+  lseRead = SourceRange();
   numNodes = 0;
   tooLarge = false;
   params = &spec.params;
   checkParams(attention, spec);
 
   const Stmt *maskStmt = nullptr, *normalizeStmt = nullptr,
-             *scaleStmt = nullptr;
+             *scaleStmt = nullptr, *sinkStmt = nullptr;
   TExprPtr normalizeArg;
   auto duplicate = [&](const Stmt &stmt, const Stmt *first) {
     if (!first)
@@ -1147,6 +1161,15 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
                    : ""));
     diags.note(first->targetRange, "it is set here");
     return true;
+  };
+  // A statement that may appear once (mask, sink).
+  auto setOnce = [&](const Stmt &stmt, const Stmt *&first, Context where,
+                     ScalarType type, TExprPtr &value, SourceRange &range) {
+    if (duplicate(stmt, first))
+      return;
+    first = &stmt;
+    value = checkStatement(stmt, where, type, "the " + stmt.target);
+    range = stmt.targetRange;
   };
 
   for (const Stmt &stmt : attention.body) {
@@ -1181,12 +1204,11 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       }
       ++scoreVersion;
     } else if (target == "mask") {
-      if (duplicate(stmt, maskStmt))
-        continue;
-      maskStmt = &stmt;
-      spec.mask =
-          checkStatement(stmt, Context::Mask, ScalarType::Bool, "the mask");
-      spec.maskRange = stmt.targetRange;
+      setOnce(stmt, maskStmt, Context::Mask, ScalarType::Bool, spec.mask,
+              spec.maskRange);
+    } else if (target == "sink") {
+      setOnce(stmt, sinkStmt, Context::Sink, ScalarType::F32, spec.sink,
+              spec.sinkRange);
     } else if (target == "output") {
       if (TExprPtr e = checkStatement(stmt, Context::Output, ScalarType::F32,
                                       "the output")) {
@@ -1238,7 +1260,23 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
     } else {
       error(stmt.targetRange, "unknown statement '" + target +
                                   "'; expected score, mask, normalize, "
-                                  "output, scale or let");
+                                  "sink, output, scale or let");
+    }
+  }
+  // The normalizer may be set after them: checked once it is known.
+  if (spec.normalizer != ATTNC_NORMALIZE_SOFTMAX) {
+    std::string name = normalizeStmt->value->name;
+    if (sinkStmt) {
+      error(sinkStmt->targetRange,
+            "only softmax takes a sink; this variant normalizes with '" + name +
+                "'");
+      diags.note(normalizeStmt->targetRange, "the normalizer is set here");
+    }
+    if (lseRead.file) {
+      error(lseRead, "'lse' is defined by softmax only; this variant "
+                     "normalizes with '" +
+                         name + "' (row_sum is defined for every normalizer)");
+      diags.note(normalizeStmt->targetRange, "the normalizer is set here");
     }
   }
   // The normalizer's argument applies to the final score: one more score_mod.

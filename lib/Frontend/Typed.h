@@ -24,8 +24,8 @@ namespace attnc::sema {
 using ast::ScalarType;
 
 /// The variables a region sees: the score (score_mod), the output element
-/// (output_mod) and the indices.
-enum class Var { Score, Batch, Head, QIdx, KvIdx, Output, Dim };
+/// and the row's statistics (output_mod) and the indices.
+enum class Var { Score, Batch, Head, QIdx, KvIdx, Output, Dim, Lse, RowSum };
 
 enum class MathFn {
   Exp,
@@ -107,6 +107,8 @@ struct VariantSpec {
   SourceRange maskRange;
   Normalizer normalizer = ATTNC_NORMALIZE_SOFTMAX;
   SourceRange normalizerRange;
+  TExprPtr sink; // f32 of b and h (softmax only); null: no sink
+  SourceRange sinkRange;
   std::vector<TExprPtr> outputMods; // each reads Var::Output
   std::vector<SourceRange> outputModRanges;
 };

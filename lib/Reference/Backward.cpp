@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Reference/Interpreter.h"
+#include "dialect/RegionComposition.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -151,7 +152,8 @@ RefArray zerosLike(const RefArray &a) {
 
 double Interpreter::reverseRegion(Region &region,
                                   const llvm::DenseMap<Value, Scalar> &values,
-                                  double seed, RefGradients &grads) {
+                                  double seed, RefGradients &grads,
+                                  double *rowStats) {
   Block &block = region.front();
   RegionAdjoints adjoints(*this, values, error);
   adjoints.of(cast<YieldOp>(block.getTerminator()).getValue()) = seed;
@@ -176,8 +178,15 @@ double Interpreter::reverseRegion(Region &region,
   for (BlockArgument param : variant.getParams())
     if (isa<FloatType>(param.getType()) && adjoints.has(param))
       grads.dparams[paramNumber(param)].data[0] += adjoints.of(param);
-  return adjoints.has(block.getArgument(0)) ? adjoints.of(block.getArgument(0))
-                                            : 0.0;
+  auto adjointOf = [&](unsigned arg) {
+    Value v = block.getArgument(arg);
+    return adjoints.has(v) ? adjoints.of(v) : 0.0;
+  };
+  if (rowStats) {
+    rowStats[0] += adjointOf(kOutputModLseArg);
+    rowStats[1] += adjointOf(kOutputModRowSumArg);
+  }
+  return adjointOf(0);
 }
 
 llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
@@ -215,24 +224,29 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
   if (flash.hasMask())
     applyMask(*s, flash.getMask());
   TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
-                          flash.getTemperature(), nullptr);
+                          flash.getTemperature(), flash.getSink());
   TensorPtr o = aggregate(*p, flash.getValue());
   if (!error.empty())
     return failure(error);
 
-  // Through output_mod: dL/do per element.
-  std::vector<double> dO = dout.data;
+  // Through output_mod: dL/do per element, and per row dL/dlse and
+  // dL/drow_sum (an output_mod that reads them).
+  std::vector<double> dO = dout.data, dLse(B * H * N), dRowSum(B * H * N);
   if (flash.hasOutputMod()) {
     for (int64_t flat = 0, e = int64_t(dO.size()); flat < e; ++flat) {
       int64_t d = flat % Dv, i = flat / Dv % N, h = flat / (Dv * N) % H,
               b = flat / (Dv * N * H);
-      Scalar args[5];
+      Scalar args[7];
       args[0].f = o->data[flat];
       args[1].i = b, args[2].i = h, args[3].i = i, args[4].i = d;
+      args[5].f = rowLse[flat / Dv], args[6].f = rowSum[flat / Dv];
       llvm::DenseMap<Value, Scalar> values;
       evalRegion(flash.getOutputMod(), args, values);
-      dO[flat] =
-          reverseRegion(flash.getOutputMod(), values, dout.data[flat], grads);
+      double rowStats[2] = {0, 0};
+      dO[flat] = reverseRegion(flash.getOutputMod(), values, dout.data[flat],
+                               grads, rowStats);
+      dLse[flat / Dv] += rowStats[0];
+      dRowSum[flat / Dv] += rowStats[1];
     }
   }
 
@@ -250,7 +264,8 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
         const int64_t row = (b * H + h) * N + i;
         const double *pr = &p->data[row * M];
         const double *dor = &dO[row * Dv];
-        // dV += p^T dO; dP = dO V^T.
+        // dV += p^T dO; dP = dO V^T (+ dL/drow_sum: the row sum adds up
+        // the weights).
         for (int64_t j = 0; j < M; ++j) {
           const double *vr = &v.data[((b * Hkv + hk) * M + j) * Dv];
           double *dvr = &grads.dv.data[((b * Hkv + hk) * M + j) * Dv];
@@ -261,12 +276,30 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
             nvr[d] += (pr[j] * dor[d]) * (pr[j] * dor[d]);
             dot += dor[d] * vr[d];
           }
-          dP[j] = dot;
+          dP[j] = dot + dRowSum[row];
         }
         // The normalizer's backward: dL/dt for the kept pairs.
         double rowDot = 0;
         for (int64_t j = 0; j < M; ++j)
           rowDot += pr[j] * dP[j];
+        // Softmax: lse moves with every weight (d lse / dt = p), so dL/dlse
+        // comes off rowDot: dL/dt = p (dP - rowDot + dL/dlse). A sink of
+        // weight w = exp(sink - lse) moves against every key's weight:
+        // dL/dsink = -w (rowDot - dL/dlse). (dP holds dL/drow_sum.)
+        if (kind == NormalizerKind::Softmax) {
+          rowDot -= dLse[row];
+          if (flash.hasSink()) {
+            Scalar args[2];
+            args[0].i = b + inputs.batchOffset, args[1].i = h;
+            llvm::DenseMap<Value, Scalar> values;
+            double sink = evalRegion(flash.getSink(), args, values).f;
+            double w =
+                std::isinf(rowLse[row]) ? 0 : std::exp(sink - rowLse[row]);
+            double dsink = -w * rowDot;
+            if (dsink != 0)
+              reverseRegion(flash.getSink(), values, dsink, grads);
+          }
+        }
         for (int64_t j = 0; j < M; ++j) {
           const int64_t flat = row * M + j;
           const double u = s->data[flat] / temperature + bias;

@@ -71,21 +71,29 @@ private:
   TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
   void applyScoreMod(Tensor &s, Region &region);
   void applyMask(Tensor &s, Region &region);
+  /// The weights of `s`; softmax's `sink` region (may be empty) joins each
+  /// row's sum. Sets rowLse and rowSum.
   TensorPtr normalize(const Tensor &s, NormalizerKind kind,
                       std::optional<APFloat> bias,
-                      std::optional<APFloat> temperature, TensorPtr *lse);
+                      std::optional<APFloat> temperature, Region &sink);
+  /// rowLse as a [B, H, N] tensor.
+  TensorPtr lseTensor(const Tensor &s) const;
   TensorPtr aggregate(const Tensor &p, Value v);
+  /// Applies output_mod with the rows' statistics of the last normalize.
   void applyOutputMod(Tensor &o, Region &region);
+  /// The sink of row (b, h); -inf without one.
+  double sinkOf(Region &sink, int64_t b, int64_t h);
 
   // The backward (Backward.cpp).
   Scalar evalRegion(Region &region, ArrayRef<Scalar> args,
                     llvm::DenseMap<Value, Scalar> &values);
   /// Adds `seed` times the derivative of `region`'s result (evaluated into
   /// `values`) to the params' gradients; returns its derivative with
-  /// respect to the region's first argument.
+  /// respect to the region's first argument. With `rowStats` (output_mod),
+  /// adds those with respect to its lse and row_sum to rowStats[0], [1].
   double reverseRegion(Region &region,
                        const llvm::DenseMap<Value, Scalar> &values, double seed,
-                       RefGradients &grads);
+                       RefGradients &grads, double *rowStats = nullptr);
   bool bindBodyScalars();
 
   VariantOp variant;
@@ -97,6 +105,9 @@ private:
   llvm::DenseMap<Value, const RefArray *> arrays; // q, k, v, tensor params
   llvm::DenseMap<Value, std::string> paramNames;
   llvm::DenseMap<Value, TensorPtr> tensors;
+  // Per row of the last normalize: lse (softmax; -inf otherwise) and the
+  // sum of the weights.
+  std::vector<double> rowLse, rowSum;
   RefOutputs outputs;
 };
 

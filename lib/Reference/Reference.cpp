@@ -491,44 +491,52 @@ void Interpreter::applyMask(Tensor &s, Region &region) {
   });
 }
 
+double Interpreter::sinkOf(Region &sink, int64_t b, int64_t h) {
+  if (sink.empty())
+    return -std::numeric_limits<double>::infinity();
+  Scalar args[2];
+  args[0].i = b + inputs.batchOffset, args[1].i = h;
+  return evalRegion(sink, args).f;
+}
+
 TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
                                  std::optional<APFloat> biasAttr,
                                  std::optional<APFloat> temperatureAttr,
-                                 TensorPtr *lse) {
+                                 Region &sink) {
   double bias = biasAttr ? biasAttr->convertToDouble() : 0.0;
   double temperature =
       temperatureAttr ? temperatureAttr->convertToDouble() : 1.0;
+  const double negInf = -std::numeric_limits<double>::infinity();
   int64_t rows = s.shape[0] * s.shape[1] * s.shape[2], M = s.shape[3];
+  int64_t N = s.shape[2], H = s.shape[1];
   auto p = std::make_shared<Tensor>();
   p->shape = s.shape;
   p->data.assign(s.data.size(), 0.0);
   outputs.keptPairs = std::count(s.keep.begin(), s.keep.end(), 1);
-  if (lse) {
-    *lse = std::make_shared<Tensor>();
-    (*lse)->shape = {s.shape[0], s.shape[1], s.shape[2]};
-    (*lse)->data.assign(rows, -std::numeric_limits<double>::infinity());
-  }
+  rowLse.assign(rows, negInf);
+  rowSum.assign(rows, 0.0);
   for (int64_t r = 0; r < rows; ++r) {
     const double *row = &s.data[r * M];
     const char *keep = &s.keep[r * M];
     double *out = &p->data[r * M];
     auto t = [&](int64_t j) { return row[j] / temperature + bias; };
     if (kind == NormalizerKind::Softmax) {
-      double m = -std::numeric_limits<double>::infinity();
+      // The sink joins the sum as one more logit that weighs no value.
+      double sinkLogit = sinkOf(sink, r / (N * H), r / N % H);
+      double m = sinkLogit;
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
           m = std::max(m, t(j));
       if (std::isinf(m) && m < 0)
-        continue; // no kept key (or all -inf): zeros, lse -inf
-      double l = 0;
+        continue; // no kept key (or all -inf), no sink: zeros, lse -inf
+      double l = std::exp(sinkLogit - m);
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
           l += std::exp(t(j) - m);
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
-          out[j] = std::exp(t(j) - m) / l;
-      if (lse)
-        (*lse)->data[r] = m + std::log(l);
+          rowSum[r] += out[j] = std::exp(t(j) - m) / l;
+      rowLse[r] = m + std::log(l);
       continue;
     }
     for (int64_t j = 0; j < M; ++j) {
@@ -538,9 +546,17 @@ TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
       out[j] = kind == NormalizerKind::Sigmoid ? 1.0 / (1.0 + std::exp(-x))
                : kind == NormalizerKind::Relu  ? std::max(x, 0.0)
                                                : x;
+      rowSum[r] += out[j];
     }
   }
   return p;
+}
+
+TensorPtr Interpreter::lseTensor(const Tensor &s) const {
+  auto lse = std::make_shared<Tensor>();
+  lse->shape = {s.shape[0], s.shape[1], s.shape[2]};
+  lse->data = rowLse;
+  return lse;
 }
 
 TensorPtr Interpreter::aggregate(const Tensor &p, Value vv) {
@@ -568,10 +584,12 @@ TensorPtr Interpreter::aggregate(const Tensor &p, Value vv) {
 
 void Interpreter::applyOutputMod(Tensor &o, Region &region) {
   forEach(o, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t d) {
-    Scalar args[5];
+    Scalar args[7];
     args[0].f = o.data[flat];
     args[1].i = b + inputs.batchOffset, args[2].i = h, args[3].i = i,
     args[4].i = d;
+    int64_t row = flat / o.shape[3];
+    args[5].f = rowLse[row], args[6].f = rowSum[row];
     o.data[flat] = evalRegion(region, args).f;
   });
 }
@@ -588,12 +606,11 @@ bool Interpreter::execute(Operation &op) {
     applyMask(*t, mask.getBody());
     tensors[mask.getResult()] = t;
   } else if (auto norm = dyn_cast<NormalizeOp>(op)) {
-    TensorPtr lse;
-    tensors[norm.getProbs()] = normalize(
-        *tensors.lookup(norm.getScores()), norm.getKind(), norm.getBias(),
-        norm.getTemperature(), norm.getLse() ? &lse : nullptr);
+    const Tensor &s = *tensors.lookup(norm.getScores());
+    tensors[norm.getProbs()] = normalize(s, norm.getKind(), norm.getBias(),
+                                         norm.getTemperature(), norm.getSink());
     if (norm.getLse())
-      tensors[norm.getLse()] = lse;
+      tensors[norm.getLse()] = lseTensor(s);
   } else if (auto agg = dyn_cast<AggregateOp>(op)) {
     tensors[agg.getOut()] =
         aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
@@ -607,16 +624,14 @@ bool Interpreter::execute(Operation &op) {
       applyScoreMod(*s, flash.getScoreMod());
     if (flash.hasMask())
       applyMask(*s, flash.getMask());
-    TensorPtr lse;
-    TensorPtr p =
-        normalize(*s, flash.getNormalizer(), flash.getBias(),
-                  flash.getTemperature(), flash.returnsLse() ? &lse : nullptr);
+    TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
+                            flash.getTemperature(), flash.getSink());
     TensorPtr o = aggregate(*p, flash.getValue());
     if (flash.hasOutputMod())
       applyOutputMod(*o, flash.getOutputMod());
     tensors[flash.getOut()] = o;
     if (flash.returnsLse())
-      tensors[flash.getLse()] = lse;
+      tensors[flash.getLse()] = lseTensor(*s);
   } else if (auto ret = dyn_cast<ReturnOp>(op)) {
     auto copy = [&](Value v, RefArray &out) {
       TensorPtr t = tensors.lookup(v);

@@ -1,7 +1,8 @@
 //===- Differentiate.cpp - the backward's regions of attn.flash -----------===//
 //
-// Reverse-mode differentiation of score_mod and output_mod into
-// score_mod_grad and output_mod_grad (Passes.td: AttnDifferentiate): the
+// Reverse-mode differentiation of score_mod, output_mod and sink into
+// score_mod_grad, output_mod_grad and sink_grad (Passes.td:
+// AttnDifferentiate): the
 // forward region is recomputed, then each op, last to first, passes the
 // adjoint of its result to its operands by its rule (Derivatives.cpp).
 //
@@ -38,9 +39,11 @@ bool isFloatParam(Value v) {
   return isa<FloatType>(type);
 }
 
-/// Fills `grad` (role `gradRole`) with the derivative of `forward`.
+/// Fills `grad` (role `gradRole`) with the derivative of `forward` by its
+/// argument `wrt`, adding the params' gradients when `accumulate`.
 LogicalResult differentiate(Region &forward, Region &grad, RegionRole gradRole,
-                            Location loc) {
+                            Location loc, unsigned wrt = 0,
+                            bool accumulate = true) {
   OpBuilder b(forward.getContext());
   Block *block = createRegionBlock(b, loc, grad, gradRole);
   b.setInsertionPointToStart(block);
@@ -78,6 +81,8 @@ LogicalResult differentiate(Region &forward, Region &grad, RegionRole gradRole,
     Value g = it->second;
     b.setInsertionPoint(block, block->end());
     if (auto load = dyn_cast<LoadOp>(op)) {
+      if (!accumulate)
+        continue;
       SmallVector<Value> indices;
       for (Value i : load.getIndices())
         indices.push_back(lookup(i));
@@ -94,11 +99,10 @@ LogicalResult differentiate(Region &forward, Region &grad, RegionRole gradRole,
   }
   // Scalar float params used as they are.
   for (auto [of, g] : adjoints)
-    if (isFloatParam(of) && !isa<RankedTensorType>(of.getType()))
+    if (accumulate && isFloatParam(of) && !isa<RankedTensorType>(of.getType()))
       AccumulateOp::create(b, loc, toF32(g), of, ValueRange{});
 
-  Value first = fwd.getArgument(0);
-  auto it = adjoints.find(first);
+  auto it = adjoints.find(fwd.getArgument(wrt));
   Value result = it != adjoints.end()
                      ? it->second
                      : arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
@@ -117,6 +121,29 @@ struct AttnDifferentiatePass
       if (flash.hasOutputMod() && flash.getOutputModGrad().empty() &&
           failed(differentiate(flash.getOutputMod(), flash.getOutputModGrad(),
                                RegionRole::OutputModGrad, flash.getLoc())))
+        return WalkResult::interrupt();
+      // The adjoints of the row's lse and row sum, which the backward
+      // passes on to every score of the row (its params' gradients come
+      // with output_mod_grad's).
+      struct {
+        Region &grad;
+        RegionRole role;
+        unsigned arg;
+      } statistics[] = {{flash.getOutputModLseGrad(),
+                         RegionRole::OutputModLseGrad, kOutputModLseArg},
+                        {flash.getOutputModRowSumGrad(),
+                         RegionRole::OutputModRowSumGrad, kOutputModRowSumArg}};
+      for (auto &stat : statistics)
+        if (flash.hasOutputMod() &&
+            !flash.getOutputMod().getArgument(stat.arg).use_empty() &&
+            stat.grad.empty() &&
+            failed(differentiate(flash.getOutputMod(), stat.grad, stat.role,
+                                 flash.getLoc(), stat.arg,
+                                 /*accumulate=*/false)))
+          return WalkResult::interrupt();
+      if (flash.hasSink() && flash.getSinkGrad().empty() &&
+          failed(differentiate(flash.getSink(), flash.getSinkGrad(),
+                               RegionRole::SinkGrad, flash.getLoc())))
         return WalkResult::interrupt();
       return WalkResult::advance();
     });

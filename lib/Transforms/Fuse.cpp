@@ -170,6 +170,7 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   combineInto(builder, loc, RegionRole::Mask, masks, flash.getMask());
   combineInto(builder, loc, RegionRole::OutputMod, outputMods,
               flash.getOutputMod());
+  flash.getSink().takeBody(norm.getSink());
 
   ret->setOperand(0, flash.getOut());
   if (cascade.returnsLse)

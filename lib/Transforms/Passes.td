@@ -56,8 +56,10 @@ def AttnDefineDivision : Pass<"attn-define-division"> {
 def AttnDifferentiate : Pass<"attn-differentiate"> {
   let summary = "Derive the backward's regions of each attn.flash";
   let description = [{
-    Fills `score_mod_grad` and `output_mod_grad` of every `attn.flash` that
-    has a score_mod or an output_mod: reverse-mode differentiation of the
+    Fills `score_mod_grad`, `output_mod_grad` and `sink_grad` of every
+    `attn.flash` that has a score_mod, an output_mod or a sink (whose
+    derived region yields 0 and only accumulates its params' gradients):
+    reverse-mode differentiation of the
     region, op by op (one rule per op of dialect/ScalarOps.def that yields a
     float; lib/Transforms/Derivatives.cpp). The derived region recomputes
     the forward's values, then propagates the adjoint of the region's result
@@ -66,7 +68,10 @@ def AttnDifferentiate : Pass<"attn-differentiate"> {
     with `attn.accumulate`. Integer values, comparisons, floor, ceil and
     round carry no gradient (as in PyTorch's autograd); masks need no
     derivative. A region already derived is kept; the CPU lowering's
-    backward kernels read these regions.
+    backward kernels read these regions. An output_mod that reads the row's
+    lse or row_sum also gets `output_mod_lse_grad` / `output_mod_row_sum_grad`
+    (its derivative by that argument, without param gradients), which the
+    backward passes on to every score of the row.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect"];

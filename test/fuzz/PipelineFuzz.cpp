@@ -3,7 +3,8 @@
 //
 // A grammar-driven generator of well-typed variants (score_mods over score,
 // params and index math; masks of comparisons, the standard library's masks
-// and their logic; output_mods) that drives each through the whole pipeline
+// and their logic; sinks; output_mods, some reading the row's lse and
+// row_sum) that drives each through the whole pipeline
 // down to a CPU run on a tiny shape with small tiles, compared against the
 // float64 reference (checkKernel). The reference is the differential
 // oracle for the kernel and, through the tiles' classes, for the block
@@ -46,8 +47,11 @@ public:
       text += "  score = " + floating(3) + "\n";
     if (chance(0.85))
       text += "  mask = " + boolean(3) + "\n";
+    if (chance(0.2))
+      text += "  sink = slopes[h] * (" + floatConst() + ")\n";
     if (chance(0.25))
-      text += "  output = o * (" + floatConst() + ") + slopes[h]\n";
+      text += "  output = o * (" + floatConst() + ") + slopes[h]" +
+              (chance(0.3) ? " + row_sum * sigmoid(lse)" : "") + "\n";
     return text + "}\n";
   }
 

@@ -58,6 +58,16 @@ CASES = {
         lambda s, b, h, q, kv: s + P["table"][
             h, torch.clamp(kv - q, -P["max_distance"], P["max_distance"]) + P["max_distance"]],
         causal),
+    "sinks": lambda P: (None, causal),
+    "quiet_softmax": lambda P: (None, None),
+}
+
+# Sinks, which flex_attention has not: its output and lse without the sink,
+# then the sink's term added (o * exp(lse) / (exp(lse) + exp(sink)), lse
+# log(exp(lse) + exp(sink))): the same numbers by another route.
+SINKS = {
+    "sinks": lambda P, H: P["sinks"],
+    "quiet_softmax": lambda P, H: torch.zeros(H, device="cuda"),
 }
 
 SHAPES = [
@@ -110,6 +120,10 @@ def check(bin_dir, example, shape, directory):
         block_mask = create_block_mask(mask_mod, B, H, N, M, device="cuda")
     o, lse = flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask,
                             enable_gqa=k.shape[1] != H, return_lse=True)
+    if example in SINKS:
+        sink = SINKS[example](params, H).float().view(1, H, 1)
+        o = o * torch.sigmoid(lse - sink)[..., None]
+        lse = torch.logaddexp(lse, sink)
     # flex's lse is in natural log units like attnc's; fully masked rows
     # are 0 with lse -inf in flex as well.
     bad_o, err_o = compare(torch.from_numpy(T["out"]).cuda(), o)

@@ -95,6 +95,18 @@ for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_pad
   out=$("$bin/attnc" run "${run%:*}" --target=gpu --check --ids 24 --shape "${run#*:}" 2>&1)
   if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $run"; echo "$out" | tail -4; fi
 done
+# Output statements that read the row's lse and row_sum (test/gpu/row_stats.attn,
+# not an example: the CPU backward refuses them), in every family: the
+# default (sm90_wgmma on sm_90a), sm80_mma, split_kv at decode and prefill.
+for v in stats_sink stats_sigmoid; do
+  wanted reference && selected "row_stats" || continue
+  for run in "B=2,H=8,Hkv=2,N=300,M=517,D=128:" "B=1,H=4,N=333,M=200,D=64:--family=sm80_mma" \
+             "B=2,H=4,N=77,M=129,D=128:--family=sm80_mma --dtype=f16" "B=2,H=8,Hkv=2,N=1,M=4099,D=128:" \
+             "B=1,H=2,N=300,M=300,D=64:--family=split_kv --strided"; do
+    out=$("$bin/attnc" run test/gpu/row_stats.attn --variant=$v --target=gpu --check --shape "${run%%:*}" ${run#*:} --seed $RANDOM 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL row_stats $v $run"; echo "$out" | tail -4; fi
+  done
+done
 # Decode (split_kv, which attnc run picks for N <= 16): N = 1..8 against
 # up to 65536 keys, GQA 1, 4 and 8, the key range split across CTAs and
 # combined (the default sm80_mma kernels on the same shapes for a few).

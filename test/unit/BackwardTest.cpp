@@ -3,7 +3,7 @@
 // evaluateReferenceBackward against central differences of
 // evaluateReference, on tiny shapes: every example (odd sizes, GQA 2:1, N !=
 // M where the variant allows it) for dq, dk, dv and the gradient of every
-// float param, a learnable bias of its own, and fully masked rows.
+// float param, a learnable bias of its own, a sink, and fully masked rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -137,6 +137,50 @@ TEST_CASE("backward reference: a learnable bias and scalar",
     })",
                                                  /*fuse=*/true);
   checkGradients("learned", c.variant(), {2, 2, 2, 5, 5, 3, 4}, 11);
+}
+
+TEST_CASE("backward reference: a sink's gradient, through its region",
+          "[reference][backward]") {
+  // A per-head sink times a scalar, and rows that keep nothing (their
+  // weight all on the sink: no gradient).
+  test::CompiledVariant c = test::compileVariant(R"(
+    attention sinks(sinks: f32[H], w: f32 = 0.8) {
+      mask = kv_idx <= q_idx && q_idx != 2
+      sink = sinks[h] * w - 0.5
+      output = o * o
+    })",
+                                                 /*fuse=*/true);
+  checkGradients("sinks", c.variant(), {2, 2, 1, 5, 6, 3, 4}, 13);
+}
+
+TEST_CASE("backward reference: output statements that read lse and row_sum",
+          "[reference][backward]") {
+  // Softmax with and without a sink (rows that keep nothing: the sink
+  // alone, or lse -inf, where a param times lse would have the derivative
+  // 0 * inf), and the other normalizers' row sums.
+  const char *sources[] = {
+      R"(attention a(g: f32 = 0.5) {
+        mask = kv_idx <= q_idx && q_idx != 2
+        output = o * sigmoid(lse) * g + g * row_sum * o
+      })",
+      R"(attention b(sinks: f32[H], g: f32 = 0.7) {
+        mask = kv_idx <= q_idx && q_idx != 2
+        sink = sinks[h] * g
+        output = o * tanh(lse) + row_sum * row_sum + g * lse
+      })",
+      R"(attention c(bias: f32[H]) {
+        normalize = sigmoid(score + bias[h])
+        output = o / (1.0 + row_sum) + 0.1 * row_sum
+      })",
+      R"(attention d() {
+        normalize = relu(score - 0.1)
+        output = o * row_sum
+      })",
+  };
+  for (const char *source : sources) {
+    test::CompiledVariant c = test::compileVariant(source, /*fuse=*/true);
+    checkGradients(source, c.variant(), {2, 2, 1, 5, 6, 3, 4}, 17);
+  }
 }
 
 TEST_CASE("backward reference: the other normalizers",

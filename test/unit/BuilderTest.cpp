@@ -158,6 +158,42 @@ TEST_CASE("builder and DSL agree: gated output", "[builder]") {
   checkSameIR("gated_output.attn", v);
 }
 
+TEST_CASE("builder and DSL agree: attention sinks", "[builder]") {
+  VariantBuilder v("sinks");
+  Param sinks = v.tensor("sinks", DType::F32, {"H"});
+  v.mask(causalMask());
+  v.sink(sinks[h()]);
+  checkSameIR("sinks.attn", v);
+}
+
+TEST_CASE("builder and DSL agree: quiet softmax", "[builder]") {
+  VariantBuilder v("quiet_softmax");
+  v.sink(Expr(0.0));
+  checkSameIR("quiet_softmax.attn", v);
+}
+
+TEST_CASE("builder and DSL agree: sigmoid normalized by its row sum",
+          "[builder]") {
+  VariantBuilder v("sigmoid_normalized");
+  v.normalize("sigmoid", score() - 4.0);
+  v.mask(causalMask());
+  v.output(o() / call("max", {row_sum(), Expr(1.0)}));
+  checkSameIR("sigmoid_normalized.attn", v);
+}
+
+TEST_CASE("builder and DSL agree: the row's statistics", "[builder]") {
+  VariantBuilder v("stats");
+  v.normalize("softmax");
+  v.output(o() * call("sigmoid", {lse()}) + row_sum());
+  std::string fromBuilder = expectText(emitMLIR({v}));
+  std::string fromDSL =
+      expectText(emitMLIR("attention stats() {\n  normalize = softmax\n"
+                          "  output = o * sigmoid(lse) + row_sum\n}\n",
+                          "stats.attn"));
+  CHECK(fromBuilder == fromDSL);
+  CHECK(fromDSL.find("%lse") != std::string::npos);
+}
+
 TEST_CASE("builder and DSL agree: key padding with a let", "[builder]") {
   VariantBuilder v("key_padding_causal");
   Param len = v.tensor("len", DType::I32, {"B"});

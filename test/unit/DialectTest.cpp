@@ -132,7 +132,15 @@ TEST_CASE("region signatures follow FlexAttention's arguments", "[dialect]") {
   CHECK(getRegionArgumentNames(RegionRole::ScoreMod) ==
         ArrayRef<StringRef>{"score", "b", "h", "q_idx", "kv_idx"});
   CHECK(getRegionArgumentNames(RegionRole::Mask).size() == 4);
-  CHECK(getRegionArgumentNames(RegionRole::OutputMod).back() == "d");
+  CHECK(getRegionArgumentNames(RegionRole::OutputMod) ==
+        ArrayRef<StringRef>{"o", "b", "h", "q_idx", "d", "lse", "row_sum"});
+  CHECK(getRegionArgumentNames(RegionRole::Sink) ==
+        ArrayRef<StringRef>{"b", "h"});
+  auto outputTypes = getRegionArgumentTypes(&f.ctx, RegionRole::OutputMod);
+  REQUIRE(outputTypes.size() == 7);
+  CHECK(outputTypes[kOutputModLseArg].isF32());
+  CHECK(outputTypes[kOutputModRowSumArg].isF32());
+  CHECK(getRegionArgumentTypes(&f.ctx, RegionRole::SinkGrad).back().isF32());
   auto types = getRegionArgumentTypes(&f.ctx, RegionRole::ScoreMod);
   REQUIRE(types.size() == 5);
   CHECK(types[0].isF32());

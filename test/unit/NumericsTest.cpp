@@ -348,6 +348,50 @@ TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
            DType::F32, "cpu_decode");
 }
 
+TEST_CASE("numerics: sinks, and rows that keep nothing but the sink",
+          "[numerics]") {
+  Compiler compiler;
+  // Odd rows and rows past 5 keep no key: out 0, lse = the sink.
+  const char *masked =
+      "attention masked_sink(sinks: f32[H]) { mask = q_idx % 2 == 0 && q_idx "
+      "< 5 && kv_idx <= q_idx\n sink = sinks[h] }";
+  // A sink far above the scores (their weights vanish) and a scalar one.
+  const char *large = "attention large_sink() { sink = 30.0 }";
+  const char *scalar =
+      "attention scalar_sink(s: f32 = -0.5) { sink = s * 2.0 + f32(h) "
+      "score = score / 2.0 }";
+  for (const char *family : {"", "cpu_decode"})
+    for (const char *source : {masked, large, scalar})
+      for (DType dtype : {DType::F32, DType::BF16})
+        checkAll(compiler, "sink", source, dtype, family);
+}
+
+TEST_CASE("numerics: output statements read lse and row_sum", "[numerics]") {
+  Compiler compiler;
+  const char *sources[] = {
+      // softmax with a sink: row_sum < 1; lse includes the sink.
+      "attention stats_sink(sinks: f32[H]) { mask = causal()\n sink = "
+      "sinks[h]\n output = o * sigmoid(lse) + row_sum }",
+      // Rows that keep nothing: lse -inf, row_sum 0.
+      "attention stats_masked() { mask = q_idx % 2 == 0 && kv_idx <= q_idx\n "
+      "output = o + exp(lse - 8.0) + row_sum }",
+      // The other normalizers' sums (decode's key splits add them up).
+      "attention stats_sigmoid() { normalize = sigmoid(score - 2.0)\n mask = "
+      "kv_idx % 3 != 1\n output = o / max(row_sum, 1.0) }",
+      "attention stats_relu() { normalize = relu\n output = o - 0.01 * "
+      "row_sum }",
+  };
+  for (const char *family : {"", "cpu_decode"})
+    for (const char *source : sources)
+      for (DType dtype : {DType::F32, DType::BF16})
+        checkAll(compiler, "stats", source, dtype, family);
+  // The backward: lse and row_sum pass their adjoints on to every score of
+  // the row (and to the sink).
+  for (const char *source : sources)
+    for (DType dtype : {DType::F32, DType::BF16})
+      checkAll(compiler, "stats", source, dtype, "", /*backward=*/true);
+}
+
 TEST_CASE("numerics: the backward of every example on the CPU, f32 and bf16",
           "[numerics][backward]") {
   checkEveryExample("", /*backward=*/true);
@@ -387,4 +431,13 @@ TEST_CASE("numerics: the backward of masked rows, learnable params and the "
            "attention plain_sum() { normalize = none(score) mask = kv_idx % 3 "
            "!= 1 }",
            DType::F32, "", true);
+  // A sink with a learnable scale, and rows whose weight is all on it.
+  checkAll(compiler, "masked_sink",
+           "attention masked_sink(sinks: f32[H], w: f32 = 0.7) { mask = q_idx "
+           "% 2 == 0 && kv_idx <= q_idx\n sink = sinks[h] * w }",
+           DType::F32, "", true);
+  checkAll(compiler, "masked_sink",
+           "attention masked_sink(sinks: f32[H]) { mask = causal()\n sink = "
+           "sinks[h] }",
+           DType::BF16, "", true);
 }

@@ -106,6 +106,56 @@ TEST_CASE("reference: causal row 0 is v[0]; masked rows are 0 and -inf",
   }
 }
 
+TEST_CASE("reference: a sink joins the softmax sum; masked rows give lse = "
+          "sink",
+          "[reference]") {
+  // Scores all 0 (q = 0): p = 1 / (exp(sink) + M) per key; the row sum is
+  // M / (exp(sink) + M), lse log(exp(sink) + M). Rows past 2 keep nothing:
+  // out 0, row_sum 0, lse = sink, exposed through output statements.
+  for (bool fuse : {false, true}) {
+    Compiled c = compile(R"(
+      attention s(sinks: f32[H]) {
+        mask = q_idx < 2
+        sink = sinks[h]
+        output = o + 10.0 * row_sum + 100.0 * lse
+      })",
+                         fuse);
+    AttnSizes sizes{1, 2, 1, 3, 5, 2, 1};
+    RefInputs in = makeRandomInputs(c.variant(), sizes, 3);
+    for (double &x : in.q.data)
+      x = 0;
+    in.v.data = {1, 2, 3, 4, 5};
+    in.params[0].data = {0.0, 1.5};
+    RefOutputs out = evaluate(c.variant(), in);
+    for (int h = 0; h < 2; ++h) {
+      double sink = in.params[0].data[h], total = std::exp(sink) + 5;
+      for (int i = 0; i < 3; ++i) {
+        INFO("h " << h << " row " << i);
+        double lse = i < 2 ? std::log(total) : sink;
+        double o = i < 2 ? 15 / total : 0, rowSum = i < 2 ? 5 / total : 0;
+        CHECK(out.lse.data[h * 3 + i] == Approx(lse));
+        CHECK(out.out.data[h * 3 + i] == Approx(o + 10 * rowSum + 100 * lse));
+      }
+    }
+  }
+}
+
+TEST_CASE("reference: row_sum is the sum of every normalizer's weights",
+          "[reference]") {
+  Compiled c = compile(R"(
+    attention r() {
+      normalize = relu(score * 0.0 + f32(kv_idx) - 1.0)
+      output = row_sum
+    })",
+                       /*fuse=*/true);
+  AttnSizes sizes{1, 1, 1, 2, 4, 2, 1};
+  RefInputs in = makeRandomInputs(c.variant(), sizes, 3);
+  RefOutputs out = evaluate(c.variant(), in);
+  // Weights max(j - 1, 0) for j = 0..3: 0 + 0 + 1 + 2.
+  CHECK(out.out.data[0] == Approx(3.0));
+  CHECK(out.out.data[1] == Approx(3.0));
+}
+
 TEST_CASE("reference: sigmoid, relu and integer semantics", "[reference]") {
   Compiled c = compile(R"(
     attention s() {

@@ -371,6 +371,9 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Type f32Type = b.getF32Type();
   NormalizerKind kind = flash.getNormalizer();
   bool softmax = kind == NormalizerKind::Softmax;
+  // The other normalizers sum their weights only for an output_mod that
+  // reads the row sum.
+  bool sumWeights = softmax || readsRowStatistics(flash.getOutputMod());
   Value negInf = f32(-std::numeric_limits<double>::infinity());
   Value zero = f32(0.0), one = f32(1.0);
   Value zerosF32 = zeroVector(f32Type);
@@ -482,7 +485,7 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
           p = s;
         }
         p = arith::SelectOp::create(b, loc, keeps[j], p, zerosF32);
-        if (softmax)
+        if (sumWeights)
           sum =
               arith::AddFOp::create(b, loc, sum,
                                     vector::ReductionOp::create(
@@ -493,6 +496,8 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
       if (softmax)
         newL = arith::AddFOp::create(
             b, loc, arith::MulFOp::create(b, loc, l, corr), sum);
+      else if (sumWeights)
+        newL = arith::AddFOp::create(b, loc, l, sum);
       corrs.push_back(corr);
       newMs.push_back(newM);
       newLs.push_back(newL);
@@ -590,27 +595,48 @@ void KernelGenerator::emitFinalize() {
   };
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
     auto [h, row] = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
-    Value inv = one;
+    // The row's statistics: 1 / sum (with the weight of the accumulated
+    // keys), lse, and the sum of the weights.
+    Value inv = one, rowLse = negInf;
+    Value weightSum = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
     if (flash.getNormalizer() == NormalizerKind::Softmax) {
       Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
-      Value l = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+      Value l = weightSum, keysWeight = one;
+      if (flash.hasSink()) {
+        // The sink is one more logit of the sum, here at the end: the base
+        // moves to max(m, sink) (0 when both are -inf: no inf - inf).
+        Value sink = emitRegion(flash.getSink(), {regionBatch(), h});
+        Value top = arith::MaximumFOp::create(b, loc, m, sink);
+        Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                                             top, negInf);
+        Value base = arith::SelectOp::create(b, loc, finite, top, zero);
+        keysWeight =
+            math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, base));
+        l = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, l, keysWeight),
+            math::ExpOp::create(b, loc,
+                                arith::SubFOp::create(b, loc, sink, base)));
+        m = top;
+      }
       Value positive =
           arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
       inv = arith::SelectOp::create(
-          b, loc, positive, arith::DivFOp::create(b, loc, one, l), zero);
-      if (lse) {
-        Value value =
-            arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l));
-        value = arith::SelectOp::create(b, loc, positive, value, negInf);
-        memref::StoreOp::create(b, loc, value, lse,
+          b, loc, positive, arith::DivFOp::create(b, loc, keysWeight, l), zero);
+      rowLse = arith::SelectOp::create(
+          b, loc, positive,
+          arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
+          negInf);
+      if (lse)
+        memref::StoreOp::create(b, loc, rowLse, lse,
                                 ValueRange{batch, h, qRow(row)});
-      }
+      weightSum = arith::MulFOp::create(b, loc, weightSum, inv);
     }
     if (flash.hasOutputMod()) {
       forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
         Value o = arith::MulFOp::create(
             b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{r, d}), inv);
-        o = emitRegion(flash.getOutputMod(), {o, regionBatch(), h, row, d});
+        o = emitRegion(flash.getOutputMod(),
+                       {o, regionBatch(), h, row, d, rowLse, weightSum});
         memref::StoreOp::create(b, loc, fromF32(o), out,
                                 ValueRange{batch, h, qRow(row), d});
         return SmallVector<Value>{};

@@ -95,6 +95,7 @@ private:
   Value dout, dq, dk, dv, dopre, delta;
   Value queries, heads, kvHeads, rowAcc, outAcc, keyAcc, valueAcc;
   Value rowLse, rowDelta; // of the row being visited
+  Value weightSum;        // [1]: the row's weight sum, summed in phase 0
 };
 
 Value BackwardGenerator::emitDot(Value x, Value hx, Value ix, Value y, Value hy,
@@ -232,6 +233,10 @@ BackwardGenerator::Pair BackwardGenerator::emitPair(Value h, Value i, Value j,
   if (!withGrad)
     return pair;
   Value dp = emitDot(dopre, h, i, v, kvHead, j, valueDim);
+  // An output_mod's row_sum adds up the weights: dL/dp gets dL/drow_sum,
+  // which the other normalizers keep as the row's delta.
+  if (kind != NormalizerKind::Softmax && readsRowSum(flash.getOutputMod()))
+    dp = arith::AddFOp::create(b, loc, dp, rowDelta);
   Value du;
   switch (kind) {
   case NormalizerKind::Softmax:
@@ -290,30 +295,57 @@ void BackwardGenerator::emitRowItem(Value item) {
   // f32 also when `out` is narrower: delta from a bf16 out is off by its
   // rounding, which a param's gradient (a sum over every pair) amplifies.
   accumulateGrads = true;
-  Value rowDot;
+  Value rowDot, dLse = f32(0.0), dRowSum = f32(0.0), rowSumValue = f32(0.0);
   Type elem = cast<MemRefType>(out.getType()).getElementType();
+  Region &outputMod = flash.getOutputMod();
   if (flash.hasOutputMod() || !elem.isF32()) {
     zero(outAcc, valueDim);
+    // The row's weight sum, for an output_mod that reads it.
+    memref::StoreOp::create(b, loc, f32(0.0), weightSum, ValueRange{index(0)});
     emitTiles(numKeys, tileKv, classify, [&](Value first, Value end, bool m) {
       forLoop(first, end, index(1), {}, [&](Value j, ValueRange) {
         Pair pair = emitPair(h, i, j, m, /*withGrad=*/false);
         emitAxpy(outAcc, pair.p, v, kvHead, j, valueDim);
+        if (readsRowSum(outputMod))
+          memref::StoreOp::create(
+              b, loc,
+              arith::AddFOp::create(
+                  b, loc,
+                  memref::LoadOp::create(b, loc, weightSum,
+                                         ValueRange{index(0)}),
+                  pair.p),
+              weightSum, ValueRange{index(0)});
         return SmallVector<Value>{};
       });
     });
-    rowDot = forLoop(
-        index(0), valueDim, index(1), {f32(0.0)}, [&](Value d, ValueRange sum) {
+    rowSumValue =
+        memref::LoadOp::create(b, loc, weightSum, ValueRange{index(0)});
+    // dO through output_mod, and the adjoints of its lse and row_sum
+    // summed over the row.
+    SmallVector<Value> sums = forLoop(
+        index(0), valueDim, index(1), {f32(0.0), f32(0.0), f32(0.0)},
+        [&](Value d, ValueRange sum) {
           Value o = memref::LoadOp::create(b, loc, outAcc, ValueRange{d});
           Value g = toF32(
               memref::LoadOp::create(b, loc, dout, ValueRange{batch, h, i, d}));
-          Value dO = flash.hasOutputMod() ? emitRegion(flash.getOutputModGrad(),
-                                                       {o, batch, h, i, d, g})
-                                          : g;
+          SmallVector<Value> args = {o, batch, h, i, d, rowLse, rowSumValue, g};
+          Value dO = flash.hasOutputMod()
+                         ? emitRegion(flash.getOutputModGrad(), args)
+                         : g;
           memref::StoreOp::create(b, loc, dO, dopre,
                                   ValueRange{batch, h, i, d});
-          return SmallVector<Value>{arith::AddFOp::create(
+          SmallVector<Value> next = {arith::AddFOp::create(
               b, loc, sum[0], arith::MulFOp::create(b, loc, dO, o))};
-        })[0];
+          Region *statGrads[] = {&flash.getOutputModLseGrad(),
+                                 &flash.getOutputModRowSumGrad()};
+          for (auto [k, grad] : llvm::enumerate(statGrads))
+            next.push_back(
+                grad->empty() ? sum[k + 1]
+                              : arith::AddFOp::create(b, loc, sum[k + 1],
+                                                      emitRegion(*grad, args)));
+          return next;
+        });
+    rowDot = sums[0], dLse = sums[1], dRowSum = sums[2];
   } else {
     Value sum =
         forLoop(index(0), valueDim, index(width), {zeroVector(f32Type)},
@@ -335,8 +367,41 @@ void BackwardGenerator::emitRowItem(Value item) {
     rowDot =
         vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sum);
   }
-  memref::StoreOp::create(b, loc, rowDot, delta, ValueRange{batch, h, i});
+  // The row's delta as the pairs take it. Softmax: du = p (dp + dL/drow_sum
+  // - (rowDot + row_sum dL/drow_sum - dL/dlse)), lse and every weight
+  // moving together; the other normalizers: dp + dL/drow_sum (emitPair).
   rowDelta = rowDot;
+  if (softmax && readsRowStatistics(outputMod))
+    rowDelta = arith::SubFOp::create(
+        b, loc,
+        arith::AddFOp::create(
+            b, loc, rowDot,
+            arith::MulFOp::create(
+                b, loc, dRowSum,
+                arith::SubFOp::create(b, loc, rowSumValue, f32(1.0)))),
+        dLse);
+  else if (!softmax && readsRowSum(outputMod))
+    rowDelta = dRowSum;
+  memref::StoreOp::create(b, loc, rowDelta, delta, ValueRange{batch, h, i});
+  // The sink's gradient: its weight exp(sink - lse) moves against every
+  // key's, dL/dsink = -exp(sink - lse) * (rowDelta + dL/drow_sum), then
+  // through sink_grad.
+  if (flash.hasSink()) {
+    Value sink = emitRegion(flash.getSink(), {batch, h});
+    // A sink of -inf in a row with nothing kept: lse -inf, no weight.
+    Value weight = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, rowLse,
+                              f32(-std::numeric_limits<double>::infinity())),
+        f32(0.0),
+        math::ExpOp::create(b, loc,
+                            arith::SubFOp::create(b, loc, sink, rowLse)));
+    Value dsink = arith::NegFOp::create(
+        b, loc,
+        arith::MulFOp::create(
+            b, loc, weight, arith::AddFOp::create(b, loc, rowDelta, dRowSum)));
+    emitRegion(flash.getSinkGrad(), {batch, h, dsink});
+  }
 
   // dq, and the score_mod's param gradients (each pair once, here).
   zero(rowAcc, headDim);
@@ -454,6 +519,7 @@ LogicalResult BackwardGenerator::generateBackward() {
     heapBuffers.push_back(buffer);
     return buffer;
   };
+  weightSum = memref::AllocaOp::create(b, loc, MemRefType::get({1}, f32Type));
   rowAcc = heapBuffer(headDim);
   outAcc = heapBuffer(valueDim);
   keyAcc = heapBuffer(headDim);

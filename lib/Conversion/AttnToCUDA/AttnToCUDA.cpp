@@ -287,6 +287,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
     if (!flash.isDifferentiated())
       return flash.emitError("the backward needs the differentiated regions; "
                              "run attn-differentiate");
+    if (flash.hasOutputMod() && readsRowStatistics(flash.getOutputMod()))
+      return flash.emitError("the GPU backward does not take output "
+                             "statements that read lse or row_sum yet (the "
+                             "CPU's does)");
     if (spec.pagedKv)
       return flash.emitError("the backward takes contiguous k and v, not a "
                              "paged KV cache");
@@ -345,6 +349,10 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
      << (flash.hasMask() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasOutputMod = "
      << (flash.hasOutputMod() ? "true" : "false") << ";\n"
+     << "  static constexpr bool kOutputModReadsStats = "
+     << (readsRowStatistics(flash.getOutputMod()) ? "true" : "false") << ";\n"
+     << "  static constexpr bool kHasSink = "
+     << (flash.hasSink() ? "true" : "false") << ";\n"
      << "  static constexpr bool kHasTileClass = "
      << (flash.hasTileClass() ? "true" : "false") << ";\n"
      << "  static constexpr bool kBlockList = "
@@ -359,6 +367,8 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
                                   "Mask", "true")) ||
       failed(emitter.emitFunction(flash.getOutputMod(), RegionRole::OutputMod,
                                   "output_mod", "o")) ||
+      failed(emitter.emitFunction(flash.getSink(), RegionRole::Sink, "sink",
+                                  "0.f")) ||
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,
                                   "tile_class", flash.hasMask() ? "1" : "2")))
     return failure();
@@ -373,7 +383,9 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
                                     "dscore", "GradSums &G, ")) ||
         failed(emitter.emitFunction(
             flash.getOutputModGrad(), RegionRole::OutputModGrad,
-            "output_mod_grad", "dout", "GradSums &G, ")))
+            "output_mod_grad", "dout", "GradSums &G, ")) ||
+        failed(emitter.emitFunction(flash.getSinkGrad(), RegionRole::SinkGrad,
+                                    "sink_grad", "0.f", "GradSums &G, ")))
       return failure();
   }
   // No register cap beyond one CTA an SM: capping 8-warp kernels at 128

@@ -24,7 +24,8 @@
 //   V::Params                     the params, passed by value
 //   V::kNormalizer                an attnc_normalizer (attnc/abi.h)
 //   V::kScale, kInvTemperature, kBias
-//   V::kHasScoreMod / kHasMask / kHasOutputMod / kHasTileClass / kBlockList
+//   V::kHasScoreMod / kHasMask / kHasOutputMod / kHasSink / kHasTileClass /
+//     kBlockList
 //   V::score_mod_row(ScoreRow &r, b, h, q, P, status)    (int &status)
 //   V::score_mod_col(ScoreCol &c, b, h, kv, P, status)
 //   V::score_mod(r, c, s, b, h, q, kv, P, status) -> float
@@ -32,7 +33,9 @@
 //   V::mask(r, c, b, h, q, kv, P, status) -> bool
 //     (the per-pair hooks come in three stages: what depends on the query
 //     row alone is made once per row, on the key alone once per key)
-//   V::output_mod(o, b, h, q, d, P, status) -> float
+//   V::output_mod(o, b, h, q, d, lse, row_sum, P, status) -> float
+//     (V::kOutputModReadsStats: whether it reads the row's lse and row_sum)
+//   V::sink(b, h, P, status) -> float   (softmax's sink logit, natural units)
 //   V::tile_class(b, h, q_first, q_last, kv_first, kv_last, P, status) -> int
 //     (0 empty, 1 partial, 2 full)
 // The hooks see plain scalars and indices: they do not know which matrix

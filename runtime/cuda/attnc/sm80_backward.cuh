@@ -145,7 +145,9 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
     if constexpr (V::kHasOutputMod) {
 #pragma unroll
       for (int e = 0; e < 2; ++e)
-        dO[e] = V::output_mod_grad(G, o[e], b, h, q, d + e, dO[e], P, status);
+        // The GPU's backward takes no output_mod that reads lse or
+        // row_sum (AttnToCUDA refuses it): they are not needed here.
+        dO[e] = V::output_mod_grad(G, o[e], b, h, q, d + e, 0.f, 0.f, dO[e], P, status);
       *reinterpret_cast<u32 *>(a.dopre + row * DV + d) = pack2<C::F16>(dO[0], dO[1]);
     }
     delta += dO[0] * o[0] + dO[1] * o[1];
@@ -153,7 +155,6 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
 #pragma unroll
   for (int m = 16; m >= 1; m /= 2)
     delta += __shfl_xor_sync(0xffffffffu, delta, m);
-  G.flush();
   if (lane == 0) {
     const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N, C::BM) + q;
     a.delta[at] = delta;
@@ -161,8 +162,15 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
       const float lse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
       // Base 2, +inf for a row with nothing kept: exp2(u - inf) is 0.
       a.lse2[at] = lse == neg_inf() ? -neg_inf() : lse * kLog2e;
+      // The sink's weight exp(sink - lse) moves against every key's:
+      // dL/dsink = -exp(sink - lse) * delta, then through sink_grad.
+      if constexpr (V::kHasSink) {
+        const float weight = lse == neg_inf() ? 0.f : __expf(V::sink(b, h, P, status) - lse);
+        V::sink_grad(G, b, h, -weight * delta, P, status);
+      }
     }
   }
+  G.flush();
   if (status)
     atomicCAS(f.status, 0, status);
 }

@@ -296,19 +296,24 @@ template <class V, class C> struct FlashForward {
       }
   }
 
-  /// A row's lse (natural log) from its base and sum; -inf when nothing was
-  /// kept.
-  static __device__ __forceinline__ float rowLse(float rowMax, float sum) {
-    return sum > 0.f ? (rowMax * kIn + kOff + __log2f(sum)) * kLn2 : neg_inf();
-  }
+  /// The other normalizers sum their weights only for an output_mod that
+  /// reads the row sum (in rowSum's layout without the MMA: elements 0 and
+  /// 2 hold this lane's part of its two rows' sums).
+  static constexpr bool kSumWeights = !kSoftmax && V::kOutputModReadsStats;
 
   /// Packs weights that need no softmax (the other normalizers).
-  static __device__ __forceinline__ void pack(const float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4]) {
+  static __device__ __forceinline__ void pack(const float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
+                                              float (&rowSum)[MF][4]) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
-      for (int nf = 0; nf < BN / 8; ++nf)
+      for (int nf = 0; nf < BN / 8; ++nf) {
         packWeights(Pk, mf, nf, S[mf][nf]);
+        if constexpr (kSumWeights)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            rowSum[mf][(e >> 1) * 2] += S[mf][nf][e];
+      }
   }
 
   /// O += P V for one key tile.
@@ -367,22 +372,37 @@ template <class V, class C> struct FlashForward {
   // (its param reads then coalesce too). Values are staged as f32 where
   // output_mod takes them, else packed as they are stored (OutputStage).
   static constexpr int kOutBytes = V::kHasOutputMod ? 4 : 2;
+  // An output_mod that reads the row's statistics finds them beside the
+  // warp's stage: (lse, row sum) per row.
+  static constexpr int kStatBytes = V::kOutputModReadsStats ? MF * 16 * 8 : 0;
   static constexpr int outColumns() {
     int cols = DV;
-    while (cols > 8 && (DV % cols || output_stage_bytes(BM, cols, kOutBytes) > C::kOutStageBytes))
+    while (cols > 8 &&
+           (DV % cols || output_stage_bytes(BM, cols, kOutBytes) + NT / 32 * kStatBytes > C::kOutStageBytes))
       cols -= 8;
     return cols;
   }
   static constexpr int kOutCols = outColumns();
   typedef OutputStage<kOutCols, kOutBytes> OutStage;
-  static_assert(DV % kOutCols == 0 && NT / 32 * OutStage::bytes(MF * 16) <= C::kOutStageBytes,
+  static_assert(DV % kOutCols == 0 && NT / 32 * (OutStage::bytes(MF * 16) + kStatBytes) <= C::kOutStageBytes,
                 "each warp stages its rows");
 
   static __device__ __forceinline__ void store(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
+                                               const float (&lse)[MF][2], const float (&sums)[MF][2],
                                                unsigned char *smem, int warp, int lane, int b, int h, int q0,
                                                const FlashArgs &a, const typename V::Params &P, int &status) {
     constexpr int rows = MF * 16;
-    unsigned char *stage = smem + warp * OutStage::bytes(rows);
+    unsigned char *stage = smem + warp * (OutStage::bytes(rows) + kStatBytes);
+    float *stats = reinterpret_cast<float *>(stage + OutStage::bytes(rows));
+    if constexpr (V::kOutputModReadsStats)
+      if ((lane & 3) == 0)
+#pragma unroll
+        for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int r = mf * 16 + half * 8 + (lane >> 2);
+            stats[2 * r] = lse[mf][half], stats[2 * r + 1] = sums[mf][half];
+          }
     // This lane's first fragment element; the others are constant offsets.
     unsigned char *fragment = stage + OutStage::offset(lane >> 2, (lane & 3) * 2);
     u16 *gRows = a.out + b * a.os[0] + h * a.os[1];
@@ -416,10 +436,13 @@ template <class V, class C> struct FlashForward {
           const F32x4 *o = reinterpret_cast<const F32x4 *>(stage + OutStage::offset(r, c));
           const F32x4 lo = o[0], hi = o[1];
           float x[8] = {lo.v[0], lo.v[1], lo.v[2], lo.v[3], hi.v[0], hi.v[1], hi.v[2], hi.v[3]};
+          const float rowLse = V::kOutputModReadsStats ? stats[2 * r] : 0.f;
+          const float rowSum = V::kOutputModReadsStats ? stats[2 * r + 1] : 0.f;
 #pragma unroll
           for (int e = 0; e < 4; ++e)
-            packed[e] = pack2<C::F16>(V::output_mod(x[2 * e], b, h, q, c0 + c + 2 * e, P, status),
-                                      V::output_mod(x[2 * e + 1], b, h, q, c0 + c + 2 * e + 1, P, status));
+            packed[e] =
+                pack2<C::F16>(V::output_mod(x[2 * e], b, h, q, c0 + c + 2 * e, rowLse, rowSum, P, status),
+                              V::output_mod(x[2 * e + 1], b, h, q, c0 + c + 2 * e + 1, rowLse, rowSum, P, status));
         } else {
           const U32x4 v = *reinterpret_cast<const U32x4 *>(stage + OutStage::offset(r, c));
 #pragma unroll
@@ -439,30 +462,55 @@ template <class V, class C> struct FlashForward {
     }
   }
 
+  /// An attention sink (natural units) joins a row's sum at the end, one
+  /// more logit that weighs no value: the base moves to max(base, sink),
+  /// and `sum` becomes the total, `keys` the weight of the accumulated
+  /// keys relative to it; `top` is the new base (base 2), -inf when both are.
+  static __device__ __forceinline__ void addSink(float rowMax, float sink, float &sum, float &keys, float &top) {
+    const float base = rowMax == neg_inf() ? neg_inf() : rowMax * kIn + kOff, sinkT = sink * kLog2e;
+    top = fmaxf(base, sinkT);
+    keys = top == neg_inf() ? 0.f : ex2(base - top);
+    sum = top == neg_inf() ? 0.f : fmaf(sum, keys, ex2(sinkT - top));
+  }
+
   /// The end of the softmax: each row's 1 / sum (0 for a row with nothing
   /// kept) and lse, stored where asked for (split-KV keeps every row's lse
-  /// for its parts instead; elsewhere it is made only where it is stored,
-  /// so the epilogue stays lean). Other normalizers: 1, 0.
+  /// for its parts instead, and combine_splits adds the sink; elsewhere it
+  /// is made only where it is stored or output_mod reads it, so the
+  /// epilogue stays lean), and the sum of the row's weights (`sums`, for an
+  /// output_mod that reads it). Other normalizers: 1, 0 and their sum.
   static __device__ __forceinline__ void finishRows(const float (&rowMax)[MF][2], const float (&rowSum)[MF][4],
-                                                    float (&inv)[MF][2], float (&lse)[MF][2], int warp, int lane,
-                                                    int b, int h, int q0, const FlashArgs &a) {
+                                                    float (&inv)[MF][2], float (&lse)[MF][2], float (&sums)[MF][2],
+                                                    int warp, int lane, int b, int h, int q0, const FlashArgs &a,
+                                                    const typename V::Params &P, int &status) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        inv[mf][half] = 1.f, lse[mf][half] = 0.f;
-        if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
+        inv[mf][half] = 1.f, lse[mf][half] = 0.f, sums[mf][half] = 0.f;
+        if constexpr (kSoftmax || kSumWeights) {
           const int q = q0 + rowOf(warp, lane, mf, half);
           float sum = rowSum[mf][half * 2];
           if constexpr (!kSumByMma) {
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
           }
-          inv[mf][half] = sum > 0.f ? 1.f / sum : 0.f;
-          if constexpr (C::kSplitKv)
-            lse[mf][half] = rowLse(rowMax[mf][half], sum);
-          else if (a.lse && q < a.N && (lane & 3) == 0)
-            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse(rowMax[mf][half], sum);
+          if constexpr (!kSoftmax) {
+            sums[mf][half] = sum;
+            continue;
+          }
+          const float keysSum = sum;
+          float keys = 1.f, top = rowMax[mf][half] * kIn + kOff;
+          if constexpr (V::kHasSink && !C::kSplitKv)
+            addSink(rowMax[mf][half], V::sink(b, rowHead(a, h, q), P, status), sum, keys, top);
+          inv[mf][half] = sum > 0.f ? keys / sum : 0.f;
+          sums[mf][half] = keysSum * inv[mf][half];
+          // Made where it is used: most epilogues only store it.
+          auto value = [&] { return sum > 0.f ? (top + __log2f(sum)) * kLn2 : neg_inf(); };
+          if constexpr (C::kSplitKv || V::kOutputModReadsStats)
+            lse[mf][half] = value();
+          if (!C::kSplitKv && a.lse && q < a.N && (lane & 3) == 0)
+            a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = value();
         }
       }
   }
@@ -550,8 +598,8 @@ template <class V, class C> struct FlashForward {
   /// to the parts (see FlashArgs), for the combine kernel, which applies
   /// output_mod and stores.
   static __device__ __forceinline__ void storePartial(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
-                                                      const float (&lse)[MF][2], int warp, int lane, int b, int h,
-                                                      int q0, const FlashArgs &a) {
+                                                      const float (&lse)[MF][2], const float (&sums)[MF][2], int warp,
+                                                      int lane, int b, int h, int q0, const FlashArgs &a) {
     const i64 rows = i64(a.B) * a.H * a.N;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
@@ -566,8 +614,9 @@ template <class V, class C> struct FlashForward {
         for (int dn = 0; dn < DV / 8; ++dn)
           *reinterpret_cast<F32x2 *>(o + dn * 8) =
               F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
+        // The other normalizers' parts add up: their row sums, in place of lse.
         if ((lane & 3) == 0)
-          a.partialLse[row] = lse[mf][half];
+          a.partialLse[row] = kSoftmax ? lse[mf][half] : sums[mf][half];
       }
   }
 
@@ -670,7 +719,7 @@ template <class V, class C> struct FlashForward {
       if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
         softmax(S, Pk, O, rowMax, rowSum);
       else
-        pack(S, Pk);
+        pack(S, Pk, rowSum);
       accumulate(Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
       if constexpr (C::kRecompute)
         accumulateResidual(S, Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
@@ -684,10 +733,10 @@ template <class V, class C> struct FlashForward {
     cp_async_wait<0>();
 
     // Epilogue: lse per row; O normalised and stored (store).
-    float inv[MF][2], lse[MF][2];
-    finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
+    float inv[MF][2], lse[MF][2], sums[MF][2];
+    finishRows(rowMax, rowSum, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
     if constexpr (C::kSplitKv) {
-      storePartial(O, inv, lse, warp, lane, b, h, q0, a);
+      storePartial(O, inv, lse, sums, warp, lane, b, h, q0, a);
       if (status)
         atomicCAS(a.status, 0, status);
       return;
@@ -699,7 +748,7 @@ template <class V, class C> struct FlashForward {
       return;
     }
     __syncthreads(); // every warp is done with Q, K and V: smem is free
-    store(O, inv, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);
+    store(O, inv, lse, sums, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);
     if (status)
       atomicCAS(a.status, 0, status);
   }

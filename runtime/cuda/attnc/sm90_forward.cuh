@@ -156,7 +156,7 @@ template <class V, class C> struct Sm90Forward {
       if constexpr (F::kSoftmax)
         F::softmax(S, Pk, O, rowMax, rowSum);
       else
-        F::pack(S, Pk);
+        F::pack(S, Pk, rowSum);
 
       mbarrier_wait(vFull(base, s), parity);
       fence_accumulators(flat<DV / 2>(O));
@@ -175,9 +175,9 @@ template <class V, class C> struct Sm90Forward {
         mbarrier_arrive(empty(base, s));
     }
 
-    float inv[1][2], lse[1][2];
-    F::finishRows(rowMax, rowSum, inv, lse, warp, lane, b, h, q0, a);
-    F::store(O, inv, smem + kOut, warp, lane, b, h, q0, a, P, status);
+    float inv[1][2], lse[1][2], sums[1][2];
+    F::finishRows(rowMax, rowSum, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
+    F::store(O, inv, lse, sums, smem + kOut, warp, lane, b, h, q0, a, P, status);
   }
 
   static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P,

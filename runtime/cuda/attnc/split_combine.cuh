@@ -3,8 +3,9 @@
 // The second kernel of split-KV (family split_kv): the CTAs of one query
 // tile each walked one range of its key tiles and wrote their rows'
 // normalised output and lse (FlashArgs::partialOut, partialLse); a warp per
-// row merges them. Softmax weighs each part by exp(lse_s - lse), the other
-// normalizers sum them; then output_mod, the 16-bit store and the row's lse.
+// row merges them. Softmax weighs each part by exp(lse_s - lse), lse taking
+// the sink in, the other normalizers sum them; then output_mod, the 16-bit
+// store and the row's lse.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,10 +31,14 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
     return;
   const int q = int(row % a.N), bh = int(row / a.N), h = bh % a.H, b = bh / a.H;
   const int splits = a.splits;
+  int status = 0;
 
-  // Softmax: the row's lse over all parts, from the parts' own.
-  float top = neg_inf(), total = 0.f;
+  // Softmax: the row's lse over all parts, from the parts' own, and the
+  // sink's logit (the parts leave it out), which weighs no value.
+  float top = neg_inf(), total = 0.f, sink = neg_inf();
   if constexpr (kSoftmax) {
+    if constexpr (V::kHasSink)
+      top = sink = V::sink(b, h, P, status);
     for (int s = lane; s < splits; s += 32)
       top = fmaxf(top, a.partialLse[s * rows + row]);
 #pragma unroll
@@ -45,6 +50,24 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
 #pragma unroll
       for (int m = 16; m >= 1; m /= 2)
         total += __shfl_xor_sync(0xffffffffu, total, m);
+      if constexpr (V::kHasSink)
+        total += ex2((sink - top) * kLog2e);
+    }
+  }
+  // The row's statistics for output_mod: lse (with the sink), the sum of
+  // the weights (softmax: the keys' share of the total; the other
+  // normalizers' parts add their sums, kept where softmax keeps lse).
+  float rowLse = top == neg_inf() ? neg_inf() : top + __logf(total), rowSum = 0.f;
+  if constexpr (V::kOutputModReadsStats) {
+    if constexpr (kSoftmax) {
+      const float sinkTerm = V::kHasSink && top != neg_inf() ? ex2((sink - top) * kLog2e) : 0.f;
+      rowSum = total > 0.f ? (total - sinkTerm) / total : 0.f;
+    } else {
+      for (int s = lane; s < splits; s += 32)
+        rowSum += a.partialLse[s * rows + row];
+#pragma unroll
+      for (int m = 16; m >= 1; m /= 2)
+        rowSum += __shfl_xor_sync(0xffffffffu, rowSum, m);
     }
   }
   float o[kPairs][2];
@@ -64,21 +87,20 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
       }
     }
   }
-  int status = 0;
   u16 *out = a.out + b * a.os[0] + h * a.os[1] + i64(q) * a.os[2] + 2 * lane;
 #pragma unroll
   for (int j = 0; j < kPairs; ++j) {
     const int d = 64 * j + 2 * lane;
     float lo = o[j][0], hi = o[j][1];
     if constexpr (V::kHasOutputMod) {
-      lo = V::output_mod(lo, b, h, q, d, P, status);
-      hi = V::output_mod(hi, b, h, q, d + 1, P, status);
+      lo = V::output_mod(lo, b, h, q, d, rowLse, rowSum, P, status);
+      hi = V::output_mod(hi, b, h, q, d + 1, rowLse, rowSum, P, status);
     }
     *reinterpret_cast<u32 *>(out + 64 * j) = pack2<C::F16>(lo, hi);
   }
   if constexpr (kSoftmax)
     if (a.lse && lane == 0)
-      a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = top == neg_inf() ? neg_inf() : top + __logf(total);
+      a.lse[b * a.ls[0] + h * a.ls[1] + q * a.ls[2]] = rowLse;
   if (status)
     atomicCAS(a.status, 0, status);
 }

@@ -144,6 +144,46 @@ func.func @f(%s: tensor<?x?x?x?xf32>) {
 
 // -----
 
+// A sink is softmax's.
+func.func @f(%s: tensor<?x?x?x?xf32>) {
+  // expected-error @+1 {{only softmax takes a sink; the normalizer is sigmoid}}
+  %p = attn.normalize sigmoid %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32> sink {
+  ^bb0(%b: index, %h: index):
+    %z = arith.constant 0.0 : f32
+    attn.yield %z : f32
+  }
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) {
+  // expected-error @+1 {{the sink region must have the signature (b: index, h: index) -> f32; its arguments are ('index', 'index', 'index')}}
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>)
+    sink {
+    ^bb0(%b: index, %h: index, %q_idx: index):
+      %z = arith.constant 0.0 : f32
+      attn.yield %z : f32
+    }
+  return
+}
+
+// -----
+
+// lse, read by an output_mod, is softmax's too.
+func.func @f(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) {
+  // expected-error @+1 {{the output_mod reads lse, which only softmax defines; the normalizer is relu}}
+  %o = attn.flash relu(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>)
+    output_mod {
+    ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
+      %y = arith.mulf %x, %ls : f32
+      attn.yield %y : f32
+    }
+  return
+}
+
+// -----
+
 func.func @f(%s: tensor<?x?x?x?xf32>) {
   // expected-error @+1 {{temperature must be positive and finite; got -1}}
   %p = attn.normalize softmax %s temperature -1.0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
@@ -154,7 +194,7 @@ func.func @f(%s: tensor<?x?x?x?xf32>) {
 
 func.func @f(%s: tensor<?x?x?x?xf32>) {
   // expected-error @+1 {{the weights must have the scores' type 'tensor<?x?x?x?xf32>'; got 'tensor<1x1x1x1xf32>'}}
-  %p = "attn.normalize"(%s) <{kind = 0 : i32}> : (tensor<?x?x?x?xf32>) -> tensor<1x1x1x1xf32>
+  %p = "attn.normalize"(%s) <{kind = 0 : i32}> ({}) : (tensor<?x?x?x?xf32>) -> tensor<1x1x1x1xf32>
   return
 }
 
@@ -276,7 +316,7 @@ func.func @f(%s: tensor<?x?x?x?xf32>) {
 // -----
 
 func.func @f(%o: tensor<?x?x?x?xf32>) {
-  // expected-error @+1 {{the output_mod region must have the signature (o: f32, b: index, h: index, q_idx: index, d: index) -> f32; its arguments are ('f32', 'index', 'index', 'index')}}
+  // expected-error @+1 {{the output_mod region must have the signature (o: f32, b: index, h: index, q_idx: index, d: index, lse: f32, row_sum: f32) -> f32; its arguments are ('f32', 'index', 'index', 'index')}}
   %m = attn.output_mod %o : tensor<?x?x?x?xf32> {
   ^bb0(%x: f32, %b: index, %h: index, %q_idx: index):
     attn.yield %x : f32
@@ -317,7 +357,7 @@ func.func @f(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x
 func.func @f(%o: tensor<?x?x?xf32>) {
   // expected-error @+1 {{out must have rank 4 [B, H, N, Dv]; got rank 3}}
   %m = attn.output_mod %o : tensor<?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     attn.yield %x : f32
   }
   return
@@ -477,7 +517,7 @@ attn.variant @f(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?
 // -----
 
 func.func @f(%x: f32) {
-  // expected-error @+1 {{expects parent op to be one of 'attn.score_mod, attn.mask, attn.output_mod, attn.flash'}}
+  // expected-error @+1 {{expects parent op to be one of 'attn.score_mod, attn.mask, attn.normalize, attn.output_mod, attn.flash'}}
   attn.yield %x : f32
 }
 

@@ -38,9 +38,9 @@ attn.variant @cascade(%q: tensor<2x8x100x64xbf16>, %k: tensor<2x2x75x64xbf16>,
   // CHECK: %[[O:.*]] = aggregate %probs, %v : tensor<2x8x100x75xf32>, tensor<2x2x75x32xbf16> -> tensor<2x8x100x32xbf16>
   %o = attn.aggregate %p, %v : tensor<2x8x100x75xf32>, tensor<2x2x75x32xbf16> -> tensor<2x8x100x32xbf16>
   // CHECK: %[[G:.*]] = output_mod %[[O]] : tensor<2x8x100x32xbf16> {
-  // CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  // CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse{{(_0)?}}: f32, %row_sum: f32):
   %g = attn.output_mod %o : tensor<2x8x100x32xbf16> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %r = math.tanh %x : f32
     attn.yield %r : f32
   }
@@ -70,7 +70,7 @@ attn.variant @normalizers(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: 
 // CHECK: } mask {
 // CHECK-NEXT: ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
 // CHECK: } output_mod {
-// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse{{(_0)?}}: f32, %row_sum: f32):
 // CHECK: return %out, %lse
 attn.variant @flash_full(%q: tensor<1x8x33x64xf16>, %k: tensor<1x2x47x64xf16>, %v: tensor<1x2x47x64xf16>)
     -> (tensor<1x8x33x64xf16>, tensor<1x8x33xf32>) {
@@ -86,11 +86,41 @@ attn.variant @flash_full(%q: tensor<1x8x33x64xf16>, %k: tensor<1x2x47x64xf16>, %
       %keep = arith.cmpi uge, %q_idx, %kv_idx : index
       attn.yield %keep : i1
     } output_mod {
-    ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+    ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
       %s = arith.negf %x : f32
       attn.yield %s : f32
     }
   attn.return %o, %lse : tensor<1x8x33x64xf16>, tensor<1x8x33xf32>
+}
+
+// Softmax's sink, on the cascade's normalize and on attn.flash, printed
+// after the mask.
+// CHECK-LABEL: attn.variant @sink
+// CHECK: %probs = normalize softmax %{{.*}} : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32> sink {
+// CHECK-NEXT: ^bb0(%b: index, %h: index):
+// CHECK: %out = flash softmax(%q, %k, %v) : {{.*}} mask {
+// CHECK: } sink {
+// CHECK-NEXT: ^bb0(%b: index, %h: index):
+// CHECK-NEXT: attn.load %sinks[%h] : tensor<?xf32>
+attn.variant @sink(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>,
+                   %sinks: tensor<?xf32> {attn.name = "sinks"}) -> tensor<?x?x?x?xf32> {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32> sink {
+  ^bb0(%b: index, %h: index):
+    %z = arith.constant 0.0 : f32
+    attn.yield %z : f32
+  }
+  %o = attn.flash softmax(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>)
+    mask {
+    ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+      %keep = arith.cmpi uge, %q_idx, %kv_idx : index
+      attn.yield %keep : i1
+    } sink {
+    ^bb0(%b: index, %h: index):
+      %x = attn.load %sinks[%h] : tensor<?xf32>
+      attn.yield %x : f32
+    }
+  attn.return %o : tensor<?x?x?x?xf32>
 }
 
 // attn.flash with no region at all is plain attention.

@@ -188,7 +188,7 @@ attn.variant @sink_mask(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: te
 // Consecutive output_mods merge; an identity output_mod is dropped.
 // CHECK-LABEL: attn.variant @output_mods
 // CHECK: output_mod
-// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse: f32, %row_sum: f32):
 // CHECK-NEXT: %[[A:.*]] = math.tanh %o : f32
 // CHECK-NEXT: %[[B:.*]] = arith.negf %[[A]] : f32
 // CHECK-NEXT: attn.yield %[[B]] : f32
@@ -199,16 +199,16 @@ attn.variant @output_mods(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: 
   %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %a = attn.output_mod %o : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %t = math.tanh %x : f32
     attn.yield %t : f32
   }
   %i = attn.output_mod %a : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     attn.yield %x : f32
   }
   %c = attn.output_mod %i : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %n = arith.negf %x : f32
     attn.yield %n : f32
   }

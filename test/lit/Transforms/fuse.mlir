@@ -128,7 +128,7 @@ attn.variant @document(%q: tensor<?x?x?x?xbf16>, %k: tensor<?x?x?x?xbf16>, %v: t
 // param defined outside the regions stays visible.
 // CHECK-LABEL: attn.variant @sigmoid_gated
 // CHECK-NEXT: %out = flash sigmoid(%q, %k, %v) bias -8.000000e+00 temperature 2.000000e+00 : {{.*}} output_mod {
-// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse: f32, %row_sum: f32):
 // CHECK-NEXT: %[[G:.*]] = attn.load %gate[%b, %h, %q_idx] : tensor<?x?x?xf32>
 // CHECK-NEXT: %[[S:.*]] = arith.mulf %[[G]], %gain : f32
 // CHECK-NEXT: %[[R:.*]] = arith.mulf %o, %[[S]] : f32
@@ -140,7 +140,7 @@ attn.variant @sigmoid_gated(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v
   %p = attn.normalize sigmoid %s bias -8.0 temperature 2.0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %g = attn.output_mod %o : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %gv = attn.load %gate[%b, %h, %q_idx] : tensor<?x?x?xf32>
     %sc = arith.mulf %gv, %gain : f32
     %r = arith.mulf %x, %sc : f32
@@ -154,7 +154,7 @@ attn.variant @sigmoid_gated(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v
 // Two output_mods compose; a dead step does not block fusion.
 // CHECK-LABEL: attn.variant @two_output_mods
 // CHECK-NEXT: %out = flash relu(%q, %k, %v) {{.*}} output_mod {
-// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index):
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse: f32, %row_sum: f32):
 // CHECK-NEXT: %[[A:.*]] = math.tanh %o : f32
 // CHECK-NEXT: %[[B:.*]] = arith.negf %[[A]] : f32
 // CHECK-NEXT: attn.yield %[[B]] : f32
@@ -166,12 +166,12 @@ attn.variant @two_output_mods(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, 
   %p = attn.normalize relu %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %a = attn.output_mod %o : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %t = math.tanh %x : f32
     attn.yield %t : f32
   }
   %c = attn.output_mod %a : tensor<?x?x?x?xf32> {
-  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index):
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
     %n = arith.negf %x : f32
     attn.yield %n : f32
   }
@@ -188,4 +188,36 @@ attn.variant @already_fused(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v
     -> tensor<?x?x?x?xf32> {
   %o = attn.flash none(%q, %k, %v) : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>)
   attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// Softmax's sink moves from attn.normalize onto attn.flash; an output_mod
+// reading the row's lse and row sum keeps its arguments.
+// CHECK-LABEL: attn.variant @sink
+// CHECK: %out = flash softmax(%q, %k, %v)
+// CHECK-SAME: sink {
+// CHECK-NEXT: ^bb0(%b: index, %h: index):
+// CHECK-NEXT: %[[S:.*]] = attn.load %sinks[%h] : tensor<?xf32>
+// CHECK-NEXT: attn.yield %[[S]] : f32
+// CHECK: output_mod {
+// CHECK-NEXT: ^bb0(%o: f32, %b: index, %h: index, %q_idx: index, %d: index, %lse: f32, %row_sum: f32):
+// CHECK-NEXT: %[[X:.*]] = arith.mulf %o, %lse : f32
+// CHECK-NEXT: arith.addf %[[X]], %row_sum : f32
+attn.variant @sink(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>,
+                   %sinks: tensor<?xf32> {attn.name = "sinks"}) -> tensor<?x?x?x?xf32> {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32> sink {
+  ^bb0(%b: index, %h: index):
+    %x = attn.load %sinks[%h] : tensor<?xf32>
+    attn.yield %x : f32
+  }
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %r = attn.output_mod %o : tensor<?x?x?x?xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %q_idx: index, %d: index, %ls: f32, %rs: f32):
+    %y = arith.mulf %x, %ls : f32
+    %z = arith.addf %y, %rs : f32
+    attn.yield %z : f32
+  }
+  attn.return %r : tensor<?x?x?x?xf32>
 }
