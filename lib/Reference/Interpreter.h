@@ -71,6 +71,9 @@ private:
   TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
   void applyScoreMod(Tensor &s, Region &region);
   void applyMask(Tensor &s, Region &region);
+  /// Masks the pairs whose key block `selection` does not pick for their
+  /// query (Selection.cpp).
+  void applySelection(Tensor &s, SelectAttr selection, Value q, Value k);
   TensorPtr normalize(const Tensor &s, NormalizerKind kind,
                       std::optional<APFloat> bias,
                       std::optional<APFloat> temperature, TensorPtr *lse);

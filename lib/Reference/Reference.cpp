@@ -587,6 +587,11 @@ bool Interpreter::execute(Operation &op) {
     auto t = std::make_shared<Tensor>(*tensors.lookup(mask.getScores()));
     applyMask(*t, mask.getBody());
     tensors[mask.getResult()] = t;
+  } else if (auto select = dyn_cast<SelectOp>(op)) {
+    auto t = std::make_shared<Tensor>(*tensors.lookup(select.getScores()));
+    applySelection(*t, select.getSelection(), select.getQuery(),
+                   select.getKey());
+    tensors[select.getResult()] = t;
   } else if (auto norm = dyn_cast<NormalizeOp>(op)) {
     TensorPtr lse;
     tensors[norm.getProbs()] = normalize(
@@ -607,6 +612,9 @@ bool Interpreter::execute(Operation &op) {
       applyScoreMod(*s, flash.getScoreMod());
     if (flash.hasMask())
       applyMask(*s, flash.getMask());
+    if (flash.hasSelection())
+      applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
+                     flash.getKey());
     TensorPtr lse;
     TensorPtr p =
         normalize(*s, flash.getNormalizer(), flash.getBias(),
