@@ -117,6 +117,10 @@ protected:
   void emitSelection();
   /// The sums of key blocks [0, numBlocks) of the item's kv head.
   void emitBlockSums(Value numBlocks);
+  /// Keeps the best of the `candidates` blocks of tile row `r` not yet
+  /// kept, once per pass, until `topK` (fewer than the candidates) are
+  /// kept; `forced` are kept already.
+  void emitTopKPasses(Value r, Value forced, Value topK, Value candidates);
   /// The gate of block `blk` for query `row` of head `h`.
   Value emitGate(Value h, Value row, Value blk);
   /// The selection's class of the key tile [keyBegin, lastKey] for the

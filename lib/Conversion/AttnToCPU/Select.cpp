@@ -11,9 +11,10 @@
 //      stored, unscaled; one division, so that on inputs whose sums and dot
 //      products are exact the gate is the correctly rounded one the
 //      reference also computes), a NaN gate ranking as -inf;
-//   3. the always-kept blocks, then top_k passes of an argmax over the
-//      candidates not yet kept (strictly greater wins: of equal gates the
-//      lower block stays);
+//   3. the always-kept blocks, then passes of an argmax over the
+//      candidates not yet kept until top_k are (strictly greater wins: of
+//      equal gates the lower block stays), or every candidate when top_k
+//      is at least their number;
 //   4. per block, whether any row of the item keeps it and whether all do.
 //
 // The result is a keep byte per (row, block). The key-tile walk reads the
@@ -133,6 +134,48 @@ Value KernelGenerator::emitGate(Value h, Value row, Value blk) {
       b, loc, isNaN, f32(-std::numeric_limits<double>::infinity()), gate);
 }
 
+void KernelGenerator::emitTopKPasses(Value r, Value forced, Value topK,
+                                     Value candidates) {
+  auto byte = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
+  };
+  auto slot = [&](Value blk) -> Value {
+    return arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, r, maxBlocks), blk);
+  };
+  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  };
+  forLoop(forced, topK, index(1), {}, [&](Value, ValueRange) {
+    Value none = candidates;
+    SmallVector<Value> best = forLoop(
+        index(0), candidates, index(1),
+        {none, f32(-std::numeric_limits<double>::infinity())},
+        [&](Value c, ValueRange args) {
+          Value taken =
+              cmp(arith::CmpIPredicate::ne,
+                  memref::LoadOp::create(b, loc, selected, ValueRange{slot(c)}),
+                  byte(0));
+          Value gate = memref::LoadOp::create(b, loc, gates, ValueRange{c});
+          Value better = arith::OrIOp::create(
+              b, loc, cmp(arith::CmpIPredicate::eq, args[0], none),
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, gate,
+                                    args[1]));
+          better = arith::AndIOp::create(
+              b, loc, better,
+              arith::XOrIOp::create(
+                  b, loc, taken,
+                  arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+          return SmallVector<Value>{
+              arith::SelectOp::create(b, loc, better, c, args[0]),
+              arith::SelectOp::create(b, loc, better, gate, args[1])};
+        });
+    memref::StoreOp::create(b, loc, byte(1), selected,
+                            ValueRange{slot(best[0])});
+    return SmallVector<Value>{};
+  });
+}
+
 void KernelGenerator::emitSelection() {
   Type i8Type = b.getI8Type();
   Value blockSize = index(selection.getBlock());
@@ -198,38 +241,25 @@ void KernelGenerator::emitSelection() {
                                             b, loc, b.getIndexType(), keep))};
             })[0];
         // Each pass keeps the best candidate left: while fewer than top_k
-        // are kept and candidates remain, one always does.
-        Value picks = arith::MinUIOp::create(b, loc, index(selection.getTopK()),
-                                             candidates);
-        forLoop(forced, picks, index(1), {}, [&](Value, ValueRange) {
-          Value none = candidates;
-          SmallVector<Value> best = forLoop(
-              index(0), candidates, index(1),
-              {none, f32(-std::numeric_limits<double>::infinity())},
-              [&](Value c, ValueRange args) {
-                Value taken = cmp(arith::CmpIPredicate::ne,
-                                  memref::LoadOp::create(
-                                      b, loc, selected, ValueRange{slot(r, c)}),
-                                  byte(0));
-                Value gate =
-                    memref::LoadOp::create(b, loc, gates, ValueRange{c});
-                Value better = arith::OrIOp::create(
-                    b, loc, cmp(arith::CmpIPredicate::eq, args[0], none),
-                    arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                          gate, args[1]));
-                better = arith::AndIOp::create(
-                    b, loc, better,
-                    arith::XOrIOp::create(b, loc, taken,
-                                          arith::ConstantOp::create(
-                                              b, loc, b.getBoolAttr(true))));
-                return SmallVector<Value>{
-                    arith::SelectOp::create(b, loc, better, c, args[0]),
-                    arith::SelectOp::create(b, loc, better, gate, args[1])};
-              });
-          memref::StoreOp::create(b, loc, byte(1), selected,
-                                  ValueRange{slot(r, best[0])});
-          return SmallVector<Value>{};
-        });
+        // are kept and candidates remain, one always does. With top_k at
+        // least the candidates, all of them are kept without a pass.
+        Value topK = index(selection.getTopK());
+        Value takeAll = cmp(arith::CmpIPredicate::uge, topK, candidates);
+        ifThenElse(
+            takeAll, {},
+            [&] {
+              forLoop(index(0), candidates, index(1), {},
+                      [&](Value c, ValueRange) {
+                        memref::StoreOp::create(b, loc, byte(1), selected,
+                                                ValueRange{slot(r, c)});
+                        return SmallVector<Value>{};
+                      });
+              return SmallVector<Value>{};
+            },
+            [&] {
+              emitTopKPasses(r, forced, topK, candidates);
+              return SmallVector<Value>{};
+            });
         return SmallVector<Value>{};
       });
 

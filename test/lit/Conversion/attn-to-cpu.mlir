@@ -52,14 +52,16 @@ attn.variant @gpu(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tens
 
 // A block selection: per-call buffers for the block sums, one row's gates
 // and the keep bytes, the gate as one division (a NaN gate ranks as -inf),
-// at most top_k blocks kept per row, and the key tiles classed by the
-// selection too (min with the mask's class).
+// all candidates kept when top_k is at least their number, else passes of
+// an argmax up to top_k, and the key tiles classed by the selection too
+// (min with the mask's class).
 // CHECK-LABEL: func.func @moba_kernel(
 // CHECK-COUNT-2: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // CHECK-COUNT-3: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi8>
 // CHECK: %[[GATE:.*]] = arith.divf
 // CHECK: arith.cmpf uno, %[[GATE]], %[[GATE]] : f32
-// CHECK: arith.minui %c4
+// CHECK: arith.cmpi uge, %c4
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4
 // CHECK: arith.cmpf ogt
 // CHECK: arith.minui {{.*}} : i8
 // CHECK-NOT: attn.flash
