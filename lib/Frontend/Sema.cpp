@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Frontend/Sema.h"
+#include "Frontend/Select.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -450,6 +451,11 @@ TExprPtr Checker::check(const ExprPtr &e, const Env &env) {
     return checkTernary(*e, env);
   case Expr::Kind::Call:
     return checkCall(*e, env);
+  case Expr::Kind::Keyword:
+    error(e->range, "'" + e->name +
+                        " = ...' is a keyword argument; only select's topk "
+                        "takes them");
+    return nullptr;
   }
   return nullptr;
 }
@@ -1135,7 +1141,7 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
   checkParams(attention, spec);
 
   const Stmt *maskStmt = nullptr, *normalizeStmt = nullptr,
-             *scaleStmt = nullptr;
+             *scaleStmt = nullptr, *selectStmt = nullptr;
   TExprPtr normalizeArg;
   auto duplicate = [&](const Stmt &stmt, const Stmt *first) {
     if (!first)
@@ -1187,6 +1193,11 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
       spec.mask =
           checkStatement(stmt, Context::Mask, ScalarType::Bool, "the mask");
       spec.maskRange = stmt.targetRange;
+    } else if (target == "select") {
+      if (duplicate(stmt, selectStmt))
+        continue;
+      selectStmt = &stmt;
+      spec.select = checkSelect(stmt, diags);
     } else if (target == "output") {
       if (TExprPtr e = checkStatement(stmt, Context::Output, ScalarType::F32,
                                       "the output")) {
@@ -1238,7 +1249,7 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
     } else {
       error(stmt.targetRange, "unknown statement '" + target +
                                   "'; expected score, mask, normalize, "
-                                  "output, scale or let");
+                                  "select, output, scale or let");
     }
   }
   // The normalizer's argument applies to the final score: one more score_mod.
