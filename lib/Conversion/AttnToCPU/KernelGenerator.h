@@ -117,6 +117,10 @@ protected:
   void emitSelection();
   /// The sums of key blocks [0, numBlocks) of the item's kv head.
   void emitBlockSums(Value numBlocks);
+  Value i8(int64_t v);
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y);
+  /// The keep byte of tile row `r` and block `blk` in `selected`.
+  Value keepSlot(Value r, Value blk);
   /// Keeps the best of the `candidates` blocks of tile row `r` not yet
   /// kept, once per pass, until `topK` (fewer than the candidates) are
   /// kept; `forced` are kept already.

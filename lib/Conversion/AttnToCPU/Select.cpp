@@ -40,6 +40,19 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::cpu;
 
+Value KernelGenerator::i8(int64_t v) {
+  return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
+}
+
+Value KernelGenerator::cmpi(arith::CmpIPredicate p, Value x, Value y) {
+  return arith::CmpIOp::create(b, loc, p, x, y);
+}
+
+Value KernelGenerator::keepSlot(Value r, Value blk) {
+  return arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, r, maxBlocks), blk);
+}
+
 void KernelGenerator::emitSelectionBuffers() {
   assert(selection.getBlock() % width == 0 &&
          "a key vector must lie in one block");
@@ -136,29 +149,20 @@ Value KernelGenerator::emitGate(Value h, Value row, Value blk) {
 
 void KernelGenerator::emitTopKPasses(Value r, Value forced, Value topK,
                                      Value candidates) {
-  auto byte = [&](int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
-  };
-  auto slot = [&](Value blk) -> Value {
-    return arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, r, maxBlocks), blk);
-  };
-  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  };
+  auto slot = [&](Value blk) { return keepSlot(r, blk); };
   forLoop(forced, topK, index(1), {}, [&](Value, ValueRange) {
     Value none = candidates;
     SmallVector<Value> best = forLoop(
         index(0), candidates, index(1),
         {none, f32(-std::numeric_limits<double>::infinity())},
         [&](Value c, ValueRange args) {
-          Value taken =
-              cmp(arith::CmpIPredicate::ne,
-                  memref::LoadOp::create(b, loc, selected, ValueRange{slot(c)}),
-                  byte(0));
+          Value taken = cmpi(
+              arith::CmpIPredicate::ne,
+              memref::LoadOp::create(b, loc, selected, ValueRange{slot(c)}),
+              i8(0));
           Value gate = memref::LoadOp::create(b, loc, gates, ValueRange{c});
           Value better = arith::OrIOp::create(
-              b, loc, cmp(arith::CmpIPredicate::eq, args[0], none),
+              b, loc, cmpi(arith::CmpIPredicate::eq, args[0], none),
               arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, gate,
                                     args[1]));
           better = arith::AndIOp::create(
@@ -170,8 +174,7 @@ void KernelGenerator::emitTopKPasses(Value r, Value forced, Value topK,
               arith::SelectOp::create(b, loc, better, c, args[0]),
               arith::SelectOp::create(b, loc, better, gate, args[1])};
         });
-    memref::StoreOp::create(b, loc, byte(1), selected,
-                            ValueRange{slot(best[0])});
+    memref::StoreOp::create(b, loc, i8(1), selected, ValueRange{slot(best[0])});
     return SmallVector<Value>{};
   });
 }
@@ -192,16 +195,7 @@ void KernelGenerator::emitSelection() {
   emitBlockSums(
       candidatesOf(arith::DivUIOp::create(b, loc, lastQuery, blockSize)));
 
-  auto byte = [&](int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(v));
-  };
-  auto slot = [&](Value r, Value blk) -> Value {
-    return arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, r, maxBlocks), blk);
-  };
-  auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) -> Value {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  };
+  auto slot = [&](Value r, Value blk) { return keepSlot(r, blk); };
   // Padding rows repeat the tile's last row, as their packed queries do.
   forLoop(
       index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
@@ -219,19 +213,19 @@ void KernelGenerator::emitSelection() {
             index(0), numBlocks, index(1), {index(0)},
             [&](Value c, ValueRange kept) {
               Value distance = arith::SelectOp::create(
-                  b, loc, cmp(arith::CmpIPredicate::ugt, c, current),
+                  b, loc, cmpi(arith::CmpIPredicate::ugt, c, current),
                   arith::SubIOp::create(b, loc, c, current),
                   arith::SubIOp::create(b, loc, current, c));
               Value always = arith::OrIOp::create(
-                  b, loc, cmp(arith::CmpIPredicate::eq, c, current),
+                  b, loc, cmpi(arith::CmpIPredicate::eq, c, current),
                   arith::OrIOp::create(b, loc,
-                                       cmp(arith::CmpIPredicate::ult, c,
-                                           index(selection.getSinks())),
-                                       cmp(arith::CmpIPredicate::ule, distance,
-                                           index(selection.getLocal()))));
+                                       cmpi(arith::CmpIPredicate::ult, c,
+                                            index(selection.getSinks())),
+                                       cmpi(arith::CmpIPredicate::ule, distance,
+                                            index(selection.getLocal()))));
               Value keep = arith::AndIOp::create(
                   b, loc, always,
-                  cmp(arith::CmpIPredicate::ult, c, candidates));
+                  cmpi(arith::CmpIPredicate::ult, c, candidates));
               memref::StoreOp::create(
                   b, loc, arith::ExtUIOp::create(b, loc, i8Type, keep),
                   selected, ValueRange{slot(r, c)});
@@ -244,13 +238,13 @@ void KernelGenerator::emitSelection() {
         // are kept and candidates remain, one always does. With top_k at
         // least the candidates, all of them are kept without a pass.
         Value topK = index(selection.getTopK());
-        Value takeAll = cmp(arith::CmpIPredicate::uge, topK, candidates);
+        Value takeAll = cmpi(arith::CmpIPredicate::uge, topK, candidates);
         ifThenElse(
             takeAll, {},
             [&] {
               forLoop(index(0), candidates, index(1), {},
                       [&](Value c, ValueRange) {
-                        memref::StoreOp::create(b, loc, byte(1), selected,
+                        memref::StoreOp::create(b, loc, i8(1), selected,
                                                 ValueRange{slot(r, c)});
                         return SmallVector<Value>{};
                       });
@@ -266,7 +260,7 @@ void KernelGenerator::emitSelection() {
   // Which blocks some row, or every row, of the item keeps.
   forLoop(index(0), numBlocks, index(1), {}, [&](Value c, ValueRange) {
     SmallVector<Value> anyAll = forLoop(
-        index(0), numRows, index(1), {byte(0), byte(1)},
+        index(0), numRows, index(1), {i8(0), i8(1)},
         [&](Value r, ValueRange args) {
           Value v =
               memref::LoadOp::create(b, loc, selected, ValueRange{slot(r, c)});
@@ -283,11 +277,9 @@ Value KernelGenerator::emitSelectionClass(Value keyBegin, Value lastKey) {
   Value blockSize = index(selection.getBlock());
   Value first = arith::DivUIOp::create(b, loc, keyBegin, blockSize);
   Value last = arith::DivUIOp::create(b, loc, lastKey, blockSize);
-  Value zero = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
-  Value one = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(1));
   SmallVector<Value> anyAll = forLoop(
       first, arith::AddIOp::create(b, loc, last, index(1)), index(1),
-      {zero, one}, [&](Value c, ValueRange args) {
+      {i8(0), i8(1)}, [&](Value c, ValueRange args) {
         return SmallVector<Value>{
             arith::OrIOp::create(
                 b, loc, args[0],
@@ -296,13 +288,9 @@ Value KernelGenerator::emitSelectionClass(Value keyBegin, Value lastKey) {
                 b, loc, args[1],
                 memref::LoadOp::create(b, loc, allRowsKeep, ValueRange{c}))};
       });
-  auto classValue = [&](TileClass c) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(int8_t(c)));
-  };
-  Value some =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, anyAll[0], zero);
-  Value all =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, anyAll[1], zero);
+  auto classValue = [&](TileClass c) { return i8(int8_t(c)); };
+  Value some = cmpi(arith::CmpIPredicate::ne, anyAll[0], i8(0));
+  Value all = cmpi(arith::CmpIPredicate::ne, anyAll[1], i8(0));
   return arith::SelectOp::create(
       b, loc, some,
       arith::SelectOp::create(b, loc, all, classValue(TileClass::Full),
@@ -315,11 +303,7 @@ Value KernelGenerator::emitSelectedKeys(Value r, Value firstKey, Value keyEnd) {
   Value key = arith::MinUIOp::create(
       b, loc, firstKey, arith::SubIOp::create(b, loc, keyEnd, index(1)));
   Value blk = arith::DivUIOp::create(b, loc, key, index(selection.getBlock()));
-  Value v = memref::LoadOp::create(
-      b, loc, selected,
-      ValueRange{arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, r, maxBlocks), blk)});
-  return splat(arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::ne, v,
-      arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0))));
+  Value v =
+      memref::LoadOp::create(b, loc, selected, ValueRange{keepSlot(r, blk)});
+  return splat(cmpi(arith::CmpIPredicate::ne, v, i8(0)));
 }
