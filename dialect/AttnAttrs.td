@@ -1,7 +1,7 @@
 //===- AttnAttrs.td - attn dialect attributes --------------*- tablegen -*-===//
 //
-// The schedule of an attn.flash: what attn-select-schedule decides and what
-// the backends read, as one attribute.
+// The schedule of an attn.flash (what attn-select-schedule decides and what
+// the backends read, as one attribute) and the dynamic block selection.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,6 +72,48 @@ def Attn_ScheduleAttr : AttrDef<Attn_Dialect, "Schedule"> {
              getFamily() != KernelFamily::CpuDecode;
     }
   }];
+}
+
+def Attn_SelectAttr : AttrDef<Attn_Dialect, "Select"> {
+  let mnemonic = "select";
+  let summary = "dynamic block selection (MoBA): each query keeps its top-k key blocks";
+  let description = [{
+    The keys of each sequence are cut into blocks of `block` keys (the last
+    one may be shorter); block `j` is summarised by the mean of its keys
+    (per kv head). Query `i` of head `h` scores each *candidate* block by
+    the gate `g = <q[b, h, i, :], mean(k[b, hkv, block j, :])>` (no scale),
+    computed and compared in f32, and keeps:
+
+    - always: its current block `i / block` (when it has keys), the first
+      `sinks` blocks and the `local` blocks on either side of the current
+      one, among the candidates;
+    - then the candidates of highest gate, until `top_k` blocks are kept
+      (all of the always-kept ones are kept even when they are more).
+
+    With `causal` (the default, MoBA's), the candidates are the blocks not
+    after the query's own (`j <= i / block`); without, every block. Ties:
+    of two equal gates the lower block index wins; a NaN gate ranks below
+    every number. The selection is ANDed with the variant's mask: a pair is
+    kept when the mask keeps it and its key's block is selected for its
+    query (MoBA's causality inside the current block is the mask's
+    `causal()`).
+
+    ```mlir
+    #attn.select<top_k = 8, block = 64>
+    #attn.select<top_k = 4, block = 16, sinks = 1, local = 1, causal = false>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$top_k,
+    "int64_t":$block,
+    DefaultValuedParameter<"int64_t", "0">:$sinks,
+    DefaultValuedParameter<"int64_t", "0">:$local,
+    DefaultValuedParameter<"bool", "true">:$causal
+  );
+  let assemblyFormat = [{
+    `<` struct($top_k, $block, $sinks, $local, $causal) `>`
+  }];
+  let genVerifyDecl = 1;
 }
 
 #endif // ATTN_ATTRS_TD

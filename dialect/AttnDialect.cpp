@@ -2,6 +2,8 @@
 
 #include "dialect/AttnOps.h"
 
+#include "attnc/abi.h" // ATTNC_SELECT_MIN_BLOCK, ATTNC_SELECT_MAX_BLOCK
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -61,5 +63,21 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (ragged && pagedKv)
     return emitError() << "schedule: ragged batches over a paged KV cache "
                           "are not supported yet (ragged and paged_kv)";
+  return success();
+}
+
+LogicalResult SelectAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t topK, int64_t block, int64_t sinks,
+                                 int64_t local, bool causal) {
+  if (topK < 1)
+    return emitError() << "select: top_k must be at least 1; got " << topK;
+  if (block < ATTNC_SELECT_MIN_BLOCK || block > ATTNC_SELECT_MAX_BLOCK ||
+      !llvm::isPowerOf2_64(block))
+    return emitError() << "select: block must be a power of two from "
+                       << int(ATTNC_SELECT_MIN_BLOCK) << " to "
+                       << int(ATTNC_SELECT_MAX_BLOCK) << "; got " << block;
+  if (sinks < 0 || local < 0)
+    return emitError() << "select: sinks and local must not be negative; got "
+                       << sinks << " and " << local;
   return success();
 }

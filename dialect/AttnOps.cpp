@@ -345,15 +345,20 @@ std::optional<double> ScoreOp::getEffectiveScale() {
   return 1.0 / std::sqrt(static_cast<double>(headDim));
 }
 
-LogicalResult ScoreOp::verify() {
-  FailureOr<AttnSizes> sizes =
-      verifyInputs(*this, getQuery().getType(), getKey().getType());
+/// Scores [B, H, N, M] of the pairs of q and k.
+static LogicalResult verifyScoresOf(Operation *op, Value q, Value k,
+                                    Type scores) {
+  FailureOr<AttnSizes> sizes = verifyInputs(op, q.getType(), k.getType());
   if (failed(sizes))
     return failure();
-  return ShapeChecker{*this}.expect(
-      "the scores", getScores().getType(),
+  return ShapeChecker{op}.expect(
+      "the scores", scores,
       {sizes->batch, sizes->heads, sizes->queries, sizes->keys},
       "[B, H, N, M]");
+}
+
+LogicalResult ScoreOp::verify() {
+  return verifyScoresOf(*this, getQuery(), getKey(), getScores().getType());
 }
 
 /// The cascade ops on scores share one rank check.
@@ -387,6 +392,10 @@ LogicalResult MaskOp::verifyRegions() {
 void MaskOp::getAsmBlockArgumentNames(Region &region,
                                       OpAsmSetValueNameFn setNameFn) {
   nameRegionArguments(region, RegionRole::Mask, setNameFn);
+}
+
+LogicalResult SelectOp::verify() {
+  return verifyScoresOf(*this, getQuery(), getKey(), getScores().getType());
 }
 
 LogicalResult NormalizeOp::verify() {

@@ -255,6 +255,30 @@ def Attn_MaskOp : Attn_RegionOp<"mask", [AllTypesMatch<["scores", "result"]>]> {
     let hasCanonicalizer = 1;
 }
 
+def Attn_SelectOp : Attn_Op<"select", [Pure,
+    AllTypesMatch<["scores", "result"]>]> {
+  let summary = "keeps the pairs whose key block the query selects (MoBA)";
+  let description = [{
+    Dynamic block selection: each query keeps the key blocks that
+    `selection` (`#attn.select`) picks from `query` and `key` (the q and k
+    of the cascade's `attn.score`), and the pairs of the other blocks are
+    masked, as by `attn.mask`; the scores pass through unchanged.
+
+    ```mlir
+    %m = attn.select %s, %q, %k keep <top_k = 8, block = 64>
+           : tensor<?x?x?x?xf32>, tensor<?x?x?x?xbf16>, tensor<?x?x?x?xbf16>
+    ```
+  }];
+  let arguments = (ins Attn_ScoreTensor:$scores, Attn_FloatTensor:$query,
+                       Attn_FloatTensor:$key, Attn_SelectAttr:$selection);
+  let results = (outs Attn_ScoreTensor:$result);
+  let assemblyFormat = [{
+    $scores `,` $query `,` $key `keep` $selection attr-dict `:` type($scores)
+    `,` type($query) `,` type($key)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_NormalizeOp : Attn_Op<"normalize", [Pure,
     DeclareOpInterfaceMethods<OpAsmOpInterface,
                               ["getAsmResultNames", "getAsmBlockArgumentNames"]>]> {
@@ -372,6 +396,10 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     batch `b` and head `h` — as empty (0: skipped), partial (1: mask
     evaluated per pair) or full (2: no mask evaluation), in closed form of
     the tile bounds. Without it every tile is partial (full without a mask).
+    `selection` (`#attn.select`, from the cascade's `attn.select`): each
+    query also keeps only the key blocks it selects (MoBA), ANDed with the
+    mask; the backends compute the selection from q and k and walk only
+    the key tiles that some row of a query tile selects.
     `schedule` (`#attn.schedule`) is what `attn-select-schedule` chose: the
     kernel family and its tiles, warps and stages; the backends read nothing
     else of the schedule.
@@ -394,6 +422,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
                        OptionalAttr<F64Attr>:$bias,
                        OptionalAttr<F64Attr>:$temperature,
                        OptionalAttr<I64Attr>:$gqa_group,
+                       OptionalAttr<Attn_SelectAttr>:$selection,
                        OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
@@ -405,7 +434,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
-    attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
+    (`select` $selection^)? attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
     `->` `(` type(results) `)`
     (`score_mod` $score_mod^)? (`mask` $mask^)? (`sink` $sink^)?
     (`output_mod` $output_mod^)? (`tile_class` $tile_class^)?
@@ -419,6 +448,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     bool hasOutputMod() { return !getOutputMod().empty(); }
     bool hasTileClass() { return !getTileClass().empty(); }
     bool hasSink() { return !getSink().empty(); }
+    bool hasSelection() { return getSelectionAttr() != nullptr; }
     /// Whether every forward region that needs one has its derivative
     /// (attn-differentiate's result; trivially so without score_mod,
     /// output_mod and sink).

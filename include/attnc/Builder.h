@@ -107,6 +107,16 @@ private:
 };
 
 /// Collects one variant, statement by statement, in the DSL's order.
+/// A dynamic block selection (MoBA): `select = topk(topK, block = .., sinks
+/// = .., local = .., causal = ..)` (docs/language.md).
+struct Selection {
+  int64_t topK = 8;
+  int64_t block = 64;
+  int64_t sinks = 0;
+  int64_t local = 0;
+  bool causal = true;
+};
+
 class VariantBuilder {
 public:
   explicit VariantBuilder(std::string name);
@@ -133,6 +143,7 @@ public:
   VariantBuilder &sink(const Expr &value);
   VariantBuilder &output(const Expr &value);
   VariantBuilder &scale(double value);
+  VariantBuilder &select(const Selection &selection);
 
   /// Internal: the syntax tree built so far.
   const ast::Attention &getAttention() const { return *attention; }

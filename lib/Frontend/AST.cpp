@@ -137,6 +137,13 @@ ExprPtr ast::makeCall(std::string callee, std::vector<ExprPtr> args,
   updateDepth(*e);
   return e;
 }
+ExprPtr ast::makeKeyword(std::string name, ExprPtr value, SourceRange range) {
+  auto e = make(Expr::Kind::Keyword, range);
+  e->name = std::move(name);
+  e->operands = {std::move(value)};
+  updateDepth(*e);
+  return e;
+}
 ExprPtr ast::makeIndex(std::string param, std::vector<ExprPtr> indices,
                        SourceRange range) {
   auto e = make(Expr::Kind::Index, range);

@@ -81,18 +81,19 @@ struct Expr {
     Index,
     Unary,
     Binary,
-    Ternary
+    Ternary,
+    Keyword, // `name = value` among a call's arguments (select's topk)
   };
   Kind kind;
   SourceRange range;   // the whole expression's first token
   SourceRange opRange; // the operator, for Unary/Binary/Ternary
-  std::string name;    // Name; Call's callee; Index's param
+  std::string name;    // Name; Call's callee; Index's param; Keyword's name
   int64_t intValue = 0;
   double floatValue = 0;
   bool boolValue = false;
   Op op = Op::Add;
   std::vector<ExprPtr>
-      operands; // Call args; Index indices; Unary/Binary/Ternary
+      operands; // Call args; Index indices; Unary/Binary/Ternary; Keyword
   /// Height of the tree below this node, bounded by the parser (and checked
   /// again by Sema for builder input) so that no recursion over it overflows.
   uint32_t depth = 1;
@@ -154,6 +155,7 @@ ExprPtr makeUnary(Op op, ExprPtr operand, SourceRange range = {},
 ExprPtr makeBinary(Op op, ExprPtr lhs, ExprPtr rhs, SourceRange opRange = {});
 ExprPtr makeTernary(ExprPtr cond, ExprPtr lhs, ExprPtr rhs,
                     SourceRange opRange = {});
+ExprPtr makeKeyword(std::string name, ExprPtr value, SourceRange range = {});
 
 } // namespace attnc::ast
 

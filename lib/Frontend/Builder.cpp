@@ -240,6 +240,19 @@ VariantBuilder &VariantBuilder::scale(double value) {
   attention->body.push_back(statement("scale", ast::makeFloat(value)));
   return *this;
 }
+VariantBuilder &VariantBuilder::select(const Selection &selection) {
+  auto keyword = [](const char *name, int64_t value) {
+    return ast::makeKeyword(name, ast::makeInt(value));
+  };
+  attention->body.push_back(statement(
+      "select",
+      ast::makeCall(
+          "topk",
+          {ast::makeInt(selection.topK), keyword("block", selection.block),
+           keyword("sinks", selection.sinks), keyword("local", selection.local),
+           ast::makeKeyword("causal", ast::makeBool(selection.causal))})));
+  return *this;
+}
 
 /// Emits checked variants and prints the module, fused when asked.
 static llvm::Expected<std::string>

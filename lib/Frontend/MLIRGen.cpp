@@ -172,6 +172,13 @@ void Generator::emit(const VariantSpec &spec) {
                {Var::Batch, Var::Head, Var::QIdx, Var::KvIdx});
     scores = op.getResult();
   }
+  if (const std::optional<SelectSpec> &select = spec.select) {
+    auto selection =
+        SelectAttr::get(ctx, select->topK, select->block, select->sinks,
+                        select->local, select->causal);
+    scores = SelectOp::create(builder, loc(select->range), scoresType, scores,
+                              variant.getQuery(), variant.getKey(), selection);
+  }
   // One enum: NormalizerKind's values are attnc/abi.h's (a static_assert in
   // AttnToCUDA.cpp, which emits their names, keeps the two in step).
   NormalizerKind kind = static_cast<NormalizerKind>(spec.normalizer);
@@ -197,7 +204,6 @@ void Generator::emit(const VariantSpec &spec) {
   if (returnsLse)
     returned.push_back(normalize.getLse());
   ReturnOp::create(builder, variantLoc, returned);
-  (void)ctx;
 }
 
 void Generator::emitRegion(Region &region, RegionRole role,

@@ -98,7 +98,7 @@ void Parser::skipToItem() {
 
 static bool isStatementName(std::string_view name) {
   return name == "score" || name == "mask" || name == "normalize" ||
-         name == "output" || name == "scale";
+         name == "output" || name == "scale" || name == "select";
 }
 
 bool Parser::atStatementStart() {
@@ -251,7 +251,8 @@ bool Parser::parseStatement(std::vector<Stmt> &body) {
     stmt.target = std::string(tok.text);
     advance();
   } else {
-    errorExpected("a statement (score, mask, normalize, output, scale or let)");
+    errorExpected(
+        "a statement (score, mask, normalize, select, output, scale or let)");
     return false;
   }
   if (!expect(TokenKind::Assign, "'=' after '" + stmt.target + "'"))
@@ -419,10 +420,21 @@ bool Parser::parseArgs(TokenKind close, std::vector<ExprPtr> &args) {
   if (consumeIf(close))
     return true;
   do {
+    // `name = value`: a keyword argument (Sema admits them in select only).
+    SourceRange keywordRange = tok.range();
+    std::string keyword;
+    if (close == TokenKind::RParen && tok.is(TokenKind::Identifier) &&
+        peek().is(TokenKind::Assign)) {
+      keyword = std::string(tok.text);
+      advance();
+      advance();
+    }
     ExprPtr arg = parseExpr();
     if (!arg)
       return false;
-    args.push_back(arg);
+    args.push_back(keyword.empty()
+                       ? arg
+                       : makeKeyword(keyword, std::move(arg), keywordRange));
   } while (consumeIf(TokenKind::Comma));
   return expect(close,
                 close == TokenKind::RParen ? "',' or ')'" : "',' or ']'");

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Frontend/Sema.h"
+#include "Frontend/Select.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -461,6 +462,11 @@ TExprPtr Checker::check(const ExprPtr &e, const Env &env) {
     return checkTernary(*e, env);
   case Expr::Kind::Call:
     return checkCall(*e, env);
+  case Expr::Kind::Keyword:
+    error(e->range, "'" + e->name +
+                        " = ...' is a keyword argument; only select's topk "
+                        "takes them");
+    return nullptr;
   }
   return nullptr;
 }
@@ -1149,7 +1155,7 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
   checkParams(attention, spec);
 
   const Stmt *maskStmt = nullptr, *normalizeStmt = nullptr,
-             *scaleStmt = nullptr, *sinkStmt = nullptr;
+             *scaleStmt = nullptr, *sinkStmt = nullptr, *selectStmt = nullptr;
   TExprPtr normalizeArg;
   auto duplicate = [&](const Stmt &stmt, const Stmt *first) {
     if (!first)
@@ -1209,6 +1215,11 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
     } else if (target == "sink") {
       setOnce(stmt, sinkStmt, Context::Sink, ScalarType::F32, spec.sink,
               spec.sinkRange);
+    } else if (target == "select") {
+      if (duplicate(stmt, selectStmt))
+        continue;
+      selectStmt = &stmt;
+      spec.select = checkSelect(stmt, diags);
     } else if (target == "output") {
       if (TExprPtr e = checkStatement(stmt, Context::Output, ScalarType::F32,
                                       "the output")) {
@@ -1260,7 +1271,7 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
     } else {
       error(stmt.targetRange, "unknown statement '" + target +
                                   "'; expected score, mask, normalize, "
-                                  "sink, output, scale or let");
+                                  "sink, select, output, scale or let");
     }
   }
   // The normalizer may be set after them: checked once it is known.

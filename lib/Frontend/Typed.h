@@ -83,6 +83,15 @@ struct TExpr {
 /// values the dialect's NormalizerKind shares.
 using Normalizer = attnc_normalizer;
 
+/// `select = topk(K, block = B, sinks = S, local = L, causal = C)`: each
+/// query keeps its top-K key blocks by the gate <q, mean of the block's keys>
+/// (the dialect's #attn.select says exactly how).
+struct SelectSpec {
+  int64_t topK = 1, block = 64, sinks = 0, local = 0;
+  bool causal = true;
+  SourceRange range;
+};
+
 /// A param of the variant, in signature order after q, k and v.
 struct ParamSpec {
   std::string name;
@@ -105,6 +114,7 @@ struct VariantSpec {
   std::vector<SourceRange> scoreModRanges;
   TExprPtr mask; // bool; null keeps every pair
   SourceRange maskRange;
+  std::optional<SelectSpec> select; // none: no block selection
   Normalizer normalizer = ATTNC_NORMALIZE_SOFTMAX;
   SourceRange normalizerRange;
   TExprPtr sink; // f32 of b and h (softmax only); null: no sink

@@ -223,6 +223,10 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
     applyScoreMod(*s, flash.getScoreMod());
   if (flash.hasMask())
     applyMask(*s, flash.getMask());
+  // A hard mask: the selection passes no gradient (as MoBA's gate).
+  if (flash.hasSelection())
+    applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
+                   flash.getKey());
   TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
                           flash.getTemperature(), flash.getSink());
   TensorPtr o = aggregate(*p, flash.getValue());

@@ -73,6 +73,9 @@ private:
   void applyMask(Tensor &s, Region &region);
   /// The weights of `s`; softmax's `sink` region (may be empty) joins each
   /// row's sum. Sets rowLse and rowSum.
+  /// Masks the pairs whose key block `selection` does not pick for their
+  /// query (Selection.cpp).
+  void applySelection(Tensor &s, SelectAttr selection, Value q, Value k);
   TensorPtr normalize(const Tensor &s, NormalizerKind kind,
                       std::optional<APFloat> bias,
                       std::optional<APFloat> temperature, Region &sink);

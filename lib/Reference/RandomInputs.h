@@ -16,15 +16,15 @@ struct AttnSizes {
           headDim = 16, valueDim = 16;
 };
 
-/// Fresh random q, k, v (uniform in [-1, 1], scaled so that scores are of
-/// order one) and params: float params uniform in [-1, 1], integer params in
-/// [0, idRange) (sorted along a single axis, so that document ids come in
-/// contiguous runs), bool params fair coins, scalar params their default (or
-/// 3). A
-/// param dimension named B, H, Hkv, N, M or D takes that size; `?` takes
-/// `anySize`. Without `withQKV`, q, k and v get their shapes and no values
-/// (for a timing run, which makes its own, never the reference's doubles);
-/// the params are the same either way.
+/// Fresh random q, k, v (uniform in [-1, 1]; q and k rounded to multiples
+/// of 1/8 when the variant selects key blocks, on which kernels and the
+/// reference compute the same selection) and params: float params uniform in
+/// [-1, 1], integer params in [0, idRange) (sorted along a single axis, so that
+/// document ids come in contiguous runs), bool params fair coins, scalar params
+/// their default (or 3). A param dimension named B, H, Hkv, N, M or D takes
+/// that size; `?` takes `anySize`. Without `withQKV`, q, k and v get their
+/// shapes and no values (for a timing run, which makes its own, never the
+/// reference's doubles); the params are the same either way.
 RefInputs makeRandomInputs(mlir::attn::VariantOp variant,
                            const AttnSizes &sizes, uint64_t seed,
                            int64_t anySize = 300, int64_t idRange = 4,

@@ -605,6 +605,11 @@ bool Interpreter::execute(Operation &op) {
     auto t = std::make_shared<Tensor>(*tensors.lookup(mask.getScores()));
     applyMask(*t, mask.getBody());
     tensors[mask.getResult()] = t;
+  } else if (auto select = dyn_cast<SelectOp>(op)) {
+    auto t = std::make_shared<Tensor>(*tensors.lookup(select.getScores()));
+    applySelection(*t, select.getSelection(), select.getQuery(),
+                   select.getKey());
+    tensors[select.getResult()] = t;
   } else if (auto norm = dyn_cast<NormalizeOp>(op)) {
     const Tensor &s = *tensors.lookup(norm.getScores());
     tensors[norm.getProbs()] = normalize(s, norm.getKind(), norm.getBias(),
@@ -624,6 +629,9 @@ bool Interpreter::execute(Operation &op) {
       applyScoreMod(*s, flash.getScoreMod());
     if (flash.hasMask())
       applyMask(*s, flash.getMask());
+    if (flash.hasSelection())
+      applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
+                     flash.getKey());
     TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
                             flash.getTemperature(), flash.getSink());
     TensorPtr o = aggregate(*p, flash.getValue());

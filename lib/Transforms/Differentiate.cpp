@@ -114,6 +114,14 @@ struct AttnDifferentiatePass
     : attn::impl::AttnDifferentiateBase<AttnDifferentiatePass> {
   void runOnOperation() override {
     WalkResult result = getOperation()->walk([&](FlashOp flash) {
+      // The selection is a hard mask (MoBA's gate has no gradient), but no
+      // backward kernel computes it yet.
+      if (flash.hasSelection()) {
+        flash.emitOpError("the backward of a variant with a block selection "
+                          "(select) is not supported yet; compile it "
+                          "without the backward");
+        return WalkResult::interrupt();
+      }
       if (flash.hasScoreMod() && flash.getScoreModGrad().empty() &&
           failed(differentiate(flash.getScoreMod(), flash.getScoreModGrad(),
                                RegionRole::ScoreModGrad, flash.getLoc())))

@@ -19,7 +19,9 @@ namespace {
 /// The ops of one cascade, each in the order the data flows through them.
 struct Cascade {
   ScoreOp score;
-  SmallVector<Operation *> scoreSteps; // attn.score_mod and attn.mask
+  // attn.score_mod, attn.mask and at most one attn.select.
+  SmallVector<Operation *> scoreSteps;
+  SelectOp select;
   NormalizeOp normalize;
   AggregateOp aggregate;
   SmallVector<OutputModOp> outputMods;
@@ -107,14 +109,34 @@ FailureOr<Cascade> matchCascade(ReturnOp ret) {
   consumer = cascade.normalize;
   while (true) {
     Operation *def = scores.getDefiningOp();
-    if (!isa_and_nonnull<ScoreOp, ScoreModOp, MaskOp>(def))
-      return notProducedBy(consumer, scores,
-                           "'attn.score', 'attn.score_mod' or 'attn.mask'");
+    if (!isa_and_nonnull<ScoreOp, ScoreModOp, MaskOp, SelectOp>(def))
+      return notProducedBy(
+          consumer, scores,
+          "'attn.score', 'attn.score_mod', 'attn.mask' or 'attn.select'");
     if (failed(checkSingleUse(scores, def, "the scores")))
       return failure();
     if (auto score = dyn_cast<ScoreOp>(def)) {
       cascade.score = score;
+      if (SelectOp select = cascade.select;
+          select && (select.getQuery() != score.getQuery() ||
+                     select.getKey() != score.getKey())) {
+        InFlightDiagnostic diag = select.emitError()
+                                  << "cannot fuse: 'attn.select' selects over "
+                                     "other q and k than the cascade's scores";
+        diag.attachNote(score.getLoc()) << "the cascade's 'attn.score'";
+        return diag;
+      }
       return cascade;
+    }
+    if (auto select = dyn_cast<SelectOp>(def)) {
+      if (cascade.select) {
+        InFlightDiagnostic diag = select.emitError()
+                                  << "cannot fuse: a cascade selects key "
+                                     "blocks once; it has two 'attn.select'";
+        diag.attachNote(cascade.select.getLoc()) << "the other one";
+        return diag;
+      }
+      cascade.select = select;
     }
     cascade.scoreSteps.insert(cascade.scoreSteps.begin(), def);
     consumer = def;
@@ -136,8 +158,10 @@ void combineInto(OpBuilder &builder, Location loc, RegionRole kind,
 
 FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   SmallVector<Operation *> scoreMods, masks, outputMods, all;
+  // The selection becomes the flash's attribute, not a region.
   for (Operation *step : cascade.scoreSteps)
-    (isa<MaskOp>(step) ? masks : scoreMods).push_back(step);
+    if (!isa<SelectOp>(step))
+      (isa<MaskOp>(step) ? masks : scoreMods).push_back(step);
   llvm::append_range(outputMods, cascade.outputMods);
   all.push_back(cascade.score);
   llvm::append_range(all, cascade.scoreSteps);
@@ -164,7 +188,9 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   auto flash = FlashOp::create(
       builder, loc, ret.getOperand(0).getType(), lseType, q, k, v,
       norm.getKind(), cascade.score.getScaleAttr(), norm.getBiasAttr(),
-      norm.getTemperatureAttr(), gqa, /*schedule=*/nullptr);
+      norm.getTemperatureAttr(), gqa,
+      cascade.select ? cascade.select.getSelectionAttr() : SelectAttr(),
+      /*schedule=*/nullptr);
   combineInto(builder, loc, RegionRole::ScoreMod, scoreMods,
               flash.getScoreMod());
   combineInto(builder, loc, RegionRole::Mask, masks, flash.getMask());

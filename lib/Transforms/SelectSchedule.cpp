@@ -68,15 +68,24 @@ struct AttnSelectSchedulePass
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
         return;
-      // Ragged batches run on the CPU families only so far.
-      if (ragged && kind != KernelFamily::CpuTiles &&
-          kind != KernelFamily::CpuDecode) {
-        flash.emitOpError("ragged batches (cu_seqlens) run on the CPU "
-                          "(cpu_tiles, cpu_decode) only so far; kernel "
-                          "family ")
-            << stringifyKernelFamily(kind) << " does not take them yet";
-        return signalPassFailure();
-      }
+      // Ragged batches and block selections run on the CPU families only
+      // so far: refused here, at compile time, rather than run without.
+      bool cpu =
+          kind == KernelFamily::CpuTiles || kind == KernelFamily::CpuDecode;
+      auto refuseOffCPU = [&](StringRef what, bool plural) {
+        flash.emitOpError()
+            << what << (plural ? " run" : " runs")
+            << " on the CPU (cpu_tiles, cpu_decode) only so far; kernel "
+               "family "
+            << stringifyKernelFamily(kind) << " does not take "
+            << (plural ? "them" : "it") << " yet";
+        signalPassFailure();
+      };
+      if (!cpu && ragged)
+        return refuseOffCPU("ragged batches (cu_seqlens)", /*plural=*/true);
+      if (!cpu && flash.hasSelection())
+        return refuseOffCPU("dynamic block selection (select)",
+                            /*plural=*/false);
       ScheduleAttr schedule;
       switch (kind) {
       case KernelFamily::CpuTiles:

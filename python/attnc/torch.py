@@ -249,8 +249,18 @@ def _compile(name, dtype, target, head_dim, value_head_dim, scale):
         if value_head_dim != head_dim:
             options["value_head_dim"] = value_head_dim
     try:
-        return _compiler._default_compiler().compile(
-            source, None, file_name=file_name, **options)
+        try:
+            return _compiler._default_compiler().compile(
+                source, None, file_name=file_name, **options)
+        except CompileError as e:
+            # A block selection has no backward yet: the forward still runs,
+            # and a backward through it says it was compiled without one.
+            if not (options["backward"] and
+                    "block selection (select)" in str(e)):
+                raise
+            options["backward"] = False
+            return _compiler._default_compiler().compile(
+                source, None, file_name=file_name, **options)
     except CompileError as e:
         if scale is not None and "'scale' is already set" in str(e):
             raise ValueError(

@@ -3,7 +3,7 @@
 // The ABI between attnc's compiler (the code it generates, its JIT
 // launcher) and the runtime's kernels, with no MLIR and no CUDA headers:
 // - the normalizer numbers (the values of the dialect's NormalizerKind),
-//   which a variant's V::kNormalizer holds;
+//   which a variant's V::kNormalizer holds, and the selection's block sizes;
 // - the memref descriptors of the C entry points (attnc/memref.h; host code
 //   only, as they need <stdint.h>, which NVRTC lacks);
 // - in C++, the argument structs the host passes to the GPU kernels.
@@ -22,6 +22,10 @@ enum attnc_normalizer {
   ATTNC_NORMALIZE_RELU = 2,
   ATTNC_NORMALIZE_NONE = 3
 };
+
+/* The key-block sizes a dynamic block selection (#attn.select) takes: powers
+   of two in this range, which the kernels' vectors of keys divide. */
+enum { ATTNC_SELECT_MIN_BLOCK = 16, ATTNC_SELECT_MAX_BLOCK = 128 };
 
 #if !defined(__CUDACC_RTC__)
 #include "attnc/memref.h"

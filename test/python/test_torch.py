@@ -302,3 +302,12 @@ def test_import_attnc_does_not_import_torch():
     run = subprocess.run([sys.executable, "-c", program], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_block_selection_has_no_backward():
+    """A `select` variant runs forward; a backward through it is refused."""
+    q, k, v = inputs(H=2, Hkv=2)
+    q.requires_grad_(True)
+    out = at.attention(q, k, v, str(ROOT / "examples" / "moba.attn"))
+    with pytest.raises(ValueError, match="compiled without its backward"):
+        out.sum().backward()

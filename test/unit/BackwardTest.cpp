@@ -117,9 +117,13 @@ TEST_CASE("backward reference: every example against finite differences",
            std::string(ATTNC_SOURCE_DIR) + "/examples")) {
     if (entry.path().extension() != ".attn")
       continue;
+    const std::string name = entry.path().filename().string();
+    // A block selection is a hard mask whose blocks finite differences
+    // would flip at the check's exact ties; its backward is refused.
+    if (name == "moba.attn")
+      continue;
     std::string source = read(entry.path());
     test::CompiledVariant c = test::compileVariant(source, /*fuse=*/true);
-    const std::string name = entry.path().filename().string();
     // Document ids have shape [N] and are read at kv_idx: M <= N there.
     const bool byPosition = name == "document.attn";
     checkGradients(name, c.variant(), {1, 2, 1, 6, byPosition ? 6 : 9, 4, 3},

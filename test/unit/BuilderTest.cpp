@@ -206,6 +206,13 @@ TEST_CASE("builder and DSL agree: key padding with a let", "[builder]") {
   checkSameIR("key_padding.attn", v);
 }
 
+TEST_CASE("builder and DSL agree: MoBA's block selection", "[builder]") {
+  VariantBuilder v("moba");
+  v.mask(causalMask());
+  v.select({/*topK=*/3, /*block=*/16, /*sinks=*/1});
+  checkSameIR("moba.attn", v);
+}
+
 TEST_CASE("builder errors are diagnostics, not crashes", "[builder]") {
   VariantBuilder v("broken");
   Param slopes = v.tensor("slopes", DType::F32, {"H"});

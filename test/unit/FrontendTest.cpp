@@ -57,6 +57,8 @@ std::string show(const ExprPtr &e) {
   case Expr::Kind::Ternary:
     return "(" + show(e->operands[0]) + " ? " + show(e->operands[1]) + " : " +
            show(e->operands[2]) + ")";
+  case Expr::Kind::Keyword:
+    return e->name + " = " + show(e->operands[0]);
   case Expr::Kind::Call:
   case Expr::Kind::Index: {
     std::string s = e->name + (e->kind == Expr::Kind::Call ? "(" : "[");

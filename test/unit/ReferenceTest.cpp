@@ -223,3 +223,56 @@ TEST_CASE("reference: every example's cascade equals its fused form",
     }
   }
 }
+
+TEST_CASE("reference: a block selection by hand (always-kept blocks, ties, "
+          "causal candidates, a short last block)",
+          "[reference][select]") {
+  // D = Dv = 1, q = 1: the gate of a block is the mean of its keys. v holds
+  // each key's block index, and `normalize = none` with scale 1 makes out
+  // the sum over kept keys of k * v: which blocks are kept shows in it.
+  auto run = [](const std::string &select, std::vector<double> blockKeys,
+                int64_t queries, int64_t keys) {
+    Compiled c =
+        compile("attention s() { scale = 1.0 normalize = none " + select + " }",
+                /*fuse=*/true);
+    RefInputs in = makeRandomInputs(c.variant(),
+                                    AttnSizes{1, 1, 1, queries, keys, 1, 1}, 1);
+    for (double &x : in.q.data)
+      x = 1;
+    for (int64_t j = 0; j < keys; ++j) {
+      in.k.data[j] = blockKeys[j / 16];
+      in.v.data[j] = double(j / 16);
+    }
+    return evaluate(c.variant(), in);
+  };
+  auto keptBlocks = [](const RefOutputs &out, int64_t row,
+                       std::vector<double> blockKeys,
+                       std::vector<int64_t> blocks, int64_t keys) {
+    double expected = 0;
+    for (int64_t blk : blocks)
+      for (int64_t j = blk * 16; j < std::min(keys, (blk + 1) * 16); ++j)
+        expected += blockKeys[blk] * double(blk);
+    CHECK(out.out.data[row] == Approx(expected));
+  };
+  std::vector<double> keys = {0.25, 0.5, 0.5, 0.5};
+  // Query 0 keeps its own block 0, then of three equal gates block 1.
+  RefOutputs a =
+      run("select = topk(2, block = 16, causal = false)", keys, 1, 64);
+  keptBlocks(a, 0, keys, {0, 1}, 64);
+  // Sinks and the local window are kept beyond K: query 40 (block 2) keeps
+  // blocks 0 (sink), 1 and 3 (local 1) and 2 (current), though K = 1.
+  RefOutputs b = run("select = topk(1, block = 16, sinks = 1, local = 1, "
+                     "causal = false)",
+                     keys, 41, 64);
+  keptBlocks(b, 40, keys, {0, 1, 2, 3}, 64);
+  // Causal: query 40's candidates are blocks 0..2; K = 2 keeps block 2 and
+  // the better of 0 and 1.
+  RefOutputs c = run("select = topk(2, block = 16)", keys, 41, 64);
+  keptBlocks(c, 40, keys, {1, 2}, 64);
+  // The last block is short (M = 40): its gate is the mean of its 8 keys
+  // (0.4 beats block 1's 0.3; by the sums, 3.2 would lose to 4.8).
+  std::vector<double> shortLast = {0.5, 0.3, 0.4};
+  RefOutputs d =
+      run("select = topk(2, block = 16, causal = false)", shortLast, 1, 40);
+  keptBlocks(d, 0, shortLast, {0, 2}, 40);
+}

@@ -280,6 +280,12 @@ int attnc::runMaskCommand(const MaskOptions &options) {
                  ? "the run-time block map (tile_class on the params)"
                  : "tile_class, in closed form of the tile bounds")
          << "\n";
+  // The selection depends on q and k, which this map has no values of.
+  if (flash.hasSelection())
+    outs() << "selection: top-" << flash.getSelectionAttr().getTopK()
+           << " blocks of " << flash.getSelectionAttr().getBlock()
+           << " keys per query, from q and k at run time: not drawn (the "
+              "mask's classes bound it)\n";
 
   IntRegionEvaluator evaluator(variant, inputs);
   return options.pairs ? drawPairs(evaluator, flash, space, *window, options)

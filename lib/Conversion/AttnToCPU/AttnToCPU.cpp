@@ -121,12 +121,22 @@ KernelGenerator::ifThenElse(Value cond, TypeRange types,
   return SmallVector<Value>(op.getResults());
 }
 
+SmallVector<Value> KernelGenerator::vectorLoop(
+    Value n, ValueRange init,
+    function_ref<SmallVector<Value>(Value, Value, ValueRange)> body) {
+  return forLoop(index(0), n, index(width), init,
+                 [&](Value d, ValueRange args) {
+                   Value remaining = arith::SubIOp::create(b, loc, n, d);
+                   Value mask = vector::CreateMaskOp::create(
+                       b, loc, VectorType::get({width}, b.getI1Type()),
+                       ValueRange{remaining});
+                   return body(d, mask, args);
+                 });
+}
+
 void KernelGenerator::vectorLoop(Value n,
                                  function_ref<void(Value, Value)> body) {
-  forLoop(index(0), n, index(width), {}, [&](Value d, ValueRange) {
-    Value remaining = arith::SubIOp::create(b, loc, n, d);
-    Value mask = vector::CreateMaskOp::create(
-        b, loc, VectorType::get({width}, b.getI1Type()), ValueRange{remaining});
+  vectorLoop(n, {}, [&](Value d, Value mask, ValueRange) {
     body(d, mask);
     return SmallVector<Value>{};
   });
@@ -434,9 +444,12 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         if (flash.hasScoreMod())
           s = emitRegionVector(flash.getScoreMod(),
                                {s, idx[0], idx[1], idx[2], idx[3]});
-        if (withMask)
+        if (withMask && flash.hasMask())
           keep = arith::AndIOp::create(b, loc, keep,
                                        emitRegionVector(flash.getMask(), idx));
+        if (withMask && selection)
+          keep = arith::AndIOp::create(b, loc, keep,
+                                       emitSelectedKeys(rs[i], first, keyEnd));
         if (auto t = flash.getTemperature())
           s = arith::DivFOp::create(b, loc, s,
                                     splat(f32(t->convertToDouble())));
@@ -739,12 +752,16 @@ void KernelGenerator::emitKeyTiles(Value first, Value last) {
     Value keyEnd = arith::MinUIOp::create(
         b, loc, arith::AddIOp::create(b, loc, keyBegin, index(tileKv)),
         itemKeys);
-    if (!flash.hasMask()) {
+    if (!flash.hasMask() && !selection) {
       emitKeyTile(keyBegin, keyEnd, /*withMask=*/false);
       return SmallVector<Value>{};
     }
-    Value cls = emitTileClass(endRow, keyBegin,
-                              arith::SubIOp::create(b, loc, keyEnd, index(1)));
+    Value lastKey = arith::SubIOp::create(b, loc, keyEnd, index(1));
+    Value cls = emitTileClass(endRow, keyBegin, lastKey);
+    // Classes order empty < partial < full: a pair is kept by both.
+    if (selection)
+      cls = arith::MinUIOp::create(b, loc, cls,
+                                   emitSelectionClass(keyBegin, lastKey));
     emitByClass(
         cls, [&](bool withMask) { emitKeyTile(keyBegin, keyEnd, withMask); });
     return SmallVector<Value>{};
@@ -882,6 +899,8 @@ LogicalResult KernelGenerator::generate() {
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, index(tileKv));
+  if (selection)
+    emitSelectionBuffers();
   auto emitReturn = [&] {
     for (Value buffer : heapBuffers)
       memref::DeallocOp::create(b, loc, buffer);
@@ -893,6 +912,8 @@ LogicalResult KernelGenerator::generate() {
       emitWorkItem(work);
       ifItemHasRows([&] {
         emitStartItem();
+        if (selection)
+          emitSelection();
         emitKeyTiles(index(0), itemKvTiles);
         emitFinalize();
       });
@@ -921,6 +942,8 @@ LogicalResult KernelGenerator::generate() {
           emitWorkItem(arith::DivUIOp::create(b, loc, work, splits));
           ifItemHasRows([&] {
             emitStartItem();
+            if (selection)
+              emitSelection();
             Value split = arith::RemUIOp::create(b, loc, work, splits);
             // Paged or ragged, the splits cut the item's own sequence.
             Value tilesPerPart =

@@ -45,13 +45,8 @@ SmallVector<Value> KernelGenerator::emitDotScores(ArrayRef<Value> rs,
               b, loc, arith::AddIOp::create(b, loc, key, index(kPrefetchKeys)),
               lastKey);
           SmallVector<Value> init(rowBlock, zerosF32);
-          SmallVector<Value> dots = forLoop(
-              index(0), headDim, index(width), init,
-              [&](Value d, ValueRange accs) {
-                Value remaining = arith::SubIOp::create(b, loc, headDim, d);
-                Value mask = vector::CreateMaskOp::create(
-                    b, loc, VectorType::get({width}, b.getI1Type()),
-                    ValueRange{remaining});
+          SmallVector<Value> dots = vectorLoop(
+              headDim, init, [&](Value d, Value mask, ValueRange accs) {
                 Value kd = toF32(vector::MaskedLoadOp::create(
                     b, loc, vec(elem), k, kvIndices(page, pageFirst, key, d),
                     mask, pass));

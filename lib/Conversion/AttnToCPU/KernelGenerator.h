@@ -28,7 +28,8 @@ public:
         tileQ(schedule.getTileQ()), tileKv(schedule.getTileKv()),
         width(schedule.getVectorWidth()),
         decode(schedule.getFamily() == KernelFamily::CpuDecode),
-        paged(schedule.getPagedKv() != 0), ragged(schedule.getRagged() != 0) {
+        paged(schedule.getPagedKv() != 0), ragged(schedule.getRagged() != 0),
+        selection(flash.getSelectionAttr()) {
     // Scores come a vector of keys at a time.
     this->tileKv = std::max<int64_t>(this->width,
                                      llvm::alignTo(this->tileKv, this->width));
@@ -66,6 +67,11 @@ protected:
                                 function_ref<SmallVector<Value>()> elseFn);
   /// Runs `body(d, mask)` over [0, n) in vectors of `width` lanes.
   void vectorLoop(Value n, function_ref<void(Value d, Value mask)> body);
+  /// The same, threading `init` through `body(d, mask, args)`.
+  SmallVector<Value> vectorLoop(
+      Value n, ValueRange init,
+      function_ref<SmallVector<Value>(Value d, Value mask, ValueRange args)>
+          body);
 
   // Where keys live (Paged.cpp).
   using SpanFn = function_ref<SmallVector<Value>(
@@ -102,6 +108,31 @@ protected:
   /// Clones the variant's ops beside attn.flash (hoisted constants) with
   /// `outer`; again per item when ragged remaps the call's sizes.
   LogicalResult cloneHoisted();
+
+  // Dynamic block selection (Select.cpp).
+  /// The selection's buffers, once a call (sized by the call's keys).
+  void emitSelectionBuffers();
+  /// The item's selection: a keep byte per (tile row, key block) and, per
+  /// block, whether any row or every row of the item keeps it.
+  void emitSelection();
+  /// The sums of key blocks [0, numBlocks) of the item's kv head.
+  void emitBlockSums(Value numBlocks);
+  Value i8(int64_t v);
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y);
+  /// The keep byte of tile row `r` and block `blk` in `selected`.
+  Value keepSlot(Value r, Value blk);
+  /// Keeps the best of the `candidates` blocks of tile row `r` not yet
+  /// kept, once per pass, until `topK` (fewer than the candidates) are
+  /// kept; `forced` are kept already.
+  void emitTopKPasses(Value r, Value forced, Value topK, Value candidates);
+  /// The gate of block `blk` for query `row` of head `h`.
+  Value emitGate(Value h, Value row, Value blk);
+  /// The selection's class of the key tile [keyBegin, lastKey] for the
+  /// item's rows.
+  Value emitSelectionClass(Value keyBegin, Value lastKey);
+  /// Whether tile row `r` keeps the block of the key vector at `firstKey`,
+  /// on every lane.
+  Value emitSelectedKeys(Value r, Value firstKey, Value keyEnd);
 
   // The algorithm.
   Value emitRegion(Region &region, ValueRange args);
@@ -155,6 +186,8 @@ protected:
   bool paged;
   /// Packed sequences: cuQ and cuK give each one's queries and keys.
   bool ragged;
+  /// The dynamic block selection, if any.
+  SelectAttr selection;
   /// Query rows processed together (their buffers are padded to a multiple).
   int64_t rowBlock = 4;
   int64_t paddedRows() const { return llvm::alignTo(tileQ, rowBlock); }
@@ -186,6 +219,10 @@ protected:
   Value scoreBuf;
   // Decode's key splits: their number (per call) and the parts they write.
   Value splits, parts;
+  // The selection's buffers: block sums [maxBlocks x D], one row's gates,
+  // the keep bytes [paddedRows x maxBlocks], and per block whether any row
+  // or every row of the item keeps it.
+  Value maxBlocks, blockSums, gates, selected, anyRowKeeps, allRowsKeep;
   // Sizes of the item space.
   Value group, headsPerBatch, rowsPerItem, numTiles, numKvTiles;
   // The work item being generated: rows are packed rows, `packed` heads

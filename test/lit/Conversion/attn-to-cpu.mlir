@@ -47,3 +47,25 @@ attn.variant @gpu(%q: tensor<?x?x?x64xbf16>, %k: tensor<?x?x?x64xbf16>, %v: tens
   %out, %lse = flash softmax(%q, %k, %v) {schedule = #attn.schedule<sm80_mma, tile_q = 128, tile_kv = 128, warps = 4, stages = 2>} : (tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>, tensor<?x?x?x64xbf16>) -> (tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>)
   return %out, %lse : tensor<?x?x?x64xbf16>, tensor<?x?x?xf32>
 }
+
+// -----
+
+// A block selection: per-call buffers for the block sums, one row's gates
+// and the keep bytes, the gate as one division (a NaN gate ranks as -inf),
+// all candidates kept when top_k is at least their number, else passes of
+// an argmax up to top_k, and the key tiles classed by the selection too
+// (min with the mask's class).
+// CHECK-LABEL: func.func @moba_kernel(
+// CHECK-COUNT-2: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK-COUNT-3: memref.alloc({{.*}}) {alignment = 64 : i64} : memref<?xi8>
+// CHECK: %[[GATE:.*]] = arith.divf
+// CHECK: arith.cmpf uno, %[[GATE]], %[[GATE]] : f32
+// CHECK: arith.cmpi uge, %c4
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4
+// CHECK: arith.cmpf ogt
+// CHECK: arith.minui {{.*}} : i8
+// CHECK-NOT: attn.flash
+attn.variant @moba(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %out, %lse = flash softmax(%q, %k, %v) select <top_k = 4, block = 32> {schedule = #attn.schedule<cpu_tiles, tile_q = 32, tile_kv = 32, vector_width = 8>} : (tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>) -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>)
+  return %out, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}

@@ -43,7 +43,7 @@ attn.variant @double_normalize(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>,
   %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   // expected-note @+1 {{it is produced by 'attn.normalize' instead}}
   %p = attn.normalize relu %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
-  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod' or 'attn.mask' to produce operand of 'attn.normalize'}}
+  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod', 'attn.mask' or 'attn.select' to produce operand of 'attn.normalize'}}
   %p2 = attn.normalize softmax %p : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %o = attn.aggregate %p2, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   attn.return %o : tensor<?x?x?x?xf32>
@@ -54,7 +54,7 @@ attn.variant @double_normalize(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>,
 // The scores come from outside the variant.
 attn.variant @scores_param(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>,
                            %s: tensor<?x?x?x?xf32> {attn.name = "s"}) -> tensor<?x?x?x?xf32> {
-  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod' or 'attn.mask' to produce operand of 'attn.normalize'; it is an argument of the variant}}
+  // expected-error @+1 {{cannot fuse: expected 'attn.score', 'attn.score_mod', 'attn.mask' or 'attn.select' to produce operand of 'attn.normalize'; it is an argument of the variant}}
   %p = attn.normalize softmax %s : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   attn.return %o : tensor<?x?x?x?xf32>
@@ -91,5 +91,34 @@ attn.variant @mask_twice(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: t
   %p = attn.normalize softmax %m : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   // expected-note @+1 {{used here}}
   %o = attn.aggregate %p, %m : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// Two selections in one cascade.
+attn.variant @select_twice(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: a cascade selects key blocks once; it has two 'attn.select'}}
+  %a = attn.select %s, %q, %k keep <top_k = 8, block = 64> : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>
+  // expected-note @+1 {{the other one}}
+  %b = attn.select %a, %q, %k keep <top_k = 2, block = 16> : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>
+  %p = attn.normalize none %b : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// A selection over other keys than the scores'.
+attn.variant @select_other_keys(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  // expected-note @+1 {{the cascade's 'attn.score'}}
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: 'attn.select' selects over other q and k than the cascade's scores}}
+  %a = attn.select %s, %q, %v keep <top_k = 8, block = 64> : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>
+  %p = attn.normalize none %a : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   attn.return %o : tensor<?x?x?x?xf32>
 }

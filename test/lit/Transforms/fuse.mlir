@@ -221,3 +221,24 @@ attn.variant @sink(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<
   }
   attn.return %r : tensor<?x?x?x?xf32>
 }
+
+// -----
+
+// The selection becomes the flash's attribute; the mask stays a region.
+// CHECK-LABEL: attn.variant @moba
+// CHECK-NEXT: %out, %lse = flash softmax(%q, %k, %v) select <top_k = 8, block = 64>
+// CHECK: mask {
+// CHECK-NOT: select
+attn.variant @moba(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %s = attn.score %q, %k : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %sel = attn.select %s, %q, %k keep <top_k = 8, block = 64> : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>
+  %m = attn.mask %sel : tensor<?x?x?x?xf32> {
+  ^bb0(%b: index, %h: index, %q_idx: index, %kv_idx: index):
+    %keep = arith.cmpi uge, %q_idx, %kv_idx : index
+    attn.yield %keep : i1
+  }
+  %p, %lse = attn.normalize softmax %m : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+  %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  attn.return %o, %lse : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
