@@ -764,6 +764,45 @@ TEST_CASE(
   llvm::sys::fs::remove_directories(dir);
 }
 
+TEST_CASE("JIT: the GPU backward compiles for every kind of variant",
+          "[jit][gpu][backward]") {
+  // NVRTC needs no GPU: every hook the backward calls (score_mod_grad with
+  // params to learn, output_mod_grad, sink_grad, a classifier that reads
+  // params, the other normalizers) through both archs, dtypes and head dims.
+  struct Case {
+    const char *example, *target;
+    DType dtype;
+    int64_t headDim, valueHeadDim;
+  };
+  const Case cases[] = {
+      {"alibi_causal.attn", "sm_90a", DType::BF16, 128, 128},
+      {"gated_output.attn", "sm_80", DType::F16, 64, 128},
+      {"sinks.attn", "sm_90a", DType::BF16, 64, 64},
+      {"document.attn", "sm_80", DType::BF16, 128, 64},
+      {"sigmoid.attn", "sm_90a", DType::F16, 128, 128},
+      {"relative_bias.attn", "sm_80", DType::BF16, 64, 64},
+  };
+  Compiler compiler(CompilerOptions{std::string()}); // compiles every time
+  for (const Case &c : cases) {
+    INFO(c.example << " " << c.target);
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
+        llvm::MemoryBuffer::getFile(std::string(ATTNC_SOURCE_DIR) +
+                                    "/examples/" + c.example);
+    REQUIRE(file);
+    std::string source = (*file)->getBuffer().str();
+    CompileOptions options = gpuOptions(c.target);
+    options.dtype = c.dtype;
+    options.headDim = c.headDim;
+    options.valueHeadDim = c.valueHeadDim;
+    options.backward = true;
+    std::optional<Kernel> kernel =
+        compileForGPU(compiler, source.c_str(), options);
+    if (!kernel)
+      return;
+    CHECK(kernel->hasBackward());
+  }
+}
+
 TEST_CASE("JIT: a GPU block map compiles as its own program and is cached",
           "[jit][gpu]") {
   const char *document = R"(
