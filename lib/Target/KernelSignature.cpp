@@ -56,6 +56,8 @@ attnc::readKernelSignature(mlir::ModuleOp module) {
     auto tensor = llvm::dyn_cast<mlir::RankedTensorType>(param.getType());
     p.cType = cTypeOf(tensor ? tensor.getElementType() : param.getType());
     p.rank = tensor ? tensor.getRank() : 0;
+    p.isFloat = llvm::isa<mlir::FloatType>(tensor ? tensor.getElementType()
+                                                  : param.getType());
     sig.params.push_back(p);
   }
   return sig;
@@ -159,6 +161,165 @@ static void printRunFunction(llvm::raw_ostream &os, const KernelSignature &sig,
      << "  return attnc_cpu_call_end(&a.call);\n}\n\n";
 }
 
+/// The backward's entry (`attnc --emit=obj --backward`) and
+/// `<variant>_backward_run`, which runs its two phases on threads.
+static void printBackward(llvm::raw_ostream &os, const KernelSignature &sig) {
+  std::string entry =
+      "_mlir_ciface_" + mlir::attn::getCPUBackwardKernelName(sig.name);
+  std::string grads;
+  for (const KernelSignature::Param &p : sig.params)
+    if (p.isFloat)
+      grads += ", attnc_memref" + std::to_string(std::max<int64_t>(p.rank, 1)) +
+               " *grad_" + p.name;
+  std::string views = "attnc_memref4 *q, attnc_memref4 *k, attnc_memref4 *v, "
+                      "attnc_memref4 *out, attnc_memref4 *dout, attnc_memref4 "
+                      "*dq, attnc_memref4 *dk, attnc_memref4 *dv";
+  if (sig.hasLse)
+    views += ", attnc_memref3 *lse";
+  os << "/* The backward (attnc --backward): given dout = dL/dout, writes dq, "
+        "dk, dv\n   (shaped as q, k, v; dk and dv summed over the query heads "
+        "of a kv head)\n   and adds each float param's gradient (f32, of its "
+        "shape; [1] for a\n   scalar) into grad_<param>. Phase 0 computes "
+        "rows [begin, end) of\n   B * H * N (dopre [B, H, N, Dv] and delta "
+        "[B, H, N], f32 scratch, for\n   phase 1), phase 1 keys [begin, end) "
+        "of B * Hkv * M. Every view needs\n   a unit innermost stride. */\n"
+     << "void " << entry << "(" << views
+     << ", attnc_memref4 *dopre /* float */, attnc_memref3 *delta /* float */";
+  printParamDecls(os, sig);
+  os << grads << ", attnc_memref1 *status /* int32_t */, int64_t phase, "
+     << "int64_t begin, int64_t end);\n\n";
+
+  std::string args = sig.name + "_backward_args";
+  os << "/* Runs the backward over every row, then every key, on `threads` "
+        "threads\n   (0: one per CPU). Every view needs a unit innermost "
+        "stride; a gradient\n   grad_<param> is dense f32 of its param's "
+        "shape (NULL: not wanted) and\n   is overwritten. Returns 0; 1 + the "
+        "position of a param read out of\n   bounds; ATTNC_CPU_INVALID for "
+        "views whose sizes or strides it cannot\n   take; "
+        "ATTNC_CPU_NO_MEMORY. */\n"
+     << "typedef struct {\n  attnc_memref4 *q, *k, *v, *out, *dout, *dq, *dk, "
+        "*dv;\n  attnc_memref3 *lse, delta;\n  attnc_memref4 dopre;\n";
+  for (const KernelSignature::Param &p : sig.params) {
+    if (p.rank)
+      os << "  attnc_memref" << p.rank << " *" << p.name << ";\n";
+    else
+      os << "  " << p.cType << " " << p.name << ";\n";
+    if (p.isFloat)
+      os << "  attnc_memref" << std::max<int64_t>(p.rank, 1) << " grad_"
+         << p.name << ";\n";
+  }
+  os << "  int32_t *status;\n  int64_t phase;\n} " << args << ";\n\n"
+     << "static inline void " << sig.name << "_backward_items(void *context, "
+     << "int thread, int64_t begin, int64_t end) {\n"
+     << "  " << args << " *a = (" << args << " *)context;\n"
+     << "  attnc_memref1 status = {a->status + thread, a->status + thread, 0, "
+        "{1}, {1}};\n"
+     << "  " << entry << "(a->q, a->k, a->v, a->out, a->dout, a->dq, a->dk, "
+     << "a->dv" << (sig.hasLse ? ", a->lse" : "") << ", &a->dopre, &a->delta";
+  for (const KernelSignature::Param &p : sig.params)
+    os << ", a->" << p.name;
+  for (const KernelSignature::Param &p : sig.params)
+    if (p.isFloat)
+      os << ", &a->grad_" << p.name;
+  os << ", &status, a->phase, begin, end);\n}\n\n"
+     << "static inline int " << sig.name << "_backward_run(" << views;
+  printParamDecls(os, sig);
+  os << grads << ", int threads) {\n"
+     << "  " << args << " a;\n"
+     << "  attnc_memref4 *views[8] = {q, k, v, out, dout, dq, dk, dv};\n"
+     << "  int64_t B = q->sizes[0], H = q->sizes[1], N = q->sizes[2],\n"
+     << "          Hkv = k->sizes[1], M = k->sizes[2], Dv = v->sizes[3];\n"
+     << "  int64_t rows = B * H * N, keys = B * Hkv * M;\n"
+     << "  int64_t dense4[4] = {B, H, N, Dv}, dense3[3] = {B, H, N};\n"
+     << "  int n, rc = 0, i, d;\n"
+     << "  for (i = 0; i < 8; ++i)\n"
+     << "    if (views[i]->strides[3] != 1 && views[i]->sizes[3] != 1)\n"
+     << "      return ATTNC_CPU_INVALID;\n"
+     << "  for (d = 0; d < 4; ++d)\n"
+     << "    if (dout->sizes[d] != out->sizes[d] || dq->sizes[d] != "
+        "q->sizes[d] ||\n        dk->sizes[d] != k->sizes[d] || "
+        "dv->sizes[d] != v->sizes[d])\n      return ATTNC_CPU_INVALID;\n"
+     << "  if (Hkv < 1 || H % Hkv || k->sizes[0] != B || v->sizes[0] != B ||\n"
+     << "      v->sizes[1] != Hkv || v->sizes[2] != M || out->sizes[0] != B "
+        "||\n"
+     << "      out->sizes[1] != H || out->sizes[2] != N || out->sizes[3] != Dv"
+     << (sig.hasLse ? " ||\n      !lse || (lse->strides[2] != 1 && N != 1) "
+                      "|| lse->sizes[0] != B ||\n      lse->sizes[1] != H || "
+                      "lse->sizes[2] != N"
+                    : "")
+     << ")\n    return ATTNC_CPU_INVALID;\n";
+  // A wanted gradient must be dense and of its param's shape.
+  for (const KernelSignature::Param &p : sig.params) {
+    if (!p.isFloat)
+      continue;
+    std::string g = "grad_" + p.name;
+    int64_t rank = std::max<int64_t>(p.rank, 1);
+    os << "  if (" << g << ") {\n    int64_t step = 1;\n"
+       << "    for (d = " << rank - 1 << "; d >= 0; --d) {\n"
+       << "      if (" << g << "->sizes[d] != "
+       << (p.rank ? p.name + "->sizes[d]" : std::string("1")) << " || (" << g
+       << "->sizes[d] != 1 && " << g << "->strides[d] != step))\n"
+       << "        return ATTNC_CPU_INVALID;\n"
+       << "      step *= " << g << "->sizes[d];\n    }\n  }\n";
+  }
+  os << "  memset(&a, 0, sizeof a);\n"
+     << "  a.q = q, a.k = k, a.v = v, a.out = out, a.dout = dout;\n"
+     << "  a.dq = dq, a.dk = dk, a.dv = dv, a.lse = "
+     << (sig.hasLse ? "lse" : "0") << ";\n"
+     << "  a.dopre.allocated = a.dopre.aligned =\n"
+     << "      (float *)malloc((size_t)(rows * Dv) * sizeof(float) + 4);\n"
+     << "  a.delta.allocated = a.delta.aligned =\n"
+     << "      (float *)malloc((size_t)rows * sizeof(float) + 4);\n"
+     << "  for (d = 0; d < 4; ++d)\n    a.dopre.sizes[d] = dense4[d];\n"
+     << "  for (d = 0; d < 3; ++d)\n    a.delta.sizes[d] = dense3[d];\n"
+     << "  attnc_cpu_dense_strides(dense4, 4, a.dopre.strides);\n"
+     << "  attnc_cpu_dense_strides(dense3, 3, a.delta.strides);\n"
+     << "  n = attnc_cpu_thread_count(threads, rows > keys ? rows : keys);\n"
+     << "  a.status = (int32_t *)calloc((size_t)n, sizeof(int32_t));\n"
+     << "  rc = !a.dopre.aligned || !a.delta.aligned || !a.status;\n";
+  for (const KernelSignature::Param &p : sig.params) {
+    if (!p.isFloat)
+      continue;
+    std::string g = "grad_" + p.name, field = "a.grad_" + p.name;
+    int64_t rank = std::max<int64_t>(p.rank, 1);
+    os << "  a." << p.name << " = " << p.name << ";\n"
+       << "  {\n    int64_t count = 1;\n"
+       << "    for (d = 0; d < " << rank << "; ++d)\n"
+       << "      " << field
+       << ".sizes[d] = " << (p.rank ? p.name + "->sizes[d]" : std::string("1"))
+       << ", count *= " << field << ".sizes[d];\n"
+       << "    attnc_cpu_dense_strides(" << field << ".sizes, " << rank << ", "
+       << field << ".strides);\n"
+       << "    " << field << ".allocated = " << field << ".aligned =\n"
+       << "        " << g << " ? (float *)" << g
+       << "->aligned : (float *)malloc((size_t)count * sizeof(float) + 4);\n"
+       << "    if (" << field << ".aligned)\n"
+       << "      memset(" << field
+       << ".aligned, 0, (size_t)count * "
+          "sizeof(float));\n"
+       << "    rc |= !" << field << ".aligned;\n  }\n";
+  }
+  for (const KernelSignature::Param &p : sig.params)
+    if (!p.isFloat)
+      os << "  a." << p.name << " = " << p.name << ";\n";
+  os << "  if (!rc) {\n"
+     << "    a.phase = 0;\n"
+     << "    attnc_cpu_run(0, rows, rows < n ? (int)rows : n, " << sig.name
+     << "_backward_items, &a);\n"
+     << "    a.phase = 1;\n"
+     << "    attnc_cpu_run(0, keys, keys < n ? (int)keys : n, " << sig.name
+     << "_backward_items, &a);\n"
+     << "    for (i = 0; i < n && !rc; ++i)\n      rc = a.status[i];\n"
+     << "  } else {\n    rc = ATTNC_CPU_NO_MEMORY;\n  }\n"
+     << "  free(a.dopre.allocated);\n  free(a.delta.allocated);\n"
+     << "  free(a.status);\n";
+  for (const KernelSignature::Param &p : sig.params)
+    if (p.isFloat)
+      os << "  if (!grad_" << p.name << ")\n    free(a.grad_" << p.name
+         << ".allocated);\n";
+  os << "  return rc;\n}\n\n";
+}
+
 std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
   std::string entry =
       gpu ? sig.name + "_cuda"
@@ -259,6 +420,8 @@ std::string attnc::generateCHeader(const KernelSignature &sig, bool gpu) {
      << (gpu ? ", void *stream);\n\n" : ", int64_t begin, int64_t end);\n\n");
   if (!gpu)
     printRunFunction(os, sig, entry);
+  if (!gpu && sig.backward)
+    printBackward(os, sig);
   os << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   return h;
 }

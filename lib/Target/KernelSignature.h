@@ -17,6 +17,7 @@ struct KernelSignature {
   struct Param {
     std::string name, cType; // cType: the C element type
     int64_t rank;            // 0 for scalars
+    bool isFloat = false;    // has a gradient in the backward
   };
   std::string name;
   std::string elemCType; // of q, k, v, out (uint16_t for f16/bf16 bits)

@@ -138,10 +138,13 @@ cl::opt<bool> runBench("bench",
                        cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runBackward(
     "backward",
-    cl::desc("Also compile and run the backward (CPU and GPU): with --check, "
-             "dq, dk, dv and every float param's gradient against the "
-             "float64 reference for a random dL/dout; with --bench, its time"),
-    cl::sub(runCommand), cl::cat(attncCategory));
+    cl::desc("Also compile the backward: attnc run (CPU and GPU) runs it, "
+             "with --check dq, dk, dv and every float param's gradient "
+             "against the float64 reference for a random dL/dout, with "
+             "--bench its time; --emit=obj (CPU) puts its kernel in the "
+             "object and <variant>_backward_run in the header"),
+    cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
+    cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand),
                         cl::cat(attncCategory));
@@ -339,6 +342,7 @@ static int emitArtifact(attnc::Compilation &compilation,
     errs() << "attnc: error: " << toString(signature.takeError()) << "\n";
     return 1;
   }
+  signature->backward = runBackward;
   if (mlir::failed(compilation.advanceTo(attnc::Stage::Lowered)))
     return 1;
   const attnc::Target &target = compilation.getTarget();
@@ -780,7 +784,14 @@ int main(int argc, char **argv) {
   schedule.stages = runStages, schedule.splits = runSplits;
   schedule.pagedKv = pagedKv;
   schedule.ragged = raggedBatch;
-  attnc::Compilation compilation(**compileTarget, schedule);
+  if (runBackward && (*compileTarget)->isGPU()) {
+    errs() << "attnc: error: --backward with --emit writes CPU objects only "
+              "so far (the GPU's backward runs through the JIT: attnc run "
+              "--backward)\n";
+    return 1;
+  }
+  attnc::Compilation compilation(**compileTarget, schedule,
+                                 mlir::attn::LoweringOptions{runBackward});
   attnc::Stage stage = emit == Emit::MLIR    ? attnc::Stage::Cascade
                        : emit == Emit::Fused ? attnc::Stage::Fused
                                              : attnc::Stage::Scheduled;
