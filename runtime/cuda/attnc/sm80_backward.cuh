@@ -1,12 +1,14 @@
 //===- sm80_backward.cuh - the backward kernels for sm_80 and up -*- CUDA -*-===//
 //
 // FlashAttention-2's backward with mma.sync, for a differentiated variant
-// (V::score_mod_grad, V::output_mod_grad; float params' gradients through
-// accumulate_grad), in three kernels on BackwardArgs:
+// (V::score_mod_grad, V::output_mod_grad, V::sink_grad; float params'
+// gradients through accumulate_grad into a thread's GradSums), in three
+// kernels on BackwardArgs (after the recomputing forward, where the host
+// runs it: Config's RECOMPUTE):
 //   backward_rows      a warp per query row: dO through output_mod's
 //                      gradient, delta = rowsum(dO * O), the row's lse in
 //                      base 2 (+inf for a row with nothing kept, so that
-//                      its weights come out 0);
+//                      its weights come out 0), a sink's gradient;
 //   FlashBackward      a CTA per (b, kv head, key tile): K and V resident,
 //                      the query tiles of every head of the group streamed
 //                      through (only those the tile classifier keeps), dK
