@@ -63,6 +63,17 @@ constexpr size_t kFirstRunArgsSize =
 constexpr size_t kFirstBackwardArgsSize =
     offsetof(attnc_backward_args, threads) + sizeof(int);
 
+/// Sets up the first `size` bytes of a call's arguments (attnc_run_args,
+/// attnc_backward_args) with the defaults: zeros, and a call that waits.
+template <typename Args> void initCallArgs(Args *args, size_t size) {
+  if (!args)
+    return;
+  Args defaults{};
+  defaults.struct_size = std::min(size, sizeof defaults);
+  defaults.synchronize = 1;
+  std::memcpy(args, &defaults, defaults.struct_size);
+}
+
 /// Whether a struct's `struct_size` covers `field` (a field added after the
 /// caller's header was written is not there).
 template <typename Struct, typename Field>
@@ -295,12 +306,7 @@ attnc_status attnc_kernel_param(const attnc_kernel *kernel, size_t index,
 }
 
 void attnc_run_args_init_size(attnc_run_args *args, size_t size) {
-  if (!args)
-    return;
-  attnc_run_args defaults{};
-  defaults.struct_size = std::min(size, sizeof defaults);
-  defaults.synchronize = 1;
-  std::memcpy(args, &defaults, defaults.struct_size);
+  initCallArgs(args, size);
 }
 
 // The function that binaries built before `page_table` call (the header's
@@ -331,8 +337,8 @@ attnc_status attnc_kernel_run(const attnc_kernel *kernel,
   if (llvm::Error e =
           toParams("attnc_kernel_run", c->params, c->num_params, args.params))
     return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
-  const DLTensor *pageTable = covers(c, &c->page_table) ? c->page_table
-                                                        : nullptr;
+  const DLTensor *pageTable =
+      covers(c, &c->page_table) ? c->page_table : nullptr;
   const DLTensor *seqLens = covers(c, &c->seq_lens) ? c->seq_lens : nullptr;
   if (pageTable || seqLens) {
     if (!pageTable || !seqLens)
@@ -340,9 +346,9 @@ attnc_status attnc_kernel_run(const attnc_kernel *kernel,
                   std::string("attnc_kernel_run: a paged call needs ") +
                       (pageTable ? "seq_lens" : "page_table") + " too");
     attnc::PagedKV paged;
-    if (llvm::Error e = toViews(
-            {{"the page table", pageTable, &paged.pageTable, false},
-             {"the sequence lengths", seqLens, &paged.seqLens, false}}))
+    if (llvm::Error e =
+            toViews({{"the page table", pageTable, &paged.pageTable, false},
+                     {"the sequence lengths", seqLens, &paged.seqLens, false}}))
       return fail(ATTNC_ERROR_ARGUMENT, std::move(e));
     args.paged = std::move(paged);
   }
@@ -360,12 +366,7 @@ int attnc_kernel_has_backward(const attnc_kernel *kernel) {
 }
 
 void attnc_backward_args_init_size(attnc_backward_args *args, size_t size) {
-  if (!args)
-    return;
-  attnc_backward_args defaults{};
-  defaults.struct_size = std::min(size, sizeof defaults);
-  defaults.synchronize = 1;
-  std::memcpy(args, &defaults, defaults.struct_size);
+  initCallArgs(args, size);
 }
 
 // The function that binaries built before `stream` call (the header's

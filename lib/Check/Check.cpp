@@ -775,9 +775,6 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   }
   // GPU kernels read and write device copies of the same storage.
   Placement placement{gpu, {}};
-  auto place = [&](HostTensor &t, TensorView &view) {
-    return placement.place(t, view);
-  };
   KernelArgs args;
   args.threads = options.threads;
   TensorView lseView;
@@ -785,7 +782,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                          {&k, &args.k},
                          {&v, &args.v},
                          {&out, &args.out}})
-    if (auto e = place(*t, *view))
+    if (auto e = placement.place(*t, *view))
       return e;
   DeviceCopy *outCopy = placement.last(), *lseCopy = nullptr;
   std::optional<HostTensor> table, lengths;
@@ -799,9 +796,9 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     for (size_t b = 0; b < layout.lengths.size(); ++b)
       store(lengths->view.data, DType::I32, b, double(layout.lengths[b]));
     PagedKV pagedArgs;
-    if (auto e = place(*table, pagedArgs.pageTable))
+    if (auto e = placement.place(*table, pagedArgs.pageTable))
       return e;
-    if (auto e = place(*lengths, pagedArgs.seqLens))
+    if (auto e = placement.place(*lengths, pagedArgs.seqLens))
       return e;
     args.paged = pagedArgs;
   }
@@ -815,13 +812,13 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                   false);
       for (size_t i = 0; i < values->size(); ++i)
         store((*cu)->view.data, DType::I32, i, double((*values)[i]));
-      if (auto e = place(**cu, *view))
+      if (auto e = placement.place(**cu, *view))
         return e;
     }
     args.ragged = offsets;
   }
   if (lse) {
-    if (auto e = place(*lse, lseView))
+    if (auto e = placement.place(*lse, lseView))
       return e;
     args.lse = &lseView;
     lseCopy = placement.last();
@@ -841,7 +838,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     params.emplace_back(toDType(tensor.getElementType()), value.shape, false);
     params.back().fill(value.data);
     TensorView view;
-    if (auto e = place(params.back(), view))
+    if (auto e = placement.place(params.back(), view))
       return e;
     args.params.emplace(name, ParamValue(view));
   }

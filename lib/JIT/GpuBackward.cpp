@@ -24,12 +24,6 @@ using attnc_cuda::TensorDims;
 
 namespace {
 
-TensorDims dims(const TensorView &t) {
-  return attnc_cuda::tensor_dims(
-      t.data, t.shape.data(), t.strides.data(),
-      int(std::min(t.shape.size(), t.strides.size())));
-}
-
 void loadBackward(const Kernel::Impl &k) {
   std::call_once(k.loadBackwardOnce, [&k] {
     const mlir::attn::CUDAKernelSpec &spec = k.cudaSpec;

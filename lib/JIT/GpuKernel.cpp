@@ -30,12 +30,6 @@ llvm::Error problemError(const LaunchProblem &problem) {
   return attnc::makeError(attnc_cuda::describe(problem));
 }
 
-TensorDims dims(const TensorView &t) {
-  return attnc_cuda::tensor_dims(
-      t.data, t.shape.data(), t.strides.data(),
-      int(std::min(t.shape.size(), t.strides.size())));
-}
-
 void loadFunctions(const Kernel::Impl &k) {
   std::call_once(k.loadOnce, [&k] {
     auto kernel = cuda::loadFunction(k.cubin, k.cudaSpec.kernelName,
@@ -98,6 +92,12 @@ std::vector<ParamSlot> attnc::makeParamSlots(
     }
   }
   return slots;
+}
+
+TensorDims attnc::dims(const TensorView &t) {
+  return attnc_cuda::tensor_dims(
+      t.data, t.shape.data(), t.strides.data(),
+      int(std::min(t.shape.size(), t.strides.size())));
 }
 
 llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,

@@ -8,6 +8,7 @@
 #include "attnc/abi.h"
 #include "attnc/attnc.h"
 #include "attnc/cpu_run.h"
+#include "attnc/launch_plan.h"
 
 #include "llvm/ADT/APFloat.h"
 
@@ -219,6 +220,10 @@ llvm::Error runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
 std::vector<attnc_cuda::ParamSlot> makeParamSlots(
     const Kernel::Impl &k, const std::vector<MemRefDescriptor> &tensorParams,
     const std::vector<ScalarStorage> &scalarParams, const void *emptyTarget);
+
+/// A view's first element, sizes and strides as the GPU launchers check
+/// them (GpuKernel.cpp).
+attnc_cuda::TensorDims dims(const TensorView &t);
 
 /// The end of a GPU call (GpuKernel.cpp): waits for its kernels when
 /// `synchronize`, reads the status word at the start of its scratch and

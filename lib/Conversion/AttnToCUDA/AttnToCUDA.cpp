@@ -189,9 +189,8 @@ static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
      << "#endif\n";
 }
 
-FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
-                                                      raw_ostream &os,
-                                                      bool withBackward) {
+FailureOr<CUDAKernelSpec>
+mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
   auto variants = llvm::to_vector(module.getOps<VariantOp>());
   if (variants.size() != 1)
     return module.emitError(
@@ -282,7 +281,6 @@ FailureOr<CUDAKernelSpec> mlir::attn::translateToCUDA(ModuleOp module,
            << " bytes of shared memory, more than the " << maxSharedBytes
            << " a CTA can have; use a smaller tile_kv";
   spec.numParams = variant.getNumArguments() - 3;
-  const bool backward = withBackward;
   if (backward) {
     if (!flash.isDifferentiated())
       return flash.emitError("the backward needs the differentiated regions; "

@@ -58,10 +58,10 @@ StringRef getCUDARuntimeHeaderName();
 /// that NVRTC skips).
 /// Everything of the launch comes from the flash op's `#attn.schedule`
 /// (family sm80_mma). Reports unsupported ops, types and schedules as
-/// located errors. `withBackward`: also the backward's kernels (the
+/// located errors. `backward`: also the backward's kernels (the
 /// variant differentiated by attn-differentiate).
 FailureOr<CUDAKernelSpec> translateToCUDA(ModuleOp module, raw_ostream &os,
-                                          bool withBackward = false);
+                                          bool backward = false);
 
 /// Registers `attn-to-cuda` with mlir-translate's registry, for
 /// attn-translate.
