@@ -1,12 +1,13 @@
 //===- GpuBackward.cpp - running a GPU kernel's backward ------------------===//
 //
-// Kernel::backward on the GPU (runtime/cuda/attnc/sm80_backward.cuh), on
-// the caller's stream: the output recomputed in f32 where the backward
-// needs it exactly (before an output_mod, or for params' gradients, which
-// sum over every pair and so amplify the rounding of a 16-bit out), then
-// the rows' preprocessing (dO through output_mod, delta, lse in base 2),
-// the key-tile kernel (dk, dv; dq summed in f32) and dq's conversion. The
-// scratch is one stream-ordered allocation, zeroed.
+// Kernel::backward on the GPU (runtime/cuda/attnc/sm80_backward.cuh, and
+// sm90_backward.cuh for the sm90_wgmma family), on the caller's stream: the
+// output recomputed in f32 where the backward needs it exactly (before an
+// output_mod, or for params' gradients, which sum over every pair and so
+// amplify the rounding of a 16-bit out), then the rows' preprocessing (dO
+// through output_mod, delta, lse in base 2), the key-tile kernel (dk, dv; dq
+// summed in f32) and dq's conversion. The scratch is one stream-ordered
+// allocation, zeroed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,6 +66,36 @@ llvm::Error checkGradView(const char *what, const TensorDims &t,
   if (reinterpret_cast<uintptr_t>(t.data) % (align * 2) != 0)
     return makeError(llvm::Twine(what) + " must be " + llvm::Twine(align * 2) +
                      "-byte aligned on the GPU");
+  return llvm::Error::success();
+}
+
+/// The tensor maps of q, k and v (as the views are) and of dO (the
+/// caller's dout, or the packed scratch copy after output_mod's gradient),
+/// in boxes of the backward's tiles.
+llvm::Error encodeBackwardMaps(attnc_cuda::BackwardMaps &maps,
+                               const TensorDims (&views)[4],
+                               const attnc_cuda::BackwardArgs &a,
+                               const CallSizes &s) {
+  TensorDims dO = {};
+  const int64_t packed[4] = {s.H * s.N * s.Dv, s.N * s.Dv, s.Dv, 1};
+  dO.data = a.dopre ? static_cast<const void *>(a.dopre) : a.dout;
+  for (int d = 0; d < 4; ++d) {
+    dO.size[d] = d == 0 ? s.B : d == 1 ? s.H : d == 2 ? s.N : s.Dv;
+    dO.stride[d] = a.dopre ? packed[d] : d == 3 ? 1 : a.dos[d];
+  }
+  const TensorDims *tensor[4] = {&views[0], &views[1], &views[2], &dO};
+  attnc_cuda::TensorMap *map[4] = {&maps.q, &maps.k, &maps.v, &maps.dout};
+  const char *name[4] = {"q", "k", "v", "dout"};
+  for (int t = 0; t < 4; ++t) {
+    const int rows =
+        t == 1 || t == 2 ? attnc_cuda::kBwdTileKv : attnc_cuda::kBwdTileQ;
+    attnc_cuda::TensorMapShape m =
+        attnc_cuda::tensor_map_shape(*tensor[t], rows);
+    if (llvm::Error e =
+            cuda::encodeTensorMap(map[t], m.base, m.sizes, m.strides, m.box))
+      return makeError(std::string(name[t]) + ": " +
+                       llvm::toString(std::move(e)));
+  }
   return llvm::Error::success();
 }
 
@@ -188,8 +219,13 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   const int rowsPerCta = attnc_cuda::kBwdRowThreads / 32;
   launch(k.loadedBackward.rows, (rows + rowsPerCta - 1) / rowsPerCta,
          attnc_cuda::kBwdRowThreads, 0, kernelArgs);
+  // sm90_wgmma's key-tile kernel reads q, k, v and dO through tensor maps.
+  attnc_cuda::BackwardMaps maps;
+  if (!error && spec.tensorMaps)
+    error = encodeBackwardMaps(maps, views, a, s);
+  void *mainArgs[] = {&a, slots.data(), gradSlots.data(), &maps};
   launch(k.loadedBackward.main, s.B * s.Hkv * a.tilesKv,
-         int(spec.backwardThreads), spec.backwardSharedBytes, kernelArgs);
+         int(spec.backwardThreads), spec.backwardSharedBytes, mainArgs);
   const int64_t pairs = rows * (s.D / 2);
   void *dqArgs[] = {&a};
   launch(k.loadedBackward.dq,

@@ -119,6 +119,11 @@ struct alignas(64) TensorMap {
 struct TensorMaps {
   TensorMap q, k, v;
 };
+/// The sm90_wgmma backward's: q, k and v, and dO (the caller's dout, or
+/// the scratch copy after output_mod's gradient).
+struct BackwardMaps {
+  TensorMap q, k, v, dout;
+};
 
 /// What the block-map kernel writes: for every (b, h, query tile) row, the
 /// non-empty key tiles in order, each as tile * 2 + (1 if partial), and

@@ -139,7 +139,8 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
   return success();
 }
 
-/// The backward's kernels (sm80_backward.cuh) and the recomputation of the
+/// The backward's kernels (sm80_backward.cuh; the key-tile kernel of the
+/// sm90_wgmma family in sm90_backward.cuh) and the recomputation of the
 /// output, a forward kernel that walks by the tile classifier (its tiles
 /// are not the forward's, so it cannot read the forward's block map).
 static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
@@ -159,9 +160,13 @@ static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
      << ", \"the launch's shared memory size\");\n"
      << "typedef attnc_cuda::BackwardConfig<" << d << ", " << dv << ", "
      << spec.backwardTileQ << ", " << spec.backwardTileKv << ", "
-     << spec.backwardThreads / 32 << ", " << f16 << "> " << bwd << "_config;\n"
-     << "static_assert(" << bwd
-     << "_config::kSmemBytes == " << spec.backwardSharedBytes
+     << (spec.tensorMaps ? attnc_cuda::kBwdWarps : spec.backwardThreads / 32)
+     << ", " << f16 << "> " << bwd << "_config;\n"
+     << "typedef attnc_cuda::"
+     << (spec.tensorMaps ? "Sm90Backward<" : "FlashBackward<") << v << ", "
+     << bwd << "_config> " << bwd << "_kernel;\n"
+     << "static_assert(" << bwd << (spec.tensorMaps ? "_kernel" : "_config")
+     << "::kSmemBytes == " << spec.backwardSharedBytes
      << ", \"the launch's shared memory size\");\n"
      << "} // namespace\n"
      << "extern \"C\" __global__ void __launch_bounds__("
@@ -179,9 +184,13 @@ static void emitBackwardKernels(raw_ostream &os, const CUDAKernelSpec &spec,
      << "extern \"C\" __global__ void __launch_bounds__("
      << spec.backwardThreads << ", 1)\n"
      << bwd << "(const attnc_cuda::BackwardArgs a, const " << v
-     << "::Params P, const " << v << "::Grads G) {\n"
-     << "  attnc_cuda::FlashBackward<" << v << ", " << bwd
-     << "_config>::run(a, P, G);\n}\n"
+     << "::Params P, const " << v << "::Grads G"
+     << (spec.tensorMaps
+             ? ", const __grid_constant__ attnc_cuda::BackwardMaps maps"
+             : "")
+     << ") {\n"
+     << "  " << bwd << "_kernel::run(a, P, G"
+     << (spec.tensorMaps ? ", maps" : "") << ");\n}\n"
      << "extern \"C\" __global__ void "
         "__launch_bounds__(attnc_cuda::kBwdRowThreads)\n"
      << bwd << "_dq(const attnc_cuda::BackwardArgs a) {\n"
@@ -298,12 +307,18 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
              << d << ", Dv = " << dv;
     spec.backwardName = name + "_backward";
     spec.hasOutputMod = flash.hasOutputMod();
-    // 64 x 128 with 8 warps measured best (bench/RESULTS.md).
+    // 64 x 128 with 8 warps measured best (bench/RESULTS.md); the
+    // sm90_wgmma family's backward has the same tiles, in two consumer
+    // warpgroups and a producer.
     spec.backwardTileQ = attnc_cuda::kBwdTileQ;
     spec.backwardTileKv = attnc_cuda::kBwdTileKv;
-    spec.backwardThreads = attnc_cuda::kBwdWarps * 32;
-    spec.backwardSharedBytes = attnc_cuda::backward_shared_bytes(
-        int(d), int(dv), int(spec.backwardTileQ), int(spec.backwardTileKv));
+    spec.backwardThreads =
+        wgmma ? attnc_cuda::kSm90BwdThreads : attnc_cuda::kBwdWarps * 32;
+    spec.backwardSharedBytes =
+        wgmma ? attnc_cuda::sm90_backward_shared_bytes(int(d), int(dv))
+              : attnc_cuda::backward_shared_bytes(int(d), int(dv),
+                                                  int(spec.backwardTileQ),
+                                                  int(spec.backwardTileKv));
     spec.recomputeSharedBytes = attnc_cuda::forward_shared_bytes(
         int(d), int(dv), attnc_cuda::kRecomputeTile, attnc_cuda::kRecomputeTile,
         attnc_cuda::kRecomputeStages);

@@ -16,6 +16,7 @@
 //   sm90_forward.cuh   Sm90Config and Sm90Forward, the sm90_wgmma kernel
 //   split_combine.cuh  split-KV's second kernel: merging the parts
 //   sm80_backward.cuh  BackwardConfig and the backward kernels (sm_80+)
+//   sm90_backward.cuh  Sm90Backward, the sm90_wgmma family's key-tile kernel
 //   launch_plan.h      the host's checks and launch plan (JIT and AOT)
 //   host_launch.cuh    HostCall, the AOT entry points' launcher (nvcc only)
 // The copy embedded in attnc has these pasted in, each once.
@@ -60,6 +61,7 @@
 #include "attnc/sm90_forward.cuh"
 #include "attnc/split_combine.cuh"
 #include "attnc/sm80_backward.cuh"
+#include "attnc/sm90_backward.cuh"
 #include "attnc/host_launch.cuh"
 
 #endif // ATTNC_CUDA_FLASH_FWD_CUH

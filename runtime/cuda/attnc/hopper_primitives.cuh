@@ -3,9 +3,11 @@
 // The Hopper instructions the sm90_wgmma kernel is written over, each small
 // and named: mbarriers (init, arrive, expect_tx, parity waits), the bulk
 // tensor copy (cp.async.bulk.tensor from a tensor map passed as a
-// __grid_constant__ kernel parameter), the shared-memory matrix
-// descriptors of 128-byte swizzled tiles, wgmma (fence, commit, wait, and
-// m64nNk16 with A from shared memory or registers) and setmaxnreg.
+// __grid_constant__ kernel parameter) and the plain bulk copy, the async
+// proxy's fence, named barriers, the shared-memory matrix descriptors of
+// 128-byte swizzled tiles, wgmma (fence, commit, wait, and m64nNk16 with A
+// from shared memory or registers, or both operands transposed) and
+// setmaxnreg.
 //
 // Inline PTX, as in primitives.cuh: NVRTC compiles the runtime from memory,
 // without the file-system include path that libcu++'s cuda::ptx needs.
@@ -64,6 +66,22 @@ __device__ __forceinline__ void tma_load_4d(u32 dst, const TensorMap *map, u32 b
                "%4, %5}], [%6];\n" ::"r"(dst),
                "l"(reinterpret_cast<u64>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
                : "memory");
+}
+
+/// Copies `bytes` (a multiple of 16, both addresses 16-byte aligned) from
+/// global memory to shared memory at `dst`, completing them on `bar`.
+__device__ __forceinline__ void bulk_load(u32 dst, const void *src, u32 bytes, u32 bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(reinterpret_cast<u64>(src)), "r"(bytes), "r"(bar)
+               : "memory");
+}
+/// Orders this thread's ordinary shared-memory writes before later reads by
+/// the async proxy (wgmma operands, bulk copies out).
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+/// A barrier of `threads` threads (a multiple of 32) on hardware barrier
+/// `id` (0 is __syncthreads'), for warpgroups that wait on each other.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
 //===----------------------------------------------------------------------===//
@@ -155,6 +173,20 @@ template <bool F16> __device__ __forceinline__ void wgmma_rs_n128(float (&d)[64]
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(scaleD));
 }
+// wgmma_ss_tt_n64: A and B described in shared memory, both transposed
+// (M-major A, N-major B: the rows of both are the k dimension).
+template <bool F16> __device__ __forceinline__ void wgmma_ss_tt_n64(float (&d)[32], u64 descA, u64 descB, int scaleD) {
+  if constexpr (F16)
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(descA), "l"(descB), "r"(scaleD));
+  else
+    asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1; }\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(descA), "l"(descB), "r"(scaleD));
+}
 // clang-format on
 
 /// The wgmma of width N (64 or 128) over accumulators of N / 2 floats.
@@ -164,6 +196,11 @@ template <int N, bool F16> __device__ __forceinline__ void wgmma_ss(float (&d)[N
     wgmma_ss_n64<F16>(d, a, b, scaleD);
   else
     wgmma_ss_n128<F16>(d, a, b, scaleD);
+}
+/// The wgmma of width N with both operands transposed (64 only, so far).
+template <int N, bool F16> __device__ __forceinline__ void wgmma_ss_tt(float (&d)[N / 2], u64 a, u64 b, int scaleD) {
+  static_assert(N == 64, "transposed wgmma width 64");
+  wgmma_ss_tt_n64<F16>(d, a, b, scaleD);
 }
 template <int N, bool F16>
 __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const u32 (&a)[4], u64 b, int scaleD) {
