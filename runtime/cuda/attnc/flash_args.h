@@ -86,13 +86,14 @@ ATTNC_HOST_DEVICE constexpr long long backward_shared_bytes(int d, int dv, int b
 /// two consumer warpgroups of 64 keys each per key tile of kBwdTileKv,
 /// query tiles of kBwdTileQ. Its shared memory, from a 1024-byte aligned
 /// base, all in 128-byte swizzled panels: K and V, two Q and two dO tiles,
-/// two dS tiles ([key][query]), two rows each of lse and delta, and the
-/// mbarriers (K and V's, then Q's, dO's and the empty slots', two each).
+/// two dS tiles ([key][query]), two rows each of lse and delta, dQ's f32
+/// staging (rows of d + 8; two regions at d = 64), and the mbarriers (K and
+/// V's, then Q's, dO's and the empty slots', two each, dQ's full and empty).
 constexpr int kSm90BwdThreads = 384;
 ATTNC_HOST_DEVICE constexpr long long sm90_backward_shared_bytes(int d, int dv) {
   return 1024 /* alignment */ +
          2LL * (kBwdTileKv * (d + dv) + 2 * kBwdTileQ * (d + dv) + 2 * kBwdTileKv * kBwdTileQ) +
-         4LL * 4 * kBwdTileQ + 8 * 7;
+         4LL * 4 * kBwdTileQ + 4LL * (d == 128 ? 1 : 2) * kBwdTileQ * (d + 8) + 8 * 9;
 }
 /// The rows of the backward's lse and delta scratch per (b, h): whole
 /// query tiles of `bm` rows, so that a tile's rows copy as aligned 16-byte

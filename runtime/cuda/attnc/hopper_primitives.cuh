@@ -75,6 +75,23 @@ __device__ __forceinline__ void bulk_load(u32 dst, const void *src, u32 bytes, u
                "l"(reinterpret_cast<u64>(src)), "r"(bytes), "r"(bar)
                : "memory");
 }
+/// Adds `bytes` (a multiple of 16, both addresses 16-byte aligned) of f32
+/// from shared memory at `src` to global memory, in this thread's bulk
+/// group: bulk_commit closes the group, bulk_wait_read<N> waits until at
+/// most N groups still read their source, bulk_wait<N> until they are done.
+__device__ __forceinline__ void bulk_reduce_add(float *dst, u32 src, u32 bytes) {
+  asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(
+                   reinterpret_cast<u64>(dst)),
+               "r"(src), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void bulk_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+template <int N> __device__ __forceinline__ void bulk_wait() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
+}
 /// Orders this thread's ordinary shared-memory writes before later reads by
 /// the async proxy (wgmma operands, bulk copies out).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }

@@ -269,6 +269,100 @@ template <class V, class C> struct FlashBackward {
       }
   }
 
+  /// A pair's weight by the normalizer from its normalized score u
+  /// (softmax: from the row's lse in base 2), and dL/d(the pair's score
+  /// before the temperature) from its weight and dL/dp (softmax: with the
+  /// row's delta). relu's p > 0 is u > 0.
+  static __device__ __forceinline__ float weightOf(float u, float lse2) {
+    if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
+      return ex2(u * kLog2e - lse2);
+    else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SIGMOID)
+      return __fdividef(1.f, 1.f + ex2(-u * kLog2e));
+    else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_RELU)
+      return fmaxf(u, 0.f);
+    else
+      return u;
+  }
+  static __device__ __forceinline__ float weightGrad(float p, float dp, float delta) {
+    float du;
+    if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
+      du = p * (dp - delta);
+    else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SIGMOID)
+      du = dp * p * (1.f - p);
+    else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_RELU)
+      du = p > 0.f ? dp : 0.f;
+    else
+      du = dp;
+    return du * V::kInvTemperature;
+  }
+
+  /// Whether each pair of a warp's fragments is kept (bit 4 nf + e of kf's
+  /// word): in the tensors, and where the tile is partial, by the mask.
+  static __device__ __forceinline__ void keptPairs(u32 (&keep)[KF], int warp, int lane, int b, int h, int q0,
+                                                   int kv0, bool partial, const FlashArgs &f,
+                                                   const typename V::Params &P, int &status) {
+    typename V::MaskRow mrows[BM / 8][2];
+    typename V::MaskCol mcols[KF][2];
+    if constexpr (V::kHasMask)
+      if (partial) {
+#pragma unroll
+        for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+          for (int j = 0; j < 2; ++j)
+            V::mask_row(mrows[nf][j], b, h, min(q0 + queryOf(lane, nf, j), f.N - 1), P, status);
+#pragma unroll
+        for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+          for (int half = 0; half < 2; ++half)
+            V::mask_col(mcols[kf][half], b, h, min(kv0 + keyOf(warp, lane, kf, half), f.M - 1), P, status);
+      }
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf) {
+      keep[kf] = 0;
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int q = q0 + queryOf(lane, nf, e), kv = kv0 + keyOf(warp, lane, kf, e >> 1);
+          bool k = q < f.N && kv < f.M;
+          if constexpr (V::kHasMask)
+            if (partial)
+              k &= V::mask(mrows[nf][e & 1], mcols[kf][e >> 1], b, h, min(q, f.N - 1), min(kv, f.M - 1), P, status);
+          keep[kf] |= u32(k) << (nf * 4 + e);
+        }
+    }
+  }
+
+  /// pairs() in two halves for variants without a score_mod, so that the
+  /// weights can be computed while dP's product is still running: S (raw
+  /// products) becomes the weights p, then dP becomes dS.
+  static __device__ __forceinline__ void weights(float (&S)[KF][BM / 8][4], const u32 (&keep)[KF],
+                                                 const float *sLse, int lane) {
+    static_assert(!V::kHasScoreMod, "score_mod_grad reads the raw score: pairs() keeps it");
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float p =
+              weightOf(S[kf][nf][e] * (V::kScale * V::kInvTemperature) + V::kBias, sLse[queryOf(lane, nf, e)]);
+          S[kf][nf][e] = keep[kf] >> (nf * 4 + e) & 1 ? p : 0.f;
+        }
+  }
+  static __device__ __forceinline__ void weightGrads(const float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
+                                                     const u32 (&keep)[KF], const float *sDelta, int lane) {
+#pragma unroll
+    for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+      for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float du = weightGrad(S[kf][nf][e], dP[kf][nf][e], sDelta[queryOf(lane, nf, e)]);
+          dP[kf][nf][e] = keep[kf] >> (nf * 4 + e) & 1 ? du : 0.f;
+        }
+  }
+
   /// The pairs of one (key tile, query tile): S (raw products) becomes the
   /// weights p and dP becomes dS = dL/d(raw score); pairs not kept give 0.
   static __device__ __forceinline__ void pairs(float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
@@ -316,22 +410,8 @@ template <class V, class C> struct FlashBackward {
           float s = raw;
           if constexpr (V::kHasScoreMod)
             s = V::score_mod(srows[nf][e & 1], scols[kf][e >> 1], raw, b, h, qc, kv, P, status);
-          const float u = s * V::kInvTemperature + V::kBias, dp = dP[kf][nf][e];
-          float p, du;
-          if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
-            p = ex2(u * kLog2e - sLse[qi]);
-            du = p * (dp - sDelta[qi]);
-          } else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SIGMOID) {
-            p = __fdividef(1.f, 1.f + ex2(-u * kLog2e));
-            du = dp * p * (1.f - p);
-          } else if constexpr (V::kNormalizer == ATTNC_NORMALIZE_RELU) {
-            p = fmaxf(u, 0.f);
-            du = u > 0.f ? dp : 0.f;
-          } else {
-            p = u;
-            du = dp;
-          }
-          du *= V::kInvTemperature;
+          const float p = weightOf(s * V::kInvTemperature + V::kBias, sLse[qi]);
+          const float du = weightGrad(p, dP[kf][nf][e], sDelta[qi]);
           float ds = 0.f;
           if constexpr (V::kHasScoreMod) {
             // Pairs not kept add nothing to the params' gradients (their

@@ -13,7 +13,8 @@
 // layout), then with the 16-bit P^T and dS^T from registers
 //   dV += P^T dO and dK += dS^T Q (64 keys x Dv, x D),
 // and with dS^T through shared memory dQ = dS K (64 queries x 64 columns
-// a warpgroup), added to the f32 dqAccum.
+// a warpgroup), into shared memory, from where a second warp of the first
+// warpgroup adds it to the f32 dqAccum by bulk reductions.
 // The rows' preprocessing and dq's conversion are sm80_backward.cuh's.
 //
 //===----------------------------------------------------------------------===//
@@ -34,20 +35,28 @@ template <class V, class C> struct Sm90Backward {
   static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN;
   static_assert(BM == 64 && BN == 128 && C::KF == 1 && C::NW == 8, "two warpgroups of 64 keys, query tiles of 64");
   static_assert((D == 64 || D == 128) && (DV == 64 || DV == 128), "wgmma's widths");
-  static constexpr bool kSplitColumns = D == 128; // dQ's columns between the warpgroups
 
   // Shared memory, in bytes from the aligned base (sm90_backward_shared_bytes).
   // A panel holds 64 columns of every row of a tile, 128 bytes a row.
+  static constexpr bool kSplitColumns = D == 128; // dQ's columns between the warpgroups
   static constexpr u32 kKBytes = 2 * BN * D, kVBytes = 2 * BN * DV, kQBytes = 2 * BM * D, kOBytes = 2 * BM * DV;
   static constexpr u32 kSBytes = 2 * BN * BM;
   static constexpr u32 kK = 0, kV = kK + kKBytes, kQ = kV + kVBytes, kO = kQ + 2 * kQBytes, kS = kO + 2 * kOBytes;
-  static constexpr u32 kLse = kS + 2 * kSBytes, kDelta = kLse + 2 * 4 * BM, kBars = kDelta + 2 * 4 * BM;
-  static constexpr int kSmemBytes = int(kBars + 8 * 7 + 1024);
+  // dQ's f32 sums of a query tile on their way out: rows padded by 8
+  // floats (the warps' row-strided stores stay conflict-free), one region
+  // for both warpgroups' column halves, or one each at D = 64.
+  static constexpr int kQPitch = D + 8, kQRegions = kSplitColumns ? 1 : 2;
+  static constexpr u32 kQRegionBytes = 4 * BM * kQPitch;
+  static constexpr u32 kLse = kS + 2 * kSBytes, kDelta = kLse + 2 * 4 * BM, kDq = kDelta + 2 * 4 * BM;
+  static constexpr u32 kBars = kDq + kQRegions * kQRegionBytes;
+  static constexpr int kSmemBytes = int(kBars + 8 * 9 + 1024);
   static_assert(kSmemBytes == sm90_backward_shared_bytes(D, DV), "the host sizes the launch by this");
   static __device__ __forceinline__ u32 kvFull(u32 base) { return base + kBars; }
   static __device__ __forceinline__ u32 qFull(u32 base, int s) { return base + kBars + 8 * (1 + s); }
   static __device__ __forceinline__ u32 oFull(u32 base, int s) { return base + kBars + 8 * (3 + s); }
   static __device__ __forceinline__ u32 empty(u32 base, int s) { return base + kBars + 8 * (5 + s); }
+  static __device__ __forceinline__ u32 dqFull(u32 base) { return base + kBars + 8 * 7; }
+  static __device__ __forceinline__ u32 dqEmpty(u32 base) { return base + kBars + 8 * 8; }
 
   template <int COLS, int ROWS>
   static __device__ __forceinline__ void loadTile(u32 dst, const TensorMap *map, u32 bar, int row, int head, int b) {
@@ -101,6 +110,39 @@ template <class V, class C> struct Sm90Backward {
       }
       __syncwarp();
     }
+  }
+
+  /// The dQ writer warp: each query tile's f32 sums, once the consumers
+  /// have put them in shared memory, added to dqAccum by bulk reductions
+  /// (a row each), so that the consumers issue no atomics and L2 sees
+  /// whole rows.
+  static __device__ __forceinline__ void writeQueryGrads(const BackwardArgs &a, const typename V::Params &P,
+                                                         u32 base, int b, int hk, int kv0, int lane, int &status) {
+    const FlashArgs &f = a.f;
+    typename F::QueryWalk walk(a, P, b, hk, kv0, status);
+#pragma unroll 1
+    for (int it = 0;; ++it) {
+      const int code = walk.next();
+      if (code < 0)
+        break;
+      int h, q0;
+      tileOf(a, hk, code, h, q0);
+      mbarrier_wait(dqFull(base), it & 1);
+      const int rows = min(BM, f.N - q0);
+      float *dst = a.dqAccum + ((i64(b) * f.H + h) * f.N + q0) * D;
+#pragma unroll
+      for (int region = 0; region < kQRegions; ++region)
+#pragma unroll
+        for (int row = lane; row < BM; row += 32)
+          if (row < rows)
+            bulk_reduce_add(dst + row * D, base + kDq + region * kQRegionBytes + row * kQPitch * 4, D * 4);
+      bulk_commit();
+      bulk_wait_read<0>();
+      __syncwarp();
+      if (lane == 0)
+        mbarrier_arrive(dqEmpty(base));
+    }
+    bulk_wait<0>();
   }
 
   /// X (64 keys x 64 queries) = A B^T over K columns, issued: A this
@@ -168,13 +210,24 @@ template <class V, class C> struct Sm90Backward {
       mbarrier_wait(oFull(base, s), parity);
       keyQueryProduct<DV>(dP, vRows, dO);
       wgmma_commit();
-      wgmma_wait<0>();
-      fence_accumulators(flat<BM / 2>(S));
-      fence_accumulators(flat<BM / 2>(dP));
-
       const float *sLse = reinterpret_cast<const float *>(smem + kLse + s * 4 * BM);
       const float *sDelta = reinterpret_cast<const float *>(smem + kDelta + s * 4 * BM);
-      F::pairs(S, dP, sLse, sDelta, warp, lane, b, h, q0, kv0, code & 1, a, P, G, status);
+      if constexpr (V::kHasScoreMod) {
+        wgmma_wait<0>();
+        fence_accumulators(flat<BM / 2>(S));
+        fence_accumulators(flat<BM / 2>(dP));
+        F::pairs(S, dP, sLse, sDelta, warp, lane, b, h, q0, kv0, code & 1, a, P, G, status);
+      } else {
+        // The weights while dP's product runs.
+        u32 keep[1];
+        F::keptPairs(keep, warp, lane, b, h, q0, kv0, code & 1, f, P, status);
+        wgmma_wait<1>();
+        fence_accumulators(flat<BM / 2>(S));
+        F::weights(S, keep, sLse, lane);
+        wgmma_wait<0>();
+        fence_accumulators(flat<BM / 2>(dP));
+        F::weightGrads(S, dP, keep, sDelta, lane);
+      }
       u32 Pk[BM / 16][4], dSk[BM / 16][4];
       packRows(Pk, S);
       packRows(dSk, dP);
@@ -231,16 +284,22 @@ template <class V, class C> struct Sm90Backward {
       if (lane == 0)
         mbarrier_arrive(empty(base, s));
 
+      // dQ's sums to shared memory, once the writer has sent the last ones.
+      if (it > 0)
+        mbarrier_wait(dqEmpty(base), (it - 1) & 1);
+      const u32 region = kDq + (kSplitColumns ? 0 : group * kQRegionBytes);
+      const int column = (kSplitColumns ? group * 64 : 0) + (lane % 4) * 2;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int row = q0 + (warp % 4) * 16 + lane / 4 + half * 8;
-        if (row >= f.N)
-          continue;
-        float *dst = a.dqAccum + ((i64(b) * f.H + h) * f.N + row) * D + (kSplitColumns ? group * 64 : 0) + (lane % 4) * 2;
+        float *row = reinterpret_cast<float *>(smem + region) + ((warp % 4) * 16 + lane / 4 + half * 8) * kQPitch;
 #pragma unroll
         for (int n = 0; n < 8; ++n)
-          red_add2(dst + n * 8, dQ[0][n][half * 2], dQ[0][n][half * 2 + 1]);
+          *reinterpret_cast<F32x2 *>(row + column + n * 8) = F32x2{dQ[0][n][half * 2], dQ[0][n][half * 2 + 1]};
       }
+      fence_proxy_async();
+      __syncwarp();
+      if (lane == 0)
+        mbarrier_arrive(dqFull(base));
     }
     G.flush();
 
@@ -279,6 +338,8 @@ template <class V, class C> struct Sm90Backward {
         mbarrier_init(oFull(base, s), 1);
         mbarrier_init(empty(base, s), 8);
       }
+      mbarrier_init(dqFull(base), 8);
+      mbarrier_init(dqEmpty(base), 1);
       mbarrier_init_fence();
     }
     __syncthreads();
@@ -287,6 +348,8 @@ template <class V, class C> struct Sm90Backward {
       setmaxnreg_dec<24>();
       if (warp == 0)
         produce(a, P, maps, base, b, hk, kv0, lane, status);
+      else if (warp == 1)
+        writeQueryGrads(a, P, base, b, hk, kv0, lane, status);
     } else {
       setmaxnreg_inc<240>();
       consume(a, P, grads, base, smem, b, hk, kv0, warp - 4, lane, status);
