@@ -296,49 +296,124 @@ template <class V, class C> struct FlashBackward {
     return du * V::kInvTemperature;
   }
 
-  /// Whether each pair of a warp's fragments is kept (bit 4 nf + e of kf's
-  /// word): in the tensors, and where the tile is partial, by the mask.
+  /// The mask's per-row and per-key values for a warp's fragments (made
+  /// only for a partial tile), and whether it keeps the pair at fragment
+  /// element (kf, nf, e): in the tensors, and where the tile is partial, by
+  /// the mask.
+  struct MaskState {
+    typename V::MaskRow rows[BM / 8][2];
+    typename V::MaskCol cols[KF][2];
+    bool partial;
+    __device__ __forceinline__ MaskState(bool partial, int warp, int lane, int b, int h, int q0, int kv0,
+                                         const FlashArgs &f, const typename V::Params &P, int &status)
+        : partial(partial) {
+      if constexpr (V::kHasMask)
+        if (partial) {
+#pragma unroll
+          for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+            for (int j = 0; j < 2; ++j)
+              V::mask_row(rows[nf][j], b, h, min(q0 + queryOf(lane, nf, j), f.N - 1), P, status);
+#pragma unroll
+          for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+            for (int half = 0; half < 2; ++half)
+              V::mask_col(cols[kf][half], b, h, min(kv0 + keyOf(warp, lane, kf, half), f.M - 1), P, status);
+        }
+    }
+    __device__ __forceinline__ bool keeps(int kf, int nf, int e, int warp, int lane, int b, int h, int q0, int kv0,
+                                          const FlashArgs &f, const typename V::Params &P, int &status) const {
+      const int q = q0 + queryOf(lane, nf, e), kv = kv0 + keyOf(warp, lane, kf, e >> 1);
+      bool k = q < f.N && kv < f.M;
+      if constexpr (V::kHasMask)
+        if (partial)
+          k &= V::mask(rows[nf][e & 1], cols[kf][e >> 1], b, h, min(q, f.N - 1), min(kv, f.M - 1), P, status);
+      return k;
+    }
+  };
+
+  /// Every pair's MaskState::keeps, as bit 4 nf + e of kf's word.
   static __device__ __forceinline__ void keptPairs(u32 (&keep)[KF], int warp, int lane, int b, int h, int q0,
                                                    int kv0, bool partial, const FlashArgs &f,
                                                    const typename V::Params &P, int &status) {
-    typename V::MaskRow mrows[BM / 8][2];
-    typename V::MaskCol mcols[KF][2];
-    if constexpr (V::kHasMask)
-      if (partial) {
-#pragma unroll
-        for (int nf = 0; nf < BM / 8; ++nf)
-#pragma unroll
-          for (int j = 0; j < 2; ++j)
-            V::mask_row(mrows[nf][j], b, h, min(q0 + queryOf(lane, nf, j), f.N - 1), P, status);
-#pragma unroll
-        for (int kf = 0; kf < KF; ++kf)
-#pragma unroll
-          for (int half = 0; half < 2; ++half)
-            V::mask_col(mcols[kf][half], b, h, min(kv0 + keyOf(warp, lane, kf, half), f.M - 1), P, status);
-      }
+    const MaskState m(partial, warp, lane, b, h, q0, kv0, f, P, status);
 #pragma unroll
     for (int kf = 0; kf < KF; ++kf) {
       keep[kf] = 0;
 #pragma unroll
       for (int nf = 0; nf < BM / 8; ++nf)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int q = q0 + queryOf(lane, nf, e), kv = kv0 + keyOf(warp, lane, kf, e >> 1);
-          bool k = q < f.N && kv < f.M;
-          if constexpr (V::kHasMask)
-            if (partial)
-              k &= V::mask(mrows[nf][e & 1], mcols[kf][e >> 1], b, h, min(q, f.N - 1), min(kv, f.M - 1), P, status);
-          keep[kf] |= u32(k) << (nf * 4 + e);
-        }
+        for (int e = 0; e < 4; ++e)
+          keep[kf] |= u32(m.keeps(kf, nf, e, warp, lane, b, h, q0, kv0, f, P, status)) << (nf * 4 + e);
     }
   }
 
-  /// pairs() in two halves for variants without a score_mod, so that the
-  /// weights can be computed while dP's product is still running: S (raw
-  /// products) becomes the weights p, then dP becomes dS.
-  static __device__ __forceinline__ void weights(float (&S)[KF][BM / 8][4], const u32 (&keep)[KF],
-                                                 const float *sLse, int lane) {
-    static_assert(!V::kHasScoreMod, "score_mod_grad reads the raw score: pairs() keeps it");
+  /// Whether keptPairs kept the pair at fragment element (kf, nf, e).
+  static __device__ __forceinline__ bool kept(const u32 (&keep)[KF], int kf, int nf, int e) {
+    return keep[kf] >> (nf * 4 + e) & 1;
+  }
+
+  /// The score_mod's per-row and per-key values for a warp's fragments.
+  struct ScoreState {
+    typename V::ScoreRow rows[BM / 8][2];
+    typename V::ScoreCol cols[KF][2];
+    __device__ __forceinline__ ScoreState(int warp, int lane, int b, int h, int q0, int kv0, const FlashArgs &f,
+                                          const typename V::Params &P, int &status) {
+      if constexpr (V::kHasScoreMod) {
+#pragma unroll
+        for (int nf = 0; nf < BM / 8; ++nf)
+#pragma unroll
+          for (int j = 0; j < 2; ++j)
+            V::score_mod_row(rows[nf][j], b, h, min(q0 + queryOf(lane, nf, j), f.N - 1), P, status);
+#pragma unroll
+        for (int kf = 0; kf < KF; ++kf)
+#pragma unroll
+          for (int half = 0; half < 2; ++half)
+            V::score_mod_col(cols[kf][half], b, h, min(kv0 + keyOf(warp, lane, kf, half), f.M - 1), P, status);
+      }
+    }
+  };
+
+  /// One pair at fragment element (kf, nf, e): its weight from the raw
+  /// score, and dS = dL/d(raw score) from the weight and dL/dp, 0 for a
+  /// pair not kept (which adds nothing to the params' gradients: its score
+  /// may be infinite).
+  static __device__ __forceinline__ float pairWeight(const ScoreState &st, float raw, const float *sLse, int kf,
+                                                     int nf, int e, int warp, int lane, int b, int h, int q0,
+                                                     int kv0, const FlashArgs &f, const typename V::Params &P,
+                                                     int &status) {
+    const int qi = queryOf(lane, nf, e);
+    float s = raw;
+    if constexpr (V::kHasScoreMod)
+      s = V::score_mod(st.rows[nf][e & 1], st.cols[kf][e >> 1], raw, b, h, min(q0 + qi, f.N - 1),
+                       min(kv0 + keyOf(warp, lane, kf, e >> 1), f.M - 1), P, status);
+    return weightOf(s * V::kInvTemperature + V::kBias, sLse[qi]);
+  }
+  static __device__ __forceinline__ float pairGrad(bool keep, float raw, float p, float dp, const float *sDelta,
+                                                   int kf, int nf, int e, int warp, int lane, int b, int h, int q0,
+                                                   int kv0, const FlashArgs &f, const typename V::Params &P,
+                                                   typename V::GradSums &G, int &status) {
+    const int qi = queryOf(lane, nf, e);
+    const float du = weightGrad(p, dp, sDelta[qi]);
+    if (!keep)
+      return 0.f;
+    if constexpr (V::kHasScoreMod)
+      return V::score_mod_grad(G, raw, b, h, min(q0 + qi, f.N - 1), min(kv0 + keyOf(warp, lane, kf, e >> 1), f.M - 1),
+                               du, P, status);
+    return du;
+  }
+
+  /// The pairs of one (key tile, query tile) in two halves, for variants
+  /// without a score_mod (kSplitPairs), so that the weights can be computed
+  /// while dP's product is still running: S (raw products) becomes the
+  /// weights p, then dP becomes dS. (With a score_mod the halves spill
+  /// registers, even where its gradient does not read the raw score.)
+  static constexpr bool kSplitPairs = !V::kHasScoreMod;
+  static __device__ __forceinline__ void weights(float (&S)[KF][BM / 8][4], const u32 (&keep)[KF], const float *sLse,
+                                                 int warp, int lane, int b, int h, int q0, int kv0, const FlashArgs &f,
+                                                 const typename V::Params &P, int &status) {
+    static_assert(kSplitPairs, "pairs() keeps the raw score for score_mod_grad");
+    const ScoreState st(warp, lane, b, h, q0, kv0, f, P, status);
 #pragma unroll
     for (int kf = 0; kf < KF; ++kf)
 #pragma unroll
@@ -346,83 +421,46 @@ template <class V, class C> struct FlashBackward {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const float p =
-              weightOf(S[kf][nf][e] * (V::kScale * V::kInvTemperature) + V::kBias, sLse[queryOf(lane, nf, e)]);
-          S[kf][nf][e] = keep[kf] >> (nf * 4 + e) & 1 ? p : 0.f;
+              pairWeight(st, S[kf][nf][e] * V::kScale, sLse, kf, nf, e, warp, lane, b, h, q0, kv0, f, P, status);
+          S[kf][nf][e] = kept(keep, kf, nf, e) ? p : 0.f;
         }
   }
   static __device__ __forceinline__ void weightGrads(const float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
-                                                     const u32 (&keep)[KF], const float *sDelta, int lane) {
+                                                     const u32 (&keep)[KF], const float *sDelta, int warp, int lane,
+                                                     int b, int h, int q0, int kv0, const FlashArgs &f,
+                                                     const typename V::Params &P, typename V::GradSums &G,
+                                                     int &status) {
 #pragma unroll
     for (int kf = 0; kf < KF; ++kf)
 #pragma unroll
       for (int nf = 0; nf < BM / 8; ++nf)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float du = weightGrad(S[kf][nf][e], dP[kf][nf][e], sDelta[queryOf(lane, nf, e)]);
-          dP[kf][nf][e] = keep[kf] >> (nf * 4 + e) & 1 ? du : 0.f;
-        }
+        for (int e = 0; e < 4; ++e)
+          dP[kf][nf][e] = pairGrad(kept(keep, kf, nf, e), 0.f, S[kf][nf][e], dP[kf][nf][e], sDelta, kf, nf, e, warp,
+                                   lane, b, h, q0, kv0, f, P, G, status);
   }
 
-  /// The pairs of one (key tile, query tile): S (raw products) becomes the
-  /// weights p and dP becomes dS = dL/d(raw score); pairs not kept give 0.
+  /// Both at once, a pair at a time (the raw score lives in a register).
   static __device__ __forceinline__ void pairs(float (&S)[KF][BM / 8][4], float (&dP)[KF][BM / 8][4],
                                                const float *sLse, const float *sDelta, int warp, int lane, int b,
                                                int h, int q0, int kv0, bool partial, const BackwardArgs &a,
                                                const typename V::Params &P, typename V::GradSums &G,
                                                int &status) {
     const FlashArgs &f = a.f;
-    typename V::ScoreRow srows[BM / 8][2];
-    typename V::ScoreCol scols[KF][2];
-    typename V::MaskRow mrows[BM / 8][2];
-    typename V::MaskCol mcols[KF][2];
-#pragma unroll
-    for (int nf = 0; nf < BM / 8; ++nf)
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int q = min(q0 + queryOf(lane, nf, j), f.N - 1);
-        if constexpr (V::kHasScoreMod)
-          V::score_mod_row(srows[nf][j], b, h, q, P, status);
-        if constexpr (V::kHasMask)
-          V::mask_row(mrows[nf][j], b, h, q, P, status);
-      }
-#pragma unroll
-    for (int kf = 0; kf < KF; ++kf)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int kv = min(kv0 + keyOf(warp, lane, kf, half), f.M - 1);
-        if constexpr (V::kHasScoreMod)
-          V::score_mod_col(scols[kf][half], b, h, kv, P, status);
-        if constexpr (V::kHasMask)
-          V::mask_col(mcols[kf][half], b, h, kv, P, status);
-      }
+    const ScoreState st(warp, lane, b, h, q0, kv0, f, P, status);
+    const MaskState m(partial, warp, lane, b, h, q0, kv0, f, P, status);
 #pragma unroll
     for (int kf = 0; kf < KF; ++kf)
 #pragma unroll
       for (int nf = 0; nf < BM / 8; ++nf)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int qi = queryOf(lane, nf, e), q = q0 + qi, kvRaw = kv0 + keyOf(warp, lane, kf, e >> 1);
-          const int qc = min(q, f.N - 1), kv = min(kvRaw, f.M - 1);
-          bool keep = q < f.N && kvRaw < f.M;
-          if constexpr (V::kHasMask)
-            keep &= !partial | V::mask(mrows[nf][e & 1], mcols[kf][e >> 1], b, h, qc, kv, P, status);
+          const bool k = m.keeps(kf, nf, e, warp, lane, b, h, q0, kv0, f, P, status);
           const float raw = S[kf][nf][e] * V::kScale;
-          float s = raw;
-          if constexpr (V::kHasScoreMod)
-            s = V::score_mod(srows[nf][e & 1], scols[kf][e >> 1], raw, b, h, qc, kv, P, status);
-          const float p = weightOf(s * V::kInvTemperature + V::kBias, sLse[qi]);
-          const float du = weightGrad(p, dP[kf][nf][e], sDelta[qi]);
-          float ds = 0.f;
-          if constexpr (V::kHasScoreMod) {
-            // Pairs not kept add nothing to the params' gradients (their
-            // scores may be infinite).
-            if (keep)
-              ds = V::score_mod_grad(G, raw, b, h, qc, kv, du, P, status);
-          } else {
-            ds = du;
-          }
-          S[kf][nf][e] = keep ? p : 0.f;
-          dP[kf][nf][e] = keep ? ds : 0.f;
+          const float p = pairWeight(st, raw, sLse, kf, nf, e, warp, lane, b, h, q0, kv0, f, P, status);
+          dP[kf][nf][e] = pairGrad(k, raw, p, dP[kf][nf][e], sDelta, kf, nf, e, warp, lane, b, h, q0, kv0, f, P, G,
+                                   status);
+          S[kf][nf][e] = k ? p : 0.f;
         }
   }
 
