@@ -130,6 +130,12 @@ struct BackwardArgs {
   /// GPU kernels: as KernelArgs::stream and synchronize.
   void *stream = nullptr;
   bool synchronize = true;
+  /// The same bits from every call with the same inputs: on the GPU dq's
+  /// parts are added key tile by key tile in turn (slower where a query
+  /// tile meets many key tiles); dk and dv, and the CPU's gradients, are
+  /// deterministic anyway. Float params' gradients are summed in no fixed
+  /// order, so asking for any is refused.
+  bool deterministic = false;
 };
 
 /// A param of a compiled variant, as its signature declares it.

@@ -206,6 +206,9 @@ typedef struct attnc_backward_args {
   int threads; /* worker threads, 0 for every core */
   void *stream;    /* GPU: as attnc_run_args.stream */
   int synchronize; /* GPU: as attnc_run_args.synchronize; default 1 */
+  /* Nonzero: the same bits from every call (attnc::BackwardArgs::
+     deterministic; no params' gradients then); default 0. */
+  int deterministic;
 } attnc_backward_args;
 /// Sets up the first `size` bytes of `args` (sizeof *args) with the
 /// defaults.

@@ -426,6 +426,8 @@ attnc_status attnc_kernel_backward(const attnc_kernel *kernel,
     args.stream = c->stream;
     args.synchronize = c->synchronize != 0;
   }
+  if (covers(c, &c->deterministic))
+    args.deterministic = c->deterministic != 0;
   // Kernel::backward checks every argument before anything runs.
   if (llvm::Error e = kernel->kernel.backward(args))
     return fail(ATTNC_ERROR_ARGUMENT, std::move(e));

@@ -196,6 +196,9 @@ struct DeviceCopy {
   llvm::Error copyBack() {
     return cuda::copyToHost(host->storage.data(), ptr, host->storage.size());
   }
+  llvm::Error copyIn() {
+    return cuda::copyToDevice(ptr, host->storage.data(), host->storage.size());
+  }
   ~DeviceCopy() { cuda::release(ptr); }
 };
 
@@ -326,11 +329,12 @@ llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
   args.lse = forward.lse;
   args.params = forward.params;
   args.threads = options.threads;
+  args.deterministic = options.deterministic;
   // Every float param's gradient, f32 of its shape, when checked (a bench
   // alone times dq, dk and dv, as for params that need no gradient).
   std::vector<std::unique_ptr<HostTensor>> grads(in.params.size());
   for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
-    if (!options.compare ||
+    if (!options.compare || options.deterministic ||
         !mlir::isa<mlir::FloatType>(mlir::getElementTypeOrSelf(arg.getType())))
       continue;
     std::vector<int64_t> shape = in.params[i].shape;
@@ -344,12 +348,37 @@ llvm::Error checkBackward(const Kernel &kernel, mlir::ModuleOp module,
     results.push_back(placement.last());
     args.paramGrads.emplace(variant.getArgumentName(arg.getArgNumber()), view);
   }
-  if (llvm::Error e = kernel.backward(args))
+  auto runBackward = [&]() -> llvm::Error {
+    if (llvm::Error e = kernel.backward(args))
+      return e;
+    for (DeviceCopy *copy : results)
+      if (copy)
+        if (llvm::Error e = copy->copyBack())
+          return e;
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = runBackward())
     return e;
-  for (DeviceCopy *copy : results)
-    if (copy)
-      if (llvm::Error e = copy->copyBack())
-        return e;
+  if (options.deterministic) {
+    // A second call, from poison again, must give the same bits.
+    std::vector<std::vector<char>> first;
+    for (HostTensor *t : {&dq, &dk, &dv}) {
+      first.push_back(t->storage);
+      t->poison();
+    }
+    for (DeviceCopy *copy : results)
+      if (copy)
+        if (llvm::Error e = copy->copyIn())
+          return e;
+    if (llvm::Error e = runBackward())
+      return e;
+    const char *names[] = {"dq", "dk", "dv"};
+    for (auto [i, t] : llvm::enumerate(std::array{&dq, &dk, &dv}))
+      if (t->storage != first[i])
+        return makeError(llvm::Twine("the deterministic backward gave "
+                                     "another ") +
+                         names[i] + " in a second call");
+  }
   if (options.compare) {
     if (mlir::failed(
             mlir::attn::runPipeline(module, mlir::attn::buildFusePipeline)))

@@ -67,15 +67,18 @@ struct CheckOptions {
   /// after the forward, and compare dq, dk, dv and every float param's
   /// gradient with the reference's (CPU kernels).
   bool backward = false;
+  /// With backward: run it deterministic (no params' gradients then), and
+  /// a second time, and require the same bits.
+  bool deterministic = false;
 };
 
 struct CheckResult {
   double maxAbsError = 0, maxRelError = 0;
   int64_t badElements = 0; // out of tolerance, NaN or poisoned
   bool passed = true;
-  std::string firstBad;     // where and what, when not passed
-  int64_t keptPairs = 0;    // from the reference's mask
-  double medianSeconds = 0; // when timed
+  std::string firstBad;             // where and what, when not passed
+  int64_t keptPairs = 0;            // from the reference's mask
+  double medianSeconds = 0;         // when timed
   double backwardMedianSeconds = 0; // the backward alone, when timed
 };
 

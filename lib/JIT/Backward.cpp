@@ -128,6 +128,10 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
   if (k.pagedKv)
     return makeError("the backward takes contiguous k and v; '" + k.name +
                      "' was compiled for a paged KV cache");
+  if (args.deterministic && !args.paramGrads.empty())
+    return makeError("a deterministic backward cannot return params' "
+                     "gradients: they are summed in no fixed order (ask for "
+                     "none, or leave BackwardArgs::deterministic off)");
   llvm::Expected<CallSizes> checked =
       checkInputs(k, args.q, args.k, args.v, args.out, /*paged=*/nullptr);
   if (!checked)

@@ -146,9 +146,12 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
       s.B * s.H * attnc_cuda::backward_row_pitch(int(s.N), bm);
   const int64_t head = attnc_cuda::kScratchHeadWords;
   const int64_t dqWords = rows * s.D;
+  const int64_t tilesQ = (s.N + bm - 1) / bm;
+  const int64_t turnWords = args.deterministic ? s.B * s.H * tilesQ : 0;
   const int64_t outWords = recomputeOut ? rows * s.Dv : 0;
   const int64_t dopreWords = outputMod ? (rows * s.Dv + 1) / 2 : 0;
-  const int64_t words = head + 2 * rowWords + dqWords + outWords + dopreWords;
+  const int64_t words =
+      head + 2 * rowWords + dqWords + turnWords + outWords + dopreWords;
   cuda::Stream stream = args.stream;
   auto scratch = cuda::allocateAsync(size_t(words) * 4, stream);
   if (!scratch)
@@ -160,11 +163,13 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   a.lse2 = base + head;
   a.delta = a.lse2 + rowWords;
   a.dqAccum = a.delta + rowWords;
-  a.f.partialOut = recomputeOut ? a.dqAccum + dqWords : nullptr;
-  a.dopre =
-      outputMod
-          ? reinterpret_cast<attnc_cuda::u16 *>(a.dqAccum + dqWords + outWords)
-          : nullptr;
+  a.dqTurns = args.deterministic ? reinterpret_cast<int *>(a.dqAccum + dqWords)
+                                 : nullptr;
+  float *afterTurns = a.dqAccum + dqWords + turnWords;
+  a.f.partialOut = recomputeOut ? afterTurns : nullptr;
+  a.dopre = outputMod
+                ? reinterpret_cast<attnc_cuda::u16 *>(afterTurns + outWords)
+                : nullptr;
   a.dout = static_cast<const attnc_cuda::u16 *>(dout.data);
   a.dq = static_cast<attnc_cuda::u16 *>(const_cast<void *>(dq.data));
   a.dk = static_cast<attnc_cuda::u16 *>(const_cast<void *>(dk.data));
@@ -175,7 +180,7 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
     a.dks[d] = dk.stride[d];
     a.dvs[d] = dv.stride[d];
   }
-  a.tilesQ = int((s.N + bm - 1) / bm);
+  a.tilesQ = int(tilesQ);
   a.tilesKv = int((s.M + bn - 1) / bn);
 
   std::vector<attnc_cuda::ParamSlot> slots =
@@ -185,10 +190,10 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   for (size_t i = 0; i < grads.size(); ++i)
     gradSlots[i].ptr = grads[i];
 
-  // Zeroed: the status, lse2 and delta (rows past N included), dq's sums
-  // and the gradients the kernels add to.
-  llvm::Error error =
-      cuda::zeroAsync(*scratch, size_t(head + 2 * rowWords + dqWords), stream);
+  // Zeroed: the status, lse2 and delta (rows past N included), dq's sums,
+  // its turns and the gradients the kernels add to.
+  llvm::Error error = cuda::zeroAsync(
+      *scratch, size_t(head + 2 * rowWords + dqWords + turnWords), stream);
   for (size_t i = 0; i < grads.size() && !error; ++i)
     if (grads[i]) {
       auto it = args.paramGrads.find(k.params[i].name);

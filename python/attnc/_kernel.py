@@ -31,7 +31,8 @@ dims ("H", "?", ...) of a tensor, default of a scalar (None: required)."""
 
 # Names the call itself takes; a param with one of them goes in params=.
 _CALL_KEYWORDS = {"out", "lse", "return_lse", "threads", "stream",
-                  "synchronize", "params", "dout", "page_table", "seq_lens"}
+                  "synchronize", "deterministic", "params", "dout",
+                  "page_table", "seq_lens"}
 _FLOATS = ("f32", "f16", "bf16")
 
 _RUN_ARGS_SIZE = ctypes.sizeof(_lib.RunArgs)
@@ -160,7 +161,8 @@ class Kernel:
         return bool(lib.attnc_kernel_has_backward(self._handle))
 
     def backward(self, q, k, v, out, dout, lse=None, *, threads=0,
-                 stream=None, synchronize=True, params=None, **kwparams):
+                 stream=None, synchronize=True, deterministic=False,
+                 params=None, **kwparams):
         """The gradients of a loss L given dout = dL/dout: (dq, dk, dv,
         {param: grad}) for the forward's q, k, v, out (and lse, required for
         softmax variants) and the same params. dq, dk, dv are shaped as q, k,
@@ -168,7 +170,9 @@ class Kernel:
         kv head); every float param has a float32 gradient of its shape (a
         scalar's is 0-d). Outputs are made with the library of the input
         they belong to. Needs a kernel compiled with backward=True; on the
-        GPU it runs on `stream` as run() does."""
+        GPU it runs on `stream` as run() does. deterministic=True gives the
+        same bits on every call (dq's parts added in a fixed order) and
+        returns no param gradients."""
         if not self.has_backward:
             raise KernelError(f"'{self.name}' was compiled without its "
                               "backward; compile it with backward=True")
@@ -200,7 +204,7 @@ class Kernel:
         param_grads, entries, alive, views = {}, [], [], iter(keep)
         for p in self.params:
             view = next(views) if p.name in kwparams else None
-            if p.dtype not in _FLOATS:
+            if p.dtype not in _FLOATS or deterministic:
                 continue
             shape = view.shape if p.kind == "tensor" else (1,)
             grad = _empty_like(q, shape, "float32")
@@ -225,6 +229,7 @@ class Kernel:
         if self._device == _dlpack.KDL_CUDA:
             args.stream = _cuda_stream(q, vq, stream)
         args.synchronize = 1 if synchronize else 0
+        args.deterministic = 1 if deterministic else 0
         if lib.attnc_kernel_backward(self._handle, ctypes.byref(args)):
             raise KernelError(_lib.last_error())
         for p in self.params:

@@ -99,6 +99,7 @@ class BackwardArgs(ctypes.Structure):
         ("threads", ctypes.c_int),
         ("stream", ctypes.c_void_p),
         ("synchronize", ctypes.c_int),
+        ("deterministic", ctypes.c_int),
     ]
 
 

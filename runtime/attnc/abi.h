@@ -98,6 +98,10 @@ struct BackwardArgs {
   u16 *dq, *dk, *dv;
   i64 dos[3], dqs[3], dks[3], dvs[3];
   int tilesQ, tilesKv; // the backward's own tiles
+  /// Deterministic mode: per (b, h, query tile of the backward), how many
+  /// key tiles have added their part of dq (zeroed; they add in key-tile
+  /// order); null: in any order.
+  int *dqTurns;
 };
 
 /// Where the backward adds a float param's gradient (f32, contiguous in

@@ -97,6 +97,17 @@ for f in examples/*.attn; do
     else fail=$((fail+1)); echo "FAIL backward $f $shape $dtype (expected: $expect)"; echo "$out" | tail -4; fi
   done
 done
+# The deterministic backward: dq by key tile in turn, the same bits twice
+# (attnc run --deterministic), in both families; masks whose query tiles
+# meet few key tiles and many, GQA.
+for f in examples/causal.attn examples/document.attn examples/sliding_window.attn examples/dense.attn; do
+  wanted backward && selected "$f" || continue
+  for family in sm90_wgmma sm80_mma; do
+    out=$("$bin/attnc" run "$f" --target=gpu --family=$family --backward --deterministic --check \
+          --shape B=2,H=4,Hkv=2,N=700,M=700,D=128 --seed $RANDOM 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL deterministic $f $family"; echo "$out" | tail -4; fi
+  done
+done
 # B or H past 65535 (grids are lines of CTAs): key padding's block map
 # varies with the batch, head_padding's with the head.
 for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_padding.attn:B=1,H=70000,N=2,M=20,D=64; do

@@ -214,6 +214,26 @@ def test_kernel_backward_numpy():
                                    err_msg=name)
 
 
+def test_kernel_backward_deterministic():
+    """deterministic=True: the same bits from two calls, and no param
+    gradients (they are summed in no fixed order)."""
+    kernel = attnc.compile(ALIBI, backward=True)
+    q, k, v = numpy_inputs(H=4, Hkv=2)
+    slopes = np.array([0.5, 0.25, 0.125, 1.0], np.float32)
+    out, lse = kernel(q, k, v, slopes=slopes, return_lse=True)
+    dout = np.random.default_rng(5).standard_normal(out.shape,
+                                                    dtype=np.float32)
+    first = kernel.backward(q, k, v, out, dout, lse, slopes=slopes,
+                            deterministic=True)
+    second = kernel.backward(q, k, v, out, dout, lse, slopes=slopes,
+                             deterministic=True)
+    assert first[3] == {} and second[3] == {}
+    for a, b in zip(first[:3], second[:3]):
+        assert a.tobytes() == b.tobytes()
+    dq, dk, dv, _ = kernel.backward(q, k, v, out, dout, lse, slopes=slopes)
+    np.testing.assert_array_equal(first[0], dq)
+
+
 def test_kernel_backward_torch_tensors():
     """Outputs are made with the inputs' library: torch in, torch out."""
     kernel = attnc.compile("attention s() { normalize = sigmoid(score) }",

@@ -276,6 +276,9 @@ TEST_CASE("JIT: the backward's arguments are checked; nothing is written",
         a.paramGrads.emplace("q", a.paramGrads.at("cap"));
       },
       "'q' is not a float param of 'alibi_causal': it has no gradient");
+  expectError(
+      kernel, [](BackwardArgs &a) { a.deterministic = true; },
+      "a deterministic backward cannot return params' gradients");
 
   // The GPU's backward compiles through NVRTC here (no device needed) for
   // head dims 64 and 128, as a program of its own; larger ones are refused.

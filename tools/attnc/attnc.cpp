@@ -145,6 +145,12 @@ cl::opt<bool> runBackward(
              "object and <variant>_backward_run in the header"),
     cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
     cl::cat(attncCategory));
+cl::opt<bool> runDeterministic(
+    "deterministic",
+    cl::desc("With --backward: run it deterministic (the same bits on every "
+             "call; no params' gradients then), twice, and require the same "
+             "dq, dk and dv"),
+    cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
                         cl::init(10), cl::sub(runCommand),
                         cl::cat(attncCategory));
@@ -497,6 +503,7 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   check.saveDir = runSave;
   check.scalarParams = *scalarParams;
   check.backward = runBackward;
+  check.deterministic = runDeterministic;
   check.pageSize = runPaged;
   check.fullLengths = runFullLengths;
   check.raggedQueries = raggedQ;
@@ -627,6 +634,8 @@ static std::string checkRunOptions() {
     return "--warps must be 1, 2, 4 or 8; got " + std::to_string(runWarps);
   if (runFullLengths && runPaged <= 0)
     return "--full-lengths goes with --paged=PAGE_SIZE";
+  if (runDeterministic && !runBackward)
+    return "--deterministic goes with --backward";
   if (runVectorWidth.getNumOccurrences() &&
       !llvm::is_contained({4, 8, 16}, int64_t(runVectorWidth)))
     return "--vector-width must be 4, 8 or 16; got " +

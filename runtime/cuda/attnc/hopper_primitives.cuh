@@ -95,6 +95,11 @@ template <int N> __device__ __forceinline__ void bulk_wait() {
 /// Orders this thread's ordinary shared-memory writes before later reads by
 /// the async proxy (wgmma operands, bulk copies out).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+/// Orders global-memory accesses between the async proxy (bulk copies)
+/// and ordinary ones.
+__device__ __forceinline__ void fence_proxy_async_global() {
+  asm volatile("fence.proxy.async.global;\n" ::: "memory");
+}
 /// A barrier of `threads` threads (a multiple of 32) on hardware barrier
 /// `id` (0 is __syncthreads'), for warpgroups that wait on each other.
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {

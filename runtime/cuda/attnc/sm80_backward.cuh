@@ -13,7 +13,8 @@
 //                      the query tiles of every head of the group streamed
 //                      through (only those the tile classifier keeps), dK
 //                      and dV in registers (deterministic, summed over the
-//                      group), dQ added to an f32 buffer with atomics;
+//                      group), dQ added to an f32 buffer with atomics
+//                      (in deterministic mode, by key tile in turn);
 //   backward_dq        the f32 dq scaled and stored in the 16-bit type.
 // Per pair it recomputes S = Q K^T, the score_mod, the mask and the weight
 // p from the saved lse, and dP = dO V^T; du by the normalizer (softmax: p
@@ -42,6 +43,23 @@ __device__ __forceinline__ void red_add2(float *p, float x, float y) {
   red_add(p, x);
   red_add(p + 1, y);
 #endif
+}
+
+/// Deterministic dq: a key tile waits for its turn at a query tile (the
+/// count of key tiles before it that add there), adds, then passes the
+/// turn on, with its additions visible GPU-wide first.
+__device__ __forceinline__ void wait_turn(const int *turn, int value) {
+  int now;
+  for (;;) {
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(now) : "l"(turn) : "memory");
+    if (now == value)
+      return;
+    __nanosleep(64);
+  }
+}
+__device__ __forceinline__ void pass_turn(int *turn) {
+  __threadfence();
+  atomicAdd(turn, 1);
 }
 
 /// A float param's gradient as one thread adds to it: the element it added
@@ -502,6 +520,31 @@ template <class V, class C> struct FlashBackward {
     }
   }
 
+  /// The key tiles before kt that meet query tile qt of head h (which add
+  /// to its dq first in deterministic mode): a warp's ballots over the tile
+  /// classifier, 32 tiles at a time.
+  static __device__ __forceinline__ int tilesBefore(const BackwardArgs &a, const typename V::Params &P, int b, int h,
+                                                    int qt, int kt, int &status) {
+    if constexpr (!V::kHasTileClass) {
+      return kt;
+    } else {
+      const FlashArgs &f = a.f;
+      int n = 0;
+      for (int first = 0; first < kt; first += 32) {
+        const int t = first + int(threadIdx.x % 32);
+        const int cls = t < kt ? V::tile_class(b, h, qt * BM, min(qt * BM + BM, f.N) - 1, t * BN,
+                                               min(t * BN + BN, f.M) - 1, P, status)
+                               : 0;
+        n += __popc(__ballot_sync(0xffffffffu, cls != 0));
+      }
+      return n;
+    }
+  }
+  /// Where query tile qt of (b, h) counts its turns.
+  static __device__ __forceinline__ int *turnOf(const BackwardArgs &a, int b, int h, int qt) {
+    return a.dqTurns + (i64(b) * a.f.H + h) * a.tilesQ + qt;
+  }
+
   /// The query tiles a key tile meets, over the heads of its group: codes
   /// (head in group * tilesQ + query tile) * 2 + (1 if partial), from the
   /// tile classifier, 32 query tiles a warp's ballot.
@@ -623,7 +666,21 @@ template <class V, class C> struct FlashBackward {
                 pack2<C::F16>(dP[kf][nf][half * 2], dP[kf][nf][half * 2 + 1]);
           }
       __syncthreads();
+      if (a.dqTurns) {
+        if (warp == 0) {
+          const int before = tilesBefore(a, P, b, h, q0 / BM, kv0 / BN, status);
+          if (lane == 0)
+            wait_turn(turnOf(a, b, h, q0 / BM), before);
+        }
+        __syncthreads();
+      }
       addQueryGrads(sS, sK, warp, lane, b, h, q0, a);
+      if (a.dqTurns) {
+        __threadfence();
+        __syncthreads();
+        if (tid == 0)
+          pass_turn(turnOf(a, b, h, q0 / BM));
+      }
       __syncthreads(); // every warp is done with this slot and with dS
       tile[0] = tile[1];
       tile[1] = walk.next();

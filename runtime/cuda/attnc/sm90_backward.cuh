@@ -131,6 +131,16 @@ template <class V, class C> struct Sm90Backward {
       int h, q0;
       tileOf(a, hk, code, h, q0);
       mbarrier_wait(dqFull(base), it & 1);
+      int *turn = nullptr;
+      if (a.dqTurns) {
+        // Deterministic: after the key tiles before this one.
+        turn = F::turnOf(a, b, h, q0 / BM);
+        const int before = F::tilesBefore(a, P, b, h, q0 / BM, kv0 / BN, status);
+        if (lane == 0)
+          wait_turn(turn, before);
+        __syncwarp();
+        fence_proxy_async_global();
+      }
       const int rows = min(BM, f.N - q0);
       float *dst = a.dqAccum + ((i64(b) * f.H + h) * f.N + q0) * D;
 #pragma unroll
@@ -140,7 +150,15 @@ template <class V, class C> struct Sm90Backward {
           if (row < rows)
             bulk_reduce_add(dst + row * D, base + kDq + region * kQRegionBytes + row * kQPitch * 4, D * 4);
       bulk_commit();
-      bulk_wait_read<0>();
+      if (turn) {
+        bulk_wait<0>();
+        fence_proxy_async_global();
+        __syncwarp();
+        if (lane == 0)
+          pass_turn(turn);
+      } else {
+        bulk_wait_read<0>();
+      }
       __syncwarp();
       if (lane == 0)
         mbarrier_arrive(dqEmpty(base));
@@ -349,6 +367,8 @@ template <class V, class C> struct Sm90Backward {
     __syncthreads();
     int status = 0;
     if (warp < 4) {
+      // 24 registers: the writer's deterministic turns spill a few words,
+      // off the consumers' path; 32 / 232 spilled in the consumers.
       setmaxnreg_dec<24>();
       if (warp == 0)
         produce(a, P, maps, base, b, hk, kv0, lane, status);
