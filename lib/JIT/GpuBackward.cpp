@@ -139,7 +139,10 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   const bool recomputeOut = outputMod || anyGrad;
 
   // Scratch, in 4-byte words: the status head, lse2 and delta, dq's f32
-  // sums, the recomputed output (f32) and dO after output_mod (16-bit).
+  // sums and turns, the recomputed output and row sums (f32) and dO after
+  // output_mod (16-bit), each region whole 16-byte chunks (dO is read by
+  // the copy engine; the output in pairs).
+  auto chunks = [](int64_t words) { return (words + 3) / 4 * 4; };
   const int64_t rows = s.B * s.H * s.N;
   const int bm = int(spec.backwardTileQ), bn = int(spec.backwardTileKv);
   const int64_t rowWords =
@@ -147,8 +150,9 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   const int64_t head = attnc_cuda::kScratchHeadWords;
   const int64_t dqWords = rows * s.D;
   const int64_t tilesQ = (s.N + bm - 1) / bm;
-  const int64_t turnWords = args.deterministic ? s.B * s.H * tilesQ : 0;
-  const int64_t outWords = recomputeOut ? rows * s.Dv : 0;
+  const int64_t turnWords = args.deterministic ? chunks(s.B * s.H * tilesQ) : 0;
+  // The recomputed output, and its rows' weight sums (row_sum).
+  const int64_t outWords = recomputeOut ? chunks(rows * (s.Dv + 1)) : 0;
   const int64_t dopreWords = outputMod ? (rows * s.Dv + 1) / 2 : 0;
   const int64_t words =
       head + 2 * rowWords + dqWords + turnWords + outWords + dopreWords;
@@ -167,6 +171,7 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
                                  : nullptr;
   float *afterTurns = a.dqAccum + dqWords + turnWords;
   a.f.partialOut = recomputeOut ? afterTurns : nullptr;
+  a.f.partialLse = recomputeOut ? afterTurns + rows * s.Dv : nullptr;
   a.dopre = outputMod
                 ? reinterpret_cast<attnc_cuda::u16 *>(afterTurns + outWords)
                 : nullptr;

@@ -67,7 +67,9 @@ struct FlashArgs {
   // tilesQ counts such tiles), and its key tiles are cut into `splits`
   // ranges, one CTA each; each writes its rows' normalised output (f32,
   // [splits][B*H*N][DV]) and lse (natural log, [splits][B*H*N]) there, and
-  // the combine kernel writes out and lse.
+  // the combine kernel writes out and lse. The backward's recomputation
+  // (Config's RECOMPUTE) writes the output before output_mod ([B*H*N][DV])
+  // and the rows' weight sums (row_sum, [B*H*N]) there.
   int splits;
   float *partialOut, *partialLse;
   // A paged KV cache (Config's PAGED_KV): k and v are pages, ks and vs

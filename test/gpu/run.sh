@@ -116,8 +116,16 @@ for run in examples/key_padding.attn:B=70000,H=1,N=2,M=20,D=64 test/gpu/head_pad
   if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $run"; echo "$out" | tail -4; fi
 done
 # Output statements that read the row's lse and row_sum (test/gpu/row_stats.attn,
-# not an example: the CPU backward refuses them), in every family: the
-# default (sm90_wgmma on sm_90a), sm80_mma, split_kv at decode and prefill.
+# in every family: the default (sm90_wgmma on sm_90a), sm80_mma, split_kv
+# at decode and prefill; and their backward (lse and row_sum's adjoints in
+# each row's delta) in both prefill families.
+for v in stats_sink stats_sigmoid; do
+  wanted backward && selected "row_stats" || continue
+  for run in "B=2,H=8,Hkv=2,N=300,M=517,D=128:" "B=1,H=4,N=333,M=200,D=64:--family=sm80_mma --dtype=f16"; do
+    out=$("$bin/attnc" run test/gpu/row_stats.attn --variant=$v --target=gpu --backward --check --shape "${run%%:*}" ${run#*:} --seed $RANDOM 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL row_stats backward $v $run"; echo "$out" | tail -4; fi
+  done
+done
 for v in stats_sink stats_sigmoid; do
   wanted reference && selected "row_stats" || continue
   for run in "B=2,H=8,Hkv=2,N=300,M=517,D=128:" "B=1,H=4,N=333,M=200,D=64:--family=sm80_mma" \

@@ -771,7 +771,8 @@ TEST_CASE("JIT: the GPU backward compiles for every kind of variant",
           "[jit][gpu][backward]") {
   // NVRTC needs no GPU: every hook the backward calls (score_mod_grad with
   // params to learn, output_mod_grad, sink_grad, a classifier that reads
-  // params, the other normalizers) through both archs, dtypes and head dims.
+  // params, the other normalizers, output statements that read the row's
+  // statistics) through both archs, dtypes and head dims.
   struct Case {
     const char *example, *target;
     DType dtype;
@@ -784,6 +785,8 @@ TEST_CASE("JIT: the GPU backward compiles for every kind of variant",
       {"document.attn", "sm_80", DType::BF16, 128, 64},
       {"sigmoid.attn", "sm_90a", DType::F16, 128, 128},
       {"relative_bias.attn", "sm_80", DType::BF16, 64, 64},
+      // Output statements that read row_sum (and lse, through sinks').
+      {"sigmoid_normalized.attn", "sm_90a", DType::BF16, 128, 128},
   };
   Compiler compiler(CompilerOptions{std::string()}); // compiles every time
   for (const Case &c : cases) {

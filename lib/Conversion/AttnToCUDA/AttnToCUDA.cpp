@@ -294,10 +294,6 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
     if (!flash.isDifferentiated())
       return flash.emitError("the backward needs the differentiated regions; "
                              "run attn-differentiate");
-    if (flash.hasOutputMod() && readsRowStatistics(flash.getOutputMod()))
-      return flash.emitError("the GPU backward does not take output "
-                             "statements that read lse or row_sum yet (the "
-                             "CPU's does)");
     if (spec.pagedKv)
       return flash.emitError("the backward takes contiguous k and v, not a "
                              "paged KV cache");
@@ -397,6 +393,12 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
         failed(emitter.emitFunction(
             flash.getOutputModGrad(), RegionRole::OutputModGrad,
             "output_mod_grad", "dout", "GradSums &G, ")) ||
+        failed(emitter.emitFunction(
+            flash.getOutputModLseGrad(), RegionRole::OutputModLseGrad,
+            "output_mod_lse_grad", "0.f", "GradSums &G, ")) ||
+        failed(emitter.emitFunction(
+            flash.getOutputModRowSumGrad(), RegionRole::OutputModRowSumGrad,
+            "output_mod_row_sum_grad", "0.f", "GradSums &G, ")) ||
         failed(emitter.emitFunction(flash.getSinkGrad(), RegionRole::SinkGrad,
                                     "sink_grad", "0.f", "GradSums &G, ")))
       return failure();

@@ -148,7 +148,17 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
   const int lane = threadIdx.x % 32, q = int(row % f.N), h = int(row / f.N % f.H), b = int(row / f.N / f.H);
   int status = 0;
   typename V::GradSums G(grads.g);
-  float delta = 0.f;
+  // The row's statistics, where output statements read them: lse as the
+  // forward saved it, row_sum from the recomputation.
+  float lse = 0.f, rowSum = 0.f;
+  if constexpr (V::kOutputModReadsStats) {
+    if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
+      lse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
+    rowSum = f.partialLse[row];
+  }
+  // delta = rowsum(dO * O), and the adjoints of lse and row_sum summed
+  // over the row.
+  float delta = 0.f, dLse = 0.f, dRowSum = 0.f;
   const u16 *g = a.dout + b * a.dos[0] + h * a.dos[1] + q * a.dos[2];
   const u16 *out = f.out + b * f.os[0] + h * f.os[1] + q * f.os[2];
   const float *recomputed = f.partialOut ? f.partialOut + row * DV : nullptr;
@@ -164,29 +174,47 @@ __device__ __forceinline__ void backward_rows(const BackwardArgs &a, const typen
     }
     if constexpr (V::kHasOutputMod) {
 #pragma unroll
-      for (int e = 0; e < 2; ++e)
-        // The GPU's backward takes no output_mod that reads lse or
-        // row_sum (AttnToCUDA refuses it): they are not needed here.
-        dO[e] = V::output_mod_grad(G, o[e], b, h, q, d + e, 0.f, 0.f, dO[e], P, status);
+      for (int e = 0; e < 2; ++e) {
+        if constexpr (V::kOutputModReadsStats) {
+          dLse += V::output_mod_lse_grad(G, o[e], b, h, q, d + e, lse, rowSum, dO[e], P, status);
+          dRowSum += V::output_mod_row_sum_grad(G, o[e], b, h, q, d + e, lse, rowSum, dO[e], P, status);
+        }
+        dO[e] = V::output_mod_grad(G, o[e], b, h, q, d + e, lse, rowSum, dO[e], P, status);
+      }
       *reinterpret_cast<u32 *>(a.dopre + row * DV + d) = pack2<C::F16>(dO[0], dO[1]);
     }
     delta += dO[0] * o[0] + dO[1] * o[1];
   }
 #pragma unroll
-  for (int m = 16; m >= 1; m /= 2)
+  for (int m = 16; m >= 1; m /= 2) {
     delta += __shfl_xor_sync(0xffffffffu, delta, m);
+    if constexpr (V::kOutputModReadsStats) {
+      dLse += __shfl_xor_sync(0xffffffffu, dLse, m);
+      dRowSum += __shfl_xor_sync(0xffffffffu, dRowSum, m);
+    }
+  }
+  // The row's delta as the pairs take it. Softmax: lse and every weight
+  // move together, du = p (dp + dL/drow_sum - (delta + row_sum dL/drow_sum
+  // - dL/dlse)); the other normalizers: dp + dL/drow_sum (weightGrad).
+  if constexpr (V::kOutputModReadsStats) {
+    if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
+      delta = delta + dRowSum * (rowSum - 1.f) - dLse;
+    else
+      delta = dRowSum;
+  }
   if (lane == 0) {
     const i64 at = (i64(b) * f.H + h) * backward_row_pitch(f.N, C::BM) + q;
     a.delta[at] = delta;
     if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX) {
-      const float lse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
+      const float rowLse = f.lse[b * f.ls[0] + h * f.ls[1] + q * f.ls[2]];
       // Base 2, +inf for a row with nothing kept: exp2(u - inf) is 0.
-      a.lse2[at] = lse == neg_inf() ? -neg_inf() : lse * kLog2e;
+      a.lse2[at] = rowLse == neg_inf() ? -neg_inf() : rowLse * kLog2e;
       // The sink's weight exp(sink - lse) moves against every key's:
-      // dL/dsink = -exp(sink - lse) * delta, then through sink_grad.
+      // dL/dsink = -exp(sink - lse) * (delta + dL/drow_sum), then through
+      // sink_grad.
       if constexpr (V::kHasSink) {
-        const float weight = lse == neg_inf() ? 0.f : __expf(V::sink(b, h, P, status) - lse);
-        V::sink_grad(G, b, h, -weight * delta, P, status);
+        const float weight = rowLse == neg_inf() ? 0.f : __expf(V::sink(b, h, P, status) - rowLse);
+        V::sink_grad(G, b, h, -weight * (delta + dRowSum), P, status);
       }
     }
   }
@@ -302,6 +330,10 @@ template <class V, class C> struct FlashBackward {
       return u;
   }
   static __device__ __forceinline__ float weightGrad(float p, float dp, float delta) {
+    // The normalizers other than softmax: where output statements read
+    // row_sum, every weight adds to it, and delta is dL/drow_sum.
+    if constexpr (V::kNormalizer != ATTNC_NORMALIZE_SOFTMAX && V::kOutputModReadsStats)
+      dp += delta;
     float du;
     if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
       du = p * (dp - delta);

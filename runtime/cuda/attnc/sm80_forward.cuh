@@ -621,9 +621,11 @@ template <class V, class C> struct FlashForward {
   }
 
   /// The backward's recomputation: this CTA's rows of the normalised
-  /// output before output_mod, in f32, to partialOut.
+  /// output before output_mod, in f32, to partialOut, and their weight
+  /// sums (row_sum) to partialLse.
   static __device__ __forceinline__ void storeRecomputed(const float (&O)[MF][DV / 8][4], const float (&inv)[MF][2],
-                                                         int warp, int lane, int b, int h, int q0, const FlashArgs &a) {
+                                                         const float (&sums)[MF][2], int warp, int lane, int b, int h,
+                                                         int q0, const FlashArgs &a) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -631,11 +633,14 @@ template <class V, class C> struct FlashForward {
         const int q = q0 + rowOf(warp, lane, mf, half);
         if (q >= a.N)
           continue;
-        float *o = a.partialOut + ((i64(b) * a.H + h) * a.N + q) * DV + (lane & 3) * 2;
+        const i64 row = (i64(b) * a.H + h) * a.N + q;
+        float *o = a.partialOut + row * DV + (lane & 3) * 2;
 #pragma unroll
         for (int dn = 0; dn < DV / 8; ++dn)
           *reinterpret_cast<F32x2 *>(o + dn * 8) =
               F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
+        if ((lane & 3) == 0)
+          a.partialLse[row] = sums[mf][half];
       }
   }
 
@@ -742,7 +747,7 @@ template <class V, class C> struct FlashForward {
       return;
     }
     if constexpr (C::kRecompute) {
-      storeRecomputed(O, inv, warp, lane, b, h, q0, a);
+      storeRecomputed(O, inv, sums, warp, lane, b, h, q0, a);
       if (status)
         atomicCAS(a.status, 0, status);
       return;
