@@ -207,7 +207,25 @@ if wanted memcheck && command -v compute-sanitizer >/dev/null; then
       fi
     done
   done
-  echo "compute-sanitizer memcheck: $sanitized clean"
+  # The backward's kernels in both families (the deterministic turns too),
+  # memcheck and, for the shared-memory handoffs, racecheck.
+  for run in causal:128 alibi_causal:64 document:64 gated_output:128; do
+    f=examples/${run%:*}.attn d=${run#*:}
+    selected "$f" || continue
+    m=333; case $f in *document*) m=200;; esac
+    for extra in "" "--family=sm80_mma" "--deterministic"; do
+      for tool in memcheck racecheck; do
+        [ $tool = racecheck ] && [ "$run" != causal:128 ] && [ "$run" != gated_output:128 ] && continue
+        if compute-sanitizer --tool $tool --error-exitcode 9 \
+            "$bin/attnc" run "$f" --target=gpu --backward --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d $extra >/tmp/san.log 2>&1; then
+          sanitized=$((sanitized+1))
+        else
+          fail=$((fail+1)); echo "${tool^^} FAIL backward $f $extra"; tail -20 /tmp/san.log
+        fi
+      done
+    done
+  done
+  echo "compute-sanitizer memcheck and racecheck: $sanitized clean"
 fi
 # The Hopper family's cubin runs the tensor cores' and the copy engine's own
 # instructions (HGMMA, UTMALDG); the mma.sync family's runs HMMA.
