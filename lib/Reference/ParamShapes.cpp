@@ -2,6 +2,7 @@
 
 #include "Reference/ParamShapes.h"
 #include "Support/Error.h"
+#include "Support/Locations.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -9,7 +10,6 @@
 #include "mlir/IR/OpImplementation.h"
 
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 
@@ -210,12 +210,8 @@ private:
 };
 
 std::string describe(Location loc) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  if (auto file = dyn_cast<FileLineColLoc>(loc))
-    os << " at " << file.getFilename().getValue() << ":" << file.getLine()
-       << ":" << file.getColumn();
-  return text;
+  std::string where = formatLocation(loc);
+  return where.empty() ? "" : " at " + where;
 }
 
 } // namespace
