@@ -1,6 +1,8 @@
 //===- Check.cpp - a kernel against the float64 reference -----------------===//
 
 #include "Check/Check.h"
+#include "Check/SavedTensors.h"
+#include "Reference/ParamShapes.h"
 #include "Support/Error.h"
 
 #include "JIT/CudaDriver.h"
@@ -601,30 +603,56 @@ struct RaggedLayout {
 
 } // namespace
 
-/// Writes each tensor as `DIR/NAME.f64` (row-major float64 values, as the
-/// kernel saw them after rounding to its dtype) and a line `NAME d0 d1 ...`
-/// in `DIR/manifest.txt` (no dims for a scalar).
-llvm::Error
-saveTensors(llvm::StringRef dir,
-            llvm::ArrayRef<std::pair<std::string, RefArray>> tensors) {
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return makeError("cannot create '" + dir + "': " + ec.message());
-  std::error_code ec;
-  llvm::raw_fd_ostream manifest((dir + "/manifest.txt").str(), ec);
-  if (ec)
-    return makeError("cannot write to '" + dir + "': " + ec.message());
-  for (const auto &[name, array] : tensors) {
-    llvm::raw_fd_ostream data((dir + "/" + name + ".f64").str(), ec);
-    if (ec)
-      return makeError("cannot write to '" + dir + "': " + ec.message());
-    data.write(reinterpret_cast<const char *>(array.data.data()),
-               array.data.size() * sizeof(double));
-    manifest << name;
-    for (int64_t d : array.shape)
-      manifest << " " << d;
-    manifest << "\n";
+/// The params' shapes: `?` dims from --dim, else the loaded files, else
+/// their reads (with the loaded scalars' values).
+static llvm::Expected<ParamShapes>
+sizeParamsForCheck(mlir::attn::VariantOp variant, const AttnSizes &s,
+                   const CheckOptions &options,
+                   const std::optional<Manifest> &manifest) {
+  ParamSizing sizing;
+  sizing.scalars = options.scalarParams;
+  sizing.idRange = options.idRange;
+  if (manifest) {
+    sizing.dims = getSavedParamDims(*manifest, variant);
+    for (mlir::BlockArgument arg : variant.getParams()) {
+      std::string name = variant.getArgumentName(arg.getArgNumber());
+      const Manifest::Entry *entry = manifest->find("param." + name);
+      if (!entry || !entry->shape.empty() ||
+          mlir::isa<mlir::RankedTensorType>(arg.getType()) ||
+          sizing.scalars.count(name))
+        continue;
+      llvm::Expected<RefArray> value = loadTensor(*manifest, *entry);
+      if (!value)
+        return value.takeError();
+      sizing.scalars[name] = value->data[0];
+    }
   }
-  return llvm::Error::success();
+  for (const auto &[name, dims] : options.paramDims)
+    sizing.dims[name] = dims;
+  return sizeParams(variant, s, sizing);
+}
+
+/// A note per param with `?` dims: its shape and where they came from.
+static void noteParamShapes(mlir::attn::VariantOp variant,
+                            const ParamShapes &shapes,
+                            const CheckOptions &options,
+                            const std::optional<Manifest> &manifest,
+                            std::vector<std::string> &notes) {
+  for (auto [i, arg] : llvm::enumerate(variant.getParams())) {
+    auto names = variant.getArgAttrOfType<mlir::ArrayAttr>(arg.getArgNumber(),
+                                                           "attn.shape");
+    if (!names || llvm::none_of(names, [](mlir::Attribute n) {
+          return mlir::cast<mlir::StringAttr>(n).getValue() == "?";
+        }))
+      continue;
+    std::string name = variant.getArgumentName(arg.getArgNumber());
+    const char *from = options.paramDims.count(name) ? "--dim"
+                       : manifest && manifest->find("param." + name)
+                           ? "the loaded file"
+                           : "the largest index its reads take";
+    notes.push_back("param " + name + ": shape " + formatShape(shapes[i]) +
+                    " (`?` dims: " + from + ")");
+  }
 }
 
 llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
@@ -632,7 +660,7 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                                                std::string_view variantName,
                                                const CheckOptions &options) {
   // The reference runs the unfused cascade, so the check covers attn-fuse too.
-  SourceFile file("<check>", std::string(source));
+  SourceFile file(options.sourceName, std::string(source));
   DiagnosticEngine diags;
   auto specs = parseAndCheck(file, diags);
   if (!specs)
@@ -685,12 +713,28 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
       return makeError("a ragged batch's offsets are 32-bit: at most 2^31 - "
                        "1 tokens in all");
   }
+  std::optional<Manifest> manifest;
+  if (!options.loadDir.empty()) {
+    if (ragged)
+      return makeError("--load takes a dense batch; not with --ragged");
+    llvm::Expected<Manifest> read = readManifest(options.loadDir);
+    if (!read)
+      return read.takeError();
+    manifest = std::move(*read);
+  }
+  llvm::Expected<ParamShapes> shapes =
+      sizeParamsForCheck(variant, s, options, manifest);
+  if (!shapes)
+    return shapes.takeError();
+  CheckResult result;
+  noteParamShapes(variant, *shapes, options, manifest, result.notes);
   // The reference holds its inputs in doubles: refuse what would not fit
-  // rather than fail to allocate (a `?` dim of a param takes 300). A run
-  // that neither compares nor saves makes q, k and v in their own dtype.
-  const bool qkvAsDoubles = options.compare || !options.saveDir.empty();
-  const int64_t anySize = 300, maxElements = int64_t(1) << 30;
-  int64_t elements = countRandomInputs(variant, s, anySize, qkvAsDoubles);
+  // rather than fail to allocate. A run that neither compares, saves nor
+  // loads makes q, k and v in their own dtype.
+  const bool qkvAsDoubles =
+      options.compare || !options.saveDir.empty() || manifest.has_value();
+  const int64_t maxElements = int64_t(1) << 30;
+  int64_t elements = countRandomInputs(s, *shapes, qkvAsDoubles);
   // The reference's own tensors, when it runs: the [B, H, N, M] scores and
   // weights (about four copies) and the outputs (about three), in doubles.
   // Products saturate: a huge shape is refused, never wrapped.
@@ -724,16 +768,19 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
                            1, (keys ? s.keys : s.queries) / (factor + 1)));
     return makeError(
         "the check's reference would take " + gib(elements) +
-        " as doubles (q, k, v, params, scores and outputs, a param's `?` "
-        "dims at " +
-        std::to_string(anySize) + "); the reference takes up to " +
+        " as doubles (q, k, v, params, scores and outputs); the reference "
+        "takes up to " +
         gib(maxElements) + ": use smaller sizes (e.g. " + hint +
         "), or time it with --bench alone, which needs no reference");
   }
-  RefInputs in = makeRandomInputs(variant, s, options.seed, anySize,
+  RefInputs in = makeRandomInputs(variant, s, options.seed, *shapes,
                                   options.idRange, qkvAsDoubles);
   if (llvm::Error e = setScalarParams(variant, options.scalarParams, in))
     return e;
+  if (manifest)
+    if (llvm::Error e = loadSavedInputs(*manifest, variant,
+                                        options.scalarParams, in, result.notes))
+      return e;
   DType dtype = kernel.getDType();
   bool gpu = kernel.getTarget() != "cpu";
   const bool paged = options.pageSize > 0;
@@ -908,7 +955,6 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
     if (llvm::Error e = saveTensors(options.saveDir, saved))
       return e;
   }
-  CheckResult result;
   if (options.compare) {
     llvm::Expected<RefOutputs> ref =
         ragged ? raggedLayout->reference(variant, in, s.heads, s.valueDim,

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace attnc {
 
@@ -27,6 +28,8 @@ Tolerance getTolerance(DType dtype);
 
 struct CheckOptions {
   AttnSizes sizes;
+  /// The source's file name, in messages that point into it.
+  std::string sourceName = "<check>";
   uint64_t seed = 1;
   /// Give q, k, v and out non-contiguous strides (a padded layout, with the
   /// head dim strided too).
@@ -60,6 +63,12 @@ struct CheckOptions {
   /// total_k, D]; the reference runs each sequence as a batch of one, with
   /// b = s and the call's N and M its lengths.
   std::vector<int64_t> raggedQueries, raggedKeys;
+  /// When set, the inputs are read from there (the files saveDir writes,
+  /// Check/SavedTensors.h); those it lacks are drawn at random, with a note.
+  std::string loadDir;
+  /// The sizes of a param's `?` dims, in order (by default from its reads,
+  /// Reference/ParamShapes.h).
+  std::map<std::string, std::vector<int64_t>> paramDims;
   /// Values for scalar params by name (the others take their default, or
   /// 3 without one).
   std::map<std::string, double> scalarParams;
@@ -80,6 +89,9 @@ struct CheckResult {
   int64_t keptPairs = 0;            // from the reference's mask
   double medianSeconds = 0;         // when timed
   double backwardMedianSeconds = 0; // the backward alone, when timed
+  /// What the user may want to know of the inputs: the shapes given to `?`
+  /// dims, the inputs --load drew at random.
+  std::vector<std::string> notes;
 };
 
 /// Compiles `variant` of `source` for the reference, makes inputs, runs

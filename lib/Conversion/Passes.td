@@ -16,8 +16,10 @@ def ConvertAttnToCPU : Pass<"convert-attn-to-cpu", "::mlir::ModuleOp"> {
     that space across threads. Its arguments, in order: q, k, v, out, lse
     (softmax only), for `cpu_decode` the key splits' parts (f32 [rows,
     Dv + 2]) and their number, the params (tensors as memrefs, scalars as
-    values), a one-element i32 status buffer (set to 1 + the param's index
-    when a param read is out of bounds), begin and end.
+    values), an i32 status buffer (word 0 set to 1 + the param's index when
+    a param read is out of bounds; a buffer of ATTNC_STATUS_WORDS words also
+    gets the read's `attn.read` id and its index, runtime/attnc/abi.h),
+    begin and end.
 
     The normaliser runs online: a running max and sum per query row for
     softmax, so that no row of scores is ever stored. The tiles and the

@@ -35,7 +35,8 @@ struct BackwardWorker {
                  std::vector<MemRefDescriptor> grads, int32_t *statusSlot)
       : tensors(std::move(tensors)), params(std::move(params)),
         grads(std::move(grads)), scalars(std::move(scalars)),
-        status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
+        status(TensorView::contiguous(statusSlot, DType::I32,
+                                      {ATTNC_STATUS_WORDS})) {
     for (MemRefDescriptor &d : this->tensors)
       d.pack(packed);
     packParams(k, this->params, this->scalars, packed);
@@ -235,22 +236,21 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
 
   const int64_t rows = B * H * N, keys = B * Hkv * M;
   int threads = attnc_cpu_thread_count(args.threads, std::max(rows, keys));
-  std::vector<int32_t> status(threads, 0);
+  std::vector<int32_t> status(size_t(threads) * ATTNC_STATUS_WORDS, 0);
   BackwardWork work{k.backwardEntry, {}};
   for (int t = 0; t < threads; ++t)
     work.workers.push_back(std::make_unique<BackwardWorker>(
-        k, tensors, paramTensors, paramScalars, grads, &status[t]));
+        k, tensors, paramTensors, paramScalars, grads,
+        &status[size_t(t) * ATTNC_STATUS_WORDS]));
   work.phase = 0;
   attnc_cpu_run(0, rows, std::min<int64_t>(threads, rows), runBackwardItems,
                 &work);
   work.phase = 1;
   attnc_cpu_run(0, keys, std::min<int64_t>(threads, keys), runBackwardItems,
                 &work);
-  for (int32_t s : status)
-    if (s != 0)
-      return makeError("param '" + k.params[s - 1].name +
-                       "' was read out of bounds (an index fell outside its "
-                       "shape); the gradients are not valid");
+  if (llvm::Error e =
+          cpuStatusError(k, args.params, status, "the gradients are not valid"))
+    return e;
   dq.release(true);
   dk.release(true);
   dv.release(true);

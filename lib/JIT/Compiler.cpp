@@ -2,6 +2,7 @@
 
 #include "JIT/KernelImpl.h"
 #include "Support/Error.h"
+#include "Support/Locations.h"
 
 #include "Conversion/Passes.h"
 #include "Frontend/DTypes.h"
@@ -320,6 +321,15 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     return makeError("attnc: could not schedule '" + spec.name + "' for " +
                      options.target + ":\n" + diagnostics);
   mlir::ModuleOp module = compilation.getModule();
+  // Each param read gets an id, which a read out of bounds reports (CPU
+  // kernels, runtime/attnc/abi.h), and its place in the source.
+  mlir::Builder builder(&ctx);
+  std::string readPlaces;
+  module.walk([&](mlir::attn::LoadOp load) {
+    load->setAttr("attn.read", builder.getI64IntegerAttr(impl->reads.size()));
+    impl->reads.push_back(formatLocation(load.getLoc()));
+    readPlaces += "|" + impl->reads.back();
+  });
   llvm::Expected<KernelSignature> signature = readKernelSignature(module);
   if (!signature)
     return signature.takeError();
@@ -340,7 +350,9 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
        << "|backward=" << options.backward;
   }
   key = llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(key)));
-  if (auto hit = cache.find(key); hit != cache.end()) {
+  // In memory the kernel keeps its reads' places: the same code read from
+  // elsewhere in a source is another Kernel (the disk holds code alone).
+  if (auto hit = cache.find(key + readPlaces); hit != cache.end()) {
     ++stats.cacheHits;
     return hit->second;
   }
@@ -375,7 +387,7 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
     ++stats.compilations;
   }
   Kernel kernel(std::move(impl));
-  cache.emplace(key, kernel);
+  cache.emplace(key + readPlaces, kernel);
   return kernel;
 }
 

@@ -65,9 +65,10 @@ struct Driver {
   X(cuInit)                                                                    \
   X(cuGetErrorString)                                                          \
   X(cuDeviceGet)                                                               \
-  X(cuDeviceGetAttribute) X(cuDevicePrimaryCtxRetain) X(cuCtxGetCurrent)       \
-      X(cuCtxSetCurrent) X(cuCtxGetDevice) X(cuMemAlloc) X(cuMemFree)          \
-          X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemAllocAsync) X(cuMemFreeAsync) \
+  X(cuDeviceGetAttribute)                                                      \
+  X(cuDevicePrimaryCtxRetain) X(cuCtxGetCurrent) X(cuCtxSetCurrent)            \
+      X(cuCtxGetDevice) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD)             \
+          X(cuMemcpyDtoH) X(cuMemAllocAsync) X(cuMemFreeAsync)                 \
               X(cuMemsetD32Async) X(cuModuleLoadData) X(cuModuleGetFunction)   \
                   X(cuFuncSetAttribute) X(cuLaunchKernel)                      \
                       X(cuStreamSynchronize) X(cuEventCreate) X(cuEventRecord) \

@@ -134,7 +134,8 @@ struct WorkerArgs {
       : tensors(std::move(tensors)), params(std::move(params)),
         scalars(std::move(scalars)), parts(parts), splits(splits),
         paging(std::move(paging)), maxQueries(maxQueries),
-        status(TensorView::contiguous(statusSlot, DType::I32, {1})) {
+        status(TensorView::contiguous(statusSlot, DType::I32,
+                                      {ATTNC_STATUS_WORDS})) {
     for (MemRefDescriptor &d : this->tensors)
       d.pack(packed);
     if (this->parts) {
@@ -537,12 +538,13 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
     paging.emplace_back(args.ragged->cuSeqlensQ);
     paging.emplace_back(args.ragged->cuSeqlensK);
   }
-  std::vector<int32_t> status(threads, 0);
+  std::vector<int32_t> status(size_t(threads) * ATTNC_STATUS_WORDS, 0);
   Work work{k.entry, {}};
   for (int t = 0; t < threads; ++t)
     work.workers.push_back(std::make_unique<WorkerArgs>(
         k, tensors, paramTensors, paramScalars, parts, splits, paging,
-        &status[t], ragged ? std::optional<int64_t>(N) : std::nullopt));
+        &status[size_t(t) * ATTNC_STATUS_WORDS],
+        ragged ? std::optional<int64_t>(N) : std::nullopt));
   attnc_cpu_run(0, partItems, threads, runItems, &work);
   if (splits > 1)
     attnc_cpu_run(partItems, partItems + items, threads, runItems, &work);
@@ -550,10 +552,35 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   out.release(true);
   if (lse)
     lse->release(true);
-  for (int32_t s : status)
-    if (s != 0)
-      return makeError("param '" + k.params[s - 1].name +
-                       "' was read out of bounds (an index fell outside its "
-                       "shape); the output is not valid");
+  return cpuStatusError(k, args.params, status, "the output is not valid");
+}
+
+llvm::Error
+attnc::cpuStatusError(const Kernel::Impl &k,
+                      const std::map<std::string, ParamValue> &params,
+                      llvm::ArrayRef<int32_t> words, const char *consequence) {
+  for (size_t t = 0; t + ATTNC_STATUS_WORDS <= words.size();
+       t += ATTNC_STATUS_WORDS) {
+    llvm::ArrayRef<int32_t> w = words.slice(t, ATTNC_STATUS_WORDS);
+    if (w[0] <= 0 || size_t(w[0]) > k.params.size())
+      continue;
+    const std::string &name = k.params[w[0] - 1].name;
+    auto given = params.find(name);
+    std::vector<int64_t> shape;
+    if (given != params.end() && given->second.tensor)
+      shape = given->second.tensor->shape;
+    std::vector<int64_t> index;
+    for (size_t d = 0; d < shape.size() && d < ATTNC_STATUS_INDICES; ++d)
+      index.push_back(int64_t(uint64_t(uint32_t(w[2 + 2 * d])) |
+                              (uint64_t(uint32_t(w[3 + 2 * d])) << 32)));
+    std::string at =
+        index.size() == 1 ? std::to_string(index[0]) : shapeString(index);
+    std::string where =
+        w[1] > 0 && size_t(w[1]) <= k.reads.size() ? k.reads[w[1] - 1] : "";
+    return makeError("param '" + name + "' was read out of bounds at index " +
+                     at + " (shape " + shapeString(shape) + ")" +
+                     (where.empty() ? "" : " at " + where) + "; " +
+                     consequence);
+  }
   return llvm::Error::success();
 }

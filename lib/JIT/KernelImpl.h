@@ -30,6 +30,9 @@ struct Kernel::Impl {
   /// run() sets from the shapes; the others, which callers give.
   std::vector<bool> isSizeParam;
   std::vector<ParamInfo> callerParams;
+  /// Where each param read is in the source ("FILE:LINE:COL", by its
+  /// `attn.read` id), for the error of a read out of bounds.
+  std::vector<std::string> reads;
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
@@ -230,6 +233,15 @@ attnc_cuda::TensorDims dims(const TensorView &t);
 /// releases the scratch; `error` (the launches') comes first.
 llvm::Expected<int> finishGPUCall(uint64_t scratch, void *stream,
                                   bool synchronize, llvm::Error error);
+/// The error of the first thread's CPU status (ATTNC_STATUS_WORDS words
+/// each, runtime/attnc/abi.h) that names a read out of bounds: the param,
+/// the index, the param's shape (from `params`) and where the read is ("param
+/// 'x' was read out of bounds at index 300 (shape [256]) at v.attn:4:17;
+/// CONSEQUENCE"); else success.
+llvm::Error cpuStatusError(const Kernel::Impl &k,
+                           const std::map<std::string, ParamValue> &params,
+                           llvm::ArrayRef<int32_t> words,
+                           const char *consequence);
 /// The error of a status that names a param read out of bounds ("param
 /// 'x' was read out of bounds ...; CONSEQUENCE"), else success.
 llvm::Error paramReadError(const Kernel::Impl &k, int status,

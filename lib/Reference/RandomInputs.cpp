@@ -1,6 +1,7 @@
 //===- RandomInputs.cpp - random inputs for a variant ---------------------===//
 
 #include "Reference/RandomInputs.h"
+#include "Reference/ParamShapes.h"
 #include "Support/Error.h"
 #include "dialect/AttnOps.h"
 
@@ -23,8 +24,7 @@ static RefArray randomArray(std::vector<int64_t> shape, std::mt19937_64 &rng,
   return array;
 }
 
-/// The call size named B, H, Hkv, N, M, D or Dv; -1 for another name.
-static int64_t callSize(const AttnSizes &s, StringRef name) {
+int64_t attnc::getCallSize(const AttnSizes &s, StringRef name) {
   return name == "B"     ? s.batch
          : name == "H"   ? s.heads
          : name == "Hkv" ? s.kvHeads
@@ -35,12 +35,12 @@ static int64_t callSize(const AttnSizes &s, StringRef name) {
                          : -1;
 }
 
-/// A tensor param's shape: dims named B, H, Hkv, N, M, D or Dv take that
-/// size, `?` takes `anySize`.
-static std::vector<int64_t> paramShape(attn::VariantOp variant,
-                                       BlockArgument arg, const AttnSizes &s,
-                                       int64_t anySize) {
-  auto tensor = cast<RankedTensorType>(arg.getType());
+std::vector<int64_t> attnc::paramCallShape(attn::VariantOp variant,
+                                           BlockArgument arg,
+                                           const AttnSizes &s) {
+  auto tensor = dyn_cast<RankedTensorType>(arg.getType());
+  if (!tensor)
+    return {};
   std::vector<int64_t> shape;
   auto names =
       variant.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "attn.shape");
@@ -48,11 +48,22 @@ static std::vector<int64_t> paramShape(attn::VariantOp variant,
     StringRef name = names && d < int64_t(names.size())
                          ? cast<StringAttr>(names[d]).getValue()
                          : StringRef("?");
-    int64_t size =
-        !tensor.isDynamicDim(d) ? tensor.getDimSize(d) : callSize(s, name);
-    shape.push_back(size < 0 ? anySize : size);
+    shape.push_back(!tensor.isDynamicDim(d) ? tensor.getDimSize(d)
+                                            : getCallSize(s, name));
   }
   return shape;
+}
+
+double attnc::scalarParamValue(attn::VariantOp variant, unsigned index,
+                               const AttnSizes &s) {
+  auto def = variant.getArgAttrOfType<TypedAttr>(index, "attn.default");
+  if (variant.getArgAttr(index, "attn.size"))
+    return double(getCallSize(s, variant.getArgumentName(index)));
+  if (auto f = dyn_cast_or_null<FloatAttr>(def))
+    return f.getValueAsDouble();
+  if (auto i = dyn_cast_or_null<IntegerAttr>(def))
+    return double(i.getValue().getSExtValue());
+  return 3.0;
 }
 
 /// The shapes of q, k and v.
@@ -62,8 +73,8 @@ static std::array<std::vector<int64_t>, 3> qkvShapes(const AttnSizes &s) {
            {s.batch, s.kvHeads, s.keys, s.valueDim}}};
 }
 
-int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
-                                 int64_t anySize, bool withQKV) {
+int64_t attnc::countRandomInputs(const AttnSizes &s, const ParamShapes &shapes,
+                                 bool withQKV) {
   int64_t total = 0;
   auto add = [&](ArrayRef<int64_t> shape) {
     int64_t n = 1;
@@ -76,9 +87,9 @@ int64_t attnc::countRandomInputs(attn::VariantOp variant, const AttnSizes &s,
   for (const std::vector<int64_t> &shape : qkvShapes(s))
     if (withQKV)
       add(shape);
-  for (BlockArgument arg : variant.getParams())
-    if (isa<RankedTensorType>(arg.getType()))
-      add(paramShape(variant, arg, s, anySize));
+  for (const std::vector<int64_t> &shape : shapes)
+    if (!shape.empty())
+      add(shape);
   return total;
 }
 
@@ -100,6 +111,14 @@ static bool selectsBlocks(attn::VariantOp variant) {
 
 RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
                                   uint64_t seed, int64_t anySize,
+                                  int64_t idRange, bool withQKV) {
+  return makeRandomInputs(variant, s, seed,
+                          fixedParamShapes(variant, s, anySize), idRange,
+                          withQKV);
+}
+
+RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
+                                  uint64_t seed, const ParamShapes &shapes,
                                   int64_t idRange, bool withQKV) {
   std::mt19937_64 rng(seed);
   RefInputs inputs;
@@ -128,23 +147,15 @@ RefInputs attnc::makeRandomInputs(attn::VariantOp variant, const AttnSizes &s,
     Type elem = tensor ? tensor.getElementType() : type;
     if (!tensor) {
       RefArray scalar;
-      auto def = variant.getArgAttrOfType<TypedAttr>(index, "attn.default");
-      if (variant.getArgAttr(index, "attn.size"))
-        scalar.data = {double(callSize(s, variant.getArgumentName(index)))};
-      else if (auto f = dyn_cast_or_null<FloatAttr>(def))
-        scalar.data = {f.getValueAsDouble()};
-      else if (auto i = dyn_cast_or_null<IntegerAttr>(def))
-        scalar.data = {double(i.getValue().getSExtValue())};
-      else
-        scalar.data = {3.0};
+      scalar.data = {scalarParamValue(variant, index, s)};
       inputs.params.push_back(scalar);
       continue;
     }
     std::uniform_real_distribution<double> dropped(-1, 1);
     for (; undrawn > 0; --undrawn)
       (void)dropped(rng);
-    RefArray array =
-        randomArray(paramShape(variant, arg, s, anySize), rng, -1, 1);
+    RefArray array = randomArray(
+        shapes[index - attn::VariantOp::kNumTensorInputs], rng, -1, 1);
     if (elem.isInteger(1)) {
       for (double &x : array.data)
         x = x < 0 ? 0 : 1;

@@ -2,6 +2,7 @@
 
 #include "Reference/Reference.h"
 #include "Reference/Interpreter.h"
+#include "Support/Locations.h"
 #include "dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -407,12 +408,14 @@ bool ScalarEvaluator::eval(LoadOp load) {
   int64_t flat = 0;
   for (auto [d, index] : llvm::enumerate(load.getIndices())) {
     int64_t idx = interp.lookup(index, values).i;
-    if (idx < 0 || idx >= array.dim(d))
-      return interp.fail("reference: param '" +
-                         interp.paramNames.lookup(load.getParam()) +
-                         "' read out of bounds: index " + std::to_string(idx) +
-                         " in dimension " + std::to_string(d) + " of size " +
-                         std::to_string(array.dim(d)));
+    if (idx < 0 || idx >= array.dim(d)) {
+      std::string where = formatLocation(load.getLoc());
+      return interp.fail(
+          "reference: param '" + interp.paramNames.lookup(load.getParam()) +
+          "' read out of bounds: index " + std::to_string(idx) +
+          " in dimension " + std::to_string(d) + " of size " +
+          std::to_string(array.dim(d)) + (where.empty() ? "" : " at " + where));
+    }
     flat = flat * array.dim(d) + idx;
   }
   double v = array.data[flat];

@@ -311,7 +311,8 @@ Abstract TileClassEmitter::load(LoadOp op) {
   // Element 0 stands in when the read is not at one position.
   for (Value &i : indices)
     i = select(allPoints, i, index(0));
-  Value value = LoadOp::create(b, loc, op.getParam(), indices);
+  // At the read's own location: a read out of bounds names it.
+  Value value = LoadOp::create(b, op.getLoc(), op.getParam(), indices);
   if (type.isInteger(1))
     return boolean(select(allPoints, value, boolean(true)),
                    select(allPoints, notB(value), boolean(true)));

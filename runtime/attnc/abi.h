@@ -27,6 +27,15 @@ enum attnc_normalizer {
    of two in this range, which the kernels' vectors of keys divide. */
 enum { ATTNC_SELECT_MIN_BLOCK = 16, ATTNC_SELECT_MAX_BLOCK = 128 };
 
+/* A CPU kernel's status view (int32_t): word 0 is 0, or 1 + the position
+   of a param read out of bounds. A view of ATTNC_STATUS_WORDS words (one
+   cache line; the JIT's) also gets where: word 1 is 1 + the read's id (the
+   `attn.read` attribute of its attn.load, 0 without one), words 2 + 2d and
+   3 + 2d the low and high halves of its index in dim d, for d below
+   ATTNC_STATUS_INDICES. A one-word view (the AOT entry points') gets word
+   0 alone. */
+enum { ATTNC_STATUS_WORDS = 16, ATTNC_STATUS_INDICES = 7 };
+
 #if !defined(__CUDACC_RTC__)
 #include "attnc/memref.h"
 #endif

@@ -227,3 +227,53 @@ TEST_CASE("builder errors are diagnostics, not crashes", "[builder]") {
   CHECK(message.find("the mask must be bool; got i64") != std::string::npos);
   CHECK(message.find("expected a normalizer") != std::string::npos);
 }
+
+TEST_CASE("builder and DSL agree: the cookbook's masks", "[builder]") {
+  {
+    VariantBuilder v("dilated_window_attention");
+    Param window = v.scalar("window", DType::I64, 8);
+    Param dilation = v.scalar("dilation", DType::I64, 3);
+    v.mask(call("dilated_window", {window, dilation}));
+    checkSameIR("dilated.attn", v);
+  }
+  {
+    VariantBuilder v("global_local");
+    Param radius = v.scalar("radius", DType::I64, 8);
+    Param globals = v.scalar("globals", DType::I64, 2);
+    v.mask(call("neighborhood_1d", {radius}) || q_idx() < globals ||
+           kv_idx() < globals);
+    checkSameIR("global_local.attn", v);
+  }
+  {
+    VariantBuilder v("strided_attention");
+    Param stride = v.scalar("stride", DType::I64, 8);
+    v.mask(causalMask() && (q_idx() - kv_idx() < stride ||
+                            (q_idx() - kv_idx()) % stride == Expr(0)));
+    checkSameIR("strided.attn", v);
+  }
+}
+
+TEST_CASE("builder and DSL agree: the cookbook's score caps", "[builder]") {
+  {
+    VariantBuilder v("gemma2_local");
+    Param cap = v.scalar("cap", DType::F32, 50.0);
+    Param window = v.scalar("window", DType::I64, 4096);
+    v.score(call("softcap", {cap}));
+    v.mask(call("sliding_window", {window}));
+    checkSameIR("gemma2_local.attn", v);
+  }
+  {
+    VariantBuilder v("grok1_softcap");
+    v.scale(0.08838834764831845);
+    v.score(Expr(30.0) * call("tanh", {score() / Expr(30.0)}));
+    v.mask(causalMask());
+    checkSameIR("grok1_softcap.attn", v);
+  }
+  {
+    VariantBuilder v("ssmax");
+    Param s = v.scalar("s", DType::F32, 0.43);
+    v.score(score() * (s * call("log", {call("f32", {q_idx() + Expr(1)})})));
+    v.mask(causalMask());
+    checkSameIR("ssmax.attn", v);
+  }
+}

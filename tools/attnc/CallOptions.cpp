@@ -11,7 +11,9 @@
 
 using namespace llvm;
 
-Expected<attnc::AttnSizes> attnc::parseShape(StringRef text) {
+Expected<attnc::AttnSizes>
+attnc::parseShape(StringRef text,
+                  const std::map<std::string, int64_t> &defaults) {
   std::map<std::string, int64_t> given;
   SmallVector<StringRef> items;
   if (!text.trim().empty())
@@ -34,8 +36,10 @@ Expected<attnc::AttnSizes> attnc::parseShape(StringRef text) {
       return makeError("--shape: " + key + " is given twice in '" + text + "'");
   }
   auto get = [&](const char *key, int64_t fallback) {
-    auto it = given.find(key);
-    return it == given.end() ? fallback : it->second;
+    if (auto it = given.find(key); it != given.end())
+      return it->second;
+    auto it = defaults.find(key);
+    return it == defaults.end() ? fallback : it->second;
   };
   AttnSizes sizes;
   sizes.batch = get("B", 1);
@@ -61,6 +65,32 @@ attnc::parseParamValues(ArrayRef<std::string> items) {
     values[name.str()] = value;
   }
   return values;
+}
+
+Expected<std::map<std::string, std::vector<int64_t>>>
+attnc::parseParamDims(ArrayRef<std::string> items) {
+  std::map<std::string, std::vector<int64_t>> dims;
+  for (const std::string &item : items) {
+    auto [name, text] = StringRef(item).split('=');
+    SmallVector<StringRef> sizes;
+    text.split(sizes, ',');
+    std::vector<int64_t> &out = dims[name.trim().str()];
+    out.clear();
+    for (StringRef size : sizes) {
+      int64_t n;
+      if (size.trim().getAsInteger(10, n) || n < 1 || n > (int64_t(1) << 40))
+        return makeError("--dim: expected NAME=SIZE[,SIZE...], the sizes of "
+                         "param NAME's `?` dims in order, each >= 1, e.g. "
+                         "--dim map=2,2; got '" +
+                         item + "'");
+      out.push_back(n);
+    }
+    if (name.trim().empty() || out.empty())
+      return makeError("--dim: expected NAME=SIZE[,SIZE...], e.g. --dim "
+                       "map=2,2; got '" +
+                       item + "'");
+  }
+  return dims;
 }
 
 Expected<std::string> attnc::readInputFile(StringRef path) {

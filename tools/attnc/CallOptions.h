@@ -18,12 +18,20 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace attnc {
 
-/// Parses `B=1,H=16,N=4096,...` (defaults: B=1 H=8 Hkv=H N=256 M=N D=64
-/// Dv=D).
-llvm::Expected<AttnSizes> parseShape(llvm::StringRef text);
+/// Parses `B=1,H=16,N=4096,...`; a size left out takes `defaults`' (the
+/// sizes of loaded inputs), else B=1 H=8 Hkv=H N=256 M=N D=64 Dv=D.
+llvm::Expected<AttnSizes>
+parseShape(llvm::StringRef text,
+           const std::map<std::string, int64_t> &defaults = {});
+
+/// Parses repeated `NAME=S1,S2,...` items (--dim) into the sizes of params'
+/// `?` dims.
+llvm::Expected<std::map<std::string, std::vector<int64_t>>>
+parseParamDims(llvm::ArrayRef<std::string> items);
 
 /// Parses repeated `NAME=VALUE` items into scalar param values.
 llvm::Expected<std::map<std::string, double>>

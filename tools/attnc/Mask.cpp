@@ -5,6 +5,7 @@
 #include "MaskMap.h"
 #include "MaskPng.h"
 #include "MaskText.h"
+#include "Reference/ParamShapes.h"
 #include "Support/Error.h"
 
 #include "Frontend/Frontend.h"
@@ -241,13 +242,21 @@ int attnc::runMaskCommand(const MaskOptions &options) {
                   "' did not fuse into one scheduled attn.flash"));
 
   // Only the params' values matter: q, k and v get their shapes alone.
-  const int64_t anySize = 300, maxElements = int64_t(1) << 30;
-  if (countRandomInputs(variant, *sizes, anySize, /*withQKV=*/false) >
-      maxElements)
+  llvm::Expected<std::map<std::string, std::vector<int64_t>>> dims =
+      parseParamDims(options.dims);
+  if (!dims)
+    return reportError(dims.takeError());
+  ParamSizing sizing{*scalars, std::max<int64_t>(1, options.idRange), *dims,
+                     std::nullopt};
+  llvm::Expected<ParamShapes> shapes = sizeParams(variant, *sizes, sizing);
+  if (!shapes)
+    return reportError(shapes.takeError());
+  const int64_t maxElements = int64_t(1) << 30;
+  if (countRandomInputs(*sizes, *shapes, /*withQKV=*/false) > maxElements)
     return reportError(
         makeError("the params of this shape would take over 8 GiB "
                   "as doubles; use smaller sizes"));
-  RefInputs inputs = makeRandomInputs(variant, *sizes, options.seed, anySize,
+  RefInputs inputs = makeRandomInputs(variant, *sizes, options.seed, *shapes,
                                       std::max<int64_t>(1, options.idRange),
                                       /*withQKV=*/false);
   if (llvm::Error e = setScalarParams(variant, *scalars, inputs))

@@ -28,6 +28,7 @@ struct MaskOptions {
   uint64_t seed = 1;
   int64_t idRange = 4;
   std::vector<std::string> params; // NAME=VALUE
+  std::vector<std::string> dims;   // NAME=S1,S2,...: a param's `?` dims
   bool pairs = false;
   std::string window; // Q0,K0,ROWS,COLS, for pairs
 };

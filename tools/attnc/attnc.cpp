@@ -3,6 +3,7 @@
 #include "CallOptions.h"
 #include "Check/Check.h"
 #include "Check/CopyBandwidth.h"
+#include "Check/SavedTensors.h"
 #include "Conversion/Passes.h"
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
@@ -47,9 +48,12 @@ enum class Emit { MLIR, Fused, Scheduled, LLVM, Obj, CUDA, PTX, Cubin };
 
 cl::OptionCategory attncCategory("attnc options");
 
-cl::SubCommand runCommand(
-    "run", "Compile a variant for the CPU, run it on random inputs, check it "
-           "against the float64 reference (--check) and time it (--bench)");
+cl::SubCommand
+    runCommand("run",
+               "Compile a variant for the CPU (--target=cpu, the default) or a "
+               "GPU (--target=gpu: this machine's), run it on random inputs or "
+               "those --load reads, check it against the float64 reference "
+               "(--check) and time it (--bench); docs/run.md");
 
 cl::SubCommand maskCommand(
     "mask",
@@ -171,8 +175,12 @@ cl::opt<int64_t>
                    cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
                    cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<int64_t> runIds("ids",
-                        cl::desc("Integer params (e.g. document ids) are drawn "
-                                 "from 0..ids-1 (default 4)"),
+                        cl::desc("Integer tensor params (ids: documents, "
+                                 "segments) are drawn from 0..ids-1 (default "
+                                 "4), sorted when 1-d so that ids come in "
+                                 "runs; float params are uniform in [-1, 1], "
+                                 "bool params fair coins, scalars take "
+                                 "--param or their default"),
                         cl::init(4), cl::sub(runCommand), cl::sub(maskCommand),
                         cl::cat(attncCategory));
 cl::opt<int64_t>
@@ -187,6 +195,21 @@ cl::list<std::string> runParams(
              "param's default, else 3)"),
     cl::value_desc("NAME=VALUE"), cl::sub(runCommand), cl::sub(maskCommand),
     cl::cat(attncCategory));
+cl::list<std::string> runDims(
+    "dim",
+    cl::desc("The sizes of a tensor param's `?` dims, in order, "
+             "NAME=S1[,S2...] (repeatable; default: the largest index its "
+             "reads take over the call, e.g. map[h, q_idx / 128, kv_idx / "
+             "128] at N = M = 300 is [H, 3, 3])"),
+    cl::value_desc("NAME=S1,..."), cl::sub(runCommand), cl::sub(maskCommand),
+    cl::cat(attncCategory));
+cl::opt<std::string> runLoad(
+    "load",
+    cl::desc("Read the inputs from DIR, as --save writes them (manifest.txt "
+             "and NAME.f64: q, k, v, param.NAME); --shape defaults to the "
+             "sizes of the saved q, k and v, what DIR lacks is drawn at "
+             "random (and said), --param overrides a saved scalar"),
+    cl::value_desc("DIR"), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<std::string> runFamily(
     "family",
     cl::desc("The kernel family: cpu_tiles or cpu_decode on the CPU (default: "
@@ -246,7 +269,7 @@ cl::opt<std::string> runSave(
     "save",
     cl::desc("Write the inputs and the kernel's outputs to DIR (NAME.f64 "
              "files of float64 values and manifest.txt), e.g. to compare "
-             "with another implementation"),
+             "with another implementation; --load reads them back"),
     cl::value_desc("DIR"), cl::sub(runCommand), cl::cat(attncCategory));
 cl::opt<bool> runStrided("strided",
                          cl::desc("Pass q, k, v and out with padded, "
@@ -284,8 +307,9 @@ constexpr const char *kOverview = R"(attnc: compiles attention variants.
   attnc FILE.attn --emit=fused     print them fused, one attn.flash each
   attnc FILE.attn -o out.mlir      write to a file
   attnc run FILE.attn --shape B=1,H=8,N=1024,D=64 --check --bench
-                                   run it on the CPU, check it against the
-                                   float64 reference, time it
+                                   run it on the CPU (--target=gpu: on this
+                                   machine's GPU), check it against the
+                                   float64 reference, time it (docs/run.md)
   attnc mask FILE.attn --shape N=1024 [--pairs] [-o map.png]
                                    draw its skipped, partial and full tiles
                                    (docs/mask.md)
@@ -405,9 +429,29 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   llvm::Expected<std::string> source = attnc::readInputFile(inputFile);
   if (!source)
     return attnc::reportError(source.takeError());
-  llvm::Expected<attnc::AttnSizes> parsedSizes = attnc::parseShape(runShape);
+  // Loaded inputs give the sizes --shape leaves out.
+  std::map<std::string, int64_t> savedSizes;
+  if (!runLoad.empty()) {
+    if (!runRagged.empty())
+      return attnc::reportError(
+          attnc::makeError("--load takes a dense batch; not with --ragged"));
+    llvm::Expected<attnc::Manifest> manifest = attnc::readManifest(runLoad);
+    if (!manifest)
+      return attnc::reportError(manifest.takeError());
+    llvm::Expected<std::map<std::string, int64_t>> saved =
+        attnc::getSavedSizes(*manifest);
+    if (!saved)
+      return attnc::reportError(saved.takeError());
+    savedSizes = std::move(*saved);
+  }
+  llvm::Expected<attnc::AttnSizes> parsedSizes =
+      attnc::parseShape(runShape, savedSizes);
   if (!parsedSizes)
     return attnc::reportError(parsedSizes.takeError());
+  llvm::Expected<std::map<std::string, std::vector<int64_t>>> paramDims =
+      attnc::parseParamDims(runDims);
+  if (!paramDims)
+    return attnc::reportError(paramDims.takeError());
   llvm::Expected<std::map<std::string, double>> scalarParams =
       attnc::parseParamValues(runParams);
   if (!scalarParams)
@@ -495,12 +539,15 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
 
   attnc::CheckOptions check;
   check.sizes = sizes;
+  check.sourceName = inputFile;
   check.seed = runSeed;
   check.strided = runStrided;
   check.threads = threads;
   check.compare = runCheck;
   check.idRange = std::max<int64_t>(1, runIds);
   check.saveDir = runSave;
+  check.loadDir = runLoad;
+  check.paramDims = *paramDims;
   check.scalarParams = *scalarParams;
   check.backward = runBackward;
   check.deterministic = runDeterministic;
@@ -525,6 +572,8 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
     errs() << "attnc: error: " << toString(result.takeError()) << "\n";
     return 1;
   }
+  for (const std::string &note : result->notes)
+    outs() << "inputs: " << note << "\n";
   auto keptLine = [&] {
     outs() << format("kept pairs: %lld of %.0f (%.1f%%)\n",
                      (long long)result->keptPairs, pairs,
@@ -725,8 +774,8 @@ int main(int argc, char **argv) {
     return attnc::runMaskCommand(
         {inputFile, runVariant, runShape, target, *elem,
          outputFile == "-" ? std::string() : std::string(outputFile), runTileQ,
-         runTileKv, maskBatch, maskHead, runSeed, runIds, runParams, maskPairs,
-         maskWindow});
+         runTileKv, maskBatch, maskHead, runSeed, runIds, runParams, runDims,
+         maskPairs, maskWindow});
 
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);

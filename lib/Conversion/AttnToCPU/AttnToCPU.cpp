@@ -20,6 +20,7 @@
 
 #include "Conversion/AttnToCPU/KernelGenerator.h"
 #include "Conversion/Passes.h"
+#include "attnc/abi.h"
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
 
@@ -163,13 +164,44 @@ Value KernelGenerator::emitParamLoad(LoadOp load, ArrayRef<Value> given) {
   ifThenElse(
       outOfBounds, {},
       [&] {
-        Value code = arith::ConstantOp::create(
-            b, loc, b.getI32IntegerAttr(static_cast<int32_t>(position + 1)));
-        memref::StoreOp::create(b, loc, code, status, ValueRange{index(0)});
+        memref::StoreOp::create(b, loc, i32(position + 1), status,
+                                ValueRange{index(0)});
+        emitReadDetails(load, given);
         return SmallVector<Value>{};
       },
       [&] { return SmallVector<Value>{}; });
   return value;
+}
+
+/// Which read fell out of bounds and at what index, into a status view of
+/// ATTNC_STATUS_WORDS words (runtime/attnc/abi.h); a shorter one gets none.
+void KernelGenerator::emitReadDetails(LoadOp load, ArrayRef<Value> indices) {
+  Value words = memref::DimOp::create(b, loc, status, 0);
+  Value room = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, words,
+                                     index(ATTNC_STATUS_WORDS));
+  auto id = load->getAttrOfType<IntegerAttr>("attn.read");
+  ifThenElse(
+      room, {},
+      [&] {
+        auto store = [&](Value v, int64_t word) {
+          memref::StoreOp::create(b, loc, v, status, ValueRange{index(word)});
+        };
+        store(i32(id ? int32_t(id.getInt() + 1) : 0), 1);
+        for (auto [d, i] : llvm::enumerate(indices)) {
+          if (d >= ATTNC_STATUS_INDICES)
+            break;
+          Value wide = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
+          Value high = arith::ShRSIOp::create(
+              b, loc, wide,
+              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(32)));
+          store(arith::TruncIOp::create(b, loc, b.getI32Type(), wide),
+                2 + 2 * d);
+          store(arith::TruncIOp::create(b, loc, b.getI32Type(), high),
+                3 + 2 * d);
+        }
+        return SmallVector<Value>{};
+      },
+      [&] { return SmallVector<Value>{}; });
 }
 
 /// The least and greatest of param[first..last], clamped to its extent.
@@ -441,9 +473,14 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         SmallVector<Value> idx = {splat(regionBatch()), splat(heads[i]),
                                   splat(rows[i]), clamped};
         Value s = scores[i * numVectors + j];
+        // Their scores are whatever the key tile's padding holds (NaN, say):
+        // 0 instead, so that a param indexed by the score is not read out of
+        // bounds for them either.
         if (flash.hasScoreMod())
-          s = emitRegionVector(flash.getScoreMod(),
-                               {s, idx[0], idx[1], idx[2], idx[3]});
+          s = emitRegionVector(
+              flash.getScoreMod(),
+              {arith::SelectOp::create(b, loc, keep, s, splat(f32(0))), idx[0],
+               idx[1], idx[2], idx[3]});
         if (withMask && flash.hasMask())
           keep = arith::AndIOp::create(b, loc, keep,
                                        emitRegionVector(flash.getMask(), idx));
@@ -803,7 +840,7 @@ LogicalResult KernelGenerator::generate() {
   }
   for (BlockArgument param : variant.getParams())
     argTypes.push_back(paramArgType(param));
-  argTypes.push_back(MemRefType::get({1}, b.getI32Type()));
+  argTypes.push_back(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()));
   argTypes.push_back(b.getIndexType());
   argTypes.push_back(b.getIndexType());
 

@@ -473,8 +473,9 @@ LogicalResult BackwardGenerator::generateBackward() {
     auto tensor = dyn_cast<RankedTensorType>(param.getType());
     argTypes.push_back(rowMajor(tensor ? tensor.getRank() : 1, f32Type, false));
   }
-  argTypes.push_back(MemRefType::get({1}, b.getI32Type())); // status
-  argTypes.append(3, b.getIndexType());                     // phase, begin, end
+  argTypes.push_back(
+      MemRefType::get({ShapedType::kDynamic}, b.getI32Type())); // status
+  argTypes.append(3, b.getIndexType()); // phase, begin, end
 
   Block *entry =
       startKernel(getCPUBackwardKernelName(variant.getSymName()), argTypes);

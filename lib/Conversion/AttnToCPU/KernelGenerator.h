@@ -52,6 +52,9 @@ protected:
   Value f32(double v) {
     return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
   }
+  Value i32(int32_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
   Value splat(Value scalar) {
     return vector::BroadcastOp::create(b, loc, vec(scalar.getType()), scalar);
   }
@@ -140,6 +143,7 @@ protected:
   /// above are broadcast, param reads are done lane by lane.
   Value emitRegionVector(Region &region, ValueRange args);
   Value emitParamLoad(LoadOp load, ArrayRef<Value> indices);
+  void emitReadDetails(LoadOp load, ArrayRef<Value> indices);
   std::pair<Value, Value> emitLoadRange(LoadRangeOp op, Value first,
                                         Value last);
   /// The (head, query index) of packed row `row` of the work item.

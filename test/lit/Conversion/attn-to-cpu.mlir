@@ -4,7 +4,7 @@
 
 // CHECK-LABEL: func.func @causal_kernel(
 // CHECK-SAME: memref<?x?x?x?xf32, strided<[?, ?, ?, 1], offset: ?>>
-// CHECK-SAME: memref<1xi32>
+// CHECK-SAME: memref<?xi32>
 // CHECK-SAME: %{{.*}}: index, %{{.*}}: index)
 // CHECK-SAME: attn.vector_width = 8 : i64
 // CHECK: vector<8xf32>
