@@ -247,7 +247,9 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
     double g = got.at(i), w = want.data[i];
     bool bad;
     double error = 0;
-    if (std::isinf(w))
+    if (std::isnan(w))
+      bad = !std::isnan(g); // a NaN score's row
+    else if (std::isinf(w))
       bad = g != w;
     else {
       error = std::fabs(g - w);
@@ -265,7 +267,12 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
     if (result.badElements++ == 0)
       result.firstBad = std::string(what) + "[" + std::to_string(i) +
                         "] = " + std::to_string(g) + ", reference " +
-                        std::to_string(w);
+                        std::to_string(w) +
+                        (std::isinf(g) && std::isfinite(w)
+                             ? " (an f32 overflow: the kernel computes in "
+                               "f32, whose range ends at 3.4e38, out as a "
+                               "sum of weight * v; docs/language.md)"
+                             : "");
     result.passed = false;
   }
 }
