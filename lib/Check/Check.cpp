@@ -734,6 +734,19 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   const int64_t packedB = ragged ? 1 : s.batch;
   const int64_t packedN = ragged ? raggedLayout->cuQ.back() : s.queries;
   const int64_t packedM = ragged ? raggedLayout->cuK.back() : s.keys;
+  // The kernel's own q, k, v and out (dout and the gradients too with the
+  // backward) in their dtype, with or without the reference: refused past
+  // the same 8 GiB rather than killed for memory.
+  const int64_t tensorBytes =
+      product({int64_t(getSizeInBytes(dtype)), options.backward ? 2 : 1,
+               sum(product({packedB, s.heads, packedN, s.headDim + s.valueDim}),
+                   product({ragged ? 1 : s.batch, s.kvHeads, packedM,
+                            s.headDim + s.valueDim}))});
+  if (tensorBytes > maxElements * 8)
+    return makeError("q, k, v and out would take " + gib(tensorBytes / 8) +
+                     " in " + std::string(toString(dtype)) +
+                     "; a run takes up to " + gib(maxElements) +
+                     " of them: use smaller sizes");
   HostTensor q(dtype, {packedB, s.heads, packedN, s.headDim}, options.strided,
                inSlack),
       k(dtype,
