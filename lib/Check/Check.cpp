@@ -252,7 +252,9 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
     double g = got.at(i), w = want.data[i];
     bool bad;
     double error = 0;
-    if (std::isinf(w))
+    if (std::isnan(w))
+      bad = !std::isnan(g); // a NaN score's row
+    else if (std::isinf(w))
       bad = g != w;
     else {
       error = std::fabs(g - w);
@@ -270,7 +272,12 @@ void compare(const char *what, const HostTensor &got, const RefArray &want,
     if (result.badElements++ == 0)
       result.firstBad = std::string(what) + "[" + std::to_string(i) +
                         "] = " + std::to_string(g) + ", reference " +
-                        std::to_string(w);
+                        std::to_string(w) +
+                        (std::isinf(g) && std::isfinite(w)
+                             ? " (an f32 overflow: the kernel computes in "
+                               "f32, whose range ends at 3.4e38, out as a "
+                               "sum of weight * v; docs/language.md)"
+                             : "");
     result.passed = false;
   }
 }
@@ -803,6 +810,19 @@ llvm::Expected<CheckResult> attnc::checkKernel(const Kernel &kernel,
   const int64_t packedB = ragged ? 1 : s.batch;
   const int64_t packedN = ragged ? raggedLayout->cuQ.back() : s.queries;
   const int64_t packedM = ragged ? raggedLayout->cuK.back() : s.keys;
+  // The kernel's own q, k, v and out (dout and the gradients too with the
+  // backward) in their dtype, with or without the reference: refused past
+  // the same 8 GiB rather than killed for memory.
+  const int64_t tensorBytes =
+      product({int64_t(getSizeInBytes(dtype)), options.backward ? 2 : 1,
+               sum(product({packedB, s.heads, packedN, s.headDim + s.valueDim}),
+                   product({ragged ? 1 : s.batch, s.kvHeads, packedM,
+                            s.headDim + s.valueDim}))});
+  if (tensorBytes > maxElements * 8)
+    return makeError("q, k, v and out would take " + gib(tensorBytes / 8) +
+                     " in " + std::string(toString(dtype)) +
+                     "; a run takes up to " + gib(maxElements) +
+                     " of them: use smaller sizes");
   HostTensor q(dtype, {packedB, s.heads, packedN, s.headDim}, options.strided,
                inSlack),
       k(dtype,

@@ -107,11 +107,13 @@ llvm::Error backwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
       return makeError(what + " must be contiguous on the GPU");
     grads[i] = static_cast<float *>(it->second.data);
   }
-  for (const auto &[name, view] : args.paramGrads)
+  for (const auto &entry : args.paramGrads) {
+    const std::string &name = entry.first;
     if (llvm::none_of(k.params,
                       [&](const ParamInfo &p) { return p.name == name; }))
       return makeError("'" + name + "' is not a float param of '" + k.name +
                        "': it has no gradient");
+  }
   return runBackwardOnGPU(k, args, sizes, paramTensors, paramScalars, grads);
 }
 
@@ -207,11 +209,13 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
         TensorView::contiguous(gradStorage.back().data(), DType::F32, shape));
     gradParams.push_back(&p);
   }
-  for (const auto &[name, view] : args.paramGrads)
+  for (const auto &entry : args.paramGrads) {
+    const std::string &name = entry.first;
     if (llvm::none_of(gradParams,
                       [&](const ParamInfo *p) { return p->name == name; }))
       return makeError("'" + name + "' is not a float param of '" + k.name +
                        "': it has no gradient");
+  }
 
   KernelTensor q(args.q, true), kk(args.k, true), v(args.v, true),
       out(args.out, true), dout(args.dout, true), dq(args.dq, false),

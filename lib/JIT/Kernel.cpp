@@ -380,11 +380,13 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
   std::string declared;
   for (const ParamInfo &p : k.callerParams)
     declared += (declared.empty() ? "" : ", ") + p.name;
-  for (const auto &[name, value] : given)
+  for (const auto &entry : given) {
+    const std::string &name = entry.first;
     if (llvm::none_of(k.callerParams,
                       [&](const ParamInfo &p) { return p.name == name; }))
       return makeError("unknown param '" + name + "'; '" + k.name + "' takes " +
                        (declared.empty() ? std::string("none") : declared));
+  }
   paramTensors.reserve(k.params.size());
   paramScalars.reserve(k.params.size());
   for (auto [i, p] : llvm::enumerate(k.params)) {

@@ -529,16 +529,20 @@ TensorPtr Interpreter::normalize(const Tensor &s, NormalizerKind kind,
       double m = sinkLogit;
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
-          m = std::max(m, t(j));
+          m = std::isnan(t(j)) ? t(j) : std::max(m, t(j)); // NaN sticks
       if (std::isinf(m) && m < 0)
         continue; // no kept key (or all -inf), no sink: zeros, lse -inf
-      double l = std::exp(sinkLogit - m);
+      // With a +inf logit, the limit: the +inf logits share the row.
+      auto weight = [&](double x) {
+        return std::isinf(m) ? double(x == m) : std::exp(x - m);
+      };
+      double l = weight(sinkLogit);
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
-          l += std::exp(t(j) - m);
+          l += weight(t(j));
       for (int64_t j = 0; j < M; ++j)
         if (keep[j])
-          rowSum[r] += out[j] = std::exp(t(j) - m) / l;
+          rowSum[r] += out[j] = weight(t(j)) / l;
       rowLse[r] = m + std::log(l);
       continue;
     }

@@ -351,6 +351,25 @@ TEST_CASE("numerics: fully masked rows give 0 and lse -inf, never NaN",
            DType::F32, "cpu_decode");
 }
 
+TEST_CASE("numerics: +inf scores share the row (the limit); NaN gives NaN",
+          "[numerics]") {
+  Compiler compiler;
+  // Even rows score +inf at every third key, so a row's max turns +inf in
+  // one key tile and stays there through tiles with none; a +inf sink
+  // takes its share of head 0; one NaN score makes its row NaN.
+  const char *sources[] = {
+      "attention plus_inf() { score = q_idx % 2 == 0 && kv_idx % 3 == 1 ? "
+      "1.0 / 0.0 : score }",
+      "attention plus_inf_sink() { score = q_idx % 2 == 0 && kv_idx % 3 == 1 "
+      "? 1.0 / 0.0 : score\n sink = h == 0 ? 1.0 / 0.0 : 0.5 }",
+      "attention nan_score() { score = q_idx == 3 && kv_idx == 5 ? 0.0 / 0.0 "
+      ": score\n output = o + lse }",
+  };
+  for (const char *family : {"", "cpu_decode"})
+    for (const char *source : sources)
+      checkAll(compiler, "inf", source, DType::F32, family);
+}
+
 TEST_CASE("numerics: sinks, and rows that keep nothing but the sink",
           "[numerics]") {
   Compiler compiler;

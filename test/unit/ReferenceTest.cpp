@@ -18,6 +18,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 using namespace attnc;
@@ -137,6 +138,31 @@ TEST_CASE("reference: a sink joins the softmax sum; masked rows give lse = "
         CHECK(out.out.data[h * 3 + i] == Approx(o + 10 * rowSum + 100 * lse));
       }
     }
+  }
+}
+
+TEST_CASE("reference: +inf scores share the row; a NaN score gives NaN",
+          "[reference]") {
+  // Keys 1 and 3 score +inf: out is the mean of their values, lse +inf,
+  // row_sum 1; with a +inf sink too, the sink takes a third and out is
+  // two thirds of that. Row 1's key 2 scores NaN: out and lse are NaN.
+  for (bool withSink : {false, true}) {
+    std::string source = "attention a() {\n"
+                         "  score = q_idx == 1 && kv_idx == 2 ? 0.0 / 0.0 : "
+                         "(kv_idx % 2 == 1 ? 1.0 / 0.0 : score)\n"
+                         "  output = o + 100.0 * row_sum\n";
+    if (withSink)
+      source += "  sink = 1.0 / 0.0\n";
+    Compiled c = compile(source + "}", /*fuse=*/true);
+    AttnSizes sizes{1, 1, 1, 2, 5, 2, 1};
+    RefInputs in = makeRandomInputs(c.variant(), sizes, 4);
+    in.v.data = {1, 2, 3, 4, 5};
+    RefOutputs out = evaluate(c.variant(), in);
+    double share = withSink ? 1.0 / 3 : 0.5;
+    CHECK(out.lse.data[0] == std::numeric_limits<double>::infinity());
+    CHECK(out.out.data[0] == Approx(share * (2 + 4) + 100 * 2 * share));
+    CHECK(std::isnan(out.lse.data[1]));
+    CHECK(std::isnan(out.out.data[1]));
   }
 }
 

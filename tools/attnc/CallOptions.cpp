@@ -62,7 +62,8 @@ attnc::parseParamValues(ArrayRef<std::string> items) {
       return makeError("--param: expected NAME=VALUE with a number, e.g. "
                        "--param window=128; got '" +
                        item + "'");
-    values[name.str()] = value;
+    if (!values.emplace(name.trim().str(), value).second)
+      return makeError("--param " + name.trim() + " is given twice");
   }
   return values;
 }
@@ -121,6 +122,14 @@ Error attnc::selectOneVariant(mlir::ModuleOp module, StringRef name) {
 }
 
 int attnc::reportError(Error error) {
-  errs() << "attnc: error: " << toString(std::move(error)) << "\n";
+  std::string message = toString(std::move(error));
+  // Diagnostics of the source come rendered (FILE:LINE:COL: error: ...);
+  // the library's own messages may start with its name.
+  if (message.find(": error: ") == std::string::npos) {
+    StringRef text = message;
+    text.consume_front("attnc: ");
+    message = "attnc: error: " + text.str();
+  }
+  errs() << message << (StringRef(message).ends_with("\n") ? "" : "\n");
   return 1;
 }

@@ -8,6 +8,7 @@
 #include "Frontend/Frontend.h"
 #include "Frontend/MLIRGen.h"
 #include "Mask.h"
+#include "OptionParsers.h"
 #include "Pipeline/Pipeline.h"
 #include "Support/Error.h"
 #include "Target/Compilation.h"
@@ -74,7 +75,7 @@ cl::opt<std::string> outputFile("o",
                                 cl::cat(attncCategory),
                                 cl::sub(cl::SubCommand::getTopLevel()),
                                 cl::sub(maskCommand));
-cl::opt<Emit> emit(
+cl::opt<Emit, false, attnc::NamedValueParser<Emit>> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::MLIR, "mlir",
                           "the cascade in the attn dialect, as written"),
@@ -130,17 +131,18 @@ cl::opt<std::string> runVariant("variant",
                                          "has several"),
                                 cl::sub(runCommand), cl::sub(maskCommand),
                                 cl::cat(attncCategory));
-cl::opt<bool> runCheck("check",
-                       cl::desc("Compare with the float64 reference; exit 1 "
-                                "when out of tolerance"),
-                       cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<bool> runBench("bench",
-                       cl::desc("Time the kernel: median of --repeats runs, "
-                                "GFLOP/s over kept pairs (GPU: CUDA events, "
-                                "L2 evicted before each run, runs queued, as "
-                                "triton.testing.do_bench)"),
-                       cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<bool> runBackward(
+attnc::SwitchOpt runCheck("check",
+                          cl::desc("Compare with the float64 reference; exit 1 "
+                                   "when out of tolerance"),
+                          cl::sub(runCommand), cl::cat(attncCategory));
+attnc::SwitchOpt
+    runBench("bench",
+             cl::desc("Time the kernel: median of --repeats runs, "
+                      "GFLOP/s over kept pairs (GPU: CUDA events, "
+                      "L2 evicted before each run, runs queued, as "
+                      "triton.testing.do_bench)"),
+             cl::sub(runCommand), cl::cat(attncCategory));
+attnc::SwitchOpt runBackward(
     "backward",
     cl::desc("Also compile the backward: attnc run (CPU and GPU) runs it, "
              "with --check dq, dk, dv and every float param's gradient "
@@ -149,41 +151,41 @@ cl::opt<bool> runBackward(
              "object and <variant>_backward_run in the header"),
     cl::sub(cl::SubCommand::getTopLevel()), cl::sub(runCommand),
     cl::cat(attncCategory));
-cl::opt<bool> runDeterministic(
+attnc::SwitchOpt runDeterministic(
     "deterministic",
     cl::desc("With --backward: run it deterministic (the same bits on every "
              "call; no params' gradients then), twice, and require the same "
              "dq, dk and dv"),
     cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int> runRepeats("repeats", cl::desc("Timed runs (default 10)"),
-                        cl::init(10), cl::sub(runCommand),
-                        cl::cat(attncCategory));
-cl::opt<int> runThreads("threads",
-                        cl::desc("Worker threads (default: all cores)"),
-                        cl::init(0), cl::sub(runCommand),
-                        cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<int> runRepeats("repeats",
+                                  cl::desc("Timed runs (default 10)"),
+                                  cl::init(10), cl::sub(runCommand),
+                                  cl::cat(attncCategory));
+attnc::IntegerOpt<int>
+    runThreads("threads", cl::desc("Worker threads (default: all cores)"),
+               cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
+attnc::IntegerOpt<long long>
     runTileQ("tile-q", cl::desc("Query rows per tile (default: the target's)"),
              cl::init(0), cl::sub(runCommand), cl::sub(maskCommand),
              cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<long long>
     runTileKv("tile-kv", cl::desc("Keys per tile (default: the target's)"),
               cl::init(0), cl::sub(runCommand), cl::sub(maskCommand),
               cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<long long>
     runVectorWidth("vector-width",
                    cl::desc("f32 lanes: 4, 8 or 16 (default: the host's)"),
                    cl::init(0), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<int64_t> runIds("ids",
-                        cl::desc("Integer tensor params (ids: documents, "
-                                 "segments) are drawn from 0..ids-1 (default "
-                                 "4), sorted when 1-d so that ids come in "
-                                 "runs; float params are uniform in [-1, 1], "
-                                 "bool params fair coins, scalars take "
-                                 "--param or their default"),
-                        cl::init(4), cl::sub(runCommand), cl::sub(maskCommand),
-                        cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<long long>
+    runIds("ids",
+           cl::desc("Integer tensor params (ids: documents, segments) are "
+                    "drawn from 0..ids-1 (default 4), sorted when 1-d so that "
+                    "ids come in runs; float params are uniform in [-1, 1], "
+                    "bool params fair coins, scalars take --param or their "
+                    "default"),
+           cl::init(4), cl::sub(runCommand), cl::sub(maskCommand),
+           cl::cat(attncCategory));
+attnc::IntegerOpt<long long>
     runWarps("warps",
              cl::desc("GPU: warps per CTA (default: 4 with the default "
                       "tile-q, else tile-q / 16, at most 8)"),
@@ -219,24 +221,24 @@ cl::opt<std::string> runFamily(
              "sm80_mma)"),
     cl::sub(runCommand), cl::sub(cl::SubCommand::getTopLevel()),
     cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<long long>
     runStages("stages",
               cl::desc("GPU: K/V tiles in flight (default: the family's)"),
               cl::init(0), cl::sub(runCommand),
               cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<int64_t>
+attnc::IntegerOpt<long long>
     runSplits("splits",
               cl::desc("split_kv: the most key ranges a call is cut into "
                        "(default 128; the launch picks by the GPU's size)"),
               cl::init(0), cl::sub(runCommand),
               cl::sub(cl::SubCommand::getTopLevel()), cl::cat(attncCategory));
-cl::opt<bool> pagedKv("paged-kv",
-                      cl::desc("Compile for a paged KV cache: k and v as "
-                               "pages [num_pages, page_size, Hkv, D] read "
-                               "through a page table, with a length per "
-                               "sequence"),
-                      cl::cat(attncCategory));
-cl::opt<int64_t> runPaged(
+attnc::SwitchOpt pagedKv("paged-kv",
+                         cl::desc("Compile for a paged KV cache: k and v as "
+                                  "pages [num_pages, page_size, Hkv, D] read "
+                                  "through a page table, with a length per "
+                                  "sequence"),
+                         cl::cat(attncCategory));
+attnc::IntegerOpt<long long> runPaged(
     "paged",
     cl::desc("Run on a paged KV cache: K and V laid out in shuffled pages of "
              "PAGE_SIZE keys, read through a page table, with random "
@@ -244,12 +246,12 @@ cl::opt<int64_t> runPaged(
              "PAGE_SIZE; --check masks the keys past each length)"),
     cl::value_desc("PAGE_SIZE"), cl::init(0), cl::sub(runCommand),
     cl::cat(attncCategory));
-cl::opt<bool> raggedBatch("ragged",
-                          cl::desc("Compile for ragged batches: packed "
-                                   "sequences of their own lengths given by "
-                                   "offsets cu_seqlens_q and cu_seqlens_k "
-                                   "(CPU targets)"),
-                          cl::cat(attncCategory));
+attnc::SwitchOpt raggedBatch("ragged",
+                             cl::desc("Compile for ragged batches: packed "
+                                      "sequences of their own lengths given by "
+                                      "offsets cu_seqlens_q and cu_seqlens_k "
+                                      "(CPU targets)"),
+                             cl::cat(attncCategory));
 cl::opt<std::string> runRagged(
     "ragged",
     cl::desc("Run on a ragged batch (packed sequences, FlashAttention's "
@@ -258,48 +260,52 @@ cl::opt<std::string> runRagged(
              "1..N queries and 1..M keys (one of N and M)"),
     cl::value_desc("LENGTHS|random"), cl::init(""), cl::sub(runCommand),
     cl::cat(attncCategory));
-cl::opt<bool> runFullLengths("full-lengths",
-                             cl::desc("With --paged: every sequence holds M "
-                                      "keys"),
-                             cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<uint64_t> runSeed("seed", cl::desc("Seed of the random inputs"),
-                          cl::init(1), cl::sub(runCommand),
-                          cl::sub(maskCommand), cl::cat(attncCategory));
+attnc::SwitchOpt runFullLengths("full-lengths",
+                                cl::desc("With --paged: every sequence holds M "
+                                         "keys"),
+                                cl::sub(runCommand), cl::cat(attncCategory));
+attnc::IntegerOpt<unsigned long long>
+    runSeed("seed", cl::desc("Seed of the random inputs"), cl::init(1),
+            cl::sub(runCommand), cl::sub(maskCommand), cl::cat(attncCategory));
 cl::opt<std::string> runSave(
     "save",
     cl::desc("Write the inputs and the kernel's outputs to DIR (NAME.f64 "
              "files of float64 values and manifest.txt), e.g. to compare "
              "with another implementation; --load reads them back"),
     cl::value_desc("DIR"), cl::sub(runCommand), cl::cat(attncCategory));
-cl::opt<bool> runStrided("strided",
-                         cl::desc("Pass q, k, v and out with padded, "
-                                  "non-contiguous strides"),
-                         cl::sub(runCommand), cl::cat(attncCategory));
+attnc::SwitchOpt runStrided("strided",
+                            cl::desc("Pass q, k, v and out with padded, "
+                                     "non-contiguous strides"),
+                            cl::sub(runCommand), cl::cat(attncCategory));
 // attnc mask
-cl::opt<bool> maskPairs("pairs",
-                        cl::desc("Draw the mask per pair of --window instead "
-                                 "of the tiles' classes"),
-                        cl::sub(maskCommand), cl::cat(attncCategory));
+attnc::SwitchOpt
+    maskPairs("pairs",
+              cl::desc("Draw the mask per pair of --window instead "
+                       "of the tiles' classes"),
+              cl::sub(maskCommand), cl::cat(attncCategory));
 cl::opt<std::string>
     maskWindow("window",
                cl::desc("The pairs --pairs draws: Q0,K0,ROWS,COLS (default "
                         "0,0,32,64; at most 256 x 256)"),
                cl::sub(maskCommand), cl::cat(attncCategory));
-cl::opt<int64_t> maskBatch("batch", cl::desc("The batch drawn (default 0)"),
-                           cl::init(0), cl::sub(maskCommand),
-                           cl::cat(attncCategory));
-cl::opt<int64_t> maskHead("head", cl::desc("The query head drawn (default 0)"),
-                          cl::init(0), cl::sub(maskCommand),
-                          cl::cat(attncCategory));
+attnc::IntegerOpt<long long> maskBatch("batch",
+                                       cl::desc("The batch drawn (default 0)"),
+                                       cl::init(0), cl::sub(maskCommand),
+                                       cl::cat(attncCategory));
+attnc::IntegerOpt<long long>
+    maskHead("head", cl::desc("The query head drawn (default 0)"), cl::init(0),
+             cl::sub(maskCommand), cl::cat(attncCategory));
 
-cl::opt<int64_t> headDim("head-dim",
-                         cl::desc("Fix the head dim D at compile time "
-                                  "(default: given at run time)"),
-                         cl::init(0), cl::cat(attncCategory));
-cl::opt<int64_t> valueHeadDim("value-head-dim",
-                              cl::desc("Fix the value head dim Dv at compile "
-                                       "time (default: the head dim)"),
-                              cl::init(0), cl::cat(attncCategory));
+attnc::IntegerOpt<long long>
+    headDim("head-dim",
+            cl::desc("Fix the head dim D at compile time "
+                     "(default: given at run time)"),
+            cl::init(0), cl::cat(attncCategory));
+attnc::IntegerOpt<long long>
+    valueHeadDim("value-head-dim",
+                 cl::desc("Fix the value head dim Dv at compile "
+                          "time (default: the head dim)"),
+                 cl::init(0), cl::cat(attncCategory));
 
 constexpr const char *kOverview = R"(attnc: compiles attention variants.
 
@@ -514,15 +520,8 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   double compileMs = std::chrono::duration<double, std::milli>(
                          std::chrono::steady_clock::now() - start)
                          .count();
-  if (!kernel) {
-    // Diagnostics of the source come rendered (FILE:LINE:COL: error: ...);
-    // any other failure gets the prefix.
-    std::string message = toString(kernel.takeError());
-    if (message.find(": error: ") == std::string::npos)
-      errs() << "attnc: error: ";
-    errs() << message << (StringRef(message).ends_with("\n") ? "" : "\n");
-    return 1;
-  }
+  if (!kernel)
+    return attnc::reportError(kernel.takeError());
   int threads = runThreads > 0
                     ? int(runThreads)
                     : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -645,19 +644,39 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   return result->passed ? 0 : 1;
 }
 
-/// The options of attnc run and attnc mask that take a range, checked
-/// with the flag's name (the API would name its own field); "" when all
-/// hold. Options another command reads are refused rather than ignored.
-static std::string checkRunOptions() {
-  if (!runCommand && !maskCommand)
-    return "";
-  if (headDim.getNumOccurrences() || valueHeadDim.getNumOccurrences())
-    return std::string(runCommand ? "attnc run" : "attnc mask") +
-           " takes the head dims from --shape (D=, Dv=); --head-dim and "
-           "--value-head-dim are for attnc FILE --emit=...";
-  if (emit.getNumOccurrences())
-    return "--emit is for attnc FILE --emit=..., not for attnc run or attnc "
-           "mask";
+/// An option given more than once: cl keeps the last without a word.
+static std::string checkGivenOnce() {
+  for (cl::SubCommand *sub :
+       {&cl::SubCommand::getTopLevel(), &runCommand, &maskCommand})
+    for (auto &entry : cl::getRegisteredOptions(*sub)) {
+      cl::Option *option = entry.second;
+      if (option->getNumOccurrencesFlag() == cl::Optional &&
+          option->getNumOccurrences() > 1 &&
+          llvm::is_contained(option->Categories, &attncCategory))
+        return "--" + option->ArgStr.str() + " is given " +
+               std::to_string(option->getNumOccurrences()) +
+               " times; give it once";
+    }
+  return "";
+}
+
+/// The options of every command that take a range or a value from a set,
+/// checked with the flag's name (the API would name its own field); ""
+/// when all hold. Options another command reads are refused rather than
+/// ignored.
+static std::string checkOptions() {
+  if (std::string once = checkGivenOnce(); !once.empty())
+    return once;
+  for (auto [flag, option] : {std::pair("--shape", &runShape),
+                              {"--variant", &runVariant},
+                              {"--variant", &variantName},
+                              {"--ragged", &runRagged},
+                              {"--save", &runSave},
+                              {"--family", &runFamily},
+                              {"--window", &maskWindow},
+                              {"-o", &outputFile}})
+    if (option->getNumOccurrences() && StringRef(*option).trim().empty())
+      return std::string(flag) + " needs a value";
   struct Range {
     const char *flag;
     int64_t value, lo, hi;
@@ -681,15 +700,64 @@ static std::string checkRunOptions() {
   if (runWarps.getNumOccurrences() &&
       !llvm::is_contained({1, 2, 4, 8}, int64_t(runWarps)))
     return "--warps must be 1, 2, 4 or 8; got " + std::to_string(runWarps);
+  if (runFamily.getNumOccurrences() &&
+      !mlir::attn::symbolizeKernelFamily(runFamily))
+    return "--family must be cpu_tiles, cpu_decode, sm80_mma, sm90_wgmma or "
+           "split_kv; got '" +
+           runFamily + "'";
+  if (!runCommand && !maskCommand) {
+    // The schedule's options mean nothing to the IR before scheduling.
+    bool scheduled = emit != Emit::MLIR && emit != Emit::Fused;
+    for (const cl::Option *option : std::initializer_list<const cl::Option *>{
+             &runTileQ, &runTileKv, &runWarps, &runStages, &runSplits,
+             &runFamily})
+      if (option->getNumOccurrences() && !scheduled)
+        return "--" + option->ArgStr.str() +
+               " sets the schedule: it goes with --emit=scheduled, llvm, obj, "
+               "cuda, ptx or cubin";
+    return "";
+  }
+  if (headDim.getNumOccurrences() || valueHeadDim.getNumOccurrences())
+    return std::string(runCommand ? "attnc run" : "attnc mask") +
+           " takes the head dims from --shape (D=, Dv=); --head-dim and "
+           "--value-head-dim are for attnc FILE --emit=...";
+  if (emit.getNumOccurrences())
+    return "--emit is for attnc FILE --emit=..., not for attnc run or attnc "
+           "mask";
   if (runFullLengths && runPaged <= 0)
     return "--full-lengths goes with --paged=PAGE_SIZE";
   if (runDeterministic && !runBackward)
     return "--deterministic goes with --backward";
+  if (!runRagged.empty() && runPaged > 0)
+    return "--ragged and --paged do not go together yet (a ragged batch over "
+           "a paged KV cache)";
+  if (runRepeats.getNumOccurrences() && !runBench)
+    return "--repeats goes with --bench";
+  if (maskWindow.getNumOccurrences() && !maskPairs)
+    return "--window goes with --pairs";
   if (runVectorWidth.getNumOccurrences() &&
       !llvm::is_contained({4, 8, 16}, int64_t(runVectorWidth)))
     return "--vector-width must be 4, 8 or 16; got " +
            std::to_string(runVectorWidth);
   return "";
+}
+
+/// cl's own messages ("attnc: for the --threads option: 'x' value invalid
+/// for integer argument!") with the error prefix of every other message.
+static bool parseCommandLine(int argc, char **argv) {
+  std::string messages;
+  raw_string_ostream stream(messages);
+  if (cl::ParseCommandLineOptions(argc, argv, kOverview, &stream))
+    return true;
+  SmallVector<StringRef> lines;
+  StringRef(messages).split(lines, '\n', -1, /*KeepEmpty=*/false);
+  for (StringRef line : lines) {
+    line.consume_front("attnc: ");
+    errs() << (line.starts_with("Did you mean") ? "attnc: note: "
+                                                : "attnc: error: ")
+           << line << "\n";
+  }
+  return false;
 }
 
 int main(int argc, char **argv) {
@@ -706,7 +774,8 @@ int main(int argc, char **argv) {
   mlir::registerDefaultTimingManagerCLOptions();
   mlir::attn::useMLIRCommandLineOptions();
   cl::HideUnrelatedOptions(attncCategory);
-  cl::ParseCommandLineOptions(argc, argv, kOverview);
+  if (!parseCommandLine(argc, argv))
+    return 1;
 
   std::optional<attnc::ast::ScalarType> elem =
       attnc::ast::parseScalarType(dtype);
@@ -724,7 +793,7 @@ int main(int argc, char **argv) {
               "and 1024\n";
     return 1;
   }
-  if (std::string problem = checkRunOptions(); !problem.empty()) {
+  if (std::string problem = checkOptions(); !problem.empty()) {
     errs() << "attnc: error: " << problem << "\n";
     return 1;
   }

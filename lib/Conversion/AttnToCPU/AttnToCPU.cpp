@@ -102,6 +102,14 @@ SmallVector<Value> KernelGenerator::forLoop(Value lb, Value ub, Value step,
   return SmallVector<Value>(op.getResults());
 }
 
+Value KernelGenerator::limitWeight(Value x, Value base) {
+  Value weight =
+      math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, base));
+  Value infinite =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, f32(kPosInf));
+  return arith::SelectOp::create(b, loc, infinite, f32(1.0), weight);
+}
+
 SmallVector<Value>
 KernelGenerator::ifThenElse(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenFn,
@@ -389,7 +397,8 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
     Value key = arith::AddIOp::create(b, loc, keyBegin,
                                       arith::MinUIOp::create(b, loc, c, last));
     // Paged: the key's page once per key (a tile may straddle pages).
-    auto [page, pageFirst] =
+    Value page, pageFirst; // not bindings: the lambda below captures them
+    std::tie(page, pageFirst) =
         paged ? pageOf(key) : std::make_pair(batch, index(0));
     forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
       Value x = toF32(memref::LoadOp::create(
@@ -515,8 +524,7 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
                                              newM, negInf);
         safeM = arith::SelectOp::create(b, loc, finite, newM, zero);
-        corr = math::ExpOp::create(b, loc,
-                                   arith::SubFOp::create(b, loc, m, safeM));
+        corr = limitWeight(m, safeM);
       }
       Value sum = zero;
       for (int64_t j = 0; j < numVectors; ++j) {
@@ -543,10 +551,36 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
         vector::StoreOp::create(b, loc, p, weights,
                                 ValueRange{index(i), index(j * width)});
       }
-      if (softmax)
+      if (softmax) {
+        // A +inf score: the row's weights are the limit, 1 for each +inf
+        // key and 0 for the rest (exp gave NaN for them); a scalar branch,
+        // off the vector path.
+        Value infinite = arith::CmpFOp::create(
+            b, loc, arith::CmpFPredicate::OEQ, newM, f32(kPosInf));
+        sum = ifThenElse(
+            infinite, {f32Type},
+            [&] {
+              Value count = zero;
+              for (int64_t j = 0; j < numVectors; ++j) {
+                Value top =
+                    arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                          rowScores[j], splat(f32(kPosInf)));
+                Value p = arith::SelectOp::create(
+                    b, loc, arith::AndIOp::create(b, loc, keeps[j], top),
+                    splat(one), zerosF32);
+                count = arith::AddFOp::create(
+                    b, loc, count,
+                    vector::ReductionOp::create(b, loc,
+                                                vector::CombiningKind::ADD, p));
+                vector::StoreOp::create(b, loc, p, weights,
+                                        ValueRange{index(i), index(j * width)});
+              }
+              return SmallVector<Value>{count};
+            },
+            [&] { return SmallVector<Value>{sum}; })[0];
         newL = arith::AddFOp::create(
             b, loc, arith::MulFOp::create(b, loc, l, corr), sum);
-      else if (sumWeights)
+      } else if (sumWeights)
         newL = arith::AddFOp::create(b, loc, l, sum);
       corrs.push_back(corr);
       newMs.push_back(newM);
@@ -644,7 +678,8 @@ void KernelGenerator::emitFinalize() {
     return elem.isF32() ? x : Value(arith::TruncFOp::create(b, loc, target, x));
   };
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
-    auto [h, row] = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
+    Value h, row; // not bindings: lambdas capture them
+    std::tie(h, row) = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
     // The row's statistics: 1 / sum (with the weight of the accumulated
     // keys), lse, and the sum of the weights.
     Value inv = one, rowLse = negInf;
@@ -660,20 +695,20 @@ void KernelGenerator::emitFinalize() {
         Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
                                              top, negInf);
         Value base = arith::SelectOp::create(b, loc, finite, top, zero);
-        keysWeight =
-            math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, m, base));
-        l = arith::AddFOp::create(
-            b, loc, arith::MulFOp::create(b, loc, l, keysWeight),
-            math::ExpOp::create(b, loc,
-                                arith::SubFOp::create(b, loc, sink, base)));
+        keysWeight = limitWeight(m, base);
+        l = arith::AddFOp::create(b, loc,
+                                  arith::MulFOp::create(b, loc, l, keysWeight),
+                                  limitWeight(sink, base));
         m = top;
       }
-      Value positive =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero);
+      // l is 0 only for a row with nothing kept; NaN (a NaN score) goes on
+      // to out and lse.
+      Value kept =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, l, zero);
       inv = arith::SelectOp::create(
-          b, loc, positive, arith::DivFOp::create(b, loc, keysWeight, l), zero);
+          b, loc, kept, arith::DivFOp::create(b, loc, keysWeight, l), zero);
       rowLse = arith::SelectOp::create(
-          b, loc, positive,
+          b, loc, kept,
           arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
           negInf);
       if (lse)
@@ -736,7 +771,8 @@ void KernelGenerator::emitStartItem() {
   Value lastValid = arith::SubIOp::create(b, loc, endRow, index(1));
   forLoop(
       index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
-        auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
+        Value h, row; // not bindings: the lambda captures them
+        std::tie(h, row) = rowHeadQuery(arith::MinUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
         vectorLoop(headDim, [&](Value d, Value mask) {
           Value x = toF32(vector::MaskedLoadOp::create(

@@ -146,8 +146,7 @@ void KernelGenerator::emitCombineParts(Value item) {
     auto weight = [&](Value sp) -> Value {
       if (!softmax)
         return f32(1.0);
-      return math::ExpOp::create(
-          b, loc, arith::SubFOp::create(b, loc, field(sp, 0), safeM));
+      return limitWeight(field(sp, 0), safeM);
     };
     Value l = forLoop(
         index(0), splits, index(1), {f32(0.0)}, [&](Value sp, ValueRange args) {

@@ -17,9 +17,12 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 
+#include <limits>
+
 namespace mlir::attn::cpu {
 
 using BodyFn = function_ref<SmallVector<Value>(Value iv, ValueRange args)>;
+constexpr double kPosInf = std::numeric_limits<double>::infinity();
 
 class KernelGenerator {
 public:
@@ -63,6 +66,10 @@ protected:
         b, loc, DenseElementsAttr::get(vec(elem), b.getZeroAttr(elem)));
   }
   Value toF32(Value v);
+  /// exp(x - base), the softmax weight of logit x over the row's max
+  /// `base`; 1 where x is +inf (base is too: exp would give NaN), the
+  /// limit in which the +inf logits share the row.
+  Value limitWeight(Value x, Value base);
   SmallVector<Value> forLoop(Value lb, Value ub, Value step, ValueRange init,
                              BodyFn body);
   SmallVector<Value> ifThenElse(Value cond, TypeRange types,

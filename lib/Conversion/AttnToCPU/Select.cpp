@@ -199,7 +199,9 @@ void KernelGenerator::emitSelection() {
   // Padding rows repeat the tile's last row, as their packed queries do.
   forLoop(
       index(0), index(paddedRows()), index(1), {}, [&](Value r, ValueRange) {
-        auto [h, row] = rowHeadQuery(arith::MinUIOp::create(
+        // Not structured bindings: C++17 lambdas cannot capture them.
+        Value h, row;
+        std::tie(h, row) = rowHeadQuery(arith::MinUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
         Value current = arith::DivUIOp::create(b, loc, row, blockSize);
         Value candidates = candidatesOf(current);

@@ -24,6 +24,16 @@ constexpr float kLn2 = 0.6931471805599453f;
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
+// Integer +, - and * wrap around (two's complement) as on the CPU and in
+// the reference; signed overflow in C++ is undefined, so through unsigned.
+__device__ __forceinline__ int wrap_add(int a, int b) { return int(u32(a) + u32(b)); }
+__device__ __forceinline__ int wrap_sub(int a, int b) { return int(u32(a) - u32(b)); }
+__device__ __forceinline__ int wrap_mul(int a, int b) { return int(u32(a) * u32(b)); }
+__device__ __forceinline__ long long wrap_add(long long a, long long b) { return (long long)(u64(a) + u64(b)); }
+__device__ __forceinline__ long long wrap_sub(long long a, long long b) { return (long long)(u64(a) - u64(b)); }
+__device__ __forceinline__ long long wrap_mul(long long a, long long b) { return (long long)(u64(a) * u64(b)); }
+__device__ __forceinline__ int wrap_abs(int a) { return a < 0 ? int(0u - u32(a)) : a; }
+__device__ __forceinline__ long long wrap_abs(long long a) { return a < 0 ? (long long)(0ull - u64(a)) : a; }
 template <class T> __device__ __forceinline__ T floordiv(T a, T b) {
   T q = a / b;
   return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
