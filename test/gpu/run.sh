@@ -17,7 +17,7 @@ examples=${EXAMPLES:-}
 parts=${PARTS:-reference backward decode paged memcheck sass aot flex}
 # Variants the GPU kernels do not take yet (a block selection, `select =`):
 # not run; checked once each to be refused at compile time.
-gpu_refuses() { grep -qE '^[[:space:]]*select[[:space:]]*=' "$1"; }
+gpu_refuses() { grep -qsE '^[[:space:]]*select[[:space:]]*=' "$1"; }
 selected() { ! gpu_refuses "$1" && { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -208,14 +208,19 @@ if wanted memcheck && command -v compute-sanitizer >/dev/null; then
     done
   done
   # The backward's kernels in both families (the deterministic turns too),
-  # memcheck and, for the shared-memory handoffs, racecheck.
+  # memcheck and, for sm80_mma's shared-memory handoffs, racecheck. Not
+  # racecheck on sm90_wgmma's: it reports the copy engine's writes of a
+  # slot's lse and delta (cp.async.bulk) as racing with the consumers'
+  # reads of that slot two tiles before, which the slot's `empty` mbarrier
+  # orders (it does not follow mbarrier ordering of the copy engine's
+  # writes; the forward, whose copied tiles only wgmma reads, is clean).
   for run in causal:128 alibi_causal:64 document:64 gated_output:128; do
     f=examples/${run%:*}.attn d=${run#*:}
     selected "$f" || continue
     m=333; case $f in *document*) m=200;; esac
     for extra in "" "--family=sm80_mma" "--deterministic"; do
       for tool in memcheck racecheck; do
-        [ $tool = racecheck ] && [ "$run" != causal:128 ] && [ "$run" != gated_output:128 ] && continue
+        [ $tool = racecheck ] && { [ "$extra" != --family=sm80_mma ] || { [ "$run" != causal:128 ] && [ "$run" != gated_output:128 ]; }; } && continue
         if compute-sanitizer --tool $tool --error-exitcode 9 \
             "$bin/attnc" run "$f" --target=gpu --backward --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d $extra >/tmp/san.log 2>&1; then
           sanitized=$((sanitized+1))
