@@ -6,18 +6,19 @@
 // load K and V once, then the query tiles the classifier keeps, over the
 // heads of the GQA group (Q, dO, their rows' lse and delta) into a ring of
 // two slots. The two consumer warpgroups own 64 keys each and, per query
-// tile of 64, compute with wgmma from shared memory
-//   S^T = K Q^T and dP^T = V dO^T (64 keys x 64 queries a warpgroup),
-// turn them into the weights P^T and dS^T in registers (FlashBackward's
-// pair math: score_mod, mask, normalizer, score_mod_grad, on the same
-// fragment layout), then with the 16-bit P^T and dS^T from registers
-//   dV += P^T dO and dK += dS^T Q (64 keys x Dv, x D) (the weights are
-// computed while dP's product runs where no score_mod needs the raw score
-// later; issuing dV's product before dS was computed measured 4-12% slower
-// with a score_mod, registers spilling),
-// and with dS^T through shared memory dQ = dS K (64 queries x 64 columns
-// a warpgroup), into shared memory, from where a second warp of the first
-// warpgroup adds it to the f32 dqAccum by bulk reductions.
+// tile of 64:
+//   S^T = K Q^T and dP^T = V dO^T with wgmma from shared memory (64 keys x
+//     64 queries a warpgroup);
+//   the weights P^T and dS^T in registers, by FlashBackward's pair math on
+//     the same fragment layout (without a score_mod the weights while dP's
+//     product still runs);
+//   dV += P^T dO and dK += dS^T Q with the 16-bit P^T and dS^T from
+//     registers (issuing dV's before dS is computed measured 4-12% slower
+//     with a score_mod: registers spill);
+//   dQ = dS K from dS^T in shared memory (64 queries x 64 columns a
+//     warpgroup), into shared memory, from where a second warp of the first
+//     warpgroup adds it to the f32 dqAccum by bulk reductions (in
+//     deterministic mode after the key tiles before this one).
 // The rows' preprocessing and dq's conversion are sm80_backward.cuh's.
 //
 //===----------------------------------------------------------------------===//
