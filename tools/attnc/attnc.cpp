@@ -731,6 +731,9 @@ static std::string checkOptions() {
   if (!runRagged.empty() && runPaged > 0)
     return "--ragged and --paged do not go together yet (a ragged batch over "
            "a paged KV cache)";
+  if (!runRagged.empty() && runBackward)
+    return "--ragged and --backward do not go together yet (the backward "
+           "takes a dense batch)";
   if (runRepeats.getNumOccurrences() && !runBench)
     return "--repeats goes with --bench";
   if (maskWindow.getNumOccurrences() && !maskPairs)
