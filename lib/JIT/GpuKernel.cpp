@@ -30,6 +30,14 @@ llvm::Error problemError(const LaunchProblem &problem) {
   return attnc::makeError(attnc_cuda::describe(problem));
 }
 
+/// The selection kernel's dynamic shared memory (0 without a selection).
+int64_t selectSharedBytes(const mlir::attn::CUDAKernelSpec &spec) {
+  return spec.selectBlock
+             ? attnc_cuda::select_shared_bytes(
+                   int(spec.headDim), int(spec.tileQ), int(spec.selectTopK))
+             : 0;
+}
+
 void loadFunctions(const Kernel::Impl &k) {
   std::call_once(k.loadOnce, [&k] {
     auto kernel = cuda::loadFunction(k.cubin, k.cudaSpec.kernelName,
@@ -55,13 +63,22 @@ void loadFunctions(const Kernel::Impl &k) {
     }
     if (k.cudaSpec.blockMapName.empty())
       return;
-    auto blockMap =
-        cuda::loadFunction(k.blockMapCubin, k.cudaSpec.blockMapName, 0);
+    auto blockMap = cuda::loadFunction(k.blockMapCubin, k.cudaSpec.blockMapName,
+                                       int(selectSharedBytes(k.cudaSpec)));
     if (!blockMap) {
       k.loaded.error = llvm::toString(blockMap.takeError());
       return;
     }
     k.loaded.blockMap = *blockMap;
+    if (!k.cudaSpec.selectBlock)
+      return;
+    auto pool = cuda::loadFunction(k.blockMapCubin,
+                                   k.cudaSpec.blockMapName + "_pool", 0);
+    if (!pool) {
+      k.loaded.error = llvm::toString(pool.takeError());
+      return;
+    }
+    k.loaded.pool = *pool;
   });
 }
 
@@ -143,6 +160,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   bool blockMap = !spec.blockMapName.empty();
   attnc_cuda::plan_block_map(plan, blockMap, spec.blockMapUsesBatch,
                              spec.blockMapUsesHead);
+  if (spec.selectBlock)
+    attnc_cuda::plan_select(plan, int(spec.selectBlock), int(spec.headDim));
   if (k.loaded.combine)
     attnc_cuda::plan_splits(
         plan, k.loaded.multiprocessors,
@@ -161,7 +180,20 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
       makeParamSlots(k, tensorParams, scalarParams, base);
 
   llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
-  if (!error && blockMap) {
+  if (!error && spec.selectBlock) {
+    // The block sums, then the selection, which writes the block map.
+    void *poolArgs[] = {&plan.args};
+    unsigned poolGrid[3] = {plan.poolCtas, 1, 1};
+    if (plan.poolCtas)
+      error = cuda::launch(k.loaded.pool, poolGrid, attnc_cuda::kPoolThreads, 0,
+                           stream, poolArgs);
+    void *selectArgs[] = {&plan.args, &plan.map, slots.data()};
+    unsigned grid[3] = {plan.blockMapCtas, 1, 1};
+    if (!error && plan.blockMapCtas)
+      error =
+          cuda::launch(k.loaded.blockMap, grid, attnc_cuda::kSelectThreads,
+                       unsigned(selectSharedBytes(spec)), stream, selectArgs);
+  } else if (!error && blockMap) {
     void *mapArgs[] = {&plan.map, slots.data()};
     unsigned grid[3] = {plan.blockMapCtas, 1, 1};
     error = cuda::launch(k.loaded.blockMap, grid, attnc_cuda::kBlockMapThreads,

@@ -54,6 +54,7 @@ struct Kernel::Impl {
   mlir::attn::CUDAKernelSpec cudaSpec;
   struct Loaded {
     void *kernel = nullptr, *blockMap = nullptr, *combine = nullptr;
+    void *pool = nullptr; // a selection's pooling kernel (blockMap selects)
     int multiprocessors = 0;
     std::string error;
   };

@@ -171,7 +171,8 @@ std::string CUDACode::serialize() const {
      << (spec.backwardName.empty() ? "-" : spec.backwardName) << " "
      << spec.backwardSharedBytes << " " << spec.recomputeSharedBytes << " "
      << spec.hasOutputMod << " " << spec.backwardTileQ << " "
-     << spec.backwardTileKv << " " << spec.backwardThreads << "\n"
+     << spec.backwardTileKv << " " << spec.backwardThreads << " "
+     << spec.selectBlock << " " << spec.selectTopK << "\n"
      << source.size() << " " << cubin.size() << " " << blockMapCubin.size()
      << "\n"
      << source << cubin << blockMapCubin << backwardCubin;
@@ -185,7 +186,7 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   specLine.split(f, ' ');
   sizeLine.split(sizes, ' ');
   size_t sourceSize, cubinSize, mapSize;
-  if (f.size() != 21 || sizes.size() != 3 ||
+  if (f.size() != 23 || sizes.size() != 3 ||
       sizes[0].getAsInteger(10, sourceSize) ||
       sizes[1].getAsInteger(10, cubinSize) ||
       sizes[2].getAsInteger(10, mapSize) || sourceSize > payload.size() ||
@@ -215,7 +216,9 @@ std::optional<CUDACode> CUDACode::parse(llvm::StringRef data) {
   s.hasOutputMod = f[17] == "1";
   if (f[18].getAsInteger(10, s.backwardTileQ) ||
       f[19].getAsInteger(10, s.backwardTileKv) ||
-      f[20].getAsInteger(10, s.backwardThreads))
+      f[20].getAsInteger(10, s.backwardThreads) ||
+      f[21].getAsInteger(10, s.selectBlock) ||
+      f[22].getAsInteger(10, s.selectTopK))
     return std::nullopt;
   code.source = payload.take_front(sourceSize).str();
   code.cubin = payload.drop_front(sourceSize).take_front(cubinSize).str();

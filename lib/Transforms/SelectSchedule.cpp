@@ -68,8 +68,8 @@ struct AttnSelectSchedulePass
     getOperation()->walk([&](FlashOp flash) {
       if (flash.getSchedule())
         return;
-      // Ragged batches and block selections run on the CPU families only
-      // so far: refused here, at compile time, rather than run without.
+      // Ragged batches run on the CPU families only so far: refused here,
+      // at compile time, rather than run without.
       bool cpu =
           kind == KernelFamily::CpuTiles || kind == KernelFamily::CpuDecode;
       auto refuseOffCPU = [&](StringRef what, bool plural) {
@@ -83,9 +83,17 @@ struct AttnSelectSchedulePass
       };
       if (!cpu && ragged)
         return refuseOffCPU("ragged batches (cu_seqlens)", /*plural=*/true);
-      if (!cpu && flash.hasSelection())
-        return refuseOffCPU("dynamic block selection (select)",
-                            /*plural=*/false);
+      // A selection's kernels write a block map that split_kv's key ranges
+      // and page tables do not read yet.
+      if (flash.hasSelection() &&
+          (kind == KernelFamily::SplitKv || (!cpu && pagedKv))) {
+        flash.emitOpError("dynamic block selection (select) runs with the "
+                          "cpu_tiles, cpu_decode, sm80_mma and sm90_wgmma "
+                          "kernels, over contiguous k and v on the GPU; ")
+            << (pagedKv ? "a paged KV cache" : "kernel family split_kv")
+            << " does not take it yet";
+        return signalPassFailure();
+      }
       ScheduleAttr schedule;
       switch (kind) {
       case KernelFamily::CpuTiles:

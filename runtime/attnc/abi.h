@@ -91,6 +91,13 @@ struct FlashArgs {
   const int *pageTable, *seqLens;
   i64 tableStride, lensStride;
   int pageSize, numPages;
+  // Dynamic block selection (V::kSelect, block_select.cuh): the f32 sums of
+  // the `selectBlocks` key blocks per (b, kv head), [B * Hkv * blocks][D],
+  // and per (b, h, query) row `selectWords` words whose bit c says that key
+  // block c is kept, [B * H * N][words].
+  float *blockSums;
+  u32 *selectBits;
+  int selectBlocks, selectWords;
 };
 
 /// The backward's tensors and sizes (sm80_backward.cuh): the forward's

@@ -14,7 +14,7 @@ nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 arch=$("$bin/attnc" run examples/dense.attn --target=gpu --shape N=1,D=64 2>/dev/null | sed -n 's/.*, \(sm_[0-9a-z]*\)$/\1/p')
 pass=0; fail=0
 # name:sizes[:family] (split_kv: the decode kernels, their combine included).
-for run in alibi_causal:N=300,M=517 document:N=300,M=300 sigmoid:N=300,M=517 sliding_window:N=777,M=129 \
+for run in alibi_causal:N=300,M=517 document:N=300,M=300 sigmoid:N=300,M=517 sliding_window:N=777,M=129 moba:N=300,M=517 \
            alibi_causal:N=3,M=5000:split_kv gated_output:N=1,M=3001:split_kv; do
   IFS=: read -r name sizes family <<<"$run"
   dir=$work/$name${family:+_$family}

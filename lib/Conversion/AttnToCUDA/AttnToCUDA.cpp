@@ -130,11 +130,16 @@ static LogicalResult emitHostEntry(raw_ostream &os, VariantOp variant,
      << "    return e;\n"
      << "  " << v << "::Params P = {};\n"
      << fill << "  return call.launch(P, " << spec.kernelName << ", "
-     << (spec.blockMapName.empty() ? std::string("nullptr") : spec.blockMapName)
+     << (spec.blockMapName.empty() || spec.selectBlock ? std::string("nullptr")
+                                                       : spec.blockMapName)
      << ", " << (spec.blockMapUsesBatch ? "true" : "false") << ", "
      << (spec.blockMapUsesHead ? "true" : "false") << ", "
      << (spec.combineName.empty() ? std::string("nullptr") : spec.combineName)
-     << ", " << spec.maxSplits << ", static_cast<cudaStream_t>(stream));\n"
+     << ", " << spec.maxSplits << ", static_cast<cudaStream_t>(stream)"
+     << (spec.selectBlock
+             ? ", " + spec.blockMapName + "_pool, " + spec.blockMapName
+             : std::string())
+     << ");\n"
      << "}\n#endif\n";
   return success();
 }
@@ -323,11 +328,34 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
     spec.combineName = name + "_combine";
     spec.maxSplits = schedule.getSplits();
   }
-  bool blockList = flash.hasTileClass() && readsParams(flash.getTileClass());
+  SelectAttr selection = flash.getSelectionAttr();
+  if (selection) {
+    // The selection kernel's limits (block_select.cuh); attn-select-schedule
+    // keeps split_kv and paged KV caches away from selections.
+    if (splitKv || spec.pagedKv)
+      return flash.emitError("a dynamic block selection (select) runs with "
+                             "the sm80_mma and sm90_wgmma kernels, not ")
+             << (splitKv ? "split_kv" : "a paged KV cache");
+    if (selection.getTopK() > attnc_cuda::kSelectMaxTopK)
+      return flash.emitError("the GPU kernels select up to ")
+             << attnc_cuda::kSelectMaxTopK << " blocks (top_k); got "
+             << selection.getTopK();
+    if (spec.tileQ % 32 != 0 || spec.tileQ > attnc_cuda::kSelectThreads ||
+        spec.tileKv > 128)
+      return flash.emitError("a dynamic block selection on the GPU needs "
+                             "tile_q a multiple of 32 up to ")
+             << attnc_cuda::kSelectThreads << " and tile_kv up to 128";
+    spec.selectBlock = selection.getBlock();
+    spec.selectTopK = selection.getTopK();
+  }
+  // A selection writes its block map per (b, h) row, whatever the mask's
+  // classifier reads.
+  bool blockList =
+      selection || (flash.hasTileClass() && readsParams(flash.getTileClass()));
   if (blockList) {
-    spec.blockMapName = name + "_blockmap";
-    spec.blockMapUsesBatch = usesArgument(flash.getTileClass(), 0);
-    spec.blockMapUsesHead = usesArgument(flash.getTileClass(), 1);
+    spec.blockMapName = name + (selection ? "_select" : "_blockmap");
+    spec.blockMapUsesBatch = selection || usesArgument(flash.getTileClass(), 0);
+    spec.blockMapUsesHead = selection || usesArgument(flash.getTileClass(), 1);
   }
 
   double scale = flash.getScale() ? flash.getScale()->convertToDouble()
@@ -367,7 +395,22 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
      << "  static constexpr bool kBlockList = "
      << (blockList ? "true" : "false") << ";\n"
      << "  static constexpr bool kTileClassUsesHead = "
-     << (usesArgument(flash.getTileClass(), 1) ? "true" : "false") << ";\n";
+     << (usesArgument(flash.getTileClass(), 1) ? "true" : "false") << ";\n"
+     << "  static constexpr bool kSelect = " << (selection ? "true" : "false")
+     << ";\n";
+  // Sinks and local are the user's constants: past the blocks of 2^30
+  // keys they mean every block.
+  auto clampBlocks = [](int64_t n) {
+    return std::min<int64_t>(n, int64_t(1) << 30);
+  };
+  os << "  static constexpr int kSelectBlock = " << spec.selectBlock
+     << ", kSelectTopK = " << spec.selectTopK << ";\n"
+     << "  static constexpr long long kSelectSinks = "
+     << (selection ? clampBlocks(selection.getSinks()) : 0)
+     << ", kSelectLocal = "
+     << (selection ? clampBlocks(selection.getLocal()) : 0) << ";\n"
+     << "  static constexpr bool kSelectCausal = "
+     << (selection && selection.getCausal() ? "true" : "false") << ";\n";
   // split_kv's tiles hold the query heads of one kv head (GQA packing).
   RegionEmitter emitter(os, variant.getBody().front(), /*headPerRow=*/splitKv);
   if (failed(emitter.emitPairHook(flash.getScoreMod(), RegionRole::ScoreMod,
@@ -445,7 +488,20 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
        << "  attnc_cuda::combine_splits<" << v << ", " << c << ">(a, P);\n"
        << "}\n";
   os << "#endif\n";
-  if (blockList)
+  if (selection)
+    os << "\n#ifndef " << kSkipBlockMapMacro << "\n"
+       << "extern \"C\" __global__ void "
+          "__launch_bounds__(attnc_cuda::kPoolThreads)\n"
+       << spec.blockMapName << "_pool(const attnc_cuda::FlashArgs a) {\n"
+       << "  attnc_cuda::pool_key_blocks<" << v << ", " << c << ">(a);\n"
+       << "}\n"
+       << "extern \"C\" __global__ void "
+          "__launch_bounds__(attnc_cuda::kSelectThreads)\n"
+       << spec.blockMapName << "(const attnc_cuda::FlashArgs a, "
+       << "const attnc_cuda::BlockMapArgs m, const " << v << "::Params P) {\n"
+       << "  attnc_cuda::select_blocks<" << v << ", " << c << ">(a, m, P);\n"
+       << "}\n#endif\n";
+  else if (blockList)
     os << "\n#ifndef " << kSkipBlockMapMacro << "\n"
        << "extern \"C\" __global__ void "
           "__launch_bounds__(attnc_cuda::kBlockMapThreads)\n"

@@ -23,6 +23,11 @@ struct CUDAKernelSpec {
   int64_t headDim = 0, tileQ = 0, tileKv = 0, threads = 0, sharedBytes = 0;
   int64_t numParams = 0;
   bool blockMapUsesBatch = false, blockMapUsesHead = false;
+  // A dynamic block selection (#attn.select): its block size and top_k (0
+  // without one). Then blockMapName is its selection kernel, which writes
+  // the block map (per batch and head) after the pooling kernel
+  // `<blockMapName>_pool`.
+  int64_t selectBlock = 0, selectTopK = 0;
   // Split-KV (family split_kv): the kernel that merges the key ranges' parts
   // (empty for other families) and the most ranges a call may use.
   std::string combineName;

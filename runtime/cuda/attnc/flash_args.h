@@ -108,6 +108,18 @@ ATTNC_HOST_DEVICE inline long long backward_row_pitch(int N, int bm) {
 constexpr int kBlockMapThreads = 128;
 ATTNC_HOST_DEVICE inline long long block_map_ctas(const BlockMapArgs &a) { return (long long)a.B * a.H * a.tilesQ; }
 
+/// Dynamic block selection (block_select.cuh): the pooling kernel runs a
+/// CTA of kPoolThreads per (b, kv head, key block); the selection kernel a
+/// CTA of kSelectThreads per block-map row (b, h, query tile of `bm` rows),
+/// which scores kSelectChunk blocks at a time. Its shared memory: the query
+/// tile (16-bit, rows of d + 2), a chunk of block sums and of gates (f32,
+/// rows padded by one) and each row's best `topK` gates and blocks.
+constexpr int kPoolThreads = 128, kSelectThreads = 256, kSelectChunk = 32;
+constexpr int kSelectMaxTopK = 64;
+ATTNC_HOST_DEVICE constexpr long long select_shared_bytes(int d, int bm, int topK) {
+  return 2LL * bm * (d + 2) + 4LL * kSelectChunk * (d + 1) + 4LL * bm * (kSelectChunk + 1) + 8LL * topK * bm;
+}
+
 /// The combine kernel of split-KV runs a warp per (b, h, query) row, in
 /// CTAs of kCombineThreads; its grid is a line of combine_ctas of them.
 constexpr int kCombineThreads = 128;

@@ -15,6 +15,7 @@
 //   hopper_primitives.cuh  mbarriers, the bulk tensor copy, wgmma (sm_90a)
 //   sm90_forward.cuh   Sm90Config and Sm90Forward, the sm90_wgmma kernel
 //   split_combine.cuh  split-KV's second kernel: merging the parts
+//   block_select.cuh   dynamic block selection: pooling keys, top-k gates
 //   sm80_backward.cuh  BackwardConfig and the backward kernels (sm_80+)
 //   sm90_backward.cuh  Sm90Backward, the sm90_wgmma family's key-tile kernel
 //   launch_plan.h      the host's checks and launch plan (JIT and AOT)
@@ -27,6 +28,8 @@
 //   V::kScale, kInvTemperature, kBias
 //   V::kHasScoreMod / kHasMask / kHasOutputMod / kHasSink / kHasTileClass /
 //     kBlockList
+//   V::kSelect, kSelectBlock, kSelectTopK, kSelectSinks, kSelectLocal,
+//     kSelectCausal (a #attn.select: block_select.cuh; kBlockList with it)
 //   V::score_mod_row(ScoreRow &r, b, h, q, P, status)    (int &status)
 //   V::score_mod_col(ScoreCol &c, b, h, kv, P, status)
 //   V::score_mod(r, c, s, b, h, q, kv, P, status) -> float
@@ -60,6 +63,7 @@
 #include "attnc/hopper_primitives.cuh"
 #include "attnc/sm90_forward.cuh"
 #include "attnc/split_combine.cuh"
+#include "attnc/block_select.cuh"
 #include "attnc/sm80_backward.cuh"
 #include "attnc/sm90_backward.cuh"
 #include "attnc/host_launch.cuh"

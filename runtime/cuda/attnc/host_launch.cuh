@@ -128,15 +128,20 @@ template <class V, class C> struct HostCall {
   /// then, for split-KV (`combine` not null), the combine kernel when the
   /// plan cut the keys into more than one range (up to `maxSplits`).
   /// `kernel` takes (FlashArgs, Params), and the tensor maps after them
-  /// where C::kTensorMaps.
+  /// where C::kTensorMaps. With a selection (V::kSelect), `pool` and
+  /// `select` run in place of the block map (block_select.cuh).
   template <class Kernel>
   int launch(typename V::Params &P, Kernel kernel,
              void (*blockMap)(const BlockMapArgs, const typename V::Params), bool mapUsesBatch, bool mapUsesHead,
-             void (*combine)(const FlashArgs, const typename V::Params), int maxSplits, cudaStream_t stream) {
+             void (*combine)(const FlashArgs, const typename V::Params), int maxSplits, cudaStream_t stream,
+             void (*pool)(const FlashArgs) = nullptr,
+             void (*select)(const FlashArgs, const BlockMapArgs, const typename V::Params) = nullptr) {
     const FlashArgs &a = plan.args;
     if (a.N == 0 || a.B == 0 || a.H == 0)
       return cudaSuccess;
-    plan_block_map(plan, blockMap != nullptr, mapUsesBatch, mapUsesHead);
+    plan_block_map(plan, blockMap != nullptr || select != nullptr, mapUsesBatch, mapUsesHead);
+    if (select)
+      plan_select(plan, V::kSelectBlock, C::D);
     cudaError_t e = cudaSuccess;
     if (combine) {
       int device = 0, sms = 0;
@@ -148,7 +153,7 @@ template <class V, class C> struct HostCall {
       plan_splits(plan, sms, resident_ctas(C::kThreads, C::kSmemBytes), maxSplits, C::DV);
     }
     int *scratch = nullptr;
-    if (blockMap || emptyParams || plan.partialWords) {
+    if (blockMap || select || emptyParams || plan.partialWords) {
       e = cudaMallocAsync(reinterpret_cast<void **>(&scratch), size_t(plan.scratchWords) * 4, stream);
       if (e != cudaSuccess)
         return e;
@@ -157,7 +162,19 @@ template <class V, class C> struct HostCall {
           P.s[i].ptr = scratch;
     }
     bind_scratch(plan, scratch);
-    if (blockMap) {
+    if (select) {
+      const int smem = int(select_shared_bytes(C::D, C::BM, V::kSelectTopK));
+      if (plan.poolCtas) {
+        pool<<<dim3(plan.poolCtas), kPoolThreads, 0, stream>>>(plan.args);
+        e = cudaGetLastError();
+      }
+      if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(select, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      if (e == cudaSuccess) {
+        select<<<dim3(plan.blockMapCtas), kSelectThreads, smem, stream>>>(plan.args, plan.map, P);
+        e = cudaGetLastError();
+      }
+    } else if (blockMap) {
       blockMap<<<dim3(plan.blockMapCtas), kBlockMapThreads, 0, stream>>>(plan.map, P);
       e = cudaGetLastError();
     }

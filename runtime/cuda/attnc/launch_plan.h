@@ -9,9 +9,11 @@
 //   plan_forward(plan, views, lse, BM, BN) FlashArgs, tile counts, grid
 //   plan_block_map(plan, ...)              scratch words, block-map rows
 //   plan_splits(plan, ...)                 split-KV: key ranges, parts' words
+//   plan_select(plan, ...)                 a selection: block sums, row bits
 //   (allocate plan.scratchWords int32 words; set plan.args.status)
 //   bind_scratch(plan, scratch)            BlockMapArgs, block strides
-//   launch the block map (plan.blockMapCtas), then the forward kernel
+//   launch the block map (plan.blockMapCtas; with a selection, after the
+//   pooling kernel, plan.poolCtas), then the forward kernel
 //   (plan.forwardCtas), then split-KV's combine (plan.combineCtas), every
 //   grid one line of CTAs.
 //
@@ -165,6 +167,10 @@ struct LaunchPlan {
   i64 mapRows = 0;                      // (b, h, query tile) rows of the block map
   i64 scratchWords = kScratchHeadWords; // int32 words: the head, counts, lists, then parts
   i64 partialWords = 0;                 // split-KV's parts (f32), at the end of the scratch
+  // A dynamic block selection (plan_select): the block sums' and the rows'
+  // bits' words, after the block map; the pooling and selection grids.
+  i64 sumWords = 0, bitWords = 0;
+  unsigned poolCtas = 0;
   unsigned forwardCtas = 0, blockMapCtas = 0, combineCtas = 0;
 };
 
@@ -242,6 +248,21 @@ inline void plan_block_map(LaunchPlan &plan, bool blockMap, bool usesBatch, bool
   }
 }
 
+/// A dynamic block selection of `block` keys a block (after
+/// plan_block_map, whose map then has rows per batch and head): the block
+/// sums ([B * Hkv * blocks][d] f32) and the rows' bits ([B * H * N][words])
+/// after the block map, and the pooling grid (a CTA per block sum).
+inline void plan_select(LaunchPlan &plan, int block, int d) {
+  FlashArgs &a = plan.args;
+  a.selectBlocks = int((i64(a.M) + block - 1) / block);
+  a.selectWords = (a.selectBlocks + 31) / 32;
+  const i64 sums = i64(a.B) * (a.H / a.group) * a.selectBlocks;
+  plan.sumWords = sums * d;
+  plan.bitWords = i64(a.B) * a.H * a.N * a.selectWords;
+  plan.scratchWords += plan.sumWords + plan.bitWords;
+  plan.poolCtas = unsigned(sums);
+}
+
 /// CTAs of `threads` threads and `sharedBytes` of shared memory that one SM
 /// of sm_80/sm_90 holds at once (its 228 KiB, 1 KiB of each CTA kept by the
 /// driver; 64K registers at up to 255 a thread).
@@ -315,6 +336,11 @@ inline void bind_scratch(LaunchPlan &plan, int *scratch) {
     return;
   plan.map.blockCount = scratch + kScratchHeadWords;
   plan.map.blockList = scratch + kScratchHeadWords + plan.mapRows;
+  if (plan.sumWords) {
+    int *after = plan.map.blockList + plan.mapRows * plan.args.tilesKv;
+    plan.args.blockSums = reinterpret_cast<float *>(after);
+    plan.args.selectBits = reinterpret_cast<u32 *>(after + plan.sumWords);
+  }
   plan.map.status = plan.args.status;
   plan.args.blockCount = plan.map.blockCount;
   plan.args.blockList = plan.map.blockList;

@@ -210,6 +210,19 @@ template <class V, class C> struct FlashForward {
     typename V::MaskCol cols[BN / 8][2];
     if constexpr (V::kHasMask)
       rowsAndCols<V::mask_row, V::mask_col>(rows, cols, warp, lane, b, h, q0, kv0, a, P, status);
+    // A selection: each row's word of key-block bits that holds this tile's
+    // blocks (block_select.cuh; they lie in one word).
+    u32 selected[MF][2];
+    if constexpr (V::kSelect) {
+#pragma unroll
+      for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int q = min(q0 + rowOf(warp, lane, mf, half), a.N - 1);
+          selected[mf][half] = a.selectBits[(i64(b) * a.H + h) * a.N * a.selectWords + i64(q) * a.selectWords +
+                                            kv0 / V::kSelectBlock / 32];
+        }
+    }
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -222,8 +235,13 @@ template <class V, class C> struct FlashForward {
           bool kept = kv < a.M;
           // The mask is called for every pair (clamped into range), without
           // a branch, so that param loads that pairs share are made once.
+          bool pairKept = true;
           if constexpr (V::kHasMask)
-            kept &= !masked | V::mask(rows[mf][e >> 1], cols[nf][e & 1], b, hq, q, min(kv, a.M - 1), P, status);
+            pairKept = V::mask(rows[mf][e >> 1], cols[nf][e & 1], b, hq, q, min(kv, a.M - 1), P, status);
+          if constexpr (V::kSelect)
+            pairKept &= (selected[mf][e >> 1] >> (kv / V::kSelectBlock % 32) & 1) != 0;
+          if constexpr (V::kHasMask || V::kSelect)
+            kept &= !masked | pairKept;
           S[mf][nf][e] = kept ? S[mf][nf][e] : dropped;
         }
   }

@@ -147,38 +147,49 @@ template <class V, class C> struct TileWalker {
   }
 };
 
-/// The block-map kernel's body: one CTA per (b, h, query tile) row, a
-/// thread per key tile (one call of the classifier each), so that even a
-/// single (b, h) keeps the GPU busy; the row's list is in ascending order.
-template <class V, class C>
-__device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
-  constexpr int kWarps = kBlockMapThreads / 32;
+/// Writes one block-map row: the key tiles t < tilesKv whose class
+/// (`classOf(t)`: 0 empty, 1 partial, 2 full) is not empty, in ascending
+/// order as t * 2 + (1 if partial), and their count. A CTA of THREADS
+/// threads calls it together, a thread per tile at a time.
+template <int THREADS, class ClassOf>
+__device__ __forceinline__ void write_block_map_row(int *list, int *count, int tilesKv, ClassOf classOf) {
+  constexpr int kWarps = THREADS / 32;
   __shared__ int warpKept[kWarps];
-  // One line of CTAs (a 3-D grid would cap B and H at 65535).
-  const int row = int(blockIdx.x), qt = row % a.tilesQ, bh = row / a.tilesQ;
-  const int h = bh % a.H, b = bh / a.H;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  int *list = a.blockList + i64(row) * a.tilesKv;
-  const int qFirst = tile_first_query<C>(qt * C::BM, a.group), qLast = tile_last_query<C>(qt * C::BM, a.N, a.group);
-  int count = 0, status = 0;
-  for (int base = 0; base < a.tilesKv; base += kBlockMapThreads) {
+  int kept = 0;
+  for (int base = 0; base < tilesKv; base += THREADS) {
     const int t = base + int(threadIdx.x);
-    const int cls = classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status, a.group);
-    const u32 kept = __ballot_sync(0xffffffffu, cls != 0);
+    const int cls = t < tilesKv ? classOf(t) : 0;
+    const u32 ballot = __ballot_sync(0xffffffffu, cls != 0);
     if (lane == 0)
-      warpKept[warp] = __popc(kept);
+      warpKept[warp] = __popc(ballot);
     __syncthreads();
-    int at = count + __popc(kept & ((1u << lane) - 1));
+    int at = kept + __popc(ballot & ((1u << lane) - 1));
     for (int w = 0; w < kWarps; ++w) {
       at += w < warp ? warpKept[w] : 0;
-      count += warpKept[w];
+      kept += warpKept[w];
     }
     if (cls != 0)
       list[at] = t * 2 + (cls == 1);
     __syncthreads(); // warpKept is read before the next step writes it
   }
   if (threadIdx.x == 0)
-    a.blockCount[row] = count;
+    *count = kept;
+}
+
+/// The block-map kernel's body: one CTA per (b, h, query tile) row, a
+/// thread per key tile (one call of the classifier each), so that even a
+/// single (b, h) keeps the GPU busy.
+template <class V, class C>
+__device__ __forceinline__ void build_block_map(const BlockMapArgs &a, const typename V::Params &P) {
+  // One line of CTAs (a 3-D grid would cap B and H at 65535).
+  const int row = int(blockIdx.x), qt = row % a.tilesQ, bh = row / a.tilesQ;
+  const int h = bh % a.H, b = bh / a.H;
+  const int qFirst = tile_first_query<C>(qt * C::BM, a.group), qLast = tile_last_query<C>(qt * C::BM, a.N, a.group);
+  int status = 0;
+  write_block_map_row<kBlockMapThreads>(a.blockList + i64(row) * a.tilesKv, a.blockCount + row, a.tilesKv, [&](int t) {
+    return classify_tiles<V, C>(P, b, h, qFirst, qLast, t, 1, a.M, a.tilesKv, status, a.group);
+  });
   if (status)
     atomicCAS(a.status, 0, status);
 }
