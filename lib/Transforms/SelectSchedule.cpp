@@ -5,6 +5,7 @@
 #include "dialect/AttnOps.h"
 #include "dialect/RegionComposition.h"
 
+#include "llvm/ADT/bit.h"
 #include "llvm/TargetParser/Host.h"
 
 namespace mlir::attn {
@@ -158,6 +159,11 @@ struct AttnSelectSchedulePass
         readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),
         readsParamPerPair(flash.getMask(), RegionRole::Mask));
     int64_t q = orChosen(tileQ, tiles.tileQ);
+    // A selection's bits are read a word per key tile: its tiles must not
+    // straddle words, so a chosen tile_kv (48 at D = 128) becomes a power
+    // of two.
+    if (flash.hasSelection())
+      tiles.tileKv = int64_t(llvm::bit_floor(uint64_t(tiles.tileKv)));
     auto errorAt = [&] { return flash.emitOpError(); };
     return ScheduleAttr::getChecked(
         errorAt, &getContext(), KernelFamily::Sm80Mma, q,

@@ -511,12 +511,20 @@ static int runVariantCommand(attnc::ast::ScalarType elem) {
   options.ragged = !raggedQ.empty();
   // Decode (a few queries against many keys) runs best split across the keys
   // on GPUs, and with the heads of a kv head packed on the CPU.
-  if (options.kernelFamily.empty() && sizes.queries <= 16)
+  const bool decodeChosen = options.kernelFamily.empty() && sizes.queries <= 16;
+  if (decodeChosen)
     options.kernelFamily = onGPU ? "split_kv" : "cpu_decode";
   attnc::Compiler compiler;
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<attnc::Kernel> kernel =
       compiler.compile(*source, runVariant, options, inputFile);
+  // A variant the decode family does not take (a block selection on the
+  // GPU) runs with the target's default family instead.
+  if (!kernel && decodeChosen) {
+    llvm::consumeError(kernel.takeError());
+    options.kernelFamily.clear();
+    kernel = compiler.compile(*source, runVariant, options, inputFile);
+  }
   double compileMs = std::chrono::duration<double, std::milli>(
                          std::chrono::steady_clock::now() - start)
                          .count();

@@ -341,10 +341,11 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
              << attnc_cuda::kSelectMaxTopK << " blocks (top_k); got "
              << selection.getTopK();
     if (spec.tileQ % 32 != 0 || spec.tileQ > attnc_cuda::kSelectThreads ||
-        spec.tileKv > 128)
+        spec.tileKv > 128 || !llvm::isPowerOf2_64(spec.tileKv))
       return flash.emitError("a dynamic block selection on the GPU needs "
                              "tile_q a multiple of 32 up to ")
-             << attnc_cuda::kSelectThreads << " and tile_kv up to 128";
+             << attnc_cuda::kSelectThreads
+             << " and tile_kv a power of two up to 128";
     spec.selectBlock = selection.getBlock();
     spec.selectTopK = selection.getTopK();
   }

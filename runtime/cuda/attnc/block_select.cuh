@@ -74,7 +74,8 @@ __device__ __forceinline__ void select_blocks(const FlashArgs &a, const BlockMap
   static_assert(K >= 1 && K <= kSelectMaxTopK && CH % kWarps == 0, "the selection's shape");
   // Blocks of at least 16 keys and tiles of up to 128 (both powers of two):
   // a key tile's blocks lie in one word of a row's bits.
-  static_assert(BLK >= 16 && C::BN <= 128 && (BLK & (BLK - 1)) == 0, "a tile's blocks in one word");
+  static_assert(BLK >= 16 && C::BN <= 128 && (BLK & (BLK - 1)) == 0 && (C::BN & (C::BN - 1)) == 0,
+                "a tile's blocks in one word");
   extern __shared__ __align__(16) unsigned char select_smem[];
   u32 *qWords = reinterpret_cast<u32 *>(select_smem); // [BM][kQWords]: pairs of q
   float *sums = reinterpret_cast<float *>(qWords + BM * kQWords);
