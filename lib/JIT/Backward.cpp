@@ -253,7 +253,7 @@ llvm::Error Kernel::backward(const BackwardArgs &args) const {
   attnc_cpu_run(0, keys, std::min<int64_t>(threads, keys), runBackwardItems,
                 &work);
   if (llvm::Error e =
-          cpuStatusError(k, args.params, status, "the gradients are not valid"))
+          statusError(k, args.params, status, "the gradients are not valid"))
     return e;
   dq.release(true);
   dk.release(true);

@@ -189,7 +189,7 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
   a.tilesKv = int((s.M + bn - 1) / bn);
 
   std::vector<attnc_cuda::ParamSlot> slots =
-      makeParamSlots(k, tensorParams, scalarParams, base);
+      makeParamSlots(k, tensorParams, scalarParams, a.f.status);
   std::vector<GradSlot> gradSlots(std::max<size_t>(1, grads.size()),
                                   GradSlot{nullptr});
   for (size_t i = 0; i < grads.size(); ++i)
@@ -242,9 +242,9 @@ attnc::runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
          (pairs + attnc_cuda::kBwdRowThreads - 1) / attnc_cuda::kBwdRowThreads,
          attnc_cuda::kBwdRowThreads, 0, dqArgs);
 
-  llvm::Expected<int> status =
+  llvm::Expected<GpuStatus> status =
       finishGPUCall(*scratch, stream, args.synchronize, std::move(error));
   if (!status)
     return status.takeError();
-  return paramReadError(k, *status, "the gradients are not valid");
+  return statusError(k, args.params, *status, "the gradients are not valid");
 }

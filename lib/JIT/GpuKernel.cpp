@@ -86,17 +86,18 @@ void loadFunctions(const Kernel::Impl &k) {
 
 std::vector<ParamSlot> attnc::makeParamSlots(
     const Kernel::Impl &k, const std::vector<MemRefDescriptor> &tensorParams,
-    const std::vector<ScalarStorage> &scalarParams, const void *emptyTarget) {
+    const std::vector<ScalarStorage> &scalarParams, int *statusWords) {
   std::vector<ParamSlot> slots(std::max<size_t>(1, k.params.size()),
                                ParamSlot{});
   size_t tensor = 0, scalar = 0;
   for (size_t i = 0; i < k.params.size(); ++i) {
     ParamSlot &slot = slots[i];
+    slot.status = statusWords;
     if (k.params[i].isTensor) {
       const MemRefDescriptor &m = tensorParams[tensor++];
       bool empty =
           attnc_cuda::set_tensor_extent(slot, m.sizes, m.strides, int(m.rank));
-      slot.ptr = empty ? emptyTarget : m.aligned;
+      slot.ptr = empty ? statusWords : m.aligned;
     } else {
       const ScalarStorage &v = scalarParams[scalar++];
       bool isFloat =
@@ -155,8 +156,8 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
       return problemError(p);
 
   cuda::Stream stream = args.stream;
-  // Scratch: the status word (and the words empty tensors point at), then
-  // the block map (counts, then lists).
+  // Scratch: the status words (which empty tensors point at too), then the
+  // block map (counts, then lists).
   bool blockMap = !spec.blockMapName.empty();
   attnc_cuda::plan_block_map(plan, blockMap, spec.blockMapUsesBatch,
                              spec.blockMapUsesHead);
@@ -174,12 +175,12 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
   plan.args.status = base;
   attnc_cuda::bind_scratch(plan, base);
 
-  // An empty tensor points at the scratch words (16 bytes, one element of
-  // any type; see set_tensor_extent).
+  // An empty tensor points at the status words (one element of any type;
+  // see set_tensor_extent).
   std::vector<ParamSlot> slots =
       makeParamSlots(k, tensorParams, scalarParams, base);
 
-  llvm::Error error = cuda::zeroAsync(*scratch, 1, stream);
+  llvm::Error error = cuda::zeroAsync(*scratch, ATTNC_STATUS_WORDS, stream);
   if (!error && spec.selectBlock) {
     // The block sums, then the selection, which writes the block map.
     void *poolArgs[] = {&plan.args};
@@ -225,30 +226,31 @@ llvm::Error attnc::runOnGPU(const Kernel::Impl &k, const KernelArgs &args,
     error = cuda::launch(k.loaded.combine, grid, attnc_cuda::kCombineThreads, 0,
                          stream, combineArgs);
   }
-  llvm::Expected<int> status =
+  llvm::Expected<GpuStatus> status =
       finishGPUCall(*scratch, stream, args.synchronize, std::move(error));
   if (!status)
     return status.takeError();
-  if (*status == attnc_cuda::kPagedBadPage)
+  if ((*status)[0] == attnc_cuda::kPagedBadPage)
     return makeError("a page table entry that a sequence uses names no page "
                      "of k and v (0 to " +
                      llvm::Twine(s.numPages - 1) +
                      "); the output is not valid");
-  if (*status == attnc_cuda::kPagedBadLength)
+  if ((*status)[0] == attnc_cuda::kPagedBadLength)
     return makeError("a sequence length is outside 0 to max_pages * "
                      "page_size = " +
                      llvm::Twine(s.M) + "; the output is not valid");
-  return paramReadError(k, *status, "the output is not valid");
+  return statusError(k, args.params, *status, "the output is not valid");
 }
 
-llvm::Expected<int> attnc::finishGPUCall(cuda::DevicePtr scratch,
-                                         cuda::Stream stream, bool synchronize,
-                                         llvm::Error error) {
-  int status = 0;
+llvm::Expected<GpuStatus> attnc::finishGPUCall(cuda::DevicePtr scratch,
+                                               cuda::Stream stream,
+                                               bool synchronize,
+                                               llvm::Error error) {
+  GpuStatus status = {};
   if (!error && synchronize) {
     error = cuda::synchronize(stream);
     if (!error)
-      error = cuda::copyToHost(&status, scratch, sizeof status);
+      error = cuda::copyToHost(status.data(), scratch, sizeof status);
   }
   llvm::Error released = cuda::releaseAsync(scratch, stream);
   if (error) {
@@ -258,14 +260,4 @@ llvm::Expected<int> attnc::finishGPUCall(cuda::DevicePtr scratch,
   if (released)
     return released;
   return status;
-}
-
-llvm::Error attnc::paramReadError(const Kernel::Impl &k, int status,
-                                  const char *consequence) {
-  if (status > 0 && size_t(status) <= k.params.size())
-    return makeError("param '" + k.params[status - 1].name +
-                     "' was read out of bounds (an index fell outside its "
-                     "shape); " +
-                     consequence);
-  return llvm::Error::success();
 }

@@ -449,6 +449,15 @@ llvm::Error attnc::checkParams(const Kernel::Impl &k,
                            llvm::formatv("{0:f0}", hi).str() + "; got " +
                            llvm::formatv("{0:e}", value).str());
       }
+      // The GPU kernels keep i64 values in 32 bits (docs/language.md): a
+      // value past i32 would silently be another there.
+      if (p.dtype == DType::I64 && k.isGPU() &&
+          !(value >= -2147483648.0 && value <= 2147483647.0))
+        return makeError("param '" + p.name + "' is " + type + ", which " +
+                         k.target +
+                         " kernels keep in 32 bits: it takes an integer from "
+                         "-2147483648 to 2147483647 on the GPU; got " +
+                         llvm::formatv("{0:f0}", value).str());
       paramScalars.emplace_back(p.dtype, value);
     }
   }
@@ -554,13 +563,13 @@ llvm::Error Kernel::run(const KernelArgs &args) const {
   out.release(true);
   if (lse)
     lse->release(true);
-  return cpuStatusError(k, args.params, status, "the output is not valid");
+  return statusError(k, args.params, status, "the output is not valid");
 }
 
-llvm::Error
-attnc::cpuStatusError(const Kernel::Impl &k,
-                      const std::map<std::string, ParamValue> &params,
-                      llvm::ArrayRef<int32_t> words, const char *consequence) {
+llvm::Error attnc::statusError(const Kernel::Impl &k,
+                               const std::map<std::string, ParamValue> &params,
+                               llvm::ArrayRef<int32_t> words,
+                               const char *consequence) {
   for (size_t t = 0; t + ATTNC_STATUS_WORDS <= words.size();
        t += ATTNC_STATUS_WORDS) {
     llvm::ArrayRef<int32_t> w = words.slice(t, ATTNC_STATUS_WORDS);
@@ -571,14 +580,20 @@ attnc::cpuStatusError(const Kernel::Impl &k,
     std::vector<int64_t> shape;
     if (given != params.end() && given->second.tensor)
       shape = given->second.tensor->shape;
+    // No read recorded (a GPU status word without its slot's words): the
+    // param alone.
+    if (w[1] == 0)
+      return makeError("param '" + name +
+                       "' was read out of bounds (an index fell outside its "
+                       "shape " +
+                       shapeString(shape) + "); " + consequence);
     std::vector<int64_t> index;
     for (size_t d = 0; d < shape.size() && d < ATTNC_STATUS_INDICES; ++d)
       index.push_back(int64_t(uint64_t(uint32_t(w[2 + 2 * d])) |
                               (uint64_t(uint32_t(w[3 + 2 * d])) << 32)));
     std::string at =
         index.size() == 1 ? std::to_string(index[0]) : shapeString(index);
-    std::string where =
-        w[1] > 0 && size_t(w[1]) <= k.reads.size() ? k.reads[w[1] - 1] : "";
+    std::string where = size_t(w[1]) <= k.reads.size() ? k.reads[w[1] - 1] : "";
     return makeError("param '" + name + "' was read out of bounds at index " +
                      at + " (shape " + shapeString(shape) + ")" +
                      (where.empty() ? "" : " at " + where) + "; " +

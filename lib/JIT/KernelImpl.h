@@ -12,6 +12,7 @@
 
 #include "llvm/ADT/APFloat.h"
 
+#include <array>
 #include <memory>
 #include <mutex>
 
@@ -220,33 +221,33 @@ llvm::Error runBackwardOnGPU(const Kernel::Impl &k, const BackwardArgs &args,
                              const std::vector<float *> &grads);
 
 /// The param slots of a GPU launch (GpuKernel.cpp): tensors' extents and
-/// pointers (an empty one at `emptyTarget`), scalars' values.
+/// pointers, scalars' values; `statusWords` (ATTNC_STATUS_WORDS words of
+/// scratch) is where reads out of bounds record themselves, and what empty
+/// tensors point at.
 std::vector<attnc_cuda::ParamSlot> makeParamSlots(
     const Kernel::Impl &k, const std::vector<MemRefDescriptor> &tensorParams,
-    const std::vector<ScalarStorage> &scalarParams, const void *emptyTarget);
+    const std::vector<ScalarStorage> &scalarParams, int *statusWords);
 
 /// A view's first element, sizes and strides as the GPU launchers check
 /// them (GpuKernel.cpp).
 attnc_cuda::TensorDims dims(const TensorView &t);
 
+/// A GPU call's status words (ATTNC_STATUS_WORDS, runtime/attnc/abi.h).
+using GpuStatus = std::array<int32_t, ATTNC_STATUS_WORDS>;
+
 /// The end of a GPU call (GpuKernel.cpp): waits for its kernels when
-/// `synchronize`, reads the status word at the start of its scratch and
+/// `synchronize`, reads the status words at the start of its scratch and
 /// releases the scratch; `error` (the launches') comes first.
-llvm::Expected<int> finishGPUCall(uint64_t scratch, void *stream,
-                                  bool synchronize, llvm::Error error);
-/// The error of the first thread's CPU status (ATTNC_STATUS_WORDS words
-/// each, runtime/attnc/abi.h) that names a read out of bounds: the param,
-/// the index, the param's shape (from `params`) and where the read is ("param
-/// 'x' was read out of bounds at index 300 (shape [256]) at v.attn:4:17;
-/// CONSEQUENCE"); else success.
-llvm::Error cpuStatusError(const Kernel::Impl &k,
-                           const std::map<std::string, ParamValue> &params,
-                           llvm::ArrayRef<int32_t> words,
-                           const char *consequence);
-/// The error of a status that names a param read out of bounds ("param
-/// 'x' was read out of bounds ...; CONSEQUENCE"), else success.
-llvm::Error paramReadError(const Kernel::Impl &k, int status,
-                           const char *consequence);
+llvm::Expected<GpuStatus> finishGPUCall(uint64_t scratch, void *stream,
+                                        bool synchronize, llvm::Error error);
+/// The error of the first status (ATTNC_STATUS_WORDS words each, a CPU
+/// thread's or a GPU call's, runtime/attnc/abi.h) that names a read out of
+/// bounds: the param, the index, the param's shape (from `params`) and
+/// where the read is ("param 'x' was read out of bounds at index 300 (shape
+/// [256]) at v.attn:4:17; CONSEQUENCE"); else success.
+llvm::Error statusError(const Kernel::Impl &k,
+                        const std::map<std::string, ParamValue> &params,
+                        llvm::ArrayRef<int32_t> words, const char *consequence);
 
 /// Runs a GPU kernel on checked arguments (GpuKernel.cpp).
 llvm::Error runOnGPU(const Kernel::Impl &k, const KernelArgs &args,

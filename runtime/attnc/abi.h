@@ -33,7 +33,7 @@ enum { ATTNC_SELECT_MIN_BLOCK = 16, ATTNC_SELECT_MAX_BLOCK = 128 };
    `attn.read` attribute of its attn.load, 0 without one), words 2 + 2d and
    3 + 2d the low and high halves of its index in dim d, for d below
    ATTNC_STATUS_INDICES. A one-word view (the AOT entry points') gets word
-   0 alone. */
+   0 alone. The GPU kernels write the same words (ParamSlot::status). */
 enum { ATTNC_STATUS_WORDS = 16, ATTNC_STATUS_INDICES = 7 };
 
 #if !defined(__CUDACC_RTC__)
@@ -50,12 +50,16 @@ typedef unsigned long long u64;
 
 /// One param as the host passes it: a tensor (pointer, sizes, strides in
 /// elements) or a scalar (f for floats, i for integers and bools).
+/// `status`: where a read of the tensor out of bounds records which read
+/// and at what index (ATTNC_STATUS_WORDS words, the call's first such read
+/// only, as a CPU status view); null: the call's status word alone.
 struct ParamSlot {
   const void *ptr;
   i64 size[4];
   i64 stride[4];
   double f;
   i64 i;
+  int *status;
 };
 
 /// The tensors and sizes of one call. Strides are in elements, for the
@@ -70,17 +74,19 @@ struct FlashArgs {
   const int *blockList; // run-time block map rows (kBlockList), see below
   const int *blockCount;
   int blockStrideB, blockStrideH; // rows; 0 where the map does not vary
-  int *status;                    // 1 + first param read out of bounds
+  int *status;                    // 1 + first param read out of bounds (see ParamSlot)
   // Split-KV (family split_kv): a tile's rows pack the `group` query heads
   // of one kv head (row p: query p / group of head hk * group + p % group;
   // tilesQ counts such tiles), and its key tiles are cut into `splits`
   // ranges, one CTA each; each writes its rows' normalised output (f32,
-  // [splits][B*H*N][DV]) and lse (natural log, [splits][B*H*N]) there, and
-  // the combine kernel writes out and lse. The backward's recomputation
-  // (Config's RECOMPUTE) writes the output before output_mod ([B*H*N][DV])
-  // and the rows' weight sums (row_sum, [B*H*N]) there.
+  // [splits][B*H*N][DV]), lse (natural log, [splits][B*H*N]) and, for
+  // softmax, how many of its scores are +inf (partialTies, where lse is
+  // +inf; else 0) there, and the combine kernel writes out and lse. The
+  // backward's recomputation (Config's RECOMPUTE) writes the output before
+  // output_mod ([B*H*N][DV]) and the rows' weight sums (row_sum, [B*H*N])
+  // there.
   int splits;
-  float *partialOut, *partialLse;
+  float *partialOut, *partialLse, *partialTies;
   // A paged KV cache (Config's PAGED_KV): k and v are pages, ks and vs
   // their (page, head, row) strides; key j of sequence b is row j %
   // pageSize of page pageTable[b * tableStride + j / pageSize], M is

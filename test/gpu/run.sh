@@ -147,6 +147,41 @@ for v in stats_sink stats_sigmoid; do
     if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL row_stats $v $run"; echo "$out" | tail -4; fi
   done
 done
+# A param read out of bounds names the param, the index, its shape and the
+# read, as on the CPU (test/lit/Run/out-of-bounds.test's inputs), in every
+# family (the tile classifier's read in the block-map kernel: block_sparse)
+# and with --backward; a +inf score takes softmax's limit, as on the CPU
+# (test/lit/Run/inf-scores.test's inputs), split_kv's merge of key ranges
+# too. (Both under PARTS reference and backward.)
+key_bias=test/lit/Run/Inputs/key-bias.attn
+bias_read="param 'bias' was read out of bounds at index"
+edge_runs=(
+  "$key_bias|--shape H=1,N=4,M=5,D=64|$bias_read 4 \(shape \[4\]\) at $key_bias:3:19; the output is not valid"
+  "$key_bias|--shape H=1,N=4,M=5,D=64 --family=sm80_mma|$bias_read 4 \(shape \[4\]\) at $key_bias:3:19; the output is not valid"
+  "$key_bias|--shape H=2,N=40,M=300,D=64|$bias_read (4[0-9]|[5-9][0-9]|[12][0-9][0-9]) \(shape \[40\]\) at $key_bias:3:19; the output"
+  "$key_bias|--shape H=2,N=40,M=300,D=128 --family=sm80_mma|$bias_read (4[0-9]|[5-9][0-9]|[12][0-9][0-9]) \(shape \[40\]\) at $key_bias:3:19; the output"
+  "$key_bias|--shape H=2,N=40,M=300,D=64 --family=split_kv|$bias_read (4[0-9]|[5-9][0-9]|[12][0-9][0-9]) \(shape \[40\]\) at $key_bias:3:19; the output"
+  "examples/block_sparse.attn|--shape H=1,N=200,D=64 --dim map=1,1|param 'map' was read out of bounds at index \[0, [0-9]+, [0-9]+\] \(shape \[1, 1, 1\]\) at examples/block_sparse.attn:[0-9]+:10 \(inlined from <stdlib>:52:5\); the output is not valid"
+  "$key_bias|--shape H=1,N=4,M=5,D=64 --backward|$bias_read 4 \(shape \[4\]\) at $key_bias:3:19; the output is not valid"
+  "$key_bias|--shape H=2,N=40,M=300,D=128 --backward|$bias_read (4[0-9]|[5-9][0-9]|[12][0-9][0-9]) \(shape \[40\]\) at $key_bias:3:19; the output"
+)
+for run in "${edge_runs[@]}"; do
+  IFS='|' read -r f args want <<< "$run"
+  [[ $args == *--backward* ]] && part=backward || part=reference
+  wanted $part && selected "$f" || continue
+  out=$("$bin/attnc" run "$f" --target=gpu $args 2>&1)
+  if [ $? -ne 0 ] && echo "$out" | grep -qE "^attnc: error: $want"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL read out of bounds: $f $args"; echo "$out" | tail -4; fi
+done
+plus_inf=test/lit/Run/Inputs/plus-inf.attn
+for args in "--shape H=2,N=37,D=64" "--shape H=2,N=37,D=64 --family=sm80_mma" "--shape H=2,N=300,D=128" \
+            "--shape H=4,Hkv=1,N=2,M=300,D=64" "--shape H=4,Hkv=1,N=2,M=3000,D=128 --family=split_kv" \
+            "--shape B=2,H=2,N=130,M=4099,D=64 --family=split_kv"; do
+  wanted reference && selected "$plus_inf" || continue
+  out=$("$bin/attnc" run "$plus_inf" --target=gpu --check $args --seed $RANDOM 2>&1)
+  if [ $? -eq 0 ] && echo "$out" | grep -q "check: PASS"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL +inf scores: $args"; echo "$out" | tail -4; fi
+done
 # Decode (split_kv, which attnc run picks for N <= 16): N = 1..8 against
 # up to 65536 keys, GQA 1, 4 and 8, the key range split across CTAs and
 # combined (the default sm80_mma kernels on the same shapes for a few).

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -842,6 +843,41 @@ attention document_causal(doc: i32[N]) {
   CHECK(compiler.getStats().corruptEntries == 0);
   CHECK(compiler.getStats().compilations == 0);
   llvm::sys::fs::remove_directories(dir);
+}
+
+TEST_CASE("JIT: GPU targets refuse i64 scalar params outside i32",
+          "[jit][gpu]") {
+  // The GPU kernels keep i64 values in 32 bits: checked before the launch,
+  // so no device is needed (the views claim GPU memory; nothing reads them).
+  Compiler compiler(CompilerOptions{std::string()});
+  const char *source =
+      "attention far(shift: i64 = 0) { mask = kv_idx + shift >= q_idx }";
+  std::optional<Kernel> kernel =
+      compileForGPU(compiler, source, gpuOptions("sm_80"));
+  if (!kernel)
+    return;
+  std::vector<uint16_t> q(64 * 4, 0x3f80), out(64 * 4);
+  KernelArgs args;
+  args.q = TensorView::contiguous(q.data(), DType::BF16, {1, 1, 4, 64},
+                                  Device::CUDA);
+  args.k = args.v = args.q;
+  args.out = TensorView::contiguous(out.data(), DType::BF16, {1, 1, 4, 64},
+                                    Device::CUDA);
+  for (double shift : {3e9, -2147483649.0}) {
+    args.params.insert_or_assign("shift", ParamValue(shift));
+    CHECK(errorOf(kernel->run(args)) ==
+          "param 'shift' is i64, which sm_80 kernels keep in 32 bits: it "
+          "takes an integer from -2147483648 to 2147483647 on the GPU; got " +
+              llvm::formatv("{0:f0}", shift).str());
+  }
+  // The CPU takes it.
+  Kernel cpu = compileOrFail(compiler, source);
+  Buffers buf(1, 1, 1, 4, 4, 8);
+  buf.args.params.clear();
+  buf.args.params.emplace("shift", ParamValue(3e9));
+  llvm::Error ran = cpu.run(buf.args);
+  CHECK_FALSE(bool(ran));
+  llvm::consumeError(std::move(ran));
 }
 
 TEST_CASE("JIT: GPU kernels compile through NVRTC and are cached as cubins",

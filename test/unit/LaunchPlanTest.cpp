@@ -93,9 +93,9 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
       covered += end - first;
     }
     CHECK(covered == tiles);
-    // The parts: DV + 1 words per (split, row), after the head words.
+    // The parts: DV + 2 words per (split, row), after the head words.
     const i64 rows = 32; // B * H * N
-    CHECK(plan.partialWords == i64(splits) * rows * 129);
+    CHECK(plan.partialWords == i64(splits) * rows * 130);
     CHECK(plan.combineCtas == unsigned((rows + 3) / 4));
     std::vector<int> scratch(plan.scratchWords);
     bind_scratch(plan, scratch.data());
@@ -103,6 +103,7 @@ TEST_CASE("launch plan: split-KV ranges fill the GPU, none empty", "[launch]") {
                                             plan.partialWords);
     CHECK(plan.args.partialOut == parts);
     CHECK(plan.args.partialLse == parts + i64(splits) * rows * 128);
+    CHECK(plan.args.partialTies == parts + i64(splits) * rows * 129);
     CHECK(reinterpret_cast<uintptr_t>(plan.args.partialOut) % 8 == 0);
   }
   // A grid that fills the GPU alone is not split.

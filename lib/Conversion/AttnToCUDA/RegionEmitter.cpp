@@ -101,9 +101,12 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
             llvm::cast<TensorType>(load.getParam().getType()).getElementType());
         if (failed(slot) || failed(elem))
           return failure();
-        std::string expr = "attnc_cuda::load_param<" + *elem + ">(P.s[" +
-                           std::to_string(*slot) + "], " +
-                           std::to_string(*slot + 1) + ", status";
+        // A read out of bounds reports 1 + its `attn.read` id (abi.h).
+        auto read = op.getAttrOfType<IntegerAttr>("attn.read");
+        std::string expr =
+            "attnc_cuda::load_param<" + *elem + ">(P.s[" +
+            std::to_string(*slot) + "], " + std::to_string(*slot + 1) + ", " +
+            std::to_string(read ? read.getInt() + 1 : 0) + ", status";
         for (size_t i = 1; i < in.size(); ++i)
           expr += ", " + in[i];
         return assign(op, expr + ")");

@@ -79,10 +79,13 @@ template <class V, class C> struct HostCall {
   LaunchPlan plan;
   unsigned long long emptyParams = 0; // slots (up to 64) of empty tensors, pointed at scratch
   TensorMaps maps;                    // sm90_wgmma's (C::kTensorMaps)
+  int *statusWords = nullptr;         // a status of ATTNC_STATUS_WORDS: ParamSlot::status
 
   /// q [B, H, N, D], k [B, Hkv, M, D], v [B, Hkv, M, DV], out [B, H, N, DV],
-  /// lse [B, H, N] (may be null), status: a device int32 that is 0. Returns
-  /// cudaErrorInvalidValue for views the kernel cannot take.
+  /// lse [B, H, N] (may be null), status: device int32s that are 0, one (the
+  /// first read out of bounds' param) or ATTNC_STATUS_WORDS (its read and
+  /// index too, as the CPU entry points'). Returns cudaErrorInvalidValue
+  /// for views the kernel cannot take.
   /// A paged kernel (C::kPaged) takes k and v as pages [num_pages,
   /// page_size, Hkv, D], a page table [B, max_pages] with rows of unit
   /// stride and lengths [B] (int32, in device memory).
@@ -113,6 +116,7 @@ template <class V, class C> struct HostCall {
       if (int e = encode_tensor_maps(maps, views, C::BM, C::BN))
         return e;
     plan.args.status = reinterpret_cast<int *>(host_data(status, 4));
+    statusWords = status->sizes[0] >= ATTNC_STATUS_WORDS && status->strides[0] == 1 ? plan.args.status : nullptr;
     return cudaSuccess;
   }
 
@@ -139,6 +143,8 @@ template <class V, class C> struct HostCall {
     const FlashArgs &a = plan.args;
     if (a.N == 0 || a.B == 0 || a.H == 0)
       return cudaSuccess;
+    for (ParamSlot &slot : P.s)
+      slot.status = statusWords;
     plan_block_map(plan, blockMap != nullptr || select != nullptr, mapUsesBatch, mapUsesHead);
     if (select)
       plan_select(plan, V::kSelectBlock, C::D);

@@ -152,10 +152,10 @@ inline LaunchProblem check_param_rank(i64 rank) {
   return rank > 4 ? launch_problem(LaunchCheck::kParamRank, "", 0, rank, 4) : LaunchProblem();
 }
 
-/// Scratch words before the block map: 16 bytes that empty tensor params
-/// point at (the kernels read params even out of bounds); the JIT keeps
-/// the status word in the first.
-constexpr int kScratchHeadWords = 4;
+/// Scratch words before the block map, which empty tensor params point at
+/// (the kernels read params even out of bounds; 16 bytes would do): the
+/// JIT keeps its status words there (ATTNC_STATUS_WORDS, ParamSlot::status).
+constexpr int kScratchHeadWords = ATTNC_STATUS_WORDS;
 
 /// One call's launch: the kernels' arguments, the scratch it needs and the
 /// grids (one line of CTAs each).
@@ -294,7 +294,7 @@ inline void plan_splits(LaunchPlan &plan, int sms, int resident, int maxSplits, 
   // past 2^31 CTAs.
   plan.forwardCtas = unsigned(base * a.splits);
   const i64 rows = combine_rows(a);
-  plan.partialWords = i64(a.splits) * rows * (dv + 1);
+  plan.partialWords = i64(a.splits) * rows * (dv + 2);
   plan.scratchWords += plan.scratchWords % 2 + plan.partialWords; // parts 8-byte aligned
   plan.combineCtas = unsigned(combine_ctas(a));
 }
@@ -324,12 +324,13 @@ inline TensorMapShape tensor_map_shape(const TensorDims &t, int rows) {
 /// Points the block map (if any) into `scratch` (plan.scratchWords words):
 /// counts after the head words, then the lists; its status word is
 /// args.status, which the caller sets first. Split-KV's parts take the last
-/// plan.partialWords: outputs, then lse.
+/// plan.partialWords: outputs, then lse, then ties.
 inline void bind_scratch(LaunchPlan &plan, int *scratch) {
   if (plan.partialWords) {
-    const i64 rows = combine_rows(plan.args);
+    const i64 rows = i64(plan.args.splits) * combine_rows(plan.args);
     float *parts = reinterpret_cast<float *>(scratch + plan.scratchWords - plan.partialWords);
-    plan.args.partialLse = parts + (plan.partialWords - i64(plan.args.splits) * rows);
+    plan.args.partialTies = parts + (plan.partialWords - rows);
+    plan.args.partialLse = plan.args.partialTies - rows;
     plan.args.partialOut = parts;
   }
   if (!plan.blockMap)

@@ -17,7 +17,9 @@ namespace attnc_cuda {
 // Param access (bounds-checked; an out-of-bounds read yields 0 and records
 // the param's number in `status`, a per-thread register that the kernel
 // publishes once at its end: with no stores between them, the compiler can
-// share the loads that several elements make, e.g. doc[q_idx] across a row)
+// share the loads that several elements make, e.g. doc[q_idx] across a row;
+// the call's first read out of bounds also writes which read and at
+// what index to ParamSlot::status, from a cold branch)
 //===----------------------------------------------------------------------===//
 
 struct ElemF32 {
@@ -52,8 +54,34 @@ struct ElemBool {
   static __device__ bool read(const void *p, i64 i) { return static_cast<const unsigned char *>(p)[i] != 0; }
 };
 
+/// Records a read out of bounds of param `number` (1 + its position) by
+/// read `read` (1 + its id) at `ix` in `words` (ParamSlot::status), if it
+/// is the call's first: claims word 0, then writes the rest (the index's
+/// dims past the param's rank are 0s, which the host does not read). Not
+/// inlined: one small call per read site, where inlined stores cost spills
+/// (measured). Inline asm with no "memory" clobber, so that to the compiler
+/// these are no stores and the loads around them stay shareable (the
+/// words are no param's).
+inline __device__ __noinline__ void record_read(int *words, int number, int read, i64 i0, i64 i1, i64 i2, i64 i3) {
+  if (!words)
+    return;
+  int old;
+  asm volatile("atom.cas.b32 %0, [%1], 0, %2;" : "=r"(old) : "l"(words), "r"(number));
+  if (old != 0)
+    return;
+  const i64 ix[4] = {i0, i1, i2, i3};
+  asm volatile("st.u32 [%0], %1;" ::"l"(words + 1), "r"(read));
+#pragma unroll
+  for (int d = 0; d < 4; ++d)
+    asm volatile("st.u32 [%0], %1;\n\tst.u32 [%0+4], %2;" ::"l"(words + 2 + 2 * d), "r"(u32(u64(ix[d]))),
+                 "r"(u32(u64(ix[d]) >> 32)));
+}
+
+/// Param `number` (1 + its position) at `idx`, for read `read` (1 + the
+/// `attn.read` id of its attn.load; 0 without one).
 template <class E, class... I>
-__device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int number, int &status, I... idx) {
+__device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int number, int read, int &status,
+                                                        I... idx) {
   const i64 ix[] = {i64(idx)...};
   i64 offset = 0;
   bool ok = true;
@@ -69,6 +97,10 @@ __device__ __forceinline__ typename E::value load_param(const ParamSlot &s, int 
   // host points empty tensors at valid memory), so the compiler may share
   // it between elements and schedule it early.
   typename E::value v = E::read(s.ptr, ok ? offset : 0);
+  // The thread's first read out of bounds says where (off the hot path).
+  if (__builtin_expect(!ok && !status, 0))
+    record_read(s.status, number, read, ix[0], sizeof...(I) > 1 ? ix[1 % sizeof...(I)] : 0,
+                sizeof...(I) > 2 ? ix[2 % sizeof...(I)] : 0, sizeof...(I) > 3 ? ix[3 % sizeof...(I)] : 0);
   status = ok || status ? status : number;
   return ok ? v : typename E::value(0);
 }

@@ -23,6 +23,7 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+__device__ __forceinline__ float pos_inf() { return __int_as_float(0x7f800000); }
 
 // Integer +, - and * wrap around (two's complement) as on the CPU and in
 // the reference; signed overflow in C++ is undefined, so through unsigned.
@@ -160,6 +161,10 @@ __device__ __forceinline__ float ex2(float x) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
 }
+
+/// 2^(x - top) for a logit x of a row whose greatest is `top` (base 2), in
+/// softmax's limit where both are +inf: 1 (a share of the row), not NaN.
+__device__ __forceinline__ float limit_ex2(float x, float top) { return x == top ? 1.f : ex2(x - top); }
 
 } // namespace attnc_cuda
 

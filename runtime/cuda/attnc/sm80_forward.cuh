@@ -256,11 +256,34 @@ template <class V, class C> struct FlashForward {
   static constexpr float kRescaleSlack = 8.f;
   // Row sums by MMA or by FADD: the Config's choice (see Config).
   static constexpr bool kSumByMma = kSoftmax && C::kSumsByMma;
+  /// Softmax's limit for rows whose max is +inf (off the common path): the
+  /// row's +inf scores weigh 1 each and the others 0 (a NaN stays NaN),
+  /// as the weights' exp2 makes them from these scores and base 0.
+  /// (Correction is then 0, from a finite max, or 1, from +inf.)
+  static __device__ __forceinline__ void limitScores(float (&S)[MF][BN / 8][4], const float (&rowMax)[MF][2],
+                                                     float (&base)[MF][2]) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        if (rowMax[mf][half] != pos_inf())
+          continue;
+        base[mf][half] = 0.f;
+#pragma unroll
+        for (int nf = 0; nf < BN / 8; ++nf)
+#pragma unroll
+          for (int e = half * 2; e < half * 2 + 2; ++e) {
+            const float s = S[mf][nf][e];
+            S[mf][nf][e] = s == pos_inf() ? 0.f : s - pos_inf(); // -inf, or NaN
+          }
+      }
+  }
+
   static __device__ __forceinline__ void softmax(float (&S)[MF][BN / 8][4], u32 (&Pk)[MF][BN / 16][4],
                                                  float (&O)[MF][DV / 8][4], float (&rowMax)[MF][2],
                                                  float (&rowSum)[MF][4]) {
     float base[MF][2], correction[MF][2];
-    bool rescale = false;
+    bool rescale = false, infinite = false;
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -280,9 +303,12 @@ template <class V, class C> struct FlashForward {
         // Subtract 0 from a row still at -inf, so that exp2(-inf - m) is 0
         // and never NaN.
         base[mf][half] = rowMax[mf][half] == neg_inf() ? 0.f : -rowMax[mf][half] * kIn;
+        infinite |= rowMax[mf][half] == pos_inf();
         if constexpr (!kSumByMma)
           rowSum[mf][half * 2] *= correction[mf][half];
       }
+    if (__any_sync(0xffffffffu, infinite))
+      limitScores(S, rowMax, base);
     if (__any_sync(0xffffffffu, rescale))
 #pragma unroll
       for (int mf = 0; mf < MF; ++mf) {
@@ -483,12 +509,13 @@ template <class V, class C> struct FlashForward {
   /// An attention sink (natural units) joins a row's sum at the end, one
   /// more logit that weighs no value: the base moves to max(base, sink),
   /// and `sum` becomes the total, `keys` the weight of the accumulated
-  /// keys relative to it; `top` is the new base (base 2), -inf when both are.
+  /// keys relative to it; `top` is the new base (base 2), -inf when both are
+  /// (+inf ones share the row: limit_ex2).
   static __device__ __forceinline__ void addSink(float rowMax, float sink, float &sum, float &keys, float &top) {
     const float base = rowMax == neg_inf() ? neg_inf() : rowMax * kIn + kOff, sinkT = sink * kLog2e;
     top = fmaxf(base, sinkT);
-    keys = top == neg_inf() ? 0.f : ex2(base - top);
-    sum = top == neg_inf() ? 0.f : fmaf(sum, keys, ex2(sinkT - top));
+    keys = top == neg_inf() ? 0.f : limit_ex2(base, top);
+    sum = top == neg_inf() ? 0.f : fmaf(sum, keys, limit_ex2(sinkT, top));
   }
 
   /// The end of the softmax: each row's 1 / sum (0 for a row with nothing
@@ -521,10 +548,12 @@ template <class V, class C> struct FlashForward {
           float keys = 1.f, top = rowMax[mf][half] * kIn + kOff;
           if constexpr (V::kHasSink && !C::kSplitKv)
             addSink(rowMax[mf][half], V::sink(b, rowHead(a, h, q), P, status), sum, keys, top);
-          inv[mf][half] = sum > 0.f ? keys / sum : 0.f;
+          // The sum is 0 only for a row with nothing kept; NaN (a NaN score)
+          // goes on to out and lse.
+          inv[mf][half] = sum != 0.f ? keys / sum : 0.f;
           sums[mf][half] = keysSum * inv[mf][half];
           // Made where it is used: most epilogues only store it.
-          auto value = [&] { return sum > 0.f ? (top + __log2f(sum)) * kLn2 : neg_inf(); };
+          auto value = [&] { return sum != 0.f ? (top + __log2f(sum)) * kLn2 : neg_inf(); };
           if constexpr (C::kSplitKv || V::kOutputModReadsStats)
             lse[mf][half] = value();
           if (!C::kSplitKv && a.lse && q < a.N && (lane & 3) == 0)
@@ -632,9 +661,13 @@ template <class V, class C> struct FlashForward {
         for (int dn = 0; dn < DV / 8; ++dn)
           *reinterpret_cast<F32x2 *>(o + dn * 8) =
               F32x2{O[mf][dn][half * 2] * inv[mf][half], O[mf][dn][half * 2 + 1] * inv[mf][half]};
-        // The other normalizers' parts add up: their row sums, in place of lse.
-        if ((lane & 3) == 0)
+        // The other normalizers' parts add up: their row sums, in place of
+        // lse. A softmax row of +inf scores: their count (1 / inv).
+        if ((lane & 3) == 0) {
           a.partialLse[row] = kSoftmax ? lse[mf][half] : sums[mf][half];
+          if constexpr (kSoftmax)
+            a.partialTies[row] = lse[mf][half] == pos_inf() ? 1.f / inv[mf][half] : 0.f;
+        }
       }
   }
 

@@ -4,8 +4,9 @@
 // tile each walked one range of its key tiles and wrote their rows'
 // normalised output and lse (FlashArgs::partialOut, partialLse); a warp per
 // row merges them. Softmax weighs each part by exp(lse_s - lse), lse taking
-// the sink in, the other normalizers sum them; then output_mod, the 16-bit
-// store and the row's lse.
+// the sink in (where lse is +inf, by its count of +inf scores: softmax's
+// limit), the other normalizers sum them; then output_mod, the 16-bit store
+// and the row's lse.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +37,10 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
   // Softmax: the row's lse over all parts, from the parts' own, and the
   // sink's logit (the parts leave it out), which weighs no value.
   float top = neg_inf(), total = 0.f, sink = neg_inf();
+  // A part's weight relative to the row's (the same in every lane).
+  auto weight = [&](int s) {
+    return top == pos_inf() ? a.partialTies[s * rows + row] : ex2((a.partialLse[s * rows + row] - top) * kLog2e);
+  };
   if constexpr (kSoftmax) {
     if constexpr (V::kHasSink)
       top = sink = V::sink(b, h, P, status);
@@ -46,12 +51,12 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
       top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, m));
     if (top != neg_inf()) {
       for (int s = lane; s < splits; s += 32)
-        total += ex2((a.partialLse[s * rows + row] - top) * kLog2e);
+        total += weight(s);
 #pragma unroll
       for (int m = 16; m >= 1; m /= 2)
         total += __shfl_xor_sync(0xffffffffu, total, m);
       if constexpr (V::kHasSink)
-        total += ex2((sink - top) * kLog2e);
+        total += limit_ex2(sink * kLog2e, top * kLog2e);
     }
   }
   // The row's statistics for output_mod: lse (with the sink), the sum of
@@ -60,8 +65,8 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
   float rowLse = top == neg_inf() ? neg_inf() : top + __logf(total), rowSum = 0.f;
   if constexpr (V::kOutputModReadsStats) {
     if constexpr (kSoftmax) {
-      const float sinkTerm = V::kHasSink && top != neg_inf() ? ex2((sink - top) * kLog2e) : 0.f;
-      rowSum = total > 0.f ? (total - sinkTerm) / total : 0.f;
+      const float sinkTerm = V::kHasSink && top != neg_inf() ? limit_ex2(sink * kLog2e, top * kLog2e) : 0.f;
+      rowSum = total != 0.f ? (total - sinkTerm) / total : 0.f;
     } else {
       for (int s = lane; s < splits; s += 32)
         rowSum += a.partialLse[s * rows + row];
@@ -77,7 +82,7 @@ __device__ __forceinline__ void combine_splits(const FlashArgs &a, const typenam
   if (!kSoftmax || top != neg_inf()) {
     const float scale = kSoftmax ? 1.f / total : 1.f;
     for (int s = 0; s < splits; ++s) {
-      const float w = kSoftmax ? ex2((a.partialLse[s * rows + row] - top) * kLog2e) * scale : 1.f;
+      const float w = kSoftmax ? weight(s) * scale : 1.f;
       const float *part = a.partialOut + (s * rows + row) * C::DV + 2 * lane;
 #pragma unroll
       for (int j = 0; j < kPairs; ++j) {
