@@ -29,20 +29,18 @@
 #define ATTNC_CUDA_BLOCK_SELECT_CUH
 
 #include "attnc/flash_args.h"
+#include "attnc/params.cuh" // ElemF16, ElemBF16
 #include "attnc/primitives.cuh"
 #include "attnc/tile_walker.cuh"
 
 namespace attnc_cuda {
 
-/// A 16-bit element of q or k as f32.
+/// A 16-bit element of q or k as f32 (params.cuh's conversions).
 template <bool F16> __device__ __forceinline__ float select_element(u16 x) {
-  if constexpr (F16) {
-    float f;
-    asm("{ .reg .b16 t; mov.b16 t, %1; cvt.f32.f16 %0, t; }" : "=f"(f) : "h"(x));
-    return f;
-  } else {
-    return __uint_as_float(u32(x) << 16);
-  }
+  if constexpr (F16)
+    return ElemF16::read(&x, 0);
+  else
+    return ElemBF16::read(&x, 0);
 }
 
 /// One CTA of kPoolThreads per (b, kv head, block), threads over the head
