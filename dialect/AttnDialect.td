@@ -61,6 +61,16 @@ def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind",
   let cppNamespace = "::mlir::attn";
 }
 
+// What an `attn.branch` reads of another branch of a multi-branch cascade.
+def Attn_BranchStat : I32EnumAttr<"BranchStat",
+    "a statistic of one branch of a multi-branch cascade", [
+      I32EnumAttrCase<"Out", 0, "o">,
+      I32EnumAttrCase<"Lse", 1, "lse">,
+      I32EnumAttrCase<"RowSum", 2, "row_sum">
+    ]> {
+  let cppNamespace = "::mlir::attn";
+}
+
 // The kernel families a schedule can name: one lowering (CPU) or one
 // template file (GPU) each. A new family is a case here, a rule in
 // attn-select-schedule and the backend that reads it.

@@ -342,7 +342,20 @@ std::optional<double> ScoreOp::getEffectiveScale() {
   int64_t headDim = getQuery().getType().getDimSize(3);
   if (ShapedType::isDynamic(headDim) || headDim <= 0)
     return std::nullopt;
-  return 1.0 / std::sqrt(static_cast<double>(headDim));
+  int64_t parts = getHeadPart() ? (*getHeadPart())[1] : 1;
+  return 1.0 / std::sqrt(static_cast<double>(headDim) / parts);
+}
+
+/// Branches of a multi-branch cascade cut D into `parts` equal parts.
+static LogicalResult verifyHeadParts(Operation *op, int64_t parts,
+                                     int64_t headDim) {
+  if (parts < 2)
+    return op->emitOpError() << "needs 2 or more branches; got " << parts;
+  if (!ShapedType::isDynamic(headDim) && headDim % parts != 0)
+    return op->emitOpError()
+           << "cannot cut head dim D = " << headDim << " into " << parts
+           << " equal branch parts";
+  return success();
 }
 
 /// Scores [B, H, N, M] of the pairs of q and k.
@@ -358,7 +371,20 @@ static LogicalResult verifyScoresOf(Operation *op, Value q, Value k,
 }
 
 LogicalResult ScoreOp::verify() {
-  return verifyScoresOf(*this, getQuery(), getKey(), getScores().getType());
+  if (failed(
+          verifyScoresOf(*this, getQuery(), getKey(), getScores().getType())))
+    return failure();
+  std::optional<ArrayRef<int64_t>> part = getHeadPart();
+  if (!part)
+    return success();
+  if (part->size() != 2)
+    return emitOpError() << "head_part is [part, parts]; got "
+                         << part->size() << " numbers";
+  if ((*part)[0] < 0 || (*part)[0] >= (*part)[1])
+    return emitOpError() << "head_part " << (*part)[0] << " is not one of the "
+                         << (*part)[1] << " parts";
+  return verifyHeadParts(*this, (*part)[1],
+                         getQuery().getType().getDimSize(3));
 }
 
 /// The cascade ops on scores share one rank check.
@@ -450,8 +476,42 @@ LogicalResult AggregateOp::verify() {
 }
 
 LogicalResult OutputModOp::verify() {
-  return ShapeChecker{*this}.rank("out", getInput().getType(), 4,
-                                  "[B, H, N, Dv]");
+  if (failed(ShapeChecker{*this}.rank("out", getInput().getType(), 4,
+                                      "[B, H, N, Dv]")))
+    return failure();
+  for (auto [i, branch] : llvm::enumerate(getBranches()))
+    if (branch.getType() != getInput().getType())
+      return emitOpError() << "branch " << i + 1 << " has type "
+                           << branch.getType() << "; branch 0 has "
+                           << getInput().getType();
+  return success();
+}
+
+/// How many branches the output_mod region that holds `op` combines; 0
+/// outside one.
+static int64_t branchesAround(Operation *op) {
+  Region *region = op->getParentRegion();
+  Operation *parent = op->getParentOp();
+  if (auto mod = dyn_cast_or_null<OutputModOp>(parent))
+    return 1 + mod.getBranches().size();
+  if (auto flash = dyn_cast_or_null<FlashOp>(parent);
+      flash && region == &flash.getOutputMod())
+    return flash.getBranchCount();
+  return 0;
+}
+
+LogicalResult BranchOp::verify() {
+  int64_t branches = branchesAround(*this);
+  if (branches == 0)
+    return emitOpError() << "reads another branch's values only in an "
+                            "output_mod region";
+  int64_t index = static_cast<int64_t>(getIndex());
+  if (index < 1 || index >= branches)
+    return emitOpError() << "reads branch " << index
+                         << "; the output_mod combines branches 0 to "
+                         << branches - 1
+                         << " and reads branch 0 from its arguments";
+  return success();
 }
 
 LogicalResult OutputModOp::verifyRegions() {
@@ -481,6 +541,15 @@ LogicalResult FlashOp::verify() {
   if (failed(verifyNormalizer(*this, getNormalizer(), temperature, returnsLse(),
                               hasSink())))
     return failure();
+  if (getBranches()) {
+    if (failed(verifyHeadParts(*this, getBranchCount(), sizes->headDim)))
+      return failure();
+    if (returnsLse())
+      return emitOpError() << "with branches returns no lse: each branch "
+                              "has its own";
+    if (hasSelection())
+      return emitOpError() << "with branches cannot select key blocks";
+  }
   if (std::optional<uint64_t> group = getGqaGroup()) {
     int64_t g = static_cast<int64_t>(*group);
     if (g <= 0)

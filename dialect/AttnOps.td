@@ -159,6 +159,28 @@ def Attn_LoadRangeOp : Attn_Op<"load_range", [Pure,
   let hasVerifier = 1;
 }
 
+def Attn_BranchOp : Attn_Op<"branch", [Pure]> {
+  let summary = "reads branch `index`'s output element, lse or row_sum in an output_mod";
+  let description = [{
+    In the output_mod of a multi-branch cascade (`attn.output_mod` with
+    `branches`, `attn.flash` with `branches K`): the value that branch
+    `index` (1 to K - 1) has where the region's own arguments are branch 0's
+    — its output element at the same (b, h, q_idx, d), or its row's lse or
+    row_sum. Differential attention's `o[0] - lambda * o[1]`:
+
+    ```mlir
+    %o1 = attn.branch o 1 : f32
+    ```
+  }];
+  let arguments = (ins Attn_BranchStat:$stat, I64Attr:$index);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$stat $index attr-dict `:` type($result)";
+  let builders = [OpBuilder<(ins "BranchStat":$stat, "int64_t":$index), [{
+    build($_builder, $_state, $_builder.getF32Type(), stat, index);
+  }]>];
+  let hasVerifier = 1;
+}
+
 def Attn_AccumulateOp : Attn_Op<"accumulate"> {
   let summary = "adds to the gradient of a float param";
   let description = [{
@@ -187,7 +209,10 @@ def Attn_ScoreOp : Attn_Op<"score", [Pure]> {
   let summary = "scaled q.k^T scores, f32, GQA-aware";
   let description = [{
     `s[b, h, i, j] = scale * <q[b, h, i, :], k[b, h / (H / Hkv), j, :]>`,
-    accumulated in f32. `scale` defaults to `1/sqrt(D)`.
+    accumulated in f32. `scale` defaults to `1/sqrt(D)`. With `head_part
+    [p, n]` (a branch of a multi-branch cascade) the product runs over part
+    `p` of `n` equal parts of the head dimension only, and the scale
+    defaults to `1/sqrt(D / n)`.
 
     ```mlir
     %s = attn.score %q, %k scale 0.125 : tensor<2x8x128x64xbf16>, tensor<2x2x256x64xbf16>
@@ -195,10 +220,11 @@ def Attn_ScoreOp : Attn_Op<"score", [Pure]> {
     ```
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
-                       OptionalAttr<F64Attr>:$scale);
+                       OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<DenseI64ArrayAttr>:$head_part);
   let results = (outs Attn_ScoreTensor:$scores);
   let assemblyFormat = [{
-    $query `,` $key (`scale` $scale^)? attr-dict `:` type($query) `,` type($key)
+    $query `,` $key (`scale` $scale^)? (`head_part` $head_part^)? attr-dict `:` type($query) `,` type($key)
     `->` type($scores)
   }];
   let hasVerifier = 1;
@@ -355,11 +381,19 @@ def Attn_OutputModOp : Attn_RegionOp<"output_mod", [
     `row_sum` the sum of the row's weights over its kept keys, for every
     normalizer (softmax: 1, or 1 - exp(sink - lse) with a sink; 0 for a row
     with nothing kept).
+
+    A multi-branch cascade (differential attention) passes its other
+    branches' outputs as `branches`: `input` is branch 0's output, and the
+    region reads branch i's values (i from 1) with `attn.branch`.
   }];
-  let arguments = (ins Attn_FloatTensor:$input);
+  let arguments = (ins Attn_FloatTensor:$input,
+                       Variadic<Attn_FloatTensor>:$branches);
   let results = (outs Attn_FloatTensor:$result);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$input attr-dict `:` type($input) $body";
+  let assemblyFormat = [{
+    $input (`branches` `(` $branches^ `:` type($branches) `)`)? attr-dict `:`
+    type($input) $body
+  }];
     let hasCanonicalizer = 1;
 }
 
@@ -400,6 +434,12 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     query also keeps only the key blocks it selects (MoBA), ANDed with the
     mask; the backends compute the selection from q and k and walk only
     the key tiles that some row of a query tile selects.
+    `branches K` (a multi-branch cascade, differential attention): the
+    head dimension D of q and k is cut into K equal parts, and branch i
+    runs the variant with part i of q and k (scale 1/sqrt(D / K) unless
+    `scale` says otherwise) over the same keys, mask, score_mod and v;
+    output_mod reads branches 1..K-1 with `attn.branch` and its result is
+    the output. Such a flash returns no lse.
     `schedule` (`#attn.schedule`) is what `attn-select-schedule` chose: the
     kernel family and its tiles, warps and stages; the backends read nothing
     else of the schedule.
@@ -423,6 +463,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
                        OptionalAttr<F64Attr>:$temperature,
                        OptionalAttr<I64Attr>:$gqa_group,
                        OptionalAttr<Attn_SelectAttr>:$selection,
+                       OptionalAttr<I64Attr>:$branches,
                        OptionalAttr<Attn_ScheduleAttr>:$schedule);
   let results = (outs Attn_FloatTensor:$out, Optional<Attn_ScoreTensor>:$lse);
   let regions = (region AnyRegion:$score_mod, AnyRegion:$mask,
@@ -434,7 +475,7 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
   let assemblyFormat = [{
     $normalizer `(` $query `,` $key `,` $value `)` (`scale` $scale^)?
     (`bias` $bias^)? (`temperature` $temperature^)? (`gqa` $gqa_group^)?
-    (`select` $selection^)? attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
+    (`select` $selection^)? (`branches` $branches^)? attr-dict `:` `(` type($query) `,` type($key) `,` type($value) `)`
     `->` `(` type(results) `)`
     (`score_mod` $score_mod^)? (`mask` $mask^)? (`sink` $sink^)?
     (`output_mod` $output_mod^)? (`tile_class` $tile_class^)?
@@ -449,6 +490,8 @@ def Attn_FlashOp : Attn_RegionOp<"flash", [
     bool hasTileClass() { return !getTileClass().empty(); }
     bool hasSink() { return !getSink().empty(); }
     bool hasSelection() { return getSelectionAttr() != nullptr; }
+    /// K of a multi-branch cascade; 1 for one branch.
+    int64_t getBranchCount() { return getBranches().value_or(1); }
     /// Whether every forward region that needs one has its derivative
     /// (attn-differentiate's result; trivially so without score_mod,
     /// output_mod and sink).

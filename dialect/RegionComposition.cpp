@@ -36,13 +36,22 @@ StringRef mlir::attn::getRegionRoleName(RegionRole kind) {
   llvm_unreachable("unknown region kind");
 }
 
+/// Whether an output_mod reads another branch's `stat` (attn.branch).
+static bool readsBranchStat(Region &region, BranchStat stat) {
+  return llvm::any_of(region.front().getOps<BranchOp>(),
+                      [&](BranchOp op) { return op.getStat() == stat; });
+}
+
 bool mlir::attn::readsLse(Region &region) {
-  return !region.empty() && !region.getArgument(kOutputModLseArg).use_empty();
+  return !region.empty() &&
+         (!region.getArgument(kOutputModLseArg).use_empty() ||
+          readsBranchStat(region, BranchStat::Lse));
 }
 
 bool mlir::attn::readsRowSum(Region &region) {
   return !region.empty() &&
-         !region.getArgument(kOutputModRowSumArg).use_empty();
+         (!region.getArgument(kOutputModRowSumArg).use_empty() ||
+          readsBranchStat(region, BranchStat::RowSum));
 }
 
 bool mlir::attn::readsRowStatistics(Region &region) {
@@ -162,6 +171,8 @@ static std::string describeSignature(MLIRContext *ctx, RegionRole kind) {
 static bool isRegionOp(Operation &op, RegionRole kind) {
   if (isa<AccumulateOp>(op))
     return isGradRole(kind);
+  if (isa<BranchOp>(op))
+    return kind == RegionRole::OutputMod;
   return isa<
 #define ATTN_SCALAR_OP(CLASS, CUDA) CLASS,
 #include "dialect/ScalarOps.def"

@@ -59,7 +59,8 @@ inline bool hasOutputModGradSignature(RegionRole kind) {
 /// (softmax) and the sum of its weights (every normalizer).
 constexpr unsigned kOutputModLseArg = 5, kOutputModRowSumArg = 6;
 
-/// Whether the output_mod `region` reads the row's lse or row sum.
+/// Whether the output_mod `region` reads the row's lse or row sum (its own
+/// or, in a multi-branch cascade, another branch's: attn.branch).
 bool readsRowStatistics(Region &region);
 bool readsLse(Region &region);
 bool readsRowSum(Region &region);

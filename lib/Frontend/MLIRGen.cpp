@@ -40,6 +40,9 @@ private:
 
   /// Emits the region of a cascade op from `expr`, with `vars` naming the
   /// region's arguments.
+  /// One branch's chain, from attn.score to attn.normalize.
+  NormalizeOp emitChain(const VariantSpec &spec, FloatAttr scale,
+                        DenseI64ArrayAttr headPart, bool returnsLse);
   void emitRegion(Region &region, RegionRole role, const TExprPtr &expr,
                   ArrayRef<Var> vars);
   Value emitExpr(const TExprPtr &expr);
@@ -97,15 +100,14 @@ RankedTensorType Generator::headType(std::optional<int64_t> dim) {
 }
 
 void Generator::emit(const VariantSpec &spec) {
-  MLIRContext *ctx = builder.getContext();
   Location variantLoc = loc(spec.range);
   RankedTensorType qk = headType(options.headDim);
   RankedTensorType vo = headType(options.valueDim());
   int64_t dyn = ShapedType::kDynamic;
-  auto scoresType =
-      RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
   auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());
-  bool returnsLse = spec.normalizer == ATTNC_NORMALIZE_SOFTMAX;
+  // A variant with branches returns no lse: each branch has its own.
+  bool returnsLse =
+      spec.normalizer == ATTNC_NORMALIZE_SOFTMAX && spec.branches == 1;
 
   SmallVector<Type> inputs = {qk, qk, vo};
   SmallVector<Attribute> argAttrs(3, builder.getDictionaryAttr({}));
@@ -156,10 +158,49 @@ void Generator::emit(const VariantSpec &spec) {
                           SmallVector<Location>(inputs.size(), variantLoc));
   builder.setInsertionPointToEnd(body);
 
+  // One chain of score, score_mods, mask, selection, normalize and aggregate
+  // per branch (the one of a plain variant); the first output_mod combines
+  // them, and attn-fuse fuses them back into one flash.
   FloatAttr scale = spec.scale ? builder.getF64FloatAttr(*spec.scale) : nullptr;
-  Value scores =
-      ScoreOp::create(builder, spec.scale ? loc(spec.scaleRange) : variantLoc,
-                      scoresType, variant.getQuery(), variant.getKey(), scale);
+  NormalizeOp normalize;
+  SmallVector<Value> outs;
+  for (int64_t branch = 0; branch < spec.branches; ++branch) {
+    DenseI64ArrayAttr part =
+        spec.branches > 1
+            ? builder.getDenseI64ArrayAttr({branch, spec.branches})
+            : nullptr;
+    normalize = emitChain(spec, scale, part, returnsLse);
+    outs.push_back(AggregateOp::create(builder, variantLoc, vo,
+                                       normalize.getProbs(),
+                                       variant.getValue()));
+  }
+  Value out = outs.front();
+  for (auto [expr, range] : llvm::zip(spec.outputMods, spec.outputModRanges)) {
+    ValueRange branchOuts =
+        out == outs.front() ? ValueRange(outs).drop_front() : ValueRange();
+    auto op = OutputModOp::create(builder, loc(range), vo, out, branchOuts);
+    emitRegion(op.getBody(), RegionRole::OutputMod, expr,
+               {Var::Output, Var::Batch, Var::Head, Var::QIdx, Var::Dim,
+                Var::Lse, Var::RowSum});
+    out = op.getResult();
+  }
+  SmallVector<Value> returned = {out};
+  if (returnsLse)
+    returned.push_back(normalize.getLse());
+  ReturnOp::create(builder, variantLoc, returned);
+}
+
+NormalizeOp Generator::emitChain(const VariantSpec &spec, FloatAttr scale,
+                                 DenseI64ArrayAttr headPart, bool returnsLse) {
+  MLIRContext *ctx = builder.getContext();
+  Location variantLoc = loc(spec.range);
+  int64_t dyn = ShapedType::kDynamic;
+  auto scoresType =
+      RankedTensorType::get({dyn, dyn, dyn, dyn}, builder.getF32Type());
+  auto lseType = RankedTensorType::get({dyn, dyn, dyn}, builder.getF32Type());
+  Value scores = ScoreOp::create(
+      builder, spec.scale ? loc(spec.scaleRange) : variantLoc, scoresType,
+      variant.getQuery(), variant.getKey(), scale, headPart);
   for (auto [expr, range] : llvm::zip(spec.scoreMods, spec.scoreModRanges)) {
     auto op = ScoreModOp::create(builder, loc(range), scoresType, scores);
     emitRegion(op.getBody(), RegionRole::ScoreMod, expr,
@@ -191,19 +232,7 @@ void Generator::emit(const VariantSpec &spec) {
   if (spec.sink)
     emitRegion(normalize.getSink(), RegionRole::Sink, spec.sink,
                {Var::Batch, Var::Head});
-  Value out = AggregateOp::create(builder, variantLoc, vo, normalize.getProbs(),
-                                  variant.getValue());
-  for (auto [expr, range] : llvm::zip(spec.outputMods, spec.outputModRanges)) {
-    auto op = OutputModOp::create(builder, loc(range), vo, out);
-    emitRegion(op.getBody(), RegionRole::OutputMod, expr,
-               {Var::Output, Var::Batch, Var::Head, Var::QIdx, Var::Dim,
-                Var::Lse, Var::RowSum});
-    out = op.getResult();
-  }
-  SmallVector<Value> returned = {out};
-  if (returnsLse)
-    returned.push_back(normalize.getLse());
-  ReturnOp::create(builder, variantLoc, returned);
+  return normalize;
 }
 
 void Generator::emitRegion(Region &region, RegionRole role,
@@ -252,6 +281,14 @@ Value Generator::emitExpr(const TExprPtr &expr) {
           builder, l, builder.getIntegerAttr(mlirType(e.type), e.intValue));
     break;
   case TExpr::Kind::Var:
+    if (e.var == Var::BranchOutput || e.var == Var::BranchLse ||
+        e.var == Var::BranchRowSum) {
+      BranchStat stat = e.var == Var::BranchOutput ? BranchStat::Out
+                        : e.var == Var::BranchLse  ? BranchStat::Lse
+                                                   : BranchStat::RowSum;
+      result = BranchOp::create(builder, l, stat, e.intValue);
+      break;
+    }
     result = varValues.at(e.var);
     break;
   case TExpr::Kind::Param:

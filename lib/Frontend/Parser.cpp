@@ -98,7 +98,8 @@ void Parser::skipToItem() {
 
 static bool isStatementName(std::string_view name) {
   return name == "score" || name == "mask" || name == "normalize" ||
-         name == "output" || name == "scale" || name == "select";
+         name == "output" || name == "scale" || name == "select" ||
+         name == "branches";
 }
 
 bool Parser::atStatementStart() {
@@ -252,7 +253,8 @@ bool Parser::parseStatement(std::vector<Stmt> &body) {
     advance();
   } else {
     errorExpected(
-        "a statement (score, mask, normalize, select, output, scale or let)");
+        "a statement (score, mask, normalize, select, branches, output, scale "
+        "or let)");
     return false;
   }
   if (!expect(TokenKind::Assign, "'=' after '" + stmt.target + "'"))

@@ -1,7 +1,7 @@
-//===- Select.cpp - the select statement of the attnc DSL -----------------===//
+//===- Select.cpp - the select and branches statements of the attnc DSL ---===//
 //
-// `select` takes no expression of the variant's variables: its arguments
-// fix the kernel's structure (the block size its tiles divide, how many
+// `select` and `branches` take no expression of the variant's variables:
+// their arguments fix the kernel's structure (the block size its tiles divide, how many
 // blocks a row keeps), so they are constants, checked here on the syntax
 // tree as `normalize =` is.
 //
@@ -9,7 +9,7 @@
 
 #include "Frontend/Select.h"
 
-#include "attnc/abi.h" // ATTNC_SELECT_MIN_BLOCK, ATTNC_SELECT_MAX_BLOCK
+#include "attnc/abi.h" // ATTNC_SELECT_*_BLOCK, ATTNC_MAX_BRANCHES
 
 #include <map>
 #include <string>
@@ -124,4 +124,29 @@ std::optional<sema::SelectSpec> attnc::checkSelect(const Stmt &stmt,
   if (diags.getNumErrors() != before)
     return std::nullopt;
   return spec;
+}
+
+std::optional<int64_t> attnc::checkBranches(const Stmt &stmt,
+                                            DiagnosticEngine &diags) {
+  const Expr &value = *stmt.value;
+  const std::string usage = "split(K), K from 2 to " +
+                            std::to_string(ATTNC_MAX_BRANCHES) +
+                            ": q's and k's head dimension cut into K parts";
+  if (value.kind != Expr::Kind::Call || value.name != "split" ||
+      value.operands.size() != 1) {
+    diags.error(value.range, "expected branches: " + usage);
+    return std::nullopt;
+  }
+  const Expr &arg = *value.operands[0];
+  std::optional<int64_t> k = integerConstant(arg);
+  if (!k) {
+    diags.error(arg.range, "split's K must be an integer constant");
+    return std::nullopt;
+  }
+  if (*k < 2 || *k > ATTNC_MAX_BRANCHES) {
+    diags.error(arg.range,
+                "split takes " + usage + "; got " + std::to_string(*k));
+    return std::nullopt;
+  }
+  return *k;
 }

@@ -1,4 +1,4 @@
-//===- Select.h - the select statement of the attnc DSL ---------*- C++ -*-===//
+//===- Select.h - the select and branches statements of the DSL -*- C++ -*-===//
 
 #ifndef ATTNC_FRONTEND_SELECT_H
 #define ATTNC_FRONTEND_SELECT_H
@@ -13,6 +13,11 @@ namespace attnc {
 /// argument and returns std::nullopt after any.
 std::optional<sema::SelectSpec> checkSelect(const ast::Stmt &stmt,
                                             DiagnosticEngine &diags);
+
+/// Checks the value of `branches = split(K)`: K an integer constant from 2
+/// to ATTNC_MAX_BRANCHES. Returns K, or std::nullopt after reporting.
+std::optional<int64_t> checkBranches(const ast::Stmt &stmt,
+                                     DiagnosticEngine &diags);
 
 } // namespace attnc
 

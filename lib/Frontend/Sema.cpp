@@ -249,6 +249,7 @@ private:
   TExprPtr check(const ExprPtr &e, const Env &env);
   TExprPtr checkName(const Expr &e, const Env &env);
   TExprPtr checkIndex(const Expr &e, const Env &env);
+  TExprPtr checkBranchRead(const Expr &e, const Env &env, Var var);
   TExprPtr checkUnary(const Expr &e, const Env &env);
   TExprPtr checkBinary(const Expr &e, const Env &env);
   TExprPtr checkTernary(const Expr &e, const Env &env);
@@ -284,6 +285,11 @@ private:
   unsigned scoreVersion = 0;
   bool readsScore = false;
   SourceRange lseRead; // the first read of lse (only softmax defines it)
+  // `branches = split(K)`: K, and the output statements checked so far
+  // (only the first reads o[i], lse[i] and row_sum[i]).
+  int64_t branches = 1;
+  bool branchesFailed = false; // reported at the statement: o[i] says no more
+  unsigned outputsSeen = 0;
   std::vector<std::pair<const Function *, SourceRange>> callStack;
   size_t numNodes = 0;
   bool tooLarge = false;
@@ -536,6 +542,15 @@ TExprPtr Checker::checkName(const Expr &e, const Env &env) {
       readsScore = true;
     if (info.var == Var::Lse && !lseRead.file)
       lseRead = e.range;
+    if (branches > 1 && outputsSeen == 0 &&
+        (info.var == Var::Output || info.var == Var::Lse ||
+         info.var == Var::RowSum)) {
+      error(e.range, "this variant has " + std::to_string(branches) +
+                         " branches: its first output reads each one's, " +
+                         e.name + "[0] to " + e.name + "[" +
+                         std::to_string(branches - 1) + "]");
+      return nullptr;
+    }
     TExpr v{TExpr::Kind::Var, info.type, e.range};
     v.var = info.var;
     return node(std::move(v));
@@ -643,9 +658,66 @@ bool Checker::resolveTensor(const Expr &e, const Env &env, unsigned &param,
   return false;
 }
 
+/// `o[i]`, `lse[i]` or `row_sum[i]`: branch i's value, i a constant.
+TExprPtr Checker::checkBranchRead(const Expr &e, const Env &env, Var var) {
+  if (!isAvailable(var, ctx)) {
+    error(e.range, "'" + e.name + "' is not available in " + contextName(ctx) +
+                       "; " + describeContext(ctx));
+    return nullptr;
+  }
+  if (branchesFailed)
+    return nullptr;
+  if (branches == 1) {
+    error(e.range, "'" + e.name + "' is a number, not a tensor; " + e.name +
+                       "[i] reads branch i of a variant with "
+                       "'branches = split(K)'");
+    return nullptr;
+  }
+  if (outputsSeen > 0) {
+    error(e.range, e.name + "[i] reads the branches in the first output "
+                            "statement only; later ones see '" +
+                       e.name + "', the first one's result");
+    return nullptr;
+  }
+  if (e.operands.size() != 1) {
+    error(e.range, "'" + e.name + "' takes one index, the branch");
+    return nullptr;
+  }
+  Context outer = ctx;
+  ctx = Context::Constant;
+  TExprPtr index = check(e.operands[0], env);
+  ctx = outer;
+  if (!index)
+    return nullptr;
+  std::optional<double> value = evalConstant(index);
+  if (!value || isFloat(index->type) || index->type == ScalarType::Bool) {
+    error(e.operands[0]->range, "a branch index must be an integer constant");
+    return nullptr;
+  }
+  if (*value < 0 || *value >= double(branches)) {
+    error(e.operands[0]->range,
+          "this variant has branches 0 to " + std::to_string(branches - 1) +
+              "; got " + std::to_string(int64_t(*value)));
+    return nullptr;
+  }
+  if (var == Var::Lse && !lseRead.file)
+    lseRead = e.range;
+  TExpr v{TExpr::Kind::Var, ScalarType::F32, e.range};
+  v.intValue = int64_t(*value);
+  v.var = v.intValue == 0         ? var
+          : var == Var::Output    ? Var::BranchOutput
+          : var == Var::Lse       ? Var::BranchLse
+                                  : Var::BranchRowSum;
+  return node(std::move(v));
+}
+
 TExprPtr Checker::checkIndex(const Expr &e, const Env &env) {
   unsigned param;
   TypeSpec type;
+  if (!lookup(e.name, env) && !paramIndex.count(e.name))
+    for (Var var : {Var::Output, Var::Lse, Var::RowSum})
+      if (e.name == kVars[int(var)].name)
+        return checkBranchRead(e, env, var);
   if (!resolveTensor(e, env, param, type))
     return nullptr;
   if (e.operands.size() != type.dims.size()) {
@@ -1149,13 +1221,17 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
   paramIndex.clear();
   scoreVersion = 0;
   lseRead = SourceRange();
+  branches = 1;
+  branchesFailed = false;
+  outputsSeen = 0;
   numNodes = 0;
   tooLarge = false;
   params = &spec.params;
   checkParams(attention, spec);
 
   const Stmt *maskStmt = nullptr, *normalizeStmt = nullptr,
-             *scaleStmt = nullptr, *sinkStmt = nullptr, *selectStmt = nullptr;
+             *scaleStmt = nullptr, *sinkStmt = nullptr, *selectStmt = nullptr,
+             *branchesStmt = nullptr;
   TExprPtr normalizeArg;
   auto duplicate = [&](const Stmt &stmt, const Stmt *first) {
     if (!first)
@@ -1220,12 +1296,30 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
         continue;
       selectStmt = &stmt;
       spec.select = checkSelect(stmt, diags);
+    } else if (target == "branches") {
+      if (duplicate(stmt, branchesStmt))
+        continue;
+      branchesStmt = &stmt;
+      if (outputsSeen) {
+        error(stmt.targetRange, "'branches' is set after 'output'; set the "
+                                "branches first, the output combines them");
+        continue;
+      }
+      if (std::optional<int64_t> k = checkBranches(stmt, diags)) {
+        branches = spec.branches = *k;
+        spec.branchesRange = stmt.targetRange;
+      } else {
+        branchesFailed = true;
+      }
     } else if (target == "output") {
       if (TExprPtr e = checkStatement(stmt, Context::Output, ScalarType::F32,
                                       "the output")) {
         spec.outputMods.push_back(e);
         spec.outputModRanges.push_back(stmt.targetRange);
       }
+      // Lets read o[i] in the first output only: check them anew after it.
+      if (outputsSeen++ == 0 && branches > 1)
+        letCache.clear();
     } else if (target == "scale") {
       if (duplicate(stmt, scaleStmt))
         continue;
@@ -1271,7 +1365,8 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
     } else {
       error(stmt.targetRange, "unknown statement '" + target +
                                   "'; expected score, mask, normalize, "
-                                  "sink, select, output, scale or let");
+                                  "sink, select, branches, output, scale or "
+                                  "let");
     }
   }
   // The normalizer may be set after them: checked once it is known.
@@ -1289,6 +1384,16 @@ std::optional<VariantSpec> Checker::checkAttention(const Attention &attention) {
                          name + "' (row_sum is defined for every normalizer)");
       diags.note(normalizeStmt->targetRange, "the normalizer is set here");
     }
+  }
+  if (spec.branches > 1 && spec.outputMods.empty() &&
+      diags.getNumErrors() == before)
+    error(spec.branchesRange,
+          "a variant with branches needs an output that combines them, e.g. "
+          "output = o[0] - lambda * o[1]");
+  if (spec.branches > 1 && selectStmt) {
+    error(selectStmt->targetRange,
+          "a variant with branches cannot select key blocks (yet)");
+    diags.note(spec.branchesRange, "the branches are set here");
   }
   // The normalizer's argument applies to the final score: one more score_mod.
   if (normalizeArg) {

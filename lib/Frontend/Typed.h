@@ -24,8 +24,23 @@ namespace attnc::sema {
 using ast::ScalarType;
 
 /// The variables a region sees: the score (score_mod), the output element
-/// and the row's statistics (output_mod) and the indices.
-enum class Var { Score, Batch, Head, QIdx, KvIdx, Output, Dim, Lse, RowSum };
+/// and the row's statistics (output_mod) and the indices. The Branch ones
+/// are `o[i]`, `lse[i]` and `row_sum[i]` for i >= 1 in a variant with
+/// branches (TExpr::intValue holds i; o[0] is Output).
+enum class Var {
+  Score,
+  Batch,
+  Head,
+  QIdx,
+  KvIdx,
+  Output,
+  Dim,
+  Lse,
+  RowSum,
+  BranchOutput,
+  BranchLse,
+  BranchRowSum
+};
 
 enum class MathFn {
   Exp,
@@ -119,6 +134,10 @@ struct VariantSpec {
   SourceRange normalizerRange;
   TExprPtr sink; // f32 of b and h (softmax only); null: no sink
   SourceRange sinkRange;
+  /// `branches = split(K)`: K branches, each over part i of q's and k's
+  /// head dimension; the first output statement combines them.
+  int64_t branches = 1;
+  SourceRange branchesRange;
   std::vector<TExprPtr> outputMods; // each reads Var::Output
   std::vector<SourceRange> outputModRanges;
 };

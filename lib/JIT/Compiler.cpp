@@ -286,7 +286,10 @@ llvm::Expected<Kernel> Compiler::Impl::compile(const sema::VariantSpec &spec,
 
   auto impl = std::make_shared<Kernel::Impl>();
   impl->name = spec.name;
-  impl->hasLse = spec.normalizer == ATTNC_NORMALIZE_SOFTMAX;
+  // A variant with branches returns no lse (MLIRGen).
+  impl->hasLse =
+      spec.normalizer == ATTNC_NORMALIZE_SOFTMAX && spec.branches == 1;
+  impl->branches = spec.branches;
   impl->dtype = options.dtype;
   impl->headDim = options.headDim;
   impl->target = options.target;

@@ -361,6 +361,11 @@ attnc::checkInputs(const Kernel::Impl &k, const TensorView &q,
         "this kernel was compiled for head dims D = " +
         llvm::Twine(*k.headDim) + ", Dv = " + llvm::Twine(*k.valueHeadDim) +
         "; got D = " + llvm::Twine(D) + ", Dv = " + llvm::Twine(Dv));
+  if (D % k.branches != 0)
+    return makeError("'" + k.name + "' has " + llvm::Twine(k.branches) +
+                     " branches, which split q's and k's head dim D into "
+                     "equal parts; got D = " +
+                     llvm::Twine(D));
   if (k.ragged)
     return checkRagged(*ragged, device, CallSizes{B, H, Hkv, N, M, D, Dv});
   return CallSizes{B, H, Hkv, N, M, D, Dv, numPages, pageSize};

@@ -37,6 +37,8 @@ struct Kernel::Impl {
   bool hasLse = false;
   DType dtype = DType::F32;
   std::optional<int64_t> headDim, valueHeadDim; // fixed at compile time
+  /// `branches = split(K)`: K, which must divide D.
+  int64_t branches = 1;
   /// CPU: how the work is cut (the schedule's tiles; cpu_decode packs the
   /// heads of a kv head and may split the keys).
   attnc_cpu_schedule cpuSchedule = {64, 64, 1, 0, 0, 0};

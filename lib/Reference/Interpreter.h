@@ -68,7 +68,9 @@ private:
   Scalar evalRegion(Region &region, ArrayRef<Scalar> args);
   bool evalScalarOp(Operation &op, llvm::DenseMap<Value, Scalar> &values);
 
-  TensorPtr score(Value q, Value k, std::optional<APFloat> scale);
+  /// `headPart` [p, n]: over part p of n of the head dimension only.
+  TensorPtr score(Value q, Value k, std::optional<APFloat> scale,
+                  std::optional<ArrayRef<int64_t>> headPart = std::nullopt);
   void applyScoreMod(Tensor &s, Region &region);
   void applyMask(Tensor &s, Region &region);
   /// The weights of `s`; softmax's `sink` region (may be empty) joins each
@@ -82,8 +84,16 @@ private:
   /// rowLse as a [B, H, N] tensor.
   TensorPtr lseTensor(const Tensor &s) const;
   TensorPtr aggregate(const Tensor &p, Value v);
-  /// Applies output_mod with the rows' statistics of the last normalize.
-  void applyOutputMod(Tensor &o, Region &region);
+  /// One branch's output and its rows' statistics.
+  struct BranchResult {
+    TensorPtr out;
+    std::vector<double> lse, rowSum;
+  };
+  /// Applies output_mod with the rows' statistics of the last normalize;
+  /// `branches` (branches 1..K-1 of a multi-branch cascade) are what its
+  /// attn.branch ops read.
+  void applyOutputMod(Tensor &o, Region &region,
+                      ArrayRef<BranchResult> branches = {});
   /// The sink of row (b, h); -inf without one.
   double sinkOf(Region &sink, int64_t b, int64_t h);
 
@@ -111,6 +121,11 @@ private:
   // Per row of the last normalize: lse (softmax; -inf otherwise) and the
   // sum of the weights.
   std::vector<double> rowLse, rowSum;
+  // Each branch output's statistics (the cascade's aggregates), and while
+  // an output_mod runs, its other branches and the element it is at.
+  llvm::DenseMap<Value, BranchResult> branchResults;
+  ArrayRef<BranchResult> currentBranches;
+  int64_t currentElement = 0;
   RefOutputs outputs;
 };
 

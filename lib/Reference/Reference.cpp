@@ -312,6 +312,23 @@ public:
 
   bool eval(LoadRangeOp range);
   bool eval(LoadOp load);
+  bool eval(BranchOp branch) {
+    int64_t index = static_cast<int64_t>(branch.getIndex());
+    if (index < 1 || size_t(index) > interp.currentBranches.size())
+      return interp.fail("reference: attn.branch reads branch " +
+                         std::to_string(index) + ", which the cascade lacks");
+    const Interpreter::BranchResult &r = interp.currentBranches[index - 1];
+    int64_t flat = interp.currentElement, row = flat / r.out->shape[3];
+    switch (branch.getStat()) {
+    case BranchStat::Out:
+      return f(r.out->data[flat]);
+    case BranchStat::Lse:
+      return f(r.lse[row]);
+    case BranchStat::RowSum:
+      return f(r.rowSum[row]);
+    }
+    return unsupported();
+  }
 
 private:
   struct Division {
@@ -429,17 +446,22 @@ bool Interpreter::evalScalarOp(Operation &op,
   .Case([&](CLASS o) { return evaluator.eval(o); })
   return llvm::TypeSwitch<Operation *, bool>(&op)
 #include "dialect/ScalarOps.def"
-      .Case<LoadOp, LoadRangeOp>([&](auto o) { return evaluator.eval(o); })
+      .Case<LoadOp, LoadRangeOp, BranchOp>(
+          [&](auto o) { return evaluator.eval(o); })
       .Default([&](Operation *) { return evaluator.unsupported(); });
 }
 
 TensorPtr Interpreter::score(Value qv, Value kv,
-                             std::optional<APFloat> scaleAttr) {
+                             std::optional<APFloat> scaleAttr,
+                             std::optional<ArrayRef<int64_t>> headPart) {
   const RefArray &q = *arrays.lookup(qv), &k = *arrays.lookup(kv);
   int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
   int64_t Hkv = k.dim(1), M = k.dim(2), group = H / Hkv;
+  // A branch's part of the head dimension: [first, first + width).
+  int64_t width = headPart ? D / (*headPart)[1] : D;
+  int64_t first = headPart ? (*headPart)[0] * width : 0;
   double scale = scaleAttr ? scaleAttr->convertToDouble()
-                           : 1.0 / std::sqrt(static_cast<double>(D));
+                           : 1.0 / std::sqrt(static_cast<double>(width));
   auto s = std::make_shared<Tensor>();
   s->shape = {B, H, N, M};
   s->data.resize(B * H * N * M);
@@ -456,7 +478,7 @@ TensorPtr Interpreter::score(Value qv, Value kv,
           const double *qr = &q.data[((b * H + h) * N + i) * D];
           const double *kr = &k.data[((b * Hkv + h / group) * M + j) * D];
           double dot = 0;
-          for (int64_t d = 0; d < D; ++d)
+          for (int64_t d = first; d < first + width; ++d)
             dot += qr[d] * kr[d];
           s->data[((b * H + h) * N + i) * M + j] = scale * dot;
         }
@@ -589,8 +611,11 @@ TensorPtr Interpreter::aggregate(const Tensor &p, Value vv) {
   return o;
 }
 
-void Interpreter::applyOutputMod(Tensor &o, Region &region) {
+void Interpreter::applyOutputMod(Tensor &o, Region &region,
+                                 ArrayRef<BranchResult> branches) {
+  currentBranches = branches;
   forEach(o, [&](int64_t flat, int64_t b, int64_t h, int64_t i, int64_t d) {
+    currentElement = flat;
     Scalar args[7];
     args[0].f = o.data[flat];
     args[1].i = b + inputs.batchOffset, args[2].i = h, args[3].i = i,
@@ -603,7 +628,8 @@ void Interpreter::applyOutputMod(Tensor &o, Region &region) {
 
 bool Interpreter::execute(Operation &op) {
   if (auto s = dyn_cast<ScoreOp>(op)) {
-    tensors[s.getScores()] = score(s.getQuery(), s.getKey(), s.getScale());
+    tensors[s.getScores()] =
+        score(s.getQuery(), s.getKey(), s.getScale(), s.getHeadPart());
   } else if (auto mod = dyn_cast<ScoreModOp>(op)) {
     auto t = std::make_shared<Tensor>(*tensors.lookup(mod.getScores()));
     applyScoreMod(*t, mod.getBody());
@@ -624,26 +650,48 @@ bool Interpreter::execute(Operation &op) {
     if (norm.getLse())
       tensors[norm.getLse()] = lseTensor(s);
   } else if (auto agg = dyn_cast<AggregateOp>(op)) {
-    tensors[agg.getOut()] =
-        aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
+    TensorPtr o = aggregate(*tensors.lookup(agg.getProbs()), agg.getValue());
+    tensors[agg.getOut()] = o;
+    // The statistics are the last normalize's: that of the weights.
+    branchResults[agg.getOut()] = BranchResult{o, rowLse, rowSum};
   } else if (auto mod = dyn_cast<OutputModOp>(op)) {
     auto t = std::make_shared<Tensor>(*tensors.lookup(mod.getInput()));
-    applyOutputMod(*t, mod.getBody());
+    SmallVector<BranchResult> branches;
+    for (Value branch : mod.getBranches())
+      branches.push_back(branchResults.lookup(branch));
+    // Branch 0's statistics, where a later branch's normalize overwrote them.
+    if (!branches.empty()) {
+      rowLse = branchResults.lookup(mod.getInput()).lse;
+      rowSum = branchResults.lookup(mod.getInput()).rowSum;
+    }
+    applyOutputMod(*t, mod.getBody(), branches);
     tensors[mod.getResult()] = t;
   } else if (auto flash = dyn_cast<FlashOp>(op)) {
-    TensorPtr s = score(flash.getQuery(), flash.getKey(), flash.getScale());
-    if (flash.hasScoreMod())
-      applyScoreMod(*s, flash.getScoreMod());
-    if (flash.hasMask())
-      applyMask(*s, flash.getMask());
-    if (flash.hasSelection())
-      applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
-                     flash.getKey());
-    TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
-                            flash.getTemperature(), flash.getSink());
-    TensorPtr o = aggregate(*p, flash.getValue());
+    // Branches K-1 down to 0, each over its part of the head dimension, so
+    // that branch 0's statistics are the ones output_mod's arguments take.
+    int64_t count = flash.getBranchCount();
+    SmallVector<BranchResult> results(count);
+    TensorPtr s;
+    for (int64_t branch = count - 1; branch >= 0; --branch) {
+      SmallVector<int64_t> part = {branch, count};
+      s = score(flash.getQuery(), flash.getKey(), flash.getScale(),
+                count > 1 ? std::optional<ArrayRef<int64_t>>(part)
+                          : std::nullopt);
+      if (flash.hasScoreMod())
+        applyScoreMod(*s, flash.getScoreMod());
+      if (flash.hasMask())
+        applyMask(*s, flash.getMask());
+      if (flash.hasSelection())
+        applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
+                       flash.getKey());
+      TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
+                              flash.getTemperature(), flash.getSink());
+      results[branch] =
+          BranchResult{aggregate(*p, flash.getValue()), rowLse, rowSum};
+    }
+    TensorPtr o = results[0].out;
     if (flash.hasOutputMod())
-      applyOutputMod(*o, flash.getOutputMod());
+      applyOutputMod(*o, flash.getOutputMod(), ArrayRef(results).drop_front());
     tensors[flash.getOut()] = o;
     if (flash.returnsLse())
       tensors[flash.getLse()] = lseTensor(*s);

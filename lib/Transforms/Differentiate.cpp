@@ -122,6 +122,11 @@ struct AttnDifferentiatePass
                           "without the backward");
         return WalkResult::interrupt();
       }
+      if (flash.getBranchCount() > 1) {
+        flash.emitOpError("the backward of a variant with branches is not "
+                          "supported yet; compile it without the backward");
+        return WalkResult::interrupt();
+      }
       if (flash.hasScoreMod() && flash.getScoreModGrad().empty() &&
           failed(differentiate(flash.getScoreMod(), flash.getScoreModGrad(),
                                RegionRole::ScoreModGrad, flash.getLoc())))

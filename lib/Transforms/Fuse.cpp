@@ -26,6 +26,9 @@ struct Cascade {
   AggregateOp aggregate;
   SmallVector<OutputModOp> outputMods;
   bool returnsLse = false;
+  // A multi-branch cascade's branches 1..K-1 (the first output_mod's
+  // `branches`): chains like this one's but for their score's head_part.
+  std::vector<Cascade> branches;
 };
 
 /// Fails, naming the value's user count, unless the step's result flows only
@@ -60,7 +63,11 @@ LogicalResult notProducedBy(Operation *consumer, Value value,
   return diag;
 }
 
-/// Follows the variant's results back to attn.score.
+LogicalResult matchChain(Value out, Operation *consumer, Cascade &cascade);
+LogicalResult checkBranch(Cascade &first, Cascade &branch, int64_t index,
+                          int64_t count);
+
+/// Follows the variant's results back to attn.score (of every branch).
 FailureOr<Cascade> matchCascade(ReturnOp ret) {
   Cascade cascade;
   Value out = ret.getOperand(0);
@@ -72,18 +79,19 @@ FailureOr<Cascade> matchCascade(ReturnOp ret) {
     consumer = mod;
     out = mod.getInput();
   }
-  cascade.aggregate = out.getDefiningOp<AggregateOp>();
-  if (!cascade.aggregate)
-    return notProducedBy(consumer, out, "'attn.aggregate'");
-  if (failed(checkSingleUse(out, cascade.aggregate, "the outputs")))
+  if (failed(matchChain(out, consumer, cascade)))
     return failure();
-
-  Value probs = cascade.aggregate.getProbs();
-  cascade.normalize = probs.getDefiningOp<NormalizeOp>();
-  if (!cascade.normalize || probs != cascade.normalize.getProbs())
-    return notProducedBy(cascade.aggregate, probs, "'attn.normalize'");
-  if (failed(checkSingleUse(probs, cascade.normalize, "the weights")))
-    return failure();
+  if (!cascade.outputMods.empty()) {
+    OutputModOp combine = cascade.outputMods.front();
+    for (auto [i, branchOut] : llvm::enumerate(combine.getBranches())) {
+      Cascade branch;
+      if (failed(matchChain(branchOut, combine, branch)) ||
+          failed(checkBranch(cascade, branch, i + 1,
+                             combine.getBranches().size() + 1)))
+        return failure();
+      cascade.branches.push_back(branch);
+    }
+  }
 
   if (ret.getNumOperands() == 2) {
     Value lse = ret.getOperand(1);
@@ -104,6 +112,25 @@ FailureOr<Cascade> matchCascade(ReturnOp ret) {
     if (failed(checkSingleUse(lse, cascade.normalize, "the lse values")))
       return failure();
   }
+
+  return cascade;
+}
+
+/// Matches one chain, from the aggregate that produces `out` (for
+/// `consumer`) back to its attn.score.
+LogicalResult matchChain(Value out, Operation *consumer, Cascade &cascade) {
+  cascade.aggregate = out.getDefiningOp<AggregateOp>();
+  if (!cascade.aggregate)
+    return notProducedBy(consumer, out, "'attn.aggregate'");
+  if (failed(checkSingleUse(out, cascade.aggregate, "the outputs")))
+    return failure();
+
+  Value probs = cascade.aggregate.getProbs();
+  cascade.normalize = probs.getDefiningOp<NormalizeOp>();
+  if (!cascade.normalize || probs != cascade.normalize.getProbs())
+    return notProducedBy(cascade.aggregate, probs, "'attn.normalize'");
+  if (failed(checkSingleUse(probs, cascade.normalize, "the weights")))
+    return failure();
 
   Value scores = cascade.normalize.getScores();
   consumer = cascade.normalize;
@@ -126,7 +153,7 @@ FailureOr<Cascade> matchCascade(ReturnOp ret) {
         diag.attachNote(score.getLoc()) << "the cascade's 'attn.score'";
         return diag;
       }
-      return cascade;
+      return success();
     }
     if (auto select = dyn_cast<SelectOp>(def)) {
       if (cascade.select) {
@@ -142,6 +169,65 @@ FailureOr<Cascade> matchCascade(ReturnOp ret) {
     consumer = def;
     scores = def->getOperand(0);
   }
+}
+
+/// Fails unless `branch` (branch `index` of `count`) is `first`'s chain over
+/// part `index` of the head dimension: the same q, k, v and scale, and
+/// steps equivalent to `first`'s but for the scores they take.
+LogicalResult checkBranch(Cascade &first, Cascade &branch, int64_t index,
+                          int64_t count) {
+  auto refuse = [&](Operation *op, Operation *firstOp, const Twine &why) {
+    InFlightDiagnostic diag = op->emitError()
+                              << "cannot fuse: branch " << index << " " << why
+                              << "; a multi-branch cascade's branches differ "
+                                 "only in their score's head_part";
+    diag.attachNote(firstOp->getLoc()) << "branch 0's step";
+    return diag;
+  };
+  auto part = [](ScoreOp score) {
+    std::optional<ArrayRef<int64_t>> p = score.getHeadPart();
+    return p ? std::make_pair((*p)[0], (*p)[1]) : std::make_pair(0l, 1l);
+  };
+  ScoreOp score = branch.score, firstScore = first.score;
+  if (part(firstScore) != std::make_pair(int64_t(0), count))
+    return refuse(firstScore, firstScore,
+                  "needs branch 0 to score part 0 of " + Twine(count));
+  if (part(score) != std::make_pair(index, count))
+    return refuse(score, firstScore,
+                  "must score part " + Twine(index) + " of " + Twine(count));
+  if (score.getQuery() != firstScore.getQuery() ||
+      score.getKey() != firstScore.getKey() ||
+      score.getScaleAttr() != firstScore.getScaleAttr())
+    return refuse(score, firstScore, "scores other q, k or scale");
+  if (branch.aggregate.getValue() != first.aggregate.getValue())
+    return refuse(branch.aggregate, first.aggregate, "aggregates another v");
+  // Each step of the branch against the first's, its operand (the scores)
+  // mapped to the first's; values from above must be the same ones.
+  SmallVector<Operation *> steps = {branch.normalize},
+                           firstSteps = {first.normalize};
+  steps.insert(steps.begin(), branch.scoreSteps.begin(),
+               branch.scoreSteps.end());
+  firstSteps.insert(firstSteps.begin(), first.scoreSteps.begin(),
+                    first.scoreSteps.end());
+  if (steps.size() != firstSteps.size())
+    return refuse(branch.normalize, first.normalize,
+                  "has " + Twine(steps.size()) + " steps; branch 0 has " +
+                      Twine(firstSteps.size()));
+  DenseMap<Value, Value> same = {
+      {firstScore.getScores(), score.getScores()}};
+  for (auto [step, firstStep] : llvm::zip(steps, firstSteps)) {
+    bool equivalent = OperationEquivalence::isEquivalentTo(
+        firstStep, step,
+        [&](Value a, Value b) {
+          return success(a == b || same.lookup(a) == b);
+        },
+        [&](Value a, Value b) { same[a] = b; },
+        OperationEquivalence::IgnoreLocations);
+    if (!equivalent)
+      return refuse(step, firstStep, "differs from branch 0 here");
+    same[firstStep->getResult(0)] = step->getResult(0);
+  }
+  return success();
 }
 
 /// Combines the regions of `ops` (in data-flow order) into `dest`; `dest`
@@ -166,6 +252,14 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   all.push_back(cascade.score);
   llvm::append_range(all, cascade.scoreSteps);
   all.append({cascade.normalize, cascade.aggregate});
+  // The other branches' chains go with the fusion; their locations are the
+  // first's lines again.
+  SmallVector<Operation *> branchOps;
+  for (Cascade &branch : cascade.branches) {
+    branchOps.push_back(branch.score);
+    llvm::append_range(branchOps, branch.scoreSteps);
+    branchOps.append({branch.normalize, branch.aggregate});
+  }
   llvm::append_range(all, outputMods);
 
   SmallVector<Location> locs;
@@ -190,6 +284,9 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
       norm.getKind(), cascade.score.getScaleAttr(), norm.getBiasAttr(),
       norm.getTemperatureAttr(), gqa,
       cascade.select ? cascade.select.getSelectionAttr() : SelectAttr(),
+      cascade.branches.empty()
+          ? IntegerAttr()
+          : builder.getI64IntegerAttr(cascade.branches.size() + 1),
       /*schedule=*/nullptr);
   combineInto(builder, loc, RegionRole::ScoreMod, scoreMods,
               flash.getScoreMod());
@@ -202,6 +299,8 @@ FlashOp buildFlash(ReturnOp ret, Cascade &cascade) {
   if (cascade.returnsLse)
     ret->setOperand(1, flash.getLse());
   for (Operation *op : llvm::reverse(all))
+    op->erase();
+  for (Operation *op : llvm::reverse(branchOps))
     op->erase();
   return flash;
 }

@@ -95,8 +95,31 @@ struct AttnSelectSchedulePass
             << " does not take it yet";
         return signalPassFailure();
       }
+      // Branches share one pass over K/V in the cpu_tiles and sm80_mma
+      // kernels only; on Hopper the default falls back to sm80_mma.
+      KernelFamily family = kind;
+      if (flash.getBranchCount() > 1) {
+        if (family == KernelFamily::Sm90Wgmma && !forcedFamily) {
+          flash.emitRemark("sm90_wgmma takes no branches yet; this variant "
+                           "runs sm80_mma");
+          family = KernelFamily::Sm80Mma;
+        }
+        if ((family != KernelFamily::CpuTiles &&
+             family != KernelFamily::Sm80Mma) ||
+            pagedKv || ragged) {
+          flash.emitOpError("a variant with branches runs with the "
+                            "cpu_tiles and sm80_mma kernels over contiguous "
+                            "k and v; ")
+              << (pagedKv  ? std::string("a paged KV cache")
+                  : ragged ? std::string("a ragged batch")
+                           : "kernel family " +
+                                 stringifyKernelFamily(family).str())
+              << " does not take them yet";
+          return signalPassFailure();
+        }
+      }
       ScheduleAttr schedule;
-      switch (kind) {
+      switch (family) {
       case KernelFamily::CpuTiles:
         schedule = scheduleForCPU(flash);
         break;

@@ -26,6 +26,9 @@ enum attnc_normalizer {
 /* The key-block sizes a dynamic block selection (#attn.select) takes: powers
    of two in this range, which the kernels' vectors of keys divide. */
 enum { ATTNC_SELECT_MIN_BLOCK = 16, ATTNC_SELECT_MAX_BLOCK = 128 };
+/// The most branches `branches = split(K)` takes (the GPU kernels keep
+/// every branch's accumulator in registers).
+enum { ATTNC_MAX_BRANCHES = 4 };
 
 /* A CPU kernel's status view (int32_t): word 0 is 0, or 1 + the position
    of a param read out of bounds. A view of ATTNC_STATUS_WORDS words (one

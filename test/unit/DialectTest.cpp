@@ -76,7 +76,8 @@ VariantOp buildAlibiWindow(Fixture &f, ModuleOp module) {
   auto scoresType = f.tensor({1, 8, kDyn, kDyn}, f32);
 
   Value s = ScoreOp::create(b, f.loc, scoresType, body->getArgument(0),
-                            body->getArgument(1), /*scale=*/nullptr);
+                            body->getArgument(1), /*scale=*/nullptr,
+                            /*head_part=*/nullptr);
   auto causal = MaskOp::create(b, f.loc, scoresType, s);
   {
     OpBuilder::InsertionGuard guard(b);

@@ -302,3 +302,45 @@ TEST_CASE("reference: a block selection by hand (always-kept blocks, ties, "
       run("select = topk(2, block = 16, causal = false)", shortLast, 1, 40);
   keptBlocks(d, 0, shortLast, {0, 2}, 40);
 }
+
+TEST_CASE("reference: branches are the variant over each part of the head "
+          "dim, combined by output_mod",
+          "[reference][branches]") {
+  const char *source = "attention diff(lambda: f32 = 0.8) {\n"
+                       "  mask = causal()\n"
+                       "  branches = split(2)\n"
+                       "  output = o[0] - lambda * o[1] + 0.125 * lse[1] +\n"
+                       "           0.5 * row_sum[0]\n"
+                       "}";
+  Compiled plain = compile("attention c() { mask = causal() }", true);
+  AttnSizes sizes{2, 4, 2, 5, 7, 8, 6};
+  for (bool fuse : {false, true}) {
+    Compiled c = compile(source, fuse);
+    RefInputs in = makeRandomInputs(c.variant(), sizes, 7);
+    RefOutputs out = evaluate(c.variant(), in);
+    REQUIRE(out.lse.data.empty()); // each branch has its own
+    // Branch i: the plain variant on part i of q's and k's head dim (whose
+    // default scale 1/sqrt(4) is the branch's).
+    RefOutputs parts[2];
+    for (int part = 0; part < 2; ++part) {
+      RefInputs slice = in;
+      slice.params.clear();
+      for (RefArray *x : {&slice.q, &slice.k}) {
+        const RefArray &whole = x == &slice.q ? in.q : in.k;
+        x->shape[3] = 4;
+        x->data.clear();
+        for (size_t row = 0; row < whole.data.size() / 8; ++row)
+          for (int d = 0; d < 4; ++d)
+            x->data.push_back(whole.data[row * 8 + part * 4 + d]);
+      }
+      parts[part] = evaluate(plain.variant(), slice);
+    }
+    double lambda = in.params[0].data[0];
+    for (size_t e = 0; e < out.out.data.size(); ++e) {
+      size_t row = e / 6;
+      double expected = parts[0].out.data[e] - lambda * parts[1].out.data[e] +
+                        0.125 * parts[1].lse.data[row] + 0.5;
+      CHECK(out.out.data[e] == Approx(expected).margin(1e-12));
+    }
+  }
+}

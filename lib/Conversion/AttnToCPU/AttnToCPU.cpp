@@ -255,6 +255,8 @@ Value KernelGenerator::emitRegion(Region &region, ValueRange args) {
     } else if (auto accumulate = dyn_cast<AccumulateOp>(op)) {
       if (accumulateGrads)
         emitAccumulate(accumulate, mapping);
+    } else if (auto branch = dyn_cast<BranchOp>(op)) {
+      mapping.map(branch.getResult(), emitBranchRead(branch));
     } else {
       b.clone(op, mapping);
     }
@@ -402,7 +404,9 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
         paged ? pageOf(key) : std::make_pair(batch, index(0));
     forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
       Value x = toF32(memref::LoadOp::create(
-          b, loc, k, kvIndices(page, pageFirst, key, d)));
+          b, loc, k,
+          kvIndices(page, pageFirst, key,
+                    arith::AddIOp::create(b, loc, d, headOffset))));
       x = arith::SelectOp::create(b, loc, valid, x, zero);
       memref::StoreOp::create(b, loc, x, kPack, ValueRange{d, c});
       return SmallVector<Value>{};
@@ -667,11 +671,50 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   });
 }
 
+KernelGenerator::RowStatistics
+KernelGenerator::emitRowStatistics(Value r, Value h, Value row) {
+  Value negInf = f32(-std::numeric_limits<double>::infinity());
+  Value zero = f32(0.0), one = f32(1.0);
+  Value inv = one, rowLse = negInf;
+  Value weightSum = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
+  if (flash.getNormalizer() != NormalizerKind::Softmax)
+    return {inv, rowLse, weightSum};
+  Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
+  Value l = weightSum, keysWeight = one;
+  if (flash.hasSink()) {
+    // The sink is one more logit of the sum, here at the end: the base
+    // moves to max(m, sink) (0 when both are -inf: no inf - inf).
+    Value sink = emitRegion(flash.getSink(), {regionBatch(), h});
+    Value top = arith::MaximumFOp::create(b, loc, m, sink);
+    Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
+                                         top, negInf);
+    Value base = arith::SelectOp::create(b, loc, finite, top, zero);
+    keysWeight = limitWeight(m, base);
+    l = arith::AddFOp::create(b, loc,
+                              arith::MulFOp::create(b, loc, l, keysWeight),
+                              limitWeight(sink, base));
+    m = top;
+  }
+  // l is 0 only for a row with nothing kept; NaN (a NaN score) goes on to
+  // out and lse.
+  Value kept =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, l, zero);
+  inv = arith::SelectOp::create(
+      b, loc, kept, arith::DivFOp::create(b, loc, keysWeight, l), zero);
+  rowLse = arith::SelectOp::create(
+      b, loc, kept,
+      arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
+      negInf);
+  if (lse)
+    memref::StoreOp::create(b, loc, rowLse, lse,
+                            ValueRange{batch, h, qRow(row)});
+  weightSum = arith::MulFOp::create(b, loc, weightSum, inv);
+  return {inv, rowLse, weightSum};
+}
+
 void KernelGenerator::emitFinalize() {
   Type f32Type = b.getF32Type();
   Type elem = flash.getQuery().getType().getElementType();
-  Value negInf = f32(-std::numeric_limits<double>::infinity());
-  Value zero = f32(0.0), one = f32(1.0);
   Value zerosF32 = zeroVector(f32Type);
   auto fromF32 = [&](Value x) -> Value {
     Type target = isa<VectorType>(x.getType()) ? Type(vec(elem)) : elem;
@@ -680,48 +723,15 @@ void KernelGenerator::emitFinalize() {
   forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
     Value h, row; // not bindings: lambdas capture them
     std::tie(h, row) = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
-    // The row's statistics: 1 / sum (with the weight of the accumulated
-    // keys), lse, and the sum of the weights.
-    Value inv = one, rowLse = negInf;
-    Value weightSum = memref::LoadOp::create(b, loc, rowSum, ValueRange{r});
-    if (flash.getNormalizer() == NormalizerKind::Softmax) {
-      Value m = memref::LoadOp::create(b, loc, rowMax, ValueRange{r});
-      Value l = weightSum, keysWeight = one;
-      if (flash.hasSink()) {
-        // The sink is one more logit of the sum, here at the end: the base
-        // moves to max(m, sink) (0 when both are -inf: no inf - inf).
-        Value sink = emitRegion(flash.getSink(), {regionBatch(), h});
-        Value top = arith::MaximumFOp::create(b, loc, m, sink);
-        Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ONE,
-                                             top, negInf);
-        Value base = arith::SelectOp::create(b, loc, finite, top, zero);
-        keysWeight = limitWeight(m, base);
-        l = arith::AddFOp::create(b, loc,
-                                  arith::MulFOp::create(b, loc, l, keysWeight),
-                                  limitWeight(sink, base));
-        m = top;
-      }
-      // l is 0 only for a row with nothing kept; NaN (a NaN score) goes on
-      // to out and lse.
-      Value kept =
-          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, l, zero);
-      inv = arith::SelectOp::create(
-          b, loc, kept, arith::DivFOp::create(b, loc, keysWeight, l), zero);
-      rowLse = arith::SelectOp::create(
-          b, loc, kept,
-          arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, l)),
-          negInf);
-      if (lse)
-        memref::StoreOp::create(b, loc, rowLse, lse,
-                                ValueRange{batch, h, qRow(row)});
-      weightSum = arith::MulFOp::create(b, loc, weightSum, inv);
-    }
+    RowStatistics stats = emitRowStatistics(r, h, row);
+    Value inv = stats.inv;
     if (flash.hasOutputMod()) {
       forLoop(index(0), valueDim, index(1), {}, [&](Value d, ValueRange) {
         Value o = arith::MulFOp::create(
             b, loc, memref::LoadOp::create(b, loc, acc, ValueRange{r, d}), inv);
-        o = emitRegion(flash.getOutputMod(),
-                       {o, regionBatch(), h, row, d, rowLse, weightSum});
+        branchRow = r, branchCol = d;
+        o = emitRegion(flash.getOutputMod(), {o, regionBatch(), h, row, d,
+                                              stats.lse, stats.weightSum});
         memref::StoreOp::create(b, loc, fromF32(o), out,
                                 ValueRange{batch, h, qRow(row), d});
         return SmallVector<Value>{};
@@ -738,6 +748,44 @@ void KernelGenerator::emitFinalize() {
     });
     return SmallVector<Value>{};
   });
+}
+
+void KernelGenerator::emitStoreBranch(int64_t branch) {
+  Type f32Type = b.getF32Type();
+  Value slot = index(branch - 1);
+  Value zerosF32 = zeroVector(f32Type);
+  forLoop(index(0), numRows, index(1), {}, [&](Value r, ValueRange) {
+    Value h, row; // not bindings: lambdas capture them
+    std::tie(h, row) = rowHeadQuery(arith::AddIOp::create(b, loc, firstRow, r));
+    RowStatistics stats = emitRowStatistics(r, h, row);
+    memref::StoreOp::create(b, loc, stats.lse, branchLse, ValueRange{slot, r});
+    memref::StoreOp::create(b, loc, stats.weightSum, branchSum,
+                            ValueRange{slot, r});
+    Value invV = splat(stats.inv);
+    vectorLoop(valueDim, [&](Value d, Value mask) {
+      Value a = vector::MaskedLoadOp::create(b, loc, vec(f32Type), acc,
+                                             ValueRange{r, d}, mask, zerosF32);
+      vector::MaskedStoreOp::create(b, loc, branchOut, ValueRange{slot, r, d},
+                                    mask, arith::MulFOp::create(b, loc, a, invV));
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+Value KernelGenerator::emitBranchRead(BranchOp op) {
+  Value slot = index(int64_t(op.getIndex()) - 1);
+  switch (op.getStat()) {
+  case BranchStat::Out:
+    return memref::LoadOp::create(b, loc, branchOut,
+                                  ValueRange{slot, branchRow, branchCol});
+  case BranchStat::Lse:
+    return memref::LoadOp::create(b, loc, branchLse,
+                                  ValueRange{slot, branchRow});
+  case BranchStat::RowSum:
+    return memref::LoadOp::create(b, loc, branchSum,
+                                  ValueRange{slot, branchRow});
+  }
+  llvm_unreachable("a BranchStat case");
 }
 
 void KernelGenerator::emitWorkItem(Value item) {
@@ -775,8 +823,9 @@ void KernelGenerator::emitStartItem() {
         std::tie(h, row) = rowHeadQuery(arith::MinUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
         vectorLoop(headDim, [&](Value d, Value mask) {
+          Value qd = arith::AddIOp::create(b, loc, d, headOffset);
           Value x = toF32(vector::MaskedLoadOp::create(
-              b, loc, vec(elem), q, ValueRange{batch, h, qRow(row), d}, mask,
+              b, loc, vec(elem), q, ValueRange{batch, h, qRow(row), qd}, mask,
               zeroVector(elem)));
           vector::MaskedStoreOp::create(
               b, loc, qPack, ValueRange{r, d}, mask,
@@ -915,7 +964,13 @@ LogicalResult KernelGenerator::generate() {
   // longest, and those past a sequence's rows have none.
   Value queries =
       ragged ? maxQueries : Value(memref::DimOp::create(b, loc, q, 2));
+  // Branches: each scores its part of the head dim (attn.flash's verifier
+  // and the runtime check that K divides it).
+  branches = flash.getBranchCount();
   headDim = memref::DimOp::create(b, loc, q, 3);
+  if (branches > 1)
+    headDim = arith::DivUIOp::create(b, loc, headDim, index(branches));
+  headOffset = index(0);
   // Paged k is [num_pages, page_size, Hkv, D]; M = max_pages * page_size.
   Value kvHeads = memref::DimOp::create(b, loc, k, paged ? 2 : 1);
   if (paged) {
@@ -972,6 +1027,15 @@ LogicalResult KernelGenerator::generate() {
   weights = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   numKvTiles = arith::CeilDivUIOp::create(b, loc, numKeys, index(tileKv));
+  if (branches > 1) {
+    branchOut = heapBuffer(MemRefType::get({branches - 1, paddedRows(),
+                                            ShapedType::kDynamic},
+                                           f32Type),
+                           valueDim);
+    auto stats = MemRefType::get({branches - 1, paddedRows()}, f32Type);
+    branchLse = memref::AllocaOp::create(b, loc, stats);
+    branchSum = memref::AllocaOp::create(b, loc, stats);
+  }
   if (selection)
     emitSelectionBuffers();
   auto emitReturn = [&] {
@@ -984,11 +1048,19 @@ LogicalResult KernelGenerator::generate() {
     forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
       emitWorkItem(work);
       ifItemHasRows([&] {
-        emitStartItem();
-        if (selection)
-          emitSelection();
-        emitKeyTiles(index(0), itemKvTiles);
-        emitFinalize();
+        // Branches K-1 down to 1 to their buffers, then branch 0, whose
+        // output_mod reads them; each pass reads the item's K and V again.
+        for (int64_t branch = branches - 1; branch >= 0; --branch) {
+          headOffset = arith::MulIOp::create(b, loc, index(branch), headDim);
+          emitStartItem();
+          if (selection)
+            emitSelection();
+          emitKeyTiles(index(0), itemKvTiles);
+          if (branch > 0)
+            emitStoreBranch(branch);
+          else
+            emitFinalize();
+        }
       });
       return SmallVector<Value>{};
     });

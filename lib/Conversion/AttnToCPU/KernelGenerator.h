@@ -169,7 +169,19 @@ protected:
   /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
   /// evaluating the mask when `withMask`.
   void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
+  /// A row's statistics at the end: 1 / sum (with the weight of the
+  /// accumulated keys), lse (stored where the kernel returns it) and the
+  /// sum of the weights.
+  struct RowStatistics {
+    Value inv, lse, weightSum;
+  };
+  RowStatistics emitRowStatistics(Value r, Value h, Value row);
   void emitFinalize();
+  /// Branch `branch` >= 1 of a multi-branch variant: the tile's normalised
+  /// output and row statistics to the branch buffers, which branch 0's
+  /// output_mod reads (emitBranchRead) when it finalizes.
+  void emitStoreBranch(int64_t branch);
+  Value emitBranchRead(BranchOp op);
 
   // Work items.
   /// Sets the item's batch, heads, rows [firstRow, endRow) from its index.
@@ -205,7 +217,14 @@ protected:
 
   // Kernel values.
   Value q, k, v, out, lse, status;
-  Value headDim, valueDim, numKeys, scale;
+  // headDim is a branch's part of q's and k's head dim (all of it without
+  // branches), from headOffset on.
+  Value headDim, headOffset, valueDim, numKeys, scale;
+  // Branches 1..K-1 of a multi-branch variant: their normalised outputs
+  // [K - 1, tile rows, Dv], lse and row sums [K - 1, tile rows]; the row
+  // and column that branch 0's output_mod is at.
+  int64_t branches = 1;
+  Value branchOut, branchLse, branchSum, branchRow, branchCol;
   // Paged: the table [B, max_pages], the lengths [B], the page size and
   // count; per item, its sequence's keys and key tiles (M and all tiles
   // when not paged).

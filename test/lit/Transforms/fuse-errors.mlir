@@ -122,3 +122,57 @@ attn.variant @select_other_keys(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>
   %o = attn.aggregate %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
   attn.return %o : tensor<?x?x?x?xf32>
 }
+
+// -----
+
+// Branch 1 masks differently from branch 0.
+attn.variant @branch_mask(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  %s0 = attn.score %q, %k head_part [0, 2] : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-note @+1 {{branch 0's step}}
+  %m0 = attn.mask %s0 : tensor<?x?x?x?xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi uge, %i, %j : index
+    attn.yield %keep : i1
+  }
+  %p0 = attn.normalize softmax %m0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o0 = attn.aggregate %p0, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %s1 = attn.score %q, %k head_part [1, 2] : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: branch 1 differs from branch 0 here; a multi-branch cascade's branches differ only in their score's head_part}}
+  %m1 = attn.mask %s1 : tensor<?x?x?x?xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %keep = arith.cmpi ule, %i, %j : index
+    attn.yield %keep : i1
+  }
+  %p1 = attn.normalize softmax %m1 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o1 = attn.aggregate %p1, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.output_mod %o0 branches(%o1 : tensor<?x?x?x?xf32>) : tensor<?x?x?x?xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %d: index, %lse: f32, %sum: f32):
+    %y = attn.branch o 1 : f32
+    %z = arith.subf %x, %y : f32
+    attn.yield %z : f32
+  }
+  attn.return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// Branch 1 scores branch 0's part.
+attn.variant @branch_part(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>, %v: tensor<?x?x?x?xf32>)
+    -> tensor<?x?x?x?xf32> {
+  // expected-note @+1 {{branch 0's step}}
+  %s0 = attn.score %q, %k head_part [0, 2] : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %p0 = attn.normalize softmax %s0 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o0 = attn.aggregate %p0, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  // expected-error @+1 {{cannot fuse: branch 1 must score part 1 of 2}}
+  %s1 = attn.score %q, %k head_part [0, 2] : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %p1 = attn.normalize softmax %s1 : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o1 = attn.aggregate %p1, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.output_mod %o0 branches(%o1 : tensor<?x?x?x?xf32>) : tensor<?x?x?x?xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %d: index, %lse: f32, %sum: f32):
+    %y = attn.branch o 1 : f32
+    %z = arith.subf %x, %y : f32
+    attn.yield %z : f32
+  }
+  attn.return %o : tensor<?x?x?x?xf32>
+}
