@@ -30,24 +30,11 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+from timing import timed
+
 B, H, D, BLOCK, TOPK = 1, 16, 128, 64, 8
 VARIANT = "bench/gpu/variants/moba_64_8.attn"
-
-
-def timed(fn, reps):
-    """Median ms of `reps` calls after one warm-up, CUDA events."""
-    fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
 
 
 def inputs(n, seed=0):

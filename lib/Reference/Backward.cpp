@@ -219,14 +219,8 @@ llvm::Expected<RefGradients> Interpreter::backward(const RefArray &dout) {
   // The forward, keeping each step.
   TensorPtr raw = score(flash.getQuery(), flash.getKey(), flash.getScale());
   auto s = std::make_shared<Tensor>(*raw);
-  if (flash.hasScoreMod())
-    applyScoreMod(*s, flash.getScoreMod());
-  if (flash.hasMask())
-    applyMask(*s, flash.getMask());
-  // A hard mask: the selection passes no gradient (as MoBA's gate).
-  if (flash.hasSelection())
-    applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
-                   flash.getKey());
+  // A selection is a hard mask: it passes no gradient (as MoBA's gate).
+  applyScoreSteps(flash, *s);
   TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
                           flash.getTemperature(), flash.getSink());
   TensorPtr o = aggregate(*p, flash.getValue());

@@ -84,6 +84,8 @@ private:
   /// rowLse as a [B, H, N] tensor.
   TensorPtr lseTensor(const Tensor &s) const;
   TensorPtr aggregate(const Tensor &p, Value v);
+  /// attn.flash's score_mod, mask and selection, on its scores `s`.
+  void applyScoreSteps(FlashOp flash, Tensor &s);
   /// One branch's output and its rows' statistics.
   struct BranchResult {
     TensorPtr out;

@@ -611,6 +611,16 @@ TensorPtr Interpreter::aggregate(const Tensor &p, Value vv) {
   return o;
 }
 
+void Interpreter::applyScoreSteps(FlashOp flash, Tensor &s) {
+  if (flash.hasScoreMod())
+    applyScoreMod(s, flash.getScoreMod());
+  if (flash.hasMask())
+    applyMask(s, flash.getMask());
+  if (flash.hasSelection())
+    applySelection(s, flash.getSelectionAttr(), flash.getQuery(),
+                   flash.getKey());
+}
+
 void Interpreter::applyOutputMod(Tensor &o, Region &region,
                                  ArrayRef<BranchResult> branches) {
   currentBranches = branches;
@@ -677,13 +687,7 @@ bool Interpreter::execute(Operation &op) {
       s = score(flash.getQuery(), flash.getKey(), flash.getScale(),
                 count > 1 ? std::optional<ArrayRef<int64_t>>(part)
                           : std::nullopt);
-      if (flash.hasScoreMod())
-        applyScoreMod(*s, flash.getScoreMod());
-      if (flash.hasMask())
-        applyMask(*s, flash.getMask());
-      if (flash.hasSelection())
-        applySelection(*s, flash.getSelectionAttr(), flash.getQuery(),
-                       flash.getKey());
+      applyScoreSteps(flash, *s);
       TensorPtr p = normalize(*s, flash.getNormalizer(), flash.getBias(),
                               flash.getTemperature(), flash.getSink());
       results[branch] =

@@ -177,6 +177,9 @@ struct AttnSelectSchedulePass
     int64_t d = cast<ShapedType>(flash.getQuery().getType()).getDimSize(3);
     int64_t dv = cast<ShapedType>(flash.getValue().getType()).getDimSize(3);
     bool known = !ShapedType::isDynamic(d) && !ShapedType::isDynamic(dv);
+    // Branches keep an accumulator each: registers as for K times Dv.
+    if (known)
+      dv *= flash.getBranchCount();
     GPUTiles tiles = defaultGPUTiles(
         known ? d : 0, known ? dv : 0,
         readsParamPerPair(flash.getScoreMod(), RegionRole::ScoreMod),

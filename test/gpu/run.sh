@@ -19,6 +19,9 @@ parts=${PARTS:-reference backward decode paged memcheck sass aot flex}
 # the backward, split_kv and paged KV caches do not take it yet: those
 # parts skip it, and it is checked once each to be refused at compile time.
 selects() { grep -qsE '^[[:space:]]*select[[:space:]]*=' "$1"; }
+# Branches (`branches =`, differential attention) run forward on sm80_mma
+# only; the same parts skip them, and their refusals are checked once.
+branched() { grep -qsE '^[[:space:]]*branches[[:space:]]*=' "$1"; }
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
 export ATTNC_CACHE_DIR=${ATTNC_CACHE_DIR:-$(mktemp -d)}
@@ -70,6 +73,20 @@ for f in examples/*.attn; do
     done
   done
 done
+for f in examples/*.attn; do
+  wanted reference && branched "$f" && selected "$f" || continue
+  for refused in "--backward:is not supported yet" "--family=split_kv:kernel family split_kv does not take them yet" \
+                 "--paged=16:a paged KV cache does not take them yet" "--family=sm90_wgmma:sm90_wgmma does not take them yet"; do
+    out=$("$bin/attnc" run "$f" --target=gpu --check ${refused%%:*} --shape B=1,H=2,N=64,D=64 2>&1)
+    if [ $? -ne 0 ] && echo "$out" | grep -q "${refused#*:}"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL $f ${refused%%:*}: expected the GPU to refuse its branches"; echo "$out" | tail -4; fi
+  done
+  # Long key ranges, f16, D = 128 split in two (the differential shape).
+  for run in "B=1,H=4,Hkv=2,N=1500,M=2100,D=128:bf16" "B=2,H=2,N=2049,M=2049,D=128:f16"; do
+    out=$("$bin/attnc" run "$f" --target=gpu --check --dtype=${run#*:} --shape "${run%:*}" --seed $RANDOM 2>&1)
+    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $run"; echo "$out" | tail -4; fi
+  done
+done
 for dtype in f16; do
   for f in examples/causal.attn examples/softcap.attn examples/sigmoid.attn; do
     wanted reference && selected "$f" || continue
@@ -96,7 +113,7 @@ done
 # param's gradient against the float64 reference's), head dims 64 and 128,
 # GQA, N = 1, Dv != D, bf16 and f16.
 for f in examples/*.attn; do
-  wanted backward && selected "$f" && ! selects "$f" || continue
+  wanted backward && selected "$f" && ! selects "$f" && ! branched "$f" || continue
   for run in "B=2,H=4,Hkv=2,N=300,M=517,D=128:bf16" "B=1,H=2,N=1,M=77,D=64:bf16" \
              "B=2,H=2,N=130,M=64,D=64,Dv=128:bf16" "B=1,H=4,Hkv=2,N=333,M=200,D=64:f16"; do
     shape=${run%:*} dtype=${run#*:}
@@ -194,7 +211,7 @@ decode_shapes=(
   "B=2,H=4,Hkv=2,N=4,M=4,D=128"
 )
 for f in examples/*.attn; do
-  wanted decode && selected "$f" && ! selects "$f" || continue
+  wanted decode && selected "$f" && ! selects "$f" && ! branched "$f" || continue
   for shape in "${decode_shapes[@]}"; do
     expect=pass
     # document's ids have shape [N]; block_sparse's map [H, ?, ?] takes 300
@@ -224,7 +241,7 @@ paged_shapes=(
   "B=4,H=16,Hkv=4,N=1,M=20000,D=128"
 )
 for f in examples/*.attn; do
-  wanted paged && selected "$f" && ! selects "$f" || continue
+  wanted paged && selected "$f" && ! selects "$f" && ! branched "$f" || continue
   case "$f" in *document*|*block_sparse*) continue;; esac # params sized by N or ? (see decode)
   for page in 16 64 256; do
     for shape in "${paged_shapes[@]}"; do
@@ -239,14 +256,15 @@ echo "reference checks: $pass passed, $fail failed"
 
 sanitized=0
 if wanted memcheck && command -v compute-sanitizer >/dev/null; then
-  for run in document:64 alibi_causal:64 block_sparse:64 gated_output:64 relative_bias:64 causal:128 dense:128 moba:128; do
+  for run in document:64 alibi_causal:64 block_sparse:64 gated_output:64 relative_bias:64 causal:128 dense:128 moba:128 \
+             differential:128; do
     f=examples/${run%:*}.attn d=${run#*:}
     selected "$f" || continue
     # document: M = N (its ids have shape [N]); the others with M != N, so
     # that the last key tile is partial (rows past M are zero-filled).
     m=333; case $f in *document*) m=200;; esac
     for extra in "" "--family=sm80_mma" "--family=split_kv"; do
-      selects "$f" && [ "$extra" = --family=split_kv ] && continue
+      { selects "$f" || branched "$f"; } && [ "$extra" = --family=split_kv ] && continue
       if compute-sanitizer --tool memcheck --error-exitcode 9 \
           "$bin/attnc" run "$f" --target=gpu --check --shape B=1,H=2,Hkv=1,N=200,M=$m,D=$d $extra >/tmp/san.log 2>&1; then
         sanitized=$((sanitized+1))

@@ -359,8 +359,22 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
     spec.blockMapUsesHead = selection || usesArgument(flash.getTileClass(), 1);
   }
 
-  double scale = flash.getScale() ? flash.getScale()->convertToDouble()
-                                  : 1.0 / std::sqrt(double(d));
+  // Branches run on sm80_mma only, each over D / K of q's and k's columns.
+  const int64_t branches = flash.getBranchCount();
+  if (branches > 1 && (wgmma || splitKv || spec.pagedKv || backward))
+    return flash.emitError("a variant with branches runs the sm80_mma "
+                           "forward kernel on the GPU, over contiguous k and "
+                           "v; not ")
+           << (backward ? "the backward" : wgmma ? "sm90_wgmma"
+                                         : splitKv ? "split_kv"
+                                                   : "a paged KV cache");
+  if (branches > 1 && (d % branches != 0 || (d / branches) % 16 != 0))
+    return flash.emitError("the GPU kernels need each branch's part of the "
+                           "head dim, D / K, to be a multiple of 16; got D = ")
+           << d << ", K = " << branches;
+  double scale = flash.getScale()
+                     ? flash.getScale()->convertToDouble()
+                     : 1.0 / std::sqrt(double(d) / double(branches));
   double invTemperature = flash.getTemperature()
                               ? 1.0 / flash.getTemperature()->convertToDouble()
                               : 1.0;
@@ -398,7 +412,8 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
      << "  static constexpr bool kTileClassUsesHead = "
      << (usesArgument(flash.getTileClass(), 1) ? "true" : "false") << ";\n"
      << "  static constexpr bool kSelect = " << (selection ? "true" : "false")
-     << ";\n";
+     << ";\n"
+     << "  static constexpr int kBranches = " << branches << ";\n";
   // Sinks and local are the user's constants: past the blocks of 2^30
   // keys they mean every block.
   auto clampBlocks = [](int64_t n) {
@@ -418,8 +433,10 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
                                   "score_mod", "Score", "score")) ||
       failed(emitter.emitPairHook(flash.getMask(), RegionRole::Mask, "mask",
                                   "Mask", "true")) ||
-      failed(emitter.emitFunction(flash.getOutputMod(), RegionRole::OutputMod,
-                                  "output_mod", "o")) ||
+      failed(emitter.emitFunction(
+          flash.getOutputMod(), RegionRole::OutputMod, "output_mod", "o",
+          branches > 1 ? "const float *bo, const float *bl, const float *bs, "
+                       : "")) ||
       failed(emitter.emitFunction(flash.getSink(), RegionRole::Sink, "sink",
                                   "0.f")) ||
       failed(emitter.emitFunction(flash.getTileClass(), RegionRole::TileClass,

@@ -94,6 +94,14 @@ LogicalResult RegionEmitter::emitOp(Operation &op) {
     return failed(*expr) ? failure() : assign(op, **expr);
 
   return llvm::TypeSwitch<Operation *, LogicalResult>(&op)
+      .Case([&](BranchOp branch) -> LogicalResult {
+        // Branch i's values, from the output_mod's leading arguments.
+        const char *array = branch.getStat() == BranchStat::Out   ? "bo"
+                            : branch.getStat() == BranchStat::Lse ? "bl"
+                                                                  : "bs";
+        return assign(op, std::string(array) + "[" +
+                              std::to_string(branch.getIndex() - 1) + "]");
+      })
       .Case([&](LoadOp load) -> LogicalResult {
         FailureOr<int64_t> slot = paramSlot(&op, load.getParam());
         FailureOr<std::string> elem = elemStruct(

@@ -39,6 +39,10 @@
 //     row alone is made once per row, on the key alone once per key)
 //   V::output_mod(o, b, h, q, d, lse, row_sum, P, status) -> float
 //     (V::kOutputModReadsStats: whether it reads the row's lse and row_sum)
+//   V::kBranches: 1, or K branches (differential attention: sm80_forward's
+//     storeBranches), whose output_mod takes the other branches' values
+//     first: output_mod(bo, bl, bs, o, ...) with bo, bl, bs the outputs,
+//     lse and row sums of branches 1..K-1
 //   V::sink(b, h, P, status) -> float   (softmax's sink logit, natural units)
 //   V::tile_class(b, h, q_first, q_last, kv_first, kv_last, P, status) -> int
 //     (0 empty, 1 partial, 2 full)

@@ -5,7 +5,11 @@
 // rows (Q resident in shared memory), streams key/value tiles of BN rows
 // through STAGES shared-memory buffers with cp.async, computes S = Q K^T and
 // O += P V with ldmatrix + mma.sync m16n8k16 (bf16 or f16 in, f32
-// accumulate) and keeps the online softmax in registers in base 2.
+// accumulate) and keeps the online softmax in registers in base 2. A
+// variant with branches (V::kBranches > 1, differential attention) runs
+// each branch on its part of Q's and K's columns against the same key
+// tiles, with a softmax state and accumulator per branch, and combines
+// them in output_mod (storeBranches).
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +58,10 @@ struct Config {
 
 template <class V, class C> struct FlashForward {
   static constexpr int D = C::D, DV = C::DV, BM = C::BM, BN = C::BN, MF = C::MF, NT = C::kThreads;
+  // Branches: each scores DB of Q's and K's D columns.
+  static constexpr int BR = V::kBranches, DB = D / BR;
+  static_assert(BR >= 1 && DB * BR == D && DB % 16 == 0, "a branch's part of D is a multiple of 16");
+  static_assert(BR == 1 || (!C::kSplitKv && !C::kPaged && !C::kRecompute), "branches run the plain forward");
   static constexpr bool kSoftmax = V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX;
   static constexpr float kUnit = kSoftmax ? kLog2e : 1.f;
   // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /
@@ -130,7 +138,7 @@ template <class V, class C> struct FlashForward {
   /// results are dropped later), so that its param reads stay in bounds.
   static __device__ __forceinline__ void scores(float (&S)[MF][BN / 8][4], const u16 *sQ, const u16 *sK, int warp,
                                                 int lane, int b, int h, int q0, int kv0, const FlashArgs &a,
-                                                const typename V::Params &P, int &status) {
+                                                const typename V::Params &P, int &status, int branch = 0) {
 #pragma unroll
     for (int mf = 0; mf < MF; ++mf)
 #pragma unroll
@@ -144,7 +152,7 @@ template <class V, class C> struct FlashForward {
     u32 qAddr = opaque(smem_addr(sQ + QTile::offset(warp * MF * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4)));
     u32 kAddr = opaque(smem_addr(sK + KTile::offset((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1)));
 #pragma unroll
-    for (int k = 0; k < D / 16; ++k) {
+    for (int k = branch * DB / 16; k < (branch + 1) * DB / 16; ++k) {
       u32 A[MF][4];
 #pragma unroll
       for (int mf = 0; mf < MF; ++mf)
@@ -671,6 +679,45 @@ template <class V, class C> struct FlashForward {
       }
   }
 
+  /// Branches: output_mod combines the branches' normalised outputs and
+  /// statistics where they lie in registers (the same fragment element of
+  /// every branch is the same (row, column)), from branch 0's as its
+  /// arguments and the others' as `bo`, `bl` and `bs` (attn.branch), and
+  /// each lane stores its pairs of columns.
+  static __device__ __forceinline__ void storeBranches(const float (&O)[BR][MF][DV / 8][4],
+                                                       const float (&inv)[BR][MF][2], const float (&lse)[BR][MF][2],
+                                                       const float (&sums)[BR][MF][2], int warp, int lane, int b,
+                                                       int h, int q0, const FlashArgs &a,
+                                                       const typename V::Params &P, int &status) {
+#pragma unroll
+    for (int mf = 0; mf < MF; ++mf)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int q = q0 + rowOf(warp, lane, mf, half);
+        if (q >= a.N)
+          continue;
+        float bl[BR - 1], bs[BR - 1];
+#pragma unroll
+        for (int br = 1; br < BR; ++br)
+          bl[br - 1] = lse[br][mf][half], bs[br - 1] = sums[br][mf][half];
+        u16 *g = a.out + b * a.os[0] + h * a.os[1] + i64(q) * a.os[2] + (lane & 3) * 2;
+#pragma unroll
+        for (int dn = 0; dn < DV / 8; ++dn) {
+          float x[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float bo[BR - 1];
+#pragma unroll
+            for (int br = 1; br < BR; ++br)
+              bo[br - 1] = O[br][mf][dn][half * 2 + e] * inv[br][mf][half];
+            x[e] = V::output_mod(bo, bl, bs, O[0][mf][dn][half * 2 + e] * inv[0][mf][half], b, h, q,
+                                 colOf(lane, dn, e), lse[0][mf][half], sums[0][mf][half], P, status);
+          }
+          *reinterpret_cast<u32 *>(g + dn * 8) = pack2<C::F16>(x[0], x[1]);
+        }
+      }
+  }
+
   /// The backward's recomputation: this CTA's rows of the normalised
   /// output before output_mod, in f32, to partialOut, and their weight
   /// sums (row_sum) to partialLse.
@@ -747,18 +794,21 @@ template <class V, class C> struct FlashForward {
 
     // rowSum[mf] is laid out as an m16n8 accumulator: with kSumByMma every
     // column holds its row's sum; else elements 0 and 2 hold this lane's
-    // part of its two rows' sums, added across the quad at the end.
-    float O[MF][DV / 8][4], rowMax[MF][2], rowSum[MF][4];
+    // part of its two rows' sums, added across the quad at the end. One
+    // state per branch.
+    float O[BR][MF][DV / 8][4], rowMax[BR][MF][2], rowSum[BR][MF][4];
 #pragma unroll
-    for (int mf = 0; mf < MF; ++mf) {
+    for (int br = 0; br < BR; ++br)
 #pragma unroll
-      for (int dn = 0; dn < DV / 8; ++dn)
+      for (int mf = 0; mf < MF; ++mf) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          O[mf][dn][e] = 0.f;
-      rowMax[mf][0] = rowMax[mf][1] = neg_inf();
-      rowSum[mf][0] = rowSum[mf][1] = rowSum[mf][2] = rowSum[mf][3] = 0.f;
-    }
+        for (int dn = 0; dn < DV / 8; ++dn)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            O[br][mf][dn][e] = 0.f;
+        rowMax[br][mf][0] = rowMax[br][mf][1] = neg_inf();
+        rowSum[br][mf][0] = rowSum[br][mf][1] = rowSum[br][mf][2] = rowSum[br][mf][3] = 0.f;
+      }
 #pragma unroll 1
     for (int it = 0; tile[0] >= 0; ++it) {
       const int slot = it % C::STAGES;
@@ -766,19 +816,22 @@ template <class V, class C> struct FlashForward {
       __syncthreads();
       const int kv0 = TileWalker<V, C>::firstKey(tile[0]);
       const bool partial = TileWalker<V, C>::masked(tile[0]);
-      float S[MF][BN / 8][4];
       const u16 *sKs = sK + slot * KTile::elements(BN);
-      scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status);
-      if (partial || kv0 + BN > a.M)
-        dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
-      u32 Pk[MF][BN / 16][4];
-      if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
-        softmax(S, Pk, O, rowMax, rowSum);
-      else
-        pack(S, Pk, rowSum);
-      accumulate(Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
-      if constexpr (C::kRecompute)
-        accumulateResidual(S, Pk, O, rowSum, sV + slot * VTile::elements(BN), lane);
+#pragma unroll
+      for (int br = 0; br < BR; ++br) {
+        float S[MF][BN / 8][4];
+        scores(S, sQ, sKs, warp, lane, b, h, q0, kv0, a, P, status, br);
+        if (partial || kv0 + BN > a.M)
+          dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
+        u32 Pk[MF][BN / 16][4];
+        if constexpr (V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX)
+          softmax(S, Pk, O[br], rowMax[br], rowSum[br]);
+        else
+          pack(S, Pk, rowSum[br]);
+        accumulate(Pk, O[br], rowSum[br], sV + slot * VTile::elements(BN), lane);
+        if constexpr (C::kRecompute)
+          accumulateResidual(S, Pk, O[br], rowSum[br], sV + slot * VTile::elements(BN), lane);
+      }
       __syncthreads(); // every warp is done with this slot
 #pragma unroll
       for (int s = 0; s + 1 < C::STAGES; ++s)
@@ -789,22 +842,32 @@ template <class V, class C> struct FlashForward {
     cp_async_wait<0>();
 
     // Epilogue: lse per row; O normalised and stored (store).
-    float inv[MF][2], lse[MF][2], sums[MF][2];
-    finishRows(rowMax, rowSum, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
+    float inv[BR][MF][2], lse[BR][MF][2], sums[BR][MF][2];
+#pragma unroll
+    for (int br = 0; br < BR; ++br)
+      finishRows(rowMax[br], rowSum[br], inv[br], lse[br], sums[br], warp, lane, b, h, q0, a, P, status);
+    if constexpr (BR > 1) {
+      storeBranches(O, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
+      if (status)
+        atomicCAS(a.status, 0, status);
+      return;
+    }
     if constexpr (C::kSplitKv) {
-      storePartial(O, inv, lse, sums, warp, lane, b, h, q0, a);
+      storePartial(O[0], inv[0], lse[0], sums[0], warp, lane, b, h, q0, a);
       if (status)
         atomicCAS(a.status, 0, status);
       return;
     }
     if constexpr (C::kRecompute) {
-      storeRecomputed(O, inv, sums, warp, lane, b, h, q0, a);
+      storeRecomputed(O[0], inv[0], sums[0], warp, lane, b, h, q0, a);
       if (status)
         atomicCAS(a.status, 0, status);
       return;
     }
     __syncthreads(); // every warp is done with Q, K and V: smem is free
-    store(O, inv, lse, sums, reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P, status);
+    if constexpr (BR == 1) // (output_mod takes other arguments with branches)
+      store(O[0], inv[0], lse[0], sums[0], reinterpret_cast<unsigned char *>(smem), warp, lane, b, h, q0, a, P,
+            status);
     if (status)
       atomicCAS(a.status, 0, status);
   }
