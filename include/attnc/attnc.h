@@ -194,6 +194,8 @@ public:
   const std::string &getName() const;
   const std::vector<ParamInfo> &getParams() const;
   bool returnsLse() const;
+  /// `branches = split(K)`: K, which must divide the call's D (1 without).
+  int64_t getBranchCount() const;
   DType getDType() const;
   /// "cpu" or the GPU it was compiled for.
   const std::string &getTarget() const;

@@ -76,6 +76,7 @@ const std::vector<ParamInfo> &Kernel::getParams() const {
   return impl->callerParams;
 }
 bool Kernel::returnsLse() const { return impl->hasLse; }
+int64_t Kernel::getBranchCount() const { return impl->branches; }
 DType Kernel::getDType() const { return impl->dtype; }
 const std::string &Kernel::getTarget() const { return impl->target; }
 const std::string &Kernel::getCudaSource() const { return impl->cudaSource; }

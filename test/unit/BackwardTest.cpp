@@ -120,7 +120,8 @@ TEST_CASE("backward reference: every example against finite differences",
     const std::string name = entry.path().filename().string();
     // A block selection is a hard mask whose blocks finite differences
     // would flip at the check's exact ties; its backward is refused.
-    if (name == "moba.attn")
+    // Branches have no backward yet (refused: NumericsTest).
+    if (name == "moba.attn" || name == "differential.attn")
       continue;
     std::string source = read(entry.path());
     test::CompiledVariant c = test::compileVariant(source, /*fuse=*/true);

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -103,6 +104,9 @@ void checkAll(Compiler &compiler, const std::string &name,
   for (const Case &c : cases) {
     if (c.sizes.keys > c.sizes.queries && sizedByQueries(*kernel))
       continue;
+    // Branches split D: the sizes whose D they divide.
+    if (c.sizes.headDim % kernel->getBranchCount() != 0)
+      continue;
     CheckOptions check;
     check.sizes = c.sizes;
     check.strided = c.strided;
@@ -118,27 +122,47 @@ void checkAll(Compiler &compiler, const std::string &name,
 
 } // namespace
 
-/// Every examples/*.attn through checkAll in f32 and bf16 (family: the
-/// target's default when empty).
-/// Calls `fn(file name, source)` for every examples/*.attn.
-static void forEachExample(
-    llvm::function_ref<void(const std::string &, const std::string &)> fn) {
-  for (const auto &entry : std::filesystem::directory_iterator(
-           std::string(ATTNC_SOURCE_DIR) + "/examples"))
-    if (entry.path().extension() == ".attn")
-      fn(entry.path().filename().string(), read(entry.path()));
+/// Whether a variant's source has a `branches =` statement: those run on
+/// cpu_tiles only, forward only (refused elsewhere; tested below).
+static bool hasBranches(const std::string &source) {
+  std::istringstream lines(source);
+  for (std::string line; std::getline(lines, line);) {
+    size_t at = line.find_first_not_of(" \t");
+    if (at != std::string::npos && line.compare(at, 8, "branches") == 0 &&
+        line.find('=', at) != std::string::npos)
+      return true;
+  }
+  return false;
 }
 
+/// Calls `fn(file name, source)` for every examples/*.attn (but those with
+/// branches unless `withBranches`).
+static void forEachExample(
+    llvm::function_ref<void(const std::string &, const std::string &)> fn,
+    bool withBranches = true) {
+  for (const auto &entry : std::filesystem::directory_iterator(
+           std::string(ATTNC_SOURCE_DIR) + "/examples"))
+    if (entry.path().extension() == ".attn") {
+      std::string source = read(entry.path());
+      if (withBranches || !hasBranches(source))
+        fn(entry.path().filename().string(), source);
+    }
+}
+
+/// Every examples/*.attn through checkAll in f32 and bf16 (family: the
+/// target's default when empty).
 static void checkEveryExample(const std::string &family,
                               bool backward = false) {
   Compiler compiler;
-  forEachExample([&](const std::string &name, const std::string &source) {
-    // Block selection has no backward yet (refused; tested below).
-    if (backward && name == "moba.attn")
-      return;
-    for (DType dtype : {DType::F32, DType::BF16})
-      checkAll(compiler, name, source, dtype, family, backward);
-  });
+  forEachExample(
+      [&](const std::string &name, const std::string &source) {
+        // Block selection has no backward yet (refused; tested below).
+        if (backward && name == "moba.attn")
+          return;
+        for (DType dtype : {DType::F32, DType::BF16})
+          checkAll(compiler, name, source, dtype, family, backward);
+      },
+      /*withBranches=*/family != "cpu_decode" && !backward);
 }
 
 TEST_CASE("numerics: every example on the CPU, f32 and bf16", "[numerics]") {
@@ -205,7 +229,7 @@ TEST_CASE("numerics: every example on a paged KV cache", "[numerics]") {
     checkPaged(compiler, name, source, DType::F32, "cpu_decode", 24);
     checkPaged(compiler, name, source, DType::BF16, "cpu_decode", 16);
     checkPaged(compiler, name, source, DType::F32, "cpu_tiles", 24);
-  });
+  }, /*withBranches=*/false);
 }
 
 namespace {
@@ -289,7 +313,7 @@ TEST_CASE("numerics: every example on ragged batches", "[numerics]") {
     checkRagged(compiler, name, source, DType::F32, "cpu_tiles");
     checkRagged(compiler, name, source, DType::BF16, "cpu_tiles");
     checkRagged(compiler, name, source, DType::F32, "cpu_decode");
-  });
+  }, /*withBranches=*/false);
 }
 
 TEST_CASE("numerics: a ragged batch's N and M are each sequence's lengths",
@@ -525,4 +549,43 @@ TEST_CASE("numerics: the backward of a block selection is refused",
   CHECK(llvm::toString(kernel.takeError())
             .find("the backward of a variant with a block selection (select) "
                   "is not supported yet") != std::string::npos);
+}
+
+TEST_CASE("numerics: branches run on cpu_tiles, forward; the rest refuse them",
+          "[numerics][branches]") {
+  Compiler compiler;
+  const char *source = "attention d() {\n  mask = causal()\n"
+                       "  branches = split(2)\n  output = o[0] - 0.5 * o[1]\n}";
+  for (DType dtype : {DType::F32, DType::BF16})
+    checkAll(compiler, "d", source, dtype);
+  struct Refusal {
+    const char *what;
+    std::function<void(CompileOptions &)> set;
+    const char *message;
+  } refusals[] = {
+      {"decode", [](CompileOptions &o) { o.kernelFamily = "cpu_decode"; },
+       "kernel family cpu_decode does not take them yet"},
+      {"paged", [](CompileOptions &o) { o.pagedKv = true; },
+       "a paged KV cache does not take them yet"},
+      {"backward", [](CompileOptions &o) { o.backward = true; },
+       "the backward of a variant with branches is not supported yet"},
+  };
+  for (const Refusal &r : refusals) {
+    CompileOptions options;
+    r.set(options);
+    llvm::Expected<Kernel> kernel = compiler.compile(source, "", options, "d");
+    INFO(r.what);
+    REQUIRE(!bool(kernel));
+    CHECK(llvm::toString(kernel.takeError()).find(r.message) !=
+          std::string::npos);
+  }
+  // D must split into equal parts: the call names the branches and D.
+  llvm::Expected<Kernel> kernel = compiler.compile(source, "", {}, "d");
+  REQUIRE(bool(kernel));
+  CheckOptions check;
+  check.sizes = {1, 1, 1, 4, 4, 7, 7};
+  llvm::Expected<CheckResult> result = checkKernel(*kernel, source, "", check);
+  REQUIRE(!bool(result));
+  CHECK(llvm::toString(result.takeError()).find("has 2 branches") !=
+        std::string::npos);
 }
