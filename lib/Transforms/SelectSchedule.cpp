@@ -95,21 +95,17 @@ struct AttnSelectSchedulePass
             << " does not take it yet";
         return signalPassFailure();
       }
-      // Branches share one pass over K/V in the cpu_tiles and sm80_mma
-      // kernels only; on Hopper the default falls back to sm80_mma.
+      // Branches share one pass over K/V in the cpu_tiles, sm80_mma and
+      // sm90_wgmma kernels only.
       KernelFamily family = kind;
       if (flash.getBranchCount() > 1) {
-        if (family == KernelFamily::Sm90Wgmma && !forcedFamily) {
-          flash.emitRemark("sm90_wgmma takes no branches yet; this variant "
-                           "runs sm80_mma");
-          family = KernelFamily::Sm80Mma;
-        }
         if ((family != KernelFamily::CpuTiles &&
-             family != KernelFamily::Sm80Mma) ||
+             family != KernelFamily::Sm80Mma &&
+             family != KernelFamily::Sm90Wgmma) ||
             pagedKv || ragged) {
           flash.emitOpError("a variant with branches runs with the "
-                            "cpu_tiles and sm80_mma kernels over contiguous "
-                            "k and v; ")
+                            "cpu_tiles, sm80_mma and sm90_wgmma kernels over "
+                            "contiguous k and v; ")
               << (pagedKv  ? std::string("a paged KV cache")
                   : ragged ? std::string("a ragged batch")
                            : "kernel family " +
@@ -223,9 +219,12 @@ struct AttnSelectSchedulePass
       return scheduleForSm80(flash);
     }
     auto errorAt = [&] { return flash.emitOpError(); };
+    // Branches keep an accumulator each: 64-key tiles leave them the
+    // registers of the scores.
+    int64_t keys = flash.getBranchCount() > 1 ? 64 : 128;
     return ScheduleAttr::getChecked(
         errorAt, &getContext(), KernelFamily::Sm90Wgmma, int64_t(128),
-        orChosen(tileKv, 128), int64_t(12), orChosen(stages, 2),
+        orChosen(tileKv, keys), int64_t(12), orChosen(stages, 2),
         orChosen(splits, 1),
         /*vectorWidth=*/int64_t(0), /*pagedKv=*/int64_t(0),
         /*ragged=*/int64_t(0));

@@ -20,7 +20,8 @@ parts=${PARTS:-reference backward decode paged memcheck sass aot flex}
 # parts skip it, and it is checked once each to be refused at compile time.
 selects() { grep -qsE '^[[:space:]]*select[[:space:]]*=' "$1"; }
 # Branches (`branches =`, differential attention) run forward on sm80_mma
-# only; the same parts skip them, and their refusals are checked once.
+# and sm90_wgmma only; the same parts skip them, and their refusals are
+# checked once.
 branched() { grep -qsE '^[[:space:]]*branches[[:space:]]*=' "$1"; }
 selected() { [ -z "$examples" ] || [[ " $examples " == *" $(basename "$1" .attn) "* ]]; }
 wanted() { [[ " $parts " == *" $1 "* ]]; }
@@ -76,15 +77,19 @@ done
 for f in examples/*.attn; do
   wanted reference && branched "$f" && selected "$f" || continue
   for refused in "--backward:is not supported yet" "--family=split_kv:kernel family split_kv does not take them yet" \
-                 "--paged=16:a paged KV cache does not take them yet" "--family=sm90_wgmma:sm90_wgmma does not take them yet"; do
+                 "--paged=16:a paged KV cache does not take them yet"; do
     out=$("$bin/attnc" run "$f" --target=gpu --check ${refused%%:*} --shape B=1,H=2,N=64,D=64 2>&1)
     if [ $? -ne 0 ] && echo "$out" | grep -q "${refused#*:}"; then pass=$((pass+1))
     else fail=$((fail+1)); echo "FAIL $f ${refused%%:*}: expected the GPU to refuse its branches"; echo "$out" | tail -4; fi
   done
-  # Long key ranges, f16, D = 128 split in two (the differential shape).
+  # Long key ranges, f16, D = 128 split in two (the differential shape),
+  # in both families.
   for run in "B=1,H=4,Hkv=2,N=1500,M=2100,D=128:bf16" "B=2,H=2,N=2049,M=2049,D=128:f16"; do
-    out=$("$bin/attnc" run "$f" --target=gpu --check --dtype=${run#*:} --shape "${run%:*}" --seed $RANDOM 2>&1)
-    if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $run"; echo "$out" | tail -4; fi
+    for family in sm90_wgmma sm80_mma; do
+      out=$("$bin/attnc" run "$f" --target=gpu --family=$family --check --dtype=${run#*:} --shape "${run%:*}" \
+            --seed $RANDOM 2>&1)
+      if [ $? -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $f $family $run"; echo "$out" | tail -4; fi
+    done
   done
 done
 for dtype in f16; do

@@ -359,15 +359,16 @@ mlir::attn::translateToCUDA(ModuleOp module, raw_ostream &os, bool backward) {
     spec.blockMapUsesHead = selection || usesArgument(flash.getTileClass(), 1);
   }
 
-  // Branches run on sm80_mma only, each over D / K of q's and k's columns.
+  // Branches run the forward kernels, each over D / K of q's and k's
+  // columns.
   const int64_t branches = flash.getBranchCount();
-  if (branches > 1 && (wgmma || splitKv || spec.pagedKv || backward))
-    return flash.emitError("a variant with branches runs the sm80_mma "
-                           "forward kernel on the GPU, over contiguous k and "
-                           "v; not ")
-           << (backward ? "the backward" : wgmma ? "sm90_wgmma"
-                                         : splitKv ? "split_kv"
-                                                   : "a paged KV cache");
+  if (branches > 1 && (splitKv || spec.pagedKv || backward))
+    return flash.emitError("a variant with branches runs the sm80_mma and "
+                           "sm90_wgmma forward kernels, over contiguous k "
+                           "and v; not ")
+           << (backward  ? "the backward"
+               : splitKv ? "split_kv"
+                         : "a paged KV cache");
   if (branches > 1 && (d % branches != 0 || (d / branches) % 16 != 0))
     return flash.emitError("the GPU kernels need each branch's part of the "
                            "head dim, D / K, to be a multiple of 16; got D = ")

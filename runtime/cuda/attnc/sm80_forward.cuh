@@ -61,7 +61,7 @@ template <class V, class C> struct FlashForward {
   // Branches: each scores DB of Q's and K's D columns.
   static constexpr int BR = V::kBranches, DB = D / BR;
   static_assert(BR >= 1 && DB * BR == D && DB % 16 == 0, "a branch's part of D is a multiple of 16");
-  static_assert(BR == 1 || (!C::kSplitKv && !C::kPaged && !C::kRecompute), "branches run the plain forward");
+  static_assert(BR == 1 || (!C::kSplitKv && !C::kPaged && !C::kRecompute), "branches run the plain forwards");
   static constexpr bool kSoftmax = V::kNormalizer == ATTNC_NORMALIZE_SOFTMAX;
   static constexpr float kUnit = kSoftmax ? kLog2e : 1.f;
   // Softmax works in base 2 with the scale folded in: t = log2(e) * (s /

@@ -12,7 +12,9 @@
 // The math after each product is FlashForward's (sm80_forward.cuh): a
 // warp's wgmma accumulators lie as one m16n8 fragment row of FlashForward
 // (MF = 1), so score_mod, masks, softmax and the epilogue are the same code
-// for both families.
+// for both families, branches (V::kBranches, differential attention)
+// included: each branch's S is the product over its DB columns of the Q and
+// K panels, and each has its softmax state and O.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,15 +115,19 @@ template <class V, class C> struct Sm90Forward {
                                                  unsigned char *smem, int b, int h, int qt, int warp, int lane,
                                                  int &status) {
     const int q0 = qt * BM, group = warp / 4;
+    constexpr int BR = F::BR, DB = F::DB;
     Walker walk(a, P, b, h, qt, status, 0, a.tilesKv);
-    float O[1][DV / 8][4], rowMax[1][2], rowSum[1][4];
+    float O[BR][1][DV / 8][4], rowMax[BR][1][2], rowSum[BR][1][4];
 #pragma unroll
-    for (int dn = 0; dn < DV / 8; ++dn)
+    for (int br = 0; br < BR; ++br) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e)
-        O[0][dn][e] = 0.f;
-    rowMax[0][0] = rowMax[0][1] = neg_inf();
-    rowSum[0][0] = rowSum[0][1] = rowSum[0][2] = rowSum[0][3] = 0.f;
+      for (int dn = 0; dn < DV / 8; ++dn)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          O[br][0][dn][e] = 0.f;
+      rowMax[br][0][0] = rowMax[br][0][1] = neg_inf();
+      rowSum[br][0][0] = rowSum[br][0][1] = rowSum[br][0][2] = rowSum[br][0][3] = 0.f;
+    }
     // This warpgroup's rows of Q: 64 rows into each panel.
     const u32 qRows = base + kQ + group * 64 * 128;
     mbarrier_wait(qFull(base), 0);
@@ -135,49 +141,59 @@ template <class V, class C> struct Sm90Forward {
       const int kv0 = Walker::firstKey(t);
       const bool partial = Walker::masked(t);
 
-      float S[1][BN / 8][4];
       mbarrier_wait(kFull(base, s), parity);
-      wgmma_fence();
 #pragma unroll
-      for (int k = 0; k < D / 16; ++k) {
-        // Step k of 16 columns: panel k / 4, 32 bytes a step within it.
-        const u32 at = (k % 4) * 32;
-        wgmma_ss<BN, C::F16>(flat<BN / 2>(S), smem_descriptor(qRows + (k / 4) * BM * 128 + at, 0),
-                             smem_descriptor(base + kK + s * C::kKBytes + (k / 4) * BN * 128 + at, 0), k > 0);
+      for (int br = 0; br < BR; ++br) {
+        float S[1][BN / 8][4];
+        wgmma_fence();
+#pragma unroll
+        for (int k = br * DB / 16; k < (br + 1) * DB / 16; ++k) {
+          // Step k of 16 columns: panel k / 4, 32 bytes a step within it.
+          const u32 at = (k % 4) * 32;
+          wgmma_ss<BN, C::F16>(flat<BN / 2>(S), smem_descriptor(qRows + (k / 4) * BM * 128 + at, 0),
+                               smem_descriptor(base + kK + s * C::kKBytes + (k / 4) * BN * 128 + at, 0),
+                               k > br * DB / 16);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        fence_accumulators(flat<BN / 2>(S));
+
+        F::finishScores(S, warp, lane, b, h, q0, kv0, a, P, status);
+        if (partial || kv0 + BN > a.M)
+          F::dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
+        u32 Pk[1][BN / 16][4];
+        if constexpr (F::kSoftmax)
+          F::softmax(S, Pk, O[br], rowMax[br], rowSum[br]);
+        else
+          F::pack(S, Pk, rowSum[br]);
+
+        if (br == 0)
+          mbarrier_wait(vFull(base, s), parity);
+        fence_accumulators(flat<DV / 2>(O[br]));
+        wgmma_fence();
+#pragma unroll
+        for (int j = 0; j < BN / 16; ++j)
+          // Keys 16j..16j+15: 16 rows of 128 bytes into each panel; the
+          // panels (64 value columns each) lie BN rows apart.
+          wgmma_rs<DV, C::F16>(flat<DV / 2>(O[br]), Pk[0][j],
+                               smem_descriptor(base + kV + s * C::kVBytes + j * 16 * 128, BN * 128), 1);
+        wgmma_commit();
+        wgmma_wait<0>();
+        fence_accumulators(flat<DV / 2>(O[br]));
       }
-      wgmma_commit();
-      wgmma_wait<0>();
-      fence_accumulators(flat<BN / 2>(S));
-
-      F::finishScores(S, warp, lane, b, h, q0, kv0, a, P, status);
-      if (partial || kv0 + BN > a.M)
-        F::dropPairs(S, warp, lane, b, h, q0, kv0, partial, a, P, status);
-      u32 Pk[1][BN / 16][4];
-      if constexpr (F::kSoftmax)
-        F::softmax(S, Pk, O, rowMax, rowSum);
-      else
-        F::pack(S, Pk, rowSum);
-
-      mbarrier_wait(vFull(base, s), parity);
-      fence_accumulators(flat<DV / 2>(O));
-      wgmma_fence();
-#pragma unroll
-      for (int j = 0; j < BN / 16; ++j)
-        // Keys 16j..16j+15: 16 rows of 128 bytes into each panel; the
-        // panels (64 value columns each) lie BN rows apart.
-        wgmma_rs<DV, C::F16>(flat<DV / 2>(O), Pk[0][j],
-                             smem_descriptor(base + kV + s * C::kVBytes + j * 16 * 128, BN * 128), 1);
-      wgmma_commit();
-      wgmma_wait<0>();
-      fence_accumulators(flat<DV / 2>(O));
       __syncwarp();
       if (lane == 0)
         mbarrier_arrive(empty(base, s));
     }
 
-    float inv[1][2], lse[1][2], sums[1][2];
-    F::finishRows(rowMax, rowSum, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
-    F::store(O, inv, lse, sums, smem + kOut, warp, lane, b, h, q0, a, P, status);
+    float inv[BR][1][2], lse[BR][1][2], sums[BR][1][2];
+#pragma unroll
+    for (int br = 0; br < BR; ++br)
+      F::finishRows(rowMax[br], rowSum[br], inv[br], lse[br], sums[br], warp, lane, b, h, q0, a, P, status);
+    if constexpr (BR > 1)
+      F::storeBranches(O, inv, lse, sums, warp, lane, b, h, q0, a, P, status);
+    else
+      F::store(O[0], inv[0], lse[0], sums[0], smem + kOut, warp, lane, b, h, q0, a, P, status);
   }
 
   static __device__ __forceinline__ void run(const FlashArgs &a, const typename V::Params &P,
