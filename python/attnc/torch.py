@@ -253,10 +253,11 @@ def _compile(name, dtype, target, head_dim, value_head_dim, scale):
             return _compiler._default_compiler().compile(
                 source, None, file_name=file_name, **options)
         except CompileError as e:
-            # A block selection has no backward yet: the forward still runs,
-            # and a backward through it says it was compiled without one.
+            # Block selections and branches have no backward yet: the
+            # forward still runs, and a backward through it says it was
+            # compiled without one.
             if not (options["backward"] and
-                    "block selection (select)" in str(e)):
+                    "compile it without the backward" in str(e)):
                 raise
             options["backward"] = False
             return _compiler._default_compiler().compile(

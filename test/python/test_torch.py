@@ -304,10 +304,12 @@ def test_import_attnc_does_not_import_torch():
     assert run.returncode == 0, run.stderr
 
 
-def test_block_selection_has_no_backward():
-    """A `select` variant runs forward; a backward through it is refused."""
+@pytest.mark.parametrize("example", ["moba", "differential"])
+def test_selection_and_branches_have_no_backward(example):
+    """A `select` or `branches` variant runs forward; a backward through it
+    is refused."""
     q, k, v = inputs(H=2, Hkv=2)
     q.requires_grad_(True)
-    out = at.attention(q, k, v, str(ROOT / "examples" / "moba.attn"))
+    out = at.attention(q, k, v, str(ROOT / "examples" / f"{example}.attn"))
     with pytest.raises(ValueError, match="compiled without its backward"):
         out.sum().backward()
