@@ -82,6 +82,11 @@ Expr d();
 /// sum of its weights.
 Expr lse();
 Expr row_sum();
+/// Branch `branch`'s output element, lse and row sum, in the first output
+/// statement of a variant with branches (VariantBuilder::branches).
+Expr o(int64_t branch);
+Expr lse(int64_t branch);
+Expr row_sum(int64_t branch);
 
 /// `cond ? a : b`.
 Expr select(const Expr &cond, const Expr &a, const Expr &b);
@@ -144,6 +149,10 @@ public:
   VariantBuilder &output(const Expr &value);
   VariantBuilder &scale(double value);
   VariantBuilder &select(const Selection &selection);
+  /// `branches = split(count)`: q's and k's head dim cut into `count`
+  /// branches, which the first output statement combines (o(i), lse(i),
+  /// row_sum(i)).
+  VariantBuilder &branches(int64_t count);
 
   /// Internal: the syntax tree built so far.
   const ast::Attention &getAttention() const { return *attention; }

@@ -86,6 +86,15 @@ Expr attnc::o() { return Expr(ast::makeName("o")); }
 Expr attnc::d() { return Expr(ast::makeName("d")); }
 Expr attnc::lse() { return Expr(ast::makeName("lse")); }
 Expr attnc::row_sum() { return Expr(ast::makeName("row_sum")); }
+Expr attnc::o(int64_t branch) {
+  return Expr(ast::makeIndex("o", {ast::makeInt(branch)}));
+}
+Expr attnc::lse(int64_t branch) {
+  return Expr(ast::makeIndex("lse", {ast::makeInt(branch)}));
+}
+Expr attnc::row_sum(int64_t branch) {
+  return Expr(ast::makeIndex("row_sum", {ast::makeInt(branch)}));
+}
 
 Expr attnc::select(const Expr &cond, const Expr &a, const Expr &b) {
   return Expr(ast::makeTernary(cond.getNode(), a.getNode(), b.getNode()));
@@ -238,6 +247,11 @@ VariantBuilder &VariantBuilder::output(const Expr &value) {
 }
 VariantBuilder &VariantBuilder::scale(double value) {
   attention->body.push_back(statement("scale", ast::makeFloat(value)));
+  return *this;
+}
+VariantBuilder &VariantBuilder::branches(int64_t count) {
+  attention->body.push_back(statement(
+      "branches", ast::makeCall("split", {ast::makeInt(count)})));
   return *this;
 }
 VariantBuilder &VariantBuilder::select(const Selection &selection) {

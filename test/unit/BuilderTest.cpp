@@ -213,6 +213,16 @@ TEST_CASE("builder and DSL agree: MoBA's block selection", "[builder]") {
   checkSameIR("moba.attn", v);
 }
 
+TEST_CASE("builder and DSL agree: differential attention's branches",
+          "[builder][branches]") {
+  VariantBuilder v("differential");
+  Param lambda = v.scalar("lambda", DType::F32, 0.8);
+  v.mask(causalMask());
+  v.branches(2);
+  v.output(o(0) - lambda * o(1));
+  checkSameIR("differential.attn", v);
+}
+
 TEST_CASE("builder errors are diagnostics, not crashes", "[builder]") {
   VariantBuilder v("broken");
   Param slopes = v.tensor("slopes", DType::F32, {"H"});
