@@ -220,7 +220,9 @@ struct AttnSelectSchedulePass
     }
     auto errorAt = [&] { return flash.emitOpError(); };
     // Branches keep an accumulator each: 64-key tiles leave them the
-    // registers of the scores.
+    // registers of the scores. (128-key tiles spill a few registers at two
+    // branches of Dv = 128 and timed 12% faster on the H100, not yet
+    // checked there: bench/RESULTS.md.)
     int64_t keys = flash.getBranchCount() > 1 ? 64 : 128;
     return ScheduleAttr::getChecked(
         errorAt, &getContext(), KernelFamily::Sm90Wgmma, int64_t(128),
