@@ -3,7 +3,8 @@
 //
 // The grammar of the pipeline fuzzers: score_mods over score, params and
 // index math; masks of comparisons, the standard library's masks and their
-// logic; sinks; output_mods, some reading the row's lse and row_sum.
+// logic; sinks; output_mods, some reading the row's lse and row_sum; two
+// branches combined by the output.
 // Integer constants include values near the edges of int64. Every decision
 // comes from `Choices`: a seeded generator (attn-pipeline-fuzz) or the
 // bytes of a libFuzzer input (attn-pipeline-libfuzzer), so that libFuzzer's
@@ -65,9 +66,19 @@ public:
       text += "  mask = " + boolean(3) + "\n";
     if (chance(0.2))
       text += "  sink = slopes[h] * (" + floatConst() + ")\n";
+    std::string output;
     if (chance(0.25))
-      text += "  output = o * (" + floatConst() + ") + slopes[h]" +
-              (chance(0.3) ? " + row_sum * sigmoid(lse)" : "") + "\n";
+      output = "o * (" + floatConst() + ") + slopes[h]" +
+               (chance(0.3) ? " + row_sum * sigmoid(lse)" : "");
+    // Branches are decided last, so that the inputs of before keep their
+    // variants.
+    if (chance(0.15)) {
+      text += "  branches = split(2)\n";
+      output = "o[0] * (" + floatConst() + ") - o[1] * (" + floatConst() +
+               ")" + (chance(0.3) ? " + row_sum[1] * sigmoid(lse[0])" : "");
+    }
+    if (!output.empty())
+      text += "  output = " + output + "\n";
     return text + "}\n";
   }
 
