@@ -57,14 +57,20 @@ for f in examples/*.attn; do
     done
   done
 done
-for f in examples/*.attn; do
-  wanted reference && selects "$f" && selected "$f" || continue
-  for refused in "--backward:is not supported yet" "--family=split_kv:split_kv does not take it yet" \
-                 "--paged=16:a paged KV cache does not take it yet"; do
+# expect_refused FILE WHAT FLAG:MESSAGE...: each flag makes the GPU refuse
+# FILE (its WHAT) at compile time, saying MESSAGE.
+expect_refused() {
+  local f=$1 what=$2 refused out; shift 2
+  for refused in "$@"; do
     out=$("$bin/attnc" run "$f" --target=gpu --check ${refused%%:*} --shape B=1,H=2,N=64,D=64 2>&1)
     if [ $? -ne 0 ] && echo "$out" | grep -q "${refused#*:}"; then pass=$((pass+1))
-    else fail=$((fail+1)); echo "FAIL $f ${refused%%:*}: expected the GPU to refuse its block selection"; echo "$out" | tail -4; fi
+    else fail=$((fail+1)); echo "FAIL $f ${refused%%:*}: expected the GPU to refuse its $what"; echo "$out" | tail -4; fi
   done
+}
+for f in examples/*.attn; do
+  wanted reference && selects "$f" && selected "$f" || continue
+  expect_refused "$f" "block selection" "--backward:is not supported yet" \
+    "--family=split_kv:split_kv does not take it yet" "--paged=16:a paged KV cache does not take it yet"
   # Selections at a long key range: many blocks a row (past one word of
   # bits), top_k below their number, GQA.
   for shape in "B=1,H=4,Hkv=2,N=1500,M=2100,D=128" "B=2,H=2,N=2049,M=2049,D=64"; do
@@ -76,12 +82,8 @@ for f in examples/*.attn; do
 done
 for f in examples/*.attn; do
   wanted reference && branched "$f" && selected "$f" || continue
-  for refused in "--backward:is not supported yet" "--family=split_kv:kernel family split_kv does not take them yet" \
-                 "--paged=16:a paged KV cache does not take them yet"; do
-    out=$("$bin/attnc" run "$f" --target=gpu --check ${refused%%:*} --shape B=1,H=2,N=64,D=64 2>&1)
-    if [ $? -ne 0 ] && echo "$out" | grep -q "${refused#*:}"; then pass=$((pass+1))
-    else fail=$((fail+1)); echo "FAIL $f ${refused%%:*}: expected the GPU to refuse its branches"; echo "$out" | tail -4; fi
-  done
+  expect_refused "$f" branches "--backward:is not supported yet" \
+    "--family=split_kv:kernel family split_kv does not take them yet" "--paged=16:a paged KV cache does not take them yet"
   # Long key ranges, f16, D = 128 split in two (the differential shape),
   # in both families.
   for run in "B=1,H=4,Hkv=2,N=1500,M=2100,D=128:bf16" "B=2,H=2,N=2049,M=2049,D=128:f16"; do
