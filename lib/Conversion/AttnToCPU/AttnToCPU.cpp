@@ -366,8 +366,9 @@ SmallVector<Value> KernelGenerator::emitRankOneScores(ArrayRef<Value> rs) {
   Type f32Type = b.getF32Type();
   int64_t numVectors = tileKv / width;
   SmallVector<Value> init(rowBlock * numVectors, zeroVector(f32Type));
+  Value lastColumn = arith::AddIOp::create(b, loc, headOffset, headDim);
   return forLoop(
-      index(0), headDim, index(1), init, [&](Value d, ValueRange accs) {
+      headOffset, lastColumn, index(1), init, [&](Value d, ValueRange accs) {
         SmallVector<Value> keysT;
         for (int64_t j = 0; j < numVectors; ++j)
           keysT.push_back(vector::LoadOp::create(
@@ -402,11 +403,9 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
     Value page, pageFirst; // not bindings: the lambda below captures them
     std::tie(page, pageFirst) =
         paged ? pageOf(key) : std::make_pair(batch, index(0));
-    forLoop(index(0), headDim, index(1), {}, [&](Value d, ValueRange) {
+    forLoop(index(0), qkDim, index(1), {}, [&](Value d, ValueRange) {
       Value x = toF32(memref::LoadOp::create(
-          b, loc, k,
-          kvIndices(page, pageFirst, key,
-                    arith::AddIOp::create(b, loc, d, headOffset))));
+          b, loc, k, kvIndices(page, pageFirst, key, d)));
       x = arith::SelectOp::create(b, loc, valid, x, zero);
       memref::StoreOp::create(b, loc, x, kPack, ValueRange{d, c});
       return SmallVector<Value>{};
@@ -423,6 +422,18 @@ void KernelGenerator::emitPackKeyTile(Value keyBegin, Value count) {
 }
 
 void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
+  if (!decode)
+    emitPackKeyTile(keyBegin, arith::SubIOp::create(b, loc, keyEnd, keyBegin));
+  // Each branch in turn, on the same packed tiles.
+  for (int64_t branch = 0; branch < branches; ++branch) {
+    selectBranch(branch);
+    emitRowBlocks(keyBegin, keyEnd, withMask);
+  }
+  selectBranch(0);
+}
+
+void KernelGenerator::emitRowBlocks(Value keyBegin, Value keyEnd,
+                                    bool withMask) {
   Type f32Type = b.getF32Type();
   NormalizerKind kind = flash.getNormalizer();
   bool softmax = kind == NormalizerKind::Softmax;
@@ -433,8 +444,6 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   Value zero = f32(0.0), one = f32(1.0);
   Value zerosF32 = zeroVector(f32Type);
   Value count = arith::SubIOp::create(b, loc, keyEnd, keyBegin);
-  if (!decode)
-    emitPackKeyTile(keyBegin, count);
 
   int64_t numVectors = tileKv / width;
   SmallVector<int64_t> iotaValues(width);
@@ -671,6 +680,13 @@ void KernelGenerator::emitKeyTile(Value keyBegin, Value keyEnd, bool withMask) {
   });
 }
 
+void KernelGenerator::selectBranch(int64_t branch) {
+  rowMax = branchRowMax[branch];
+  rowSum = branchRowSum[branch];
+  acc = branchAcc[branch];
+  headOffset = branchOffsets[branch];
+}
+
 KernelGenerator::RowStatistics
 KernelGenerator::emitRowStatistics(Value r, Value h, Value row) {
   Value negInf = f32(-std::numeric_limits<double>::infinity());
@@ -822,23 +838,26 @@ void KernelGenerator::emitStartItem() {
         Value h, row; // not bindings: the lambda captures them
         std::tie(h, row) = rowHeadQuery(arith::MinUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, firstRow, r), lastValid));
-        vectorLoop(headDim, [&](Value d, Value mask) {
-          Value qd = arith::AddIOp::create(b, loc, d, headOffset);
+        vectorLoop(qkDim, [&](Value d, Value mask) {
           Value x = toF32(vector::MaskedLoadOp::create(
-              b, loc, vec(elem), q, ValueRange{batch, h, qRow(row), qd}, mask,
+              b, loc, vec(elem), q, ValueRange{batch, h, qRow(row), d}, mask,
               zeroVector(elem)));
           vector::MaskedStoreOp::create(
               b, loc, qPack, ValueRange{r, d}, mask,
               arith::MulFOp::create(b, loc, x, scaleV));
         });
-        memref::StoreOp::create(b, loc,
-                                f32(-std::numeric_limits<double>::infinity()),
-                                rowMax, ValueRange{r});
-        memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
-        vectorLoop(valueDim, [&](Value d, Value mask) {
-          vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
-                                        zerosF32);
-        });
+        for (int64_t branch = 0; branch < branches; ++branch) {
+          selectBranch(branch);
+          memref::StoreOp::create(b, loc,
+                                  f32(-std::numeric_limits<double>::infinity()),
+                                  rowMax, ValueRange{r});
+          memref::StoreOp::create(b, loc, f32(0.0), rowSum, ValueRange{r});
+          vectorLoop(valueDim, [&](Value d, Value mask) {
+            vector::MaskedStoreOp::create(b, loc, acc, ValueRange{r, d}, mask,
+                                          zerosF32);
+          });
+        }
+        selectBranch(0);
         return SmallVector<Value>{};
       });
 }
@@ -967,10 +986,13 @@ LogicalResult KernelGenerator::generate() {
   // Branches: each scores its part of the head dim (attn.flash's verifier
   // and the runtime check that K divides it).
   branches = flash.getBranchCount();
-  headDim = memref::DimOp::create(b, loc, q, 3);
+  qkDim = headDim = memref::DimOp::create(b, loc, q, 3);
   if (branches > 1)
-    headDim = arith::DivUIOp::create(b, loc, headDim, index(branches));
-  headOffset = index(0);
+    headDim = arith::DivUIOp::create(b, loc, qkDim, index(branches));
+  for (int64_t branch = 0; branch < branches; ++branch)
+    branchOffsets.push_back(
+        arith::MulIOp::create(b, loc, index(branch), headDim));
+  headOffset = branchOffsets[0];
   // Paged k is [num_pages, page_size, Hkv, D]; M = max_pages * page_size.
   Value kvHeads = memref::DimOp::create(b, loc, k, paged ? 2 : 1);
   if (paged) {
@@ -1002,8 +1024,6 @@ LogicalResult KernelGenerator::generate() {
   // registers; narrower units get 2 rows.
   rowBlock = width >= 16 ? 4 : 2;
   auto rowState = MemRefType::get({paddedRows()}, f32Type);
-  rowMax = memref::AllocaOp::create(b, loc, rowState);
-  rowSum = memref::AllocaOp::create(b, loc, rowState);
   // Buffers sized by a head dim: 64-byte aligned heap blocks, once a call.
   auto heapBuffer = [&](MemRefType type, Value size) -> Value {
     Value buffer = memref::AllocOp::create(b, loc, type, ValueRange{size},
@@ -1011,16 +1031,22 @@ LogicalResult KernelGenerator::generate() {
     heapBuffers.push_back(buffer);
     return buffer;
   };
-  acc = heapBuffer(
-      MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type), valueDim);
+  for (int64_t branch = 0; branch < branches; ++branch) {
+    branchRowMax.push_back(memref::AllocaOp::create(b, loc, rowState));
+    branchRowSum.push_back(memref::AllocaOp::create(b, loc, rowState));
+    branchAcc.push_back(heapBuffer(
+        MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type),
+        valueDim));
+  }
+  selectBranch(0);
   qPack = heapBuffer(
-      MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type), headDim);
+      MemRefType::get({paddedRows(), ShapedType::kDynamic}, f32Type), qkDim);
   if (decode) {
     scoreBuf = memref::AllocaOp::create(
         b, loc, MemRefType::get({rowBlock, tileKv}, f32Type));
   } else {
     kPack = heapBuffer(MemRefType::get({ShapedType::kDynamic, tileKv}, f32Type),
-                       headDim);
+                       qkDim);
     vPack = heapBuffer(MemRefType::get({tileKv, ShapedType::kDynamic}, f32Type),
                        valueDim);
   }
@@ -1048,19 +1074,18 @@ LogicalResult KernelGenerator::generate() {
     forLoop(begin, end, index(1), {}, [&](Value work, ValueRange) {
       emitWorkItem(work);
       ifItemHasRows([&] {
+        emitStartItem();
+        if (selection)
+          emitSelection();
+        emitKeyTiles(index(0), itemKvTiles);
         // Branches K-1 down to 1 to their buffers, then branch 0, whose
-        // output_mod reads them; each pass reads the item's K and V again.
-        for (int64_t branch = branches - 1; branch >= 0; --branch) {
-          headOffset = arith::MulIOp::create(b, loc, index(branch), headDim);
-          emitStartItem();
-          if (selection)
-            emitSelection();
-          emitKeyTiles(index(0), itemKvTiles);
-          if (branch > 0)
-            emitStoreBranch(branch);
-          else
-            emitFinalize();
+        // output_mod reads them.
+        for (int64_t branch = branches - 1; branch > 0; --branch) {
+          selectBranch(branch);
+          emitStoreBranch(branch);
         }
+        selectBranch(0);
+        emitFinalize();
       });
       return SmallVector<Value>{};
     });

@@ -167,8 +167,10 @@ protected:
   SmallVector<Value> emitDotScores(ArrayRef<Value> rs, Value keyBegin,
                                    Value count);
   /// Visits the keys [keyBegin, keyEnd) for the query rows of the tile,
-  /// evaluating the mask when `withMask`.
+  /// evaluating the mask when `withMask`: packs them, then emitRowBlocks for
+  /// each branch.
   void emitKeyTile(Value keyBegin, Value keyEnd, bool withMask);
+  void emitRowBlocks(Value keyBegin, Value keyEnd, bool withMask);
   /// A row's statistics at the end: 1 / sum (with the weight of the
   /// accumulated keys), lse (stored where the kernel returns it) and the
   /// sum of the weights.
@@ -179,7 +181,8 @@ protected:
   void emitFinalize();
   /// Branch `branch` >= 1 of a multi-branch variant: the tile's normalised
   /// output and row statistics to the branch buffers, which branch 0's
-  /// output_mod reads (emitBranchRead) when it finalizes.
+  /// output_mod reads (emitBranchRead) when it finalizes. (Every branch
+  /// runs on each key tile as it is packed: K and V are read once.)
   void emitStoreBranch(int64_t branch);
   Value emitBranchRead(BranchOp op);
 
@@ -217,9 +220,9 @@ protected:
 
   // Kernel values.
   Value q, k, v, out, lse, status;
-  // headDim is a branch's part of q's and k's head dim (all of it without
-  // branches), from headOffset on.
-  Value headDim, headOffset, valueDim, numKeys, scale;
+  // qkDim is q's and k's head dim; headDim a branch's part of it (all of
+  // it without branches), from headOffset on.
+  Value qkDim, headDim, headOffset, valueDim, numKeys, scale;
   // Branches 1..K-1 of a multi-branch variant: their normalised outputs
   // [K - 1, tile rows, Dv], lse and row sums [K - 1, tile rows]; the row
   // and column that branch 0's output_mod is at.
@@ -235,8 +238,12 @@ protected:
   // key, its lengths, and whether the item has rows.
   Value cuQ, cuK, maxQueries;
   Value seq, qStart, kStart, seqQueries, seqKeys, itemHasRows;
-  // Per query row of the tile: running max, running sum, accumulator.
+  // Per query row of the tile: running max, running sum, accumulator; of
+  // the branch being generated (selectBranch), each branch has its own.
   Value rowMax, rowSum, acc;
+  SmallVector<Value> branchRowMax, branchRowSum, branchAcc, branchOffsets;
+  /// Points rowMax, rowSum, acc and headOffset at branch `branch`'s.
+  void selectBranch(int64_t branch);
   // Packed f32 copies: the query tile (scaled), the key tile transposed
   // ([D, tile_kv], so that scores come out a vector of keys at a time), the
   // value tile, and the weights of the row being accumulated.
