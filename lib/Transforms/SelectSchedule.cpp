@@ -97,25 +97,23 @@ struct AttnSelectSchedulePass
       }
       // Branches share one pass over K/V in the cpu_tiles, sm80_mma and
       // sm90_wgmma kernels only.
-      KernelFamily family = kind;
       if (flash.getBranchCount() > 1) {
-        if ((family != KernelFamily::CpuTiles &&
-             family != KernelFamily::Sm80Mma &&
-             family != KernelFamily::Sm90Wgmma) ||
+        if ((kind != KernelFamily::CpuTiles && kind != KernelFamily::Sm80Mma &&
+             kind != KernelFamily::Sm90Wgmma) ||
             pagedKv || ragged) {
           flash.emitOpError("a variant with branches runs with the "
                             "cpu_tiles, sm80_mma and sm90_wgmma kernels over "
                             "contiguous k and v; ")
-              << (pagedKv  ? std::string("a paged KV cache")
-                  : ragged ? std::string("a ragged batch")
-                           : "kernel family " +
-                                 stringifyKernelFamily(family).str())
+              << (pagedKv ? std::string("a paged KV cache")
+                  : ragged
+                      ? std::string("a ragged batch")
+                      : "kernel family " + stringifyKernelFamily(kind).str())
               << " does not take them yet";
           return signalPassFailure();
         }
       }
       ScheduleAttr schedule;
-      switch (family) {
+      switch (kind) {
       case KernelFamily::CpuTiles:
         schedule = scheduleForCPU(flash);
         break;
